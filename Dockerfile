@@ -1,0 +1,30 @@
+# Sora Character Bot: slim Python, Debian's ffmpeg, a non-root user, data in /data.
+FROM python:3.12-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    DATABASE_URL=sqlite:////data/bot.sqlite3
+
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+
+RUN useradd --create-home --uid 10001 sora \
+    && mkdir -p /data \
+    && chown sora:sora /data
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY cogs ./cogs
+COPY storage ./storage
+RUN pip install --no-cache-dir .
+
+USER 10001
+VOLUME ["/data"]
+
+# exec form: python is PID 1's child-free process and receives SIGTERM from `docker stop`.
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["python", "-m", "bot"]

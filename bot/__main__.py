@@ -1,0 +1,37 @@
+"""`python -m bot`: start the Discord bot, or run a CLI command (`create`, `characters`)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from bot.cli import build_parser, run_cli
+from bot.config import ConfigError, load_settings
+from bot.log_redaction import setup_logging
+
+
+def run_bot() -> int:
+    """Start the Discord bot; returns the process exit code."""
+    try:
+        settings = load_settings()
+        settings.require("DISCORD_TOKEN", "TOAPIS_API_KEY")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, settings.secrets())
+    from bot.app import run  # discord is imported only when the bot really starts
+
+    return run(settings)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m bot` and the `sora-character-bot` script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = build_parser().parse_args(args).command
+    if command in (None, "run"):
+        return run_bot()
+    return run_cli(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

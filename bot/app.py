@@ -1,0 +1,82 @@
+"""Building and running the Discord client (the only module of `bot/` that imports discord)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.config import Settings
+from bot.core import Core, open_core
+from bot.jobs import NullListener
+from storage import StorageError
+
+log = logging.getLogger(__name__)
+
+EXTENSIONS: tuple[str, ...] = ()
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at a REST proxy / gateway other than Discord's (proxies, tests)."""
+    if settings.discord_api_base_url:
+        discord.http.Route.BASE = settings.discord_api_base_url.rstrip("/")
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+
+
+class SoraBot(commands.Bot):
+    """The bot: opens the core in `setup_hook`, closes it in `close`."""
+
+    def __init__(self, settings: Settings) -> None:
+        intents = discord.Intents.default()
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=intents,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+        )
+        self.settings = settings
+        self.core: Core | None = None
+
+    async def setup_hook(self) -> None:
+        """Open storage, resume jobs, load the feature extensions."""
+        self.core = await open_core(self.settings, NullListener())
+        for extension in EXTENSIONS:
+            await self.load_extension(extension)
+        resumed = await self.core.tracker.start()
+        log.info("core ready; %d job(s) resumed", len(resumed))
+
+    async def close(self) -> None:
+        """Close Discord first, then the core (jobs resume on the next start)."""
+        await super().close()
+        if self.core is not None:
+            await self.core.close()
+            self.core = None
+
+
+async def _run(settings: Settings) -> int:
+    apply_endpoints(settings)
+    bot = SoraBot(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    assert settings.discord_token is not None
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        log.error("Discord refused DISCORD_TOKEN: check it in the developer portal")
+        return 1
+    except StorageError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+def run(settings: Settings) -> int:
+    """Run the bot until it is closed (SIGTERM/SIGINT); returns the exit code."""
+    return asyncio.run(_run(settings))

@@ -1,0 +1,168 @@
+"""Command line over the core: create a character and list stored ones, without Discord."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.core import open_core
+from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
+from bot.ranges import ClipRange, RangeError, format_seconds
+from storage import StorageError
+from storage.models import Character, Job, NewJob, SourceKind
+
+CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Argument parser for `python -m bot`."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bot",
+        description="Sora Character Bot. Without a command it starts the Discord bot.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="start the Discord bot (the default)")
+
+    create = commands.add_parser("create", help="create a character from a video moment")
+    source = create.add_mutually_exclusive_group(required=True)
+    source.add_argument("--url", help="public URL of a video with an audio track")
+    source.add_argument("--from-task", help="id of an earlier toapis task holding the video")
+    create.add_argument("--start", required=True, help="start of the moment (seconds or m:ss)")
+    create.add_argument("--end", required=True, help="end of the moment, 1-3 s after start")
+    create.add_argument(
+        "--model", default=DEFAULT_MODEL, choices=MODELS, help="toapis model (default sora-2)"
+    )
+    create.add_argument(
+        "--guild", type=int, default=CLI_GUILD, help="server id to store the character under"
+    )
+
+    listing = commands.add_parser("characters", help="list the characters stored for a server")
+    listing.add_argument("--guild", type=int, default=CLI_GUILD, help="server id (default 0)")
+    listing.add_argument("--limit", type=int, default=25, help="how many to show (default 25)")
+    return parser
+
+
+class PrintingListener:
+    """Prints what happens to the job, one line per visible change."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        self.characters: list[Character] = []
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"[{elapsed:5.1f}s] {text}", file=self.out, flush=True)
+
+    async def job_changed(self, job: Job) -> None:
+        """Print state and progress."""
+        words = job.state.value.replace("_", " ")
+        self._line(f"{words} {job.progress}%  (task {job.task_id})")
+
+    async def job_stalled(self, job: Job) -> None:
+        """Say it is still running."""
+        self._line("still running at toapis; it will be picked up when it finishes")
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        """Print the character."""
+        self.characters.append(character)
+        self._line(f"character ready: {character.display_name}")
+        print(format_character(character), file=self.out, flush=True)
+
+    async def job_failed(self, job: Job) -> None:
+        """Print why it failed."""
+        self._line(f"failed: {job.error_message}")
+
+    async def job_unknown(self, job: Job) -> None:
+        """Print the uncertain state."""
+        self._line(f"unknown: {job.error_message}")
+
+
+def format_character(character: Character) -> str:
+    """A few aligned lines describing a stored character."""
+    created = datetime.fromtimestamp(character.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    avatar = f"{len(character.avatar)} bytes" if character.avatar else "not stored"
+    return "\n".join(
+        [
+            f"  name:         {character.display_name}",
+            f"  use in text:  @{character.username}",
+            f"  character id: {character.character_id}",
+            f"  task id:      {character.task_id}",
+            f"  created:      {created}",
+            f"  avatar:       {avatar}",
+        ]
+    )
+
+
+async def create_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Submit one job and follow it to the end; exit code 0 when a character came out."""
+    clip = ClipRange.parse(args.start, args.end)
+    listener = PrintingListener(out)
+    core = await open_core(settings, listener)
+    try:
+        request = CharacterRequest(
+            model=args.model,
+            start=clip.start,
+            end=clip.end,
+            url=args.url,
+            from_task=args.from_task,
+        )
+        new = NewJob(
+            guild_id=args.guild,
+            source_kind=SourceKind.URL if args.url else SourceKind.TASK,
+            source_ref=args.url or args.from_task,
+            range_start=clip.start,
+            range_end=clip.end,
+            model=args.model,
+            provider=core.provider.name,
+        )
+        print(
+            f"submitting {new.source_ref} {format_seconds(clip.start)}-"
+            f"{format_seconds(clip.end)} s with {args.model}",
+            file=out,
+            flush=True,
+        )
+        job = await core.tracker.submit(new, request)
+        final = await core.tracker.wait(job.id)
+        return 0 if final is not None and listener.characters else 1
+    finally:
+        await core.close()
+
+
+async def characters_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
+    """Print the characters of one server, newest first."""
+    core = await open_core(settings)
+    try:
+        total = await core.characters.count_for_guild(args.guild)
+        rows = await core.characters.list_for_guild(args.guild, limit=max(1, args.limit))
+        print(f"{total} character(s) in server {args.guild}", file=out)
+        for character in rows:
+            print(
+                f"- {character.display_name}  @{character.username}  ({character.character_id})",
+                file=out,
+            )
+        return 0
+    finally:
+        await core.close()
+
+
+def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    """Run a CLI command (`create` or `characters`); returns the exit code."""
+    args = build_parser().parse_args(list(argv))
+    try:
+        settings = load_settings()
+        if args.command == "create":
+            return asyncio.run(create_command(settings, args, out))
+        return asyncio.run(characters_command(settings, args, out))
+    except (ConfigError, RangeError, StorageError) as exc:
+        print(f"error: {exc}", file=err)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the job resumes when the bot next starts", file=err)
+        return 130

@@ -1,0 +1,66 @@
+"""The core services wired together: storage, provider and tracker (no Discord here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.config import Settings
+from bot.jobs import JobListener, JobTracker, TrackerTimings
+from bot.provider import CharacterProvider
+from bot.toapis import ToapisClient
+from storage import CharacterRepository, Database, JobRepository
+
+
+@dataclass
+class Core:
+    """Everything a front (Discord, CLI, tests) drives."""
+
+    settings: Settings
+    database: Database
+    jobs: JobRepository
+    characters: CharacterRepository
+    provider: CharacterProvider
+    tracker: JobTracker
+
+    async def close(self) -> None:
+        """Stop following jobs, then close the provider and the database."""
+        await self.tracker.stop()
+        await self.provider.aclose()
+        await self.database.close()
+
+
+def make_provider(settings: Settings) -> CharacterProvider:
+    """The configured character provider (toapis is the only one so far)."""
+    settings.require("TOAPIS_API_KEY")
+    assert settings.toapis_api_key is not None
+    return ToapisClient(settings.toapis_base_url, settings.toapis_api_key)
+
+
+async def open_core(
+    settings: Settings,
+    listener: JobListener | None = None,
+    *,
+    provider: CharacterProvider | None = None,
+    timings: TrackerTimings | None = None,
+) -> Core:
+    """Open the database and build the services; the tracker is not started yet."""
+    provider = provider or make_provider(settings)
+    try:
+        database = await Database.open(settings.database_path)
+    except BaseException:
+        await provider.aclose()
+        raise
+    jobs = JobRepository(database)
+    characters = CharacterRepository(database)
+    tracker = JobTracker(
+        provider,
+        jobs,
+        characters,
+        listener,
+        timings=timings
+        or TrackerTimings(
+            poll_interval=settings.poll_interval_seconds,
+            timeout=settings.job_timeout_seconds,
+        ),
+    )
+    return Core(settings, database, jobs, characters, provider, tracker)

@@ -1,0 +1,353 @@
+"""The job tracker: one asyncio task per job, every change stored before anyone is told.
+
+Flow of a job: row written (SUBMITTING) -> create request -> task id stored -> polled
+until completed or failed -> characters stored exactly once (one transaction, unique
+key) -> each character announced and the announcement recorded. A restart resumes
+every unfinished job and announces only what was not announced yet. A process that died
+while submitting leaves the job UNKNOWN: it is never resubmitted silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import Protocol
+
+from bot.provider import (
+    CharacterProvider,
+    CharacterRequest,
+    ProviderError,
+    SubmissionUncertainError,
+    Task,
+    TaskNotFoundError,
+    TaskStatus,
+)
+from storage import CharacterRepository, JobRepository
+from storage.models import Character, Job, JobState, NewCharacter, NewJob
+
+log = logging.getLogger(__name__)
+
+AVATAR_MAX_BYTES = 8 * 1024 * 1024
+NO_CHARACTER_MESSAGE = (
+    "The service finished but found no character in that moment. "
+    "Try a range where one character is clearly visible and speaking."
+)
+
+
+class JobListener(Protocol):
+    """Who hears about jobs: the Discord front, the CLI, tests."""
+
+    async def job_changed(self, job: Job) -> None:
+        """State or progress changed (already stored)."""
+
+    async def job_stalled(self, job: Job) -> None:
+        """The job passed its timeout; it is still running at the service."""
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        """A character is stored; announce it (called once per character)."""
+
+    async def job_failed(self, job: Job) -> None:
+        """The job ended without a character; `job.error_message` says why."""
+
+    async def job_unknown(self, job: Job) -> None:
+        """The process died while submitting: the task may or may not exist."""
+
+
+class NullListener:
+    """A listener that ignores everything."""
+
+    async def job_changed(self, job: Job) -> None:
+        """Ignore."""
+
+    async def job_stalled(self, job: Job) -> None:
+        """Ignore."""
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        """Ignore."""
+
+    async def job_failed(self, job: Job) -> None:
+        """Ignore."""
+
+    async def job_unknown(self, job: Job) -> None:
+        """Ignore."""
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerTimings:
+    """How often and how long jobs are polled."""
+
+    poll_interval: float = 5.0
+    timeout: float = 300.0
+    slow_poll_interval: float = 60.0
+    max_age: float = 24 * 3600.0
+    not_found_grace: float = 600.0
+    max_error_backoff: float = 60.0
+
+
+_STATE_OF = {
+    TaskStatus.QUEUED: JobState.QUEUED,
+    TaskStatus.IN_PROGRESS: JobState.IN_PROGRESS,
+    TaskStatus.COMPLETED: JobState.COMPLETED,
+    TaskStatus.FAILED: JobState.FAILED,
+}
+
+
+class JobTracker:
+    """Submits jobs and follows each with its own asyncio task."""
+
+    def __init__(
+        self,
+        provider: CharacterProvider,
+        jobs: JobRepository,
+        characters: CharacterRepository,
+        listener: JobListener | None = None,
+        *,
+        timings: TrackerTimings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.provider = provider
+        self.jobs = jobs
+        self.characters = characters
+        self.listener: JobListener = listener or NullListener()
+        self.timings = timings or TrackerTimings()
+        self._clock = clock
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._closing = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> list[Job]:
+        """Resume every unfinished job; returns the jobs it picked up."""
+        for job in await self.jobs.mark_interrupted_submissions():
+            log.warning("job %d was interrupted while submitting: state unknown", job.id)
+        resumed = await self.jobs.active()
+        for job in resumed:
+            self._spawn(job)
+        if resumed:
+            log.info("resumed %d job(s)", len(resumed))
+        return resumed
+
+    async def stop(self) -> None:
+        """Cancel every job task (their state is in storage; `start` resumes them)."""
+        self._closing = True
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    @property
+    def running(self) -> int:
+        """How many jobs are being followed right now."""
+        return len(self._tasks)
+
+    async def wait(self, job_id: int) -> Job | None:
+        """Wait until the job's task ends (if any) and return the stored job."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.shield(task)
+        return await self.jobs.get(job_id)
+
+    # --- submission -----------------------------------------------------------------------
+
+    async def submit(self, new: NewJob, request: CharacterRequest) -> Job:
+        """Store the job, send the create request, store the task id, start following.
+
+        Provider errors do not raise: the job ends FAILED (or UNKNOWN when the request
+        may have reached the service) and the listener is told.
+        """
+        if self._closing:
+            raise RuntimeError("the tracker is shutting down")
+        job = await self.jobs.create(replace(new, request=request.model_dump(exclude_none=True)))
+        try:
+            task = await self.provider.create_character(request)
+        except SubmissionUncertainError as exc:
+            job = await self.jobs.update_status(
+                job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
+            )
+            self._spawn(job)
+            return job
+        except ProviderError as exc:
+            job = await self.jobs.update_status(
+                job.id,
+                JobState.FAILED,
+                0,
+                error_code=type(exc).__name__,
+                error_message=exc.user_message,
+            )
+            self._spawn(job)
+            return job
+        job = await self.jobs.set_submitted(job.id, task.id, _STATE_OF[task.status], task.progress)
+        await self._tell("job_changed", job)
+        self._spawn(job)
+        return job
+
+    # --- following ------------------------------------------------------------------------
+
+    def _spawn(self, job: Job) -> None:
+        if job.id in self._tasks or self._closing:
+            return
+        task = asyncio.create_task(self._follow(job), name=f"job-{job.id}")
+        self._tasks[job.id] = task
+        task.add_done_callback(partial(self._forget, job.id))
+
+    def _forget(self, job_id: int, _task: asyncio.Task[None]) -> None:
+        self._tasks.pop(job_id, None)
+
+    async def _follow(self, job: Job) -> None:
+        try:
+            if not job.state.is_final:
+                job = await self._poll_until_final(job)
+            await self._announce(job)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %d: tracker error; it resumes on the next start", job.id)
+
+    async def _poll_until_final(self, job: Job) -> Job:
+        task_id = job.task_id
+        assert task_id is not None
+        errors = 0
+        while True:
+            age = self._clock() - (job.submitted_at or job.created_at)
+            if age > self.timings.max_age:
+                return await self.jobs.update_status(
+                    job.id,
+                    JobState.FAILED,
+                    job.progress,
+                    error_code="gave_up",
+                    error_message="The service did not finish within 24 hours; giving up.",
+                )
+            if job.stalled_at is None and age > self.timings.timeout:
+                job = await self.jobs.mark_stalled(job.id)
+                await self._tell("job_stalled", job)
+            interval = (
+                self.timings.slow_poll_interval if job.stalled_at else self.timings.poll_interval
+            )
+            if errors:
+                interval = min(self.timings.max_error_backoff, interval * 2 ** min(errors, 6))
+            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+            try:
+                task = await self.provider.get_task(task_id)
+            except TaskNotFoundError:
+                errors += 1
+                if age > self.timings.not_found_grace:
+                    return await self.jobs.update_status(
+                        job.id,
+                        JobState.FAILED,
+                        job.progress,
+                        error_code="not_found",
+                        error_message="The service no longer knows this task.",
+                    )
+                continue
+            except ProviderError as exc:
+                errors += 1
+                log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
+                continue
+            errors = 0
+            job = await self._record(job, task)
+            if job.state.is_final:
+                return job
+
+    async def _record(self, job: Job, task: Task) -> Job:
+        state = _STATE_OF[task.status]
+        if state is JobState.COMPLETED:
+            return await self._store_characters(job, task)
+        if state is JobState.FAILED:
+            error = task.error
+            return await self.jobs.update_status(
+                job.id,
+                JobState.FAILED,
+                task.progress,
+                error_code=str(error.code) if error and error.code is not None else "failed",
+                error_message=_failure_text(error.message if error else ""),
+            )
+        if state != job.state or task.progress != job.progress:
+            job = await self.jobs.update_status(job.id, state, task.progress)
+            await self._tell("job_changed", job)
+        return job
+
+    async def _store_characters(self, job: Job, task: Task) -> Job:
+        found = task.characters
+        if not found:
+            return await self.jobs.update_status(
+                job.id,
+                JobState.FAILED,
+                100,
+                error_code="no_character",
+                error_message=NO_CHARACTER_MESSAGE,
+            )
+        new = []
+        for info in found:
+            avatar = None
+            if info.profile_picture_url:
+                try:
+                    avatar = await self.provider.download(
+                        info.profile_picture_url, max_bytes=AVATAR_MAX_BYTES
+                    )
+                except ProviderError as exc:
+                    log.warning("job %d: avatar download failed (%s)", job.id, exc.detail)
+            new.append(
+                NewCharacter(
+                    guild_id=job.guild_id,
+                    character_id=info.id,
+                    task_id=task.id,
+                    display_name=info.display_name or info.username or info.id,
+                    username=info.username,
+                    job_id=job.id,
+                    avatar=avatar,
+                    avatar_mime=_image_mime(avatar),
+                    creator_id=job.requester_id,
+                )
+            )
+        await self.jobs.complete(job.id, new)
+        stored = await self.jobs.get(job.id)
+        assert stored is not None
+        return stored
+
+    async def _announce(self, job: Job) -> None:
+        if job.announced_at is not None:
+            return
+        if job.state is JobState.COMPLETED:
+            for character in await self.characters.unannounced_for_job(job.id):
+                await self.listener.character_ready(job, character)
+                await self.characters.mark_announced(character.id)
+        elif job.state is JobState.FAILED:
+            await self.listener.job_failed(job)
+        elif job.state is JobState.UNKNOWN:
+            await self.listener.job_unknown(job)
+        else:
+            return
+        await self.jobs.mark_announced(job.id)
+
+    async def _tell(self, event: str, job: Job) -> None:
+        try:
+            await getattr(self.listener, event)(job)
+        except Exception:
+            log.exception("job %d: listener failed on %s", job.id, event)
+
+
+def _failure_text(message: str) -> str:
+    text = message.strip() or "The service could not create a character from this moment."
+    return text.removeprefix("Generation failed:").strip() or text
+
+
+def _image_mime(data: bytes | None) -> str | None:
+    if not data:
+        return None
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"

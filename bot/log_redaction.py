@@ -1,0 +1,95 @@
+"""Logging that never shows secrets.
+
+The redaction happens in the formatter of every handler we install, so it covers every
+logger (discord.py, httpx, aiohttp, yt-dlp) at every level, exception text included.
+Redacted: configured secrets, interaction tokens (in webhook/callback URLs and in gateway
+payloads), `Authorization` / bearer values, and query strings of URLs (signed CDN links).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import threading
+from collections.abc import Iterable
+
+REDACTED = "[redacted]"
+
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Interaction / webhook tokens inside REST paths.
+    (re.compile(r"(/webhooks/\d+/)[A-Za-z0-9_\-.]+"), r"\1" + REDACTED),
+    (re.compile(r"(/interactions/\d+/)[A-Za-z0-9_\-.]+"), r"\1" + REDACTED),
+    # "token": "..." in gateway / REST JSON payloads (Python reprs use single quotes).
+    (re.compile(r"""(["']token["']\s*:\s*["'])[^"']+(["'])"""), r"\1" + REDACTED + r"\2"),
+    # Interaction tokens start with base64("interaction:").
+    (re.compile(r"aW50ZXJhY3Rpb246[A-Za-z0-9_\-.]+"), REDACTED),
+    # Authorization headers.
+    (
+        re.compile(r"(?i)(authorization['\"]?\s*[:=]\s*['\"]?)(bearer |bot )?[^\s'\",}]+"),
+        r"\1\2" + REDACTED,
+    ),
+    (re.compile(r"(?i)\b(bearer|bot)\s+[A-Za-z0-9_\-.]{16,}"), r"\1 " + REDACTED),
+    # Query strings of URLs (signed attachment/CDN parameters).
+    (re.compile(r"(https?://[^\s?#'\"<>]+)\?[^\s'\"<>]*"), r"\1?" + REDACTED),
+)
+
+
+class SecretRegistry:
+    """The literal secret values to hide; more can be added at run time."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._lock = threading.Lock()
+        self._secrets: tuple[str, ...] = ()
+        self.add(*secrets)
+
+    def add(self, *secrets: str) -> None:
+        """Hide these values from now on (values shorter than 6 characters are ignored)."""
+        with self._lock:
+            merged = set(self._secrets) | {s for s in secrets if s and len(s) >= 6}
+            self._secrets = tuple(sorted(merged, key=len, reverse=True))
+
+    def redact(self, text: str) -> str:
+        """`text` with every secret and token-shaped value replaced."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+SECRETS = SecretRegistry()
+
+
+def redact(text: str) -> str:
+    """Redact with the process-wide registry."""
+    return SECRETS.redact(text)
+
+
+class RedactingFormatter(logging.Formatter):
+    """A formatter whose every output line went through `redact`."""
+
+    def __init__(self, fmt: str | None = None, registry: SecretRegistry = SECRETS) -> None:
+        super().__init__(fmt or "%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        self.registry = registry
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format as usual, then redact the whole line (message, args and traceback)."""
+        return self.registry.redact(super().format(record))
+
+
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """Route all logging to stderr through the redacting formatter."""
+    SECRETS.add(*secrets)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_sora_redacting", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter())
+    handler._sora_redacting = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # httpx logs every request at INFO; keep that for DEBUG runs only.
+    logging.getLogger("httpx").setLevel(logging.DEBUG if level == "DEBUG" else logging.WARNING)

@@ -1,0 +1,251 @@
+"""The character-provider interface: what any character service must offer.
+
+toapis is the first implementation (`bot.toapis`). Another service that offers the same
+character API becomes a new module implementing `CharacterProvider`; nothing else changes.
+Models are tolerant: unknown fields are ignored and optional fields may be missing, as
+`shared/api/toapis.md` asks for the fields it marks unconfirmed.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro", "sora-2-vip")
+DEFAULT_MODEL = "sora-2"
+MIN_SPAN_SECONDS = 1.0
+MAX_SPAN_SECONDS = 3.0
+
+
+class _Tolerant(BaseModel):
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+
+class TaskStatus(StrEnum):
+    """Where a task is at the provider."""
+
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the task will not change any more."""
+        return self in (TaskStatus.COMPLETED, TaskStatus.FAILED)
+
+
+class CharacterInfo(_Tolerant):
+    """One character a completed task produced."""
+
+    id: str
+    display_name: str = ""
+    username: str = ""
+    profile_picture_url: str | None = None
+
+
+class TaskErrorInfo(_Tolerant):
+    """Why a task failed; `code` is a number or a string depending on the page."""
+
+    code: int | str | None = None
+    message: str = ""
+    type: str | None = None
+
+
+class _ResultData(_Tolerant):
+    characters: list[CharacterInfo] = Field(default_factory=list)
+
+
+class TaskResult(_Tolerant):
+    """The `result` of a completed task."""
+
+    type: str | None = None
+    data: _ResultData = Field(default_factory=_ResultData)
+
+    @field_validator("data", mode="before")
+    @classmethod
+    def _tolerate_non_object(cls, value: Any) -> Any:
+        # A video task answers `data` as a list; a character task as an object.
+        return value if isinstance(value, dict) else {}
+
+
+class Task(_Tolerant):
+    """A task object as the status endpoints answer it."""
+
+    id: str
+    object: str | None = None
+    model: str | None = None
+    status: TaskStatus
+    progress: int = 0
+    created_at: int | None = None
+    completed_at: int | None = None
+    expires_at: int | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    result: TaskResult | None = None
+    error: TaskErrorInfo | None = None
+
+    @field_validator("progress", mode="before")
+    @classmethod
+    def _clamp_progress(cls, value: Any) -> int:
+        try:
+            number = float(str(value).rstrip("%")) if value is not None else 0.0
+        except ValueError:
+            return 0
+        return max(0, min(100, int(number)))
+
+    @field_validator("metadata", mode="before")
+    @classmethod
+    def _metadata_object(cls, value: Any) -> Any:
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def characters(self) -> list[CharacterInfo]:
+        """The characters of a completed task (empty otherwise)."""
+        return list(self.result.data.characters) if self.result else []
+
+
+class UploadedVideo(_Tolerant):
+    """A file the provider now hosts at a public, stable URL."""
+
+    id: str
+    url: str
+    mime_type: str | None = None
+    size: int | None = None
+
+
+class CharacterRequest(BaseModel):
+    """What we ask for: a 1-3 s range of a video given by URL or by an earlier task."""
+
+    model_config = ConfigDict(frozen=True)
+
+    model: str = DEFAULT_MODEL
+    start: float
+    end: float
+    url: str | None = None
+    from_task: str | None = None
+
+
+# --- errors ------------------------------------------------------------------------------
+
+
+class ProviderError(Exception):
+    """Base of every provider failure; `user_message` is safe to show to a user."""
+
+    user_message = "The video service answered with an error. Please try again later."
+    transient = False
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(detail or self.user_message)
+        self.detail = detail
+        self.status = status
+
+
+class InvalidRequestError(ProviderError):
+    """400/422: the service refused the request; its reason is shown in plain words."""
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(detail, status=status)
+        reason = detail.removeprefix("Invalid request:").strip() if detail else ""
+        self.user_message = (
+            f"The video service refused this request: {reason}"
+            if reason
+            else "The video service refused this request."
+        )
+
+
+class ContentPolicyError(InvalidRequestError):
+    """422: the content policy was violated."""
+
+
+class AuthenticationError(ProviderError):
+    """401: the bot's API key is wrong; only the owner can fix it."""
+
+    user_message = (
+        "The bot's video-service key was refused. The bot owner has been told; "
+        "please try again later."
+    )
+
+
+class PaymentRequiredError(ProviderError):
+    """402: the account balance is empty."""
+
+    user_message = (
+        "The bot's video-service account is out of credit. Ask the bot owner to top it up."
+    )
+
+
+class TaskNotFoundError(ProviderError):
+    """404: no such task (yet, or any more)."""
+
+    user_message = "The video service does not know that task id."
+
+
+class RateLimitedError(ProviderError):
+    """429/503: too many requests or the submit limiter is down; try again later."""
+
+    user_message = "The video service is busy right now. The request will be retried."
+    transient = True
+
+    def __init__(
+        self, detail: str = "", *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(detail, status=status)
+        self.retry_after = retry_after
+
+
+class ServiceUnavailableError(ProviderError):
+    """5xx, connection trouble, timeouts or an unreadable answer: transient."""
+
+    user_message = "The video service could not be reached. Please try again in a few minutes."
+    transient = True
+
+
+class SubmissionUncertainError(ProviderError):
+    """The create request was sent but no answer came: it may or may not exist."""
+
+    user_message = (
+        "The video service did not answer in time, so it is unknown whether the task "
+        "was created. Check before retrying, to avoid paying twice."
+    )
+
+
+class UploadRejectedError(ProviderError):
+    """The upload was refused (too large, unsupported type)."""
+
+    def __init__(self, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(detail, status=status)
+        self.user_message = (
+            f"The video service refused the upload: {detail}"
+            if detail
+            else "The video service refused the upload."
+        )
+
+
+@runtime_checkable
+class CharacterProvider(Protocol):
+    """A service that turns a video moment into characters."""
+
+    name: str
+
+    async def create_character(self, request: CharacterRequest) -> Task:
+        """Submit a character-creation task and return it as first answered."""
+        ...
+
+    async def get_task(self, task_id: str) -> Task:
+        """Return the task's current state."""
+        ...
+
+    async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:
+        """Host a local video file at a public URL the service can read."""
+        ...
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch a result asset (a profile picture) the service produced."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...

@@ -1,0 +1,139 @@
+"""Run the toapis simulator from a shell: `python -m bot.simulator --help`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+
+from bot.simulator.scenario import Scenario
+from bot.simulator.server import Simulator
+
+log = logging.getLogger("bot.simulator")
+
+
+def _steps(text: str) -> list[int]:
+    try:
+        steps = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError("expected integers like 10,35,60,85") from exc
+    if any(not 0 <= step <= 100 for step in steps):
+        raise argparse.ArgumentTypeError("progress steps must be between 0 and 100")
+    return steps
+
+
+def _failure(text: str) -> tuple[str, str]:
+    code, sep, message = text.partition(":")
+    if not sep or not code:
+        raise argparse.ArgumentTypeError("expected CODE:MESSAGE")
+    return code, message
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line options."""
+    defaults = Scenario()
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.simulator",
+        description="A local simulator of the toapis video API (character creation).",
+    )
+    add = parser.add_argument
+    add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    add("--port", type=int, default=8787, help="port to bind, 0 for any (default: %(default)s)")
+    add("--api-key", default=defaults.api_key, help="accepted Bearer key (default: %(default)s)")
+    add("--latency", type=float, default=defaults.latency, help="seconds before every answer")
+    add(
+        "--queued-for",
+        type=float,
+        default=defaults.queued_for,
+        help="seconds a new task stays queued (default: %(default)s)",
+    )
+    add(
+        "--step-interval",
+        type=float,
+        default=defaults.step_interval,
+        help="seconds between progress steps (default: %(default)s)",
+    )
+    add(
+        "--progress-steps",
+        type=_steps,
+        default=list(defaults.progress_steps),
+        help="comma-separated progress values shown while in progress (default: 10,35,60,85)",
+    )
+    add("--fail", type=_failure, default=None, metavar="CODE:MESSAGE", help="tasks end failed")
+    add(
+        "--characters",
+        type=int,
+        default=defaults.characters,
+        help="characters per completed task (default: %(default)s)",
+    )
+    add("--hang", action="store_true", help="tasks stay in_progress until released")
+    add("--rate-limit-submits", type=int, default=0, help="the first N submits answer 429")
+    add("--rate-limit-queries", type=int, default=0, help="the first N status queries answer 429")
+    add("--server-errors", type=int, default=0, help="the first N API requests answer 500")
+    add(
+        "--characters-tasks-404",
+        action="store_true",
+        help="GET /v1/characters_tasks/{id} answers 404 (clients must fall back)",
+    )
+    add("--no-check-media", action="store_true", help="do not download and probe task URLs")
+    add("--log-level", default="INFO", help="logging level (default: %(default)s)")
+    return parser
+
+
+def scenario_from_args(args: argparse.Namespace) -> Scenario:
+    """The scenario the options describe."""
+    return Scenario(
+        api_key=args.api_key,
+        latency=args.latency,
+        queued_for=args.queued_for,
+        progress_steps=args.progress_steps,
+        step_interval=args.step_interval,
+        fail_with=args.fail,
+        characters=args.characters,
+        hang=args.hang,
+        rate_limit_submits=args.rate_limit_submits,
+        rate_limit_queries=args.rate_limit_queries,
+        server_errors=args.server_errors,
+        characters_tasks_404=args.characters_tasks_404,
+        check_media=not args.no_check_media,
+    )
+
+
+async def serve(host: str, port: int, scenario: Scenario) -> None:
+    """Run a simulator until SIGINT or SIGTERM."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(signum, stop.set)
+    simulator = Simulator(scenario)
+    base_url = await simulator.start(host, port)
+    try:
+        print(f"toapis simulator listening on {base_url} (API key: {scenario.api_key})", flush=True)
+        log.info(
+            "point the bot at it with: TOAPIS_BASE_URL=%s TOAPIS_API_KEY=%s "
+            "ALLOW_PRIVATE_URLS=true",
+            base_url,
+            scenario.api_key,
+        )
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        await simulator.stop()
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of `python -m bot.simulator`."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, scenario_from_args(args)))
+
+
+if __name__ == "__main__":
+    main()

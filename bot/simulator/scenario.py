@@ -1,0 +1,183 @@
+"""The script a `Simulator` follows: timings, failures and injected answers.
+
+Every field has a default and may be changed while the simulator runs, directly or as
+JSON through `POST /_sim/scenario`. Count-style fields (`rate_limit_submits`,
+`rate_limit_queries`, `server_errors`, `unavailable`, `malformed`) are decremented as
+the simulator consumes them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+DEFAULT_PROGRESS_STEPS: tuple[int, ...] = (10, 35, 60, 85)
+COUNTERS: tuple[str, ...] = (
+    "rate_limit_submits",
+    "rate_limit_queries",
+    "server_errors",
+    "unavailable",
+    "malformed",
+)
+
+
+def _default_steps() -> list[int]:
+    return list(DEFAULT_PROGRESS_STEPS)
+
+
+@dataclass
+class Scenario:
+    """How the simulated toapis behaves; see the field comments."""
+
+    api_key: str = "sim-key"  # the only Bearer token accepted
+    latency: float = 0.0  # seconds of delay before every answer
+    queued_for: float = 0.2  # seconds a new task stays queued
+    progress_steps: list[int] = field(default_factory=_default_steps)
+    step_interval: float = 0.2  # seconds between progress steps
+    fail_with: tuple[str, str] | None = None  # (code, message): tasks end failed
+    characters: int = 1  # characters a completed task returns
+    hang: bool = False  # tasks stay in_progress until this is cleared
+    rate_limit_submits: int = 0  # next N submits answer 429
+    rate_limit_queries: int = 0  # next N status queries answer 429
+    retry_after: float = 1  # Retry-After of 429 and 503 answers
+    server_errors: int = 0  # next N API requests answer 500
+    unavailable: int = 0  # next N submits answer 503 rate_limit_unavailable
+    malformed: int = 0  # next N API answers are 200 with a non-JSON body
+    submit_status: tuple[int, dict[str, Any]] | None = None  # forced submit answer
+    characters_tasks_404: bool = False  # GET /v1/characters_tasks/{id} answers 404
+    check_media: bool = True  # download and probe a task's `url`
+    max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
+        """Build a scenario from JSON-style data (lists for tuples); unknown keys fail."""
+        scenario = cls()
+        scenario.update(**data)
+        return scenario
+
+    def update(self, **fields: Any) -> None:
+        """Change fields after validating all of them; raises ValueError on bad input."""
+        converted = {name: _convert(name, value) for name, value in fields.items()}
+        for name, value in converted.items():
+            setattr(self, name, value)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The scenario as JSON-compatible data."""
+        data = dataclasses.asdict(self)
+        for name in ("fail_with", "submit_status"):
+            if data[name] is not None:
+                data[name] = list(data[name])
+        return data
+
+    def consume(self, counter: str) -> bool:
+        """Use up one unit of a count-style field; True if one was left."""
+        if counter not in COUNTERS:
+            raise ValueError(f"{counter} is not a counter")
+        left: int = getattr(self, counter)
+        if left <= 0:
+            return False
+        setattr(self, counter, left - 1)
+        return True
+
+    def copy(self) -> Scenario:
+        """An independent copy (a task's plan is the scenario at its creation)."""
+        return Scenario.from_dict(self.to_dict())
+
+
+# --- conversion of JSON values ----------------------------------------------------------
+
+
+def _number(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"{name} must be a non-negative number")
+    return float(value)
+
+
+def _count(name: str, value: Any) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer")
+    return value
+
+
+def _flag(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false")
+    return value
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string")
+    return value
+
+
+def _steps(name: str, value: Any) -> list[int]:
+    if not isinstance(value, list | tuple):
+        raise ValueError(f"{name} must be a list of integers 0-100")
+    steps = [_count(name, step) for step in value]
+    if any(step > 100 for step in steps):
+        raise ValueError(f"{name} must be a list of integers 0-100")
+    return steps
+
+
+def _failure(name: str, value: Any) -> tuple[str, str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and ":" in value:
+        code, _, message = value.partition(":")
+        return code, message
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(part, str) for part in value)
+    ):
+        return value[0], value[1]
+    raise ValueError(f"{name} must be null, [code, message] or 'code:message'")
+
+
+def _forced(name: str, value: Any) -> tuple[int, dict[str, Any]] | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and isinstance(value[0], int)
+        and not isinstance(value[0], bool)
+        and 100 <= value[0] <= 599
+        and isinstance(value[1], dict)
+    ):
+        return value[0], dict(value[1])
+    raise ValueError(f"{name} must be null or [http status, body object]")
+
+
+_CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
+    "api_key": _text,
+    "latency": _number,
+    "queued_for": _number,
+    "progress_steps": _steps,
+    "step_interval": _number,
+    "fail_with": _failure,
+    "characters": _count,
+    "hang": _flag,
+    "rate_limit_submits": _count,
+    "rate_limit_queries": _count,
+    "retry_after": _number,
+    "server_errors": _count,
+    "unavailable": _count,
+    "malformed": _count,
+    "submit_status": _forced,
+    "characters_tasks_404": _flag,
+    "check_media": _flag,
+    "max_upload_bytes": _count,
+}
+
+
+def _convert(name: str, value: Any) -> Any:
+    converter = _CONVERTERS.get(name)
+    if converter is None:
+        raise ValueError(f"unknown scenario field: {name}")
+    return converter(name, value)

@@ -1,0 +1,368 @@
+"""A toapis simulator: a real aiohttp HTTP server that follows `shared/api/toapis.md`.
+
+Routes: the API (`/v1/...`, Bearer auth), hosted uploads (`/uploads/videos/{name}`),
+avatar images (`/f/image/{name}`) and a control API (`/_sim/...`, no auth) for
+scripting a running simulator from another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, NamedTuple
+
+import httpx
+from aiohttp import web
+
+from bot.simulator.media_check import make_avatar_jpeg
+from bot.simulator.scenario import Scenario
+from bot.simulator.tasks import SimTask, new_character, new_task_id, run_task, validate_create
+from bot.simulator.uploads import receive_upload
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["submit", "query", "upload"]
+_RATE_LIMITS = {"submit": ("async_submit", 300), "query": ("async_query", 3000)}
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+_MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+class RecordedRequest(NamedTuple):
+    """One API request as the simulator received it.
+
+    `path` is as sent (percent-encoding kept, no query); `body` is the parsed JSON or None.
+    """
+
+    method: str
+    path: str
+    body: Any
+
+
+def api_error(status: int, code: int | str, message: str, kind: str | None = None) -> web.Response:
+    """An error answer in the `{"error": {...}}` shape of the contract."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if kind is not None:
+        error["type"] = kind
+    return web.json_response({"error": error}, status=status)
+
+
+class Simulator:
+    """A loopback toapis: start it, point a client at `.base_url`, script `.scenario`."""
+
+    def __init__(self, scenario: Scenario | None = None) -> None:
+        self.scenario = scenario if scenario is not None else Scenario()
+        self.tasks: dict[str, SimTask] = {}
+        self.requests: list[RecordedRequest] = []
+        self.submits = 0
+        self.base_url = ""
+        self._runner: web.AppRunner | None = None
+        self._client: httpx.AsyncClient | None = None
+        self._upload_dir: Path | None = None
+        self._avatar = b""
+
+    # --- life cycle ----------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Listen on host:port (0 picks a free port) and return the base URL."""
+        if self._runner is not None:
+            raise RuntimeError("simulator already started")
+        self._avatar = await asyncio.to_thread(make_avatar_jpeg)
+        self._upload_dir = Path(tempfile.mkdtemp(prefix="toapis-sim-"))
+        self._client = httpx.AsyncClient(follow_redirects=True)
+        runner = web.AppRunner(self._build_app(), access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        self._runner = runner
+        bound_port = runner.addresses[0][1]
+        shown = "127.0.0.1" if host in ("", "0.0.0.0") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        self.base_url = f"http://{shown}:{bound_port}"
+        log.debug("toapis simulator listening on %s", self.base_url)
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Cancel running tasks, close the server and delete uploaded files."""
+        runners = [task.runner for task in self.tasks.values() if task.runner is not None]
+        for runner_task in runners:
+            runner_task.cancel()
+        await asyncio.gather(*runners, return_exceptions=True)
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+        if self._upload_dir is not None:
+            await asyncio.to_thread(shutil.rmtree, self._upload_dir, ignore_errors=True)
+            self._upload_dir = None
+
+    async def __aenter__(self) -> Simulator:
+        if self._runner is None:
+            await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- scripting from the same process -------------------------------------------------
+
+    def complete_task(self, task_id: str, characters: int | None = None) -> SimTask:
+        """End a task as completed now; KeyError if unknown, ValueError if already over."""
+        task = self._stoppable(task_id)
+        count = self.scenario.characters if characters is None else characters
+        task.complete([new_character(task.id, n, self.base_url) for n in range(1, count + 1)])
+        return task
+
+    def fail_task(
+        self,
+        task_id: str,
+        code: str = "generation_failed",
+        message: str = "Generation failed: Content violates the content policy",
+    ) -> SimTask:
+        """End a task as failed now; KeyError if unknown, ValueError if already over."""
+        task = self._stoppable(task_id)
+        task.fail(code, message)
+        return task
+
+    def _stoppable(self, task_id: str) -> SimTask:
+        task = self.tasks[task_id]
+        if task.is_final:
+            raise ValueError(f"task {task_id} is already {task.status}")
+        if task.runner is not None:
+            task.runner.cancel()
+        return task
+
+    # --- HTTP plumbing -------------------------------------------------------------------
+
+    def _build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_post("/v1/videos/generations", self._submit)
+        app.router.add_get("/v1/characters_tasks/{task_id}", self._character_status)
+        app.router.add_get("/v1/videos/generations/{task_id}", self._status)
+        app.router.add_post("/v1/uploads/videos", self._upload)
+        app.router.add_get("/uploads/videos/{name}", self._uploaded_file)
+        app.router.add_get("/f/image/{name}", self._image)
+        app.router.add_get("/_sim/scenario", self._get_scenario)
+        app.router.add_post("/_sim/scenario", self._set_scenario)
+        app.router.add_get("/_sim/requests", self._get_requests)
+        app.router.add_delete("/_sim/requests", self._clear_requests)
+        app.router.add_get("/_sim/tasks", self._get_tasks)
+        app.router.add_post("/_sim/tasks/{task_id}/complete", self._force_complete)
+        app.router.add_post("/_sim/tasks/{task_id}/fail", self._force_fail)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith("/_sim/"):
+            response: web.StreamResponse = await handler(request)
+            return response
+        if request.path.startswith("/v1/"):
+            body: Any = None
+            if request.can_read_body and not request.content_type.startswith("multipart/"):
+                with contextlib.suppress(ValueError, UnicodeDecodeError):
+                    body = json.loads(await request.read())
+            self.requests.append(RecordedRequest(request.method, request.rel_url.raw_path, body))
+        if self.scenario.latency > 0:
+            await asyncio.sleep(self.scenario.latency)
+        response = await handler(request)
+        return response
+
+    def _refuse(self, request: web.Request, kind: Kind) -> web.Response | None:
+        """Auth, then injected failures in order: 500, malformed, 503, 429."""
+        scenario = self.scenario
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not secrets.compare_digest(
+            token.strip().encode(), scenario.api_key.encode()
+        ):
+            return api_error(
+                401,
+                401,
+                "Authentication failed, please check your API key",
+                "authentication_error",
+            )
+        if scenario.consume("server_errors"):
+            return api_error(500, 500, "Internal server error", "server_error")
+        if scenario.consume("malformed"):
+            return web.Response(text=_MALFORMED_BODY, content_type="application/json")
+        retry = f"{scenario.retry_after:g}"
+        if kind == "submit" and scenario.consume("unavailable"):
+            response = api_error(
+                503, "rate_limit_unavailable", "Rate limiter unavailable, please retry later"
+            )
+            response.headers["Retry-After"] = retry
+            return response
+        counter = {"submit": "rate_limit_submits", "query": "rate_limit_queries"}.get(kind)
+        if counter is not None and scenario.consume(counter):
+            category, limit = _RATE_LIMITS[kind]
+            response = api_error(429, "rate_limit_exceeded", "Async task request rate exceeded")
+            response.headers.update(
+                {
+                    "Retry-After": retry,
+                    "X-RateLimit-Limit": str(limit),
+                    "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(time.time() + scenario.retry_after)),
+                    "X-RateLimit-Category": category,
+                }
+            )
+            return response
+        return None
+
+    # --- API routes ----------------------------------------------------------------------
+
+    async def _submit(self, request: web.Request) -> web.Response:
+        refused = self._refuse(request, "submit")
+        if refused is not None:
+            return refused
+        if self.scenario.submit_status is not None:
+            status, forced = self.scenario.submit_status
+            return web.json_response(forced, status=status)
+        try:
+            body: Any = json.loads(await request.read())
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        checked = validate_create(body, self.tasks)
+        if isinstance(checked, str):
+            return api_error(400, 400, checked, "invalid_request_error")
+        task = SimTask(
+            id=new_task_id(),
+            model=checked.model,
+            start=checked.start,
+            end=checked.end,
+            url=checked.url,
+            from_task=checked.from_task,
+        )
+        self.tasks[task.id] = task
+        self.submits += 1
+        assert self._client is not None
+        task.runner = asyncio.create_task(
+            run_task(
+                task,
+                self.scenario.copy(),
+                live=lambda: self.scenario,
+                base_url=self.base_url,
+                client=self._client,
+            ),
+            name=f"sim-{task.id}",
+        )
+        log.info("created %s (%s %s-%s)", task.id, task.model, task.start, task.end)
+        return web.json_response(task.to_json())
+
+    async def _character_status(self, request: web.Request) -> web.Response:
+        refused = self._refuse(request, "query")
+        if refused is not None:
+            return refused
+        if self.scenario.characters_tasks_404:
+            return api_error(404, 404, "Task not found", "not_found_error")
+        return self._task_answer(request)
+
+    async def _status(self, request: web.Request) -> web.Response:
+        refused = self._refuse(request, "query")
+        return refused if refused is not None else self._task_answer(request)
+
+    def _task_answer(self, request: web.Request) -> web.Response:
+        task = self.tasks.get(request.match_info["task_id"])
+        if task is None:
+            return api_error(404, 404, "Task not found", "not_found_error")
+        return web.json_response(task.to_json())
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        refused = self._refuse(request, "upload")
+        if refused is not None:
+            return refused
+        assert self._upload_dir is not None
+        status, body = await receive_upload(
+            request,
+            self._upload_dir,
+            max_bytes=self.scenario.max_upload_bytes,
+            base_url=self.base_url,
+        )
+        return web.json_response(body, status=status)
+
+    async def _uploaded_file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["name"]
+        path = self._upload_dir / name if self._upload_dir is not None else None
+        if not _SAFE_NAME.match(name) or path is None or not path.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(path)
+
+    async def _image(self, request: web.Request) -> web.Response:
+        name = request.match_info["name"]
+        if not _SAFE_NAME.match(name) or not name.lower().endswith((".jpg", ".jpeg")):
+            raise web.HTTPNotFound()
+        return web.Response(body=self._avatar, content_type="image/jpeg")
+
+    # --- control API ---------------------------------------------------------------------
+
+    async def _get_scenario(self, request: web.Request) -> web.Response:
+        return web.json_response(self.scenario.to_dict())
+
+    async def _set_scenario(self, request: web.Request) -> web.Response:
+        try:
+            fields = json.loads(await request.read())
+            if not isinstance(fields, dict):
+                raise ValueError("the body must be a JSON object of scenario fields")
+            self.scenario.update(**fields)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        return web.json_response(self.scenario.to_dict())
+
+    async def _get_requests(self, request: web.Request) -> web.Response:
+        recorded = [entry._asdict() for entry in self.requests]
+        return web.json_response(recorded)
+
+    async def _clear_requests(self, request: web.Request) -> web.Response:
+        self.requests.clear()
+        return web.json_response([])
+
+    async def _get_tasks(self, request: web.Request) -> web.Response:
+        return web.json_response({task_id: t.to_json() for task_id, t in self.tasks.items()})
+
+    async def _force_complete(self, request: web.Request) -> web.Response:
+        options = await _optional_json(request)
+        characters = options.get("characters")
+        if characters is not None and (not isinstance(characters, int) or characters < 0):
+            return web.json_response({"error": "characters must be an integer"}, status=400)
+        return self._force(request, lambda task_id: self.complete_task(task_id, characters))
+
+    async def _force_fail(self, request: web.Request) -> web.Response:
+        options = await _optional_json(request)
+        code = str(options.get("code", "generation_failed"))
+        message = str(
+            options.get("message", "Generation failed: Content violates the content policy")
+        )
+        return self._force(request, lambda task_id: self.fail_task(task_id, code, message))
+
+    def _force(self, request: web.Request, action: Callable[[str], SimTask]) -> web.Response:
+        task_id = request.match_info["task_id"]
+        try:
+            task = action(task_id)
+        except KeyError:
+            return web.json_response({"error": f"unknown task {task_id}"}, status=404)
+        except ValueError as exc:
+            return web.json_response({"error": str(exc)}, status=409)
+        return web.json_response(task.to_json())
+
+
+async def _optional_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object, or {} when there is no (valid) body."""
+    try:
+        data = json.loads(await request.read() or b"{}")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return data if isinstance(data, dict) else {}

@@ -1,0 +1,280 @@
+"""The toapis client: the `CharacterProvider` for https://toapis.com (see shared/api/toapis.md).
+
+One shared `httpx.AsyncClient`. 429 and 503 are retried honouring `Retry-After`, with
+exponential backoff and jitter, a bounded number of times. Other transient failures are
+retried only where a retry cannot create a second task: status queries, uploads, and
+create requests that never reached the service. A create request that may have reached
+it without an answer raises `SubmissionUncertainError` instead of being sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from bot.provider import (
+    AuthenticationError,
+    CharacterRequest,
+    ContentPolicyError,
+    InvalidRequestError,
+    PaymentRequiredError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    SubmissionUncertainError,
+    Task,
+    TaskNotFoundError,
+    UploadedVideo,
+    UploadRejectedError,
+)
+from bot.ranges import format_timestamps
+
+log = logging.getLogger(__name__)
+
+Sleep = Callable[[float], Awaitable[None]]
+VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
+
+
+class ToapisClient:
+    """Talks to toapis; implements `bot.provider.CharacterProvider`."""
+
+    name = "toapis"
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: SecretStr | str,
+        *,
+        timeout: float = 30.0,
+        max_attempts: int = 5,
+        backoff_base: float = 1.0,
+        max_backoff: float = 60.0,
+        http: httpx.AsyncClient | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
+        self._http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(timeout, connect=10.0),
+            follow_redirects=False,
+            headers={"User-Agent": "sora-character-bot"},
+        )
+        self._owns_http = http is None
+        self.max_attempts = max(1, max_attempts)
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this object created it."""
+        if self._owns_http:
+            await self._http.aclose()
+
+    # --- the provider interface -----------------------------------------------------
+
+    async def create_character(self, request: CharacterRequest) -> Task:
+        """`POST /v1/videos/generations` in character mode."""
+        if (request.url is None) == (request.from_task is None):
+            raise ValueError("exactly one of url / from_task is required")
+        body: dict[str, Any] = {
+            "model": request.model,
+            "timestamps": format_timestamps(request.start, request.end),
+        }
+        if request.url is not None:
+            body["url"] = request.url
+        else:
+            body["from_task"] = request.from_task
+        data = await self._call("POST", "/v1/videos/generations", json=body, idempotent=False)
+        return self._task(data)
+
+    async def get_task(self, task_id: str) -> Task:
+        """The task's state; the character-task page first, the general page on 404."""
+        safe_id = quote(task_id, safe="")
+        try:
+            data = await self._call("GET", f"/v1/characters_tasks/{safe_id}")
+        except TaskNotFoundError:
+            data = await self._call("GET", f"/v1/videos/generations/{safe_id}")
+        return self._task(data)
+
+    async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:
+        """`POST /v1/uploads/videos` (multipart, at most 50 MB)."""
+        name = filename or path.name
+        mime = VIDEO_TYPES.get(Path(name).suffix.lower(), "video/mp4")
+
+        def files() -> dict[str, Any]:
+            return {"file": (name, path.open("rb"), mime)}
+
+        data = await self._call(
+            "POST", "/v1/uploads/videos", files=files, form={"purpose": "generation"}
+        )
+        if not isinstance(data, dict) or not data.get("success", True):
+            message = data.get("message") if isinstance(data, dict) else None
+            raise UploadRejectedError(str(message or ""))
+        try:
+            return UploadedVideo.model_validate(data.get("data"))
+        except ValidationError as exc:
+            raise ServiceUnavailableError(f"unreadable upload answer: {exc}") from None
+
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch a result asset (no API key is sent: it is a public CDN address)."""
+        try:
+            async with self._http.stream("GET", url, follow_redirects=True) as response:
+                if response.status_code != 200:
+                    raise ServiceUnavailableError(
+                        f"asset download answered {response.status_code}",
+                        status=response.status_code,
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ServiceUnavailableError("asset larger than allowed")
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        except httpx.HTTPError as exc:
+            raise ServiceUnavailableError(f"asset download failed: {type(exc).__name__}") from None
+
+    # --- plumbing ---------------------------------------------------------------------
+
+    @staticmethod
+    def _task(data: Any) -> Task:
+        try:
+            return Task.model_validate(data)
+        except ValidationError as exc:
+            raise ServiceUnavailableError(
+                f"unreadable task object: {exc.error_count()} errors"
+            ) from None
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None = None,
+        files: Callable[[], dict[str, Any]] | None = None,
+        form: dict[str, str] | None = None,
+        idempotent: bool = True,
+    ) -> Any:
+        """One API call with bounded retries; returns the parsed JSON answer."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._once(
+                    method, path, json=json, files=files, form=form, idempotent=idempotent
+                )
+            except (RateLimitedError, ServiceUnavailableError) as exc:
+                if attempt >= self.max_attempts:
+                    raise
+                delay = self._delay(attempt, getattr(exc, "retry_after", None))
+                log.warning(
+                    "toapis %s %s: %s; retry %d/%d in %.1fs",
+                    method,
+                    path,
+                    exc.detail or type(exc).__name__,
+                    attempt,
+                    self.max_attempts - 1,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = min(self.max_backoff, self.backoff_base * 2 ** (attempt - 1))
+        base = max(backoff, retry_after or 0.0)
+        return float(min(self.max_backoff, base) * random.uniform(1.0, 1.25))
+
+    async def _once(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: dict[str, Any] | None,
+        files: Callable[[], dict[str, Any]] | None,
+        form: dict[str, str] | None,
+        idempotent: bool,
+    ) -> Any:
+        headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+        opened = files() if files else None
+        try:
+            response = await self._http.request(
+                method,
+                self.base_url + path,
+                json=json,
+                files=opened,
+                data=form,
+                headers=headers,
+            )
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            raise ServiceUnavailableError(f"cannot connect: {type(exc).__name__}") from None
+        except httpx.HTTPError as exc:
+            if not idempotent:
+                raise SubmissionUncertainError(f"no answer: {type(exc).__name__}") from None
+            raise ServiceUnavailableError(f"no answer: {type(exc).__name__}") from None
+        finally:
+            for value in (opened or {}).values():
+                value[1].close()
+        return self._interpret(response, idempotent=idempotent)
+
+    def _interpret(self, response: httpx.Response, *, idempotent: bool) -> Any:
+        status = response.status_code
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = None
+        if 200 <= status < 300:
+            if body is None:
+                if not idempotent:
+                    raise SubmissionUncertainError("unreadable answer to a create request")
+                raise ServiceUnavailableError("unreadable answer (not JSON)", status=status)
+            return body
+        message = _error_message(body)
+        if status in (429, 503):
+            raise RateLimitedError(
+                message, status=status, retry_after=_retry_after(response.headers)
+            )
+        if status == 401:
+            log.error("toapis refused the API key (401): set a valid TOAPIS_API_KEY")
+            raise AuthenticationError(message, status=status)
+        if status == 402:
+            log.error("toapis account balance is empty (402): top it up")
+            raise PaymentRequiredError(message, status=status)
+        if status == 404:
+            raise TaskNotFoundError(message, status=status)
+        if status == 422:
+            raise ContentPolicyError(message, status=status)
+        if status == 400 and isinstance(body, dict) and body.get("success") is False:
+            raise UploadRejectedError(message, status=status)
+        if 400 <= status < 500:
+            raise InvalidRequestError(message, status=status)
+        raise ServiceUnavailableError(message or f"HTTP {status}", status=status)
+
+
+def _error_message(body: Any) -> str:
+    """The human part of any of the documented error shapes."""
+    if not isinstance(body, dict):
+        return ""
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("message"), str):
+        return str(error["message"])
+    if isinstance(error, str):
+        return error
+    message = body.get("message")
+    return message if isinstance(message, str) else ""
+
+
+def _retry_after(headers: httpx.Headers) -> float | None:
+    value = headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None

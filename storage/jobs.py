@@ -1,0 +1,252 @@
+"""Stored jobs: one row per character request, from submission to announcement."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from typing import Any
+
+from storage.characters import characters_of_job, insert_character
+from storage.database import Database, NotFoundError, Session
+from storage.models import (
+    FINAL_STATES,
+    Character,
+    Job,
+    JobState,
+    NewCharacter,
+    NewJob,
+    SourceKind,
+)
+
+# SQL lists of state values, built from the enums (never from user input).
+_FINAL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
+_POLLED = f"'{JobState.QUEUED.value}', '{JobState.IN_PROGRESS.value}'"
+
+# finished_at is set once, the first time the job reaches a final state.
+_FINISHED_AT = "finished_at = CASE WHEN ? AND finished_at IS NULL THEN ? ELSE finished_at END"
+
+
+def _to_json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def _from_json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def row_to_job(row: sqlite3.Row) -> Job:
+    """Build a Job from a ``SELECT *`` row of the jobs table."""
+    return Job(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        requester_id=row["requester_id"],
+        source_kind=SourceKind(row["source_kind"]),
+        source_ref=row["source_ref"],
+        range_start=row["range_start"],
+        range_end=row["range_end"],
+        model=row["model"],
+        provider=row["provider"],
+        request=_from_json(row["request"]),
+        meta=_from_json(row["meta"]),
+        task_id=row["task_id"],
+        state=JobState(row["state"]),
+        progress=row["progress"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        submitted_at=row["submitted_at"],
+        finished_at=row["finished_at"],
+        stalled_at=row["stalled_at"],
+        announced_at=row["announced_at"],
+    )
+
+
+async def _load(session: Session, job_id: int) -> Job:
+    row = await session.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    if row is None:
+        raise NotFoundError(f"job {job_id} does not exist")
+    return row_to_job(row)
+
+
+class JobRepository:
+    """Creates jobs and records what happens to them."""
+
+    def __init__(self, db: Database) -> None:
+        """Use ``db`` for every query."""
+        self._db = db
+
+    async def create(self, new: NewJob) -> Job:
+        """Write a new job in state SUBMITTING, before anything is sent to the provider."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
+                "source_ref, range_start, range_end, model, provider, request, meta, state, "
+                "progress, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                (
+                    new.guild_id,
+                    new.channel_id,
+                    new.message_id,
+                    new.requester_id,
+                    new.source_kind.value,
+                    new.source_ref,
+                    new.range_start,
+                    new.range_end,
+                    new.model,
+                    new.provider,
+                    _to_json(new.request),
+                    _to_json(new.meta),
+                    JobState.SUBMITTING.value,
+                    now,
+                    now,
+                ),
+            )
+            assert outcome.lastrowid is not None
+            return await _load(tx, outcome.lastrowid)
+
+    async def get(self, job_id: int) -> Job | None:
+        """The job with this id, or None."""
+        row = await self._db.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return row_to_job(row) if row is not None else None
+
+    async def _update(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> Job:
+        """Apply ``SET assignments`` to one job and return it; NotFoundError if missing."""
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                f"UPDATE jobs SET {assignments} WHERE id = ?",  # noqa: S608 (constant SQL)
+                (*params, job_id),
+            )
+            if outcome.rowcount == 0:
+                raise NotFoundError(f"job {job_id} does not exist")
+            return await _load(tx, job_id)
+
+    async def set_submitted(self, job_id: int, task_id: str, state: JobState, progress: int) -> Job:
+        """Record the provider's task id and first status after the create request."""
+        now = time.time()
+        return await self._update(
+            job_id,
+            f"task_id = ?, state = ?, progress = ?, submitted_at = ?, updated_at = ?, "
+            f"{_FINISHED_AT}",
+            (task_id, state.value, progress, now, now, state.is_final, now),
+        )
+
+    async def update_status(
+        self,
+        job_id: int,
+        state: JobState,
+        progress: int,
+        *,
+        error_code: str | None = None,
+        error_message: str | None = None,
+    ) -> Job:
+        """Record the latest status (errors as given: None clears an earlier one)."""
+        now = time.time()
+        return await self._update(
+            job_id,
+            f"state = ?, progress = ?, error_code = ?, error_message = ?, updated_at = ?, "
+            f"{_FINISHED_AT}",
+            (state.value, progress, error_code, error_message, now, state.is_final, now),
+        )
+
+    async def set_message(self, job_id: int, channel_id: int | None, message_id: int | None) -> Job:
+        """Remember which message shows this job's progress."""
+        return await self._update(
+            job_id,
+            "channel_id = ?, message_id = ?, updated_at = ?",
+            (channel_id, message_id, time.time()),
+        )
+
+    async def mark_stalled(self, job_id: int) -> Job:
+        """Record when the job was first seen stuck (later calls keep the first time)."""
+        now = time.time()
+        return await self._update(
+            job_id,
+            "stalled_at = COALESCE(stalled_at, ?), updated_at = ?",
+            (now, now),
+        )
+
+    async def mark_announced(self, job_id: int) -> Job:
+        """Record that the job's outcome was announced (later calls keep the first time)."""
+        now = time.time()
+        return await self._update(
+            job_id,
+            "announced_at = COALESCE(announced_at, ?), updated_at = ?",
+            (now, now),
+        )
+
+    async def mark_interrupted_submissions(self) -> list[Job]:
+        """Turn every job left in SUBMITTING (e.g. by a crash) into UNKNOWN; return them."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "SELECT id FROM jobs WHERE state = ? ORDER BY id", (JobState.SUBMITTING.value,)
+            )
+            ids = [int(row["id"]) for row in rows]
+            jobs: list[Job] = []
+            for job_id in ids:
+                await tx.execute(
+                    "UPDATE jobs SET state = ?, error_message = ?, updated_at = ?, "
+                    "finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+                    (JobState.UNKNOWN.value, "interrupted while submitting", now, now, job_id),
+                )
+                jobs.append(await _load(tx, job_id))
+            return jobs
+
+    async def active(self) -> list[Job]:
+        """Jobs the tracker still has work for, oldest first.
+
+        Those queued or in progress at the provider (with a task id), and those in a
+        final state whose outcome has not been announced yet.
+        """
+        rows = await self._db.fetchall(
+            "SELECT * FROM jobs WHERE "  # noqa: S608 (constant SQL)
+            f"(state IN ({_POLLED}) AND task_id IS NOT NULL) "
+            f"OR (state IN ({_FINAL}) AND announced_at IS NULL) "
+            "ORDER BY id"
+        )
+        return [row_to_job(row) for row in rows]
+
+    async def list_for_guild(self, guild_id: int, *, limit: int = 25, offset: int = 0) -> list[Job]:
+        """One page of a guild's jobs, newest first."""
+        if limit < 0 or offset < 0:
+            raise ValueError(f"limit and offset must not be negative (got {limit}, {offset})")
+        rows = await self._db.fetchall(
+            "SELECT * FROM jobs WHERE guild_id = ? "
+            "ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+            (guild_id, limit, offset),
+        )
+        return [row_to_job(row) for row in rows]
+
+    async def complete(self, job_id: int, characters: list[NewCharacter]) -> list[Character]:
+        """Store a finished job's characters and mark it COMPLETED, in one transaction.
+
+        A character the guild already has is kept as it is, so calling this twice
+        stores each character once. Characters without a creator are credited to the
+        job's requester. Returns every character of the job, oldest first, with avatars.
+        """
+        now = time.time()
+        async with self._db.transaction() as tx:
+            job = await _load(tx, job_id)
+            for new in characters:
+                if new.guild_id != job.guild_id:
+                    raise ValueError(
+                        f"character {new.character_id} belongs to guild {new.guild_id}, "
+                        f"but job {job_id} to guild {job.guild_id}"
+                    )
+                creator = new.creator_id if new.creator_id is not None else job.requester_id
+                await insert_character(tx, new, job_id=job_id, creator_id=creator, now=now)
+            await tx.execute(
+                "UPDATE jobs SET state = ?, progress = 100, error_code = NULL, "
+                "error_message = NULL, updated_at = ?, finished_at = COALESCE(finished_at, ?) "
+                "WHERE id = ?",
+                (JobState.COMPLETED.value, now, now, job_id),
+            )
+            return await characters_of_job(tx, job_id)

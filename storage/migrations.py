@@ -1,0 +1,107 @@
+"""Versioned schema migrations, tracked with ``PRAGMA user_version``.
+
+Each entry of :data:`MIGRATIONS` is one SQL script; migration *n* (1-based) moves a
+database from ``user_version = n - 1`` to ``user_version = n``. Scripts are never
+edited once released: add a new entry instead. Every file we create also carries
+:data:`APPLICATION_ID` in its header so that we can tell our databases from other
+SQLite files.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# "Sora" in ASCII: written to the header of every database this bot creates.
+APPLICATION_ID = 0x536F7261
+
+MIGRATIONS: list[str] = [
+    # 1: jobs and characters.
+    """
+    CREATE TABLE jobs (
+        id            INTEGER PRIMARY KEY,
+        guild_id      INTEGER NOT NULL,
+        channel_id    INTEGER NULL,
+        message_id    INTEGER NULL,
+        requester_id  INTEGER NULL,
+        source_kind   TEXT    NOT NULL,
+        source_ref    TEXT    NOT NULL,
+        range_start   REAL    NOT NULL,
+        range_end     REAL    NOT NULL,
+        model         TEXT    NOT NULL,
+        provider      TEXT    NOT NULL,
+        request       TEXT    NOT NULL DEFAULT '{}',
+        meta          TEXT    NOT NULL DEFAULT '{}',
+        task_id       TEXT    NULL,
+        state         TEXT    NOT NULL,
+        progress      INTEGER NOT NULL DEFAULT 0,
+        error_code    TEXT    NULL,
+        error_message TEXT    NULL,
+        created_at    REAL    NOT NULL,
+        updated_at    REAL    NOT NULL,
+        submitted_at  REAL    NULL,
+        finished_at   REAL    NULL,
+        stalled_at    REAL    NULL,
+        announced_at  REAL    NULL
+    );
+    CREATE INDEX jobs_state ON jobs (state);
+    CREATE INDEX jobs_guild_created ON jobs (guild_id, created_at);
+    CREATE INDEX jobs_task ON jobs (task_id);
+
+    CREATE TABLE characters (
+        id            INTEGER PRIMARY KEY,
+        guild_id      INTEGER NOT NULL,
+        character_id  TEXT    NOT NULL,
+        task_id       TEXT    NOT NULL,
+        job_id        INTEGER NULL REFERENCES jobs (id) ON DELETE SET NULL,
+        display_name  TEXT    NOT NULL,
+        name_key      TEXT    NOT NULL,
+        username      TEXT    NOT NULL,
+        username_key  TEXT    NOT NULL,
+        avatar        BLOB    NULL,
+        avatar_mime   TEXT    NULL,
+        creator_id    INTEGER NULL,
+        created_at    REAL    NOT NULL,
+        announced_at  REAL    NULL,
+        UNIQUE (guild_id, character_id)
+    );
+    CREATE INDEX characters_guild_created ON characters (guild_id, created_at DESC);
+    CREATE INDEX characters_guild_name ON characters (guild_id, name_key);
+    CREATE INDEX characters_guild_username ON characters (guild_id, username_key);
+    CREATE INDEX characters_job ON characters (job_id);
+    """,
+]
+
+# The schema version this code writes and understands.
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def split_statements(script: str) -> list[str]:
+    """Cut a SQL script into single statements (``;`` inside strings or triggers is kept)."""
+    statements: list[str] = []
+    current = ""
+    for char in script:
+        current += char
+        if char == ";" and sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise ValueError(f"SQL script ends with an unfinished statement: {current.strip()!r}")
+    return statements
+
+
+def incompatibility(application_id: int, user_version: int, has_schema: bool) -> str | None:
+    """Say why a database with this header cannot be used by this code, or None if it can.
+
+    ``has_schema`` tells whether the file already holds tables, indexes, views or
+    triggers. An empty file (no application id, version 0, no schema) is ours to fill.
+    """
+    if application_id not in (0, APPLICATION_ID) or (
+        application_id == 0 and (user_version != 0 or has_schema)
+    ):
+        return "is a SQLite database that does not belong to this bot"
+    if user_version > SCHEMA_VERSION:
+        return (
+            f"was written by a newer version of the bot (schema version {user_version}, "
+            f"this version knows up to {SCHEMA_VERSION})"
+        )
+    return None

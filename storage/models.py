@@ -1,0 +1,119 @@
+"""Plain records the repositories read and write (no SQL here, no discord)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class JobState(StrEnum):
+    """Life of a job as we record it."""
+
+    SUBMITTING = "submitting"  # row written, create request about to be / being sent
+    UNKNOWN = "unknown"  # died while submitting: may or may not exist at the provider
+    QUEUED = "queued"
+    IN_PROGRESS = "in_progress"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        """True when the tracker has nothing more to poll."""
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.UNKNOWN})
+ACTIVE_STATES = frozenset({JobState.SUBMITTING, JobState.QUEUED, JobState.IN_PROGRESS})
+
+
+class SourceKind(StrEnum):
+    """What the user handed us."""
+
+    ATTACHMENT = "attachment"
+    URL = "url"
+    PAGE = "page"
+    TASK = "task"
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """What a job needs when it is first written (before anything is sent)."""
+
+    guild_id: int
+    source_kind: SourceKind
+    source_ref: str
+    range_start: float
+    range_end: float
+    model: str
+    provider: str = "toapis"
+    channel_id: int | None = None
+    message_id: int | None = None
+    requester_id: int | None = None
+    # What is actually sent to the provider (url or from_task, clip-relative timestamps).
+    request: dict[str, Any] = field(default_factory=dict)
+    # Free-form data the front keeps with the job (e.g. how to fetch the source again).
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored job."""
+
+    id: int
+    guild_id: int
+    channel_id: int | None
+    message_id: int | None
+    requester_id: int | None
+    source_kind: SourceKind
+    source_ref: str
+    range_start: float
+    range_end: float
+    model: str
+    provider: str
+    request: dict[str, Any]
+    meta: dict[str, Any]
+    task_id: str | None
+    state: JobState
+    progress: int
+    error_code: str | None
+    error_message: str | None
+    created_at: float
+    updated_at: float
+    submitted_at: float | None
+    finished_at: float | None
+    stalled_at: float | None
+    announced_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewCharacter:
+    """A character as a completed task gives it, with its avatar already downloaded."""
+
+    guild_id: int
+    character_id: str
+    task_id: str
+    display_name: str
+    username: str
+    job_id: int | None = None
+    avatar: bytes | None = None
+    avatar_mime: str | None = None
+    creator_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Character:
+    """A stored character. `avatar` is only loaded by the calls that say so."""
+
+    id: int
+    guild_id: int
+    character_id: str
+    task_id: str
+    job_id: int | None
+    display_name: str
+    username: str
+    creator_id: int | None
+    created_at: float
+    announced_at: float | None
+    avatar_mime: str | None = None
+    avatar: bytes | None = None

@@ -1,0 +1,70 @@
+"""Shared fixtures: test media, a toapis simulator and a loopback media server."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from bot.simulator import Scenario, Simulator
+from tests.media import make_audio_only, make_non_video, make_video
+
+
+@pytest.fixture(scope="session")
+def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A session-wide directory for generated media (served by `media_server`)."""
+    return tmp_path_factory.mktemp("media")
+
+
+@pytest.fixture(scope="session")
+def short_video(media_dir: Path) -> Path:
+    """A 5 s 320x240 MP4 with an audio track."""
+    return make_video(media_dir / "short.mp4", seconds=5)
+
+
+@pytest.fixture(scope="session")
+def silent_video(media_dir: Path) -> Path:
+    """A 5 s 320x240 MP4 without audio."""
+    return make_video(media_dir / "silent.mp4", seconds=5, audio=False)
+
+
+@pytest.fixture(scope="session")
+def non_video(media_dir: Path) -> Path:
+    """A text file named like an MP4."""
+    return make_non_video(media_dir / "not-a-video.mp4")
+
+
+@pytest.fixture(scope="session")
+def audio_only(media_dir: Path) -> Path:
+    """A WAV file: audio, no video stream."""
+    return make_audio_only(media_dir / "audio-only.wav")
+
+
+@pytest_asyncio.fixture
+async def simulator() -> AsyncIterator[Simulator]:
+    """A running toapis simulator with fast timings (API key `sim-key`)."""
+    sim = Simulator(Scenario(queued_for=0.05, step_interval=0.05))
+    await sim.start()
+    try:
+        yield sim
+    finally:
+        await sim.stop()
+
+
+@pytest_asyncio.fixture
+async def media_server(media_dir: Path) -> AsyncIterator[str]:
+    """Base URL of a loopback static server for `media_dir` (Range requests supported)."""
+    app = web.Application()
+    app.router.add_static("/", media_dir)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

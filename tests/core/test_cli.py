@@ -1,0 +1,92 @@
+"""The CLI end to end: a real `python -m bot` process against the simulator."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from pathlib import Path
+
+
+async def run_bot_cli(tmp_path: Path, simulator, *args: str) -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TOAPIS_"))}
+    env.update(
+        TOAPIS_BASE_URL=simulator.base_url,
+        TOAPIS_API_KEY=simulator.scenario.api_key,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}",
+        POLL_INTERVAL_SECONDS="0.05",
+        ALLOW_PRIVATE_URLS="true",
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        *args,
+        cwd=tmp_path,
+        env=env,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_create_prints_progress_and_the_character(
+    tmp_path, simulator, media_server, short_video
+):
+    url = f"{media_server}/{short_video.name}"
+    code, out, err = await run_bot_cli(
+        tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3", "--guild", "7"
+    )
+    assert code == 0, err
+    assert "queued 0%" in out and "in progress" in out
+    assert "character ready:" in out and "use in text:  @" in out
+    assert simulator.scenario.api_key not in out + err
+
+    code, out, _ = await run_bot_cli(tmp_path, simulator, "characters", "--guild", "7")
+    assert code == 0 and "1 character(s) in server 7" in out
+    code, out, _ = await run_bot_cli(tmp_path, simulator, "characters", "--guild", "8")
+    assert "0 character(s) in server 8" in out
+
+
+async def test_create_reports_a_failed_task(tmp_path, simulator, media_server, silent_video):
+    url = f"{media_server}/{silent_video.name}"
+    code, out, _ = await run_bot_cli(
+        tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3"
+    )
+    assert code == 1 and "failed:" in out and "audio" in out
+
+
+async def test_bad_range_is_refused_before_any_api_call(tmp_path, simulator):
+    code, _, err = await run_bot_cli(
+        tmp_path,
+        simulator,
+        "create",
+        "--url",
+        "https://example.com/a.mp4",
+        "--start",
+        "1",
+        "--end",
+        "9",
+    )
+    assert code == 2 and "at most 3" in err and "Traceback" not in err
+    assert simulator.requests == []
+
+
+async def test_missing_api_key_is_one_clear_line(tmp_path):
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot",
+        "characters",
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TOAPIS_")},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await process.communicate()
+    assert process.returncode == 2
+    assert err.decode().strip().count("\n") == 0 and "TOAPIS_API_KEY" in err.decode()
