@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import signal
 
@@ -12,12 +14,12 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core import Core, open_core
-from bot.jobs import NullListener
 from storage import StorageError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ()
+EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.character")
+COMMANDS_HASH_KEY = "commands_hash"
 
 
 def apply_endpoints(settings: Settings) -> None:
@@ -44,11 +46,41 @@ class SoraBot(commands.Bot):
 
     async def setup_hook(self) -> None:
         """Open storage, resume jobs, load the feature extensions."""
-        self.core = await open_core(self.settings, NullListener())
+        self.core = await open_core(self.settings)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
+        await self.sync_commands()
         resumed = await self.core.tracker.start()
         log.info("core ready; %d job(s) resumed", len(resumed))
+
+    async def sync_commands(self) -> bool:
+        """Sync slash commands only when they changed since the last sync (hash in the DB).
+
+        Discord limits command creation per day, so restarts must not re-sync for nothing.
+        """
+        assert self.core is not None
+        guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
+        if guild is not None:
+            self.tree.copy_global_to(guild=guild)
+        commands_json = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        digest = hashlib.sha256(
+            json.dumps(
+                {"guild": self.settings.dev_guild_id, "commands": commands_json},
+                sort_keys=True,
+                default=str,
+            ).encode()
+        ).hexdigest()
+        if await self.core.state.get(COMMANDS_HASH_KEY) == digest:
+            log.info("slash commands unchanged; not syncing")
+            return False
+        synced = await self.tree.sync(guild=guild)
+        await self.core.state.set(COMMANDS_HASH_KEY, digest)
+        log.info(
+            "synced %d slash command(s)%s",
+            len(synced),
+            f" to guild {guild.id}" if guild else " globally",
+        )
+        return True
 
     async def close(self) -> None:
         """Close Discord first, then the core (jobs resume on the next start)."""

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
-from bot.jobs import JobListener, JobTracker, TrackerTimings
+from bot.jobs import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.provider import CharacterProvider
 from bot.toapis import ToapisClient
-from storage import CharacterRepository, Database, JobRepository
+from storage import CharacterRepository, Database, JobRepository, StateRepository
 
 
 @dataclass
@@ -19,8 +19,10 @@ class Core:
     database: Database
     jobs: JobRepository
     characters: CharacterRepository
+    state: StateRepository
     provider: CharacterProvider
     tracker: JobTracker
+    listeners: ListenerHub
 
     async def close(self) -> None:
         """Stop following jobs, then close the provider and the database."""
@@ -43,7 +45,10 @@ async def open_core(
     provider: CharacterProvider | None = None,
     timings: TrackerTimings | None = None,
 ) -> Core:
-    """Open the database and build the services; the tracker is not started yet."""
+    """Open the database and build the services; the tracker is not started yet.
+
+    Fronts register their listeners with `core.listeners.add` before `tracker.start()`.
+    """
     provider = provider or make_provider(settings)
     try:
         database = await Database.open(settings.database_path)
@@ -52,15 +57,20 @@ async def open_core(
         raise
     jobs = JobRepository(database)
     characters = CharacterRepository(database)
+    hub = ListenerHub()
+    if listener is not None:
+        hub.add(listener)
     tracker = JobTracker(
         provider,
         jobs,
         characters,
-        listener,
+        hub,
         timings=timings
         or TrackerTimings(
             poll_interval=settings.poll_interval_seconds,
             timeout=settings.job_timeout_seconds,
         ),
     )
-    return Core(settings, database, jobs, characters, provider, tracker)
+    return Core(
+        settings, database, jobs, characters, StateRepository(database), provider, tracker, hub
+    )

@@ -78,6 +78,47 @@ class NullListener:
         """Ignore."""
 
 
+class ListenerHub(NullListener):
+    """Fans every event out to the listeners registered now (fronts add themselves)."""
+
+    def __init__(self) -> None:
+        self.listeners: list[JobListener] = []
+
+    def add(self, listener: JobListener) -> None:
+        """Start telling `listener`."""
+        self.listeners.append(listener)
+
+    def remove(self, listener: JobListener) -> None:
+        """Stop telling `listener`."""
+        if listener in self.listeners:
+            self.listeners.remove(listener)
+
+    async def job_changed(self, job: Job) -> None:
+        """Tell every listener."""
+        for listener in list(self.listeners):
+            await listener.job_changed(job)
+
+    async def job_stalled(self, job: Job) -> None:
+        """Tell every listener."""
+        for listener in list(self.listeners):
+            await listener.job_stalled(job)
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        """Tell every listener."""
+        for listener in list(self.listeners):
+            await listener.character_ready(job, character)
+
+    async def job_failed(self, job: Job) -> None:
+        """Tell every listener."""
+        for listener in list(self.listeners):
+            await listener.job_failed(job)
+
+    async def job_unknown(self, job: Job) -> None:
+        """Tell every listener."""
+        for listener in list(self.listeners):
+            await listener.job_unknown(job)
+
+
 @dataclass(frozen=True, slots=True)
 class TrackerTimings:
     """How often and how long jobs are polled."""

@@ -16,6 +16,7 @@ from storage.models import (
     NewJob,
     SourceKind,
 )
+from storage.state import StateRepository
 
 __all__ = [
     "ACTIVE_STATES",
@@ -30,5 +31,6 @@ __all__ = [
     "NewJob",
     "NotFoundError",
     "SourceKind",
+    "StateRepository",
     "StorageError",
 ]

@@ -69,6 +69,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX characters_guild_username ON characters (guild_id, username_key);
     CREATE INDEX characters_job ON characters (job_id);
     """,
+    # 2: small key-value state of the bot itself (e.g. the hash of the synced commands).
+    """
+    CREATE TABLE bot_state (
+        key   TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    """,
 ]
 
 # The schema version this code writes and understands.

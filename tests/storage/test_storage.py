@@ -20,6 +20,7 @@ from storage import (
     NewJob,
     NotFoundError,
     SourceKind,
+    StateRepository,
     StorageError,
 )
 from storage.migrations import APPLICATION_ID, MIGRATIONS, split_statements
@@ -483,3 +484,18 @@ async def test_closed_database_says_so(tmp_path: Path) -> None:
     await db.close()
     with pytest.raises(StorageError, match="closed"):
         await JobRepository(db).get(1)
+
+
+async def test_bot_state_survives_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "bot.db"
+    db = await Database.open(path)
+    state = StateRepository(db)
+    assert await state.get("commands_hash") is None
+    await state.set("commands_hash", "abc")
+    await state.set("commands_hash", "def")
+    await db.close()
+    db = await Database.open(path)
+    try:
+        assert await StateRepository(db).get("commands_hash") == "def"
+    finally:
+        await db.close()

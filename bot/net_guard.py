@@ -1,0 +1,80 @@
+"""Refusing URLs that point into private networks (SSRF guard), shared by every intake."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+MAX_URL_LENGTH = 2048
+
+
+class UnsafeURLError(ValueError):
+    """A URL we will not fetch; the message is shown to the user as is."""
+
+
+def is_public_address(address: str) -> bool:
+    """True for a globally routable unicast address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return not (
+        ip.is_private
+        or ip.is_loopback
+        or ip.is_link_local
+        or ip.is_reserved
+        or ip.is_multicast
+        or ip.is_unspecified
+        or not ip.is_global
+    )
+
+
+def check_url_shape(url: str, *, allow_private: bool) -> str:
+    """Refuse non-http(s), credentials, over-long URLs and private IP literals (no I/O).
+
+    Returns the host name.
+    """
+    if len(url) > MAX_URL_LENGTH:
+        raise UnsafeURLError("That link is too long.")
+    parts = urlsplit(url.strip())
+    if parts.scheme.lower() not in ("http", "https"):
+        raise UnsafeURLError("Only http:// and https:// links can be used.")
+    if parts.username or parts.password:
+        raise UnsafeURLError("Links with a user name or password cannot be used.")
+    host = parts.hostname
+    if not host:
+        raise UnsafeURLError("That link has no host name.")
+    if not allow_private:
+        literal = _ip_literal(host)
+        if literal is not None and not is_public_address(literal):
+            raise UnsafeURLError("That link points to a private network address.")
+        if host.lower() == "localhost" or host.lower().endswith(".localhost"):
+            raise UnsafeURLError("That link points to a private network address.")
+    return host
+
+
+async def check_host_resolves_public(host: str, *, allow_private: bool) -> None:
+    """Resolve `host` and refuse it if any address is not public (unless allowed)."""
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await asyncio.wait_for(
+            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=10
+        )
+    except (OSError, TimeoutError):
+        raise UnsafeURLError(f"The host `{host[:80]}` could not be found.") from None
+    if allow_private:
+        return
+    for info in infos:
+        if not is_public_address(str(info[4][0])):
+            raise UnsafeURLError("That link points to a private network address.")
+
+
+def _ip_literal(host: str) -> str | None:
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None

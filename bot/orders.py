@@ -1,0 +1,168 @@
+"""Turning what a user typed into a checked order, before any network call.
+
+Everything here that needs no I/O runs before the bot answers Discord; `resolve` is the
+part that does (name resolution) and runs after the reply is deferred.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from bot.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
+from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
+from bot.ranges import ClipRange, RangeError
+from storage.models import NewJob, SourceKind
+
+VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v")
+TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{3,99}$", re.ASCII)
+DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
+
+
+class OrderError(ValueError):
+    """Input that cannot become a job; the message is shown to the user as is."""
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentInfo:
+    """What we know of an attached file without downloading it."""
+
+    url: str
+    filename: str
+    size: int
+    content_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CreateOrder:
+    """A checked create request: one source, a 1-3 s range, a model."""
+
+    kind: SourceKind
+    reference: str  # what the user gave, for display (file name, link or task id)
+    clip: ClipRange
+    model: str
+    url: str | None = None
+    from_task: str | None = None
+
+    def request(self) -> CharacterRequest:
+        """What the provider is asked for."""
+        return CharacterRequest(
+            model=self.model,
+            start=self.clip.start,
+            end=self.clip.end,
+            url=self.url,
+            from_task=self.from_task,
+        )
+
+    def new_job(
+        self,
+        *,
+        guild_id: int,
+        channel_id: int | None,
+        message_id: int | None,
+        requester_id: int | None,
+        provider: str,
+    ) -> NewJob:
+        """The job row for this order."""
+        return NewJob(
+            guild_id=guild_id,
+            source_kind=self.kind,
+            source_ref=self.reference,
+            range_start=self.clip.start,
+            range_end=self.clip.end,
+            model=self.model,
+            provider=provider,
+            channel_id=channel_id,
+            message_id=message_id,
+            requester_id=requester_id,
+        )
+
+
+def plan_order(
+    *,
+    video: AttachmentInfo | None = None,
+    url: str | None = None,
+    from_task: str | None = None,
+    start: str | float,
+    end: str | float,
+    model: str | None = None,
+    allow_private: bool = False,
+    max_attachment_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+) -> CreateOrder:
+    """Check everything that needs no I/O; raise `OrderError` with a friendly message."""
+    url = url.strip() if url else None
+    from_task = from_task.strip() if from_task else None
+    given = [
+        name for name, value in (("video", video), ("url", url), ("from_task", from_task)) if value
+    ]
+    if len(given) != 1:
+        raise OrderError(
+            "Give exactly one source: `video` (attach a file), `url` (a link to a video "
+            "file) or `from_task` (an earlier task id)."
+            + (f" You gave {', '.join(f'`{g}`' for g in given)}." if given else "")
+        )
+    try:
+        clip = ClipRange.parse(start, end)
+    except RangeError as exc:
+        raise OrderError(str(exc)) from None
+    model = model or DEFAULT_MODEL
+    if model not in MODELS:
+        raise OrderError(f"Unknown model; choose one of {', '.join(MODELS)}.")
+    if video is not None:
+        return _attachment_order(video, clip, model, max_attachment_bytes)
+    if url is not None:
+        return _url_order(url, clip, model, allow_private)
+    assert from_task is not None
+    if not TASK_ID.match(from_task):
+        raise OrderError("`from_task` must be a task id such as `task_01KBYT59JDHB4A3KDDR9N9JVWP`.")
+    return CreateOrder(SourceKind.TASK, from_task, clip, model, from_task=from_task)
+
+
+async def resolve(order: CreateOrder, *, allow_private: bool) -> CreateOrder:
+    """The I/O part of the checks: the link's host must resolve to public addresses."""
+    if order.kind is SourceKind.URL and order.url:
+        host = urlsplit(order.url).hostname or ""
+        try:
+            await check_host_resolves_public(host, allow_private=allow_private)
+        except UnsafeURLError as exc:
+            raise OrderError(str(exc)) from None
+    return order
+
+
+def _attachment_order(
+    video: AttachmentInfo, clip: ClipRange, model: str, max_bytes: int
+) -> CreateOrder:
+    name = video.filename or "video"
+    is_video = (video.content_type or "").startswith("video/") or _has_video_suffix(name)
+    if not is_video:
+        raise OrderError(f"`{_short(name)}` is not a video file; attach an MP4, MOV or WebM.")
+    if video.size > max_bytes:
+        raise OrderError(
+            f"`{_short(name)}` is {video.size / 1048576:.0f} MB; the limit is "
+            f"{max_bytes // 1048576} MB."
+        )
+    return CreateOrder(SourceKind.ATTACHMENT, name, clip, model, url=video.url)
+
+
+def _url_order(url: str, clip: ClipRange, model: str, allow_private: bool) -> CreateOrder:
+    try:
+        check_url_shape(url, allow_private=allow_private)
+    except UnsafeURLError as exc:
+        raise OrderError(str(exc)) from None
+    if not _has_video_suffix(unquote(urlsplit(url).path)):
+        raise OrderError(
+            "Page links (YouTube, TikTok, X, Reddit...) are not supported yet. Send a "
+            "direct link to a video file (.mp4, .mov, .webm) or attach the video."
+        )
+    return CreateOrder(SourceKind.URL, url, clip, model, url=url)
+
+
+def _has_video_suffix(path: str) -> bool:
+    return PurePosixPath(path.lower()).suffix in VIDEO_SUFFIXES
+
+
+def _short(text: str, limit: int = 60) -> str:
+    cleaned = text.replace("`", "'")
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"

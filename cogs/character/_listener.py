@@ -1,0 +1,147 @@
+"""Shows jobs in Discord: live progress in the reply, then the card (or why it failed).
+
+Every edit after the first goes through the bot token (`PATCH /channels/{c}/messages/{m}`)
+because interaction tokens expire after 15 minutes and do not survive a restart.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from cogs.character._render import (
+    Rendered,
+    render_card,
+    render_failure,
+    render_ping,
+    render_progress,
+    render_unknown,
+)
+from cogs.character._updater import MessageUpdater
+from storage import CharacterRepository
+from storage.models import Character, Job
+
+log = logging.getLogger(__name__)
+
+MENTION_REQUESTER = discord.AllowedMentions(everyone=False, roles=False, users=True)
+
+
+class DiscordJobListener:
+    """The tracker's listener for jobs that have a Discord reply."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        characters: CharacterRepository,
+        *,
+        min_interval: float = 3.0,
+    ) -> None:
+        self.client = client
+        self.characters = characters
+        self.min_interval = min_interval
+        self._updaters: dict[int, MessageUpdater] = {}
+
+    def _updater(self, job: Job) -> MessageUpdater:
+        updater = self._updaters.get(job.id)
+        if updater is None:
+            channel_id, message_id = job.channel_id, job.message_id
+            assert channel_id is not None and message_id is not None
+
+            async def edit(rendered: Rendered) -> None:
+                await self._edit(channel_id, message_id, rendered)
+
+            updater = self._updaters[job.id] = MessageUpdater(edit, min_interval=self.min_interval)
+        return updater
+
+    async def _edit(self, channel_id: int, message_id: int, rendered: Rendered) -> None:
+        message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
+        files = rendered.files()
+        if files:
+            await message.edit(
+                content=rendered.content,
+                embeds=rendered.embeds,
+                attachments=files,
+                allowed_mentions=MENTION_REQUESTER,
+            )
+        else:
+            await message.edit(
+                content=rendered.content,
+                embeds=rendered.embeds,
+                allowed_mentions=MENTION_REQUESTER,
+            )
+
+    async def _send(self, job: Job, rendered: Rendered, *, reply_to: int | None) -> None:
+        assert job.channel_id is not None
+        channel = self.client.get_partial_messageable(job.channel_id)
+        kwargs = {
+            "content": rendered.content,
+            "embeds": rendered.embeds,
+            "files": rendered.files(),
+            "allowed_mentions": MENTION_REQUESTER,
+        }
+        if reply_to is None:
+            await channel.send(**kwargs)  # type: ignore[call-overload]
+            return
+        reference = discord.MessageReference(
+            message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
+        )
+        await channel.send(**kwargs, reference=reference)  # type: ignore[call-overload]
+
+    async def _final(self, job: Job, rendered: Rendered) -> None:
+        """Turn the reply into `rendered`; if the reply is gone, post it as a new message."""
+        try:
+            await self._updater(job).send_now(rendered)
+        except discord.NotFound:
+            log.info("job %d: reply was deleted; posting a new message", job.id)
+            await self._send(job, rendered, reply_to=None)
+
+    def _has_reply(self, job: Job) -> bool:
+        return job.channel_id is not None and job.message_id is not None
+
+    async def job_changed(self, job: Job) -> None:
+        """Show progress (throttled; only when something visible changed)."""
+        if self._has_reply(job) and not job.state.is_final:
+            self._updater(job).push(render_progress(job))
+
+    async def job_stalled(self, job: Job) -> None:
+        """Say it is still running at toapis."""
+        if self._has_reply(job):
+            self._updater(job).push(render_progress(job))
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        """The first card replaces the reply and pings the requester; more cards follow."""
+        if not self._has_reply(job):
+            return
+        card = render_card(job, character)
+        first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
+        if character.id == first:
+            await self._final(job, card)
+            self._forget(job)
+            if job.requester_id:
+                await self._send(
+                    job, Rendered(content=render_ping(job, 1)), reply_to=job.message_id
+                )
+        else:
+            await self._send(job, card, reply_to=job.message_id)
+
+    async def job_failed(self, job: Job) -> None:
+        """Say why, and what to do next."""
+        if self._has_reply(job):
+            await self._final(job, render_failure(job))
+            self._forget(job)
+
+    async def job_unknown(self, job: Job) -> None:
+        """Say the submission may or may not have happened."""
+        if self._has_reply(job):
+            await self._final(job, render_unknown(job))
+            self._forget(job)
+
+    def _forget(self, job: Job) -> None:
+        self._updaters.pop(job.id, None)
+
+    async def close(self) -> None:
+        """Stop pending progress edits."""
+        for updater in list(self._updaters.values()):
+            await updater.cancel()
+        self._updaters.clear()

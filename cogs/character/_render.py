@@ -1,0 +1,191 @@
+"""Embeds for jobs and characters: what users see. Pure functions of stored records."""
+
+from __future__ import annotations
+
+import io
+import time
+from dataclasses import dataclass, field
+
+import discord
+
+from bot.ranges import format_clock
+from storage.models import Character, Job, JobState, SourceKind
+
+BAR_CELLS = 12
+COLOR_WORKING = discord.Colour.blurple()
+COLOR_DONE = discord.Colour.green()
+COLOR_FAILED = discord.Colour.red()
+COLOR_WAITING = discord.Colour.orange()
+AVATAR_NAMES = {"image/jpeg": "avatar.jpg", "image/png": "avatar.png", "image/webp": "avatar.webp"}
+
+_STATUS_WORDS = {
+    JobState.SUBMITTING: "Sending the request to toapis…",
+    JobState.QUEUED: "Waiting in the queue at toapis.",
+    JobState.IN_PROGRESS: "Extracting the character.",
+}
+
+_NEXT_STEPS = {
+    "AuthenticationError": "The bot owner needs to fix the toapis key; try again later.",
+    "PaymentRequiredError": "The bot owner needs to top up the toapis account.",
+    "RateLimitedError": "toapis is busy: try again in a minute.",
+    "ServiceUnavailableError": "toapis could not be reached: try again in a few minutes.",
+    "no_audio": "Pick a video that has sound (toapis needs an audio track).",
+    "invalid_timestamps": "Pick a range inside the video's length.",
+    "no_character": "Try a range where one character is clearly visible.",
+    "gave_up": "Try again; if it keeps happening, try another moment or model.",
+}
+_DEFAULT_NEXT = "Try another 1-3 s moment where one character is clearly visible, or another video."
+
+
+@dataclass
+class Rendered:
+    """A message body: content, embeds and files (files are rebuilt on every send)."""
+
+    content: str | None = None
+    embeds: list[discord.Embed] = field(default_factory=list)
+    avatar: tuple[str, bytes] | None = None
+
+    def files(self) -> list[discord.File]:
+        """Fresh `discord.File` objects (a File can be sent only once)."""
+        if self.avatar is None:
+            return []
+        name, data = self.avatar
+        return [discord.File(io.BytesIO(data), filename=name)]
+
+    def key(self) -> tuple[object, ...]:
+        """What a user can see; equal keys mean an edit would change nothing."""
+        return (
+            self.content,
+            tuple(repr(e.to_dict()) for e in self.embeds),
+            self.avatar[0] if self.avatar else None,
+            len(self.avatar[1]) if self.avatar else 0,
+        )
+
+
+def progress_bar(percent: int) -> str:
+    """`▰▰▰▱▱▱` style bar with the percentage."""
+    percent = max(0, min(100, percent))
+    filled = round(percent / 100 * BAR_CELLS)
+    return f"{'▰' * filled}{'▱' * (BAR_CELLS - filled)} {percent}%"
+
+
+def describe_source(job: Job) -> str:
+    """The source as a short, safe line."""
+    ref = job.source_ref
+    if job.source_kind is SourceKind.TASK:
+        return f"earlier task `{ref}`"
+    if job.source_kind is SourceKind.ATTACHMENT:
+        return f"attachment `{_clean(ref, 80)}`"
+    return _clean(ref, 200)
+
+
+def describe_range(job: Job) -> str:
+    """`0:01–0:03 (2 s)`."""
+    span = round(job.range_end - job.range_start, 3)
+    return f"{format_clock(job.range_start)}–{format_clock(job.range_end)} ({span:g} s)"
+
+
+def _job_fields(embed: discord.Embed, job: Job) -> discord.Embed:
+    embed.add_field(name="Source", value=describe_source(job), inline=False)
+    embed.add_field(name="Range", value=describe_range(job), inline=True)
+    embed.add_field(name="Model", value=job.model, inline=True)
+    return embed
+
+
+def render_progress(job: Job) -> Rendered:
+    """The live reply while the job runs."""
+    stalled = job.stalled_at is not None
+    if stalled:
+        words = (
+            "Still running at toapis: this is taking longer than usual. The card will "
+            "appear here when it is done; nothing more to do."
+        )
+    else:
+        words = _STATUS_WORDS.get(job.state, job.state.value)
+    started = int(job.created_at)
+    description = f"{progress_bar(job.progress)}\n{words}\nStarted <t:{started}:R>"
+    embed = discord.Embed(
+        title="Creating a Sora character",
+        description=description,
+        colour=COLOR_WAITING if stalled else COLOR_WORKING,
+    )
+    _job_fields(embed, job)
+    if job.task_id:
+        embed.set_footer(text=f"Task {job.task_id}")
+    return Rendered(embeds=[embed])
+
+
+def render_card(job: Job, character: Character, *, now: float | None = None) -> Rendered:
+    """The character card."""
+    embed = discord.Embed(
+        title=_clean(character.display_name, 250) or "New character",
+        description=(
+            f"Use it in a Sora prompt: `@{character.username}`"
+            if character.username
+            else "Ready to use in Sora prompts."
+        ),
+        colour=COLOR_DONE,
+    )
+    embed.add_field(name="Username", value=f"`@{character.username}`", inline=True)
+    embed.add_field(name="Model", value=job.model, inline=True)
+    embed.add_field(name="Time taken", value=_duration(job, now), inline=True)
+    embed.add_field(name="Source", value=describe_source(job), inline=False)
+    embed.add_field(name="Range", value=describe_range(job), inline=True)
+    requester = f"<@{job.requester_id}>" if job.requester_id else "unknown"
+    embed.add_field(name="Requested by", value=requester, inline=True)
+    embed.add_field(name="Character id", value=f"`{character.character_id}`", inline=False)
+    embed.add_field(name="Task id", value=f"`{character.task_id}`", inline=False)
+    avatar = None
+    if character.avatar:
+        name = AVATAR_NAMES.get(character.avatar_mime or "", "avatar.jpg")
+        embed.set_thumbnail(url=f"attachment://{name}")
+        avatar = (name, character.avatar)
+    content = f"<@{job.requester_id}>" if job.requester_id else None
+    return Rendered(content=content, embeds=[embed], avatar=avatar)
+
+
+def render_failure(job: Job) -> Rendered:
+    """Why the job failed, in plain words, and what to do next."""
+    reason = job.error_message or "toapis could not create a character from this moment."
+    next_step = _NEXT_STEPS.get(job.error_code or "", _DEFAULT_NEXT)
+    embed = discord.Embed(
+        title="Couldn't create a character",
+        description=f"{_clean(reason, 1000)}\n\n**What to do next:** {next_step}",
+        colour=COLOR_FAILED,
+    )
+    _job_fields(embed, job)
+    if job.task_id:
+        embed.set_footer(text=f"Task {job.task_id}")
+    return Rendered(embeds=[embed])
+
+
+def render_unknown(job: Job) -> Rendered:
+    """A submission whose fate is unknown (the bot stopped while sending it)."""
+    embed = discord.Embed(
+        title="Unknown: may or may not have been submitted",
+        description=(
+            "The bot stopped while sending this request, so it is not known whether toapis "
+            "received it. It was not sent again automatically, to avoid paying twice. "
+            "Run `/character create` again if no card appears."
+        ),
+        colour=COLOR_WAITING,
+    )
+    return Rendered(embeds=[_job_fields(embed, job)])
+
+
+def render_ping(job: Job, count: int) -> str:
+    """The short message that pings the requester when the card is ready."""
+    what = "Your character is" if count == 1 else f"Your {count} characters are"
+    return f"<@{job.requester_id}> {what} ready."
+
+
+def _duration(job: Job, now: float | None) -> str:
+    end = job.finished_at or now or time.time()
+    seconds = max(0, int(end - job.created_at))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
+
+
+def _clean(text: str, limit: int) -> str:
+    text = discord.utils.escape_mentions(discord.utils.escape_markdown(text))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
