@@ -14,6 +14,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core import Core, open_core
+from bot.provider import CharacterProvider
 from storage import StorageError
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def apply_endpoints(settings: Settings) -> None:
 class SoraBot(commands.Bot):
     """The bot: opens the core in `setup_hook`, closes it in `close`."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, provider: CharacterProvider | None = None) -> None:
         intents = discord.Intents.default()
         super().__init__(
             command_prefix=commands.when_mentioned,
@@ -43,10 +44,11 @@ class SoraBot(commands.Bot):
         )
         self.settings = settings
         self.core: Core | None = None
+        self._provider = provider  # another provider (tests); toapis otherwise
 
     async def setup_hook(self) -> None:
         """Open storage, resume jobs, load the feature extensions."""
-        self.core = await open_core(self.settings)
+        self.core = await open_core(self.settings, provider=self._provider)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
         await self.sync_commands()

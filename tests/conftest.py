@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import discord
 import pytest
 import pytest_asyncio
+import yarl
 from aiohttp import web
+from discord.gateway import DiscordWebSocket
 
 from bot.simulator import Scenario, Simulator
+from tests.fakes import FakeDiscord
 from tests.media import make_audio_only, make_non_video, make_video
 
 
@@ -68,3 +72,24 @@ async def media_server(media_dir: Path) -> AsyncIterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         await runner.cleanup()
+
+
+@pytest_asyncio.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """A started `FakeDiscord` (gateway mounted at `/gateway`).
+
+    `discord.http.Route.BASE` and `DiscordWebSocket.DEFAULT_GATEWAY` point at it for the
+    test and are restored afterwards.
+    """
+    saved_base = discord.http.Route.BASE
+    saved_gateway = DiscordWebSocket.DEFAULT_GATEWAY
+    fake = FakeDiscord()
+    base = await fake.start()
+    discord.http.Route.BASE = base
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(fake.gateway_url)
+    try:
+        yield fake
+    finally:
+        discord.http.Route.BASE = saved_base
+        DiscordWebSocket.DEFAULT_GATEWAY = saved_gateway
+        await fake.stop()

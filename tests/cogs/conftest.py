@@ -1,0 +1,95 @@
+"""A real SoraBot wired to the fake Discord REST server and the toapis simulator."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest_asyncio
+
+from bot.app import SoraBot
+from bot.config import Settings, load_settings
+from bot.toapis import ToapisClient
+from tests.fakes import FakeDiscord
+from tests.fakes.discord_http import RecordedCall
+
+BOT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMg.GfakeX.bot-token-for-tests-only-0123456789"
+
+
+def bot_settings(tmp_path: Path, fake: FakeDiscord, simulator: Any, **extra: Any) -> Settings:
+    """Settings as a deployment would have them, pointed at the fakes."""
+    values: dict[str, Any] = {
+        "discord_token": BOT_TOKEN,
+        "toapis_api_key": simulator.scenario.api_key,
+        "toapis_base_url": simulator.base_url,
+        "database_url": f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        "discord_api_base_url": fake.base_url,
+        "poll_interval_seconds": 0.03,
+        "allow_private_urls": True,
+    }
+    values.update(extra)
+    return load_settings(**values)
+
+
+class Running:
+    """A logged-in bot plus helpers to feed it interactions and read what users saw."""
+
+    def __init__(self, bot: SoraBot, fake: FakeDiscord) -> None:
+        self.bot = bot
+        self.fake = fake
+
+    @property
+    def core(self) -> Any:
+        assert self.bot.core is not None
+        return self.bot.core
+
+    def feed(self, payload: dict[str, Any]) -> None:
+        """Deliver an INTERACTION_CREATE exactly as the gateway would."""
+        self.fake.register_interaction(payload)
+        self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+
+    async def wait_call(
+        self, method: str, path_regex: str, check: Callable[[RecordedCall], bool] = lambda c: True
+    ) -> RecordedCall:
+        import re
+
+        pattern = re.compile(path_regex)
+        return await self.fake.wait_for(
+            lambda c: c.method == method and bool(pattern.fullmatch(c.path)) and check(c)
+        )
+
+    async def settle(self) -> None:
+        """Let every job task finish (used before asserting 'nothing else happened')."""
+        tracker = self.core.tracker
+        for _ in range(500):
+            if tracker.running == 0:
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("jobs still running")
+
+
+async def start_bot(settings: Settings, fake: FakeDiscord) -> Running:
+    """Log in (runs setup_hook: core, cogs, sync) with fast retries and no edit throttle."""
+    provider = ToapisClient(
+        settings.toapis_base_url,
+        settings.toapis_api_key or "",
+        backoff_base=0.01,
+        max_attempts=3,
+        timeout=5,
+    )
+    bot = SoraBot(settings, provider=provider)
+    await bot.login(BOT_TOKEN)
+    cog: Any = bot.get_cog("CharacterCog")
+    cog.job_listener.min_interval = 0.0
+    return Running(bot, fake)
+
+
+@pytest_asyncio.fixture
+async def sora(tmp_path: Path, fake_discord: FakeDiscord, simulator: Any) -> AsyncIterator[Running]:
+    running = await start_bot(bot_settings(tmp_path, fake_discord, simulator), fake_discord)
+    try:
+        yield running
+    finally:
+        await running.bot.close()

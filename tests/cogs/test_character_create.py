@@ -1,0 +1,206 @@
+"""`/character create` through real discord.py, the fake Discord REST server and the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.cogs.conftest import Running, bot_settings, start_bot
+from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
+
+EPHEMERAL = 64
+CALLBACK = r"/interactions/\d+/[^/]+/callback"
+EDIT_REPLY = rf"/channels/{CHANNEL_ID}/messages/\d+"
+
+
+def create(**options: Any) -> dict[str, Any]:
+    options.setdefault("start", "1")
+    options.setdefault("end", "3")
+    return payloads.slash_command("create", options, group="character")
+
+
+def embed_of(call: Any) -> dict[str, Any]:
+    assert isinstance(call.json, dict) and call.json.get("embeds"), call
+    return dict(call.json["embeds"][0])
+
+
+def fields(embed: dict[str, Any]) -> dict[str, str]:
+    return {f["name"]: f["value"] for f in embed.get("fields", [])}
+
+
+def is_card(call: Any) -> bool:
+    return isinstance(call.json, dict) and any(
+        "Character id" in fields(e) for e in call.json.get("embeds") or []
+    )
+
+
+async def test_url_source_defers_shows_progress_and_becomes_the_card(
+    sora: Running, simulator, media_server, short_video
+):
+    url = f"{media_server}/{short_video.name}"
+    sora.feed(create(url=url, model="sora-2-pro"))
+
+    callback = await sora.wait_call("POST", CALLBACK)
+    assert callback.json == {"type": 5}  # deferred, public ("thinking")
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+
+    submit = [r for r in simulator.requests if r[0] == "POST"]
+    assert [r[2] for r in submit] == [{"model": "sora-2-pro", "timestamps": "1,3", "url": url}]
+    progress = [c for c in sora.fake.calls_to("PATCH", EDIT_REPLY) if not is_card(c)]
+    assert progress, "no progress edit was made"
+    assert any("%" in embed_of(c)["description"] for c in progress)
+    percents = [embed_of(c)["description"].split("%")[0].split()[-1] for c in progress]
+    assert [int(p) for p in percents] == sorted(int(p) for p in percents)
+
+    embed = embed_of(card)
+    info = fields(embed)
+    [character] = await sora.core.characters.list_for_guild(GUILD_ID)
+    assert embed["title"] == character.display_name
+    assert f"@{character.username}" in embed["description"]
+    assert info["Character id"] == f"`{character.character_id}`"
+    assert info["Task id"] == f"`{character.task_id}`"
+    assert info["Model"] == "sora-2-pro" and info["Requested by"] == f"<@{USER_ID}>"
+    assert url in info["Source"] and info["Range"].startswith("0:01–0:03")
+    assert embed["thumbnail"]["url"] == "attachment://avatar.jpg"
+    [(_, filename, data)] = card.files
+    stored = await sora.core.characters.get(GUILD_ID, character.character_id)
+    assert filename == "avatar.jpg" and data == stored.avatar and data.startswith(b"\xff\xd8")
+
+    ping = await sora.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages")
+    assert isinstance(ping.json, dict) and f"<@{USER_ID}>" in ping.json["content"]
+
+
+async def test_attachment_source(sora: Running, simulator, short_video):
+    sora.fake.add_media("phone.mp4", short_video)
+    attachment = sora.fake.media_attachment("phone.mp4")
+    payload = payloads.slash_command(
+        "create",
+        {"start": "0:01", "end": "0:02.5"},
+        group="character",
+        attachments={"video": attachment},
+    )
+    sora.feed(payload)
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert "phone.mp4" in fields(embed_of(card))["Source"]
+    assert simulator.requests[0][2]["timestamps"] == "1,2.5"
+
+
+async def test_from_task_source(sora: Running, simulator, media_server, short_video):
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    [first] = await sora.core.characters.list_for_guild(GUILD_ID)
+    sora.fake.clear()
+    sora.feed(create(from_task=first.task_id, start="2", end="4"))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    posts = [r[2] for r in simulator.requests if r[0] == "POST"]
+    assert posts[-1] == {"model": "sora-2", "timestamps": "2,4", "from_task": first.task_id}
+
+
+async def test_failed_task_says_why_in_plain_words(
+    sora: Running, simulator, media_server, short_video
+):
+    simulator.scenario.update(
+        fail_with=["generation_failed", "Generation failed: Content violates the content policy"]
+    )
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
+    embed = embed_of(call)
+    assert "Content violates the content policy" in embed["description"]
+    assert "What to do next" in embed["description"]
+    assert "{" not in embed["description"] and "Traceback" not in embed["description"]
+    assert await sora.core.characters.count_for_guild(GUILD_ID) == 0
+
+
+async def test_service_refusals_are_explained(sora: Running, simulator, media_server, short_video):
+    url = f"{media_server}/{short_video.name}"
+    cases = [
+        ([401, {"error": {"code": 401, "message": "Authentication failed"}}], "key was refused"),
+        (
+            [402, {"error": {"code": 402, "message": "Insufficient account balance"}}],
+            "out of credit",
+        ),
+    ]
+    for status, words in cases:
+        simulator.scenario.update(submit_status=status)
+        sora.fake.clear()
+        sora.feed(create(url=url))
+        call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
+        assert words in embed_of(call)["description"]
+    simulator.scenario.update(submit_status=None, rate_limit_submits=5, retry_after=0)
+    sora.fake.clear()
+    sora.feed(create(url=url))
+    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
+    assert "busy" in embed_of(call)["description"]
+    simulator.scenario.update(rate_limit_submits=0, server_errors=5)
+    sora.fake.clear()
+    sora.feed(create(url=url))
+    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
+    assert "could not be reached" in embed_of(call)["description"]
+
+
+async def test_bad_input_is_answered_ephemerally_before_any_api_call(sora: Running, simulator):
+    cases = [
+        ({"url": "https://example.com/a.mp4", "start": "1", "end": "9"}, "at most 3"),
+        ({"url": "https://example.com/a.mp4", "start": "abc", "end": "2"}, "seconds"),
+        ({"url": "https://example.com/a.mp4", "start": "2", "end": "1"}, "after"),
+        ({"start": "1", "end": "3"}, "exactly one source"),
+        ({"url": "https://www.youtube.com/watch?v=x"}, "not supported yet"),
+        ({"url": "ftp://example.com/a.mp4"}, "Only http"),
+        ({"from_task": "'; drop table jobs; --"}, "task id"),
+    ]
+    for options, words in cases:
+        sora.fake.clear()
+        sora.feed(create(**options))
+        call = await sora.wait_call("POST", CALLBACK)
+        assert isinstance(call.json, dict) and call.json["type"] == 4
+        assert call.json["data"]["flags"] == EPHEMERAL
+        assert words in call.json["data"]["content"]
+    assert simulator.requests == []
+    assert await sora.core.jobs.list_for_guild(GUILD_ID) == []
+
+
+async def test_private_address_found_after_defer_removes_the_placeholder(
+    tmp_path, fake_discord, simulator
+):
+    running = await start_bot(
+        bot_settings(tmp_path, fake_discord, simulator, allow_private_urls=False), fake_discord
+    )
+    try:
+        running.feed(create(url="http://localhost./clip.mp4"))
+        await running.wait_call("POST", CALLBACK)
+        followup = await running.wait_call("POST", r"/webhooks/\d+/[^/]+")
+        assert isinstance(followup.json, dict) and followup.json["flags"] == EPHEMERAL
+        assert running.fake.calls_to("DELETE", r"/webhooks/\d+/[^/]+/messages/@original")
+        assert simulator.requests == []
+    finally:
+        await running.bot.close()
+
+
+async def test_dm_is_told_to_use_a_server(sora: Running):
+    sora.feed(
+        payloads.slash_command("create", {"start": "1", "end": "3"}, group="character", dm=True)
+    )
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict) and "server" in call.json["data"]["content"]
+
+
+async def test_restart_mid_job_gives_exactly_one_card(
+    tmp_path, fake_discord, simulator, media_server, short_video
+):
+    simulator.scenario.update(hang=True)
+    settings = bot_settings(tmp_path, fake_discord, simulator)
+    first = await start_bot(settings, fake_discord)
+    first.feed(create(url=f"{media_server}/{short_video.name}"))
+    await first.wait_call("PATCH", EDIT_REPLY, lambda c: "Extracting" in str(c.json))
+    await first.bot.close()
+
+    simulator.scenario.update(hang=False)
+    second = await start_bot(settings, fake_discord)
+    try:
+        await second.wait_call("PATCH", EDIT_REPLY, is_card)
+        await second.settle()
+        cards = [c for c in fake_discord.calls_to("PATCH", EDIT_REPLY) if is_card(c)]
+        assert len(cards) == 1
+        assert await second.core.characters.count_for_guild(GUILD_ID) == 1
+        assert simulator.submits == 1
+    finally:
+        await second.bot.close()

@@ -1,0 +1,132 @@
+"""`/character list`, guild isolation and command sync."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.models import NewCharacter, NewJob, SourceKind
+from tests.cogs.conftest import Running, bot_settings, start_bot
+from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+
+CALLBACK = r"/interactions/\d+/[^/]+/callback"
+
+
+async def seed(running: Running, guild_id: int, count: int, creator: int = USER_ID) -> None:
+    jobs = running.core.jobs
+    job = await jobs.create(
+        NewJob(
+            guild_id=guild_id,
+            source_kind=SourceKind.URL,
+            source_ref="https://example.com/a.mp4",
+            range_start=1,
+            range_end=3,
+            model="sora-2",
+            requester_id=creator,
+        )
+    )
+    await jobs.complete(
+        job.id,
+        [
+            NewCharacter(
+                guild_id=guild_id,
+                character_id=f"ch_{guild_id}_{i}",
+                task_id="task_X",
+                display_name=f"Hero {i:02d}",
+                username=f"user.hero_{i:02d}",
+                job_id=job.id,
+                creator_id=creator,
+            )
+            for i in range(count)
+        ],
+    )
+
+
+def listing(**kwargs: Any) -> dict[str, Any]:
+    return payloads.slash_command("list", group="character", **kwargs)
+
+
+async def test_list_is_paged_newest_first_with_buttons(sora: Running):
+    await seed(sora, GUILD_ID, 12)
+    asked = listing()
+    sora.feed(asked)
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict)
+    data = call.json["data"]
+    assert call.json["type"] == 4 and data["flags"] == 64
+    embed = data["embeds"][0]
+    assert "Page 1 of 2" in embed["footer"]["text"] and "12 character(s)" in embed["footer"]["text"]
+    assert embed["description"].count("**Hero") == 10
+    assert f"<@{USER_ID}>" in embed["description"] and "`@user.hero_" in embed["description"]
+
+    buttons = data["components"][0]["components"]
+    previous, following = buttons
+    assert previous.get("disabled") is True and not following.get("disabled")
+
+    clicked = payloads.component_click(following["custom_id"], _reply(sora, asked))
+    sora.fake.clear()
+    sora.feed(clicked)
+    page_two = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(page_two.json, dict) and page_two.json["type"] == 7
+    embed = page_two.json["data"]["embeds"][0]
+    assert "Page 2 of 2" in embed["footer"]["text"]
+    assert embed["description"].count("**Hero") == 2
+
+
+async def test_only_the_asker_can_page(sora: Running):
+    await seed(sora, GUILD_ID, 12)
+    asked = listing()
+    sora.feed(asked)
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict)
+    custom_id = call.json["data"]["components"][0]["components"][1]["custom_id"]
+    sora.fake.clear()
+    sora.feed(payloads.component_click(custom_id, _reply(sora, asked), user_id=OTHER_USER_ID))
+    answer = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(answer.json, dict) and answer.json["type"] == 4
+    assert "yourself" in answer.json["data"]["content"]
+
+
+async def test_servers_never_see_each_others_characters(sora: Running):
+    await seed(sora, GUILD_ID, 3)
+    sora.feed(listing(guild_id=OTHER_GUILD_ID))
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict)
+    embed = call.json["data"]["embeds"][0]
+    assert "No characters yet" in embed["description"] and "Hero" not in embed["description"]
+
+
+async def test_list_in_dms_says_use_a_server(sora: Running):
+    sora.feed(listing(dm=True))
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict) and "in a server" in call.json["data"]["content"]
+
+
+async def test_commands_sync_only_when_they_changed(tmp_path, fake_discord, simulator):
+    settings = bot_settings(tmp_path, fake_discord, simulator)
+    first = await start_bot(settings, fake_discord)
+    await first.bot.close()
+    assert fake_discord.sync_count == 1
+    [group] = fake_discord.commands[None]
+    assert group["name"] == "character"
+    create = next(o for o in group["options"] if o["name"] == "create")
+    names = [o["name"] for o in create["options"]]
+    assert set(names) == {"start", "end", "video", "url", "from_task", "model"}
+    assert all(o["description"] for o in create["options"])
+
+    second = await start_bot(settings, fake_discord)  # restart: same commands, no sync
+    await second.bot.close()
+    assert fake_discord.sync_count == 1
+
+    dev = bot_settings(tmp_path, fake_discord, simulator, dev_guild_id=GUILD_ID)
+    third = await start_bot(dev, fake_discord)  # another scope: sync again
+    await third.bot.close()
+    assert fake_discord.sync_count == 2 and fake_discord.commands[GUILD_ID]
+
+
+def _reply(running: Running, interaction: dict[str, Any]) -> dict[str, Any]:
+    """The message the bot answered `interaction` with, as the fake stores it."""
+    message_id = running.fake.store.thread(interaction["token"]).original_id
+    assert message_id is not None
+    message = running.fake.message(message_id)
+    assert message is not None
+    return message
