@@ -12,6 +12,7 @@ from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import open_core
+from bot.log_redaction import setup_logging
 from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
 from bot.ranges import ClipRange, RangeError, format_seconds
 from storage import StorageError
@@ -157,6 +158,9 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
     args = build_parser().parse_args(list(argv))
     try:
         settings = load_settings()
+        setup_logging(
+            "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.secrets()
+        )
         if args.command == "create":
             return asyncio.run(create_command(settings, args, out))
         return asyncio.run(characters_command(settings, args, out))
