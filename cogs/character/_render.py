@@ -161,12 +161,15 @@ def render_failure(job: Job) -> Rendered:
 
 def render_unknown(job: Job) -> Rendered:
     """A submission whose fate is unknown (the bot stopped while sending it)."""
+    interrupted = (
+        "The bot stopped while sending this request, so it is not known whether toapis received it."
+    )
+    reason = job.error_message if job.error_code == "uncertain" else interrupted
     embed = discord.Embed(
         title="Unknown: may or may not have been submitted",
         description=(
-            "The bot stopped while sending this request, so it is not known whether toapis "
-            "received it. It was not sent again automatically, to avoid paying twice. "
-            "Run `/character create` again if no card appears."
+            f"{_clean(reason or interrupted, 600)} It was not sent again automatically, to "
+            "avoid paying twice. Run `/character create` again if no card appears."
         ),
         colour=COLOR_WAITING,
     )

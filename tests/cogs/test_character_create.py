@@ -204,3 +204,14 @@ async def test_restart_mid_job_gives_exactly_one_card(
         assert simulator.submits == 1
     finally:
         await second.bot.close()
+
+
+async def test_unreadable_answer_to_create_is_shown_as_unknown_and_not_resent(
+    sora: Running, simulator, media_server, short_video
+):
+    simulator.scenario.update(malformed=1)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Unknown" in str(c.json))
+    assert "not sent again" in embed_of(call)["description"]
+    await sora.settle()
+    assert len([r for r in simulator.requests if r[0] == "POST"]) == 1
