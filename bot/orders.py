@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from urllib.parse import unquote, urlsplit
 
+from bot.media_probe import MediaError, check_clip, probe
 from bot.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
 from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
 from bot.ranges import ClipRange, RangeError
@@ -121,12 +122,23 @@ def plan_order(
 
 
 async def resolve(order: CreateOrder, *, allow_private: bool) -> CreateOrder:
-    """The I/O part of the checks: the link's host must resolve to public addresses."""
+    """The I/O part of the checks: public host, then a probe of the video itself.
+
+    The probe reads only the bytes the demuxer needs (stream list and duration) and
+    refuses files without video or sound, or shorter than the chosen range, and links
+    that cannot be read at all.
+    """
     if order.kind is SourceKind.URL and order.url:
         host = urlsplit(order.url).hostname or ""
         try:
             await check_host_resolves_public(host, allow_private=allow_private)
         except UnsafeURLError as exc:
+            raise OrderError(str(exc)) from None
+    if order.kind in (SourceKind.URL, SourceKind.ATTACHMENT) and order.url:
+        try:
+            info = await probe(order.url, allow_private=allow_private)
+            check_clip(info, order.clip.start, order.clip.end)
+        except MediaError as exc:
             raise OrderError(str(exc)) from None
     return order
 

@@ -215,3 +215,14 @@ async def test_unreadable_answer_to_create_is_shown_as_unknown_and_not_resent(
     assert "not sent again" in embed_of(call)["description"]
     await sora.settle()
     assert len([r for r in simulator.requests if r[0] == "POST"]) == 1
+
+
+async def test_video_without_sound_is_refused_after_defer_without_an_api_call(
+    sora: Running, simulator, media_server, silent_video
+):
+    sora.feed(create(url=f"{media_server}/{silent_video.name}"))
+    followup = await sora.wait_call("POST", r"/webhooks/\d+/[^/]+")
+    assert isinstance(followup.json, dict) and followup.json["flags"] == EPHEMERAL
+    assert "no sound" in followup.json["content"]
+    assert sora.fake.calls_to("DELETE", r"/webhooks/\d+/[^/]+/messages/@original")
+    assert simulator.requests == []
