@@ -19,7 +19,13 @@ from storage import StorageError
 
 log = logging.getLogger(__name__)
 
-EXTENSIONS: tuple[str, ...] = ("cogs.errors", "cogs.character")
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.errors",
+    "cogs.character",
+    "cogs.settings",
+    "cogs.reactions",
+    "cogs.help",
+)
 COMMANDS_HASH_KEY = "commands_hash"
 
 
@@ -34,8 +40,17 @@ def apply_endpoints(settings: Settings) -> None:
 class SoraBot(commands.Bot):
     """The bot: opens the core in `setup_hook`, closes it in `close`."""
 
-    def __init__(self, settings: Settings, *, provider: CharacterProvider | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        provider: CharacterProvider | None = None,
+        message_content: bool = True,
+    ) -> None:
         intents = discord.Intents.default()
+        # Privileged: needed to see other users' attachments (auto-reaction). Without it the
+        # bot still runs; auto-reaction stays off.
+        intents.message_content = message_content
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=intents,
@@ -94,14 +109,17 @@ class SoraBot(commands.Bot):
 
 async def _run(settings: Settings) -> int:
     apply_endpoints(settings)
-    bot = SoraBot(settings)
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
     assert settings.discord_token is not None
+    token = settings.discord_token.get_secret_value()
     try:
-        async with bot:
-            await bot.start(settings.discord_token.get_secret_value())
+        try:
+            await _serve(SoraBot(settings), token)
+        except discord.PrivilegedIntentsRequired:
+            log.warning(
+                "the Message Content intent is not enabled for this bot in the Discord "
+                "developer portal: running without it, auto-reaction stays off (see README)"
+            )
+            await _serve(SoraBot(settings, message_content=False), token)
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check it in the developer portal")
         return 1
@@ -109,6 +127,15 @@ async def _run(settings: Settings) -> int:
         log.error("%s", exc)
         return 1
     return 0
+
+
+async def _serve(bot: SoraBot, token: str) -> None:
+    """Run `bot` until it is closed; SIGTERM/SIGINT close it cleanly."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
+    async with bot:
+        await bot.start(token)
 
 
 def run(settings: Settings) -> int:

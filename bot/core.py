@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.config import Settings
+from bot.guild_settings import SettingsService
 from bot.jobs import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.provider import CharacterProvider
 from bot.toapis import ToapisClient
 from storage import CharacterRepository, Database, JobRepository, StateRepository
+from storage.guild_settings import GuildSettingsRepository
 
 
 @dataclass
@@ -23,6 +25,7 @@ class Core:
     provider: CharacterProvider
     tracker: JobTracker
     listeners: ListenerHub
+    guild_settings: SettingsService
 
     async def close(self) -> None:
         """Stop following jobs, then close the provider and the database."""
@@ -72,5 +75,13 @@ async def open_core(
         ),
     )
     return Core(
-        settings, database, jobs, characters, StateRepository(database), provider, tracker, hub
+        settings,
+        database,
+        jobs,
+        characters,
+        StateRepository(database),
+        provider,
+        tracker,
+        hub,
+        SettingsService(GuildSettingsRepository(database)),
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot.media_probe import MediaError, check_clip, probe
@@ -65,8 +66,9 @@ class CreateOrder:
         message_id: int | None,
         requester_id: int | None,
         provider: str,
+        meta: dict[str, Any] | None = None,
     ) -> NewJob:
-        """The job row for this order."""
+        """The job row for this order (`meta`: how to fetch the source again, etc.)."""
         return NewJob(
             guild_id=guild_id,
             source_kind=self.kind,
@@ -78,6 +80,7 @@ class CreateOrder:
             channel_id=channel_id,
             message_id=message_id,
             requester_id=requester_id,
+            meta=dict(meta or {}),
         )
 
 
@@ -169,6 +172,14 @@ def _url_order(url: str, clip: ClipRange, model: str, allow_private: bool) -> Cr
             "direct link to a video file (.mp4, .mov, .webm) or attach the video."
         )
     return CreateOrder(SourceKind.URL, url, clip, model, url=url)
+
+
+_LINK = re.compile(r"https?://[^\s<>\"'|]+", re.IGNORECASE)
+
+
+def find_links(text: str) -> list[str]:
+    """http(s) links in a message, in order (Discord's <link> wrapping removed)."""
+    return [link.rstrip(").,;!?>") for link in _LINK.findall(text or "")]
 
 
 def _has_video_suffix(path: str) -> bool:

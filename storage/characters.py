@@ -19,16 +19,31 @@ CHARACTER_COLUMNS_WITH_AVATAR = CHARACTER_COLUMNS + ", avatar"
 SELECT_CHARACTERS = f"SELECT {CHARACTER_COLUMNS} FROM characters"  # noqa: S608
 SELECT_CHARACTERS_WITH_AVATAR = f"SELECT {CHARACTER_COLUMNS_WITH_AVATAR} FROM characters"  # noqa: S608
 
-# Optional creator filter: bind the creator id (or None for everyone) twice.
-BY_CREATOR = "(? IS NULL OR creator_id = ?)"
+# Optional filters, added only when used (an "? IS NULL OR ..." test would keep the
+# planner from using an index for them): bind the creator id, or (created_at, id) of
+# the last row seen for a keyset cursor.
+BY_CREATOR = "AND creator_id = ?"
+BEFORE = "AND (created_at, id) < (?, ?)"
 
 # Newest first; id breaks ties between characters stored in the same instant.
 NEWEST_FIRST = "ORDER BY created_at DESC, id DESC"
 
 
+# Greater than every string that starts with a given prefix (binary UTF-8 order).
+PREFIX_END = "\U0010ffff"
+
+# The trigram index cannot match fewer characters than this.
+TRIGRAM = 3
+
+
 def search_key(text: str) -> str:
     """The case-insensitive form of a name, stored next to it for searching."""
     return text.casefold()
+
+
+def fts_phrase(text: str) -> str:
+    """``text`` as one FTS5 string, so that none of its characters act as query syntax."""
+    return '"' + text.replace('"', '""') + '"'
 
 
 def row_to_character(row: sqlite3.Row) -> Character:
@@ -91,6 +106,11 @@ async def characters_of_job(session: Session | Database, job_id: int) -> list[Ch
     return [row_to_character(row) for row in rows]
 
 
+def _creator_filter(creator_id: int | None) -> tuple[str, tuple[int, ...]]:
+    """The SQL clause and parameters that keep only one creator's characters, if asked."""
+    return ("", ()) if creator_id is None else (BY_CREATOR, (creator_id,))
+
+
 def _check_page(limit: int, offset: int) -> None:
     if limit < 0 or offset < 0:
         raise ValueError(f"limit and offset must not be negative (got {limit}, {offset})")
@@ -110,25 +130,98 @@ class CharacterRepository:
         limit: int = 10,
         offset: int = 0,
         creator_id: int | None = None,
+        before: tuple[float, int] | None = None,
     ) -> list[Character]:
         """One page of a guild's characters, newest first, without avatar bytes.
 
-        With ``creator_id``, only the characters that user made.
+        With ``creator_id``, only the characters that user made. With ``before`` (the
+        ``(created_at, id)`` of the last character of the previous page), the page after
+        it: unlike a deep ``offset``, this costs the same on every page.
         """
         _check_page(limit, offset)
+        by_creator, creator = _creator_filter(creator_id)
+        cursor = BEFORE if before is not None else ""
         rows = await self._db.fetchall(
-            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND {BY_CREATOR} {NEWEST_FIRST} "
-            "LIMIT ? OFFSET ?",
-            (guild_id, creator_id, creator_id, limit, offset),
+            f"{SELECT_CHARACTERS} WHERE guild_id = ? {by_creator} {cursor} "
+            f"{NEWEST_FIRST} LIMIT ? OFFSET ?",
+            (guild_id, *creator, *(before or ()), limit, offset),
+        )
+        return [row_to_character(row) for row in rows]
+
+    async def search(self, guild_id: int, text: str, *, limit: int = 25) -> list[Character]:
+        """Characters of a guild whose display name or username matches ``text``.
+
+        Case-insensitive (``search_key``); a leading ``@`` means a username. Prefix
+        matches come first (display names, then usernames, each alphabetical), then
+        substring matches of three characters or more, newest first. An empty ``text``
+        gives the newest characters. No avatar bytes.
+        """
+        _check_page(limit, 0)
+        name = search_key(text.strip())
+        user = name.removeprefix("@")
+        if not user or limit == 0:
+            return await self.list_for_guild(guild_id, limit=limit) if limit else []
+        found = await self._prefix_matches(guild_id, name, user, limit)
+        if len(found) < limit and len(user) >= TRIGRAM:
+            seen = {character.id for character in found}
+            more = await self._substring_matches(guild_id, name, user, limit + len(seen))
+            found += [character for character in more if character.id not in seen]
+        return found[:limit]
+
+    async def _prefix_matches(
+        self, guild_id: int, name: str, user: str, limit: int
+    ) -> list[Character]:
+        """Display names starting with ``name``, then usernames starting with ``user``."""
+        by_name = await self._db.fetchall(
+            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND name_key >= ? AND name_key < ? "
+            "ORDER BY name_key, id LIMIT ?",
+            (guild_id, name, name + PREFIX_END, limit),
+        )
+        if len(by_name) >= limit:
+            return [row_to_character(row) for row in by_name]
+        # Those whose name matched are already listed: only usernames that alone match.
+        by_user = await self._db.fetchall(
+            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND username_key >= ? "
+            "AND username_key < ? AND NOT (name_key >= ? AND name_key < ?) "
+            "ORDER BY username_key, id LIMIT ?",
+            (guild_id, user, user + PREFIX_END, name, name + PREFIX_END, limit - len(by_name)),
+        )
+        return [row_to_character(row) for row in [*by_name, *by_user]]
+
+    async def _substring_matches(
+        self, guild_id: int, name: str, user: str, limit: int
+    ) -> list[Character]:
+        """Characters containing the text anywhere, newest (highest id) first.
+
+        The trigram index yields ids in descending order, so the scan stops at
+        ``limit`` rows of this guild instead of sorting every match.
+        """
+        if name == user:
+            query = fts_phrase(name)
+        elif len(name) >= TRIGRAM:
+            query = f"name_key : {fts_phrase(name)} OR username_key : {fts_phrase(user)}"
+        else:
+            query = f"username_key : {fts_phrase(user)}"
+        columns = ", ".join(f"c.{column.strip()}" for column in CHARACTER_COLUMNS.split(","))
+        rows = await self._db.fetchall(
+            f"SELECT {columns} FROM characters_fts AS f "  # noqa: S608 (constant SQL)
+            "JOIN characters AS c ON c.id = f.rowid "
+            "WHERE characters_fts MATCH ? AND c.guild_id = ? ORDER BY f.rowid DESC LIMIT ?",
+            (query, guild_id, limit),
         )
         return [row_to_character(row) for row in rows]
 
     async def count_for_guild(self, guild_id: int, *, creator_id: int | None = None) -> int:
         """How many characters a guild has (or that one of its users made)."""
-        row = await self._db.fetchone(
-            "SELECT count(*) FROM characters WHERE guild_id = ? AND (? IS NULL OR creator_id = ?)",
-            (guild_id, creator_id, creator_id),
-        )
+        if creator_id is None:  # kept up to date by triggers: no need to count rows
+            row = await self._db.fetchone(
+                "SELECT total FROM character_counts WHERE guild_id = ?", (guild_id,)
+            )
+        else:
+            row = await self._db.fetchone(
+                "SELECT count(*) FROM characters WHERE guild_id = ? AND creator_id = ?",
+                (guild_id, creator_id),
+            )
         return int(row[0]) if row is not None else 0
 
     async def get(

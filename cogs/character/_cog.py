@@ -9,10 +9,19 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.orders import AttachmentInfo, CreateOrder, OrderError, plan_order, resolve
+from bot.orders import OrderError
 from bot.provider import MODELS
+from cogs.character._buttons import DYNAMIC_ITEMS
+from cogs.character._flow import (
+    GUILD_ONLY,
+    CreateFlow,
+    SourceSpec,
+    attachment_info,
+    source_from_message,
+)
+from cogs.character._library import Library
 from cogs.character._listener import DiscordJobListener
-from cogs.character._render import Rendered, progress_bar
+from cogs.character._modals import CreateModal, clean_name
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
 from storage.models import Character
 
@@ -22,7 +31,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-GUILD_ONLY = "Characters belong to a server: use this command in a server, not in DMs."
 MODEL_CHOICES = [
     app_commands.Choice(name="sora-2 (standard, default)", value="sora-2"),
     app_commands.Choice(name="sora-2-pro (higher quality)", value="sora-2-pro"),
@@ -41,6 +49,11 @@ class CharacterCog(commands.Cog):
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
         self.job_listener = DiscordJobListener(bot, self.core.characters)
+        self.flow = CreateFlow(bot)
+        self.library = Library(self.flow)
+        self.context_menu = app_commands.ContextMenu(
+            name="Create Sora character", callback=self.create_from_message
+        )
 
     @property
     def core(self) -> Core:
@@ -49,11 +62,15 @@ class CharacterCog(commands.Cog):
         return self.bot.core
 
     async def cog_load(self) -> None:
-        """Start hearing about jobs."""
+        """Start hearing about jobs; register the menu and the restart-proof buttons."""
         self.core.listeners.add(self.job_listener)
+        self.bot.tree.add_command(self.context_menu)
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
 
     async def cog_unload(self) -> None:
         """Stop hearing about jobs."""
+        self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
         if self.bot.core is not None:
             self.bot.core.listeners.remove(self.job_listener)
         await self.job_listener.close()
@@ -63,7 +80,7 @@ class CharacterCog(commands.Cog):
         start="Where the moment starts: seconds (1.5) or minutes:seconds (0:12)",
         end="Where it ends: 1 to 3 seconds after start",
         video="A video file with sound (MP4, MOV or WebM)",
-        url="A direct link to a video file with sound",
+        url="A link to a video file, or to a page with one video (YouTube, TikTok, X...)",
         from_task="The id of an earlier toapis task whose video holds the character",
         model="Which Sora model extracts the character (default sora-2)",
     )
@@ -78,60 +95,124 @@ class CharacterCog(commands.Cog):
         from_task: app_commands.Range[str, 1, 100] | None = None,
         model: app_commands.Choice[str] | None = None,
     ) -> None:
-        """Check the input, defer, submit; the listener shows the rest."""
+        """Check the input, then the shared create flow."""
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        settings = self.core.settings
+        source = SourceSpec(
+            video=attachment_info(video) if video else None, url=url, from_task=from_task
+        )
         try:
-            order = plan_order(
-                video=_attachment_info(video) if video else None,
-                url=url,
-                from_task=from_task,
-                start=start,
-                end=end,
-                model=model.value if model else None,
-                allow_private=settings.allow_private_urls,
-            )
+            order = source.order(self.core, start, end, model.value if model else None)
         except OrderError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)
-        try:
-            order = await resolve(order, allow_private=settings.allow_private_urls)
-        except OrderError as exc:
-            await interaction.delete_original_response()
-            await interaction.followup.send(str(exc), ephemeral=True)
+        await self.flow.run(interaction, order)
+
+    async def create_from_message(
+        self, interaction: discord.Interaction, message: discord.Message
+    ) -> None:
+        """Context menu: open the range form for the message's video."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        reply = await interaction.edit_original_response(embeds=_sending(order).embeds)
-        new = order.new_job(
-            guild_id=interaction.guild_id,
-            channel_id=reply.channel.id,
-            message_id=reply.id,
-            requester_id=interaction.user.id,
-            provider=self.core.provider.name,
-        )
-        job = await self.core.tracker.submit(new, order.request())
-        log.info(
-            "job %d submitted by %d in guild %d (task %s)",
-            job.id,
-            interaction.user.id,
-            interaction.guild_id,
-            job.task_id,
+        source = source_from_message(message)
+        if source is None:
+            await interaction.response.send_message(
+                "That message has no video: it needs a video attachment or a link to one.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_modal(CreateModal(self.flow, source))
+
+    @character.command(name="show", description="Show a character's card")
+    @app_commands.describe(name="The character's name or @username")
+    async def show(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+    ) -> None:
+        """Post the card."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
+        await self.library.show(interaction, await self._pick(interaction.guild_id, name))
+
+    @character.command(name="rename", description="Rename a character in this bot's library")
+    @app_commands.describe(
+        name="The character's name or @username", new_name="The new display name"
+    )
+    async def rename(
+        self,
+        interaction: discord.Interaction,
+        name: app_commands.Range[str, 1, 100],
+        new_name: app_commands.Range[str, 1, 200],
+    ) -> None:
+        """Rename (creator or Manage Server)."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
+        try:
+            cleaned = clean_name(new_name)
+        except ValueError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await self.library.rename(
+            interaction, await self._pick(interaction.guild_id, name), cleaned
         )
 
+    @character.command(name="delete", description="Delete a character from this bot's library")
+    @app_commands.describe(name="The character's name or @username")
+    async def delete(
+        self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100]
+    ) -> None:
+        """Delete after confirmation (creator or Manage Server)."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
+        await self.library.confirm_delete(interaction, await self._pick(interaction.guild_id, name))
+
+    @show.autocomplete("name")
+    @rename.autocomplete("name")
+    @delete.autocomplete("name")
+    async def name_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Up to 25 of this server's characters: prefix matches first, then substrings."""
+        if interaction.guild_id is None:
+            return []
+        found = await self.core.characters.search(interaction.guild_id, current[:100], limit=25)
+        return [app_commands.Choice(name=_choice_label(c), value=c.character_id) for c in found]
+
+    async def _pick(self, guild_id: int, text: str) -> str:
+        """An autocomplete value is a character id; typed text is looked up by name."""
+        text = text.strip()
+        if await self.core.characters.get(guild_id, text, with_avatar=False):
+            return text
+        found = await self.core.characters.search(guild_id, text, limit=1)
+        return found[0].character_id if found else text
+
     @character.command(name="list", description="Show this server's characters, newest first")
-    async def list_characters(self, interaction: discord.Interaction) -> None:
+    @app_commands.describe(
+        mine="Only the characters you created", creator="Only the characters this member created"
+    )
+    async def list_characters(
+        self,
+        interaction: discord.Interaction,
+        mine: bool = False,
+        creator: discord.User | None = None,
+    ) -> None:
         """A paged list, only visible to the person who asked."""
         guild_id = interaction.guild_id
         if guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
         repo = self.core.characters
+        creator_id = interaction.user.id if mine else (creator.id if creator else None)
 
         async def load(page: int) -> tuple[list[Character], int]:
-            total = await repo.count_for_guild(guild_id)
-            rows = await repo.list_for_guild(guild_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
+            total = await repo.count_for_guild(guild_id, creator_id=creator_id)
+            rows = await repo.list_for_guild(
+                guild_id, limit=PAGE_SIZE, offset=page * PAGE_SIZE, creator_id=creator_id
+            )
             return rows, total
 
         rows, total = await load(0)
@@ -142,27 +223,6 @@ class CharacterCog(commands.Cog):
         )
 
 
-def _attachment_info(video: discord.Attachment) -> AttachmentInfo:
-    return AttachmentInfo(
-        url=video.url,
-        filename=video.filename,
-        size=video.size,
-        content_type=video.content_type,
-    )
-
-
-def _sending(order: CreateOrder) -> Rendered:
-    embed = discord.Embed(
-        title="Creating a Sora character",
-        description=f"{progress_bar(0)}\nSending the request to toapis…",
-        colour=discord.Colour.blurple(),
-    )
-    embed.add_field(name="Source", value=_source_line(order), inline=False)
-    embed.add_field(name="Range", value=str(order.clip), inline=True)
-    embed.add_field(name="Model", value=order.model, inline=True)
-    return Rendered(embeds=[embed])
-
-
-def _source_line(order: CreateOrder) -> str:
-    text = discord.utils.escape_markdown(order.reference)
-    return text if len(text) <= 200 else text[:199] + "…"
+def _choice_label(character: Character) -> str:
+    label = f"{character.display_name} (@{character.username})"
+    return label if len(label) <= 100 else label[:99] + "…"

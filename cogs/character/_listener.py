@@ -10,6 +10,7 @@ import logging
 
 import discord
 
+from cogs.character._buttons import card_view
 from cogs.character._render import (
     Rendered,
     render_card,
@@ -62,24 +63,28 @@ class DiscordJobListener:
                 content=rendered.content,
                 embeds=rendered.embeds,
                 attachments=files,
+                view=rendered.view,
                 allowed_mentions=MENTION_REQUESTER,
             )
         else:
             await message.edit(
                 content=rendered.content,
                 embeds=rendered.embeds,
+                view=rendered.view,
                 allowed_mentions=MENTION_REQUESTER,
             )
 
     async def _send(self, job: Job, rendered: Rendered, *, reply_to: int | None) -> None:
         assert job.channel_id is not None
         channel = self.client.get_partial_messageable(job.channel_id)
-        kwargs = {
+        kwargs: dict[str, object] = {
             "content": rendered.content,
             "embeds": rendered.embeds,
             "files": rendered.files(),
             "allowed_mentions": MENTION_REQUESTER,
         }
+        if rendered.view is not None:
+            kwargs["view"] = rendered.view
         if reply_to is None:
             await channel.send(**kwargs)  # type: ignore[call-overload]
             return
@@ -114,6 +119,7 @@ class DiscordJobListener:
         if not self._has_reply(job):
             return
         card = render_card(job, character)
+        card.view = card_view(character.character_id, job.id)
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
             await self._final(job, card)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import discord
 
@@ -44,6 +45,7 @@ class Rendered:
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
     avatar: tuple[str, bytes] | None = None
+    view: discord.ui.View | None = None
 
     def files(self) -> list[discord.File]:
         """Fresh `discord.File` objects (a File can be sent only once)."""
@@ -59,6 +61,9 @@ class Rendered:
             tuple(repr(e.to_dict()) for e in self.embeds),
             self.avatar[0] if self.avatar else None,
             len(self.avatar[1]) if self.avatar else 0,
+            tuple(i.custom_id for i in self.view.children if hasattr(i, "custom_id"))
+            if self.view
+            else (),
         )
 
 
@@ -115,8 +120,8 @@ def render_progress(job: Job) -> Rendered:
     return Rendered(embeds=[embed])
 
 
-def render_card(job: Job, character: Character, *, now: float | None = None) -> Rendered:
-    """The character card."""
+def render_card(job: Job | None, character: Character, *, now: float | None = None) -> Rendered:
+    """The character card (`job` may be missing for very old characters)."""
     embed = discord.Embed(
         title=_clean(character.display_name, 250) or "New character",
         description=(
@@ -127,20 +132,23 @@ def render_card(job: Job, character: Character, *, now: float | None = None) -> 
         colour=COLOR_DONE,
     )
     embed.add_field(name="Username", value=f"`@{character.username}`", inline=True)
-    embed.add_field(name="Model", value=job.model, inline=True)
-    embed.add_field(name="Time taken", value=_duration(job, now), inline=True)
-    embed.add_field(name="Source", value=describe_source(job), inline=False)
-    embed.add_field(name="Range", value=describe_range(job), inline=True)
-    requester = f"<@{job.requester_id}>" if job.requester_id else "unknown"
+    requester_id = job.requester_id if job else character.creator_id
+    if job is not None:
+        embed.add_field(name="Model", value=job.model, inline=True)
+        embed.add_field(name="Time taken", value=_duration(job, now), inline=True)
+        embed.add_field(name="Source", value=describe_source(job), inline=False)
+        embed.add_field(name="Range", value=describe_range(job), inline=True)
+    requester = f"<@{requester_id}>" if requester_id else "unknown"
     embed.add_field(name="Requested by", value=requester, inline=True)
     embed.add_field(name="Character id", value=f"`{character.character_id}`", inline=False)
     embed.add_field(name="Task id", value=f"`{character.task_id}`", inline=False)
+    embed.timestamp = datetime.fromtimestamp(character.created_at, tz=UTC)
     avatar = None
     if character.avatar:
         name = AVATAR_NAMES.get(character.avatar_mime or "", "avatar.jpg")
         embed.set_thumbnail(url=f"attachment://{name}")
         avatar = (name, character.avatar)
-    content = f"<@{job.requester_id}>" if job.requester_id else None
+    content = f"<@{requester_id}>" if requester_id else None
     return Rendered(content=content, embeds=[embed], avatar=avatar)
 
 

@@ -50,6 +50,13 @@ class Running:
         self.fake.register_interaction(payload)
         self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
 
+    def dispatch(self, event: str, payload: dict[str, Any]) -> None:
+        """Deliver a gateway event (MESSAGE_CREATE, MESSAGE_REACTION_ADD, GUILD_CREATE)."""
+        if event == "MESSAGE_CREATE":
+            self.fake.add_message(payload)
+        parser = getattr(self.bot._connection, "parse_" + event.lower())
+        parser(payload)
+
     async def wait_call(
         self, method: str, path_regex: str, check: Callable[[RecordedCall], bool] = lambda c: True
     ) -> RecordedCall:

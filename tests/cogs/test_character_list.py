@@ -106,8 +106,12 @@ async def test_commands_sync_only_when_they_changed(tmp_path, fake_discord, simu
     first = await start_bot(settings, fake_discord)
     await first.bot.close()
     assert fake_discord.sync_count == 1
-    [group] = fake_discord.commands[None]
-    assert group["name"] == "character"
+    synced = {c["name"]: c for c in fake_discord.commands[None]}
+    assert synced["Create Sora character"]["type"] == 3  # the message context menu
+    group = synced["character"]
+    assert {o["name"] for o in group["options"]} >= {"create", "list", "show", "rename", "delete"}
+    for command in group["options"]:
+        assert all(o["description"] for o in command.get("options", [])), command["name"]
     create = next(o for o in group["options"] if o["name"] == "create")
     names = [o["name"] for o in create["options"]]
     assert set(names) == {"start", "end", "video", "url", "from_task", "model"}

@@ -1,0 +1,425 @@
+"""Page links (YouTube, TikTok, X, Reddit, any page yt-dlp reads) to a local clip.
+
+yt-dlp runs as a library in a worker thread, in two steps: read the page without
+downloading (refusing playlists, live streams, long or big videos, ranges outside the
+video and any media URL that points into a private network), then download only the
+requested section (plus a margin) with ffmpeg, re-encoded so the cut is exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import shutil
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import av
+import yt_dlp
+from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
+from yt_dlp.utils import DownloadError, UnsupportedError, YoutubeDLError, download_range_func
+
+from bot.media_probe import CheckedReader, MediaError, probe_url, resolve_host
+from bot.net_guard import (
+    UnsafeURLError,
+    check_host_resolves_public,
+    check_url_shape,
+    is_public_address,
+)
+from bot.ranges import format_clock
+
+logger = logging.getLogger(__name__)
+
+FORMAT = "best[acodec!=none][vcodec!=none]/bestvideo*+bestaudio/best"
+MAX_URL_HOPS = 3
+PROBE_BYTES = 8 * 1024 * 1024
+PLAYLIST_BYTES = 2 * 1024 * 1024
+_EXTINF = re.compile(r"^#EXTINF:\s*([0-9]+(?:\.[0-9]+)?)", re.MULTILINE)
+_OUTPUT_STEM = "section"
+
+PLAYLIST = "That link is a playlist; send a link to one video."
+LIVE = "Live streams can't be used; send a recorded video."
+UNSUPPORTED = "That site isn't supported; send a direct link to a video file or attach it."
+FAILED = "Could not download the video from that page."
+TIMED_OUT = "Downloading the video took too long."
+NO_AUDIO = "That video has no sound; toapis needs an audio track to create a character."
+PRIVATE = "That link points to a private network address."
+
+
+@dataclass(frozen=True)
+class PageSection:
+    """A downloaded section of a page's video."""
+
+    path: Path  # local media file holding the section (video+audio)
+    offset: float  # source time (s) at which the file starts
+    title: str | None
+    duration: float | None  # duration of the whole source video, if known
+    extractor: str
+
+
+@cache
+def ffmpeg_path() -> str:
+    """The ffmpeg on PATH, else the static binary bundled with imageio-ffmpeg."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
+
+
+class _LogSink:
+    """yt-dlp's `logger` option: everything it says goes to our logger at DEBUG."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+
+    def debug(self, msg: str) -> None:
+        self._log.debug("yt-dlp: %s", msg)
+
+    info = debug
+    warning = debug
+    error = debug
+
+
+def _check_remote(url: str, *, allow_private: bool) -> None:
+    """Refuse a URL yt-dlp would fetch unless it is http(s) on a public host (blocking)."""
+    try:
+        host = check_url_shape(url, allow_private=allow_private)
+    except UnsafeURLError as exc:
+        kind = "private_address" if "private" in str(exc) else "download_failed"
+        raise MediaError(kind, str(exc)) from None
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        addresses = resolve_host(host, port)
+    except OSError:
+        raise MediaError("download_failed", f"The host `{host[:80]}` could not be found.") from None
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        raise MediaError("private_address", PRIVATE)
+
+
+def _chosen_formats(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The format(s) yt-dlp selected for `info` (after processing)."""
+    requested = info.get("requested_formats")
+    if requested:
+        return list(requested)
+    return [info]
+
+
+def _check_info(
+    info: dict[str, Any], end: float, *, max_duration: float, max_filesize: int
+) -> None:
+    """Refuse live streams, too long or too big videos and ranges past the end."""
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        raise MediaError("live", LIVE)
+    duration = info.get("duration")
+    if isinstance(duration, int | float) and duration > max_duration:
+        raise MediaError(
+            "too_long",
+            f"That video is {format_clock(round(duration))} long; "
+            f"the limit is {format_clock(max_duration)}.",
+        )
+    size = sum(
+        int(f.get("filesize") or f.get("filesize_approx") or 0) for f in _chosen_formats(info)
+    )
+    if size > max_filesize:
+        raise MediaError(
+            "too_big",
+            f"That video is {size / 1048576:.0f} MB; the limit is {max_filesize / 1048576:.0f} MB.",
+        )
+    if isinstance(duration, int | float) and end > duration + 0.05:
+        raise MediaError(
+            "range_outside",
+            f"The video is only {format_clock(round(duration, 1))} long; pick a range inside it.",
+        )
+
+
+@dataclass
+class _Job:
+    """One page download, run synchronously in a worker thread."""
+
+    url: str
+    start: float
+    end: float
+    workdir: Path
+    allow_private: bool
+    margin: float
+    max_duration: float
+    max_filesize: int
+    timeout: float
+    log: logging.Logger
+    cancelled: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def socket_timeout(self) -> float:
+        """Per-connection timeout for yt-dlp and ffmpeg."""
+        return max(5.0, min(30.0, self.timeout / 4))
+
+    def options(self) -> dict[str, Any]:
+        """yt-dlp parameters: quiet, single video, section only, bounded."""
+        section = (max(0.0, self.start - self.margin), self.end + self.margin)
+        return {
+            "quiet": True,
+            "noprogress": True,
+            "logger": _LogSink(self.log),
+            "noplaylist": True,
+            "lazy_playlist": True,
+            "format": FORMAT,
+            "download_ranges": download_range_func(None, [section]),
+            "force_keyframes_at_cuts": True,
+            "ffmpeg_location": ffmpeg_path(),
+            "outtmpl": {"default": str(self.workdir / f"{_OUTPUT_STEM}.%(ext)s")},
+            "max_filesize": self.max_filesize,
+            "socket_timeout": self.socket_timeout,
+            "retries": 1,
+            "fragment_retries": 1,
+            "extractor_retries": 1,
+            "cachedir": False,
+            "overwrites": True,
+            "progress_hooks": [self._hook],
+            "external_downloader_args": {
+                "ffmpeg_i": ["-rw_timeout", str(int(self.socket_timeout * 1_000_000))],
+                "ffmpeg_o": ["-fs", str(self.max_filesize)],
+            },
+        }
+
+    def _hook(self, status: dict[str, Any] | None = None) -> None:
+        """Stop at the next step (or progress report) once the caller gave up."""
+        if self.cancelled.is_set():
+            raise MediaError("download_failed", TIMED_OUT)
+
+    def run(self) -> tuple[Path, dict[str, Any]]:
+        """Extract, check, download; returns the section file and the video's info."""
+        # FFmpegFD.available() ignores the `ffmpeg_location` parameter and reads this
+        # context variable instead (set per thread context, as yt-dlp's CLI does).
+        FFmpegPostProcessor._ffmpeg_location.set(ffmpeg_path())
+        try:
+            with yt_dlp.YoutubeDL(self.options()) as ydl:
+                info = self._resolve(ydl)
+                self._hook()
+                info = ydl.process_ie_result(info, download=False)
+                self._hook()
+                self._check_processed(info)
+                self._hook()
+                chosen_ids = {f.get("format_id") for f in _chosen_formats(info)}
+                # Only the checked format(s) are left to pick from when downloading.
+                info["formats"] = [
+                    f for f in info.get("formats") or [] if f.get("format_id") in chosen_ids
+                ]
+                result = ydl.process_ie_result(info, download=True)
+        except DownloadError as exc:
+            raise self._translate(exc) from None
+        except YoutubeDLError:
+            raise MediaError("download_failed", FAILED) from None
+        return self._output(result), info
+
+    def _resolve(self, ydl: Any) -> dict[str, Any]:
+        """Page info without processing; follows url results only to checked URLs."""
+        info: dict[str, Any] = ydl.extract_info(self.url, download=False, process=False)
+        for _ in range(MAX_URL_HOPS):
+            kind = info.get("_type", "video")
+            if kind in ("playlist", "multi_video"):
+                raise MediaError("playlist", PLAYLIST)
+            if kind not in ("url", "url_transparent"):
+                return info
+            target = str(info.get("url") or "")
+            _check_remote(target, allow_private=self.allow_private)
+            outer = info
+            info = ydl.extract_info(
+                target, download=False, process=False, ie_key=info.get("ie_key")
+            )
+            if kind == "url_transparent":
+                for key in ("title", "duration", "is_live", "live_status"):
+                    if outer.get(key) is not None and info.get(key) is None:
+                        info[key] = outer[key]
+        raise MediaError("download_failed", FAILED)
+
+    def _check_processed(self, info: dict[str, Any]) -> None:
+        if info.get("_type", "video") != "video":
+            raise MediaError("playlist", PLAYLIST)
+        _check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
+        chosen = _chosen_formats(info)
+        for fmt in chosen:
+            for key in ("url", "manifest_url"):
+                if fmt.get(key):
+                    _check_remote(str(fmt[key]), allow_private=self.allow_private)
+        if all(fmt.get("acodec") == "none" for fmt in chosen):
+            raise MediaError("no_audio", NO_AUDIO)
+        unknown = info.get("duration") is None or any(f.get("acodec") is None for f in chosen)
+        protocol = chosen[0].get("protocol") if len(chosen) == 1 else None
+        if unknown and protocol in ("http", "https"):
+            self._probe(info, str(chosen[0]["url"]))
+        elif info.get("duration") is None and protocol in ("m3u8", "m3u8_native"):
+            self._hls_duration(info, str(chosen[0]["url"]))
+
+    def _hls_duration(self, info: dict[str, Any], playlist_url: str) -> None:
+        """Sum a media playlist's segment lengths (ffmpeg seeks past the end silently)."""
+        reader = CheckedReader(
+            playlist_url,
+            allow_private=self.allow_private,
+            max_bytes=PLAYLIST_BYTES,
+            max_download_bytes=PLAYLIST_BYTES,
+            timeout=min(self.timeout, 30.0),
+        )
+        try:
+            text = reader.read().decode("utf-8", "replace")
+        finally:
+            reader.close()
+        if "#EXT-X-STREAM-INF" in text:
+            return  # a master playlist: no segment lengths here
+        if "#EXT-X-ENDLIST" not in text:
+            raise MediaError("live", LIVE)
+        info["duration"] = sum(float(m) for m in _EXTINF.findall(text))
+        _check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
+
+    def _probe(self, info: dict[str, Any], media_url: str) -> None:
+        """Fill in duration and audio for a direct file by reading its header only."""
+        media = probe_url(
+            media_url,
+            allow_private=self.allow_private,
+            max_download_bytes=PROBE_BYTES,
+            timeout=min(self.timeout, 30.0),
+        )
+        if not media.has_video:
+            raise MediaError("not_a_video", "That page's file is not a video.")
+        if not media.has_audio:
+            raise MediaError("no_audio", NO_AUDIO)
+        if media.duration is not None:
+            info["duration"] = media.duration
+        if media.size is not None and not info.get("filesize"):
+            info["filesize"] = media.size
+        _check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
+
+    def _translate(self, exc: DownloadError) -> MediaError:
+        cause = exc.exc_info[1] if exc.exc_info else None
+        if isinstance(cause, MediaError):
+            return cause
+        if isinstance(cause, UnsupportedError) or "Unsupported URL" in str(exc):
+            return MediaError("unsupported_site", UNSUPPORTED)
+        if self.cancelled.is_set():
+            return MediaError("download_failed", TIMED_OUT)
+        return MediaError("download_failed", FAILED)
+
+    def _output(self, result: dict[str, Any]) -> Path:
+        """The produced section file, checked to hold picture and sound."""
+        downloads = result.get("requested_downloads") or []
+        candidate = downloads[0].get("filepath") if downloads else None
+        path = Path(candidate) if candidate else None
+        if path is None or not path.is_file():
+            found = sorted(p for p in self.workdir.glob(f"{_OUTPUT_STEM}.*") if p.suffix != ".part")
+            path = found[0] if found else None
+        if path is None or not path.is_file() or path.stat().st_size == 0:
+            raise MediaError("download_failed", FAILED)
+        if path.stat().st_size > self.max_filesize:
+            raise MediaError("too_big", "That video section is too big.")
+        try:
+            with av.open(str(path)) as container:
+                has_video = bool(container.streams.video)
+                has_audio = bool(container.streams.audio)
+                length = container.duration / av.time_base if container.duration else None
+        except Exception:
+            raise MediaError("download_failed", FAILED) from None
+        if not has_video:
+            raise MediaError("not_a_video", "That page's file is not a video.")
+        if not has_audio:
+            raise MediaError("no_audio", NO_AUDIO)
+        if length is not None and max(0.0, self.start - self.margin) + length < self.end - 0.1:
+            # The source's duration was unknown up front (e.g. HLS behind a page).
+            raise MediaError(
+                "range_outside",
+                f"The video ends before {format_clock(self.end)}; pick a range inside it.",
+            )
+        return path
+
+
+def _remove_new(workdir: Path, before: set[Path]) -> None:
+    """Delete whatever appeared in `workdir` since `before` was taken."""
+    if not workdir.is_dir():
+        return
+    for path in workdir.iterdir():
+        if path in before:
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+async def download_page_section(
+    url: str,
+    start: float,
+    end: float,
+    *,
+    workdir: Path,
+    allow_private: bool,
+    margin: float = 1.0,
+    max_duration: float = 4 * 3600,
+    max_filesize: int = 500 * 1024 * 1024,
+    timeout: float = 120.0,  # noqa: ASYNC109 (the thread cannot take a cancel scope)
+    logger: logging.Logger = logger,
+) -> PageSection:
+    """Download `start`..`end` (plus `margin` each side) of the video on the page `url`.
+
+    yt-dlp's own messages go to `logger` at DEBUG. Raises `MediaError` with a user-facing
+    message; on any failure what was written to
+    `workdir` is removed (the caller owns `workdir` itself).
+    """
+    if not 0 <= start < end:
+        raise MediaError("range_outside", "The range must start before it ends.")
+    try:
+        host = check_url_shape(url, allow_private=allow_private)
+        await check_host_resolves_public(host, allow_private=allow_private)
+    except UnsafeURLError as exc:
+        kind = "private_address" if "private" in str(exc) else "download_failed"
+        raise MediaError(kind, str(exc)) from None
+    job = _Job(
+        url=url,
+        start=start,
+        end=end,
+        workdir=workdir,
+        allow_private=allow_private,
+        margin=margin,
+        max_duration=max_duration,
+        max_filesize=max_filesize,
+        timeout=timeout,
+        log=logger,
+    )
+    before = set(workdir.iterdir())  # noqa: ASYNC240 (a small private directory)
+    task = asyncio.ensure_future(asyncio.to_thread(job.run))
+    try:
+        path, info = await asyncio.wait_for(asyncio.shield(task), timeout)
+    except BaseException as exc:
+        job.cancelled.set()
+        _remove_new(workdir, before)
+        if not task.done():  # the thread goes on until yt-dlp notices; clean up after it
+            task.add_done_callback(_after(lambda: _remove_new(workdir, before)))
+        if isinstance(exc, TimeoutError):
+            raise MediaError("download_failed", TIMED_OUT) from None
+        raise
+    duration = info.get("duration")
+    return PageSection(
+        path=path,
+        offset=max(0.0, start - margin),
+        title=info.get("title"),
+        duration=float(duration) if isinstance(duration, int | float) else None,
+        extractor=str(info.get("extractor") or info.get("extractor_key") or "unknown"),
+    )
+
+
+def _after(cleanup: Callable[[], None]) -> Callable[[asyncio.Future[Any]], None]:
+    def done(task: asyncio.Future[Any]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it
+        cleanup()
+
+    return done

@@ -1,0 +1,150 @@
+"""Buttons on the character card that survive restarts: state lives in the custom_id."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+if TYPE_CHECKING:
+    from cogs.character._cog import CharacterCog
+
+_CID = r"(?P<cid>[A-Za-z0-9_\-]{1,80})"
+
+
+def _cog(interaction: discord.Interaction) -> CharacterCog:
+    cog: Any = interaction.client.get_cog("CharacterCog")  # type: ignore[attr-defined]
+    assert cog is not None
+    return cog  # type: ignore[no-any-return]
+
+
+class RenameButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:rename:{_CID}"):
+    """Opens the rename modal (creator or Manage Server)."""
+
+    def __init__(self, character_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Rename",
+                emoji="✏️",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sora:rename:{character_id}",
+            )
+        )
+        self.character_id = character_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> RenameButton:
+        """Rebuild from the custom_id after a restart."""
+        return cls(match["cid"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Check permission, open the modal."""
+        await _cog(interaction).library.open_rename(interaction, self.character_id)
+
+
+class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:delete:{_CID}"):
+    """Asks for confirmation, then deletes (creator or Manage Server)."""
+
+    def __init__(self, character_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Delete",
+                emoji="🗑️",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"sora:delete:{character_id}",
+            )
+        )
+        self.character_id = character_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> DeleteButton:
+        """Rebuild from the custom_id after a restart."""
+        return cls(match["cid"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Check permission, ask to confirm."""
+        await _cog(interaction).library.confirm_delete(interaction, self.character_id)
+
+
+class AgainButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sora:again:(?P<job>\d{1,19})"
+):
+    """ "Create from same video": a new range on the same source."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Create from same video",
+                emoji="🎬",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"sora:again:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> AgainButton:
+        """Rebuild from the custom_id after a restart."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Open the range form for the same source."""
+        await _cog(interaction).library.create_again(interaction, self.job_id)
+
+
+class CreateFromMessageButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sora:react:(?P<channel>\d{1,19}):(?P<message>\d{1,19}):(?P<user>\d{1,19})",
+):
+    """Under the reply to a reaction: opens the range form for that message's video."""
+
+    def __init__(self, channel_id: int, message_id: int, user_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Create character",
+                emoji="🎭",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"sora:react:{channel_id}:{message_id}:{user_id}",
+            )
+        )
+        self.channel_id, self.message_id, self.user_id = channel_id, message_id, user_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CreateFromMessageButton:
+        """Rebuild from the custom_id after a restart."""
+        return cls(int(match["channel"]), int(match["message"]), int(match["user"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Only the person who reacted may use it."""
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message(
+                "This button is for the person who reacted. React to the video yourself, or "
+                "right-click it → Apps → Create Sora character.",
+                ephemeral=True,
+            )
+            return
+        await _cog(interaction).library.create_from_message(
+            interaction, self.channel_id, self.message_id
+        )
+
+
+DYNAMIC_ITEMS = (RenameButton, DeleteButton, AgainButton, CreateFromMessageButton)
+
+
+def card_view(character_id: str, job_id: int | None) -> discord.ui.View:
+    """The buttons under a character card."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RenameButton(character_id))
+    view.add_item(DeleteButton(character_id))
+    if job_id is not None:
+        view.add_item(AgainButton(job_id))
+    return view

@@ -1,0 +1,249 @@
+"""Managing stored characters: show, rename, delete, and starting again from a card.
+
+Used by the slash commands and by the card buttons alike. Rename and delete are local to
+this bot: toapis has no such endpoints, and the `@username` keeps working in Sora prompts.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.orders import AttachmentInfo
+from cogs.character._buttons import card_view
+from cogs.character._flow import CreateFlow, SourceSpec, attachment_info, source_from_message
+from cogs.character._modals import CreateModal, RenameModal
+from cogs.character._render import render_card
+from storage.models import Character
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+NOT_FOUND = "No character by that name in this server. Pick one from the suggestions."
+NOT_ALLOWED = (
+    "Only the person who created this character, or someone with Manage Server, can do that."
+)
+LOCAL_ONLY = (
+    "This only changes this bot's library: toapis has no rename or delete, and "
+    "`@{username}` keeps working in Sora prompts."
+)
+NO_MENTIONS = discord.AllowedMentions.none()
+
+
+class Library:
+    """The actions on stored characters."""
+
+    def __init__(self, flow: CreateFlow) -> None:
+        self.flow = flow
+
+    @property
+    def core(self) -> Core:
+        """The core services."""
+        return self.flow.core
+
+    async def _find(self, interaction: discord.Interaction, character_id: str) -> Character | None:
+        if interaction.guild_id is None:
+            return None
+        character = await self.core.characters.get(interaction.guild_id, character_id)
+        if character is None:
+            await interaction.response.send_message(NOT_FOUND, ephemeral=True)
+        return character
+
+    @staticmethod
+    def can_manage(interaction: discord.Interaction, character: Character) -> bool:
+        """The creator or a Manage Server member."""
+        return interaction.user.id == character.creator_id or interaction.permissions.manage_guild
+
+    async def _allowed(self, interaction: discord.Interaction, character: Character) -> bool:
+        if self.can_manage(interaction, character):
+            return True
+        await interaction.response.send_message(NOT_ALLOWED, ephemeral=True)
+        return False
+
+    async def card(self, character: Character) -> tuple[dict[str, Any], discord.ui.View]:
+        """Send keyword arguments and buttons for a character's card."""
+        job = await self.core.jobs.get(character.job_id) if character.job_id else None
+        full = character
+        if character.avatar is None:
+            full = (
+                await self.core.characters.get(character.guild_id, character.character_id)
+                or character
+            )
+        rendered = render_card(job, full)
+        kwargs: dict[str, Any] = {"embeds": rendered.embeds, "allowed_mentions": NO_MENTIONS}
+        files = rendered.files()
+        if files:
+            kwargs["files"] = files
+        return kwargs, card_view(character.character_id, character.job_id)
+
+    async def show(self, interaction: discord.Interaction, character_id: str) -> None:
+        """Post the character's card in the channel."""
+        character = await self._find(interaction, character_id)
+        if character is None:
+            return
+        kwargs, view = await self.card(character)
+        await interaction.response.send_message(**kwargs, view=view)
+
+    async def open_rename(self, interaction: discord.Interaction, character_id: str) -> None:
+        """Open the rename modal."""
+        character = await self._find(interaction, character_id)
+        if character is None or not await self._allowed(interaction, character):
+            return
+
+        async def apply(submitted: discord.Interaction, name: str) -> None:
+            await self.rename(submitted, character_id, name)
+
+        await interaction.response.send_modal(RenameModal(character.display_name, apply))
+
+    async def rename(self, interaction: discord.Interaction, character_id: str, name: str) -> None:
+        """Rename, tell the user what it means, refresh the card if it was clicked."""
+        character = await self._find(interaction, character_id)
+        if character is None or not await self._allowed(interaction, character):
+            return
+        renamed = await self.core.characters.rename(character.guild_id, character_id, name)
+        assert renamed is not None
+        note = f"Renamed to **{discord.utils.escape_markdown(name)}**. " + LOCAL_ONLY.format(
+            username=renamed.username
+        )
+        if (
+            interaction.message is not None
+            and interaction.type is discord.InteractionType.modal_submit
+        ):
+            kwargs, view = await self.card(renamed)
+            kwargs.pop("files", None)  # the thumbnail attachment stays as it is
+            await interaction.response.edit_message(**kwargs, view=view)
+            await interaction.followup.send(note, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        else:
+            await interaction.response.send_message(
+                note, ephemeral=True, allowed_mentions=NO_MENTIONS
+            )
+
+    async def confirm_delete(self, interaction: discord.Interaction, character_id: str) -> None:
+        """Ask "are you sure?" with buttons only the asker can press."""
+        character = await self._find(interaction, character_id)
+        if character is None or not await self._allowed(interaction, character):
+            return
+        view = ConfirmDelete(self, interaction.user.id, character, interaction.message)
+        name = discord.utils.escape_markdown(character.display_name)
+        await interaction.response.send_message(
+            f"Delete **{name}** (`@{character.username}`) from this server's library?\n"
+            + LOCAL_ONLY.format(username=character.username),
+            view=view,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+    async def create_again(self, interaction: discord.Interaction, job_id: int) -> None:
+        """Open the range form for the source of an earlier job."""
+        job = await self.core.jobs.get(job_id)
+        if job is None or job.guild_id != interaction.guild_id:
+            await interaction.response.send_message("That job is not known here.", ephemeral=True)
+            return
+        source = dict(job.meta.get("source") or {})
+        spec: SourceSpec | None = None
+        if "channel_id" in job.meta and "message_id" in job.meta:
+            spec = await self._message_source(
+                int(job.meta["channel_id"]), int(job.meta["message_id"])
+            )
+        if spec is None and source.get("from_task"):
+            spec = SourceSpec(from_task=str(source["from_task"]))
+        if spec is None and source.get("kind") == "attachment" and source.get("url"):
+            spec = SourceSpec(
+                video=AttachmentInfo(
+                    str(source["url"]), str(source.get("name") or "video.mp4"), 0, "video/mp4"
+                )
+            )
+        elif spec is None and source.get("url"):
+            spec = SourceSpec(url=str(source["url"]))
+        if spec is None:
+            await interaction.response.send_message(
+                "The original video can't be fetched again; start with `/character create`.",
+                ephemeral=True,
+            )
+            return
+        await interaction.response.send_modal(CreateModal(self.flow, spec))
+
+    async def create_from_message(
+        self, interaction: discord.Interaction, channel_id: int, message_id: int
+    ) -> None:
+        """Open the range form for the video of a message (reaction flow)."""
+        spec = await self._message_source(channel_id, message_id)
+        if spec is None:
+            await interaction.response.send_message(
+                "That message has no video any more.", ephemeral=True
+            )
+            return
+        await interaction.response.send_modal(CreateModal(self.flow, spec))
+
+    async def _message_source(self, channel_id: int, message_id: int) -> SourceSpec | None:
+        try:
+            message = await self.flow.bot.get_partial_messageable(channel_id).fetch_message(
+                message_id
+            )
+        except discord.HTTPException:
+            return None
+        return source_from_message(message)
+
+
+class ConfirmDelete(discord.ui.View):
+    """Delete / Cancel for one character."""
+
+    def __init__(
+        self,
+        library: Library,
+        owner_id: int,
+        character: Character,
+        card: discord.Message | None,
+    ) -> None:
+        super().__init__(timeout=120)
+        self.library = library
+        self.owner_id = owner_id
+        self.character = character
+        self.card = card
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the person who asked."""
+        return interaction.user.id == self.owner_id
+
+    @discord.ui.button(label="Delete", style=discord.ButtonStyle.danger)
+    async def confirm(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmDelete]
+    ) -> None:
+        """Delete it."""
+        character = self.character
+        deleted = await self.library.core.characters.delete(
+            character.guild_id, character.character_id
+        )
+        name = discord.utils.escape_markdown(character.display_name)
+        text = (
+            f"Deleted **{name}** from this server's library."
+            if deleted
+            else "It was already deleted."
+        )
+        await interaction.response.edit_message(
+            content=f"{text} `@{character.username}` keeps working in Sora prompts.",
+            view=None,
+        )
+        if deleted and self.card is not None:
+            try:
+                await self.card.edit(
+                    view=None, content="*This character was deleted from the library.*"
+                )
+            except discord.HTTPException as exc:
+                log.info("could not update the deleted character's card: %s", exc)
+        self.stop()
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmDelete]
+    ) -> None:
+        """Keep it."""
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+        self.stop()
+
+
+__all__ = ["ConfirmDelete", "Library", "attachment_info"]

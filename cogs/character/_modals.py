@@ -1,0 +1,89 @@
+"""Modals: the range form (context menu, reaction button, "Create from same video") and
+renaming a character."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import discord
+
+from bot.orders import OrderError
+from bot.provider import DEFAULT_MODEL
+from cogs.character._flow import CreateFlow, SourceSpec
+
+MAX_NAME = 80
+
+
+class CreateModal(discord.ui.Modal, title="Create a Sora character"):
+    """Asks for the 1-3 s range and the model, then runs the create flow."""
+
+    start: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
+        label="Start (seconds or m:ss)",
+        placeholder="e.g. 1.5 or 0:12",
+        default="0",
+        max_length=20,
+    )
+    end: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
+        label="End (1 to 3 s after start)",
+        placeholder="e.g. 3 or 0:14",
+        default="3",
+        max_length=20,
+    )
+    model: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
+        label="Model: sora-2, sora-2-pro or sora-2-vip",
+        default=DEFAULT_MODEL,
+        max_length=20,
+    )
+
+    def __init__(self, flow: CreateFlow, source: SourceSpec) -> None:
+        super().__init__(timeout=900)
+        self.flow = flow
+        self.source = source
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Check the range, then the same flow as `/character create`."""
+        try:
+            order = self.source.order(
+                self.flow.core,
+                self.start.value,
+                self.end.value,
+                self.model.value.strip().lower() or None,
+            )
+        except OrderError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await self.flow.run(interaction, order, self.source.meta)
+
+
+def clean_name(text: str) -> str:
+    """A display name as stored: one line, trimmed; raises ValueError with a message."""
+    name = " ".join(text.split())
+    if not name:
+        raise ValueError("The name can't be empty.")
+    if len(name) > MAX_NAME:
+        raise ValueError(f"The name can be at most {MAX_NAME} characters.")
+    return name
+
+
+class RenameModal(discord.ui.Modal, title="Rename character"):
+    """Asks for the new display name."""
+
+    name: discord.ui.TextInput[RenameModal] = discord.ui.TextInput(
+        label="New name", max_length=MAX_NAME, min_length=1
+    )
+
+    def __init__(
+        self, current: str, apply: Callable[[discord.Interaction, str], Awaitable[None]]
+    ) -> None:
+        super().__init__(timeout=600)
+        self.name.default = current[:MAX_NAME]
+        self.apply = apply
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Validate and hand over."""
+        try:
+            name = clean_name(self.name.value)
+        except ValueError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await self.apply(interaction, name)

@@ -1,0 +1,78 @@
+"""`/help`: what the bot does, its commands and the range rules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+if TYPE_CHECKING:
+    from bot.app import SoraBot
+
+README_URL = "https://github.com/sora-character-bot/sora-character-bot#readme"
+
+
+def help_embed() -> discord.Embed:
+    """The help text."""
+    embed = discord.Embed(
+        title="Sora Character Bot",
+        description=(
+            "Turns 1 to 3 seconds of a video into a reusable **Sora-2 character**. Paste its "
+            "`@username` into a Sora prompt to put the character in new videos."
+        ),
+        colour=discord.Colour.blurple(),
+    )
+    embed.add_field(
+        name="Create",
+        value=(
+            "`/character create start end` with one source: `video` (attach a file), `url` "
+            "(a video link or a page such as YouTube) or `from_task` (an earlier task id); "
+            "optional `model`.\nOr right-click a message with a video → **Apps → Create Sora "
+            "character**."
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name="Browse and manage",
+        value=(
+            "`/character list` (filter `mine` or `creator`), `/character show`, "
+            "`/character rename`, `/character delete`. Rename and delete only change this "
+            "bot's library; the `@username` keeps working in Sora."
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name="The range",
+        value=(
+            "`start` and `end` in seconds (`1.5`) or minutes:seconds (`0:12`); the moment "
+            "must be 1 to 3 s long, inside the video, with one character clearly visible. "
+            "The video needs sound."
+        ),
+        inline=False,
+    )
+    embed.add_field(
+        name="Server settings",
+        value="`/settings auto-react` (Manage Server): react to new videos with a shortcut.",
+        inline=False,
+    )
+    embed.add_field(name="More", value=f"[README]({README_URL})", inline=False)
+    return embed
+
+
+class Help(commands.Cog):
+    """The /help command."""
+
+    def __init__(self, bot: SoraBot) -> None:
+        self.bot = bot
+
+    @app_commands.command(name="help", description="What this bot does and how to use it")
+    async def help(self, interaction: discord.Interaction) -> None:
+        """Answer privately with the help text."""
+        await interaction.response.send_message(embed=help_embed(), ephemeral=True)
+
+
+async def setup(bot: SoraBot) -> None:
+    """Load the extension."""
+    await bot.add_cog(Help(bot))

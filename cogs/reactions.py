@@ -1,0 +1,82 @@
+"""Auto-reaction: react to new videos; a click on the reaction offers the create flow.
+
+A reaction is not an interaction, so the bot answers a click with a short public reply
+that mentions the person and carries a "Create character" button; the button opens the
+same range form as the context menu.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import discord
+from discord.ext import commands
+
+from cogs.character._buttons import CreateFromMessageButton
+from cogs.character._flow import source_from_message
+
+if TYPE_CHECKING:
+    from bot.app import SoraBot
+
+log = logging.getLogger(__name__)
+
+EMOJI = "🎭"
+
+
+class AutoReact(commands.Cog):
+    """Reacts to videos and answers clicks on the reaction."""
+
+    def __init__(self, bot: SoraBot) -> None:
+        self.bot = bot
+
+    async def _enabled(self, guild_id: int | None) -> bool:
+        if guild_id is None or self.bot.core is None or not self.bot.intents.message_content:
+            return False
+        return (await self.bot.core.guild_settings.get(guild_id)).auto_react
+
+    @commands.Cog.listener()
+    async def on_message(self, message: discord.Message) -> None:
+        """React to a new message carrying a video, where the server turned it on."""
+        if message.author.bot or message.guild is None:
+            return
+        if source_from_message(message) is None or not await self._enabled(message.guild.id):
+            return
+        try:
+            await message.add_reaction(EMOJI)
+        except discord.HTTPException as exc:
+            log.info("could not react in channel %d: %s", message.channel.id, exc)
+
+    @commands.Cog.listener()
+    async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
+        """Someone clicked our reaction: reply with a button only they can use."""
+        if str(payload.emoji) != EMOJI or payload.user_id == getattr(self.bot.user, "id", None):
+            return
+        if payload.member is not None and payload.member.bot:
+            return
+        if not await self._enabled(payload.guild_id):
+            return
+        channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        view = discord.ui.View(timeout=None)
+        view.add_item(
+            CreateFromMessageButton(payload.channel_id, payload.message_id, payload.user_id)
+        )
+        reference = discord.MessageReference(
+            message_id=payload.message_id,
+            channel_id=payload.channel_id,
+            fail_if_not_exists=False,
+        )
+        try:
+            await channel.send(
+                f"<@{payload.user_id}> turn this video into a Sora character:",
+                view=view,
+                reference=reference,
+                allowed_mentions=discord.AllowedMentions(users=True, replied_user=False),
+            )
+        except discord.HTTPException as exc:
+            log.info("could not answer a reaction in channel %d: %s", payload.channel_id, exc)
+
+
+async def setup(bot: SoraBot) -> None:
+    """Load the extension."""
+    await bot.add_cog(AutoReact(bot))

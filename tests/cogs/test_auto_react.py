@@ -1,0 +1,88 @@
+"""/settings auto-react and the reaction flow, end to end with real payloads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.cogs.conftest import Running
+from tests.cogs.test_character_create import EDIT_REPLY, is_card
+from tests.cogs.test_library import MODAL, NO_PERMISSIONS, modal_values, reply_to
+from tests.fakes import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.ids import DEFAULT_PERMISSIONS
+
+REACTION = r"/channels/\d+/messages/\d+/reactions/.+/@me"
+MANAGE_SERVER = str(int(DEFAULT_PERMISSIONS) | 1 << 5)
+
+
+def auto_react(enabled: bool, **kwargs: Any) -> dict[str, Any]:
+    kwargs.setdefault("permissions", MANAGE_SERVER)
+    return payloads.slash_command("auto-react", {"enabled": enabled}, group="settings", **kwargs)
+
+
+async def test_setting_is_for_manage_server_members(sora: Running):
+    synced = {c["name"]: c for c in sora.fake.commands[None]}
+    assert str(synced["settings"]["default_member_permissions"]) == "32"  # hidden from members
+    denied = await reply_to(
+        sora, auto_react(True, user_id=OTHER_USER_ID, permissions=NO_PERMISSIONS)
+    )
+    assert "Manage Server" in denied.json["data"]["content"]
+    assert (await sora.core.guild_settings.get(GUILD_ID)).auto_react is False
+
+
+async def test_reaction_flow_from_a_posted_video_to_the_card(sora: Running, simulator, short_video):
+    posted_media = sora.fake.add_media("dance.mp4", short_video)
+    assert posted_media
+    video_message = payloads.message(
+        content="",
+        attachments=[sora.fake.media_attachment("dance.mp4")],
+        author=payloads.user(OTHER_USER_ID, "poster"),
+    )
+    sora.fake.add_message(video_message)
+    sora.dispatch("GUILD_CREATE", payloads.guild())
+
+    sora.dispatch("MESSAGE_CREATE", video_message)
+    assert not sora.fake.calls_to("PUT", REACTION)  # off by default: no reaction
+
+    answer = await reply_to(sora, auto_react(True))
+    assert "**on**" in answer.json["data"]["content"]
+    sora.dispatch("MESSAGE_CREATE", video_message)
+    await sora.wait_call("PUT", REACTION)
+
+    sora.fake.clear()
+    sora.dispatch(
+        "MESSAGE_REACTION_ADD",
+        payloads.reaction_add(
+            int(video_message["id"]), "🎭", user_id=USER_ID, message_author_id=OTHER_USER_ID
+        ),
+    )
+    prompt = await sora.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages")
+    assert isinstance(prompt.json, dict)
+    assert f"<@{USER_ID}>" in prompt.json["content"]
+    button = prompt.json["components"][0]["components"][0]
+    assert button["label"] == "Create character"
+    prompt_message = sora.fake.messages_in(CHANNEL_ID)[-1]
+
+    stranger = await reply_to(
+        sora, payloads.component_click(button["custom_id"], prompt_message, user_id=OTHER_USER_ID)
+    )
+    assert "for the person who reacted" in stranger.json["data"]["content"]
+
+    modal = await reply_to(sora, payloads.component_click(button["custom_id"], prompt_message))
+    assert modal.json["type"] == MODAL
+    custom_id, values = modal_values(modal.json, start="1", end="3")
+    sora.feed(payloads.modal_submit(custom_id, values, message=prompt_message))
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert "dance.mp4" in str(card.json)
+    assert len([r for r in simulator.requests if r[0] == "POST"]) == 1
+
+
+async def test_messages_without_video_get_no_reaction(sora: Running):
+    sora.dispatch("GUILD_CREATE", payloads.guild())
+    await reply_to(sora, auto_react(True))
+    sora.fake.clear()
+    text = payloads.message(content="hello", author=payloads.user(OTHER_USER_ID, "x"))
+    sora.dispatch("MESSAGE_CREATE", text)
+    bot_post = payloads.message(content="https://example.com/a.mp4", author=payloads.bot_author())
+    sora.dispatch("MESSAGE_CREATE", bot_post)
+    await sora.settle()
+    assert not sora.fake.calls_to("PUT", REACTION)
