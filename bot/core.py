@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.guild_settings import SettingsService
+from bot.intake import MediaIntake
 from bot.jobs import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.provider import CharacterProvider
 from bot.toapis import ToapisClient
@@ -26,6 +27,7 @@ class Core:
     tracker: JobTracker
     listeners: ListenerHub
     guild_settings: SettingsService
+    intake: MediaIntake
 
     async def close(self) -> None:
         """Stop following jobs, then close the provider and the database."""
@@ -72,6 +74,7 @@ async def open_core(
         or TrackerTimings(
             poll_interval=settings.poll_interval_seconds,
             timeout=settings.job_timeout_seconds,
+            submit_retry=settings.poll_interval_seconds * 3,
         ),
     )
     return Core(
@@ -84,4 +87,5 @@ async def open_core(
         tracker,
         hub,
         SettingsService(GuildSettingsRepository(database)),
+        MediaIntake(provider, allow_private=settings.allow_private_urls),
     )

@@ -23,6 +23,8 @@ from bot.provider import (
     CharacterProvider,
     CharacterRequest,
     ProviderError,
+    RateLimitedError,
+    ServiceUnavailableError,
     SubmissionUncertainError,
     Task,
     TaskNotFoundError,
@@ -129,6 +131,8 @@ class TrackerTimings:
     max_age: float = 24 * 3600.0
     not_found_grace: float = 600.0
     max_error_backoff: float = 60.0
+    submit_retry: float = 15.0  # first wait after a 429/503 at submit (doubles, capped)
+    submit_give_up: float = 1800.0  # stop re-sending a refused create request after this
 
 
 _STATE_OF = {
@@ -209,27 +213,64 @@ class JobTracker:
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
         job = await self.jobs.create(replace(new, request=request.model_dump(exclude_none=True)))
+        job = await self._send_once(job, request)
+        self._spawn(job)
+        return job
+
+    async def _send_once(self, job: Job, request: CharacterRequest) -> Job:
+        """Send the create request of a job in SUBMITTING; record what came of it."""
         try:
             task = await self.provider.create_character(request)
         except SubmissionUncertainError as exc:
-            job = await self.jobs.update_status(
+            return await self.jobs.update_status(
                 job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
             )
-            self._spawn(job)
+        except (RateLimitedError, ServiceUnavailableError) as exc:
+            # Not accepted, so nothing was created or charged: safe to send again later.
+            job = await self.jobs.update_status(
+                job.id,
+                JobState.WAITING,
+                0,
+                error_code=type(exc).__name__,
+                error_message=exc.user_message,
+            )
+            await self._tell("job_changed", job)
             return job
         except ProviderError as exc:
-            job = await self.jobs.update_status(
+            return await self.jobs.update_status(
                 job.id,
                 JobState.FAILED,
                 0,
                 error_code=type(exc).__name__,
                 error_message=exc.user_message,
             )
-            self._spawn(job)
-            return job
         job = await self.jobs.set_submitted(job.id, task.id, _STATE_OF[task.status], task.progress)
         await self._tell("job_changed", job)
-        self._spawn(job)
+        return job
+
+    async def _resend_until_accepted(self, job: Job) -> Job:
+        """A WAITING job: send its create request again with backoff, bounded in time."""
+        attempt = 0
+        while job.state is JobState.WAITING:
+            if self._clock() - job.created_at > self.timings.submit_give_up:
+                return await self.jobs.update_status(
+                    job.id,
+                    JobState.FAILED,
+                    0,
+                    error_code=job.error_code or "RateLimitedError",
+                    error_message=(
+                        "toapis stayed busy and did not accept the request; nothing was "
+                        "charged. Please try again later."
+                    ),
+                )
+            delay = min(
+                self.timings.max_error_backoff * 5,
+                self.timings.submit_retry * 2 ** min(attempt, 10),
+            )
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            attempt += 1
+            job = await self.jobs.update_status(job.id, JobState.SUBMITTING, 0)
+            job = await self._send_once(job, CharacterRequest.model_validate(job.request))
         return job
 
     # --- following ------------------------------------------------------------------------
@@ -246,6 +287,8 @@ class JobTracker:
 
     async def _follow(self, job: Job) -> None:
         try:
+            if job.state is JobState.WAITING:
+                job = await self._resend_until_accepted(job)
             if not job.state.is_final:
                 job = await self._poll_until_final(job)
             await self._announce(job)

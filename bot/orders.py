@@ -12,7 +12,6 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bot.media_probe import MediaError, check_clip, probe
 from bot.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
 from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
 from bot.ranges import ClipRange, RangeError
@@ -125,23 +124,16 @@ def plan_order(
 
 
 async def resolve(order: CreateOrder, *, allow_private: bool) -> CreateOrder:
-    """The I/O part of the checks: public host, then a probe of the video itself.
+    """The cheap I/O part of the checks: a link's host must resolve to public addresses.
 
-    The probe reads only the bytes the demuxer needs (stream list and duration) and
-    refuses files without video or sound, or shorter than the chosen range, and links
-    that cannot be read at all.
+    The video itself is probed by `bot.intake.MediaIntake.prepare`, which reads its
+    header once for both the checks and the cut.
     """
-    if order.kind is SourceKind.URL and order.url:
+    if order.kind in (SourceKind.URL, SourceKind.PAGE) and order.url:
         host = urlsplit(order.url).hostname or ""
         try:
             await check_host_resolves_public(host, allow_private=allow_private)
         except UnsafeURLError as exc:
-            raise OrderError(str(exc)) from None
-    if order.kind in (SourceKind.URL, SourceKind.ATTACHMENT) and order.url:
-        try:
-            info = await probe(order.url, allow_private=allow_private)
-            check_clip(info, order.clip.start, order.clip.end)
-        except MediaError as exc:
             raise OrderError(str(exc)) from None
     return order
 
@@ -167,10 +159,8 @@ def _url_order(url: str, clip: ClipRange, model: str, allow_private: bool) -> Cr
     except UnsafeURLError as exc:
         raise OrderError(str(exc)) from None
     if not _has_video_suffix(unquote(urlsplit(url).path)):
-        raise OrderError(
-            "Page links (YouTube, TikTok, X, Reddit...) are not supported yet. Send a "
-            "direct link to a video file (.mp4, .mov, .webm) or attach the video."
-        )
+        # A page (YouTube, TikTok, X, Reddit...): yt-dlp finds the video in it.
+        return CreateOrder(SourceKind.PAGE, url, clip, model, url=url)
     return CreateOrder(SourceKind.URL, url, clip, model, url=url)
 
 

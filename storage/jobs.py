@@ -203,12 +203,14 @@ class JobRepository:
     async def active(self) -> list[Job]:
         """Jobs the tracker still has work for, oldest first.
 
-        Those queued or in progress at the provider (with a task id), and those in a
+        Those queued or in progress at the provider (with a task id), those waiting to
+        send their create request again (never accepted, so safe to send), and those in a
         final state whose outcome has not been announced yet.
         """
         rows = await self._db.fetchall(
             "SELECT * FROM jobs WHERE "  # noqa: S608 (constant SQL)
             f"(state IN ({_POLLED}) AND task_id IS NOT NULL) "
+            f"OR state = '{JobState.WAITING.value}' "
             f"OR (state IN ({_FINAL}) AND announced_at IS NULL) "
             "ORDER BY id"
         )

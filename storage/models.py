@@ -11,6 +11,7 @@ class JobState(StrEnum):
     """Life of a job as we record it."""
 
     SUBMITTING = "submitting"  # row written, create request about to be / being sent
+    WAITING = "waiting"  # not accepted yet (429/503/5xx): the create request is retried later
     UNKNOWN = "unknown"  # died while submitting: may or may not exist at the provider
     QUEUED = "queued"
     IN_PROGRESS = "in_progress"
@@ -24,7 +25,9 @@ class JobState(StrEnum):
 
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.UNKNOWN})
-ACTIVE_STATES = frozenset({JobState.SUBMITTING, JobState.QUEUED, JobState.IN_PROGRESS})
+ACTIVE_STATES = frozenset(
+    {JobState.SUBMITTING, JobState.WAITING, JobState.QUEUED, JobState.IN_PROGRESS}
+)
 
 
 class SourceKind(StrEnum):

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
+from bot.media_probe import MediaError
 from bot.orders import (
     AttachmentInfo,
     CreateOrder,
@@ -17,6 +19,8 @@ from bot.orders import (
     plan_order,
     resolve,
 )
+from bot.provider import CharacterRequest, ProviderError
+from bot.ranges import format_clock, format_seconds
 from cogs.character._render import Rendered, progress_bar
 
 if TYPE_CHECKING:
@@ -98,22 +102,35 @@ class CreateFlow:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
+        limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
         try:
             order = await resolve(order, allow_private=self.core.settings.allow_private_urls)
-        except OrderError as exc:
+            prepared = await self.core.intake.prepare(order, preview_limit=limit)
+        except (OrderError, MediaError, ProviderError) as exc:
+            text = exc.user_message if isinstance(exc, ProviderError) else str(exc)
             await interaction.delete_original_response()
-            await interaction.followup.send(str(exc), ephemeral=True)
+            await interaction.followup.send(text, ephemeral=True)
             return
-        reply = await interaction.edit_original_response(embeds=sending(order).embeds)
+        shown = sending(order, prepared)
+        reply = await interaction.edit_original_response(
+            embeds=shown.embeds, attachments=shown.files()
+        )
         new = order.new_job(
             guild_id=interaction.guild_id,
             channel_id=reply.channel.id,
             message_id=reply.id,
             requester_id=interaction.user.id,
             provider=self.core.provider.name,
-            meta={**(meta or {}), **_source_meta(order)},
+            meta={**(meta or {}), **_source_meta(order, prepared)},
         )
-        job = await self.core.tracker.submit(new, order.request())
+        request = CharacterRequest(
+            model=order.model,
+            start=prepared.start,
+            end=prepared.end,
+            url=prepared.url,
+            from_task=prepared.from_task,
+        )
+        job = await self.core.tracker.submit(new, request)
         log.info(
             "job %d submitted by %d in guild %d (task %s)",
             job.id,
@@ -123,20 +140,22 @@ class CreateFlow:
         )
 
 
-def _source_meta(order: CreateOrder) -> dict[str, Any]:
+def _source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
     """What "Create from same video" needs to fetch the source again."""
-    return {
-        "source": {
-            "kind": order.kind.value,
-            "url": order.url,
-            "from_task": order.from_task,
-            "name": order.reference,
-        }
+    source: dict[str, Any] = {
+        "kind": order.kind.value,
+        "url": order.url,
+        "from_task": order.from_task,
+        "name": order.reference,
     }
+    if prepared.uploaded:
+        source["clip_url"] = prepared.url
+        source["clip_offset"] = prepared.clip_offset
+    return {"source": source}
 
 
-def sending(order: CreateOrder) -> Rendered:
-    """The reply while the request is being sent."""
+def sending(order: CreateOrder, prepared: PreparedSource | None = None) -> Rendered:
+    """The reply while the request is being sent: what was picked, and the clip."""
     embed = discord.Embed(
         title="Creating a Sora character",
         description=f"{progress_bar(0)}\nSending the request to toapis…",
@@ -148,4 +167,18 @@ def sending(order: CreateOrder) -> Rendered:
     )
     embed.add_field(name="Range", value=str(order.clip), inline=True)
     embed.add_field(name="Model", value=order.model, inline=True)
-    return Rendered(embeds=[embed])
+    avatar = None
+    if prepared is not None and prepared.clip_offset is not None:
+        embed.add_field(
+            name="Clip sent",
+            value=(
+                f"Cut from {format_clock(prepared.clip_offset)} and uploaded; toapis reads "
+                f"{format_seconds(prepared.start)}–{format_seconds(prepared.end)} s of it."
+            ),
+            inline=False,
+        )
+    if prepared is not None and prepared.preview and prepared.preview_name:
+        avatar = (prepared.preview_name, prepared.preview)
+        if prepared.preview_name.endswith(".jpg"):
+            embed.set_image(url=f"attachment://{prepared.preview_name}")
+    return Rendered(embeds=[embed], avatar=avatar)

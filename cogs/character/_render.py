@@ -21,6 +21,7 @@ AVATAR_NAMES = {"image/jpeg": "avatar.jpg", "image/png": "avatar.png", "image/we
 
 _STATUS_WORDS = {
     JobState.SUBMITTING: "Sending the request to toapis…",
+    JobState.WAITING: "Queued at toapis: it is busy right now, retrying automatically.",
     JobState.QUEUED: "Waiting in the queue at toapis.",
     JobState.IN_PROGRESS: "Extracting the character.",
 }

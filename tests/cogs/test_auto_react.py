@@ -73,7 +73,7 @@ async def test_reaction_flow_from_a_posted_video_to_the_card(sora: Running, simu
     sora.feed(payloads.modal_submit(custom_id, values, message=prompt_message))
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     assert "dance.mp4" in str(card.json)
-    assert len([r for r in simulator.requests if r[0] == "POST"]) == 1
+    assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 1
 
 
 async def test_messages_without_video_get_no_reaction(sora: Running):

@@ -43,7 +43,7 @@ async def test_url_source_defers_shows_progress_and_becomes_the_card(
     assert callback.json == {"type": 5}  # deferred, public ("thinking")
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
 
-    submit = [r for r in simulator.requests if r[0] == "POST"]
+    submit = [r for r in simulator.requests if r[1] == "/v1/videos/generations"]
     assert [r[2] for r in submit] == [{"model": "sora-2-pro", "timestamps": "1,3", "url": url}]
     progress = [c for c in sora.fake.calls_to("PATCH", EDIT_REPLY) if not is_card(c)]
     assert progress, "no progress edit was made"
@@ -81,7 +81,13 @@ async def test_attachment_source(sora: Running, simulator, short_video):
     sora.feed(payload)
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     assert "phone.mp4" in fields(embed_of(card))["Source"]
-    assert simulator.requests[0][2]["timestamps"] == "1,2.5"
+    # Discord attachment links expire: the moment is cut, uploaded, and shown to the user.
+    [submitted] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
+    assert submitted["url"].startswith(f"{simulator.base_url}/uploads/")
+    assert submitted["timestamps"] == "1,2.5"
+    [shown] = sora.fake.calls_to("PATCH", r"/webhooks/\d+/[^/]+/messages/@original")
+    assert "Clip sent" in str(shown.json)
+    assert [name for _, name, _ in shown.files] == ["clip.mp4"]
 
 
 async def test_from_task_source(sora: Running, simulator, media_server, short_video):
@@ -91,7 +97,7 @@ async def test_from_task_source(sora: Running, simulator, media_server, short_vi
     sora.fake.clear()
     sora.feed(create(from_task=first.task_id, start="2", end="4"))
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)
-    posts = [r[2] for r in simulator.requests if r[0] == "POST"]
+    posts = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
     assert posts[-1] == {"model": "sora-2", "timestamps": "2,4", "from_task": first.task_id}
 
 
@@ -125,16 +131,23 @@ async def test_service_refusals_are_explained(sora: Running, simulator, media_se
         sora.feed(create(url=url))
         call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
         assert words in embed_of(call)["description"]
-    simulator.scenario.update(submit_status=None, rate_limit_submits=5, retry_after=0)
+    simulator.scenario.update(submit_status=None, rate_limit_submits=4, retry_after=0)
     sora.fake.clear()
     sora.feed(create(url=url))
-    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
-    assert "busy" in embed_of(call)["description"]
-    simulator.scenario.update(rate_limit_submits=0, server_errors=5)
-    sora.fake.clear()
-    sora.feed(create(url=url))
-    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
-    assert "could not be reached" in embed_of(call)["description"]
+    waiting = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "retrying" in str(c.json))
+    assert "Queued at toapis" in embed_of(waiting)["description"]
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)  # accepted once toapis calmed down
+    assert simulator.submits == 1
+
+
+async def test_server_errors_at_submit_wait_and_retry(
+    sora: Running, simulator, media_server, short_video
+):
+    simulator.scenario.update(server_errors=4)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "retrying" in str(c.json))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert simulator.submits == 1
 
 
 async def test_bad_input_is_answered_ephemerally_before_any_api_call(sora: Running, simulator):
@@ -143,7 +156,6 @@ async def test_bad_input_is_answered_ephemerally_before_any_api_call(sora: Runni
         ({"url": "https://example.com/a.mp4", "start": "abc", "end": "2"}, "seconds"),
         ({"url": "https://example.com/a.mp4", "start": "2", "end": "1"}, "after"),
         ({"start": "1", "end": "3"}, "exactly one source"),
-        ({"url": "https://www.youtube.com/watch?v=x"}, "not supported yet"),
         ({"url": "ftp://example.com/a.mp4"}, "Only http"),
         ({"from_task": "'; drop table jobs; --"}, "task id"),
     ]
@@ -214,7 +226,7 @@ async def test_unreadable_answer_to_create_is_shown_as_unknown_and_not_resent(
     call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Unknown" in str(c.json))
     assert "not sent again" in embed_of(call)["description"]
     await sora.settle()
-    assert len([r for r in simulator.requests if r[0] == "POST"]) == 1
+    assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 1
 
 
 async def test_video_without_sound_is_refused_after_defer_without_an_api_call(
@@ -225,4 +237,32 @@ async def test_video_without_sound_is_refused_after_defer_without_an_api_call(
     assert isinstance(followup.json, dict) and followup.json["flags"] == EPHEMERAL
     assert "no sound" in followup.json["content"]
     assert sora.fake.calls_to("DELETE", r"/webhooks/\d+/[^/]+/messages/@original")
+    assert simulator.requests == []
+
+
+async def test_page_link_is_read_with_yt_dlp_cut_and_uploaded(
+    sora: Running, simulator, media_dir, media_server, short_video
+):
+    (media_dir / "watch.html").write_text(
+        f'<html><head><title>Clip</title></head><body><video src="/{short_video.name}">'
+        "</video></body></html>"
+    )
+    sora.feed(create(url=f"{media_server}/watch.html", start="2", end="4"))
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert "watch.html" in fields(embed_of(card))["Source"]
+    [submitted] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
+    assert submitted["url"].startswith(f"{simulator.base_url}/uploads/")
+    assert submitted["timestamps"] == "1,3"  # clip-relative, whole seconds
+
+
+async def test_playlist_page_is_refused_without_an_api_call(
+    sora: Running, simulator, media_dir, media_server, short_video
+):
+    (media_dir / "two.html").write_text(
+        f'<html><body><video src="/{short_video.name}"></video>'
+        f'<video src="/{short_video.name}?b"></video></body></html>'
+    )
+    sora.feed(create(url=f"{media_server}/two.html"))
+    followup = await sora.wait_call("POST", r"/webhooks/\d+/[^/]+")
+    assert isinstance(followup.json, dict) and "playlist" in followup.json["content"]
     assert simulator.requests == []

@@ -138,7 +138,9 @@ async def test_context_menu_opens_the_modal_and_creates(sora: Running, simulator
     sora.feed(payloads.modal_submit(custom_id, values))
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     assert "posted.mp4" in str(card.json)
-    assert [r[2]["model"] for r in simulator.requests if r[0] == "POST"] == ["sora-2-vip"]
+    assert [r[2]["model"] for r in simulator.requests if r[1] == "/v1/videos/generations"] == [
+        "sora-2-vip"
+    ]
 
 
 async def test_context_menu_on_a_message_without_video(sora: Running):
@@ -187,7 +189,7 @@ async def test_card_buttons_work_after_a_restart(
         custom_id, values = modal_values(again.json, start="2", end="4")
         second.feed(payloads.modal_submit(custom_id, values, message=card))
         await second.wait_call("PATCH", EDIT_REPLY, is_card)
-        posts = [r[2] for r in simulator.requests if r[0] == "POST"]
+        posts = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
         assert posts[-1]["url"] == f"{media_server}/{short_video.name}"
         assert posts[-1]["timestamps"] == "2,4"
 

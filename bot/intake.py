@@ -1,0 +1,355 @@
+"""Media intake: turn a checked order into the `url`/`from_task` and timestamps toapis gets.
+
+- `from_task` orders pass unchanged (no I/O).
+- A direct link (`SourceKind.URL`) is passed through unchanged, with the user's
+  timestamps, when the video is short (at most `max_passthrough_seconds`) and within the
+  upload limit: the link is the user's own and stable, and toapis fetches it itself.
+- A Discord attachment URL is signed and expires, so an attachment is passed through only
+  when the clip window would be the whole file anyway (and it is within the upload limit);
+  otherwise it is cut and uploaded like a long link.
+- Everything else is cut: [start - margin, end + margin], clamped to the video, is read
+  through a `CheckedReader` (bounded Range requests, every redirect hop and address
+  checked; PyAV never sees the URL), written to an MP4 in a private temporary directory,
+  uploaded with `CharacterProvider.upload_video`, and the clip-relative timestamps are
+  sent. The clip starts a whole number of seconds before the range so the timestamps come
+  out whole where the span allows (decimals are unconfirmed at toapis).
+
+When no `MediaInfo` is given, the video is probed (as `bot.media_probe.probe_url` does:
+streams, duration, size, then `check_clip`) through the same reader that then cuts it, so
+the container index is fetched from the origin once, not twice.
+
+Temporary files are deleted on success, on error and on cancellation (the worker thread is
+waited for, and removes its directory itself if the caller has gone).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import av
+
+from bot.media_cut import KEYFRAME_TOLERANCE, Cut, CutCancelled, cut_container, still_jpeg
+from bot.media_pages import download_page_section
+from bot.media_probe import (
+    CheckedReader,
+    MediaError,
+    MediaInfo,
+    _describe,
+    _refuse_nested_open,
+    check_clip,
+)
+from bot.orders import CreateOrder
+from bot.provider import CharacterProvider
+from bot.ranges import format_timestamps
+from storage.models import SourceKind
+
+T = TypeVar("T")
+CLIP_NAME = "clip.mp4"
+UPLOADABLE_SUFFIXES = (".mp4", ".webm", ".mov")
+FRAME_NAME = "frame.jpg"
+DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
+DEFAULT_PREVIEW_LIMIT = 10 * 1024 * 1024
+READ_CHUNK = 64 * 1024  # small Range windows: little read beyond what the demuxer needs
+
+
+@dataclass(frozen=True)
+class PreparedSource:
+    """What to send to toapis, and what to show the user."""
+
+    url: str | None  # the `url` to send (unchanged link, or the uploaded clip's URL)
+    from_task: str | None
+    start: float  # timestamps to send (relative to the clip when cut)
+    end: float
+    clip_offset: float | None  # where the sent clip begins in the source (None: not cut)
+    uploaded: bool
+    preview: bytes | None  # the clip (mp4) or a JPEG still; None when not cut
+    preview_name: str | None  # "clip.mp4" or "frame.jpg"
+    info: MediaInfo | None
+    bytes_read: int = 0  # bytes fetched from the origin (probe and cut)
+    stream_copied: bool = False  # the clip's packets were copied, not re-encoded
+
+    @property
+    def timestamps(self) -> str:
+        """The `timestamps` field for toapis."""
+        return format_timestamps(self.start, self.end)
+
+
+@dataclass(frozen=True, slots=True)
+class _Clip:
+    cut: Cut
+    size: int
+    preview: bytes
+    preview_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    info: MediaInfo
+    clip: _Clip | None  # None: pass the URL through
+    bytes_read: int
+
+
+def clip_window(
+    start: float, end: float, duration: float | None, margin: float
+) -> tuple[float, float]:
+    """Where the clip begins and ends in the source.
+
+    It begins a whole number of seconds (at least `margin`, fewer only near the start of
+    the video) before `start`, so that clip-relative timestamps are whole when `start` is.
+    """
+    lead = min(math.ceil(margin - 1e-9), math.floor(start + 1e-9))
+    begin = round(start - max(0, lead), 3)
+    finish = end + margin
+    if duration is not None:
+        finish = min(finish, duration)
+    return begin, round(finish, 3)
+
+
+class MediaIntake:
+    """Checks, cuts and uploads sources so toapis gets a stable URL and exact timestamps."""
+
+    def __init__(
+        self,
+        provider: CharacterProvider,
+        *,
+        allow_private: bool,
+        workdir: Path | None = None,
+        margin: float = 1.0,
+        max_passthrough_seconds: float = 20.0,
+        upload_limit: int = DEFAULT_UPLOAD_LIMIT,
+        time_limit: float = 120.0,
+    ) -> None:
+        self.provider = provider
+        self.allow_private = allow_private
+        self.workdir = workdir
+        self.margin = margin
+        self.max_passthrough_seconds = max_passthrough_seconds
+        self.upload_limit = upload_limit
+        self.time_limit = time_limit
+
+    async def prepare(
+        self,
+        order: CreateOrder,
+        *,
+        info: MediaInfo | None = None,
+        preview_limit: int = DEFAULT_PREVIEW_LIMIT,
+    ) -> PreparedSource:
+        """The source to send for `order`; raises `MediaError` or provider errors."""
+        start, end = order.clip.start, order.clip.end
+        if order.url is None:
+            return PreparedSource(
+                url=None,
+                from_task=order.from_task,
+                start=start,
+                end=end,
+                clip_offset=None,
+                uploaded=False,
+                preview=None,
+                preview_name=None,
+                info=info,
+            )
+        if order.kind is SourceKind.PAGE:
+            return await self._prepare_page(order, preview_limit)
+        if info is not None:
+            check_clip(info, start, end)
+            if self._passes_through(order, info):
+                return _unchanged(order, info, 0)
+        workspace = Path(tempfile.mkdtemp(prefix="intake-", dir=self.workdir))
+        cancel = threading.Event()
+        try:
+            known = info
+            outcome = await _in_thread(
+                lambda: self._work(order, known, workspace, preview_limit, cancel), cancel
+            )
+            if outcome.clip is None:
+                return _unchanged(order, outcome.info, outcome.bytes_read)
+            clip = outcome.clip
+            if clip.size > self.upload_limit:
+                raise MediaError(
+                    "too_big",
+                    f"The cut clip is {clip.size / 1048576:.1f} MB; the upload limit is "
+                    f"{self.upload_limit / 1048576:.0f} MB.",
+                )
+            uploaded = await self.provider.upload_video(clip.cut.path, filename=CLIP_NAME)
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+        rel_start = _snap(start - clip.cut.offset)
+        return PreparedSource(
+            url=uploaded.url,
+            from_task=None,
+            start=rel_start,
+            end=round(rel_start + order.clip.span, 3),
+            clip_offset=clip.cut.offset,
+            uploaded=True,
+            preview=clip.preview,
+            preview_name=clip.preview_name,
+            info=outcome.info,
+            bytes_read=outcome.bytes_read,
+            stream_copied=clip.cut.copied,
+        )
+
+    async def _prepare_page(self, order: CreateOrder, preview_limit: int) -> PreparedSource:
+        """A page link: yt-dlp fetches only the section, which is uploaded as the clip."""
+        assert order.url is not None
+        start, end = order.clip.start, order.clip.end
+        workspace = Path(tempfile.mkdtemp(prefix="intake-page-", dir=self.workdir))
+        try:
+            section = await download_page_section(
+                order.url,
+                start,
+                end,
+                workdir=workspace,
+                allow_private=self.allow_private,
+                margin=self.margin,
+            )
+            suffix = section.path.suffix.lower()
+            if suffix not in UPLOADABLE_SUFFIXES:
+                raise MediaError("cut_failed", "The video came in a format toapis can't read.")
+            size = section.path.stat().st_size
+            if size > self.upload_limit:
+                raise MediaError(
+                    "too_big",
+                    f"The cut clip is {size / 1048576:.1f} MB; the upload limit is "
+                    f"{self.upload_limit / 1048576:.0f} MB.",
+                )
+            rel_start = _snap(start - section.offset)
+            if size <= preview_limit:
+                preview, preview_name = section.path.read_bytes(), f"clip{suffix}"
+            else:
+                preview = await asyncio.to_thread(still_jpeg, section.path, rel_start)
+                preview_name = "frame.jpg"
+            uploaded = await self.provider.upload_video(section.path, filename=f"clip{suffix}")
+        finally:
+            shutil.rmtree(workspace, ignore_errors=True)
+        return PreparedSource(
+            url=uploaded.url,
+            from_task=None,
+            start=rel_start,
+            end=round(rel_start + order.clip.span, 3),
+            clip_offset=section.offset,
+            uploaded=True,
+            preview=preview,
+            preview_name=preview_name,
+            info=None,
+        )
+
+    def _passes_through(self, order: CreateOrder, info: MediaInfo) -> bool:
+        """Whether the order's own URL can be sent unchanged (see the module docstring)."""
+        if info.duration is None or info.size is None or info.size > self.upload_limit:
+            return False
+        if order.kind is SourceKind.URL:
+            return info.duration <= self.max_passthrough_seconds
+        begin, finish = clip_window(order.clip.start, order.clip.end, info.duration, self.margin)
+        whole = begin <= KEYFRAME_TOLERANCE and finish >= info.duration - KEYFRAME_TOLERANCE
+        return order.kind is SourceKind.ATTACHMENT and whole
+
+    def _work(
+        self,
+        order: CreateOrder,
+        info: MediaInfo | None,
+        workspace: Path,
+        preview_limit: int,
+        cancel: threading.Event,
+    ) -> _Outcome:
+        """Blocking: probe (unless `info` is known) and cut through one checked reader.
+
+        Probing and cutting share the reader, so the container index is fetched once.
+        """
+        assert order.url is not None
+        start, end = order.clip.start, order.clip.end
+        try:
+            reader = CheckedReader(
+                order.url,
+                allow_private=self.allow_private,
+                timeout=self.time_limit,
+                chunk_size=READ_CHUNK,
+            )
+            try:
+                try:
+                    container = av.open(reader, mode="r", io_open=_refuse_nested_open)
+                except Exception as exc:
+                    raise _failure(
+                        reader, exc, "not_a_video", "That file is not a video."
+                    ) from None
+                try:
+                    if info is None:
+                        info = _describe(container, reader)
+                        check_clip(info, start, end)
+                        if self._passes_through(order, info):
+                            return _Outcome(info, None, reader.bytes_read)
+                    begin, finish = clip_window(start, end, info.duration, self.margin)
+                    cut = cut_container(
+                        container, workspace / CLIP_NAME, begin, finish, cancel=cancel
+                    )
+                except CutCancelled:
+                    raise
+                except Exception as exc:
+                    raise _failure(reader, exc, "cut_failed", "Could not cut the video.") from None
+                finally:
+                    container.close()
+            finally:
+                bytes_read = reader.bytes_read
+                reader.close()
+            size = cut.path.stat().st_size
+            if size <= preview_limit:
+                preview, name = cut.path.read_bytes(), CLIP_NAME
+            else:
+                preview, name = still_jpeg(cut.path, start - cut.offset), FRAME_NAME
+            return _Outcome(info, _Clip(cut, size, preview, name), bytes_read)
+        finally:
+            if cancel.is_set():  # the caller may already have left: clean up here
+                shutil.rmtree(workspace, ignore_errors=True)
+
+
+def _unchanged(order: CreateOrder, info: MediaInfo, bytes_read: int) -> PreparedSource:
+    """The order's own URL and timestamps (pass-through)."""
+    return PreparedSource(
+        url=order.url,
+        from_task=None,
+        start=order.clip.start,
+        end=order.clip.end,
+        clip_offset=None,
+        uploaded=False,
+        preview=None,
+        preview_name=None,
+        info=info,
+        bytes_read=bytes_read,
+    )
+
+
+def _failure(reader: CheckedReader, exc: Exception, kind: str, message: str) -> MediaError:
+    """The reader's own error (network, limits) if it had one, else `exc` or a generic one."""
+    if reader.error is not None:
+        return reader.error
+    if isinstance(exc, MediaError):
+        return exc
+    return MediaError(kind, message)
+
+
+def _snap(value: float) -> float:
+    """Round to whole seconds when within the keyframe tolerance, else to milliseconds."""
+    whole = round(value)
+    if whole >= 0 and abs(value - whole) <= KEYFRAME_TOLERANCE + 1e-6:
+        return float(whole)
+    return round(max(0.0, value), 3)
+
+
+async def _in_thread(work: Callable[[], T], cancel: threading.Event) -> T:
+    """Run `work` in a thread; on cancellation, signal it and wait until it has stopped."""
+    future = asyncio.ensure_future(asyncio.to_thread(work))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        cancel.set()
+        await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # retrieved: a cancelled caller has no use for it
+        raise

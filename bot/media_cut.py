@@ -1,0 +1,232 @@
+"""Cutting a time window out of a video with PyAV (blocking; run it in a worker thread).
+
+The source is a seekable file-like object (a `CheckedReader`), never a URL: PyAV would
+follow redirects and resolve names on its own. The demuxer seeks to the keyframe at or
+before the window, so only the index and the window's packets are read.
+
+Where a keyframe sits at the window's start (within `KEYFRAME_TOLERANCE`) and the source is
+H.264 + AAC, packets are copied as they are; otherwise the window is decoded from the
+preceding keyframe and re-encoded (libx264 `veryfast`, at most 1920 px on the long side,
+AAC audio). The output is always an MP4.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+
+from bot.media_probe import MediaError, _refuse_nested_open
+
+KEYFRAME_TOLERANCE = 0.05
+MAX_LONG_SIDE = 1920
+COPY_VIDEO_CODECS = frozenset({"h264"})
+COPY_AUDIO_CODECS = frozenset({"aac"})
+_EPSILON = 1e-3
+
+
+class CutCancelled(Exception):
+    """The caller gave up (its `cancel` event was set) while the cut was running."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cut:
+    """A clip written to `path`, starting at `offset` seconds into the source."""
+
+    path: Path
+    offset: float
+    copied: bool
+
+
+def cut_window(
+    source: Any, dest: Path, begin: float, finish: float, *, cancel: threading.Event
+) -> Cut:
+    """Write [begin, finish] of `source` to `dest` (an MP4) and describe the result."""
+    container = av.open(source, mode="r", io_open=_refuse_nested_open)
+    try:
+        return cut_container(container, dest, begin, finish, cancel=cancel)
+    finally:
+        container.close()
+
+
+def cut_container(
+    container: Any, dest: Path, begin: float, finish: float, *, cancel: threading.Event
+) -> Cut:
+    """Like `cut_window`, on an input container the caller opened (and closes)."""
+    if not container.streams.video:
+        raise MediaError("not_a_video", "That file is not a video.")
+    if not container.streams.audio:
+        raise MediaError("no_audio", "That video has no sound.")
+    video = container.streams.video[0]
+    audio = container.streams.audio[0]
+    keyframe = _keyframe_before(container, video, begin + KEYFRAME_TOLERANCE)
+    copyable = (
+        video.codec_context.name in COPY_VIDEO_CODECS
+        and audio.codec_context.name in COPY_AUDIO_CODECS
+    )
+    if copyable and keyframe is not None and abs(keyframe - begin) <= KEYFRAME_TOLERANCE:
+        _copy(container, video, audio, dest, keyframe, finish, cancel)
+        return Cut(dest, keyframe, copied=True)
+    _encode(container, video, audio, dest, begin, finish, cancel)
+    return Cut(dest, begin, copied=False)
+
+
+def _keyframe_before(container: Any, video: Any, at: float) -> float | None:
+    """Time of the keyframe the demuxer lands on when seeking back from `at`."""
+    container.seek(_pts(at, video.time_base), stream=video, backward=True)
+    for packet in container.demux(video):
+        if packet.pts is not None and packet.size:
+            return float(packet.pts * video.time_base) if packet.is_keyframe else None
+    return None
+
+
+def _pts(seconds: float, time_base: Fraction) -> int:
+    return round(Fraction(seconds).limit_denominator(1_000_000) / time_base)
+
+
+def _check(cancel: threading.Event) -> None:
+    if cancel.is_set():
+        raise CutCancelled
+
+
+def _copy(
+    container: Any,
+    video: Any,
+    audio: Any,
+    dest: Path,
+    start: float,
+    finish: float,
+    cancel: threading.Event,
+) -> None:
+    """Copy the packets of [start, finish] (start is a keyframe) into a new MP4."""
+    v_off, v_end = _pts(start, video.time_base), _pts(finish, video.time_base)
+    a_off, a_end = _pts(start, audio.time_base), _pts(finish, audio.time_base)
+    container.seek(v_off, stream=video, backward=True)
+    output = av.open(str(dest), mode="w", format="mp4")
+    try:
+        out_video = output.add_stream_from_template(video)
+        out_audio = output.add_stream_from_template(audio)
+        video_done = audio_done = False
+        for packet in container.demux(video, audio):
+            _check(cancel)
+            if packet.pts is None or packet.dts is None or not packet.size:
+                continue
+            if packet.stream.index == video.index:
+                if packet.dts >= v_end:
+                    video_done = True
+                elif packet.pts >= v_off:
+                    packet.pts -= v_off
+                    packet.dts -= v_off
+                    packet.stream = out_video
+                    output.mux(packet)
+            elif packet.stream.index == audio.index:
+                if packet.pts >= a_end:
+                    audio_done = True
+                elif packet.pts >= a_off:
+                    packet.pts -= a_off
+                    packet.dts -= a_off
+                    packet.stream = out_audio
+                    output.mux(packet)
+            if video_done and audio_done:
+                break
+    finally:
+        output.close()
+
+
+def _even_fit(width: int, height: int) -> tuple[int, int]:
+    """The source size scaled down to MAX_LONG_SIDE if needed, in even numbers."""
+    scale = min(1.0, MAX_LONG_SIDE / max(width, height, 1))
+    return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
+
+
+def _encode(
+    container: Any,
+    video: Any,
+    audio: Any,
+    dest: Path,
+    start: float,
+    finish: float,
+    cancel: threading.Event,
+) -> None:
+    """Decode [start, finish] from the preceding keyframe; encode H.264 + AAC."""
+    vtb: Fraction = video.time_base
+    v_off = _pts(start, vtb)
+    width, height = _even_fit(video.codec_context.width, video.codec_context.height)
+    rate = audio.codec_context.sample_rate or 44100
+    layout = "mono" if audio.codec_context.channels == 1 else "stereo"
+    container.seek(_pts(start, vtb), stream=video, backward=True)
+    output = av.open(str(dest), mode="w", format="mp4")
+    try:
+        out_video = output.add_stream(
+            "libx264", rate=video.average_rate or 25, options={"preset": "veryfast"}
+        )
+        out_video.width, out_video.height = width, height
+        out_video.pix_fmt = "yuv420p"
+        out_video.codec_context.time_base = vtb
+        out_audio = output.add_stream("aac", rate=rate)
+        out_audio.layout = layout
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=rate, frame_size=1024)
+        next_sample: int | None = None
+        video_done = audio_done = False
+        for packet in container.demux(video, audio):
+            _check(cancel)
+            is_video = packet.stream.index == video.index
+            if (video_done if is_video else audio_done) and packet.size:
+                continue
+            for frame in packet.decode():
+                if frame.time is None or frame.time < start - _EPSILON:
+                    continue
+                if frame.time >= finish - _EPSILON:
+                    if is_video:
+                        video_done = True
+                    else:
+                        audio_done = True
+                    continue
+                if is_video:
+                    image = frame.reformat(width=width, height=height, format="yuv420p")
+                    image.pts = frame.pts - v_off
+                    image.time_base = vtb
+                    output.mux(out_video.encode(image))
+                    continue
+                if next_sample is None:
+                    next_sample = max(0, round((frame.time - start) * rate))
+                for piece in resampler.resample(frame):
+                    piece.pts, piece.time_base = next_sample, Fraction(1, rate)
+                    next_sample += piece.samples
+                    output.mux(out_audio.encode(piece))
+            if video_done and audio_done:
+                break
+        for piece in resampler.resample(None):
+            piece.pts, piece.time_base = next_sample or 0, Fraction(1, rate)
+            next_sample = (next_sample or 0) + piece.samples
+            output.mux(out_audio.encode(piece))
+        output.mux(out_video.encode(None))
+        output.mux(out_audio.encode(None))
+    finally:
+        output.close()
+
+
+def still_jpeg(path: Path, at: float) -> bytes:
+    """A JPEG of the first frame at or after `at` seconds of the local video `path`."""
+    with av.open(str(path), mode="r") as container:
+        video = container.streams.video[0]
+        if video.time_base is not None:
+            container.seek(_pts(max(0.0, at), video.time_base), stream=video, backward=True)
+        chosen: Any = None
+        for frame in container.decode(video):
+            chosen = frame
+            if frame.time is not None and frame.time >= at - _EPSILON:
+                break
+    if chosen is None:
+        raise MediaError("cut_failed", "Could not read a frame of the clip.")
+    encoder: Any = av.CodecContext.create("mjpeg", "w")
+    encoder.width, encoder.height = chosen.width, chosen.height
+    encoder.pix_fmt = "yuvj420p"
+    encoder.time_base = Fraction(1, 25)
+    image = chosen.reformat(format="yuvj420p")
+    packets = list(encoder.encode(image)) + list(encoder.encode(None))
+    return b"".join(bytes(packet) for packet in packets)
