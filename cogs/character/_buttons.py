@@ -137,7 +137,42 @@ class CreateFromMessageButton(
         )
 
 
-DYNAMIC_ITEMS = (RenameButton, DeleteButton, AgainButton, CreateFromMessageButton)
+class RetryButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sora:retry:(?P<job>\d{1,19})"
+):
+    """Under an "unknown" job: send the same request again, knowingly."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Retry",
+                emoji="🔁",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"sora:retry:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> RetryButton:
+        """Rebuild from the custom_id after a restart."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Resubmit (requester or Manage Server)."""
+        await _cog(interaction).library.retry_unknown(interaction, self.job_id)
+
+
+def retry_view(job_id: int) -> discord.ui.View:
+    """The Retry button under an "unknown" job."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(RetryButton(job_id))
+    return view
+
+
+DYNAMIC_ITEMS = (RenameButton, DeleteButton, AgainButton, CreateFromMessageButton, RetryButton)
 
 
 def card_view(character_id: str, job_id: int | None) -> discord.ui.View:

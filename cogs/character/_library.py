@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.orders import AttachmentInfo
+from bot.provider import CharacterRequest
 from cogs.character._buttons import card_view
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info, source_from_message
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
-from storage.models import Character
+from storage.models import Character, JobState, NewJob
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -31,6 +32,7 @@ LOCAL_ONLY = (
     "This only changes this bot's library: toapis has no rename or delete, and "
     "`@{username}` keeps working in Sora prompts."
 )
+NOT_ALLOWED_RETRY = "Only the person who asked, or someone with Manage Server, can retry it."
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -167,6 +169,10 @@ class Library:
             return
         await interaction.response.send_modal(CreateModal(self.flow, spec))
 
+    async def retry_unknown(self, interaction: discord.Interaction, job_id: int) -> None:
+        """The Retry button of an "unknown" job."""
+        await retry_unknown(self, interaction, job_id)
+
     async def create_from_message(
         self, interaction: discord.Interaction, channel_id: int, message_id: int
     ) -> None:
@@ -187,6 +193,42 @@ class Library:
         except discord.HTTPException:
             return None
         return source_from_message(message)
+
+
+async def retry_unknown(library: Library, interaction: discord.Interaction, job_id: int) -> None:
+    """Send an "unknown" job's request again as a new job, at the user's request."""
+    core = library.core
+    old = await core.jobs.get(job_id)
+    if old is None or old.guild_id != interaction.guild_id or old.state is not JobState.UNKNOWN:
+        await interaction.response.send_message(
+            "There is nothing to retry here any more.", ephemeral=True
+        )
+        return
+    if interaction.user.id != old.requester_id and not interaction.permissions.manage_guild:
+        await interaction.response.send_message(NOT_ALLOWED_RETRY, ephemeral=True)
+        return
+    await interaction.response.defer(thinking=True)
+    reply = await interaction.edit_original_response(content="Sending the request again…")
+    new = NewJob(
+        guild_id=old.guild_id,
+        source_kind=old.source_kind,
+        source_ref=old.source_ref,
+        range_start=old.range_start,
+        range_end=old.range_end,
+        model=old.model,
+        provider=old.provider,
+        channel_id=reply.channel.id,
+        message_id=reply.id,
+        requester_id=interaction.user.id,
+        meta={**old.meta, "retry_of": old.id},
+    )
+    await core.jobs.mark_announced(old.id)
+    if interaction.message is not None:
+        try:
+            await interaction.message.edit(view=None)
+        except discord.HTTPException as exc:
+            log.info("could not remove the Retry button: %s", exc)
+    await core.tracker.submit(new, CharacterRequest.model_validate(old.request))
 
 
 class ConfirmDelete(discord.ui.View):

@@ -10,7 +10,7 @@ import logging
 
 import discord
 
-from cogs.character._buttons import card_view
+from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     Rendered,
     render_card,
@@ -74,7 +74,14 @@ class DiscordJobListener:
                 allowed_mentions=MENTION_REQUESTER,
             )
 
-    async def _send(self, job: Job, rendered: Rendered, *, reply_to: int | None) -> None:
+    async def _send(
+        self, job: Job, rendered: Rendered, *, reply_to: int | None, nonce: str
+    ) -> None:
+        """Post a new message in the job's channel; DM the requester if that is refused.
+
+        `nonce` is derived from what is announced, and discord.py sends it with
+        `enforce_nonce`, so a retry after a crash cannot post the same message twice.
+        """
         assert job.channel_id is not None
         channel = self.client.get_partial_messageable(job.channel_id)
         kwargs: dict[str, object] = {
@@ -82,24 +89,47 @@ class DiscordJobListener:
             "embeds": rendered.embeds,
             "files": rendered.files(),
             "allowed_mentions": MENTION_REQUESTER,
+            "nonce": nonce,
         }
         if rendered.view is not None:
             kwargs["view"] = rendered.view
-        if reply_to is None:
+        if reply_to is not None:
+            kwargs["reference"] = discord.MessageReference(
+                message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
+            )
+        try:
             await channel.send(**kwargs)  # type: ignore[call-overload]
-            return
-        reference = discord.MessageReference(
-            message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
-        )
-        await channel.send(**kwargs, reference=reference)  # type: ignore[call-overload]
+        except (discord.Forbidden, discord.NotFound):
+            await self._direct_message(job, rendered)
 
-    async def _final(self, job: Job, rendered: Rendered) -> None:
+    async def _direct_message(self, job: Job, rendered: Rendered) -> None:
+        """The channel is closed to the bot: tell the requester privately instead."""
+        log.info("job %d: cannot post in channel %s; sending a DM", job.id, job.channel_id)
+        if not job.requester_id:
+            return
+        try:
+            user = self.client.get_user(job.requester_id) or await self.client.fetch_user(
+                job.requester_id
+            )
+            extra: dict[str, object] = {"view": rendered.view} if rendered.view else {}
+            await user.send(  # type: ignore[call-overload]
+                content="I couldn't post in the channel where you asked, so here it is:",
+                embeds=rendered.embeds,
+                files=rendered.files(),
+                **extra,
+            )
+        except discord.HTTPException as exc:
+            log.warning("job %d: could not DM the requester either: %s", job.id, exc)
+
+    async def _final(self, job: Job, rendered: Rendered, *, nonce: str) -> None:
         """Turn the reply into `rendered`; if the reply is gone, post it as a new message."""
         try:
             await self._updater(job).send_now(rendered)
         except discord.NotFound:
             log.info("job %d: reply was deleted; posting a new message", job.id)
-            await self._send(job, rendered, reply_to=None)
+            await self._send(job, rendered, reply_to=None, nonce=nonce)
+        except discord.Forbidden:
+            await self._direct_message(job, rendered)
 
     def _has_reply(self, job: Job) -> bool:
         return job.channel_id is not None and job.message_id is not None
@@ -122,25 +152,30 @@ class DiscordJobListener:
         card.view = card_view(character.character_id, job.id)
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
-            await self._final(job, card)
+            await self._final(job, card, nonce=f"sora-c{character.id}")
             self._forget(job)
             if job.requester_id:
                 await self._send(
-                    job, Rendered(content=render_ping(job, 1)), reply_to=job.message_id
+                    job,
+                    Rendered(content=render_ping(job, 1)),
+                    reply_to=job.message_id,
+                    nonce=f"sora-p{job.id}",
                 )
         else:
-            await self._send(job, card, reply_to=job.message_id)
+            await self._send(job, card, reply_to=job.message_id, nonce=f"sora-c{character.id}")
 
     async def job_failed(self, job: Job) -> None:
         """Say why, and what to do next."""
         if self._has_reply(job):
-            await self._final(job, render_failure(job))
+            await self._final(job, render_failure(job), nonce=f"sora-f{job.id}")
             self._forget(job)
 
     async def job_unknown(self, job: Job) -> None:
         """Say the submission may or may not have happened."""
         if self._has_reply(job):
-            await self._final(job, render_unknown(job))
+            rendered = render_unknown(job)
+            rendered.view = retry_view(job.id)
+            await self._final(job, rendered, nonce=f"sora-u{job.id}")
             self._forget(job)
 
     def _forget(self, job: Job) -> None:

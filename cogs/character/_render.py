@@ -178,7 +178,8 @@ def render_unknown(job: Job) -> Rendered:
         title="Unknown: may or may not have been submitted",
         description=(
             f"{_clean(reason or interrupted, 600)} It was not sent again automatically, to "
-            "avoid paying twice. Run `/character create` again if no card appears."
+            "avoid paying twice. If no card appears, press **Retry** to send it again (if "
+            "the first request did arrive, toapis may charge for both)."
         ),
         colour=COLOR_WAITING,
     )

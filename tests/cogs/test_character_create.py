@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
+from tests.fakes import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
 
 EPHEMERAL = 64
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
@@ -227,6 +227,23 @@ async def test_unreadable_answer_to_create_is_shown_as_unknown_and_not_resent(
     assert "not sent again" in embed_of(call)["description"]
     await sora.settle()
     assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 1
+
+    # Only a person's explicit Retry sends it again.
+    unknown = sora.fake.message(int(call.path.rsplit("/", 1)[1]))
+    assert unknown is not None
+    [retry] = unknown["components"][0]["components"]
+    assert retry["label"] == "Retry"
+    stranger = payloads.component_click(
+        retry["custom_id"], unknown, user_id=OTHER_USER_ID, permissions="0"
+    )
+    sora.fake.clear()
+    sora.feed(stranger)
+    denied = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(denied.json, dict) and "Only the person" in denied.json["data"]["content"]
+    sora.fake.clear()
+    sora.feed(payloads.component_click(retry["custom_id"], unknown))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 2
 
 
 async def test_video_without_sound_is_refused_after_defer_without_an_api_call(
