@@ -41,8 +41,8 @@ async def seed(running: Running, guild_id: int, count: int, creator: int = USER_
     )
 
 
-def listing(**kwargs: Any) -> dict[str, Any]:
-    return payloads.slash_command("list", group="character", **kwargs)
+def listing(options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    return payloads.slash_command("list", options, group="character", **kwargs)
 
 
 async def test_list_is_paged_newest_first_with_buttons(sora: Running):
@@ -134,3 +134,52 @@ def _reply(running: Running, interaction: dict[str, Any]) -> dict[str, Any]:
     message = running.fake.message(message_id)
     assert message is not None
     return message
+
+
+async def test_list_filters_mine_and_by_creator(sora: Running):
+    await seed(sora, GUILD_ID, 2, creator=USER_ID)
+    jobs = sora.core.jobs
+    job = await jobs.create(
+        NewJob(
+            guild_id=GUILD_ID,
+            source_kind=SourceKind.URL,
+            source_ref="https://example.com/b.mp4",
+            range_start=1,
+            range_end=3,
+            model="sora-2",
+            requester_id=OTHER_USER_ID,
+        )
+    )
+    await jobs.complete(
+        job.id,
+        [
+            NewCharacter(
+                guild_id=GUILD_ID,
+                character_id="ch_other",
+                task_id="task_Y",
+                display_name="Theirs",
+                username="them.theirs",
+                job_id=job.id,
+                creator_id=OTHER_USER_ID,
+            )
+        ],
+    )
+
+    mine = await sora_list(sora, listing(options={"mine": True}))
+    assert "2 character(s)" in mine["footer"]["text"] and "Theirs" not in mine["description"]
+    theirs = await sora_list(
+        sora,
+        listing(
+            options={"creator": {"type": 6, "value": str(OTHER_USER_ID)}},
+            resolved={"users": {str(OTHER_USER_ID): payloads.user(OTHER_USER_ID, "them")}},
+        ),
+    )
+    assert "1 character(s)" in theirs["footer"]["text"] and "Theirs" in theirs["description"]
+
+
+async def sora_list(sora: Running, payload: dict[str, Any]) -> dict[str, Any]:
+    sora.fake.clear()
+    sora.feed(payload)
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict)
+    return dict(call.json["data"]["embeds"][0])
