@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -60,6 +61,7 @@ class SoraBot(commands.Bot):
         self.settings = settings
         self.core: Core | None = None
         self._provider = provider  # another provider (tests); toapis otherwise
+        self._closing: asyncio.Future[None] | None = None
 
     async def setup_hook(self) -> None:
         """Open storage, resume jobs, load the feature extensions."""
@@ -100,11 +102,20 @@ class SoraBot(commands.Bot):
         return True
 
     async def close(self) -> None:
-        """Close Discord first, then the core (jobs resume on the next start)."""
+        """Close Discord first, then the core (jobs resume on the next start).
+
+        Safe to call more than once and from several places at a time (signal handler,
+        `async with`): the first call does the work, later ones wait for it.
+        """
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close_once())
+        await asyncio.shield(self._closing)
+
+    async def _close_once(self) -> None:
         await super().close()
-        if self.core is not None:
-            await self.core.close()
-            self.core = None
+        core, self.core = self.core, None
+        if core is not None:
+            await core.close()
 
 
 async def _run(settings: Settings) -> int:
@@ -130,12 +141,27 @@ async def _run(settings: Settings) -> int:
 
 
 async def _serve(bot: SoraBot, token: str) -> None:
-    """Run `bot` until it is closed; SIGTERM/SIGINT close it cleanly."""
+    """Run `bot` until it is closed; SIGTERM/SIGINT close it cleanly and return."""
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bot.close()))
-    async with bot:
-        await bot.start(token)
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with bot:
+            running = asyncio.ensure_future(bot.start(token))
+            stopping = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if running.done():
+                running.result()  # re-raise LoginFailure, PrivilegedIntentsRequired, ...
+            else:
+                log.info("stopping: closing Discord, the toapis client and the database")
+                await bot.close()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
 
 
 def run(settings: Settings) -> int:

@@ -30,10 +30,16 @@ class Core:
     intake: MediaIntake
 
     async def close(self) -> None:
-        """Stop following jobs, then close the provider and the database."""
-        await self.tracker.stop()
-        await self.provider.aclose()
-        await self.database.close()
+        """Stop following jobs, then close the provider and the database (each once).
+
+        The database is closed even if closing the provider fails or is interrupted, so
+        its worker thread never keeps the process alive.
+        """
+        try:
+            await self.tracker.stop()
+            await self.provider.aclose()
+        finally:
+            await self.database.close()
 
 
 def make_provider(settings: Settings) -> CharacterProvider:

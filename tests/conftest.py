@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import discord
@@ -93,3 +94,51 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
         discord.http.Route.BASE = saved_base
         DiscordWebSocket.DEFAULT_GATEWAY = saved_gateway
         await fake.stop()
+
+
+# --- the log scan of the whole run (see tests/log_scan.py) -----------------------------
+
+_LOG_ROOT: list[Path] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _production_formatted_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every log record of the run, at DEBUG, formatted as production formats it."""
+    from bot.log_redaction import RedactingFormatter, SecretRegistry
+    from tests.log_scan import configured_secrets
+
+    root = tmp_path_factory.getbasetemp()
+    _LOG_ROOT.append(root)
+    path = root / "session.log"
+    handler = logging.FileHandler(path, encoding="utf-8")
+    # Production registers the configured secrets (`setup_logging(..., settings.secrets())`);
+    # interaction tokens are not known in advance and rely on the formatter's patterns.
+    handler.setFormatter(RedactingFormatter(registry=SecretRegistry(configured_secrets())))
+    handler.setLevel(logging.DEBUG)
+    logger = logging.getLogger()
+    saved = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield path
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved)
+        handler.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if a configured secret reached any log written during it."""
+    from tests.log_scan import configured_secrets, scan_logs
+
+    if not _LOG_ROOT:
+        return
+    findings = scan_logs(_LOG_ROOT[0], configured_secrets())
+    if findings:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = ["SECRET IN LOGS: configured secrets were found in log files:", *findings]
+        if reporter is not None:
+            reporter.ensure_newline()
+            for line in lines:
+                reporter.write_line(line, red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -2,8 +2,8 @@
 
 Every field has a default and may be changed while the simulator runs, directly or as
 JSON through `POST /_sim/scenario`. Count-style fields (`rate_limit_submits`,
-`rate_limit_queries`, `server_errors`, `unavailable`, `malformed`) are decremented as
-the simulator consumes them.
+`rate_limit_queries`, `server_errors`, `unavailable`, `malformed`, `not_found_queries`)
+are decremented as the simulator consumes them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ COUNTERS: tuple[str, ...] = (
     "server_errors",
     "unavailable",
     "malformed",
+    "not_found_queries",
 )
 
 
@@ -47,6 +48,7 @@ class Scenario:
     malformed: int = 0  # next N API answers are 200 with a non-JSON body
     submit_status: tuple[int, dict[str, Any]] | None = None  # forced submit answer
     characters_tasks_404: bool = False  # GET /v1/characters_tasks/{id} answers 404
+    not_found_queries: int = 0  # next N status queries (either page) answer 404, known or not
     check_media: bool = True  # download and probe a task's `url`
     max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
 
@@ -171,6 +173,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "malformed": _count,
     "submit_status": _forced,
     "characters_tasks_404": _flag,
+    "not_found_queries": _count,
     "check_media": _flag,
     "max_upload_bytes": _count,
 }

@@ -277,7 +277,7 @@ class Simulator:
 
     def _task_answer(self, request: web.Request) -> web.Response:
         task = self.tasks.get(request.match_info["task_id"])
-        if task is None:
+        if task is None or self.scenario.consume("not_found_queries"):
             return api_error(404, 404, "Task not found", "not_found_error")
         return web.json_response(task.to_json())
 

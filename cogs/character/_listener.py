@@ -75,8 +75,14 @@ class DiscordJobListener:
             )
 
     async def _send(
-        self, job: Job, rendered: Rendered, *, reply_to: int | None, nonce: str
-    ) -> None:
+        self,
+        job: Job,
+        rendered: Rendered,
+        *,
+        reply_to: int | None,
+        nonce: str,
+        dm_fallback: bool = True,
+    ) -> bool:
         """Post a new message in the job's channel; DM the requester if that is refused.
 
         `nonce` is derived from what is announced, and discord.py sends it with
@@ -100,7 +106,10 @@ class DiscordJobListener:
         try:
             await channel.send(**kwargs)  # type: ignore[call-overload]
         except (discord.Forbidden, discord.NotFound):
-            await self._direct_message(job, rendered)
+            if dm_fallback:
+                await self._direct_message(job, rendered)
+            return False
+        return True
 
     async def _direct_message(self, job: Job, rendered: Rendered) -> None:
         """The channel is closed to the bot: tell the requester privately instead."""
@@ -121,15 +130,20 @@ class DiscordJobListener:
         except discord.HTTPException as exc:
             log.warning("job %d: could not DM the requester either: %s", job.id, exc)
 
-    async def _final(self, job: Job, rendered: Rendered, *, nonce: str) -> None:
-        """Turn the reply into `rendered`; if the reply is gone, post it as a new message."""
+    async def _final(self, job: Job, rendered: Rendered, *, nonce: str) -> bool:
+        """Turn the reply into `rendered`; if the reply is gone, post it as a new message.
+
+        Returns False when the channel was closed to the bot and the requester got a DM.
+        """
         try:
             await self._updater(job).send_now(rendered)
         except discord.NotFound:
             log.info("job %d: reply was deleted; posting a new message", job.id)
-            await self._send(job, rendered, reply_to=None, nonce=nonce)
+            return await self._send(job, rendered, reply_to=None, nonce=nonce)
         except discord.Forbidden:
             await self._direct_message(job, rendered)
+            return False
+        return True
 
     def _has_reply(self, job: Job) -> bool:
         return job.channel_id is not None and job.message_id is not None
@@ -152,14 +166,15 @@ class DiscordJobListener:
         card.view = card_view(character.character_id, job.id)
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
-            await self._final(job, card, nonce=f"sora-c{character.id}")
+            in_channel = await self._final(job, card, nonce=f"sora-c{character.id}")
             self._forget(job)
-            if job.requester_id:
+            if in_channel and job.requester_id:
                 await self._send(
                     job,
                     Rendered(content=render_ping(job, 1)),
                     reply_to=job.message_id,
                     nonce=f"sora-p{job.id}",
+                    dm_fallback=False,
                 )
         else:
             await self._send(job, card, reply_to=job.message_id, nonce=f"sora-c{character.id}")

@@ -64,6 +64,43 @@ Payload = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class Hold:
+    """A request held by `FakeDiscord.hold_next` until `release` is called.
+
+    `arrived` is set (and `call` filled) when the held request comes in. `release()` lets
+    it through to its route; `release(apply=False)` answers 503 without touching any state
+    (as if Discord never saw it).
+    """
+
+    def __init__(
+        self, method: str, path_regex: str, check: Callable[[RecordedCall], bool] | None
+    ) -> None:
+        self.method = method
+        self.path_regex = path_regex
+        self.check = check
+        self.call: RecordedCall | None = None
+        self.arrived = asyncio.Event()
+        self.apply = True
+        self._released = asyncio.Event()
+
+    def matches(self, call: RecordedCall) -> bool:
+        """Whether this (still unused) hold applies to `call`."""
+        return (
+            self.call is None
+            and matches(call, self.method, self.path_regex)
+            and (self.check is None or self.check(call))
+        )
+
+    def release(self, *, apply: bool = True) -> None:
+        """Let the held request go on (or drop it with a 503 when `apply` is False)."""
+        self.apply = apply
+        self._released.set()
+
+    async def wait_released(self) -> None:
+        """Block until `release` is called."""
+        await self._released.wait()
+
+
 class FakeDiscord:
     """Loopback Discord: REST under `/api/v10`, media, and the gateway websocket."""
 
@@ -83,6 +120,7 @@ class FakeDiscord:
         self.root_url = ""
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
         self._runner: web.AppRunner | None = None
+        self.holds: list[Hold] = []
 
     # --- life cycle -----------------------------------------------------------------------
 
@@ -109,7 +147,9 @@ class FakeDiscord:
         return self.base_url
 
     async def stop(self) -> None:
-        """Close gateway clients and the server."""
+        """Close gateway clients and the server (held requests are dropped first)."""
+        for hold in self.holds:
+            hold.release(apply=False)
         await self.gateway.close_clients()
         if self._runner is not None:
             await self._runner.cleanup()
@@ -175,6 +215,11 @@ class FakeDiscord:
     def clear(self) -> None:
         """Forget the recorded calls (state such as messages is kept)."""
         self.calls.clear()
+
+    @property
+    def interaction_tokens(self) -> list[str]:
+        """Every interaction token this fake was given (fed or dispatched), oldest first."""
+        return [t for t, thread in self.store.tokens.items() if thread.interaction is not None]
 
     # --- world setup ----------------------------------------------------------------------
 
@@ -244,6 +289,17 @@ class FakeDiscord:
         headers = rate_limit_headers(retry_after, bucket)
         self.faults.add(method, path_regex, 429, body, times, headers)
 
+    def hold_next(
+        self,
+        method: str,
+        path_regex: str,
+        check: Callable[[RecordedCall], bool] | None = None,
+    ) -> Hold:
+        """Hold the next matching call (recorded first) until `Hold.release` is called."""
+        hold = Hold(method, path_regex, check)
+        self.holds.append(hold)
+        return hold
+
     def expire_interaction_tokens(self, token: str | None = None) -> None:
         """Webhook calls with `token` (every token by default) answer 401 50027."""
         if token is None:
@@ -273,6 +329,13 @@ class FakeDiscord:
         canned = self.faults.take(call)
         if canned is not None:
             return canned
+        hold = next((h for h in self.holds if h.matches(call)), None)
+        if hold is not None:
+            hold.call = call
+            hold.arrived.set()
+            await hold.wait_released()
+            if not hold.apply:
+                return error(503, 0, "held request dropped")
         return await handler(request)
 
     async def _not_found(self, request: web.Request) -> web.Response:

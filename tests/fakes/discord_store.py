@@ -14,6 +14,9 @@ from tests.fakes.ids import APP_ID, CHANNEL_ID, iso_now, snowflake
 Payload = dict[str, Any]
 Upload = tuple[str, str, bytes]
 
+SEEN_INTERACTION_TOKENS: set[str] = set()
+"""Every interaction token any fake was given in this process (for the log scan)."""
+
 EPHEMERAL = 64
 LOADING = 128
 _EDITABLE = ("content", "embeds", "components")
@@ -214,6 +217,7 @@ class MessageStore:
     def register_interaction(self, interaction: Payload) -> None:
         """Remember an INTERACTION_CREATE so answers use its channel, user and message."""
         self.thread(str(interaction["token"])).interaction = interaction
+        SEEN_INTERACTION_TOKENS.add(str(interaction["token"]))
         chan = interaction.get("channel")
         if chan and int(chan["id"]) not in self.channels:
             self.add_channel(dict(chan))
