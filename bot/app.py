@@ -16,7 +16,7 @@ from discord.ext import commands
 from bot.config import Settings
 from bot.core import Core, open_core
 from bot.provider import CharacterProvider
-from storage import StorageError
+from storage import Database, StorageError
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,8 @@ async def _run(settings: Settings) -> int:
     assert settings.discord_token is not None
     token = settings.discord_token.get_secret_value()
     try:
+        # Fail fast, before connecting anywhere: unwritable folder, foreign database...
+        await (await Database.open(settings.database_path)).close()
         try:
             await _serve(SoraBot(settings), token)
         except discord.PrivilegedIntentsRequired:

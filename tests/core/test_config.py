@@ -86,3 +86,30 @@ def test_missing_api_key_is_named_after_the_token(tmp_path):
     )
     assert result.returncode == 2
     assert "TOAPIS_API_KEY" in result.stderr and "x" * 30 not in result.stderr
+
+
+def test_unusable_database_is_a_clear_start_up_error(tmp_path):
+    (tmp_path / "data").write_text("a file where the data folder should be")
+    (tmp_path / "foreign.sqlite3").write_bytes(b"not a database at all, just bytes" * 10)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TOAPIS_"))}
+    env.update(
+        DISCORD_TOKEN="x" * 40,
+        TOAPIS_API_KEY="k" * 20,
+        DISCORD_API_BASE_URL="http://127.0.0.1:9/api/v10",
+    )
+    for url, words in (
+        ("sqlite:///data/bot.sqlite3", "cannot open the database"),
+        ("sqlite:///foreign.sqlite3", "not a SQLite database"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot"],
+            cwd=tmp_path,
+            env={**env, "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+        assert result.returncode == 1
+        assert words in result.stderr and "Traceback" not in result.stderr
+        assert "x" * 40 not in result.stderr
