@@ -87,6 +87,29 @@ class Task(_Tolerant):
     result: TaskResult | None = None
     error: TaskErrorInfo | None = None
 
+    @field_validator("status", mode="before")
+    @classmethod
+    def _tolerate_status(cls, value: Any) -> Any:
+        # Unconfirmed wordings seen on other pages/providers map onto the four we know.
+        text = str(value).strip().lower() if value is not None else ""
+        aliases = {
+            "pending": "queued",
+            "submitted": "queued",
+            "waiting": "queued",
+            "processing": "in_progress",
+            "running": "in_progress",
+            "in-progress": "in_progress",
+            "succeeded": "completed",
+            "success": "completed",
+            "done": "completed",
+            "failure": "failed",
+            "error": "failed",
+            "cancelled": "failed",
+            "canceled": "failed",
+        }
+        text = aliases.get(text, text)
+        return text if text in {s.value for s in TaskStatus} else "in_progress"
+
     @field_validator("progress", mode="before")
     @classmethod
     def _clamp_progress(cls, value: Any) -> int:

@@ -92,7 +92,11 @@ class ToapisClient:
         else:
             body["from_task"] = request.from_task
         data = await self._call("POST", "/v1/videos/generations", json=body, idempotent=False)
-        return self._task(data)
+        try:
+            return self._task(data)
+        except ServiceUnavailableError as exc:
+            # A 2xx answer means the task may well exist (and be charged): never resend.
+            raise SubmissionUncertainError(exc.detail) from None
 
     async def get_task(self, task_id: str) -> Task:
         """The task's state; the character-task page first, the general page on 404."""
@@ -146,6 +150,8 @@ class ToapisClient:
 
     @staticmethod
     def _task(data: Any) -> Task:
+        if isinstance(data, dict) and "id" not in data and isinstance(data.get("data"), dict):
+            data = data["data"]  # some gateways wrap the object
         try:
             return Task.model_validate(data)
         except ValidationError as exc:
@@ -236,6 +242,10 @@ class ToapisClient:
                 raise ServiceUnavailableError("unreadable answer (not JSON)", status=status)
             return body
         message = _error_message(body)
+        if status >= 500 and status != 503 and not idempotent:
+            # The request reached a server that failed while handling it (or a proxy in
+            # front of it gave up): the task may exist. Sending it again could charge twice.
+            raise SubmissionUncertainError(message or f"HTTP {status}", status=status)
         if status in (429, 503):
             raise RateLimitedError(
                 message, status=status, retry_after=_retry_after(response.headers)

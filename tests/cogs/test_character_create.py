@@ -140,14 +140,15 @@ async def test_service_refusals_are_explained(sora: Running, simulator, media_se
     assert simulator.submits == 1
 
 
-async def test_server_errors_at_submit_wait_and_retry(
+async def test_server_error_at_submit_is_unknown_not_resent(
     sora: Running, simulator, media_server, short_video
 ):
-    simulator.scenario.update(server_errors=4)
+    simulator.scenario.update(server_errors=1)
     sora.feed(create(url=f"{media_server}/{short_video.name}"))
-    await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "retrying" in str(c.json))
-    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
-    assert simulator.submits == 1
+    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Unknown" in str(c.json))
+    assert "Retry" in str(call.json)
+    await sora.settle()
+    assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 1
 
 
 async def test_bad_input_is_answered_ephemerally_before_any_api_call(sora: Running, simulator):

@@ -225,7 +225,8 @@ async def toapis_503_at_submit(world: World) -> None:
 
 
 async def toapis_500_at_submit(world: World) -> None:
-    await busy_at_submit(world, server_errors=4)
+    """A 500 to a create request: the task may exist, so it is never resent silently."""
+    await uncertain_submit(world, server_errors=1)
 
 
 async def connection_refused_at_submit(world: World) -> None:
@@ -253,7 +254,11 @@ async def connection_refused_at_submit(world: World) -> None:
 
 
 async def unreadable_answer_to_create(world: World) -> None:
-    world.simulator.scenario.update(malformed=1)
+    await uncertain_submit(world, malformed=1)
+
+
+async def uncertain_submit(world: World, **knobs: Any) -> None:
+    world.simulator.scenario.update(**knobs)
     sora = await world.start()
     sora.feed(create(url=world.url))
     call = await sora.wait_call("PATCH", EDIT_REPLY, says("Unknown"))

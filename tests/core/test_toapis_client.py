@@ -15,6 +15,7 @@ from bot.provider import (
     RateLimitedError,
     ServiceUnavailableError,
     SubmissionUncertainError,
+    Task,
     TaskNotFoundError,
     TaskStatus,
     UploadRejectedError,
@@ -262,3 +263,21 @@ async def test_download_is_capped(client, simulator, short_video):
     uploaded = await client.upload_video(short_video)
     with pytest.raises(ServiceUnavailableError):
         await client.download(uploaded.url, max_bytes=100)
+
+
+async def test_server_error_on_create_is_uncertain_and_never_resent(
+    client, simulator, sleeps, video_url
+):
+    simulator.scenario.update(server_errors=1)
+    with pytest.raises(SubmissionUncertainError):
+        await client.create_character(request(video_url))
+    assert sum(1 for r in simulator.requests if r[1] == "/v1/videos/generations") == 1
+    assert sleeps.delays == []
+
+
+def test_unconfirmed_status_words_and_wrapped_objects_are_tolerated():
+    assert Task.model_validate({"id": "t", "status": "pending"}).status is TaskStatus.QUEUED
+    assert Task.model_validate({"id": "t", "status": "SUCCEEDED"}).status is TaskStatus.COMPLETED
+    assert Task.model_validate({"id": "t", "status": "brand-new"}).status is TaskStatus.IN_PROGRESS
+    wrapped = ToapisClient._task({"data": {"id": "task_1", "status": "queued"}})
+    assert wrapped.id == "task_1"
