@@ -133,6 +133,7 @@ class TrackerTimings:
     max_error_backoff: float = 60.0
     submit_retry: float = 15.0  # first wait after a 429/503 at submit (doubles, capped)
     submit_give_up: float = 1800.0  # stop re-sending a refused create request after this
+    announce_attempts: int = 6  # tries to show a card or failure before leaving it to a restart
 
 
 _STATE_OF = {
@@ -403,15 +404,42 @@ class JobTracker:
             return
         if job.state is JobState.COMPLETED:
             for character in await self.characters.unannounced_for_job(job.id):
-                await self.listener.character_ready(job, character)
+                await self._deliver(job, "character_ready", character)
                 await self.characters.mark_announced(character.id)
         elif job.state is JobState.FAILED:
-            await self.listener.job_failed(job)
+            await self._deliver(job, "job_failed")
         elif job.state is JobState.UNKNOWN:
-            await self.listener.job_unknown(job)
+            await self._deliver(job, "job_unknown")
         else:
             return
         await self.jobs.mark_announced(job.id)
+
+    async def _deliver(self, job: Job, event: str, *args: Character) -> None:
+        """Tell the listener, retrying a few times with backoff (Discord may be down).
+
+        If it still fails, the error propagates: the outcome stays unannounced in storage
+        and the next start announces it.
+        """
+        attempts = self.timings.announce_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await getattr(self.listener, event)(job, *args)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == attempts:
+                    raise
+                delay = min(self.timings.max_error_backoff, self.timings.poll_interval * 2**attempt)
+                log.warning(
+                    "job %d: announcing failed (%s); retry %d/%d in %.0fs",
+                    job.id,
+                    type(exc).__name__,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def _tell(self, event: str, job: Job) -> None:
         try:

@@ -49,6 +49,13 @@ def _mb(size: int) -> str:
     return f"{size / 1048576:.0f} MB"
 
 
+def _parse_size(text: str) -> int:
+    """A byte count from a header; absurd values are refused, never a crash."""
+    if len(text) > 18:  # over an exabyte: not a video anyone can send us
+        raise MediaError("too_big", "That video is far too large.")
+    return int(text)
+
+
 def resolve_host(host: str, port: int) -> list[str]:
     """The addresses `host` resolves to (a seam for tests)."""
     infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -198,7 +205,7 @@ class CheckedReader(io.RawIOBase):
         if match is None or (match.group(1) or None) != (None if start is None else str(start)):
             raise MediaError("download_failed", "The video server sent an unexpected answer.")
         if match.group(2) != "*":
-            self._set_size(int(match.group(2)))
+            self._set_size(_parse_size(match.group(2)))
 
     def _set_size(self, size: int) -> None:
         if size > self.max_bytes:
@@ -224,8 +231,8 @@ class CheckedReader(io.RawIOBase):
     def _start_sequential(self, response: httpx.Response) -> None:
         length = response.headers.get("Content-Length", "")
         try:
-            if length.isdigit():
-                self._set_size(int(length))
+            if length.isascii() and length.isdigit():
+                self._set_size(_parse_size(length))
                 if self.size is not None and self.size > self.max_download_bytes:
                     raise self._too_big_sequential()
         except MediaError:
@@ -299,7 +306,7 @@ class CheckedReader(io.RawIOBase):
             return
         try:
             addresses = resolve_host(host, port)
-        except OSError:
+        except (OSError, UnicodeError, ValueError):
             raise MediaError(
                 "download_failed", f"The host `{host[:80]}` could not be found."
             ) from None

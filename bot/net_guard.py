@@ -40,14 +40,27 @@ def check_url_shape(url: str, *, allow_private: bool) -> str:
     """
     if len(url) > MAX_URL_LENGTH:
         raise UnsafeURLError("That link is too long.")
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. "Invalid IPv6 URL"
+        raise UnsafeURLError("That link is not a valid web address.") from None
     if parts.scheme.lower() not in ("http", "https"):
         raise UnsafeURLError("Only http:// and https:// links can be used.")
     if parts.username or parts.password:
         raise UnsafeURLError("Links with a user name or password cannot be used.")
-    host = parts.hostname
+    try:
+        host = parts.hostname
+        port = parts.port  # raises ValueError on a malformed port
+    except ValueError:
+        raise UnsafeURLError("That link is not a valid web address.") from None
     if not host:
         raise UnsafeURLError("That link has no host name.")
+    if port == 0:
+        raise UnsafeURLError("That link is not a valid web address.")
+    try:
+        host.encode("idna")  # labels over 63 characters, empty labels, invalid characters
+    except UnicodeError:
+        raise UnsafeURLError("That link's host name is not valid.") from None
     if not allow_private:
         literal = _ip_literal(host)
         if literal is not None and not is_public_address(literal):
@@ -64,7 +77,7 @@ async def check_host_resolves_public(host: str, *, allow_private: bool) -> None:
         infos = await asyncio.wait_for(
             loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=10
         )
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError, UnicodeError, ValueError):
         raise UnsafeURLError(f"The host `{host[:80]}` could not be found.") from None
     if allow_private:
         return

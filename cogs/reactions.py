@@ -8,6 +8,7 @@ same range form as the context menu.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 import discord
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EMOJI = "🎭"
+ANSWERED_MEMORY = 10_000
 
 
 class AutoReact(commands.Cog):
@@ -29,6 +31,8 @@ class AutoReact(commands.Cog):
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
+        # (message, user) pairs already answered: a toggled reaction is not a new request.
+        self._answered: OrderedDict[tuple[int, int], None] = OrderedDict()
 
     async def _enabled(self, guild_id: int | None) -> bool:
         if guild_id is None or self.bot.core is None or not self.bot.intents.message_content:
@@ -56,7 +60,20 @@ class AutoReact(commands.Cog):
             return
         if not await self._enabled(payload.guild_id):
             return
+        key = (payload.message_id, payload.user_id)
+        if key in self._answered:
+            return
         channel = self.bot.get_partial_messageable(payload.channel_id, guild_id=payload.guild_id)
+        try:
+            message = await channel.fetch_message(payload.message_id)
+        except discord.HTTPException:
+            return
+        ours = any(str(r.emoji) == EMOJI and r.me for r in message.reactions)
+        if not ours or source_from_message(message) is None:
+            return  # only videos the bot offered, never any message someone reacts to
+        self._answered[key] = None
+        while len(self._answered) > ANSWERED_MEMORY:
+            self._answered.popitem(last=False)
         view = discord.ui.View(timeout=None)
         view.add_item(
             CreateFromMessageButton(payload.channel_id, payload.message_id, payload.user_id)

@@ -200,6 +200,17 @@ class JobRepository:
                 jobs.append(await _load(tx, job_id))
             return jobs
 
+    async def claim_unknown(self, job_id: int, note: str) -> bool:
+        """Atomically move an UNKNOWN job to FAILED with `note`; True for the one caller
+        that did it (so a Retry pressed twice sends one request, not two)."""
+        now = time.time()
+        outcome = await self._db.execute(
+            "UPDATE jobs SET state = ?, error_code = 'retried', error_message = ?, "
+            "updated_at = ? WHERE id = ? AND state = ?",
+            (JobState.FAILED.value, note, now, job_id, JobState.UNKNOWN.value),
+        )
+        return outcome.rowcount == 1
+
     async def active(self) -> list[Job]:
         """Jobs the tracker still has work for, oldest first.
 

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from cogs.errors import report_failure
+
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog
 
@@ -42,7 +44,10 @@ class RenameButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"s
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Check permission, open the modal."""
-        await _cog(interaction).library.open_rename(interaction, self.character_id)
+        try:
+            await _cog(interaction).library.open_rename(interaction, self.character_id)
+        except Exception as exc:
+            await report_failure(interaction, exc)
 
 
 class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:delete:{_CID}"):
@@ -68,7 +73,10 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"s
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Check permission, ask to confirm."""
-        await _cog(interaction).library.confirm_delete(interaction, self.character_id)
+        try:
+            await _cog(interaction).library.confirm_delete(interaction, self.character_id)
+        except Exception as exc:
+            await report_failure(interaction, exc)
 
 
 class AgainButton(
@@ -96,7 +104,10 @@ class AgainButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Open the range form for the same source."""
-        await _cog(interaction).library.create_again(interaction, self.job_id)
+        try:
+            await _cog(interaction).library.create_again(interaction, self.job_id)
+        except Exception as exc:
+            await report_failure(interaction, exc)
 
 
 class CreateFromMessageButton(
@@ -125,16 +136,19 @@ class CreateFromMessageButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Only the person who reacted may use it."""
-        if interaction.user.id != self.user_id:
-            await interaction.response.send_message(
-                "This button is for the person who reacted. React to the video yourself, or "
-                "right-click it → Apps → Create Sora character.",
-                ephemeral=True,
+        try:
+            if interaction.user.id != self.user_id:
+                await interaction.response.send_message(
+                    "This button is for the person who reacted. React to the video yourself, or "
+                    "right-click it → Apps → Create Sora character.",
+                    ephemeral=True,
+                )
+                return
+            await _cog(interaction).library.create_from_message(
+                interaction, self.channel_id, self.message_id
             )
-            return
-        await _cog(interaction).library.create_from_message(
-            interaction, self.channel_id, self.message_id
-        )
+        except Exception as exc:
+            await report_failure(interaction, exc)
 
 
 class RetryButton(
@@ -162,7 +176,10 @@ class RetryButton(
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Resubmit (requester or Manage Server)."""
-        await _cog(interaction).library.retry_unknown(interaction, self.job_id)
+        try:
+            await _cog(interaction).library.retry_unknown(interaction, self.job_id)
+        except Exception as exc:
+            await report_failure(interaction, exc)
 
 
 def retry_view(job_id: int) -> discord.ui.View:

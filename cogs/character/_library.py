@@ -17,6 +17,7 @@ from cogs.character._buttons import card_view
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info, source_from_message
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
+from cogs.errors import report_failure
 from storage.models import Character, JobState, NewJob
 
 if TYPE_CHECKING:
@@ -49,6 +50,9 @@ class Library:
 
     async def _find(self, interaction: discord.Interaction, character_id: str) -> Character | None:
         if interaction.guild_id is None:
+            await interaction.response.send_message(
+                "Characters belong to a server: manage them from the server.", ephemeral=True
+            )
             return None
         character = await self.core.characters.get(interaction.guild_id, character_id)
         if character is None:
@@ -207,6 +211,9 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
     if interaction.user.id != old.requester_id and not interaction.permissions.manage_guild:
         await interaction.response.send_message(NOT_ALLOWED_RETRY, ephemeral=True)
         return
+    if not await core.jobs.claim_unknown(old.id, "sent again as a new job (Retry)"):
+        await interaction.response.send_message("It was already sent again.", ephemeral=True)
+        return
     await interaction.response.defer(thinking=True)
     reply = await interaction.edit_original_response(content="Sending the request again…")
     new = NewJob(
@@ -222,7 +229,6 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         requester_id=interaction.user.id,
         meta={**old.meta, "retry_of": old.id},
     )
-    await core.jobs.mark_announced(old.id)
     if interaction.message is not None:
         try:
             await interaction.message.edit(view=None)
@@ -250,6 +256,12 @@ class ConfirmDelete(discord.ui.View):
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Only the person who asked."""
         return interaction.user.id == self.owner_id
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Say something useful instead of "This interaction failed"."""
+        await report_failure(interaction, error)
 
     @discord.ui.button(label="Delete", style=discord.ButtonStyle.danger)
     async def confirm(

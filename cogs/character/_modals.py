@@ -10,6 +10,7 @@ import discord
 from bot.orders import OrderError
 from bot.provider import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
+from cogs.errors import report_failure
 
 MAX_NAME = 80
 
@@ -54,6 +55,12 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
             return
         await self.flow.run(interaction, order, self.source.meta)
 
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        """Never leave a "thinking…" reply behind; say something useful."""
+        await report_failure(interaction, error)
+
 
 def clean_name(text: str) -> str:
     """A display name as stored: one line, trimmed; raises ValueError with a message."""
@@ -87,3 +94,9 @@ class RenameModal(discord.ui.Modal, title="Rename character"):
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
         await self.apply(interaction, name)
+
+    async def on_error(  # type: ignore[override]
+        self, interaction: discord.Interaction, error: Exception, /
+    ) -> None:
+        """Say something useful instead of "This interaction failed"."""
+        await report_failure(interaction, error)

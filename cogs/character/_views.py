@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
+from cogs.errors import report_failure
 from storage.models import Character
 
 PAGE_SIZE = 10
@@ -78,6 +80,12 @@ class ListPager(discord.ui.View):
             )
             return False
         return True
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Say something useful instead of "This interaction failed"."""
+        await report_failure(interaction, error)
 
     async def _show(self, interaction: discord.Interaction, page: int) -> None:
         characters, total = await self.loader(page)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from tests.cogs.conftest import Running
@@ -61,6 +62,18 @@ async def test_reaction_flow_from_a_posted_video_to_the_card(sora: Running, simu
     button = prompt.json["components"][0]["components"][0]
     assert button["label"] == "Create character"
     prompt_message = sora.fake.messages_in(CHANNEL_ID)[-1]
+
+    # Toggling the reaction, or 🎭 on a message the bot did not offer, posts nothing more.
+    again = payloads.reaction_add(
+        int(video_message["id"]), "🎭", user_id=USER_ID, message_author_id=OTHER_USER_ID
+    )
+    sora.dispatch("MESSAGE_REACTION_ADD", again)
+    sora.dispatch(
+        "MESSAGE_REACTION_ADD",
+        payloads.reaction_add(int(prompt_message["id"]), "🎭", user_id=USER_ID),
+    )
+    await asyncio.sleep(0.2)
+    assert len(sora.fake.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages")) == 1
 
     stranger = await reply_to(
         sora, payloads.component_click(button["custom_id"], prompt_message, user_id=OTHER_USER_ID)

@@ -242,9 +242,14 @@ async def test_unreadable_answer_to_create_is_shown_as_unknown_and_not_resent(
     denied = await sora.wait_call("POST", CALLBACK)
     assert isinstance(denied.json, dict) and "Only the person" in denied.json["data"]["content"]
     sora.fake.clear()
-    sora.feed(payloads.component_click(retry["custom_id"], unknown))
+    first, second = (payloads.component_click(retry["custom_id"], unknown) for _ in range(2))
+    sora.feed(first)
+    sora.feed(second)  # a double click, or two moderators at once
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
     assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 2
+    answers = [c.json for c in sora.fake.calls_to("POST", CALLBACK)]
+    assert any("already sent again" in str(a) for a in answers)
 
 
 async def test_video_without_sound_is_refused_after_defer_without_an_api_call(

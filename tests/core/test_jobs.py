@@ -263,3 +263,26 @@ async def test_transient_query_errors_do_not_fail_the_job(harness, simulator, vi
     simulator.scenario.update(server_errors=3, rate_limit_queries=2, retry_after=0)
     final = await tracker.wait(job.id)
     assert final is not None and final.state is JobState.COMPLETED
+
+
+class FlakyDiscord(Recorder):
+    """A listener whose first two card announcements fail (Discord having a bad moment)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 2
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("503 Service Unavailable")
+        await super().character_ready(job, character)
+
+
+async def test_a_failed_announcement_is_retried_and_recorded_once(harness, video_url):
+    events = FlakyDiscord()
+    tracker = await harness.tracker(events)
+    job = await tracker.submit(*new_job(video_url))
+    final = await tracker.wait(job.id)
+    assert final is not None and final.announced_at is not None
+    assert len(events.of("character")) == 1 and events.failures == 0

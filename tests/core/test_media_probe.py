@@ -174,3 +174,24 @@ async def test_overall_deadline(media_server, short_video):
     with pytest.raises(MediaError, match="too long") as caught:
         await probe(f"{media_server}/{short_video.name}", allow_private=True, time_limit=0)
     assert caught.value.kind == "download_failed"
+
+
+async def test_absurd_sizes_are_refused_not_crashed(unused_tcp_port):
+    from aiohttp import web
+
+    async def huge(request: web.Request) -> web.Response:
+        return web.Response(
+            status=206, body=b"x" * 10, headers={"Content-Range": "bytes 0-9/" + "9" * 5000}
+        )
+
+    app = web.Application()
+    app.router.add_get("/v.mp4", huge)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", unused_tcp_port).start()
+    try:
+        with pytest.raises(MediaError) as caught:
+            await probe(f"http://127.0.0.1:{unused_tcp_port}/v.mp4", allow_private=True)
+        assert caught.value.kind == "too_big"
+    finally:
+        await runner.cleanup()

@@ -126,3 +126,18 @@ async def test_names_that_resolve_to_private_addresses_are_refused(monkeypatch):
     with pytest.raises(OrderError, match="private network"):
         await resolve(order, allow_private=False)
     assert await resolve(order, allow_private=True) is order
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://" + "a" * 64 + ".com/x.mp4",
+        "https://exa..mple.com/x.mp4",
+        "https://example.com:99999/x.mp4",
+        "https://example.com:0/x.mp4",
+        "https://[::1/x.mp4",
+    ],
+)
+def test_malformed_hosts_are_refused_not_crashed(url):
+    with pytest.raises(OrderError):
+        plan_order(url=url, **CLIP)
