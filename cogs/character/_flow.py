@@ -40,6 +40,10 @@ class SourceSpec:
     url: str | None = None
     from_task: str | None = None
     meta: dict[str, Any] | None = None
+    # A message whose video is looked up when the form is submitted (so the form opens at
+    # once, within Discord's 3 s), and what to use if that message is gone.
+    message_ref: tuple[int, int] | None = None
+    fallback: SourceSpec | None = None
 
     def order(self, core: Core, start: str, end: str, model: str | None) -> CreateOrder:
         """Check the range and model against this source (no I/O)."""
@@ -90,6 +94,18 @@ class CreateFlow:
         """The core services."""
         assert self.bot.core is not None
         return self.bot.core
+
+    async def settle_source(self, spec: SourceSpec) -> SourceSpec | None:
+        """A spec pointing at a message becomes that message's video (or the fallback)."""
+        if spec.message_ref is None:
+            return spec
+        channel_id, message_id = spec.message_ref
+        try:
+            channel = self.bot.get_partial_messageable(channel_id)
+            message = await channel.fetch_message(message_id)
+        except discord.HTTPException:
+            return spec.fallback
+        return source_from_message(message) or spec.fallback
 
     async def run(
         self,

@@ -14,7 +14,7 @@ import discord
 from bot.orders import AttachmentInfo
 from bot.provider import CharacterRequest
 from cogs.character._buttons import card_view
-from cogs.character._flow import CreateFlow, SourceSpec, attachment_info, source_from_message
+from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
 from cogs.errors import report_failure
@@ -151,11 +151,7 @@ class Library:
             return
         source = dict(job.meta.get("source") or {})
         spec: SourceSpec | None = None
-        if "channel_id" in job.meta and "message_id" in job.meta:
-            spec = await self._message_source(
-                int(job.meta["channel_id"]), int(job.meta["message_id"])
-            )
-        if spec is None and source.get("from_task"):
+        if source.get("from_task"):
             spec = SourceSpec(from_task=str(source["from_task"]))
         if spec is None and source.get("kind") == "attachment" and source.get("url"):
             spec = SourceSpec(
@@ -165,6 +161,9 @@ class Library:
             )
         elif spec is None and source.get("url"):
             spec = SourceSpec(url=str(source["url"]))
+        if "channel_id" in job.meta and "message_id" in job.meta:
+            ref = (int(job.meta["channel_id"]), int(job.meta["message_id"]))
+            spec = SourceSpec(message_ref=ref, fallback=spec)  # a fresh attachment URL
         if spec is None:
             await interaction.response.send_message(
                 "The original video can't be fetched again; start with `/character create`.",
@@ -180,23 +179,12 @@ class Library:
     async def create_from_message(
         self, interaction: discord.Interaction, channel_id: int, message_id: int
     ) -> None:
-        """Open the range form for the video of a message (reaction flow)."""
-        spec = await self._message_source(channel_id, message_id)
-        if spec is None:
-            await interaction.response.send_message(
-                "That message has no video any more.", ephemeral=True
-            )
-            return
-        await interaction.response.send_modal(CreateModal(self.flow, spec))
+        """Open the range form for the video of a message (reaction flow).
 
-    async def _message_source(self, channel_id: int, message_id: int) -> SourceSpec | None:
-        try:
-            message = await self.flow.bot.get_partial_messageable(channel_id).fetch_message(
-                message_id
-            )
-        except discord.HTTPException:
-            return None
-        return source_from_message(message)
+        The form opens at once; the message is read when it is submitted.
+        """
+        spec = SourceSpec(message_ref=(channel_id, message_id))
+        await interaction.response.send_modal(CreateModal(self.flow, spec))
 
 
 async def retry_unknown(library: Library, interaction: discord.Interaction, job_id: int) -> None:

@@ -43,8 +43,14 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Check the range, then the same flow as `/character create`."""
+        source = await self.flow.settle_source(self.source)
+        if source is None:
+            await interaction.response.send_message(
+                "That message has no video any more.", ephemeral=True
+            )
+            return
         try:
-            order = self.source.order(
+            order = source.order(
                 self.flow.core,
                 self.start.value,
                 self.end.value,
@@ -53,7 +59,7 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         except OrderError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
-        await self.flow.run(interaction, order, self.source.meta)
+        await self.flow.run(interaction, order, source.meta)
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction, error: Exception, /
