@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import shutil
 import threading
@@ -21,10 +22,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import av
+import httpx
 import yt_dlp
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, UnsupportedError, YoutubeDLError, download_range_func
 
+from bot.egress_proxy import EgressProxy
 from bot.media_probe import CheckedReader, MediaError, probe_url, resolve_host
 from bot.net_guard import (
     UnsafeURLError,
@@ -158,6 +161,7 @@ class _Job:
     max_filesize: int
     timeout: float
     log: logging.Logger
+    proxy_url: str | None = None  # every yt-dlp/ffmpeg/probe fetch goes through it
     cancelled: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -187,6 +191,8 @@ class _Job:
             "cachedir": False,
             "overwrites": True,
             "progress_hooks": [self._hook],
+            # FFmpegFD hands this to ffmpeg as `http_proxy` (HLS segments, keys, maps).
+            "proxy": self.proxy_url,
             "external_downloader_args": {
                 "ffmpeg_i": ["-rw_timeout", str(int(self.socket_timeout * 1_000_000))],
                 "ffmpeg_o": ["-fs", str(self.max_filesize)],
@@ -262,6 +268,9 @@ class _Job:
         elif info.get("duration") is None and protocol in ("m3u8", "m3u8_native"):
             self._hls_duration(info, str(chosen[0]["url"]))
 
+    def _transport(self) -> httpx.HTTPTransport | None:
+        return httpx.HTTPTransport(proxy=self.proxy_url) if self.proxy_url else None
+
     def _hls_duration(self, info: dict[str, Any], playlist_url: str) -> None:
         """Sum a media playlist's segment lengths (ffmpeg seeks past the end silently)."""
         reader = CheckedReader(
@@ -270,6 +279,7 @@ class _Job:
             max_bytes=PLAYLIST_BYTES,
             max_download_bytes=PLAYLIST_BYTES,
             timeout=min(self.timeout, 30.0),
+            transport=self._transport(),
         )
         try:
             text = reader.read().decode("utf-8", "replace")
@@ -289,6 +299,7 @@ class _Job:
             allow_private=self.allow_private,
             max_download_bytes=PROBE_BYTES,
             timeout=min(self.timeout, 30.0),
+            transport=self._transport(),
         )
         if not media.has_video:
             raise MediaError("not_a_video", "That page's file is not a video.")
@@ -372,7 +383,9 @@ async def download_page_section(
 
     yt-dlp's own messages go to `logger` at DEBUG. Raises `MediaError` with a user-facing
     message; on any failure what was written to
-    `workdir` is removed (the caller owns `workdir` itself).
+    `workdir` is removed (the caller owns `workdir` itself). Every fetch yt-dlp, ffmpeg
+    and the probes make goes through an `EgressProxy`; if it refused anything, the
+    download fails with `private_address`.
     """
     if not 0 <= start < end:
         raise MediaError("range_outside", "The range must start before it ends.")
@@ -394,15 +407,36 @@ async def download_page_section(
         timeout=timeout,
         log=logger,
     )
-    before = set(workdir.iterdir())  # noqa: ASYNC240 (a small private directory)
+    _drop_proxy_exceptions()
+    async with EgressProxy(allow_private=allow_private) as proxy:
+        job.proxy_url = proxy.url
+        return await _run(job, proxy)
+
+
+def _drop_proxy_exceptions() -> None:
+    """ffmpeg inherits the environment and would bypass the proxy for NO_PROXY hosts."""
+    for name in ("NO_PROXY", "no_proxy"):
+        if os.environ.pop(name, None) is not None:
+            logger.warning("%s ignored: page downloads always go through the egress check", name)
+
+
+async def _run(job: _Job, proxy: EgressProxy) -> PageSection:
+    """Run `job` in a thread with `proxy` in its path; clean up on any failure."""
+    workdir, start, margin = job.workdir, job.start, job.margin
+    before = set(workdir.iterdir())
     task = asyncio.ensure_future(asyncio.to_thread(job.run))
     try:
-        path, info = await asyncio.wait_for(asyncio.shield(task), timeout)
+        path, info = await asyncio.wait_for(asyncio.shield(task), job.timeout)
+        if proxy.refused:  # e.g. some HLS segments skipped: never a partial result
+            raise MediaError("private_address", PRIVATE)
     except BaseException as exc:
         job.cancelled.set()
         _remove_new(workdir, before)
         if not task.done():  # the thread goes on until yt-dlp notices; clean up after it
             task.add_done_callback(_after(lambda: _remove_new(workdir, before)))
+        if proxy.refused and isinstance(exc, Exception):
+            job.log.debug("egress proxy refused: %s", ", ".join(proxy.refused[:5]))
+            raise MediaError("private_address", PRIVATE) from None
         if isinstance(exc, TimeoutError):
             raise MediaError("download_failed", TIMED_OUT) from None
         raise

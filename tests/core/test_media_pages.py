@@ -14,7 +14,7 @@ import pytest_asyncio
 from aiohttp import web
 
 import bot.media_pages as media_pages
-from bot import net_guard
+from bot import egress_proxy, media_probe, net_guard
 from bot.media_pages import download_page_section, ffmpeg_path
 from bot.media_probe import MediaError
 from tests.media import ffmpeg_exe, make_video
@@ -227,3 +227,126 @@ async def test_slow_page_times_out(site: str, tmp_path: Path) -> None:
 async def test_non_http_link_is_refused(tmp_path: Path) -> None:
     error = await _refused("file:///etc/passwd", tmp_path)
     assert error.kind == "download_failed"
+
+
+# --- Egress proxy in the path: 127.0.0.2 ("public.test") plays a public address. ---
+
+PUBLIC_HOST = "public.test"  # not resolvable for real: only the proxy's faked DNS knows it
+
+
+@pytest_asyncio.fixture
+async def private_site(page_media: Path) -> AsyncIterator[tuple[str, list[str]]]:
+    """A server on a private address (127.0.0.1) that records every request it gets."""
+    seen: list[str] = []
+
+    @web.middleware
+    async def record(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        seen.append(request.path)
+        return await handler(request)
+
+    app = web.Application(middlewares=[record])
+    app.router.add_get("/page.html", _respond(PAGES["/page.html"]))
+    app.router.add_static("/", page_media)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+    finally:
+        await runner.cleanup()
+
+
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+
+def _respond(body: str, content_type: str = "text/html") -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        return web.Response(text=body, content_type=content_type)
+
+    return handle
+
+
+def _redirect(location: str) -> Handler:
+    async def handle(request: web.Request) -> web.Response:
+        raise web.HTTPFound(location)
+
+    return handle
+
+
+@pytest_asyncio.fixture
+async def public_site(
+    page_media: Path,
+    private_site: tuple[str, list[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> AsyncIterator[str]:
+    """`http://public.test:PORT` on 127.0.0.2, faked public everywhere it is checked."""
+    private, _ = private_site
+    playlist = (page_media / "hls" / "index.m3u8").read_text()
+    evil = playlist.replace("seg", f"{private}/hls/seg")
+    app = web.Application()
+    app.router.add_get("/page.html", _respond(PAGES["/page.html"]))
+    app.router.add_get("/hls.html", _respond(PAGES["/hls.html"]))
+    app.router.add_get("/evil.html", _respond(_page("/evil.m3u8")))
+    app.router.add_get("/redirect.html", _redirect(f"{private}/page.html"))
+    app.router.add_get("/rebind.html", _redirect("http://inside.test/page.html"))
+    app.router.add_get("/evil.m3u8", _respond(evil, "application/vnd.apple.mpegurl"))
+    app.router.add_static("/", page_media)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.2", 0).start()
+    port = runner.addresses[0][1]
+
+    def resolve(host: str, port: int) -> list[str]:
+        fake = {PUBLIC_HOST: ["127.0.0.2"], "inside.test": ["127.0.0.1"]}
+        return fake.get(host) or real_resolve(host, port)
+
+    def public(address: str) -> bool:
+        return address == "127.0.0.2" or net_guard.is_public_address(address)
+
+    async def resolves(host: str, *, allow_private: bool) -> None:
+        assert host == PUBLIC_HOST
+
+    real_resolve = media_probe.resolve_host
+    monkeypatch.setattr(media_probe, "resolve_host", resolve)
+    monkeypatch.setattr(media_pages, "resolve_host", resolve)
+    monkeypatch.setattr(media_pages, "check_host_resolves_public", resolves)
+    for module in (media_pages, media_probe, egress_proxy):
+        monkeypatch.setattr(module, "is_public_address", public)
+    try:
+        yield f"http://{PUBLIC_HOST}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize("path", ["/page.html", "/hls.html", "/hls/index.m3u8"])
+async def test_public_page_downloads_through_the_proxy(
+    public_site: str, private_site: tuple[str, list[str]], tmp_path: Path, path: str
+) -> None:
+    # `public.test` only resolves inside the proxy: success means yt-dlp, the probes
+    # and ffmpeg (HLS segments) all fetched through it.
+    section = await download_page_section(
+        f"{public_site}{path}", 5, 7, workdir=tmp_path, allow_private=False, timeout=30.0
+    )
+    length, has_video, has_audio = _streams(section.path)
+    assert has_video and has_audio and 3.5 <= length <= 4.6
+    assert private_site[1] == []
+
+
+@pytest.mark.parametrize("path", ["/redirect.html", "/rebind.html"])
+async def test_redirect_to_a_private_address_is_refused(
+    public_site: str, private_site: tuple[str, list[str]], tmp_path: Path, path: str
+) -> None:
+    error = await _refused(f"{public_site}{path}", tmp_path, allow_private=False)
+    assert (error.kind, str(error)) == ("private_address", media_pages.PRIVATE)
+    assert private_site[1] == [], "the private server got no request"
+
+
+@pytest.mark.parametrize("path", ["/evil.m3u8", "/evil.html"])
+async def test_hls_segments_on_a_private_address_are_refused(
+    public_site: str, private_site: tuple[str, list[str]], tmp_path: Path, path: str
+) -> None:
+    error = await _refused(f"{public_site}{path}", tmp_path, allow_private=False)
+    assert (error.kind, str(error)) == ("private_address", media_pages.PRIVATE)
+    assert private_site[1] == [], "ffmpeg fetched no segment from the private server"
