@@ -35,7 +35,9 @@ from pathlib import Path
 from typing import TypeVar
 
 import av
+import httpx
 
+from bot.egress_proxy import EgressProxy
 from bot.media_cut import KEYFRAME_TOLERANCE, Cut, CutCancelled, cut_container, still_jpeg
 from bot.media_pages import download_page_section
 from bot.media_probe import (
@@ -166,9 +168,14 @@ class MediaIntake:
         cancel = threading.Event()
         try:
             known = info
-            outcome = await _in_thread(
-                lambda: self._work(order, known, workspace, preview_limit, cancel), cancel
-            )
+            # Every byte comes through the egress proxy: it connects only to the address it
+            # checked, so a name that resolves differently the second time gets nowhere.
+            async with EgressProxy(allow_private=self.allow_private) as proxy:
+                proxy_url = proxy.url
+                outcome = await _in_thread(
+                    lambda: self._work(order, known, workspace, preview_limit, cancel, proxy_url),
+                    cancel,
+                )
             if outcome.clip is None:
                 return _unchanged(order, outcome.info, outcome.bytes_read)
             clip = outcome.clip
@@ -258,6 +265,7 @@ class MediaIntake:
         workspace: Path,
         preview_limit: int,
         cancel: threading.Event,
+        proxy_url: str | None = None,
     ) -> _Outcome:
         """Blocking: probe (unless `info` is known) and cut through one checked reader.
 
@@ -271,6 +279,7 @@ class MediaIntake:
                 allow_private=self.allow_private,
                 timeout=self.time_limit,
                 chunk_size=READ_CHUNK,
+                transport=httpx.HTTPTransport(proxy=proxy_url) if proxy_url else None,
             )
             try:
                 try:

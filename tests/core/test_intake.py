@@ -275,3 +275,59 @@ async def test_non_video_is_refused(intake, media_server, non_video, simulator, 
     assert caught.value.kind == "not_a_video"
     assert simulator.requests == []
     assert list(workdir.iterdir()) == []
+
+
+@pytest.mark.parametrize("rebind", [False, True])
+async def test_every_read_goes_through_the_egress_proxy(
+    provider, workdir, media_dir, short_video, simulator, monkeypatch, rebind
+):
+    """`videos.test` resolves to a "public" 127.0.0.2 for the checks, then to a private
+    address (DNS rebinding). The cut still reads from the checked address: the proxy
+    connects to what it checked; a direct connection could not even resolve the name."""
+    from aiohttp import web
+
+    from bot import egress_proxy, media_probe, net_guard
+
+    app = web.Application()
+    app.router.add_static("/", media_dir)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.2", 0).start()
+    port = runner.addresses[0][1]
+    lookups: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        if host != "videos.test":
+            raise OSError("unknown host")
+        lookups.append(host)
+        return ["127.0.0.2"] if len(lookups) == 1 or not rebind else ["10.0.0.7"]
+
+    def public(address: str) -> bool:
+        return address == "127.0.0.2" or net_guard.is_public_address(address)
+
+    monkeypatch.setattr(media_probe, "resolve_host", rebinding)
+    for module in (media_probe, egress_proxy):
+        monkeypatch.setattr(module, "is_public_address", public)
+    try:
+        guarded = MediaIntake(provider, allow_private=False, workdir=workdir)
+        order = plan_order(
+            video=AttachmentInfo(
+                f"http://videos.test:{port}/{short_video.name}",
+                "clip.mp4",
+                short_video.stat().st_size,
+                "video/mp4",
+            ),
+            start="1",
+            end="3",
+        )
+        if not rebind:  # only the proxy can reach `videos.test`: success proves the path
+            prepared = await guarded.prepare(order)
+            assert prepared.uploaded and uploads(simulator) == 1
+            return
+        with pytest.raises(MediaError):
+            await guarded.prepare(order)
+        # The reader checked 127.0.0.2; the proxy's own lookup got the private answer and
+        # refused it, so nothing was read from anywhere else and nothing was uploaded.
+        assert uploads(simulator) == 0
+    finally:
+        await runner.cleanup()
