@@ -17,8 +17,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import Protocol
 
+from bot.job_events import JobListener, ListenerHub, NullListener
 from bot.provider import (
     CharacterProvider,
     CharacterRequest,
@@ -33,6 +33,8 @@ from bot.provider import (
 from storage import CharacterRepository, JobRepository
 from storage.models import Character, Job, JobState, NewCharacter, NewJob
 
+__all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
+
 log = logging.getLogger(__name__)
 
 AVATAR_MAX_BYTES = 8 * 1024 * 1024
@@ -40,85 +42,6 @@ NO_CHARACTER_MESSAGE = (
     "The service finished but found no character in that moment. "
     "Try a range where one character is clearly visible and speaking."
 )
-
-
-class JobListener(Protocol):
-    """Who hears about jobs: the Discord front, the CLI, tests."""
-
-    async def job_changed(self, job: Job) -> None:
-        """State or progress changed (already stored)."""
-
-    async def job_stalled(self, job: Job) -> None:
-        """The job passed its timeout; it is still running at the service."""
-
-    async def character_ready(self, job: Job, character: Character) -> None:
-        """A character is stored; announce it (called once per character)."""
-
-    async def job_failed(self, job: Job) -> None:
-        """The job ended without a character; `job.error_message` says why."""
-
-    async def job_unknown(self, job: Job) -> None:
-        """The process died while submitting: the task may or may not exist."""
-
-
-class NullListener:
-    """A listener that ignores everything."""
-
-    async def job_changed(self, job: Job) -> None:
-        """Ignore."""
-
-    async def job_stalled(self, job: Job) -> None:
-        """Ignore."""
-
-    async def character_ready(self, job: Job, character: Character) -> None:
-        """Ignore."""
-
-    async def job_failed(self, job: Job) -> None:
-        """Ignore."""
-
-    async def job_unknown(self, job: Job) -> None:
-        """Ignore."""
-
-
-class ListenerHub(NullListener):
-    """Fans every event out to the listeners registered now (fronts add themselves)."""
-
-    def __init__(self) -> None:
-        self.listeners: list[JobListener] = []
-
-    def add(self, listener: JobListener) -> None:
-        """Start telling `listener`."""
-        self.listeners.append(listener)
-
-    def remove(self, listener: JobListener) -> None:
-        """Stop telling `listener`."""
-        if listener in self.listeners:
-            self.listeners.remove(listener)
-
-    async def job_changed(self, job: Job) -> None:
-        """Tell every listener."""
-        for listener in list(self.listeners):
-            await listener.job_changed(job)
-
-    async def job_stalled(self, job: Job) -> None:
-        """Tell every listener."""
-        for listener in list(self.listeners):
-            await listener.job_stalled(job)
-
-    async def character_ready(self, job: Job, character: Character) -> None:
-        """Tell every listener."""
-        for listener in list(self.listeners):
-            await listener.character_ready(job, character)
-
-    async def job_failed(self, job: Job) -> None:
-        """Tell every listener."""
-        for listener in list(self.listeners):
-            await listener.job_failed(job)
-
-    async def job_unknown(self, job: Job) -> None:
-        """Tell every listener."""
-        for listener in list(self.listeners):
-            await listener.job_unknown(job)
 
 
 @dataclass(frozen=True, slots=True)
