@@ -13,10 +13,12 @@ from typing import TextIO
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import open_core
 from bot.log_redaction import setup_logging
-from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
-from bot.ranges import ClipRange, RangeError, format_seconds
+from bot.media_probe import MediaError
+from bot.orders import OrderError, plan_order, resolve
+from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest, ProviderError
+from bot.ranges import RangeError, format_seconds
 from storage import StorageError
-from storage.models import Character, Job, NewJob, SourceKind
+from storage.models import Character, Job
 
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
 
@@ -102,30 +104,46 @@ def format_character(character: Character) -> str:
 
 
 async def create_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    """Submit one job and follow it to the end; exit code 0 when a character came out."""
-    clip = ClipRange.parse(args.start, args.end)
+    """Check, prepare (cut and upload when needed) and submit one job, then follow it.
+
+    The same checks and intake as in Discord: exit code 0 when a character came out.
+    """
+    order = plan_order(
+        url=args.url,
+        from_task=args.from_task,
+        start=args.start,
+        end=args.end,
+        model=args.model,
+        allow_private=settings.allow_private_urls,
+    )
     listener = PrintingListener(out)
     core = await open_core(settings, listener)
     try:
+        order = await resolve(order, allow_private=settings.allow_private_urls)
+        prepared = await core.intake.prepare(order)
+        if prepared.uploaded:
+            print(
+                f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
+                file=out,
+                flush=True,
+            )
         request = CharacterRequest(
-            model=args.model,
-            start=clip.start,
-            end=clip.end,
-            url=args.url,
-            from_task=args.from_task,
+            model=order.model,
+            start=prepared.start,
+            end=prepared.end,
+            url=prepared.url,
+            from_task=prepared.from_task,
         )
-        new = NewJob(
+        new = order.new_job(
             guild_id=args.guild,
-            source_kind=SourceKind.URL if args.url else SourceKind.TASK,
-            source_ref=args.url or args.from_task,
-            range_start=clip.start,
-            range_end=clip.end,
-            model=args.model,
+            channel_id=None,
+            message_id=None,
+            requester_id=None,
             provider=core.provider.name,
         )
         print(
-            f"submitting {new.source_ref} {format_seconds(clip.start)}-"
-            f"{format_seconds(clip.end)} s with {args.model}",
+            f"submitting {order.reference} {format_seconds(order.clip.start)}-"
+            f"{format_seconds(order.clip.end)} s with {order.model}",
             file=out,
             flush=True,
         )
@@ -164,9 +182,12 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
         if args.command == "create":
             return asyncio.run(create_command(settings, args, out))
         return asyncio.run(characters_command(settings, args, out))
-    except (ConfigError, RangeError, StorageError) as exc:
+    except (ConfigError, RangeError, OrderError, MediaError, StorageError) as exc:
         print(f"error: {exc}", file=err)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the job resumes when the bot next starts", file=err)
         return 130
+    except ProviderError as exc:
+        print(f"error: {exc.user_message}", file=err)
+        return 1

@@ -51,12 +51,24 @@ async def test_create_prints_progress_and_the_character(
     assert "0 character(s) in server 8" in out
 
 
-async def test_create_reports_a_failed_task(tmp_path, simulator, media_server, silent_video):
-    url = f"{media_server}/{silent_video.name}"
+async def test_create_reports_a_failed_task(tmp_path, simulator, media_server, short_video):
+    simulator.scenario.update(fail_with=["generation_failed", "Generation failed: no face"])
+    url = f"{media_server}/{short_video.name}"
     code, out, _ = await run_bot_cli(
         tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3"
     )
-    assert code == 1 and "failed:" in out and "audio" in out
+    assert code == 1 and "failed: no face" in out
+
+
+async def test_video_without_sound_is_refused_before_any_api_call(
+    tmp_path, simulator, media_server, silent_video
+):
+    url = f"{media_server}/{silent_video.name}"
+    code, _, err = await run_bot_cli(
+        tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3"
+    )
+    assert code == 2 and "no sound" in err and "Traceback" not in err
+    assert simulator.requests == []
 
 
 async def test_bad_range_is_refused_before_any_api_call(tmp_path, simulator):
