@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -20,7 +20,7 @@ from bot.orders import (
     resolve,
 )
 from bot.provider import CharacterRequest, ProviderError
-from bot.ranges import format_clock, format_seconds
+from bot.ranges import ClipRange, RangeError, format_clock, format_seconds
 from cogs.character._render import Rendered, progress_bar
 
 if TYPE_CHECKING:
@@ -44,9 +44,15 @@ class SourceSpec:
     # once, within Discord's 3 s), and what to use if that message is gone.
     message_ref: tuple[int, int] | None = None
     fallback: SourceSpec | None = None
+    # A saved clip of the source: ranges are given in source time and must fall inside
+    # [clip_start, clip_end]; they are shifted to clip time.
+    clip_start: float | None = None
+    clip_end: float | None = None
 
     def order(self, core: Core, start: str, end: str, model: str | None) -> CreateOrder:
         """Check the range and model against this source (no I/O)."""
+        if self.clip_start is not None and self.clip_end is not None:
+            return self._clip_order(core, start, end, model)
         return plan_order(
             video=self.video,
             url=self.url,
@@ -56,6 +62,32 @@ class SourceSpec:
             model=model,
             allow_private=core.settings.allow_private_urls,
         )
+
+    def _clip_order(self, core: Core, start: str, end: str, model: str | None) -> CreateOrder:
+        assert self.clip_start is not None and self.clip_end is not None
+        try:
+            clip = ClipRange.parse(start, end)
+        except RangeError as exc:
+            raise OrderError(str(exc)) from None
+        if clip.start < self.clip_start - 0.001 or clip.end > self.clip_end + 0.001:
+            raise OrderError(
+                f"Only {format_clock(self.clip_start)}–{format_clock(self.clip_end)} of that "
+                "video was kept (the original attachment link has expired). For another "
+                "moment, run `/character create` with the file again."
+            )
+        order = plan_order(
+            url=self.url,
+            start=clip.start - self.clip_start,
+            end=clip.end - self.clip_start,
+            model=model,
+            allow_private=True,  # our own upload at toapis
+        )
+        return replace(order, reference=self.reference or order.reference)
+
+    @property
+    def reference(self) -> str | None:
+        """The name shown for a saved clip (the original file's name)."""
+        return self.meta.get("name") if self.meta else None
 
 
 def attachment_info(video: discord.Attachment) -> AttachmentInfo:
@@ -164,9 +196,12 @@ def _source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]
         "from_task": order.from_task,
         "name": order.reference,
     }
-    if prepared.uploaded:
+    if prepared.uploaded and prepared.clip_offset is not None:
         source["clip_url"] = prepared.url
         source["clip_offset"] = prepared.clip_offset
+        # The cut keeps a 1 s margin after the range (less at the very end of a video,
+        # where the probe of the clip then explains the limit).
+        source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
     return {"source": source}
 
 

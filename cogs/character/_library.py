@@ -153,6 +153,14 @@ class Library:
         spec: SourceSpec | None = None
         if source.get("from_task"):
             spec = SourceSpec(from_task=str(source["from_task"]))
+        if spec is None and source.get("kind") == "attachment" and source.get("clip_url"):
+            # A slash-command attachment: its CDN link expires, the uploaded clip does not.
+            spec = SourceSpec(
+                url=str(source["clip_url"]),
+                clip_start=float(source["clip_offset"]),
+                clip_end=float(source["clip_end"]),
+                meta={"name": source.get("name")},
+            )
         if spec is None and source.get("kind") == "attachment" and source.get("url"):
             spec = SourceSpec(
                 video=AttachmentInfo(

@@ -202,3 +202,38 @@ async def test_card_buttons_work_after_a_restart(
         assert "Only the person who created" in denied.json["data"]["content"]
     finally:
         await second.bot.close()
+
+
+async def test_create_again_from_a_slash_attachment_uses_the_saved_clip(
+    sora: Running, simulator, short_video
+):
+    sora.fake.add_media("phone.mp4", short_video)
+    attachment = sora.fake.media_attachment("phone.mp4")
+    sora.feed(
+        payloads.slash_command(
+            "create",
+            {"start": "1", "end": "3"},
+            group="character",
+            attachments={"video": attachment},
+        )
+    )
+    card_call = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
+    [first] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
+    card = sora.fake.message(int(card_call.path.rsplit("/", 1)[1]))
+    assert card is not None
+    again = {b["label"]: b["custom_id"] for b in card["components"][0]["components"]}
+    again_id = again["Create from same video"]
+
+    outside = await reply_to(sora, payloads.component_click(again_id, card))
+    custom_id, values = modal_values(outside.json, start="4", end="6")
+    refused = await reply_to(sora, payloads.modal_submit(custom_id, values, message=card))
+    assert "was kept" in refused.json["data"]["content"]
+
+    inside = await reply_to(sora, payloads.component_click(again_id, card))
+    custom_id, values = modal_values(inside.json, start="2", end="3.5")
+    sora.feed(payloads.modal_submit(custom_id, values, message=card))
+    await sora.wait_call("PATCH", EDIT_REPLY, lambda c: is_card(c) and c is not card_call)
+    second = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"][-1]
+    assert second["url"] == first["url"]  # the uploaded clip, not the expiring CDN link
+    assert second["timestamps"] == "2,3.5"
