@@ -21,7 +21,24 @@ def _cog(interaction: discord.Interaction) -> CharacterCog:
     return cog  # type: ignore[no-any-return]
 
 
-class RenameButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:rename:{_CID}"):
+class _Guarded:
+    """Runs `act` and reports any failure to the user (never "This interaction failed")."""
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """What the button does."""
+        raise NotImplementedError
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Discord's entry point: `act`, guarded."""
+        try:
+            await self.act(interaction)
+        except Exception as exc:
+            await report_failure(interaction, exc)
+
+
+class RenameButton(
+    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:rename:{_CID}"
+):
     """Opens the rename modal (creator or Manage Server)."""
 
     def __init__(self, character_id: str) -> None:
@@ -42,15 +59,14 @@ class RenameButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"s
         """Rebuild from the custom_id after a restart."""
         return cls(match["cid"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
         """Check permission, open the modal."""
-        try:
-            await _cog(interaction).library.open_rename(interaction, self.character_id)
-        except Exception as exc:
-            await report_failure(interaction, exc)
+        await _cog(interaction).library.open_rename(interaction, self.character_id)
 
 
-class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:delete:{_CID}"):
+class DeleteButton(
+    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:delete:{_CID}"
+):
     """Asks for confirmation, then deletes (creator or Manage Server)."""
 
     def __init__(self, character_id: str) -> None:
@@ -71,16 +87,15 @@ class DeleteButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"s
         """Rebuild from the custom_id after a restart."""
         return cls(match["cid"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
         """Check permission, ask to confirm."""
-        try:
-            await _cog(interaction).library.confirm_delete(interaction, self.character_id)
-        except Exception as exc:
-            await report_failure(interaction, exc)
+        await _cog(interaction).library.confirm_delete(interaction, self.character_id)
 
 
 class AgainButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sora:again:(?P<job>\d{1,19})"
+    _Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sora:again:(?P<job>\d{1,19})",
 ):
     """ "Create from same video": a new range on the same source."""
 
@@ -102,15 +117,13 @@ class AgainButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
         """Open the range form for the same source."""
-        try:
-            await _cog(interaction).library.create_again(interaction, self.job_id)
-        except Exception as exc:
-            await report_failure(interaction, exc)
+        await _cog(interaction).library.create_again(interaction, self.job_id)
 
 
 class CreateFromMessageButton(
+    _Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"sora:react:(?P<channel>\d{1,19}):(?P<message>\d{1,19}):(?P<user>\d{1,19})",
 ):
@@ -134,25 +147,24 @@ class CreateFromMessageButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["channel"]), int(match["message"]), int(match["user"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
         """Only the person who reacted may use it."""
-        try:
-            if interaction.user.id != self.user_id:
-                await interaction.response.send_message(
-                    "This button is for the person who reacted. React to the video yourself, or "
-                    "right-click it → Apps → Create Sora character.",
-                    ephemeral=True,
-                )
-                return
-            await _cog(interaction).library.create_from_message(
-                interaction, self.channel_id, self.message_id
+        if interaction.user.id != self.user_id:
+            await interaction.response.send_message(
+                "This button is for the person who reacted. React to the video yourself, or "
+                "right-click it → Apps → Create Sora character.",
+                ephemeral=True,
             )
-        except Exception as exc:
-            await report_failure(interaction, exc)
+            return
+        await _cog(interaction).library.create_from_message(
+            interaction, self.channel_id, self.message_id
+        )
 
 
 class RetryButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sora:retry:(?P<job>\d{1,19})"
+    _Guarded,
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sora:retry:(?P<job>\d{1,19})",
 ):
     """Under an "unknown" job: send the same request again, knowingly."""
 
@@ -174,12 +186,9 @@ class RetryButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
         """Resubmit (requester or Manage Server)."""
-        try:
-            await _cog(interaction).library.retry_unknown(interaction, self.job_id)
-        except Exception as exc:
-            await report_failure(interaction, exc)
+        await _cog(interaction).library.retry_unknown(interaction, self.job_id)
 
 
 def retry_view(job_id: int) -> discord.ui.View:
