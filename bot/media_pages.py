@@ -15,6 +15,7 @@ import re
 import shutil
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -53,6 +54,8 @@ FAILED = "Could not download the video from that page."
 TIMED_OUT = "Downloading the video took too long."
 NO_AUDIO = "That video has no sound; toapis needs an audio track to create a character."
 PRIVATE = "That link points to a private network address."
+PAGE_DOWNLOAD_THREADS = 3
+_PAGE_THREADS = ThreadPoolExecutor(PAGE_DOWNLOAD_THREADS, thread_name_prefix="page-download")
 
 
 @dataclass(frozen=True)
@@ -424,7 +427,10 @@ async def _run(job: _Job, proxy: EgressProxy) -> PageSection:
     """Run `job` in a thread with `proxy` in its path; clean up on any failure."""
     workdir, start, margin = job.workdir, job.start, job.margin
     before = set(workdir.iterdir())
-    task = asyncio.ensure_future(asyncio.to_thread(job.run))
+    # Page downloads get their own small pool: a slow or stuck site can only ever hold
+    # these threads, never the default pool that DNS lookups, probes and cuts share.
+    loop = asyncio.get_running_loop()
+    task = asyncio.ensure_future(loop.run_in_executor(_PAGE_THREADS, job.run))
     try:
         path, info = await asyncio.wait_for(asyncio.shield(task), job.timeout)
         if proxy.refused:  # e.g. some HLS segments skipped: never a partial result
