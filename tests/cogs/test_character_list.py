@@ -11,7 +11,10 @@ from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloa
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 
 
-async def seed(running: Running, guild_id: int, count: int, creator: int = USER_ID) -> None:
+async def seed(
+    running: Running, guild_id: int, count: int, creator: int = USER_ID, name: str = "Hero"
+) -> None:
+    """`count` stored characters named "<name> 00".. in one completed job of `creator`."""
     jobs = running.core.jobs
     job = await jobs.create(
         NewJob(
@@ -29,10 +32,10 @@ async def seed(running: Running, guild_id: int, count: int, creator: int = USER_
         [
             NewCharacter(
                 guild_id=guild_id,
-                character_id=f"ch_{guild_id}_{i}",
+                character_id=f"ch_{guild_id}_{i}" if name == "Hero" else f"ch_{name}_{i}",
                 task_id="task_X",
-                display_name=f"Hero {i:02d}",
-                username=f"user.hero_{i:02d}",
+                display_name=f"{name} {i:02d}",
+                username=f"user.{name.lower()}_{i:02d}",
                 job_id=job.id,
                 creator_id=creator,
             )
@@ -138,32 +141,7 @@ def _reply(running: Running, interaction: dict[str, Any]) -> dict[str, Any]:
 
 async def test_list_filters_mine_and_by_creator(sora: Running):
     await seed(sora, GUILD_ID, 2, creator=USER_ID)
-    jobs = sora.core.jobs
-    job = await jobs.create(
-        NewJob(
-            guild_id=GUILD_ID,
-            source_kind=SourceKind.URL,
-            source_ref="https://example.com/b.mp4",
-            range_start=1,
-            range_end=3,
-            model="sora-2",
-            requester_id=OTHER_USER_ID,
-        )
-    )
-    await jobs.complete(
-        job.id,
-        [
-            NewCharacter(
-                guild_id=GUILD_ID,
-                character_id="ch_other",
-                task_id="task_Y",
-                display_name="Theirs",
-                username="them.theirs",
-                job_id=job.id,
-                creator_id=OTHER_USER_ID,
-            )
-        ],
-    )
+    await seed(sora, GUILD_ID, 1, creator=OTHER_USER_ID, name="Theirs")
 
     mine = await sora_list(sora, listing(options={"mine": True}))
     assert "2 character(s)" in mine["footer"]["text"] and "Theirs" not in mine["description"]
