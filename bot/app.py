@@ -15,7 +15,7 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core import Core, open_core
-from bot.provider import CharacterProvider
+from bot.providers.base import CharacterProvider
 from storage import Database, StorageError
 
 log = logging.getLogger(__name__)

@@ -12,13 +12,13 @@ from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import open_core
+from bot.jobs.orders import OrderError, plan_order, resolve
+from bot.jobs.ranges import RangeError, format_seconds
 from bot.log_redaction import setup_logging
-from bot.media_probe import MediaError
-from bot.orders import OrderError, plan_order, resolve
-from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest, ProviderError
-from bot.ranges import RangeError, format_seconds
+from bot.media.errors import MediaError
+from bot.providers.base import DEFAULT_MODEL, MODELS, CharacterRequest, ProviderError
+from bot.records import Character, Job
 from storage import StorageError
-from storage.models import Character, Job
 
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
 

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.guild_settings import SettingsService
-from bot.intake import MediaIntake
-from bot.jobs import JobListener, JobTracker, ListenerHub, TrackerTimings
-from bot.provider import CharacterProvider
-from bot.toapis import ToapisClient
+from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
+from bot.media.intake import MediaIntake
+from bot.providers.base import CharacterProvider
+from bot.providers.toapis import ToapisClient
 from storage import CharacterRepository, Database, JobRepository, StateRepository
 from storage.guild_settings import GuildSettingsRepository
 

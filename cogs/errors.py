@@ -9,7 +9,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.provider import ProviderError
+from bot.providers.base import ProviderError
 
 if TYPE_CHECKING:
     from bot.app import SoraBot

@@ -28,11 +28,11 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from bot.intake import MediaIntake, clip_window
-from bot.media_cut import cut_window
-from bot.orders import plan_order
+from bot.jobs.orders import plan_order
+from bot.media.cut import cut_window
+from bot.media.intake import MediaIntake, clip_window
+from bot.providers.toapis import ToapisClient
 from bot.simulator import Simulator
-from bot.toapis import ToapisClient
 
 SECONDS = 600
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")

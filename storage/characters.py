@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 import time
 
+from bot.records import Character, NewCharacter
 from storage.database import Database, Session
-from storage.models import Character, NewCharacter
 
 # Columns of a Character, without the avatar bytes (those can be large).
 CHARACTER_COLUMNS = (

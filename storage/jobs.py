@@ -7,9 +7,7 @@ import sqlite3
 import time
 from typing import Any
 
-from storage.characters import characters_of_job, insert_character
-from storage.database import Database, NotFoundError, Session
-from storage.models import (
+from bot.records import (
     FINAL_STATES,
     Character,
     Job,
@@ -18,6 +16,8 @@ from storage.models import (
     NewJob,
     SourceKind,
 )
+from storage.characters import characters_of_job, insert_character
+from storage.database import Database, NotFoundError, Session
 
 # SQL lists of state values, built from the enums (never from user input).
 _FINAL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))

@@ -15,7 +15,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.simulator import Scenario, Simulator
 from tests.fakes import FakeDiscord
-from tests.media import make_audio_only, make_non_video, make_video
+from tests.sample_media import make_audio_only, make_non_video, make_video
 
 
 @pytest.fixture(scope="session")

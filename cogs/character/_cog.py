@@ -9,8 +9,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.orders import OrderError
-from bot.provider import MODELS
+from bot.jobs.orders import OrderError
+from bot.providers.base import MODELS
+from bot.records import Character
 from cogs.character._buttons import DYNAMIC_ITEMS
 from cogs.character._flow import (
     GUILD_ONLY,
@@ -23,7 +24,6 @@ from cogs.character._library import Library
 from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
-from storage.models import Character
 
 if TYPE_CHECKING:
     from bot.app import SoraBot

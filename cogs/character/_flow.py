@@ -9,9 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
-from bot.media_probe import MediaError
-from bot.orders import (
+from bot.jobs.orders import (
     AttachmentInfo,
     CreateOrder,
     OrderError,
@@ -19,8 +17,10 @@ from bot.orders import (
     plan_order,
     resolve,
 )
-from bot.provider import CharacterRequest, ProviderError
-from bot.ranges import ClipRange, RangeError, format_clock, format_seconds
+from bot.jobs.ranges import ClipRange, RangeError, format_clock, format_seconds
+from bot.media.errors import MediaError
+from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
+from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._render import Rendered, progress_bar
 
 if TYPE_CHECKING:

@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.orders import AttachmentInfo
-from bot.provider import CharacterRequest
+from bot.jobs.orders import AttachmentInfo
+from bot.providers.base import CharacterRequest
+from bot.records import Character, JobState, NewJob
 from cogs.character._buttons import card_view
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
 from cogs.errors import report_failure
-from storage.models import Character, JobState, NewJob
 
 if TYPE_CHECKING:
     from bot.core import Core

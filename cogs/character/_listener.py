@@ -10,6 +10,7 @@ import logging
 
 import discord
 
+from bot.records import Character, Job
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     Rendered,
@@ -21,7 +22,6 @@ from cogs.character._render import (
 )
 from cogs.character._updater import MessageUpdater
 from storage import CharacterRepository
-from storage.models import Character, Job
 
 log = logging.getLogger(__name__)
 

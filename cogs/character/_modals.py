@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
-from bot.orders import OrderError
-from bot.provider import DEFAULT_MODEL
+from bot.jobs.orders import OrderError
+from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.errors import report_failure
 

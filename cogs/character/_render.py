@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import discord
 
-from bot.ranges import format_clock
-from storage.models import Character, Job, JobState, SourceKind
+from bot.jobs.ranges import format_clock
+from bot.records import Character, Job, JobState, SourceKind
 
 BAR_CELLS = 12
 COLOR_WORKING = discord.Colour.blurple()

@@ -7,8 +7,8 @@ from typing import Any
 
 import discord
 
+from bot.records import Character
 from cogs.errors import report_failure
-from storage.models import Character
 
 PAGE_SIZE = 10
 

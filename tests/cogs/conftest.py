@@ -11,7 +11,7 @@ import pytest_asyncio
 
 from bot.app import SoraBot
 from bot.config import Settings, load_settings
-from bot.toapis import ToapisClient
+from bot.providers.toapis import ToapisClient
 from tests.fakes import FakeDiscord
 from tests.fakes.discord_http import RecordedCall
 

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from bot.app import SoraBot
+from bot.providers.toapis import ToapisClient
+from bot.records import Job, JobState
 from bot.simulator import Scenario, Simulator
-from bot.toapis import ToapisClient
-from storage.models import Job, JobState
 from tests.cogs.conftest import BOT_TOKEN, Running, bot_settings
 from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, is_card
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, RecordedCall

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bot.provider import Task
+from bot.providers.base import Task
 
 AUTH = {"Authorization": "Bearer sim-key"}
 SUBMIT = "/v1/videos/generations"

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.provider import Task, UploadedVideo
+from bot.providers.base import Task, UploadedVideo
 from bot.simulator import Simulator
 from tests.simulator.helpers import (
     SUBMIT,

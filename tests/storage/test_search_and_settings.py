@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from storage import Character, CharacterRepository, Database, NewCharacter
+from bot.records import Character, NewCharacter
+from storage import CharacterRepository, Database
 from storage.characters import insert_character
 from storage.guild_settings import GuildSettingsRepository
 from storage.migrations import APPLICATION_ID, MIGRATIONS, split_statements

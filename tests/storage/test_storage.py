@@ -10,16 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.records import Character, JobState, NewCharacter, NewJob, SourceKind
 from storage import (
-    Character,
     CharacterRepository,
     Database,
     JobRepository,
-    JobState,
-    NewCharacter,
-    NewJob,
     NotFoundError,
-    SourceKind,
     StateRepository,
     StorageError,
 )

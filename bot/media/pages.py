@@ -11,16 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import re
 import shutil
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import av
 import httpx
@@ -28,32 +25,35 @@ import yt_dlp
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, UnsupportedError, YoutubeDLError, download_range_func
 
-from bot.egress_proxy import EgressProxy
-from bot.media_probe import CheckedReader, MediaError, probe_url, resolve_host
-from bot.net_guard import (
-    UnsafeURLError,
-    check_host_resolves_public,
-    check_url_shape,
-    is_public_address,
+from bot.jobs.ranges import format_clock
+from bot.media.egress_proxy import EgressProxy
+from bot.media.errors import MediaError
+from bot.media.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
+from bot.media.page_checks import (
+    EXTINF,
+    FAILED,
+    FORMAT,
+    LIVE,
+    MAX_URL_HOPS,
+    NO_AUDIO,
+    OUTPUT_STEM,
+    PLAYLIST,
+    PLAYLIST_BYTES,
+    PRIVATE,
+    PROBE_BYTES,
+    TIMED_OUT,
+    UNSUPPORTED,
+    LogSink,
+    check_info,
+    check_remote,
+    chosen_formats,
+    ffmpeg_path,
 )
-from bot.ranges import format_clock
+from bot.media.probe import probe_url
+from bot.media.reader import CheckedReader
 
 logger = logging.getLogger(__name__)
 
-FORMAT = "best[acodec!=none][vcodec!=none]/bestvideo*+bestaudio/best"
-MAX_URL_HOPS = 3
-PROBE_BYTES = 8 * 1024 * 1024
-PLAYLIST_BYTES = 2 * 1024 * 1024
-_EXTINF = re.compile(r"^#EXTINF:\s*([0-9]+(?:\.[0-9]+)?)", re.MULTILINE)
-_OUTPUT_STEM = "section"
-
-PLAYLIST = "That link is a playlist; send a link to one video."
-LIVE = "Live streams can't be used; send a recorded video."
-UNSUPPORTED = "That site isn't supported; send a direct link to a video file or attach it."
-FAILED = "Could not download the video from that page."
-TIMED_OUT = "Downloading the video took too long."
-NO_AUDIO = "That video has no sound; toapis needs an audio track to create a character."
-PRIVATE = "That link points to a private network address."
 PAGE_DOWNLOAD_THREADS = 3
 _PAGE_THREADS = ThreadPoolExecutor(PAGE_DOWNLOAD_THREADS, thread_name_prefix="page-download")
 
@@ -67,87 +67,6 @@ class PageSection:
     title: str | None
     duration: float | None  # duration of the whole source video, if known
     extractor: str
-
-
-@cache
-def ffmpeg_path() -> str:
-    """The ffmpeg on PATH, else the static binary bundled with imageio-ffmpeg."""
-    found = shutil.which("ffmpeg")
-    if found:
-        return found
-    import imageio_ffmpeg
-
-    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
-    return exe
-
-
-class _LogSink:
-    """yt-dlp's `logger` option: everything it says goes to our logger at DEBUG."""
-
-    def __init__(self, log: logging.Logger) -> None:
-        self._log = log
-
-    def debug(self, msg: str) -> None:
-        self._log.debug("yt-dlp: %s", msg)
-
-    info = debug
-    warning = debug
-    error = debug
-
-
-def _check_remote(url: str, *, allow_private: bool) -> None:
-    """Refuse a URL yt-dlp would fetch unless it is http(s) on a public host (blocking)."""
-    try:
-        host = check_url_shape(url, allow_private=allow_private)
-    except UnsafeURLError as exc:
-        kind = "private_address" if "private" in str(exc) else "download_failed"
-        raise MediaError(kind, str(exc)) from None
-    if allow_private:
-        return
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
-    try:
-        addresses = resolve_host(host, port)
-    except OSError:
-        raise MediaError("download_failed", f"The host `{host[:80]}` could not be found.") from None
-    if not addresses or not all(is_public_address(a) for a in addresses):
-        raise MediaError("private_address", PRIVATE)
-
-
-def _chosen_formats(info: dict[str, Any]) -> list[dict[str, Any]]:
-    """The format(s) yt-dlp selected for `info` (after processing)."""
-    requested = info.get("requested_formats")
-    if requested:
-        return list(requested)
-    return [info]
-
-
-def _check_info(
-    info: dict[str, Any], end: float, *, max_duration: float, max_filesize: int
-) -> None:
-    """Refuse live streams, too long or too big videos and ranges past the end."""
-    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
-        raise MediaError("live", LIVE)
-    duration = info.get("duration")
-    if isinstance(duration, int | float) and duration > max_duration:
-        raise MediaError(
-            "too_long",
-            f"That video is {format_clock(round(duration))} long; "
-            f"the limit is {format_clock(max_duration)}.",
-        )
-    size = sum(
-        int(f.get("filesize") or f.get("filesize_approx") or 0) for f in _chosen_formats(info)
-    )
-    if size > max_filesize:
-        raise MediaError(
-            "too_big",
-            f"That video is {size / 1048576:.0f} MB; the limit is {max_filesize / 1048576:.0f} MB.",
-        )
-    if isinstance(duration, int | float) and end > duration + 0.05:
-        raise MediaError(
-            "range_outside",
-            f"The video is only {format_clock(round(duration, 1))} long; pick a range inside it.",
-        )
 
 
 @dataclass
@@ -178,14 +97,14 @@ class _Job:
         return {
             "quiet": True,
             "noprogress": True,
-            "logger": _LogSink(self.log),
+            "logger": LogSink(self.log),
             "noplaylist": True,
             "lazy_playlist": True,
             "format": FORMAT,
             "download_ranges": download_range_func(None, [section]),
             "force_keyframes_at_cuts": True,
             "ffmpeg_location": ffmpeg_path(),
-            "outtmpl": {"default": str(self.workdir / f"{_OUTPUT_STEM}.%(ext)s")},
+            "outtmpl": {"default": str(self.workdir / f"{OUTPUT_STEM}.%(ext)s")},
             "max_filesize": self.max_filesize,
             "socket_timeout": self.socket_timeout,
             "retries": 1,
@@ -220,7 +139,7 @@ class _Job:
                 self._hook()
                 self._check_processed(info)
                 self._hook()
-                chosen_ids = {f.get("format_id") for f in _chosen_formats(info)}
+                chosen_ids = {f.get("format_id") for f in chosen_formats(info)}
                 # Only the checked format(s) are left to pick from when downloading.
                 info["formats"] = [
                     f for f in info.get("formats") or [] if f.get("format_id") in chosen_ids
@@ -242,7 +161,7 @@ class _Job:
             if kind not in ("url", "url_transparent"):
                 return info
             target = str(info.get("url") or "")
-            _check_remote(target, allow_private=self.allow_private)
+            check_remote(target, allow_private=self.allow_private)
             outer = info
             info = ydl.extract_info(
                 target, download=False, process=False, ie_key=info.get("ie_key")
@@ -256,12 +175,12 @@ class _Job:
     def _check_processed(self, info: dict[str, Any]) -> None:
         if info.get("_type", "video") != "video":
             raise MediaError("playlist", PLAYLIST)
-        _check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
-        chosen = _chosen_formats(info)
+        check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
+        chosen = chosen_formats(info)
         for fmt in chosen:
             for key in ("url", "manifest_url"):
                 if fmt.get(key):
-                    _check_remote(str(fmt[key]), allow_private=self.allow_private)
+                    check_remote(str(fmt[key]), allow_private=self.allow_private)
         if all(fmt.get("acodec") == "none" for fmt in chosen):
             raise MediaError("no_audio", NO_AUDIO)
         unknown = info.get("duration") is None or any(f.get("acodec") is None for f in chosen)
@@ -292,8 +211,8 @@ class _Job:
             return  # a master playlist: no segment lengths here
         if "#EXT-X-ENDLIST" not in text:
             raise MediaError("live", LIVE)
-        info["duration"] = sum(float(m) for m in _EXTINF.findall(text))
-        _check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
+        info["duration"] = sum(float(m) for m in EXTINF.findall(text))
+        check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
 
     def _probe(self, info: dict[str, Any], media_url: str) -> None:
         """Fill in duration and audio for a direct file by reading its header only."""
@@ -312,7 +231,7 @@ class _Job:
             info["duration"] = media.duration
         if media.size is not None and not info.get("filesize"):
             info["filesize"] = media.size
-        _check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
+        check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
 
     def _translate(self, exc: DownloadError) -> MediaError:
         cause = exc.exc_info[1] if exc.exc_info else None
@@ -330,7 +249,7 @@ class _Job:
         candidate = downloads[0].get("filepath") if downloads else None
         path = Path(candidate) if candidate else None
         if path is None or not path.is_file():
-            found = sorted(p for p in self.workdir.glob(f"{_OUTPUT_STEM}.*") if p.suffix != ".part")
+            found = sorted(p for p in self.workdir.glob(f"{OUTPUT_STEM}.*") if p.suffix != ".part")
             path = found[0] if found else None
         if path is None or not path.is_file() or path.stat().st_size == 0:
             raise MediaError("download_failed", FAILED)

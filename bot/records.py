@@ -1,4 +1,7 @@
-"""Plain records the repositories read and write (no SQL here, no discord)."""
+"""The records everyone speaks in: jobs, characters, their states (no SQL, no discord).
+
+They belong to the core; `storage/` maps rows to them.
+"""
 
 from __future__ import annotations
 

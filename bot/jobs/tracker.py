@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
 
-from bot.job_events import JobListener, ListenerHub, NullListener
-from bot.provider import (
+from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.providers.base import (
     CharacterProvider,
     CharacterRequest,
     ProviderError,
@@ -30,8 +30,8 @@ from bot.provider import (
     TaskNotFoundError,
     TaskStatus,
 )
+from bot.records import Character, Job, JobState, NewCharacter, NewJob
 from storage import CharacterRepository, JobRepository
-from storage.models import Character, Job, JobState, NewCharacter, NewJob
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
 

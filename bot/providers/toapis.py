@@ -20,7 +20,8 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
-from bot.provider import (
+from bot.jobs.ranges import format_timestamps
+from bot.providers.base import (
     AuthenticationError,
     CharacterRequest,
     ContentPolicyError,
@@ -34,7 +35,6 @@ from bot.provider import (
     UploadedVideo,
     UploadRejectedError,
 )
-from bot.ranges import format_timestamps
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quickt
 
 
 class ToapisClient:
-    """Talks to toapis; implements `bot.provider.CharacterProvider`."""
+    """Talks to toapis; implements `bot.providers.base.CharacterProvider`."""
 
     name = "toapis"
 

@@ -14,7 +14,7 @@
   sent. The clip starts a whole number of seconds before the range so the timestamps come
   out whole where the span allows (decimals are unconfirmed at toapis).
 
-When no `MediaInfo` is given, the video is probed (as `bot.media_probe.probe_url` does:
+When no `MediaInfo` is given, the video is probed (as `bot.media.probe.probe_url` does:
 streams, duration, size, then `check_clip`) through the same reader that then cuts it, so
 the container index is fetched from the origin once, not twice.
 
@@ -37,21 +37,16 @@ from typing import TypeVar
 import av
 import httpx
 
-from bot.egress_proxy import EgressProxy
-from bot.media_cut import KEYFRAME_TOLERANCE, Cut, CutCancelled, cut_container, still_jpeg
-from bot.media_pages import download_page_section
-from bot.media_probe import (
-    CheckedReader,
-    MediaError,
-    MediaInfo,
-    _describe,
-    _refuse_nested_open,
-    check_clip,
-)
-from bot.orders import CreateOrder
-from bot.provider import CharacterProvider
-from bot.ranges import format_timestamps
-from storage.models import SourceKind
+from bot.jobs.orders import CreateOrder
+from bot.jobs.ranges import format_timestamps
+from bot.media.cut import KEYFRAME_TOLERANCE, Cut, CutCancelled, cut_container, still_jpeg
+from bot.media.egress_proxy import EgressProxy
+from bot.media.errors import MediaError
+from bot.media.pages import download_page_section
+from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open
+from bot.media.reader import CheckedReader
+from bot.providers.base import CharacterProvider
+from bot.records import SourceKind
 
 T = TypeVar("T")
 CLIP_NAME = "clip.mp4"
@@ -283,14 +278,14 @@ class MediaIntake:
             )
             try:
                 try:
-                    container = av.open(reader, mode="r", io_open=_refuse_nested_open)
+                    container = av.open(reader, mode="r", io_open=refuse_nested_open)
                 except Exception as exc:
                     raise _failure(
                         reader, exc, "not_a_video", "That file is not a video."
                     ) from None
                 try:
                     if info is None:
-                        info = _describe(container, reader)
+                        info = describe(container, reader)
                         check_clip(info, start, end)
                         if self._passes_through(order, info):
                             return _Outcome(info, None, reader.bytes_read)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from bot.provider import (
+from bot.providers.base import (
     AuthenticationError,
     CharacterRequest,
     ContentPolicyError,
@@ -20,7 +20,7 @@ from bot.provider import (
     TaskStatus,
     UploadRejectedError,
 )
-from bot.toapis import ToapisClient
+from bot.providers.toapis import ToapisClient
 
 
 class SleepRecorder:

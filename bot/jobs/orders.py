@@ -12,10 +12,10 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bot.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
-from bot.provider import DEFAULT_MODEL, MODELS, CharacterRequest
-from bot.ranges import ClipRange, RangeError
-from storage.models import NewJob, SourceKind
+from bot.jobs.ranges import ClipRange, RangeError
+from bot.media.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
+from bot.providers.base import DEFAULT_MODEL, MODELS, CharacterRequest
+from bot.records import NewJob, SourceKind
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v")
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{3,99}$", re.ASCII)
@@ -126,7 +126,7 @@ def plan_order(
 async def resolve(order: CreateOrder, *, allow_private: bool) -> CreateOrder:
     """The cheap I/O part of the checks: a link's host must resolve to public addresses.
 
-    The video itself is probed by `bot.intake.MediaIntake.prepare`, which reads its
+    The video itself is probed by `bot.media.intake.MediaIntake.prepare`, which reads its
     header once for both the checks and the cut.
     """
     if order.kind in (SourceKind.URL, SourceKind.PAGE) and order.url:

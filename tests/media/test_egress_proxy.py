@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
-from bot import egress_proxy, media_probe
-from bot.egress_proxy import EgressProxy
-from bot.net_guard import is_public_address
+from bot.media import dns as dns_module
+from bot.media import egress_proxy
+from bot.media.egress_proxy import EgressProxy
+from bot.media.net_guard import is_public_address
 
 PUBLIC = "127.0.0.2"  # treated as public by the `dns` fixture
 PRIVATE = "127.0.0.1"
@@ -72,7 +73,7 @@ def dns(monkeypatch: pytest.MonkeyPatch) -> dict[str, Callable[[], list[str]]]:
             return [host]
         raise OSError("unknown host")
 
-    monkeypatch.setattr(media_probe, "resolve_host", resolve)
+    monkeypatch.setattr(dns_module, "resolve_host", resolve)
     monkeypatch.setattr(
         egress_proxy, "is_public_address", lambda a: a == PUBLIC or is_public_address(a)
     )

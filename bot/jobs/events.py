@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from storage.models import Character, Job
+from bot.records import Character, Job
 
 
 class JobListener(Protocol):

@@ -14,8 +14,8 @@ import time
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from bot import media_probe
-from bot.net_guard import is_public_address
+from bot.media import dns
+from bot.media.net_guard import is_public_address
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class EgressProxy:
         label = f"{host}:{port}"
         try:
             addresses = await asyncio.wait_for(
-                asyncio.to_thread(media_probe.resolve_host, host, port), self.idle_timeout
+                asyncio.to_thread(dns.resolve_host, host, port), self.idle_timeout
             )
         except (OSError, UnicodeError, ValueError, TimeoutError):
             raise _Refused(502, f"cannot resolve {label}") from None

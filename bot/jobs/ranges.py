@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from bot.provider import MAX_SPAN_SECONDS, MIN_SPAN_SECONDS
+from bot.providers.base import MAX_SPAN_SECONDS, MIN_SPAN_SECONDS
 
 # Longest source position we accept at all (24 h); anything beyond is a typo or an attack.
 MAX_POSITION_SECONDS = 24 * 3600.0

@@ -1,6 +1,6 @@
 """The character-provider interface: what any character service must offer.
 
-toapis is the first implementation (`bot.toapis`). Another service that offers the same
+toapis is the first implementation (`bot.providers.toapis`). Another service that offers the same
 character API becomes a new module implementing `CharacterProvider`; nothing else changes.
 Models are tolerant: unknown fields are ignored and optional fields may be missing, as
 `shared/api/toapis.md` asks for the fields it marks unconfirmed.

@@ -10,9 +10,10 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot import media_probe
-from bot.media_probe import MediaError, MediaInfo, check_clip, probe, probe_url
-from tests.media import make_video
+from bot.media import dns
+from bot.media.errors import MediaError
+from bot.media.probe import MediaInfo, check_clip, probe, probe_url
+from tests.sample_media import make_video
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +114,7 @@ def test_every_redirect_hop_is_checked(monkeypatch):
         seen.append(str(request.url))
         return httpx.Response(302, headers={"Location": "http://10.0.0.1/x.mp4"})
 
-    monkeypatch.setattr(media_probe, "resolve_host", lambda host, port: ["93.184.216.34"])
+    monkeypatch.setattr(dns, "resolve_host", lambda host, port: ["93.184.216.34"])
     with pytest.raises(MediaError, match="private") as caught:
         probe_url(
             "https://videos.example.com/a.mp4",
@@ -128,7 +129,7 @@ def test_names_resolving_to_private_addresses_are_refused(monkeypatch):
     def handler(request: httpx.Request) -> httpx.Response:
         raise AssertionError("no request may be sent")
 
-    monkeypatch.setattr(media_probe, "resolve_host", lambda host, port: ["192.168.1.4"])
+    monkeypatch.setattr(dns, "resolve_host", lambda host, port: ["192.168.1.4"])
     with pytest.raises(MediaError, match="private"):
         probe_url(
             "https://videos.example.com/a.mp4",

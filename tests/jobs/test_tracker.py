@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import JobTracker, TrackerTimings
-from bot.provider import CharacterRequest
-from bot.toapis import ToapisClient
+from bot.jobs.tracker import JobTracker, TrackerTimings
+from bot.providers.base import CharacterRequest
+from bot.providers.toapis import ToapisClient
+from bot.records import Character, Job, JobState, NewJob, SourceKind
 from storage import CharacterRepository, Database, JobRepository
-from storage.models import Character, Job, JobState, NewJob, SourceKind
 
 FAST = TrackerTimings(poll_interval=0.03, timeout=30, slow_poll_interval=0.05)
 

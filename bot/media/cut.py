@@ -20,7 +20,8 @@ from typing import Any
 
 import av
 
-from bot.media_probe import MediaError, _refuse_nested_open
+from bot.media.errors import MediaError
+from bot.media.probe import refuse_nested_open
 
 KEYFRAME_TOLERANCE = 0.05
 MAX_LONG_SIDE = 1920
@@ -46,7 +47,7 @@ def cut_window(
     source: Any, dest: Path, begin: float, finish: float, *, cancel: threading.Event
 ) -> Cut:
     """Write [begin, finish] of `source` to `dest` (an MP4) and describe the result."""
-    container = av.open(source, mode="r", io_open=_refuse_nested_open)
+    container = av.open(source, mode="r", io_open=refuse_nested_open)
     try:
         return cut_container(container, dest, begin, finish, cancel=cancel)
     finally:

@@ -14,15 +14,16 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot import intake as intake_module
-from bot.intake import MediaIntake, PreparedSource, clip_window
-from bot.media_cut import Cut, CutCancelled
-from bot.media_probe import MediaError, probe
-from bot.orders import AttachmentInfo, CreateOrder, plan_order
-from bot.provider import UploadedVideo, UploadRejectedError
+from bot.jobs.orders import AttachmentInfo, CreateOrder, plan_order
+from bot.media import intake as intake_module
+from bot.media.cut import Cut, CutCancelled
+from bot.media.errors import MediaError
+from bot.media.intake import MediaIntake, PreparedSource, clip_window
+from bot.media.probe import probe
+from bot.providers.base import UploadedVideo, UploadRejectedError
+from bot.providers.toapis import ToapisClient
 from bot.simulator import Simulator
-from bot.toapis import ToapisClient
-from tests.media import make_video
+from tests.sample_media import make_video
 
 
 @pytest.fixture(scope="module")
@@ -286,7 +287,7 @@ async def test_every_read_goes_through_the_egress_proxy(
     connects to what it checked; a direct connection could not even resolve the name."""
     from aiohttp import web
 
-    from bot import egress_proxy, media_probe, net_guard
+    from bot.media import dns, egress_proxy, net_guard, reader
 
     app = web.Application()
     app.router.add_static("/", media_dir)
@@ -305,8 +306,8 @@ async def test_every_read_goes_through_the_egress_proxy(
     def public(address: str) -> bool:
         return address == "127.0.0.2" or net_guard.is_public_address(address)
 
-    monkeypatch.setattr(media_probe, "resolve_host", rebinding)
-    for module in (media_probe, egress_proxy):
+    monkeypatch.setattr(dns, "resolve_host", rebinding)
+    for module in (reader, egress_proxy):
         monkeypatch.setattr(module, "is_public_address", public)
     try:
         guarded = MediaIntake(provider, allow_private=False, workdir=workdir)

@@ -1,27 +1,23 @@
-"""Pre-flight probing of a video URL: fetch only the bytes the demuxer asks for.
+"""A seekable file-like view of an HTTP(S) video, fetched by checked byte ranges.
 
-`CheckedReader` is a seekable file-like object over HTTP(S) that issues `Range` requests,
-follows redirects itself and refuses private addresses on every hop. PyAV reads stream
-information through it; the URL itself is never handed to ffmpeg.
+`CheckedReader` issues `Range` requests, follows redirects itself and refuses private
+addresses on every hop. PyAV reads through it; the URL itself is never handed to ffmpeg.
 """
 
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import socket
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import av
 import httpx
 
-from bot.net_guard import UnsafeURLError, check_url_shape, is_public_address
-from bot.ranges import format_clock
+from bot.media import dns
+from bot.media.errors import MediaError
+from bot.media.net_guard import UnsafeURLError, check_url_shape, is_public_address
 
 CHUNK_SIZE = 256 * 1024
 CACHE_CHUNKS = 8
@@ -29,20 +25,7 @@ MAX_REDIRECTS = 5
 DEFAULT_MAX_BYTES = 2 * 1024**3
 DEFAULT_MAX_DOWNLOAD_BYTES = 50 * 1024**2
 DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_DURATION = 4 * 3600.0
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*$", re.IGNORECASE)
-
-
-class MediaError(ValueError):
-    """A video we will not use; the message is shown to the user as is.
-
-    `kind` is one of not_a_video, no_audio, too_long, too_big, private_address,
-    download_failed, range_outside, or unreachable (no connection could be made).
-    """
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def _mb(size: int) -> str:
@@ -54,12 +37,6 @@ def _parse_size(text: str) -> int:
     if len(text) > 18:  # over an exabyte: not a video anyone can send us
         raise MediaError("too_big", "That video is far too large.")
     return int(text)
-
-
-def resolve_host(host: str, port: int) -> list[str]:
-    """The addresses `host` resolves to (a seam for tests)."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    return [str(info[4][0]) for info in infos]
 
 
 class CheckedReader(io.RawIOBase):
@@ -305,7 +282,7 @@ class CheckedReader(io.RawIOBase):
         if self.allow_private or (host, port) in self._checked_hosts:
             return
         try:
-            addresses = resolve_host(host, port)
+            addresses = dns.resolve_host(host, port)
         except (OSError, UnicodeError, ValueError):
             raise MediaError(
                 "download_failed", f"The host `{host[:80]}` could not be found."
@@ -326,122 +303,3 @@ class CheckedReader(io.RawIOBase):
         if isinstance(exc, httpx.ConnectError):  # no connection at all (e.g. DNS failure)
             return MediaError("unreachable", "Could not connect to the video server.")
         return MediaError("download_failed", "Could not download the video.")
-
-
-@dataclass(frozen=True, slots=True)
-class MediaInfo:
-    """What probing learnt about a video."""
-
-    duration: float | None
-    has_video: bool
-    has_audio: bool
-    size: int | None
-    container: str
-    width: int | None
-    height: int | None
-    bytes_read: int
-
-
-def _refuse_nested_open(url: str, flags: int, options: dict[str, Any]) -> Any:
-    """Demuxers must not open further resources (playlists, references) on their own."""
-    raise MediaError("not_a_video", "That file is not a video.")
-
-
-def probe_url(
-    url: str,
-    *,
-    allow_private: bool,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
-    timeout: float = DEFAULT_TIMEOUT,
-    transport: httpx.BaseTransport | None = None,
-) -> MediaInfo:
-    """Read the streams and duration of the video at `url` (blocking)."""
-    reader = CheckedReader(
-        url,
-        allow_private=allow_private,
-        max_bytes=max_bytes,
-        max_download_bytes=max_download_bytes,
-        timeout=timeout,
-        transport=transport,
-    )
-    try:
-        try:
-            container = av.open(reader, mode="r", io_open=_refuse_nested_open)
-        except Exception as exc:
-            if reader.error is not None:
-                raise reader.error from None
-            if isinstance(exc, MediaError):
-                raise
-            raise MediaError("not_a_video", "That file is not a video.") from None
-        try:
-            return _describe(container, reader)
-        finally:
-            container.close()
-    finally:
-        reader.close()
-
-
-def _describe(container: Any, reader: CheckedReader) -> MediaInfo:
-    video = container.streams.video[0] if container.streams.video else None
-    duration: float | None = None
-    if container.duration is not None:
-        duration = container.duration / av.time_base
-    elif video is not None and video.duration is not None and video.time_base is not None:
-        duration = float(video.duration * video.time_base)
-    return MediaInfo(
-        duration=duration,
-        has_video=video is not None,
-        has_audio=bool(container.streams.audio),
-        size=reader.size,
-        container=str(container.format.name),
-        width=int(video.codec_context.width) if video is not None else None,
-        height=int(video.codec_context.height) if video is not None else None,
-        bytes_read=reader.bytes_read,
-    )
-
-
-async def probe(
-    url: str,
-    *,
-    allow_private: bool,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
-    time_limit: float = DEFAULT_TIMEOUT,
-) -> MediaInfo:
-    """`probe_url` in a worker thread (`time_limit` is its overall deadline)."""
-    return await asyncio.to_thread(
-        probe_url,
-        url,
-        allow_private=allow_private,
-        max_bytes=max_bytes,
-        max_download_bytes=max_download_bytes,
-        timeout=time_limit,
-    )
-
-
-def check_clip(
-    info: MediaInfo, start: float, end: float, *, max_duration: float = DEFAULT_MAX_DURATION
-) -> None:
-    """Refuse videos without picture or sound, too long, or shorter than the range."""
-    if not info.has_video:
-        raise MediaError("not_a_video", "That file is not a video.")
-    if not info.has_audio:
-        raise MediaError(
-            "no_audio",
-            "That video has no sound; toapis needs an audio track to create a character.",
-        )
-    if info.duration is None:
-        return
-    if info.duration > max_duration:
-        raise MediaError(
-            "too_long",
-            f"That video is {format_clock(round(info.duration))} long; the limit is "
-            f"{format_clock(max_duration)}.",
-        )
-    if end > info.duration + 0.05:
-        raise MediaError(
-            "range_outside",
-            f"The video is only {format_clock(round(info.duration, 1))} long; "
-            "pick a range inside it.",
-        )

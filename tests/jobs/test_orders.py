@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.net_guard import is_public_address
-from bot.orders import AttachmentInfo, OrderError, plan_order, resolve
-from storage.models import SourceKind
+from bot.jobs.orders import AttachmentInfo, OrderError, plan_order, resolve
+from bot.media.net_guard import is_public_address
+from bot.records import SourceKind
 
 CLIP: dict[str, Any] = {"start": "1", "end": "3"}
 VIDEO = AttachmentInfo("https://cdn.example/a.mp4", "a.mp4", 1000, "video/mp4")

@@ -13,11 +13,12 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-import bot.media_pages as media_pages
-from bot import egress_proxy, media_probe, net_guard
-from bot.media_pages import download_page_section, ffmpeg_path
-from bot.media_probe import MediaError
-from tests.media import ffmpeg_exe, make_video
+import bot.media.pages as media_pages
+from bot.media import dns, egress_proxy, net_guard, page_checks, reader
+from bot.media.errors import MediaError
+from bot.media.page_checks import ffmpeg_path
+from bot.media.pages import download_page_section
+from tests.sample_media import ffmpeg_exe, make_video
 
 
 def _page(*sources: str, title: str = "Clip") -> str:
@@ -169,8 +170,9 @@ async def test_media_on_a_private_host_is_refused(
         assert host == "127.0.0.1"
 
     monkeypatch.setattr(media_pages, "check_url_shape", shape)
+    monkeypatch.setattr(page_checks, "check_url_shape", shape)
     monkeypatch.setattr(media_pages, "check_host_resolves_public", resolves)
-    monkeypatch.setattr(media_pages, "resolve_host", lambda host, port: ["10.0.0.5"])
+    monkeypatch.setattr(dns, "resolve_host", lambda host, port: ["10.0.0.5"])
     error = await _refused(f"{site}/elsewhere.html", tmp_path, allow_private=False)
     assert error.kind == "private_address"
     assert str(error) == "That link points to a private network address."
@@ -308,11 +310,10 @@ async def public_site(
     async def resolves(host: str, *, allow_private: bool) -> None:
         assert host == PUBLIC_HOST
 
-    real_resolve = media_probe.resolve_host
-    monkeypatch.setattr(media_probe, "resolve_host", resolve)
-    monkeypatch.setattr(media_pages, "resolve_host", resolve)
+    real_resolve = dns.resolve_host
+    monkeypatch.setattr(dns, "resolve_host", resolve)
     monkeypatch.setattr(media_pages, "check_host_resolves_public", resolves)
-    for module in (media_pages, media_probe, egress_proxy):
+    for module in (page_checks, reader, egress_proxy):
         monkeypatch.setattr(module, "is_public_address", public)
     try:
         yield f"http://{PUBLIC_HOST}:{port}"
@@ -339,7 +340,7 @@ async def test_redirect_to_a_private_address_is_refused(
     public_site: str, private_site: tuple[str, list[str]], tmp_path: Path, path: str
 ) -> None:
     error = await _refused(f"{public_site}{path}", tmp_path, allow_private=False)
-    assert (error.kind, str(error)) == ("private_address", media_pages.PRIVATE)
+    assert (error.kind, str(error)) == ("private_address", page_checks.PRIVATE)
     assert private_site[1] == [], "the private server got no request"
 
 
@@ -348,5 +349,5 @@ async def test_hls_segments_on_a_private_address_are_refused(
     public_site: str, private_site: tuple[str, list[str]], tmp_path: Path, path: str
 ) -> None:
     error = await _refused(f"{public_site}{path}", tmp_path, allow_private=False)
-    assert (error.kind, str(error)) == ("private_address", media_pages.PRIVATE)
+    assert (error.kind, str(error)) == ("private_address", page_checks.PRIVATE)
     assert private_site[1] == [], "ffmpeg fetched no segment from the private server"

@@ -1,0 +1,1 @@
+"""Media intake: probing, cutting and page downloads, behind address checks."""

@@ -1,0 +1,109 @@
+"""What page downloads check before and after yt-dlp runs, and the words they say."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from functools import cache
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.jobs.ranges import format_clock
+from bot.media import dns
+from bot.media.errors import MediaError
+from bot.media.net_guard import UnsafeURLError, check_url_shape, is_public_address
+
+FORMAT = "best[acodec!=none][vcodec!=none]/bestvideo*+bestaudio/best"
+MAX_URL_HOPS = 3
+PROBE_BYTES = 8 * 1024 * 1024
+PLAYLIST_BYTES = 2 * 1024 * 1024
+EXTINF = re.compile(r"^#EXTINF:\s*([0-9]+(?:\.[0-9]+)?)", re.MULTILINE)
+OUTPUT_STEM = "section"
+
+PLAYLIST = "That link is a playlist; send a link to one video."
+LIVE = "Live streams can't be used; send a recorded video."
+UNSUPPORTED = "That site isn't supported; send a direct link to a video file or attach it."
+FAILED = "Could not download the video from that page."
+TIMED_OUT = "Downloading the video took too long."
+NO_AUDIO = "That video has no sound; toapis needs an audio track to create a character."
+PRIVATE = "That link points to a private network address."
+
+
+@cache
+def ffmpeg_path() -> str:
+    """The ffmpeg on PATH, else the static binary bundled with imageio-ffmpeg."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    exe: str = imageio_ffmpeg.get_ffmpeg_exe()
+    return exe
+
+
+class LogSink:
+    """yt-dlp's `logger` option: everything it says goes to our logger at DEBUG."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+
+    def debug(self, msg: str) -> None:
+        self._log.debug("yt-dlp: %s", msg)
+
+    info = debug
+    warning = debug
+    error = debug
+
+
+def check_remote(url: str, *, allow_private: bool) -> None:
+    """Refuse a URL yt-dlp would fetch unless it is http(s) on a public host (blocking)."""
+    try:
+        host = check_url_shape(url, allow_private=allow_private)
+    except UnsafeURLError as exc:
+        kind = "private_address" if "private" in str(exc) else "download_failed"
+        raise MediaError(kind, str(exc)) from None
+    if allow_private:
+        return
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    try:
+        addresses = dns.resolve_host(host, port)
+    except OSError:
+        raise MediaError("download_failed", f"The host `{host[:80]}` could not be found.") from None
+    if not addresses or not all(is_public_address(a) for a in addresses):
+        raise MediaError("private_address", PRIVATE)
+
+
+def chosen_formats(info: dict[str, Any]) -> list[dict[str, Any]]:
+    """The format(s) yt-dlp selected for `info` (after processing)."""
+    requested = info.get("requested_formats")
+    if requested:
+        return list(requested)
+    return [info]
+
+
+def check_info(info: dict[str, Any], end: float, *, max_duration: float, max_filesize: int) -> None:
+    """Refuse live streams, too long or too big videos and ranges past the end."""
+    if info.get("is_live") or info.get("live_status") in ("is_live", "is_upcoming"):
+        raise MediaError("live", LIVE)
+    duration = info.get("duration")
+    if isinstance(duration, int | float) and duration > max_duration:
+        raise MediaError(
+            "too_long",
+            f"That video is {format_clock(round(duration))} long; "
+            f"the limit is {format_clock(max_duration)}.",
+        )
+    size = sum(
+        int(f.get("filesize") or f.get("filesize_approx") or 0) for f in chosen_formats(info)
+    )
+    if size > max_filesize:
+        raise MediaError(
+            "too_big",
+            f"That video is {size / 1048576:.0f} MB; the limit is {max_filesize / 1048576:.0f} MB.",
+        )
+    if isinstance(duration, int | float) and end > duration + 0.05:
+        raise MediaError(
+            "range_outside",
+            f"The video is only {format_clock(round(duration, 1))} long; pick a range inside it.",
+        )

@@ -1,0 +1,1 @@
+"""Providers: the interface every video service implements, and toapis."""
