@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     poll_interval_seconds: float = Field(default=5.0, gt=0, le=600)
     job_timeout_seconds: float = Field(default=300.0, gt=0)
     allow_private_urls: bool = False
+    media_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Threads for cutting and probing videos (default: one per CPU).",
+    )
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -55,7 +61,13 @@ class Settings(BaseSettings):
     def _blank_is_missing(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
-    @field_validator("dev_guild_id", "discord_api_base_url", "discord_gateway_url", mode="before")
+    @field_validator(
+        "dev_guild_id",
+        "discord_api_base_url",
+        "discord_gateway_url",
+        "media_workers",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -8,6 +8,7 @@ from bot.config import Settings
 from bot.guild_settings import SettingsService
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.intake import MediaIntake
+from bot.media.workers import MediaWorkers
 from bot.providers.base import CharacterProvider
 from bot.providers.toapis import ToapisClient
 from storage import CharacterRepository, Database, JobRepository, StateRepository
@@ -39,6 +40,7 @@ class Core:
             await self.tracker.stop()
             await self.provider.aclose()
         finally:
+            self.intake.workers.shutdown()
             await self.database.close()
 
 
@@ -93,5 +95,9 @@ async def open_core(
         tracker,
         hub,
         SettingsService(GuildSettingsRepository(database)),
-        MediaIntake(provider, allow_private=settings.allow_private_urls),
+        MediaIntake(
+            provider,
+            allow_private=settings.allow_private_urls,
+            workers=MediaWorkers.create(settings.media_workers),
+        ),
     )

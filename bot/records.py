@@ -13,6 +13,7 @@ from typing import Any
 class JobState(StrEnum):
     """Life of a job as we record it."""
 
+    PREPARING = "preparing"  # row written, the video is being checked, cut and uploaded
     SUBMITTING = "submitting"  # row written, create request about to be / being sent
     WAITING = "waiting"  # not accepted yet (429/503/5xx): the create request is retried later
     UNKNOWN = "unknown"  # died while submitting: may or may not exist at the provider
@@ -29,7 +30,13 @@ class JobState(StrEnum):
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.UNKNOWN})
 ACTIVE_STATES = frozenset(
-    {JobState.SUBMITTING, JobState.WAITING, JobState.QUEUED, JobState.IN_PROGRESS}
+    {
+        JobState.PREPARING,
+        JobState.SUBMITTING,
+        JobState.WAITING,
+        JobState.QUEUED,
+        JobState.IN_PROGRESS,
+    }
 )
 
 

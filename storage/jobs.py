@@ -23,6 +23,11 @@ from storage.database import Database, NotFoundError, Session
 _FINAL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
 _POLLED = f"'{JobState.QUEUED.value}', '{JobState.IN_PROGRESS.value}'"
 
+INTERRUPTED_PREPARING = (
+    "The bot restarted while it was preparing your video; nothing was sent to toapis "
+    "and nothing was charged. Please run the command again."
+)
+
 # finished_at is set once, the first time the job reaches a final state.
 _FINISHED_AT = "finished_at = CASE WHEN ? AND finished_at IS NULL THEN ? ELSE finished_at END"
 
@@ -82,8 +87,11 @@ class JobRepository:
         """Use ``db`` for every query."""
         self._db = db
 
-    async def create(self, new: NewJob) -> Job:
-        """Write a new job in state SUBMITTING, before anything is sent to the provider."""
+    async def create(self, new: NewJob, *, state: JobState = JobState.SUBMITTING) -> Job:
+        """Write a new job (SUBMITTING, or PREPARING while its video is made ready) before
+        anything is sent to the provider."""
+        if state not in (JobState.PREPARING, JobState.SUBMITTING):
+            raise ValueError(f"a new job starts preparing or submitting, not {state.value}")
         now = time.time()
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
@@ -104,7 +112,7 @@ class JobRepository:
                     new.provider,
                     _to_json(new.request),
                     _to_json(new.meta),
-                    JobState.SUBMITTING.value,
+                    state.value,
                     now,
                     now,
                 ),
@@ -156,6 +164,44 @@ class JobRepository:
             (state.value, progress, error_code, error_message, now, state.is_final, now),
         )
 
+    async def set_prepared(
+        self,
+        job_id: int,
+        request: dict[str, Any],
+        meta: dict[str, Any],
+        message: tuple[int, int] | None = None,
+    ) -> Job | None:
+        """PREPARING -> SUBMITTING with what will be sent (and the reply showing it, as
+        (channel id, message id)); None if the job was not preparing."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                "UPDATE jobs SET state = ?, request = ?, meta = ?, updated_at = ?, "
+                "channel_id = COALESCE(?, channel_id), message_id = COALESCE(?, message_id) "
+                "WHERE id = ? AND state = ?",
+                (
+                    JobState.SUBMITTING.value,
+                    _to_json(request),
+                    _to_json(meta),
+                    now,
+                    message[0] if message else None,
+                    message[1] if message else None,
+                    job_id,
+                    JobState.PREPARING.value,
+                ),
+            )
+            if outcome.rowcount == 0:
+                return None
+            return await _load(tx, job_id)
+
+    async def discard_preparing(self, job_id: int) -> bool:
+        """Delete a job still PREPARING (its video was refused: nothing was sent, and the
+        member was told); True if it was deleted."""
+        outcome = await self._db.execute(
+            "DELETE FROM jobs WHERE id = ? AND state = ?", (job_id, JobState.PREPARING.value)
+        )
+        return outcome.rowcount == 1
+
     async def set_message(self, job_id: int, channel_id: int | None, message_id: int | None) -> Job:
         """Remember which message shows this job's progress."""
         return await self._update(
@@ -183,9 +229,18 @@ class JobRepository:
         )
 
     async def mark_interrupted_submissions(self) -> list[Job]:
-        """Turn every job left in SUBMITTING (e.g. by a crash) into UNKNOWN; return them."""
+        """Turn every job left in SUBMITTING (e.g. by a crash) into UNKNOWN; return them.
+
+        Jobs left PREPARING sent nothing: they fail with INTERRUPTED_PREPARING (to be
+        announced), and are not returned.
+        """
         now = time.time()
         async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "
+                "updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE state = ?",
+                (JobState.FAILED.value, INTERRUPTED_PREPARING, now, now, JobState.PREPARING.value),
+            )
             rows = await tx.fetchall(
                 "SELECT id FROM jobs WHERE state = ? ORDER BY id", (JobState.SUBMITTING.value,)
             )

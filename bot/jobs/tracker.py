@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import partial
+from typing import Any
 
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.providers.base import (
@@ -140,6 +141,44 @@ class JobTracker:
         job = await self._send_once(job, request)
         self._spawn(job)
         return job
+
+    async def open_preparing(self, new: NewJob) -> Job:
+        """Store a job whose video is about to be prepared (nothing is sent yet).
+
+        It goes on with `submit_prepared`, or ends with `abandon`; a restart in between
+        fails it with a message (nothing was sent, nothing charged).
+        """
+        if self._closing:
+            raise RuntimeError("the tracker is shutting down")
+        return await self.jobs.create(new, state=JobState.PREPARING)
+
+    async def submit_prepared(
+        self,
+        job: Job,
+        request: CharacterRequest,
+        meta: dict[str, Any],
+        message: tuple[int, int] | None = None,
+    ) -> Job:
+        """Send a prepared job's create request (as `submit` does) and follow it.
+
+        `message` is the (channel id, message id) of the reply that shows the job.
+        """
+        if self._closing:
+            raise RuntimeError("the tracker is shutting down")
+        ready = await self.jobs.set_prepared(
+            job.id, request.model_dump(exclude_none=True), meta, message
+        )
+        if ready is None:  # no longer preparing: someone else decided its fate
+            stored = await self.jobs.get(job.id)
+            assert stored is not None
+            return stored
+        ready = await self._send_once(ready, request)
+        self._spawn(ready)
+        return ready
+
+    async def abandon(self, job_id: int) -> None:
+        """Forget a job still preparing that will not be sent (the member was told why)."""
+        await self.jobs.discard_preparing(job_id)
 
     async def _send_once(self, job: Job, request: CharacterRequest) -> Job:
         """Send the create request of a job in SUBMITTING; record what came of it."""

@@ -35,17 +35,21 @@ _DROP_REQUEST = {
     "expect",
     "host",
 }
-_DROP_RESPONSE = {"connection", "keep-alive", "proxy-connection"}
+_DROP_RESPONSE = {"connection", "keep-alive", "proxy-connection", "x-egress-error"}
+# On a 502 of its own the proxy says why in this header, so readers can tell the member
+# "could not connect" instead of "HTTP 502" (upstream copies of it are dropped).
+FAILURE_HEADER = "X-Egress-Error"
 _REASONS = {400: "Bad Request", 403: "Forbidden", 413: "Payload Too Large"}
 _REASONS |= {501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
 class _Refused(Exception):
-    """Answer the client with `status` and stop."""
+    """Answer the client with `status` and stop (`failure`: why we could not connect)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, failure: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.failure = failure
 
 
 class _Activity:
@@ -59,7 +63,9 @@ class EgressProxy:
     """HTTP forward proxy on 127.0.0.1 (random port); use as an async context manager.
 
     `refused` lists every `host:port` refused for resolving to a private address;
-    `connected` lists `(host:port, address)` for every upstream connection made.
+    `connected` lists `(host:port, address)` for every upstream connection made;
+    `unreachable` lists `(host:port, why)` for every host it could not reach, `why` being
+    "not-found", "refused", "unreachable" or "reset".
     """
 
     def __init__(
@@ -74,6 +80,7 @@ class EgressProxy:
         self.idle_timeout = idle_timeout
         self.refused: list[str] = []
         self.connected: list[tuple[str, str]] = []
+        self.unreachable: list[tuple[str, str]] = []
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._port = 0
@@ -123,7 +130,7 @@ class EgressProxy:
                 raise _Refused(503, "too many connections")
             await self._handle(reader, writer, opened)
         except _Refused as refusal:
-            await self._answer(writer, refusal.status, str(refusal))
+            await self._answer(writer, refusal.status, str(refusal), refusal.failure)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
         finally:
@@ -187,7 +194,10 @@ class EgressProxy:
             body = await asyncio.wait_for(reader.readexactly(length), self.idle_timeout)
             up_writer.write(body)
         await asyncio.wait_for(up_writer.drain(), self.idle_timeout)
-        response = await self._read_head(up_reader)
+        try:
+            response = await self._read_head(up_reader)
+        except (ConnectionResetError, asyncio.IncompleteReadError):
+            raise self._unreachable(f"{split.hostname}:{port}", "reset") from None
         writer.write(_rewrite_response(response))
         await self._pipe(up_reader, writer, _Activity())
 
@@ -204,28 +214,34 @@ class EgressProxy:
         """Resolve `host` once, check every address, connect to a checked one."""
         label = f"{host}:{port}"
         try:
-            addresses = await asyncio.wait_for(
-                asyncio.to_thread(dns.resolve_host, host, port), self.idle_timeout
-            )
+            addresses = await asyncio.wait_for(dns.resolve(host, port), self.idle_timeout)
         except (OSError, UnicodeError, ValueError, TimeoutError):
-            raise _Refused(502, f"cannot resolve {label}") from None
+            raise self._unreachable(label, "not-found") from None
         if not addresses:
-            raise _Refused(502, f"cannot resolve {label}")
+            raise self._unreachable(label, "not-found")
         if not self.allow_private and not all(is_public_address(a) for a in addresses):
             self.refused.append(label)
             logger.info("egress proxy refused %s (private address)", label)
             raise _Refused(403, "private network address")
+        why = "unreachable"
         for address in addresses:
             try:
                 streams = await asyncio.wait_for(
                     asyncio.open_connection(address, port, limit=MAX_HEAD_BYTES),
                     self.idle_timeout,
                 )
+            except ConnectionRefusedError:
+                why = "refused"
+                continue
             except (OSError, TimeoutError):
                 continue
             self.connected.append((label, address))
             return streams
-        raise _Refused(502, f"cannot connect to {label}")
+        raise self._unreachable(label, why)
+
+    def _unreachable(self, label: str, why: str) -> _Refused:
+        self.unreachable.append((label, why))
+        return _Refused(502, f"cannot reach {label}: {why}", why)
 
     async def _pipe(
         self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, activity: _Activity
@@ -247,9 +263,13 @@ class EgressProxy:
             await asyncio.wait_for(dst.drain(), self.idle_timeout)
 
     @staticmethod
-    async def _answer(writer: asyncio.StreamWriter, status: int, message: str) -> None:
+    async def _answer(
+        writer: asyncio.StreamWriter, status: int, message: str, failure: str | None = None
+    ) -> None:
         body = f"{message}\n".encode()
         head = f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        if failure:
+            head += f"{FAILURE_HEADER}: {failure}\r\n"
         head += f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
         head += "Connection: close\r\n\r\n"
         try:

@@ -24,15 +24,13 @@ waited for, and removes its directory itself if the caller has gone).
 
 from __future__ import annotations
 
-import asyncio
 import math
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
 
 import av
 import httpx
@@ -45,10 +43,10 @@ from bot.media.errors import MediaError
 from bot.media.pages import download_page_section
 from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open
 from bot.media.reader import CheckedReader
+from bot.media.workers import LineWatcher, MediaWorkers
 from bot.providers.base import CharacterProvider
 from bot.records import SourceKind
 
-T = TypeVar("T")
 CLIP_NAME = "clip.mp4"
 UPLOADABLE_SUFFIXES = (".mp4", ".webm", ".mov")
 FRAME_NAME = "frame.jpg"
@@ -123,8 +121,10 @@ class MediaIntake:
         max_passthrough_seconds: float = 20.0,
         upload_limit: int = DEFAULT_UPLOAD_LIMIT,
         time_limit: float = 120.0,
+        workers: MediaWorkers | None = None,
     ) -> None:
         self.provider = provider
+        self.workers = workers or MediaWorkers.create()
         self.allow_private = allow_private
         self.workdir = workdir
         self.margin = margin
@@ -138,8 +138,13 @@ class MediaIntake:
         *,
         info: MediaInfo | None = None,
         preview_limit: int = DEFAULT_PREVIEW_LIMIT,
+        watcher: LineWatcher | None = None,
     ) -> PreparedSource:
-        """The source to send for `order`; raises `MediaError` or provider errors."""
+        """The source to send for `order`; raises `MediaError` or provider errors.
+
+        Blocking work waits for a worker of its pool; meanwhile `watcher` hears how many
+        jobs are ahead.
+        """
         start, end = order.clip.start, order.clip.end
         if order.url is None:
             return PreparedSource(
@@ -154,7 +159,7 @@ class MediaIntake:
                 info=info,
             )
         if order.kind is SourceKind.PAGE:
-            return await self._prepare_page(order, preview_limit)
+            return await self._prepare_page(order, preview_limit, watcher)
         if info is not None:
             check_clip(info, start, end)
             if self._passes_through(order, info):
@@ -167,9 +172,10 @@ class MediaIntake:
             # checked, so a name that resolves differently the second time gets nowhere.
             async with EgressProxy(allow_private=self.allow_private) as proxy:
                 proxy_url = proxy.url
-                outcome = await _in_thread(
+                outcome = await self.workers.media.run(
                     lambda: self._work(order, known, workspace, preview_limit, cancel, proxy_url),
-                    cancel,
+                    cancel=cancel,
+                    watcher=watcher,
                 )
             if outcome.clip is None:
                 return _unchanged(order, outcome.info, outcome.bytes_read)
@@ -198,7 +204,9 @@ class MediaIntake:
             stream_copied=clip.cut.copied,
         )
 
-    async def _prepare_page(self, order: CreateOrder, preview_limit: int) -> PreparedSource:
+    async def _prepare_page(
+        self, order: CreateOrder, preview_limit: int, watcher: LineWatcher | None
+    ) -> PreparedSource:
         """A page link: yt-dlp fetches only the section, which is uploaded as the clip."""
         assert order.url is not None
         start, end = order.clip.start, order.clip.end
@@ -211,6 +219,8 @@ class MediaIntake:
                 workdir=workspace,
                 allow_private=self.allow_private,
                 margin=self.margin,
+                pool=self.workers.pages,
+                watcher=watcher,
             )
             suffix = section.path.suffix.lower()
             if suffix not in UPLOADABLE_SUFFIXES:
@@ -223,11 +233,9 @@ class MediaIntake:
                     f"{self.upload_limit / 1048576:.0f} MB.",
                 )
             rel_start = _snap(start - section.offset)
-            if size <= preview_limit:
-                preview, preview_name = section.path.read_bytes(), f"clip{suffix}"
-            else:
-                preview = await asyncio.to_thread(still_jpeg, section.path, rel_start)
-                preview_name = "frame.jpg"
+            preview, preview_name = await self.workers.media.run(
+                partial(_preview_of, section.path, suffix, rel_start, size <= preview_limit)
+            )
             uploaded = await self.provider.upload_video(section.path, filename=f"clip{suffix}")
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
@@ -346,14 +354,8 @@ def _snap(value: float) -> float:
     return round(max(0.0, value), 3)
 
 
-async def _in_thread(work: Callable[[], T], cancel: threading.Event) -> T:
-    """Run `work` in a thread; on cancellation, signal it and wait until it has stopped."""
-    future = asyncio.ensure_future(asyncio.to_thread(work))
-    try:
-        return await asyncio.shield(future)
-    except asyncio.CancelledError:
-        cancel.set()
-        await asyncio.wait([future])
-        if not future.cancelled():
-            future.exception()  # retrieved: a cancelled caller has no use for it
-        raise
+def _preview_of(path: Path, suffix: str, at: float, whole: bool) -> tuple[bytes, str]:
+    """The clip itself when it fits the upload limit, else a still frame (blocking)."""
+    if whole:
+        return path.read_bytes(), f"clip{suffix}"
+    return still_jpeg(path, at), FRAME_NAME

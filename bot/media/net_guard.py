@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import socket
 from urllib.parse import urlsplit
+
+from bot.media import dns
 
 MAX_URL_LENGTH = 2048
 
@@ -72,17 +73,14 @@ def check_url_shape(url: str, *, allow_private: bool) -> str:
 
 async def check_host_resolves_public(host: str, *, allow_private: bool) -> None:
     """Resolve `host` and refuse it if any address is not public (unless allowed)."""
-    loop = asyncio.get_running_loop()
     try:
-        infos = await asyncio.wait_for(
-            loop.getaddrinfo(host, None, type=socket.SOCK_STREAM), timeout=10
-        )
+        addresses = await asyncio.wait_for(dns.resolve(host, 0), timeout=10)
     except (OSError, TimeoutError, UnicodeError, ValueError):
         raise UnsafeURLError(f"The host `{host[:80]}` could not be found.") from None
     if allow_private:
         return
-    for info in infos:
-        if not is_public_address(str(info[4][0])):
+    for address in addresses:
+        if not is_public_address(address):
             raise UnsafeURLError("That link points to a private network address.")
 
 

@@ -14,8 +14,8 @@ import os
 import shutil
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +50,10 @@ from bot.media.page_checks import (
     ffmpeg_path,
 )
 from bot.media.probe import probe_url
-from bot.media.reader import CheckedReader
+from bot.media.reader import CheckedReader, unreachable
+from bot.media.workers import PAGE_DOWNLOAD_WORKERS, LineWatcher, WorkerPool
 
 logger = logging.getLogger(__name__)
-
-PAGE_DOWNLOAD_THREADS = 3
-_PAGE_THREADS = ThreadPoolExecutor(PAGE_DOWNLOAD_THREADS, thread_name_prefix="page-download")
 
 
 @dataclass(frozen=True)
@@ -300,12 +298,16 @@ async def download_page_section(
     max_filesize: int = 500 * 1024 * 1024,
     timeout: float = 120.0,  # noqa: ASYNC109 (the thread cannot take a cancel scope)
     logger: logging.Logger = logger,
+    pool: WorkerPool | None = None,
+    watcher: LineWatcher | None = None,
 ) -> PageSection:
     """Download `start`..`end` (plus `margin` each side) of the video on the page `url`.
 
     yt-dlp's own messages go to `logger` at DEBUG. Raises `MediaError` with a user-facing
     message; on any failure what was written to
-    `workdir` is removed (the caller owns `workdir` itself). Every fetch yt-dlp, ffmpeg
+    `workdir` is removed (the caller owns `workdir` itself). The download runs on `pool`
+    (page downloads' own few threads), `watcher` hearing the place in line meanwhile;
+    `timeout` counts from when it starts. Every fetch yt-dlp, ffmpeg
     and the probes make goes through an `EgressProxy`; if it refused anything, the
     download fails with `private_address`.
     """
@@ -332,7 +334,7 @@ async def download_page_section(
     _drop_proxy_exceptions()
     async with EgressProxy(allow_private=allow_private) as proxy:
         job.proxy_url = proxy.url
-        return await _run(job, proxy)
+        return await _run(job, proxy, pool or _default_pool(), watcher)
 
 
 def _drop_proxy_exceptions() -> None:
@@ -342,14 +344,21 @@ def _drop_proxy_exceptions() -> None:
             logger.warning("%s ignored: page downloads always go through the egress check", name)
 
 
-async def _run(job: _Job, proxy: EgressProxy) -> PageSection:
+@cache
+def _default_pool() -> WorkerPool:
+    """For callers without pools of their own (tools, tests)."""
+    return WorkerPool(PAGE_DOWNLOAD_WORKERS, "page-download")
+
+
+async def _run(
+    job: _Job, proxy: EgressProxy, pool: WorkerPool, watcher: LineWatcher | None
+) -> PageSection:
     """Run `job` in a thread with `proxy` in its path; clean up on any failure."""
     workdir, start, margin = job.workdir, job.start, job.margin
     before = set(workdir.iterdir())
     # Page downloads get their own small pool: a slow or stuck site can only ever hold
-    # these threads, never the default pool that DNS lookups, probes and cuts share.
-    loop = asyncio.get_running_loop()
-    task = asyncio.ensure_future(loop.run_in_executor(_PAGE_THREADS, job.run))
+    # these threads, never the pools that name lookups, probes and cuts use.
+    task = await pool.start(job.run, watcher=watcher)
     try:
         path, info = await asyncio.wait_for(asyncio.shield(task), job.timeout)
         if proxy.refused:  # e.g. some HLS segments skipped: never a partial result
@@ -364,6 +373,9 @@ async def _run(job: _Job, proxy: EgressProxy) -> PageSection:
             raise MediaError("private_address", PRIVATE) from None
         if isinstance(exc, TimeoutError):
             raise MediaError("download_failed", TIMED_OUT) from None
+        if proxy.unreachable and isinstance(exc, MediaError) and exc.kind == "download_failed":
+            label, why = proxy.unreachable[0]
+            raise unreachable(label.rpartition(":")[0], why) from None
         raise
     duration = info.get("duration")
     return PageSection(

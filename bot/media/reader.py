@@ -16,6 +16,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from bot.media import dns
+from bot.media.egress_proxy import FAILURE_HEADER
 from bot.media.errors import MediaError
 from bot.media.net_guard import UnsafeURLError, check_url_shape, is_public_address
 
@@ -164,6 +165,9 @@ class CheckedReader(io.RawIOBase):
                 self._learn_size(response, None)
                 return b""
             if response.status_code != 206:
+                failure = response.headers.get(FAILURE_HEADER)
+                if response.status_code == 502 and failure:
+                    raise unreachable(urlsplit(self.url).hostname, failure)
                 raise MediaError(
                     "download_failed",
                     f"Could not download the video (HTTP {response.status_code}).",
@@ -300,6 +304,19 @@ class CheckedReader(io.RawIOBase):
     def _http_failure(self, exc: httpx.HTTPError) -> MediaError:
         if isinstance(exc, httpx.TimeoutException):
             return MediaError("download_failed", "Downloading the video took too long.")
-        if isinstance(exc, httpx.ConnectError):  # no connection at all (e.g. DNS failure)
-            return MediaError("unreachable", "Could not connect to the video server.")
+        if isinstance(exc, httpx.ConnectError | httpx.ProxyError):  # no connection at all
+            return unreachable(urlsplit(self.url).hostname, "unreachable")
+        if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
+            return unreachable(urlsplit(self.url).hostname, "reset")
         return MediaError("download_failed", "Could not download the video.")
+
+
+def unreachable(host: str | None, why: str) -> MediaError:
+    """The member's words for a host we could not reach (`why` as the egress proxy says)."""
+    host = (host or "the host")[:80]
+    if why == "not-found":
+        return MediaError("unreachable", f"The host `{host}` could not be found.")
+    if why == "reset":
+        return MediaError("unreachable", f"The connection to `{host}` was reset; try again.")
+    detail = " (connection refused)" if why == "refused" else ""
+    return MediaError("unreachable", f"Could not connect to the host `{host}`{detail}.")

@@ -22,6 +22,7 @@ from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._render import Rendered, progress_bar
+from cogs.character._updater import MessageUpdater
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -145,31 +146,47 @@ class CreateFlow:
         order: CreateOrder,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        """Defer, check the source (I/O), turn the reply into progress, submit."""
+        """Defer, store the job, prepare the source (I/O), show the clip, submit."""
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
-        limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
         try:
             order = await resolve(order, allow_private=self.core.settings.allow_private_urls)
-            prepared = await self.core.intake.prepare(order, preview_limit=limit)
-        except (OrderError, MediaError, ProviderError) as exc:
-            text = exc.user_message if isinstance(exc, ProviderError) else str(exc)
-            await interaction.delete_original_response()
-            await interaction.followup.send(text, ephemeral=True)
+        except OrderError as exc:
+            await self._refuse(interaction, str(exc))
             return
+        # The job is stored before any media work, so it is never lost, and its reply
+        # shows its place while it waits for a worker.
+        reply_id = await _reply_id(interaction)
+        job = await self.core.tracker.open_preparing(
+            order.new_job(
+                guild_id=interaction.guild_id,
+                channel_id=interaction.channel_id,
+                message_id=reply_id,
+                requester_id=interaction.user.id,
+                provider=self.core.provider.name,
+                meta=meta,
+            )
+        )
+        line = _LineNotice(interaction, order)
+        limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
+        try:
+            prepared = await self.core.intake.prepare(order, preview_limit=limit, watcher=line.tell)
+        except (MediaError, ProviderError) as exc:
+            text = exc.user_message if isinstance(exc, ProviderError) else str(exc)
+            await line.stop()
+            await self.core.tracker.abandon(job.id)
+            await self._refuse(interaction, text)
+            return
+        except BaseException:
+            await line.stop()
+            await self.core.tracker.abandon(job.id)
+            raise
+        await line.stop()
         shown = sending(order, prepared)
         reply = await interaction.edit_original_response(
             embeds=shown.embeds, attachments=shown.files()
-        )
-        new = order.new_job(
-            guild_id=interaction.guild_id,
-            channel_id=reply.channel.id,
-            message_id=reply.id,
-            requester_id=interaction.user.id,
-            provider=self.core.provider.name,
-            meta={**(meta or {}), **_source_meta(order, prepared)},
         )
         request = CharacterRequest(
             model=order.model,
@@ -178,7 +195,12 @@ class CreateFlow:
             url=prepared.url,
             from_task=prepared.from_task,
         )
-        job = await self.core.tracker.submit(new, request)
+        job = await self.core.tracker.submit_prepared(
+            job,
+            request,
+            {**(meta or {}), **_source_meta(order, prepared)},
+            message=(reply.channel.id, reply.id),
+        )
         log.info(
             "job %d submitted by %d in guild %d (task %s)",
             job.id,
@@ -186,6 +208,44 @@ class CreateFlow:
             interaction.guild_id,
             job.task_id,
         )
+
+    @staticmethod
+    async def _refuse(interaction: discord.Interaction, text: str) -> None:
+        """Replace the public "thinking…" reply with a private message."""
+        await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
+
+
+async def _reply_id(interaction: discord.Interaction) -> int | None:
+    """The id of the deferred reply, so that a restart can still edit it (None if unknown)."""
+    try:
+        return (await interaction.original_response()).id
+    except discord.HTTPException:
+        return None
+
+
+class _LineNotice:
+    """Shows a job's place in line for a media worker in its reply (newest wins)."""
+
+    def __init__(self, interaction: discord.Interaction, order: CreateOrder) -> None:
+        self.order = order
+        self.waited = False
+
+        async def edit(rendered: Rendered) -> None:
+            await interaction.edit_original_response(embeds=rendered.embeds)
+
+        self._updater = MessageUpdater(edit, min_interval=2.0)
+
+    def tell(self, ahead: int | None) -> None:
+        """The pool's watcher: `ahead` jobs before this one, None once it is working."""
+        if ahead is None and not self.waited:
+            return
+        self.waited = True
+        self._updater.push(preparing(self.order, ahead))
+
+    async def stop(self) -> None:
+        """No more line updates (the caller edits the reply next)."""
+        await self._updater.cancel()
 
 
 def _source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
@@ -203,6 +263,24 @@ def _source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]
         # where the probe of the clip then explains the limit).
         source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
     return {"source": source}
+
+
+def preparing(order: CreateOrder, ahead: int | None) -> Rendered:
+    """The reply while the video waits for (or has) a media worker."""
+    if ahead is None:
+        words = "Preparing the video…"
+    elif ahead == 0:
+        words = "Preparing the video: next in line."
+    else:
+        words = f"Preparing the video: {ahead} ahead."
+    embed = discord.Embed(
+        title="Creating a Sora character",
+        description=f"{progress_bar(0)}\n{words}",
+        colour=discord.Colour.blurple(),
+    )
+    embed.add_field(name="Range", value=str(order.clip), inline=True)
+    embed.add_field(name="Model", value=order.model, inline=True)
+    return Rendered(embeds=[embed])
 
 
 def sending(order: CreateOrder, prepared: PreparedSource | None = None) -> Rendered:

@@ -180,10 +180,15 @@ class DiscordJobListener:
             await self._send(job, card, reply_to=job.message_id, nonce=f"sora-c{character.id}")
 
     async def job_failed(self, job: Job) -> None:
-        """Say why, and what to do next."""
+        """Say why, and what to do next (in a new message if the reply is not known)."""
         if self._has_reply(job):
             await self._final(job, render_failure(job), nonce=f"sora-f{job.id}")
             self._forget(job)
+        elif job.channel_id is not None:
+            rendered = render_failure(job)
+            if job.requester_id:
+                rendered.content = f"<@{job.requester_id}>"
+            await self._send(job, rendered, reply_to=None, nonce=f"sora-f{job.id}")
 
     async def job_unknown(self, job: Job) -> None:
         """Say the submission may or may not have happened."""

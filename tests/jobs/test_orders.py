@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from typing import Any
 
 import pytest
 
 from bot.jobs.orders import AttachmentInfo, OrderError, plan_order, resolve
+from bot.media import dns
 from bot.media.net_guard import is_public_address
 from bot.records import SourceKind
 
@@ -118,10 +117,10 @@ async def test_unknown_host_is_refused_after_resolution():
 
 
 async def test_names_that_resolve_to_private_addresses_are_refused(monkeypatch):
-    async def rebinding_dns(host, port, **kwargs):  # a public-looking name, a private answer
-        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("10.0.0.5", 0))]
+    def rebinding_dns(host, port):  # a public-looking name, a private answer
+        return ["10.0.0.5"]
 
-    monkeypatch.setattr(asyncio.get_running_loop(), "getaddrinfo", rebinding_dns)
+    monkeypatch.setattr(dns, "resolve_host", rebinding_dns)
     order = plan_order(url="https://videos.example.com/a.mp4", **CLIP)
     with pytest.raises(OrderError, match="private network"):
         await resolve(order, allow_private=False)

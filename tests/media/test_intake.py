@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import io
+import socket
+import struct
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -332,3 +334,35 @@ async def test_every_read_goes_through_the_egress_proxy(
         assert uploads(simulator) == 0
     finally:
         await runner.cleanup()
+
+
+async def test_connection_refused_is_said_as_such(intake: MediaIntake, unused_tcp_port: int):
+    order = plan_order(
+        url=f"http://127.0.0.1:{unused_tcp_port}/clip.mp4", start=1, end=3, allow_private=True
+    )
+    with pytest.raises(MediaError) as caught:
+        await intake.prepare(order)
+    assert caught.value.kind == "unreachable"
+    assert str(caught.value) == "Could not connect to the host `127.0.0.1` (connection refused)."
+
+
+async def test_connection_reset_is_said_as_such(intake: MediaIntake):
+    async def reset(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.close()  # RST, not FIN
+
+    server = await asyncio.start_server(reset, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        order = plan_order(
+            url=f"http://127.0.0.1:{port}/clip.mp4", start=1, end=3, allow_private=True
+        )
+        with pytest.raises(MediaError) as caught:
+            await intake.prepare(order)
+    finally:
+        server.close()
+        await server.wait_closed()
+    assert caught.value.kind == "unreachable"
+    assert str(caught.value) == "The connection to `127.0.0.1` was reset; try again."
