@@ -53,6 +53,7 @@ class ProgressiveFile:
 
     url: str
     headers: dict[str, str]  # the format's own request headers (see FORWARDED_HEADERS)
+    max_bytes: int  # the page's file size limit
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,9 @@ class PageJob:
     timeout: float
     log: logging.Logger
     workdir: Path | None = None  # where a section download writes (None: resolve only)
+    # False: a progressive file is not probed here; whoever reads it next reads its header
+    # once for both (and checks streams, duration, range and size as `_probe` would).
+    probe_progressive: bool = True
     proxy_url: str | None = None  # every yt-dlp/ffmpeg/probe fetch goes through it
     cancelled: threading.Event = field(default_factory=threading.Event)
 
@@ -143,7 +147,7 @@ class PageJob:
             title=info.get("title"),
             duration=float(duration) if isinstance(duration, int | float) else None,
             extractor=str(info.get("extractor") or info.get("extractor_key") or "unknown"),
-            progressive=progressive_file(info),
+            progressive=self._progressive(info),
         )
 
     def _extract(self, ydl: Any) -> dict[str, Any]:
@@ -181,7 +185,9 @@ class PageJob:
         unknown = info.get("duration") is None or any(f.get("acodec") is None for f in chosen)
         protocol = chosen[0].get("protocol") if len(chosen) == 1 else None
         if unknown and protocol in ("http", "https"):
-            self._probe(info, str(chosen[0]["url"]))
+            if not self.probe_progressive and self._progressive(info) is not None:
+                return
+            self._probe(info, str(chosen[0]["url"]), forwarded_headers(chosen[0]))
         elif info.get("duration") is None and protocol in ("m3u8", "m3u8_native"):
             self._hls_duration(info, str(chosen[0]["url"]))
 
@@ -209,7 +215,7 @@ class PageJob:
         info["duration"] = sum(float(m) for m in EXTINF.findall(text))
         check_info(info, self.end, max_duration=self.max_duration, max_filesize=self.max_filesize)
 
-    def _probe(self, info: dict[str, Any], media_url: str) -> None:
+    def _probe(self, info: dict[str, Any], media_url: str, headers: dict[str, str]) -> None:
         """Fill in duration and audio for a direct file by reading its header only."""
         media = probe_url(
             media_url,
@@ -217,6 +223,7 @@ class PageJob:
             max_download_bytes=PROBE_BYTES,
             timeout=min(self.timeout, 30.0),
             transport=self._transport(),
+            headers=headers,
         )
         if not media.has_video:
             raise MediaError("not_a_video", "That page's file is not a video.")
@@ -239,21 +246,31 @@ class PageJob:
             return MediaError("download_failed", TIMED_OUT)
         return MediaError("download_failed", FAILED)
 
+    def _progressive(self, info: dict[str, Any]) -> ProgressiveFile | None:
+        """The chosen format, when it is one plain http(s) file with picture and sound.
 
-def progressive_file(info: dict[str, Any]) -> ProgressiveFile | None:
-    """The chosen format, when it is one plain http(s) file with picture and sound."""
-    if info.get("requested_formats") or info.get("fragments"):
-        return None
-    if info.get("protocol") not in ("http", "https") or not info.get("url"):
-        return None
-    if info.get("vcodec") == "none" or info.get("acodec") == "none":
-        return None  # unknown codecs (None) were probed by `_check_processed`
-    headers = {
+        Unknown codecs (None) count: the file's own header is read before it is cut.
+        """
+        if info.get("requested_formats") or info.get("fragments"):
+            return None
+        if info.get("protocol") not in ("http", "https") or not info.get("url"):
+            return None
+        if info.get("vcodec") == "none" or info.get("acodec") == "none":
+            return None
+        return ProgressiveFile(
+            url=str(info["url"]),
+            headers=forwarded_headers(info),
+            max_bytes=self.max_filesize,
+        )
+
+
+def forwarded_headers(fmt: dict[str, Any]) -> dict[str, str]:
+    """The format's request headers that are safe to send when reading it ourselves."""
+    return {
         str(name): value
-        for name, value in (info.get("http_headers") or {}).items()
+        for name, value in (fmt.get("http_headers") or {}).items()
         if str(name).lower() in FORWARDED_HEADERS
         and isinstance(value, str)
         and value.isprintable()
         and len(value) <= 1024
     }
-    return ProgressiveFile(url=str(info["url"]), headers=headers)

@@ -166,12 +166,14 @@ async def resolve_page(
     max_filesize: int = 500 * 1024 * 1024,
     timeout: float = 120.0,  # noqa: ASYNC109 (the thread cannot take a cancel scope)
     logger: logging.Logger = logger,
+    probe_progressive: bool = True,
 ) -> ResolvedPage:
     """Read the page `url` with yt-dlp and check its video for `start`..`end`.
 
     Nothing is downloaded but what the checks need (the page, a file header or an HLS
     playlist), all of it through an `EgressProxy`. Raises `MediaError` like
-    `download_page_section`.
+    `download_page_section`. With `probe_progressive=False` a progressive file's header
+    is left for the caller, who reads the file by ranges anyway (and checks it then).
     """
     job = _job(
         url,
@@ -184,6 +186,7 @@ async def resolve_page(
         timeout=timeout,
         logger=logger,
     )
+    job.probe_progressive = probe_progressive
     await _check_page_host(url, allow_private=allow_private)
     _drop_proxy_exceptions()
     async with EgressProxy(allow_private=allow_private) as proxy:
