@@ -13,6 +13,9 @@
   uploaded with `CharacterProvider.upload_video`, and the clip-relative timestamps are
   sent. The clip starts a whole number of seconds before the range so the timestamps come
   out whole where the span allows (decimals are unconfirmed at toapis).
+- A page link is read by yt-dlp (`bot.media.pages`). When its video is one progressive
+  http(s) file, that file is cut exactly like a direct link; otherwise (HLS, DASH, split
+  audio and video) yt-dlp downloads the section, which is uploaded as the clip.
 
 When no `MediaInfo` is given, the video is probed (as `bot.media.probe.probe_url` does:
 streams, duration, size, then `check_clip`) through the same reader that then cuts it, so
@@ -40,7 +43,8 @@ from bot.jobs.ranges import format_timestamps
 from bot.media.cut import KEYFRAME_TOLERANCE, Cut, CutCancelled, cut_container, still_jpeg
 from bot.media.egress_proxy import EgressProxy
 from bot.media.errors import MediaError
-from bot.media.pages import download_page_section
+from bot.media.page_resolve import ProgressiveFile
+from bot.media.pages import download_page_section, resolve_page
 from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open
 from bot.media.reader import CheckedReader
 from bot.media.workers import LineWatcher, MediaWorkers
@@ -53,6 +57,7 @@ FRAME_NAME = "frame.jpg"
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
 DEFAULT_PREVIEW_LIMIT = 10 * 1024 * 1024
 READ_CHUNK = 64 * 1024  # small Range windows: little read beyond what the demuxer needs
+PAGE_TIME_LIMIT = 120.0  # reading a page, and downloading its section: each once started
 
 
 @dataclass(frozen=True)
@@ -164,6 +169,21 @@ class MediaIntake:
             check_clip(info, start, end)
             if self._passes_through(order, info):
                 return _unchanged(order, info, 0)
+        return await self._cut_and_upload(order, info, preview_limit, watcher)
+
+    async def _cut_and_upload(
+        self,
+        order: CreateOrder,
+        info: MediaInfo | None,
+        preview_limit: int,
+        watcher: LineWatcher | None,
+        source: ProgressiveFile | None = None,
+    ) -> PreparedSource:
+        """Probe (unless `info`) and cut by checked ranges, then upload the clip.
+
+        What is read is the order's URL, or `source`: the file a page link resolved to.
+        """
+        start = order.clip.start
         workspace = Path(tempfile.mkdtemp(prefix="intake-", dir=self.workdir))
         cancel = threading.Event()
         try:
@@ -173,19 +193,16 @@ class MediaIntake:
             async with EgressProxy(allow_private=self.allow_private) as proxy:
                 proxy_url = proxy.url
                 outcome = await self.workers.media.run(
-                    lambda: self._work(order, known, workspace, preview_limit, cancel, proxy_url),
+                    lambda: self._work(
+                        order, known, workspace, preview_limit, cancel, proxy_url, source
+                    ),
                     cancel=cancel,
                     watcher=watcher,
                 )
             if outcome.clip is None:
                 return _unchanged(order, outcome.info, outcome.bytes_read)
             clip = outcome.clip
-            if clip.size > self.upload_limit:
-                raise MediaError(
-                    "too_big",
-                    f"The cut clip is {clip.size / 1048576:.1f} MB; the upload limit is "
-                    f"{self.upload_limit / 1048576:.0f} MB.",
-                )
+            self._check_upload_size(clip.size)
             uploaded = await self.provider.upload_video(clip.cut.path, filename=CLIP_NAME)
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
@@ -207,9 +224,22 @@ class MediaIntake:
     async def _prepare_page(
         self, order: CreateOrder, preview_limit: int, watcher: LineWatcher | None
     ) -> PreparedSource:
-        """A page link: yt-dlp fetches only the section, which is uploaded as the clip."""
+        """A page link (see the module docstring)."""
         assert order.url is not None
         start, end = order.clip.start, order.clip.end
+        page = await resolve_page(
+            order.url,
+            start,
+            end,
+            allow_private=self.allow_private,
+            margin=self.margin,
+            timeout=PAGE_TIME_LIMIT,
+            probe_progressive=False,  # `_work` reads the header once, for checks and cut
+            pool=self.workers.pages,
+            watcher=watcher,
+        )
+        if page.progressive is not None:
+            return await self._cut_and_upload(order, None, preview_limit, watcher, page.progressive)
         workspace = Path(tempfile.mkdtemp(prefix="intake-page-", dir=self.workdir))
         try:
             section = await download_page_section(
@@ -219,6 +249,8 @@ class MediaIntake:
                 workdir=workspace,
                 allow_private=self.allow_private,
                 margin=self.margin,
+                timeout=PAGE_TIME_LIMIT,
+                resolved=page,
                 pool=self.workers.pages,
                 watcher=watcher,
             )
@@ -226,12 +258,7 @@ class MediaIntake:
             if suffix not in UPLOADABLE_SUFFIXES:
                 raise MediaError("cut_failed", "The video came in a format toapis can't read.")
             size = section.path.stat().st_size
-            if size > self.upload_limit:
-                raise MediaError(
-                    "too_big",
-                    f"The cut clip is {size / 1048576:.1f} MB; the upload limit is "
-                    f"{self.upload_limit / 1048576:.0f} MB.",
-                )
+            self._check_upload_size(size)
             rel_start = _snap(start - section.offset)
             preview, preview_name = await self.workers.media.run(
                 partial(_preview_of, section.path, suffix, rel_start, size <= preview_limit)
@@ -251,6 +278,14 @@ class MediaIntake:
             info=None,
         )
 
+    def _check_upload_size(self, size: int) -> None:
+        if size > self.upload_limit:
+            raise MediaError(
+                "too_big",
+                f"The cut clip is {size / 1048576:.1f} MB; the upload limit is "
+                f"{self.upload_limit / 1048576:.0f} MB.",
+            )
+
     def _passes_through(self, order: CreateOrder, info: MediaInfo) -> bool:
         """Whether the order's own URL can be sent unchanged (see the module docstring)."""
         if info.duration is None or info.size is None or info.size > self.upload_limit:
@@ -269,20 +304,27 @@ class MediaIntake:
         preview_limit: int,
         cancel: threading.Event,
         proxy_url: str | None = None,
+        source: ProgressiveFile | None = None,
     ) -> _Outcome:
         """Blocking: probe (unless `info` is known) and cut through one checked reader.
 
         Probing and cutting share the reader, so the container index is fetched once.
+        `source` (a page's file, with its headers and size limit) is read instead of the
+        order's URL when given.
         """
-        assert order.url is not None
+        url = source.url if source is not None else order.url
+        assert url is not None
         start, end = order.clip.start, order.clip.end
+        limits = {"max_bytes": source.max_bytes} if source is not None else {}
         try:
             reader = CheckedReader(
-                order.url,
+                url,
                 allow_private=self.allow_private,
                 timeout=self.time_limit,
                 chunk_size=READ_CHUNK,
                 transport=httpx.HTTPTransport(proxy=proxy_url) if proxy_url else None,
+                headers=source.headers if source is not None else None,
+                **limits,
             )
             try:
                 try:

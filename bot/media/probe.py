@@ -52,6 +52,7 @@ def probe_url(
     max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
     timeout: float = DEFAULT_TIMEOUT,
     transport: httpx.BaseTransport | None = None,
+    headers: dict[str, str] | None = None,
 ) -> MediaInfo:
     """Read the streams and duration of the video at `url` (blocking)."""
     reader = CheckedReader(
@@ -61,6 +62,7 @@ def probe_url(
         max_download_bytes=max_download_bytes,
         timeout=timeout,
         transport=transport,
+        headers=headers,
     )
     try:
         try:

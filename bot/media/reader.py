@@ -10,6 +10,7 @@ import io
 import re
 import time
 from collections import OrderedDict
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -53,9 +54,11 @@ class CheckedReader(io.RawIOBase):
         timeout: float = DEFAULT_TIMEOUT,
         chunk_size: int = CHUNK_SIZE,
         transport: httpx.BaseTransport | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__()
         self.url = url
+        self.headers = dict(headers or {})  # sent with every request (e.g. User-Agent)
         self.allow_private = allow_private
         self.max_bytes = max_bytes
         self.max_download_bytes = max_download_bytes
@@ -259,7 +262,7 @@ class CheckedReader(io.RawIOBase):
             self._check_target(url)
             remaining = self._check_deadline()
             request = self._client.build_request(
-                "GET", url, headers=headers, timeout=httpx.Timeout(remaining)
+                "GET", url, headers={**self.headers, **headers}, timeout=httpx.Timeout(remaining)
             )
             try:
                 response = self._client.send(request, stream=True)
