@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.core import open_core
-from bot.jobs.orders import OrderError, plan_order, resolve
+from bot.core import Core, open_core
+from bot.jobs.orders import CreateOrder, OrderError, plan_order, resolve
 from bot.jobs.ranges import RangeError, format_seconds
 from bot.log_redaction import setup_logging
 from bot.media.errors import MediaError
@@ -20,6 +20,7 @@ from bot.providers.base import DEFAULT_MODEL, MODELS, CharacterRequest, Provider
 from bot.records import Character, Job
 from storage import StorageError
 
+BAR_CELLS = 20
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
 
 
@@ -45,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--guild", type=int, default=CLI_GUILD, help="server id to store the character under"
     )
 
+    commands.add_parser(
+        "demo",
+        help="see the whole job offline: simulator, sample clip, progress, card (no account)",
+        description=(
+            "Run the whole job offline in a temporary folder of its own: start the toapis "
+            "simulator, make a sample clip, create a character from it with live progress, "
+            "print the card and save its avatar in the current folder. Needs no account "
+            "and no settings; never touches the bot's own database."
+        ),
+    )
+
     listing = commands.add_parser("characters", help="list the characters stored for a server")
     listing.add_argument("--guild", type=int, default=CLI_GUILD, help="server id (default 0)")
     listing.add_argument("--limit", type=int, default=25, help="how many to show (default 25)")
@@ -66,7 +78,9 @@ class PrintingListener:
     async def job_changed(self, job: Job) -> None:
         """Print state and progress."""
         words = job.state.value.replace("_", " ")
-        self._line(f"{words} {job.progress}%  (task {job.task_id})")
+        filled = round(job.progress / 100 * BAR_CELLS)
+        bar = "#" * filled + "." * (BAR_CELLS - filled)
+        self._line(f"[{bar}] {job.progress:3d}%  {words}  (task {job.task_id})")
 
     async def job_stalled(self, job: Job) -> None:
         """Say it is still running."""
@@ -119,39 +133,46 @@ async def create_command(settings: Settings, args: argparse.Namespace, out: Text
     listener = PrintingListener(out)
     core = await open_core(settings, listener)
     try:
-        order = await resolve(order, allow_private=settings.allow_private_urls)
-        prepared = await core.intake.prepare(order)
-        if prepared.uploaded:
-            print(
-                f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
-                file=out,
-                flush=True,
-            )
-        request = CharacterRequest(
-            model=order.model,
-            start=prepared.start,
-            end=prepared.end,
-            url=prepared.url,
-            from_task=prepared.from_task,
-        )
-        new = order.new_job(
-            guild_id=args.guild,
-            channel_id=None,
-            message_id=None,
-            requester_id=None,
-            provider=core.provider.name,
-        )
+        return await submit_and_follow(core, order, args.guild, listener, out)
+    finally:
+        await core.close()
+
+
+async def submit_and_follow(
+    core: Core, order: CreateOrder, guild: int, listener: PrintingListener, out: TextIO
+) -> int:
+    """Resolve, prepare and submit `order`, then follow it to its end (0: a character)."""
+    order = await resolve(order, allow_private=core.settings.allow_private_urls)
+    prepared = await core.intake.prepare(order)
+    if prepared.uploaded:
         print(
-            f"submitting {order.reference} {format_seconds(order.clip.start)}-"
-            f"{format_seconds(order.clip.end)} s with {order.model}",
+            f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
             file=out,
             flush=True,
         )
-        job = await core.tracker.submit(new, request)
-        final = await core.tracker.wait(job.id)
-        return 0 if final is not None and listener.characters else 1
-    finally:
-        await core.close()
+    request = CharacterRequest(
+        model=order.model,
+        start=prepared.start,
+        end=prepared.end,
+        url=prepared.url,
+        from_task=prepared.from_task,
+    )
+    new = order.new_job(
+        guild_id=guild,
+        channel_id=None,
+        message_id=None,
+        requester_id=None,
+        provider=core.provider.name,
+    )
+    print(
+        f"submitting {order.reference} {format_seconds(order.clip.start)}-"
+        f"{format_seconds(order.clip.end)} s with {order.model}",
+        file=out,
+        flush=True,
+    )
+    job = await core.tracker.submit(new, request)
+    final = await core.tracker.wait(job.id)
+    return 0 if final is not None and listener.characters else 1
 
 
 async def characters_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -174,6 +195,11 @@ async def characters_command(settings: Settings, args: argparse.Namespace, out: 
 def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     """Run a CLI command (`create` or `characters`); returns the exit code."""
     args = build_parser().parse_args(list(argv))
+    if args.command == "demo":  # needs no settings at all
+        from bot.demo import run_demo
+
+        setup_logging("WARNING", [])
+        return asyncio.run(run_demo(out))
     try:
         settings = load_settings()
         setup_logging(
