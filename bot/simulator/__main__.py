@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
+import sys
 from collections.abc import Sequence
 
 from bot.simulator.scenario import Scenario
@@ -25,11 +27,28 @@ def _steps(text: str) -> list[int]:
     return steps
 
 
+# Failure codes a task can end with, and the message toapis gives (contract section 2).
+FAILURES = {
+    "generation_failed": "Generation failed: Content violates the content policy",
+    "no_character": "Generation failed: no character was found in the selected range",
+    "invalid_timestamps": "Generation failed: the timestamps are outside the video",
+    "no_audio": "Generation failed: the video has no audio track",
+    "internal_error": "Generation failed: internal error, please retry",
+}
+
+
 def _failure(text: str) -> tuple[str, str]:
     code, sep, message = text.partition(":")
-    if not sep or not code:
-        raise argparse.ArgumentTypeError("expected CODE:MESSAGE")
-    return code, message
+    if not code:
+        raise argparse.ArgumentTypeError("expected CODE or CODE:MESSAGE")
+    if sep:
+        return code, message
+    if code not in FAILURES:
+        known = ", ".join(FAILURES)
+        raise argparse.ArgumentTypeError(
+            f"unknown code {code!r}: use one of {known}, or CODE:MESSAGE for your own"
+        )
+    return code, FAILURES[code]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,14 +81,27 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(defaults.progress_steps),
         help="comma-separated progress values shown while in progress (default: 10,35,60,85)",
     )
-    add("--fail", type=_failure, default=None, metavar="CODE:MESSAGE", help="tasks end failed")
+    add(
+        "--fail",
+        type=_failure,
+        default=None,
+        metavar="CODE[:MESSAGE]",
+        help="tasks end failed with this code: "
+        + ", ".join(FAILURES)
+        + " (each with toapis' usual message), or any CODE:MESSAGE",
+    )
     add(
         "--characters",
         type=int,
         default=defaults.characters,
         help="characters per completed task (default: %(default)s)",
     )
-    add("--hang", action="store_true", help="tasks stay in_progress until released")
+    add(
+        "--hang",
+        action="store_true",
+        help="tasks stay in_progress until released with "
+        """`curl -X POST -d '{"hang": false}' BASE_URL/_sim/scenario`""",
+    )
     add("--rate-limit-submits", type=int, default=0, help="the first N submits answer 429")
     add("--rate-limit-queries", type=int, default=0, help="the first N status queries answer 429")
     add("--server-errors", type=int, default=0, help="the first N API requests answer 500")
@@ -112,6 +144,12 @@ async def serve(host: str, port: int, scenario: Scenario) -> None:
     simulator = Simulator(scenario)
     base_url = await simulator.start(host, port)
     try:
+        if scenario.hang:
+            print(
+                "tasks hang in_progress; release them with: curl -X POST -d "
+                f"""'{{"hang": false}}' {base_url}/_sim/scenario""",
+                flush=True,
+            )
         print(f"toapis simulator listening on {base_url} (API key: {scenario.api_key})", flush=True)
         log.info(
             "point the bot at it with: TOAPIS_BASE_URL=%s TOAPIS_API_KEY=%s "
@@ -125,15 +163,26 @@ async def serve(host: str, port: int, scenario: Scenario) -> None:
         await simulator.stop()
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Entry point of `python -m bot.simulator`."""
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of `python -m bot.simulator`; returns the exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    with contextlib.suppress(KeyboardInterrupt):
+    try:
         asyncio.run(serve(args.host, args.port, scenario_from_args(args)))
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:  # the address is taken or cannot be bound
+        reason = "is already in use" if exc.errno == errno.EADDRINUSE else f"failed: {exc.strerror}"
+        print(
+            f"error: listening on {args.host}:{args.port} {reason}; "
+            "pick another port with --port (0 picks a free one)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
