@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
@@ -24,16 +25,39 @@ BAR_CELLS = 20
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
 
 
+SETTINGS_READ = (
+    "Settings come from the environment or a .env file in the current folder (see "
+    ".env.example): {names}."
+)
+
+
+def program_name() -> str:
+    """How the user started us: the console script's name, else `python -m bot`."""
+    name = Path(sys.argv[0]).name if sys.argv and sys.argv[0] else ""
+    return name if name and not name.endswith(".py") and name != "-m" else "python -m bot"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Argument parser for `python -m bot`."""
+    """Argument parser for `python -m bot` (or the `sora-character-bot` script)."""
     parser = argparse.ArgumentParser(
-        prog="python -m bot",
+        prog=program_name(),
         description="Sora Character Bot. Without a command it starts the Discord bot.",
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("run", help="start the Discord bot (the default)")
 
-    create = commands.add_parser("create", help="create a character from a video moment")
+    create = commands.add_parser(
+        "create",
+        help="create a character from a video moment",
+        description=(
+            "Create a Sora character from 1-3 s of a video with the same checks and media "
+            "intake as the Discord bot, print its progress and card, and store it. "
+            + SETTINGS_READ.format(
+                names="TOAPIS_API_KEY (required), TOAPIS_BASE_URL, DATABASE_URL, "
+                "ALLOW_PRIVATE_URLS, MEDIA_WORKERS, POLL_INTERVAL_SECONDS, LOG_LEVEL"
+            )
+        ),
+    )
     source = create.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="public URL of a video with an audio track")
     source.add_argument("--from-task", help="id of an earlier toapis task holding the video")
@@ -57,7 +81,12 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
 
-    listing = commands.add_parser("characters", help="list the characters stored for a server")
+    listing = commands.add_parser(
+        "characters",
+        help="list the characters stored for a server",
+        description="List a server's stored characters, newest first. "
+        + SETTINGS_READ.format(names="DATABASE_URL, TOAPIS_API_KEY (required)"),
+    )
     listing.add_argument("--guild", type=int, default=CLI_GUILD, help="server id (default 0)")
     listing.add_argument("--limit", type=int, default=25, help="how many to show (default 25)")
     return parser

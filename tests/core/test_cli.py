@@ -41,7 +41,7 @@ async def test_create_prints_progress_and_the_character(
         tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3", "--guild", "7"
     )
     assert code == 0, err
-    assert "queued 0%" in out and "in progress" in out
+    assert "  0%  queued" in out and "in progress" in out
     assert "character ready:" in out and "use in text:  @" in out
     assert simulator.scenario.api_key not in out + err
 
@@ -102,3 +102,21 @@ async def test_missing_api_key_is_one_clear_line(tmp_path):
     _, err = await process.communicate()
     assert process.returncode == 2
     assert err.decode().strip().count("\n") == 0 and "TOAPIS_API_KEY" in err.decode()
+
+
+def test_help_describes_create_and_names_the_program_as_started() -> None:
+    import subprocess
+
+    script = Path(sys.executable).parent / "sora-character-bot"
+    shown = subprocess.run(
+        [str(script), "create", "--help"], capture_output=True, text=True, timeout=30, check=False
+    )
+    assert shown.returncode == 0
+    assert shown.stdout.startswith("usage: sora-character-bot create")
+    text = " ".join(shown.stdout.split())
+    assert "same checks and media intake as the Discord bot" in text
+    assert "TOAPIS_API_KEY (required)" in text and "DATABASE_URL" in text
+    module = subprocess.run(
+        [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=30
+    )
+    assert module.stdout.startswith("usage: python -m bot")
