@@ -54,7 +54,11 @@ def help_embed() -> discord.Embed:
     )
     embed.add_field(
         name="Server settings",
-        value="`/settings auto-react` (Manage Server): react to new videos with a shortcut.",
+        value=(
+            "`/settings auto-react` (Manage Server): react 🎭 to new video attachments and "
+            "video links (a file such as `.mp4`, or a site like YouTube or TikTok) as a "
+            "shortcut."
+        ),
         inline=False,
     )
     embed.add_field(name="More", value=f"[README]({README_URL})", inline=False)

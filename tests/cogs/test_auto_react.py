@@ -99,3 +99,28 @@ async def test_messages_without_video_get_no_reaction(sora: Running):
     sora.dispatch("MESSAGE_CREATE", bot_post)
     await sora.settle()
     assert not sora.fake.calls_to("PUT", REACTION)
+
+
+async def test_only_links_to_videos_get_the_reaction(sora: Running):
+    sora.dispatch("GUILD_CREATE", payloads.guild())
+    await reply_to(sora, auto_react(True))
+    sora.fake.clear()
+    cog: Any = sora.bot.get_cog("AutoReact")
+    links = {
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ": True,
+        "look <https://www.tiktok.com/@someone/video/7106594312292453675>": True,
+        "https://host.example/media/clip.mp4": True,
+        "https://docs.google.com/document/d/1AbCdEfGhIjKlMnOp/edit": False,
+        "read https://example.com/blog/a-post": False,
+    }
+    posted = {}
+    for content in links:
+        message = payloads.message(content=content, author=payloads.user(OTHER_USER_ID, "x"))
+        posted[content] = message["id"]
+        sora.dispatch("MESSAGE_CREATE", message)
+    deadline = asyncio.get_running_loop().time() + 30
+    while cog.messages_checked < len(links):
+        assert asyncio.get_running_loop().time() < deadline, "messages not checked"
+        await asyncio.sleep(0.02)
+    reacted = {c.path.split("/")[4] for c in sora.fake.calls_to("PUT", REACTION)}
+    assert {c for c in links if posted[c] in reacted} == {c for c, ok in links.items() if ok}
