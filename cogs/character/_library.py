@@ -35,6 +35,25 @@ LOCAL_ONLY = (
 )
 NOT_ALLOWED_RETRY = "Only the person who asked, or someone with Manage Server, can retry it."
 NO_MENTIONS = discord.AllowedMentions.none()
+FOREIGN_MESSAGE = (
+    "That button points at a message outside this server or channel; nothing was read. "
+    "React to the video again, or right-click it → Apps → Create Sora character."
+)
+
+
+def channel_in_guild(interaction: discord.Interaction, channel_id: int) -> bool:
+    """Whether `channel_id` (from an untrusted custom_id) is a channel of this server.
+
+    Decided without any REST call: the interaction's own channel (Discord vouches for it),
+    or a channel or thread of the interaction's server in the cache.
+    """
+    if interaction.guild_id is None:
+        return False
+    if channel_id == interaction.channel_id:
+        return True
+    guild = interaction.guild
+    found = guild.get_channel_or_thread(channel_id) if guild is not None else None
+    return found is not None and found.guild.id == interaction.guild_id
 
 
 class Library:
@@ -189,8 +208,13 @@ class Library:
     ) -> None:
         """Open the range form for the video of a message (reaction flow).
 
-        The form opens at once; the message is read when it is submitted.
+        The ids come from a custom_id, so they are untrusted: the channel must belong to
+        this server before anything is read. The form opens at once; the message is read
+        (through that channel, so it belongs to it) when the form is submitted.
         """
+        if not channel_in_guild(interaction, channel_id):
+            await interaction.response.send_message(FOREIGN_MESSAGE, ephemeral=True)
+            return
         spec = SourceSpec(message_ref=(channel_id, message_id))
         await interaction.response.send_modal(CreateModal(self.flow, spec))
 
