@@ -149,7 +149,8 @@ class CreateFlow:
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)
+        if not interaction.response.is_done():  # the range form defers before reading
+            await interaction.response.defer(thinking=True)
         limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
         try:
             order = await resolve(order, allow_private=self.core.settings.allow_private_urls)
