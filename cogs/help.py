@@ -38,8 +38,9 @@ def help_embed() -> discord.Embed:
         name="Browse and manage",
         value=(
             "`/character list` (filter `mine` or `creator`), `/character show`, "
-            "`/character rename`, `/character delete`. Rename and delete only change this "
-            "bot's library; the `@username` keeps working in Sora."
+            "`/character rename`, `/character delete`. Pick the name from the suggestions; "
+            "if a typed name fits several characters you get to choose. Rename and delete "
+            "only change this bot's library; the `@username` keeps working in Sora."
         ),
         inline=False,
     )
