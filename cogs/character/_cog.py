@@ -48,8 +48,8 @@ class CharacterCog(commands.Cog):
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
-        self.job_listener = DiscordJobListener(bot, self.core.characters)
         self.flow = CreateFlow(bot)
+        self.job_listener = DiscordJobListener(bot, self.core.characters, replies=self.flow.replies)
         self.library = Library(self.flow)
         self.context_menu = app_commands.ContextMenu(
             name="Create Sora character", callback=self.create_from_message

@@ -22,6 +22,7 @@ from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._render import Rendered, progress_bar
+from cogs.character._replies import InteractionReplies
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -120,6 +121,7 @@ class CreateFlow:
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
+        self.replies = InteractionReplies()  # tokens of job replies, memory only
 
     @property
     def core(self) -> Core:
@@ -164,6 +166,7 @@ class CreateFlow:
         reply = await interaction.edit_original_response(
             embeds=shown.embeds, attachments=shown.files()
         )
+        self.replies.remember(reply.id, interaction)
         new = order.new_job(
             guild_id=interaction.guild_id,
             channel_id=reply.channel.id,

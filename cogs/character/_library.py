@@ -279,6 +279,7 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         return
     await interaction.response.defer(thinking=True)
     reply = await interaction.edit_original_response(content="Sending the request again…")
+    library.flow.replies.remember(reply.id, interaction)
     new = NewJob(
         guild_id=old.guild_id,
         source_kind=old.source_kind,
