@@ -18,6 +18,7 @@ from bot.core import Core, open_core
 from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
 from storage import Database, StorageError
+from storage.database import check_database_path
 
 log = logging.getLogger(__name__)
 
@@ -174,8 +175,9 @@ def run(settings: Settings) -> int:
     Discord, and the kernel drops it however the process ends (SIGKILL included).
     """
     try:
+        check_database_path(settings.database_path)  # clear words for an unusable folder
         lock = ProcessLock.acquire(settings.database_path)
-    except LockBusy as exc:
+    except (LockBusy, StorageError) as exc:
         log.error("%s", exc)
         return 1
     except OSError as exc:
