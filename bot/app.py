@@ -15,8 +15,10 @@ from discord.ext import commands
 
 from bot.config import Settings
 from bot.core import Core, open_core
+from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
 from storage import Database, StorageError
+from storage.database import check_database_path
 
 log = logging.getLogger(__name__)
 
@@ -167,5 +169,19 @@ async def _serve(bot: SoraBot, token: str) -> None:
 
 
 def run(settings: Settings) -> int:
-    """Run the bot until it is closed (SIGTERM/SIGINT); returns the exit code."""
-    return asyncio.run(_run(settings))
+    """Run the bot until it is closed (SIGTERM/SIGINT); returns the exit code.
+
+    One bot per database: the lock is taken before anything touches the database or
+    Discord, and the kernel drops it however the process ends (SIGKILL included).
+    """
+    try:
+        check_database_path(settings.database_path)  # clear words for an unusable folder
+        lock = ProcessLock.acquire(settings.database_path)
+    except (LockBusy, StorageError) as exc:
+        log.error("%s", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot lock the database at %s: %s", settings.database_path, exc)
+        return 1
+    with lock:
+        return asyncio.run(_run(settings))

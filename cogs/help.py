@@ -38,8 +38,9 @@ def help_embed() -> discord.Embed:
         name="Browse and manage",
         value=(
             "`/character list` (filter `mine` or `creator`), `/character show`, "
-            "`/character rename`, `/character delete`. Rename and delete only change this "
-            "bot's library; the `@username` keeps working in Sora."
+            "`/character rename`, `/character delete`. Pick the name from the suggestions; "
+            "if a typed name fits several characters you get to choose. Rename and delete "
+            "only change this bot's library; the `@username` keeps working in Sora."
         ),
         inline=False,
     )
@@ -54,7 +55,11 @@ def help_embed() -> discord.Embed:
     )
     embed.add_field(
         name="Server settings",
-        value="`/settings auto-react` (Manage Server): react to new videos with a shortcut.",
+        value=(
+            "`/settings auto-react` (Manage Server): react 🎭 to new video attachments and "
+            "video links (a file such as `.mp4`, or a site like YouTube or TikTok) as a "
+            "shortcut."
+        ),
         inline=False,
     )
     embed.add_field(name="More", value=f"[README]({README_URL})", inline=False)

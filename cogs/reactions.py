@@ -1,5 +1,9 @@
 """Auto-reaction: react to new videos; a click on the reaction offers the create flow.
 
+A message carries a video when it has a video attachment, or a link whose path ends in a
+video file name or that yt-dlp has a specific (non-generic) extractor for; any other link
+(a Google Docs link, a plain page) gets no reaction.
+
 A reaction is not an interaction, so the bot answers a click with a short public reply
 that mentions the person and carries a "Create character" button; the button opens the
 same range form as the context menu.
@@ -7,6 +11,7 @@ same range form as the context menu.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
 from typing import TYPE_CHECKING
@@ -14,6 +19,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
+from bot.jobs.orders import find_links
+from bot.media.links import is_video_file_name, is_video_link
 from cogs.character._buttons import CreateFromMessageButton
 from cogs.character._flow import source_from_message
 
@@ -24,6 +31,22 @@ log = logging.getLogger(__name__)
 
 EMOJI = "🎭"
 ANSWERED_MEMORY = 10_000
+MAX_LINKS = 5  # links looked at per message
+
+
+async def carries_video(message: discord.Message) -> bool:
+    """A video attachment, or a link to a video file or to a page yt-dlp knows."""
+    for attached in message.attachments:
+        if (attached.content_type or "").startswith("video/") or is_video_file_name(
+            attached.filename
+        ):
+            return True
+    links = find_links(message.content)[:MAX_LINKS]
+    for link in links:
+        # yt-dlp's URL patterns are compiled on first use: keep that off the event loop.
+        if await asyncio.to_thread(is_video_link, link):
+            return True
+    return False
 
 
 class AutoReact(commands.Cog):
@@ -33,6 +56,7 @@ class AutoReact(commands.Cog):
         self.bot = bot
         # (message, user) pairs already answered: a toggled reaction is not a new request.
         self._answered: OrderedDict[tuple[int, int], None] = OrderedDict()
+        self.messages_checked = 0  # messages looked at (for tests and diagnostics)
 
     async def _enabled(self, guild_id: int | None) -> bool:
         if guild_id is None or self.bot.core is None or not self.bot.intents.message_content:
@@ -44,12 +68,13 @@ class AutoReact(commands.Cog):
         """React to a new message carrying a video, where the server turned it on."""
         if message.author.bot or message.guild is None:
             return
-        if source_from_message(message) is None or not await self._enabled(message.guild.id):
-            return
         try:
-            await message.add_reaction(EMOJI)
+            if await self._enabled(message.guild.id) and await carries_video(message):
+                await message.add_reaction(EMOJI)
         except discord.HTTPException as exc:
             log.info("could not react in channel %d: %s", message.channel.id, exc)
+        finally:
+            self.messages_checked += 1
 
     @commands.Cog.listener()
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:

@@ -168,6 +168,26 @@ class CharacterRepository:
             found += [character for character in more if character.id not in seen]
         return found[:limit]
 
+    async def named(self, guild_id: int, text: str, *, limit: int = 25) -> list[Character]:
+        """Characters of a guild whose display name or username is exactly ``text``.
+
+        Case-insensitive; a leading ``@`` may precede a username. Oldest first, no avatar
+        bytes. Several characters may share a name: callers let the user choose.
+        """
+        _check_page(limit, 0)
+        name = search_key(text.strip())
+        user = name.removeprefix("@")
+        if not user or limit == 0:
+            return []
+        rows = await self._db.fetchall(
+            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND name_key = ? "
+            "UNION "
+            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND username_key = ? "
+            "ORDER BY created_at, id LIMIT ?",
+            (guild_id, name, guild_id, user, limit),
+        )
+        return [row_to_character(row) for row in rows]
+
     async def _prefix_matches(
         self, guild_id: int, name: str, user: str, limit: int
     ) -> list[Character]:

@@ -214,6 +214,14 @@ class Database:
         return StorageError(f"cannot open the database at {self._path}: {exc}")
 
 
+def check_database_path(path: Path) -> None:
+    """Raise `StorageError` with a clear message if the database at `path` is unusable.
+
+    Creates the folder if needed; opens nothing (the bot checks this before its lock).
+    """
+    _check_path(path)
+
+
 def _check_path(path: Path) -> None:
     """Fail early, with a clear message, on the usual reasons a file cannot be used."""
 

@@ -48,8 +48,8 @@ class CharacterCog(commands.Cog):
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
-        self.job_listener = DiscordJobListener(bot, self.core.characters)
         self.flow = CreateFlow(bot)
+        self.job_listener = DiscordJobListener(bot, self.core.characters, replies=self.flow.replies)
         self.library = Library(self.flow)
         self.context_menu = app_commands.ContextMenu(
             name="Create Sora character", callback=self.create_from_message
@@ -134,7 +134,7 @@ class CharacterCog(commands.Cog):
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        await self.library.show(interaction, await self._pick(interaction.guild_id, name))
+        await self.library.by_name(interaction, name, self.library.show)
 
     @character.command(name="rename", description="Rename a character in this bot's library")
     @app_commands.describe(
@@ -155,9 +155,11 @@ class CharacterCog(commands.Cog):
         except ValueError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
-        await self.library.rename(
-            interaction, await self._pick(interaction.guild_id, name), cleaned
-        )
+
+        async def rename(chosen: discord.Interaction, character_id: str) -> None:
+            await self.library.rename(chosen, character_id, cleaned)
+
+        await self.library.by_name(interaction, name, rename)
 
     @character.command(name="delete", description="Delete a character from this bot's library")
     @app_commands.describe(name="The character's name or @username")
@@ -168,7 +170,7 @@ class CharacterCog(commands.Cog):
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        await self.library.confirm_delete(interaction, await self._pick(interaction.guild_id, name))
+        await self.library.by_name(interaction, name, self.library.confirm_delete)
 
     @show.autocomplete("name")
     @rename.autocomplete("name")
@@ -181,14 +183,6 @@ class CharacterCog(commands.Cog):
             return []
         found = await self.core.characters.search(interaction.guild_id, current[:100], limit=25)
         return [app_commands.Choice(name=_choice_label(c), value=c.character_id) for c in found]
-
-    async def _pick(self, guild_id: int, text: str) -> str:
-        """An autocomplete value is a character id; typed text is looked up by name."""
-        text = text.strip()
-        if await self.core.characters.get(guild_id, text, with_avatar=False):
-            return text
-        found = await self.core.characters.search(guild_id, text, limit=1)
-        return found[0].character_id if found else text
 
     @character.command(name="list", description="Show this server's characters, newest first")
     @app_commands.describe(

@@ -22,6 +22,7 @@ from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._render import Rendered, progress_bar
+from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
 
 if TYPE_CHECKING:
@@ -121,6 +122,7 @@ class CreateFlow:
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
+        self.replies = InteractionReplies()  # tokens of job replies, memory only
 
     @property
     def core(self) -> Core:
@@ -150,7 +152,8 @@ class CreateFlow:
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        await interaction.response.defer(thinking=True)
+        if not interaction.response.is_done():  # the range form defers before reading
+            await interaction.response.defer(thinking=True)
         try:
             order = await resolve(order, allow_private=self.core.settings.allow_private_urls)
         except OrderError as exc:
@@ -188,6 +191,7 @@ class CreateFlow:
         reply = await interaction.edit_original_response(
             embeds=shown.embeds, attachments=shown.files()
         )
+        self.replies.remember(reply.id, interaction)
         request = CharacterRequest(
             model=order.model,
             start=prepared.start,

@@ -7,6 +7,8 @@ this bot: toapis has no such endpoints, and the `@username` keeps working in Sor
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -35,6 +37,29 @@ LOCAL_ONLY = (
 )
 NOT_ALLOWED_RETRY = "Only the person who asked, or someone with Manage Server, can retry it."
 NO_MENTIONS = discord.AllowedMentions.none()
+MAX_CHOICES = 25  # a select menu's limit
+NOT_OFFERED = "That is not one of the characters offered; run the command again."
+
+Action = Callable[[discord.Interaction, str], Awaitable[None]]
+FOREIGN_MESSAGE = (
+    "That button points at a message outside this server or channel; nothing was read. "
+    "React to the video again, or right-click it → Apps → Create Sora character."
+)
+
+
+def channel_in_guild(interaction: discord.Interaction, channel_id: int) -> bool:
+    """Whether `channel_id` (from an untrusted custom_id) is a channel of this server.
+
+    Decided without any REST call: the interaction's own channel (Discord vouches for it),
+    or a channel or thread of the interaction's server in the cache.
+    """
+    if interaction.guild_id is None:
+        return False
+    if channel_id == interaction.channel_id:
+        return True
+    guild = interaction.guild
+    found = guild.get_channel_or_thread(channel_id) if guild is not None else None
+    return found is not None and found.guild.id == interaction.guild_id
 
 
 class Library:
@@ -86,6 +111,37 @@ class Library:
             kwargs["files"] = files
         return kwargs, card_view(character.character_id, character.job_id)
 
+    async def candidates(self, guild_id: int, text: str) -> list[Character]:
+        """The characters `text` may mean, in this server only.
+
+        An autocomplete value is a character id (one character). Typed text: the
+        characters named exactly that (display name or @username), else those whose name
+        contains it. Several results mean the user has to choose.
+        """
+        text = text.strip()
+        exact = await self.core.characters.get(guild_id, text, with_avatar=False)
+        if exact is not None:
+            return [exact]
+        named = await self.core.characters.named(guild_id, text, limit=MAX_CHOICES)
+        if named:
+            return named
+        return await self.core.characters.search(guild_id, text, limit=MAX_CHOICES)
+
+    async def by_name(self, interaction: discord.Interaction, text: str, action: Action) -> None:
+        """Run `action` on the character `text` names; if several match, let the user pick."""
+        assert interaction.guild_id is not None
+        found = await self.candidates(interaction.guild_id, text)
+        if not found:
+            await interaction.response.send_message(NOT_FOUND, ephemeral=True)
+            return
+        if len(found) == 1:
+            await action(interaction, found[0].character_id)
+            return
+        view = ChooseCharacter(interaction, found, action)
+        await interaction.response.send_message(
+            view.describe(text), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS
+        )
+
     async def show(self, interaction: discord.Interaction, character_id: str) -> None:
         """Post the character's card in the channel."""
         character = await self._find(interaction, character_id)
@@ -112,8 +168,11 @@ class Library:
             return
         renamed = await self.core.characters.rename(character.guild_id, character_id, name)
         assert renamed is not None
-        note = f"Renamed to **{discord.utils.escape_markdown(name)}**. " + LOCAL_ONLY.format(
-            username=renamed.username
+        old = discord.utils.escape_markdown(character.display_name)
+        note = (
+            f"Renamed **{old}** (`@{renamed.username}`) to "
+            f"**{discord.utils.escape_markdown(name)}**. "
+            + LOCAL_ONLY.format(username=renamed.username)
         )
         if (
             interaction.message is not None
@@ -133,7 +192,10 @@ class Library:
         character = await self._find(interaction, character_id)
         if character is None or not await self._allowed(interaction, character):
             return
-        view = ConfirmDelete(self, interaction.user.id, character, interaction.message)
+        card = interaction.message
+        if card is not None and card.flags.ephemeral:
+            card = None  # a private "which one?" list, not the character's card
+        view = ConfirmDelete(self, interaction.user.id, character, card)
         name = discord.utils.escape_markdown(character.display_name)
         await interaction.response.send_message(
             f"Delete **{name}** (`@{character.username}`) from this server's library?\n"
@@ -189,8 +251,13 @@ class Library:
     ) -> None:
         """Open the range form for the video of a message (reaction flow).
 
-        The form opens at once; the message is read when it is submitted.
+        The ids come from a custom_id, so they are untrusted: the channel must belong to
+        this server before anything is read. The form opens at once; the message is read
+        (through that channel, so it belongs to it) when the form is submitted.
         """
+        if not channel_in_guild(interaction, channel_id):
+            await interaction.response.send_message(FOREIGN_MESSAGE, ephemeral=True)
+            return
         spec = SourceSpec(message_ref=(channel_id, message_id))
         await interaction.response.send_modal(CreateModal(self.flow, spec))
 
@@ -212,6 +279,7 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         return
     await interaction.response.defer(thinking=True)
     reply = await interaction.edit_original_response(content="Sending the request again…")
+    library.flow.replies.remember(reply.id, interaction)
     new = NewJob(
         guild_id=old.guild_id,
         source_kind=old.source_kind,
@@ -272,7 +340,7 @@ class ConfirmDelete(discord.ui.View):
         text = (
             f"Deleted **{name}** from this server's library."
             if deleted
-            else "It was already deleted."
+            else f"**{name}** was already deleted."
         )
         await interaction.response.edit_message(
             content=f"{text} `@{character.username}` keeps working in Sora prompts.",
@@ -296,4 +364,78 @@ class ConfirmDelete(discord.ui.View):
         self.stop()
 
 
-__all__ = ["ConfirmDelete", "Library", "attachment_info"]
+class ChooseCharacter(discord.ui.View):
+    """ "Which one?": a private select menu of the characters a typed name matches."""
+
+    def __init__(
+        self, asked: discord.Interaction, characters: Sequence[Character], action: Action
+    ) -> None:
+        super().__init__(timeout=600)
+        self.owner_id = asked.user.id
+        self.action = action
+        self.characters = list(characters)[:MAX_CHOICES]
+        self.offered = {c.character_id for c in self.characters}
+        guild = asked.guild
+        self._creators = {c.creator_id: _member_name(guild, c.creator_id) for c in self.characters}
+        self.select: discord.ui.Select[ChooseCharacter] = discord.ui.Select(
+            placeholder="Pick the character",
+            options=[
+                discord.SelectOption(
+                    label=_clip(f"{c.display_name} (@{c.username})"),
+                    value=c.character_id,
+                    description=_clip(
+                        f"by {self._creators[c.creator_id]} · created {_date(c.created_at)}"
+                    ),
+                )
+                for c in self.characters
+            ],
+        )
+        self.select.callback = self._chosen  # type: ignore[method-assign]
+        self.add_item(self.select)
+
+    def describe(self, text: str) -> str:
+        """The message above the menu: every match with its creator and date."""
+        lines = [
+            f"- **{discord.utils.escape_markdown(c.display_name)}** `@{c.username}` by "
+            + (f"<@{c.creator_id}>" if c.creator_id else "unknown")
+            + f", {_date(c.created_at)}"
+            for c in self.characters
+        ]
+        asked = discord.utils.escape_markdown(_clip(text.strip(), 60))
+        return f"Several characters match **{asked}**; pick one:\n" + "\n".join(lines)
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the person who asked."""
+        return interaction.user.id == self.owner_id
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Say something useful instead of "This interaction failed"."""
+        await report_failure(interaction, error)
+
+    async def _chosen(self, interaction: discord.Interaction) -> None:
+        value = self.select.values[0] if self.select.values else ""
+        if value not in self.offered:  # a forged value: never looked up
+            await interaction.response.send_message(NOT_OFFERED, ephemeral=True)
+            return
+        self.stop()
+        await self.action(interaction, value)
+
+
+def _member_name(guild: discord.Guild | None, user_id: int | None) -> str:
+    if user_id is None:
+        return "unknown"
+    member = guild.get_member(user_id) if guild is not None else None
+    return member.display_name if member is not None else f"user {user_id}"
+
+
+def _date(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+def _clip(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+__all__ = ["ChooseCharacter", "ConfirmDelete", "Library", "attachment_info"]

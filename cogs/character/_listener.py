@@ -1,7 +1,10 @@
 """Shows jobs in Discord: live progress in the reply, then the card (or why it failed).
 
-Every edit after the first goes through the bot token (`PATCH /channels/{c}/messages/{m}`)
-because interaction tokens expire after 15 minutes and do not survive a restart.
+While the interaction that made the reply is less than 15 minutes old and this process
+received it, edits use its token (a webhook edit, which works even in channels the bot
+cannot read); the token lives in memory only (`InteractionReplies`). After that, after a
+restart, or if the token is refused, edits go through the bot token
+(`PATCH /channels/{c}/messages/{m}`); where that is refused too, the requester gets a DM.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from cogs.character._render import (
     render_progress,
     render_unknown,
 )
+from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
 from storage import CharacterRepository
 
@@ -37,10 +41,12 @@ class DiscordJobListener:
         characters: CharacterRepository,
         *,
         min_interval: float = 3.0,
+        replies: InteractionReplies | None = None,
     ) -> None:
         self.client = client
         self.characters = characters
         self.min_interval = min_interval
+        self.replies = replies if replies is not None else InteractionReplies()
         self._updaters: dict[int, MessageUpdater] = {}
 
     def _updater(self, job: Job) -> MessageUpdater:
@@ -56,6 +62,18 @@ class DiscordJobListener:
         return updater
 
     async def _edit(self, channel_id: int, message_id: int, rendered: Rendered) -> None:
+        interaction = self.replies.get(message_id)
+        if interaction is not None:
+            try:
+                await self._edit_with_token(interaction, message_id, rendered)
+                return
+            except discord.HTTPException as exc:
+                self.replies.forget(message_id)
+                log.info(
+                    "reply %d: interaction token refused (HTTP %s); using the bot token",
+                    message_id,
+                    exc.status,
+                )
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         files = rendered.files()
         if files:
@@ -73,6 +91,42 @@ class DiscordJobListener:
                 view=rendered.view,
                 allowed_mentions=MENTION_REQUESTER,
             )
+
+    @staticmethod
+    async def _edit_with_token(
+        interaction: discord.Interaction, message_id: int, rendered: Rendered
+    ) -> None:
+        files = rendered.files()
+        extra: dict[str, object] = {"attachments": files} if files else {}
+        await interaction.followup.edit_message(  # type: ignore[call-overload]
+            message_id,
+            content=rendered.content,
+            embeds=rendered.embeds,
+            view=rendered.view,
+            allowed_mentions=MENTION_REQUESTER,
+            **extra,
+        )
+
+    async def _send_with_token(self, job: Job, rendered: Rendered) -> bool:
+        """Post `rendered` as a followup of the job's interaction, while its token is valid."""
+        interaction = self.replies.get(job.message_id) if job.message_id else None
+        if interaction is None:
+            return False
+        kwargs: dict[str, object] = {
+            "content": rendered.content,
+            "embeds": rendered.embeds,
+            "files": rendered.files(),
+            "allowed_mentions": MENTION_REQUESTER,
+            "wait": True,
+        }
+        if rendered.view is not None:
+            kwargs["view"] = rendered.view
+        try:
+            await interaction.followup.send(**kwargs)  # type: ignore[call-overload]
+        except discord.HTTPException as exc:
+            log.info("job %d: followup refused (HTTP %s)", job.id, exc.status)
+            return False
+        return True
 
     async def _send(
         self,
@@ -106,6 +160,8 @@ class DiscordJobListener:
         try:
             await channel.send(**kwargs)  # type: ignore[call-overload]
         except (discord.Forbidden, discord.NotFound):
+            if await self._send_with_token(job, rendered):
+                return True
             if dm_fallback:
                 await self._direct_message(job, rendered)
             return False
@@ -206,3 +262,4 @@ class DiscordJobListener:
         for updater in list(self._updaters.values()):
             await updater.cancel()
         self._updaters.clear()
+        self.replies.clear()

@@ -8,11 +8,18 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.jobs.orders import OrderError
+from bot.jobs.ranges import ClipRange, RangeError
 from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.errors import report_failure
 
 MAX_NAME = 80
+
+
+async def _refuse_deferred(interaction: discord.Interaction, text: str) -> None:
+    """After a public defer: remove the "thinking" reply, say why privately."""
+    await interaction.delete_original_response()
+    await interaction.followup.send(text, ephemeral=True)
 
 
 class CreateModal(discord.ui.Modal, title="Create a Sora character"):
@@ -42,22 +49,35 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         self.source = source
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        """Check the range, then the same flow as `/character create`."""
-        source = await self.flow.settle_source(self.source)
-        if source is None:
-            await interaction.response.send_message(
-                "That message has no video any more.", ephemeral=True
-            )
+        """Check the range, then the same flow as `/character create`.
+
+        When the video is in a message that still has to be read, the answer is deferred
+        first (Discord wants one within 3 s); a refusal then replaces the "thinking" reply
+        with a private message.
+        """
+        model = self.model.value.strip().lower() or None
+        if self.source.message_ref is None:
+            try:
+                order = self.source.order(self.flow.core, self.start.value, self.end.value, model)
+            except OrderError as exc:
+                await interaction.response.send_message(str(exc), ephemeral=True)
+                return
+            await self.flow.run(interaction, order, self.source.meta)
             return
         try:
-            order = source.order(
-                self.flow.core,
-                self.start.value,
-                self.end.value,
-                self.model.value.strip().lower() or None,
-            )
-        except OrderError as exc:
+            ClipRange.parse(self.start.value, self.end.value)  # no I/O: answer bad ranges now
+        except RangeError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
+            return
+        await interaction.response.defer(thinking=True)
+        source = await self.flow.settle_source(self.source)
+        if source is None:
+            await _refuse_deferred(interaction, "That message has no video any more.")
+            return
+        try:
+            order = source.order(self.flow.core, self.start.value, self.end.value, model)
+        except OrderError as exc:
+            await _refuse_deferred(interaction, str(exc))
             return
         await self.flow.run(interaction, order, source.meta)
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.fakes import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes import APP_ID, CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
 
 EPHEMERAL = 64
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
-EDIT_REPLY = rf"/channels/{CHANNEL_ID}/messages/\d+"
+# The reply is edited with the interaction token while it is valid, else the bot token.
+EDIT_REPLY = rf"(?:/channels/{CHANNEL_ID}|/webhooks/{APP_ID}/[^/]+)/messages/\d+"
+BOT_EDIT = rf"/channels/{CHANNEL_ID}/messages/\d+"
 
 
 def create(**options: Any) -> dict[str, Any]:

@@ -22,10 +22,11 @@ from typing import Any
 
 from tests.cogs.test_character_create import is_card
 from tests.cogs.test_smoke_process import bot_env, launch, until
-from tests.fakes import CHANNEL_ID, USER_ID, FakeDiscord, payloads
+from tests.fakes import APP_ID, CHANNEL_ID, USER_ID, FakeDiscord, payloads
 
 SUBMIT = "/v1/videos/generations"
-REPLY = rf"/channels/{CHANNEL_ID}/messages/%d"
+# Edited with the interaction token while it is valid, with the bot token after a restart.
+REPLY = rf"(?:/channels/{CHANNEL_ID}|/webhooks/{APP_ID}/[^/]+)/messages/%d"
 
 
 def rows(db: Path, sql: str) -> list[dict[str, Any]]:

@@ -237,3 +237,95 @@ async def test_create_again_from_a_slash_attachment_uses_the_saved_clip(
     second = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"][-1]
     assert second["url"] == first["url"]  # the uploaded clip, not the expiring CDN link
     assert second["timestamps"] == "2,3.5"
+
+
+async def twins(running: Running) -> list[str]:
+    """Two characters of this server both named "Twin" (and one elsewhere)."""
+    await seed(running, GUILD_ID, 2, name="Twin")
+    await seed(running, OTHER_GUILD_ID, 1, name="Other")
+    ids = ["ch_Twin_0", "ch_Twin_1"]
+    for cid in ids:
+        await running.core.characters.rename(GUILD_ID, cid, "Twin")
+    return ids
+
+
+def original(running: Running, asked: dict[str, Any]) -> dict[str, Any]:
+    """The reply message of the interaction `asked`."""
+    message_id = running.fake.store.thread(asked["token"]).original_id
+    assert message_id is not None
+    message = running.fake.message(message_id)
+    assert message is not None
+    return message
+
+
+def chooser(running: Running, asked: dict[str, Any], answer: Any) -> tuple[str, Any, list[str]]:
+    """The select menu's custom_id, its message and the offered values."""
+    data = answer.json["data"]
+    assert data["flags"] == 64
+    [select] = data["components"][0]["components"]
+    assert select["type"] == 3
+    message = original(running, asked)
+    return select["custom_id"], message, [o["value"] for o in select["options"]]
+
+
+async def test_rename_names_the_character_it_renamed(sora: Running):
+    await seed(sora, GUILD_ID, 1, creator=USER_ID)
+    cid = f"ch_{GUILD_ID}_0"
+    done = await reply_to(
+        sora,
+        payloads.slash_command("rename", {"name": cid, "new_name": "Villain"}, group="character"),
+    )
+    assert done.json["data"]["content"].startswith(
+        "Renamed **Hero 00** (`@user.hero_00`) to **Villain**."
+    )
+
+
+async def test_a_name_shared_by_several_characters_offers_a_choice(sora: Running):
+    first, second = await twins(sora)
+    asked = payloads.slash_command(
+        "rename", {"name": "twin", "new_name": "Solo"}, group="character"
+    )
+    answer = await reply_to(sora, asked)
+    assert "Several characters match **twin**" in answer.json["data"]["content"]
+    assert f"<@{USER_ID}>" in answer.json["data"]["content"]  # the creator, not pinged
+    assert answer.json["data"]["allowed_mentions"]["parse"] == []
+    custom_id, message, offered = chooser(sora, asked, answer)
+    assert offered == [first, second]
+    for cid in (first, second):  # nothing renamed yet
+        assert (await sora.core.characters.get(GUILD_ID, cid)).display_name == "Twin"
+
+    forged = await reply_to(
+        sora, payloads.component_click(custom_id, message, component_type=3, values=["ch_Other_0"])
+    )
+    assert forged.json["data"]["flags"] == 64 and "not one of" in forged.json["data"]["content"]
+    assert (await sora.core.characters.get(OTHER_GUILD_ID, "ch_Other_0")).display_name == (
+        "Other 00"
+    )
+
+    done = await reply_to(
+        sora, payloads.component_click(custom_id, message, component_type=3, values=[second])
+    )
+    assert done.json["data"]["content"].startswith("Renamed **Twin** (`@user.twin_01`) to **Solo**")
+    assert (await sora.core.characters.get(GUILD_ID, second)).display_name == "Solo"
+    assert (await sora.core.characters.get(GUILD_ID, first)).display_name == "Twin"
+
+
+async def test_show_and_delete_by_a_shared_name_act_on_the_one_chosen(sora: Running):
+    first, second = await twins(sora)
+    asked = payloads.slash_command("show", {"name": "Twin"}, group="character")
+    custom_id, message, _ = chooser(sora, asked, await reply_to(sora, asked))
+    card = await reply_to(
+        sora, payloads.component_click(custom_id, message, component_type=3, values=[first])
+    )
+    assert card.json["data"]["embeds"][0]["title"] == "Twin"
+    assert f"`{first}`" in str(card.json["data"]["embeds"][0])
+
+    asked = payloads.slash_command("delete", {"name": "@USER.TWIN_01"}, group="character")
+    confirm = await reply_to(sora, asked)  # the username is exact: no choice needed
+    assert "Delete **Twin** (`@user.twin_01`)" in confirm.json["data"]["content"]
+    button = confirm.json["data"]["components"][0]["components"][0]
+    message = original(sora, asked)
+    done = await reply_to(sora, payloads.component_click(button["custom_id"], message))
+    assert "Deleted **Twin**" in done.json["data"]["content"]
+    assert await sora.core.characters.get(GUILD_ID, second) is None
+    assert await sora.core.characters.get(GUILD_ID, first) is not None

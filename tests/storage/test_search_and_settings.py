@@ -94,6 +94,21 @@ async def test_username_with_at_sign_and_any_case(
     assert names(await characters.search(GUILD, "@fan")) == ["sora fan"]  # username prefix
 
 
+async def test_named_finds_exact_names_and_usernames_oldest_first(
+    library: Library, characters: CharacterRepository
+) -> None:
+    first = await library.add("Twin", "twin.a")
+    await library.add("Twins", "twin.b")  # a longer name is not the same name
+    second = await library.add("tWIN", "twin.c")
+    by_user = await library.add("Other", "twin")
+    await library.add("Twin", "twin.d", guild_id=OTHER_GUILD)
+    found = await characters.named(GUILD, "  twin ")
+    assert [c.character_id for c in found] == [first, second, by_user]
+    assert [c.character_id for c in await characters.named(GUILD, "@TWIN.C")] == [second]
+    assert await characters.named(GUILD, "twi") == []
+    assert await characters.named(GUILD, "@") == []
+
+
 async def test_unicode_names(library: Library, characters: CharacterRepository) -> None:
     await library.add("Straße Hero", "strasse")
     await library.add("Ñandú Veloz", "nandu")

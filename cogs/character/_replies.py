@@ -1,0 +1,58 @@
+"""Interaction tokens of job replies, kept in memory only while they are valid.
+
+An interaction token can edit its reply for 15 minutes, even in a channel the bot cannot
+read; the bot token works after that (and after a restart) where the bot has access.
+Tokens are never stored or logged: this map lives and dies with the process.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+import discord
+
+# Stop using a token a little before Discord does, so an edit never races its expiry.
+MARGIN = datetime.timedelta(seconds=60)
+
+
+class InteractionReplies:
+    """reply message id -> (the interaction that made it, when to stop using it)."""
+
+    def __init__(self) -> None:
+        self._by_message: dict[int, tuple[discord.Interaction, datetime.datetime]] = {}
+
+    def remember(self, message_id: int, interaction: discord.Interaction) -> None:
+        """`message_id` is `interaction`'s reply: edit it with the token while it is valid."""
+        self._prune()
+        self._by_message[message_id] = (interaction, interaction.expires_at - MARGIN)
+
+    def get(self, message_id: int) -> discord.Interaction | None:
+        """The interaction whose token may still edit `message_id`, if any."""
+        entry = self._by_message.get(message_id)
+        if entry is None:
+            return None
+        interaction, usable_until = entry
+        if discord.utils.utcnow() >= usable_until:
+            del self._by_message[message_id]
+            return None
+        return interaction
+
+    def forget(self, message_id: int) -> None:
+        """Stop using the token for `message_id` (it was refused, or the job is over)."""
+        self._by_message.pop(message_id, None)
+
+    def clear(self) -> None:
+        """Drop every token."""
+        self._by_message.clear()
+
+    def __len__(self) -> int:
+        return len(self._by_message)
+
+    def __repr__(self) -> str:  # never show an interaction (its token) in a log line
+        return f"<InteractionReplies {len(self._by_message)} reply(ies)>"
+
+    def _prune(self) -> None:
+        now = discord.utils.utcnow()
+        for message_id, (_, usable_until) in list(self._by_message.items()):
+            if now >= usable_until:
+                del self._by_message[message_id]
