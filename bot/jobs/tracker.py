@@ -12,13 +12,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
+from bot.jobs.announce import Announcer
 from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
 from bot.providers.base import (
     CharacterProvider,
     CharacterRequest,
@@ -30,7 +31,7 @@ from bot.providers.base import (
     TaskNotFoundError,
     TaskStatus,
 )
-from bot.records import Character, Job, JobState, NewCharacter, NewJob
+from bot.records import Job, JobState, NewCharacter, NewJob
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
@@ -42,21 +43,6 @@ NO_CHARACTER_MESSAGE = (
     "The service finished but found no character in that moment. "
     "Try a range where one character is clearly visible and speaking."
 )
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerTimings:
-    """How often and how long jobs are polled."""
-
-    poll_interval: float = 5.0
-    timeout: float = 300.0
-    slow_poll_interval: float = 60.0
-    max_age: float = 24 * 3600.0
-    not_found_grace: float = 600.0
-    max_error_backoff: float = 60.0
-    submit_retry: float = 15.0  # first wait after a 429/503 at submit (doubles, capped)
-    submit_give_up: float = 1800.0  # stop re-sending a refused create request after this
-    announce_attempts: int = 6  # tries to show a card or failure before leaving it to a restart
 
 
 _STATE_OF = {
@@ -83,11 +69,30 @@ class JobTracker:
         self.provider = provider
         self.jobs = jobs
         self.characters = characters
-        self.listener: JobListener = listener or NullListener()
-        self.timings = timings or TrackerTimings()
+        self._announcer = Announcer(
+            jobs, characters, listener or NullListener(), timings or TrackerTimings()
+        )
         self._clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closing = False
+
+    @property
+    def listener(self) -> JobListener:
+        """Who hears about jobs."""
+        return self._announcer.listener
+
+    @listener.setter
+    def listener(self, listener: JobListener) -> None:
+        self._announcer.listener = listener
+
+    @property
+    def timings(self) -> TrackerTimings:
+        """How often and how long jobs are polled, retried and announced."""
+        return self._announcer.timings
+
+    @timings.setter
+    def timings(self, timings: TrackerTimings) -> None:
+        self._announcer.timings = timings
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -187,11 +192,7 @@ class JobTracker:
                         "charged. Please try again later."
                     ),
                 )
-            delay = min(
-                self.timings.max_error_backoff * 5,
-                self.timings.submit_retry * 2 ** min(attempt, 10),
-            )
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            await asyncio.sleep(submit_backoff(self.timings, attempt))
             attempt += 1
             job = await self.jobs.update_status(job.id, JobState.SUBMITTING, 0)
             job = await self._send_once(job, CharacterRequest.model_validate(job.request))
@@ -238,12 +239,9 @@ class JobTracker:
             if job.stalled_at is None and age > self.timings.timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            interval = (
-                self.timings.slow_poll_interval if job.stalled_at else self.timings.poll_interval
+            await asyncio.sleep(
+                poll_wait(self.timings, stalled=job.stalled_at is not None, errors=errors)
             )
-            if errors:
-                interval = min(self.timings.max_error_backoff, interval * 2 ** min(errors, 6))
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
             try:
                 task = await self.provider.get_task(task_id)
             except TaskNotFoundError:
@@ -323,52 +321,10 @@ class JobTracker:
         return stored
 
     async def _announce(self, job: Job) -> None:
-        if job.announced_at is not None:
-            return
-        if job.state is JobState.COMPLETED:
-            for character in await self.characters.unannounced_for_job(job.id):
-                await self._deliver(job, "character_ready", character)
-                await self.characters.mark_announced(character.id)
-        elif job.state is JobState.FAILED:
-            await self._deliver(job, "job_failed")
-        elif job.state is JobState.UNKNOWN:
-            await self._deliver(job, "job_unknown")
-        else:
-            return
-        await self.jobs.mark_announced(job.id)
-
-    async def _deliver(self, job: Job, event: str, *args: Character) -> None:
-        """Tell the listener, retrying a few times with backoff (Discord may be down).
-
-        If it still fails, the error propagates: the outcome stays unannounced in storage
-        and the next start announces it.
-        """
-        attempts = self.timings.announce_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                await getattr(self.listener, event)(job, *args)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if attempt == attempts:
-                    raise
-                delay = min(self.timings.max_error_backoff, self.timings.poll_interval * 2**attempt)
-                log.warning(
-                    "job %d: announcing failed (%s); retry %d/%d in %.0fs",
-                    job.id,
-                    type(exc).__name__,
-                    attempt,
-                    attempts - 1,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+        await self._announcer.announce(job)
 
     async def _tell(self, event: str, job: Job) -> None:
-        try:
-            await getattr(self.listener, event)(job)
-        except Exception:
-            log.exception("job %d: listener failed on %s", job.id, event)
+        await self._announcer.tell(event, job)
 
 
 def _failure_text(message: str) -> str:
