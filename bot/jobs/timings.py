@@ -19,6 +19,9 @@ class TrackerTimings:
     submit_retry: float = 15.0  # first wait after a 429/503 at submit (doubles, capped)
     submit_give_up: float = 1800.0  # stop re-sending a refused create request after this
     announce_attempts: int = 6  # tries to show a card or failure before leaving it to the sweeper
+    sweep_interval: float = 30.0  # how often the sweeper looks for jobs left without a task
+    sweep_retry: float = 30.0  # first wait before re-following a job whose task crashed
+    sweep_max_backoff: float = 900.0  # the longest wait between two such tries
 
 
 def submit_backoff(timings: TrackerTimings, attempt: int) -> float:

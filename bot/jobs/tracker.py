@@ -19,6 +19,7 @@ from functools import partial
 
 from bot.jobs.announce import Announcer
 from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
 from bot.providers.base import (
     CharacterProvider,
@@ -75,6 +76,14 @@ class JobTracker:
         self._clock = clock
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closing = False
+        self._sweeper = Sweeper(
+            active=self.jobs.active,
+            running=lambda job_id: job_id in self._tasks,
+            spawn=self._spawn,
+            timings=lambda: self.timings,
+            clock=clock,
+        )
+        self._sweeping: asyncio.Task[None] | None = None
 
     @property
     def listener(self) -> JobListener:
@@ -105,11 +114,18 @@ class JobTracker:
             self._spawn(job)
         if resumed:
             log.info("resumed %d job(s)", len(resumed))
+        if self._sweeping is None and not self._closing:
+            self._sweeping = asyncio.create_task(self._sweeper.run(), name="job-sweeper")
         return resumed
 
     async def stop(self) -> None:
         """Cancel every job task (their state is in storage; `start` resumes them)."""
         self._closing = True
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
+            self._sweeping = None
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -122,6 +138,11 @@ class JobTracker:
     def running(self) -> int:
         """How many jobs are being followed right now."""
         return len(self._tasks)
+
+    @property
+    def sweeps(self) -> int:
+        """How many sweeps for jobs left without a task have completed."""
+        return self._sweeper.rounds
 
     async def wait(self, job_id: int) -> Job | None:
         """Wait until the job's task ends (if any) and return the stored job."""
@@ -220,7 +241,10 @@ class JobTracker:
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("job %d: tracker error; it resumes on the next start", job.id)
+            delay = self._sweeper.crashed(job.id)
+            log.exception("job %d: tracker error; it is picked up again in %.0fs", job.id, delay)
+        else:
+            self._sweeper.finished(job.id)
 
     async def _poll_until_final(self, job: Job) -> Job:
         task_id = job.task_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -286,3 +287,34 @@ async def test_a_failed_announcement_is_retried_and_recorded_once(harness, video
     final = await tracker.wait(job.id)
     assert final is not None and final.announced_at is not None
     assert len(events.of("character")) == 1 and events.failures == 0
+
+
+class DiscordDown(Recorder):
+    """A listener whose card announcements fail `failures` times (Discord down a while)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("503 Service Unavailable")
+        await super().character_ready(job, character)
+
+
+SWEEPING = replace(FAST, announce_attempts=2, sweep_interval=0.05, sweep_retry=0.05)
+
+
+async def test_a_card_that_failed_every_retry_arrives_without_a_restart(harness, video_url):
+    events = DiscordDown(failures=5)  # more than the 2 tries of one announcement
+    tracker = await harness.tracker(events, SWEEPING)
+    await tracker.start()
+    job = await tracker.submit(*new_job(video_url))
+    await eventually(lambda: bool(events.of("character")))
+    stored = await tracker.wait(job.id)
+    assert stored is not None and stored.announced_at is not None
+    swept = tracker.sweeps
+    await eventually(lambda: tracker.sweeps >= swept + 2)  # later sweeps leave it alone
+    assert len(events.of("character")) == 1 and events.failures == 0
+    assert await tracker.characters.count_for_guild(1) == 1
