@@ -19,6 +19,7 @@ from functools import partial
 
 from bot.jobs.announce import Announcer
 from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
 from bot.providers.base import (
@@ -32,18 +33,12 @@ from bot.providers.base import (
     TaskNotFoundError,
     TaskStatus,
 )
-from bot.records import Job, JobState, NewCharacter, NewJob
+from bot.records import Job, JobState, NewJob
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
 
 log = logging.getLogger(__name__)
-
-AVATAR_MAX_BYTES = 8 * 1024 * 1024
-NO_CHARACTER_MESSAGE = (
-    "The service finished but found no character in that moment. "
-    "Try a range where one character is clearly visible and speaking."
-)
 
 
 _STATE_OF = {
@@ -84,6 +79,8 @@ class JobTracker:
             clock=clock,
         )
         self._sweeping: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Future[tuple[Job, bool]]] = set()
+        self._stop_deadline: float | None = None
 
     @property
     def listener(self) -> JobListener:
@@ -118,14 +115,26 @@ class JobTracker:
             self._sweeping = asyncio.create_task(self._sweeper.run(), name="job-sweeper")
         return resumed
 
+    def begin_stop(self) -> None:
+        """Accept no new submissions; create requests in flight get `stop_grace` from now."""
+        if self._stop_deadline is None:
+            self._closing = True
+            self._stop_deadline = asyncio.get_running_loop().time() + self.timings.stop_grace
+
     async def stop(self) -> None:
-        """Cancel every job task (their state is in storage; `start` resumes them)."""
-        self._closing = True
+        """Let create requests in flight finish (bounded), then cancel every job task.
+
+        A task id that arrives within the grace period is stored, so the job is followed
+        to its card after the restart instead of ending UNKNOWN. Every other job's state
+        is in storage already; `start` resumes them.
+        """
+        self.begin_stop()
         if self._sweeping is not None:
             self._sweeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeping
             self._sweeping = None
+        await self._let_sends_finish()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -133,6 +142,28 @@ class JobTracker:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+
+    async def _let_sends_finish(self) -> None:
+        sending = set(self._sending)
+        if not sending:
+            return
+        assert self._stop_deadline is not None
+        remaining = max(0.0, self._stop_deadline - asyncio.get_running_loop().time())
+        log.info(
+            "stopping: waiting up to %.1fs for %d create request(s) in flight",
+            remaining,
+            len(sending),
+        )
+        _done, pending = await asyncio.wait(sending, timeout=remaining)
+        if pending:
+            log.warning(
+                "stopping: %d create request(s) still unanswered; their jobs will be "
+                "reported unknown on the next start",
+                len(pending),
+            )
+            for future in pending:
+                future.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     @property
     def running(self) -> int:
@@ -168,13 +199,33 @@ class JobTracker:
         return job
 
     async def _send_once(self, job: Job, request: CharacterRequest) -> Job:
-        """Send the create request of a job in SUBMITTING; record what came of it."""
+        """Send the create request of a job in SUBMITTING; record what came of it.
+
+        The request and the recording of its answer run in their own task: a caller
+        cancelled meanwhile does not lose the task id, and `stop` waits for it.
+        """
+        sending = asyncio.ensure_future(self._send_and_record(job, request))
+        self._sending.add(sending)
+        sending.add_done_callback(self._sent)
+        job, changed = await asyncio.shield(sending)
+        if changed:
+            await self._tell("job_changed", job)
+        return job
+
+    def _sent(self, sending: asyncio.Future[tuple[Job, bool]]) -> None:
+        self._sending.discard(sending)
+        if not sending.cancelled():
+            sending.exception()  # retrieved here too, in case its caller was cancelled
+
+    async def _send_and_record(self, job: Job, request: CharacterRequest) -> tuple[Job, bool]:
+        """The create request and its stored outcome; True when the listener is to be told."""
         try:
             task = await self.provider.create_character(request)
         except SubmissionUncertainError as exc:
-            return await self.jobs.update_status(
+            job = await self.jobs.update_status(
                 job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
             )
+            return job, False
         except (RateLimitedError, ServiceUnavailableError) as exc:
             # Not accepted, so nothing was created or charged: safe to send again later.
             job = await self.jobs.update_status(
@@ -184,19 +235,21 @@ class JobTracker:
                 error_code=type(exc).__name__,
                 error_message=exc.user_message,
             )
-            await self._tell("job_changed", job)
-            return job
+            return job, True
         except ProviderError as exc:
-            return await self.jobs.update_status(
+            job = await self.jobs.update_status(
                 job.id,
                 JobState.FAILED,
                 0,
                 error_code=type(exc).__name__,
                 error_message=exc.user_message,
             )
-        job = await self.jobs.set_submitted(job.id, task.id, _STATE_OF[task.status], task.progress)
-        await self._tell("job_changed", job)
-        return job
+            return job, False
+        log.info("job %d: %s task %s", job.id, self.provider.name, task.id)
+        # A task already over is stored as running: the first poll records its outcome.
+        state = JobState.IN_PROGRESS if task.status.is_final else _STATE_OF[task.status]
+        job = await self.jobs.set_submitted(job.id, task.id, state, task.progress)
+        return job, True
 
     async def _resend_until_accepted(self, job: Job) -> Job:
         """A WAITING job: send its create request again with backoff, bounded in time."""
@@ -214,6 +267,8 @@ class JobTracker:
                     ),
                 )
             await asyncio.sleep(submit_backoff(self.timings, attempt))
+            if self._closing:
+                return job  # still WAITING: resumed on the next start
             attempt += 1
             job = await self.jobs.update_status(job.id, JobState.SUBMITTING, 0)
             job = await self._send_once(job, CharacterRequest.model_validate(job.request))
@@ -235,6 +290,8 @@ class JobTracker:
         try:
             if job.state is JobState.WAITING:
                 job = await self._resend_until_accepted(job)
+                if job.state is JobState.WAITING:
+                    return  # shutting down
             if not job.state.is_final:
                 job = await self._poll_until_final(job)
             await self._announce(job)
@@ -291,78 +348,23 @@ class JobTracker:
     async def _record(self, job: Job, task: Task) -> Job:
         state = _STATE_OF[task.status]
         if state is JobState.COMPLETED:
-            return await self._store_characters(job, task)
+            return await store_characters(self.jobs, job, task, self._fetch_avatar)
         if state is JobState.FAILED:
-            error = task.error
-            return await self.jobs.update_status(
-                job.id,
-                JobState.FAILED,
-                task.progress,
-                error_code=str(error.code) if error and error.code is not None else "failed",
-                error_message=_failure_text(error.message if error else ""),
-            )
+            return await store_failure(self.jobs, job, task)
         if state != job.state or task.progress != job.progress:
             job = await self.jobs.update_status(job.id, state, task.progress)
             await self._tell("job_changed", job)
         return job
 
-    async def _store_characters(self, job: Job, task: Task) -> Job:
-        found = task.characters
-        if not found:
-            return await self.jobs.update_status(
-                job.id,
-                JobState.FAILED,
-                100,
-                error_code="no_character",
-                error_message=NO_CHARACTER_MESSAGE,
-            )
-        new = []
-        for info in found:
-            avatar = None
-            if info.profile_picture_url:
-                try:
-                    avatar = await self.provider.download(
-                        info.profile_picture_url, max_bytes=AVATAR_MAX_BYTES
-                    )
-                except ProviderError as exc:
-                    log.warning("job %d: avatar download failed (%s)", job.id, exc.detail)
-            new.append(
-                NewCharacter(
-                    guild_id=job.guild_id,
-                    character_id=info.id,
-                    task_id=task.id,
-                    display_name=info.display_name or info.username or info.id,
-                    username=info.username,
-                    job_id=job.id,
-                    avatar=avatar,
-                    avatar_mime=_image_mime(avatar),
-                    creator_id=job.requester_id,
-                )
-            )
-        await self.jobs.complete(job.id, new)
-        stored = await self.jobs.get(job.id)
-        assert stored is not None
-        return stored
+    async def _fetch_avatar(self, job: Job, url: str) -> bytes | None:
+        try:
+            return await self.provider.download(url, max_bytes=AVATAR_MAX_BYTES)
+        except ProviderError as exc:
+            log.warning("job %d: avatar download failed (%s)", job.id, exc.detail)
+            return None
 
     async def _announce(self, job: Job) -> None:
         await self._announcer.announce(job)
 
     async def _tell(self, event: str, job: Job) -> None:
         await self._announcer.tell(event, job)
-
-
-def _failure_text(message: str) -> str:
-    text = message.strip() or "The service could not create a character from this moment."
-    return text.removeprefix("Generation failed:").strip() or text
-
-
-def _image_mime(data: bytes | None) -> str | None:
-    if not data:
-        return None
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"

@@ -318,3 +318,16 @@ async def test_a_card_that_failed_every_retry_arrives_without_a_restart(harness,
     await eventually(lambda: tracker.sweeps >= swept + 2)  # later sweeps leave it alone
     assert len(events.of("character")) == 1 and events.failures == 0
     assert await tracker.characters.count_for_guild(1) == 1
+
+
+async def test_a_task_already_finished_when_the_create_answer_arrives_still_gives_a_card(
+    harness, simulator, video_url
+):
+    simulator.scenario.update(submit_delay=1.0)  # the task completes before we hear of it
+    events = Recorder()
+    tracker = await harness.tracker(events)
+    job = await tracker.submit(*new_job(video_url))
+    final = await tracker.wait(job.id)
+    assert final is not None and final.state is JobState.COMPLETED
+    assert len(events.of("character")) == 1
+    assert await tracker.characters.count_for_guild(1) == 1
