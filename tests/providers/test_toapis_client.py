@@ -281,3 +281,47 @@ def test_unconfirmed_status_words_and_wrapped_objects_are_tolerated():
     assert Task.model_validate({"id": "t", "status": "brand-new"}).status is TaskStatus.IN_PROGRESS
     wrapped = ToapisClient._task({"data": {"id": "task_1", "status": "queued"}})
     assert wrapped.id == "task_1"
+
+
+def status_queries(simulator) -> list[str]:
+    return [p for m, p, _ in simulator.requests if m == "GET"]
+
+
+async def test_the_status_page_that_answered_is_remembered_per_task(client, simulator, video_url):
+    task = await client.create_character(request(video_url))
+    simulator.scenario.update(characters_tasks_404=True)
+    for _ in range(3):
+        assert (await client.get_task(task.id)).id == task.id
+    general = f"/v1/videos/generations/{task.id}"
+    assert status_queries(simulator) == [
+        f"/v1/characters_tasks/{task.id}",
+        general,
+        general,
+        general,
+    ]
+
+
+async def test_a_long_retry_after_is_not_cut_short_by_an_early_resend(client, simulator, video_url):
+    """Retry-After beyond the in-call backoff: raise at once, the caller waits it out."""
+    simulator.scenario.update(rate_limit_submits=1, retry_after=120)
+    with pytest.raises(RateLimitedError) as info:
+        await client.create_character(request(video_url))
+    assert info.value.retry_after == pytest.approx(120)
+    assert sleeps_taken(client) == [] and len(simulator.requests) == 1  # no resend after 60 s
+
+
+async def test_retry_after_beyond_15_minutes_is_capped_and_logged(
+    client, simulator, video_url, caplog
+):
+    simulator.scenario.update(rate_limit_submits=1, retry_after=7200)
+    with pytest.raises(RateLimitedError) as info:
+        await client.create_character(request(video_url))
+    assert info.value.retry_after == pytest.approx(900)
+    assert any("7200" in r.getMessage() and "900" in r.getMessage() for r in caplog.records)
+    assert len(simulator.requests) == 1
+
+
+def sleeps_taken(client: ToapisClient) -> list[float]:
+    recorder = client._sleep
+    assert isinstance(recorder, SleepRecorder)
+    return recorder.delays
