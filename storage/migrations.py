@@ -127,6 +127,10 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO characters_fts (characters_fts) VALUES ('rebuild');
     """,
+    # 4: when a job WAITING after a 429/503 sends its create request again (Retry-After).
+    """
+    ALTER TABLE jobs ADD COLUMN retry_at REAL NULL;
+    """,
 ]
 
 # The schema version this code writes and understands.

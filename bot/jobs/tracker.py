@@ -198,13 +198,13 @@ class JobTracker:
         self._spawn(job)
         return job
 
-    async def _send_once(self, job: Job, request: CharacterRequest) -> Job:
+    async def _send_once(self, job: Job, request: CharacterRequest, *, attempt: int = 0) -> Job:
         """Send the create request of a job in SUBMITTING; record what came of it.
 
         The request and the recording of its answer run in their own task: a caller
         cancelled meanwhile does not lose the task id, and `stop` waits for it.
         """
-        sending = asyncio.ensure_future(self._send_and_record(job, request))
+        sending = asyncio.ensure_future(self._send_and_record(job, request, attempt))
         self._sending.add(sending)
         sending.add_done_callback(self._sent)
         job, changed = await asyncio.shield(sending)
@@ -217,7 +217,9 @@ class JobTracker:
         if not sending.cancelled():
             sending.exception()  # retrieved here too, in case its caller was cancelled
 
-    async def _send_and_record(self, job: Job, request: CharacterRequest) -> tuple[Job, bool]:
+    async def _send_and_record(
+        self, job: Job, request: CharacterRequest, attempt: int
+    ) -> tuple[Job, bool]:
         """The create request and its stored outcome; True when the listener is to be told."""
         try:
             task = await self.provider.create_character(request)
@@ -227,13 +229,16 @@ class JobTracker:
             )
             return job, False
         except (RateLimitedError, ServiceUnavailableError) as exc:
-            # Not accepted, so nothing was created or charged: safe to send again later.
+            # Not accepted, so nothing was created or charged: safe to send again later,
+            # not before toapis' Retry-After (the member is shown when).
+            wait = max(submit_backoff(self.timings, attempt), _retry_after(exc))
             job = await self.jobs.update_status(
                 job.id,
                 JobState.WAITING,
                 0,
                 error_code=type(exc).__name__,
                 error_message=exc.user_message,
+                retry_at=self._clock() + wait,
             )
             return job, True
         except ProviderError as exc:
@@ -266,12 +271,17 @@ class JobTracker:
                         "charged. Please try again later."
                     ),
                 )
-            await asyncio.sleep(submit_backoff(self.timings, attempt))
+            if job.retry_at is not None:
+                wait = job.retry_at - self._clock()
+            else:
+                wait = submit_backoff(self.timings, attempt)
+            await asyncio.sleep(max(0.0, wait))
             if self._closing:
                 return job  # still WAITING: resumed on the next start
             attempt += 1
             job = await self.jobs.update_status(job.id, JobState.SUBMITTING, 0)
-            job = await self._send_once(job, CharacterRequest.model_validate(job.request))
+            request = CharacterRequest.model_validate(job.request)
+            job = await self._send_once(job, request, attempt=attempt)
         return job
 
     # --- following ------------------------------------------------------------------------
@@ -307,6 +317,7 @@ class JobTracker:
         task_id = job.task_id
         assert task_id is not None
         errors = 0
+        hold = 0.0  # toapis' Retry-After of the last status query
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
             if age > self.timings.max_age:
@@ -320,9 +331,9 @@ class JobTracker:
             if job.stalled_at is None and age > self.timings.timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            await asyncio.sleep(
-                poll_wait(self.timings, stalled=job.stalled_at is not None, errors=errors)
-            )
+            wait = poll_wait(self.timings, stalled=job.stalled_at is not None, errors=errors)
+            await asyncio.sleep(max(wait, hold))
+            hold = 0.0
             try:
                 task = await self.provider.get_task(task_id)
             except TaskNotFoundError:
@@ -338,6 +349,7 @@ class JobTracker:
                 continue
             except ProviderError as exc:
                 errors += 1
+                hold = _retry_after(exc)
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
             errors = 0
@@ -368,3 +380,8 @@ class JobTracker:
 
     async def _tell(self, event: str, job: Job) -> None:
         await self._announcer.tell(event, job)
+
+
+def _retry_after(exc: ProviderError) -> float:
+    """How long the service asked us to wait (0 when it did not say)."""
+    return exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 0.0
