@@ -39,7 +39,7 @@ class Announcer:
         if job.state is JobState.COMPLETED:
             for character in await self.characters.unannounced_for_job(job.id):
                 await self.deliver(job, "character_ready", character)
-                await self.characters.mark_announced(character.id)
+                await self.characters.mark_announced(character.id, job_id=job.id)
         elif job.state is JobState.FAILED:
             await self.deliver(job, "job_failed")
         elif job.state is JobState.UNKNOWN:

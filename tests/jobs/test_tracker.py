@@ -13,6 +13,7 @@ from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
 from bot.records import Character, Job, JobState, NewJob, SourceKind
+from bot.simulator.tasks import new_character
 from storage import CharacterRepository, Database, JobRepository
 
 FAST = TrackerTimings(poll_interval=0.03, timeout=30, slow_poll_interval=0.05)
@@ -331,3 +332,32 @@ async def test_a_task_already_finished_when_the_create_answer_arrives_still_give
     assert final is not None and final.state is JobState.COMPLETED
     assert len(events.of("character")) == 1
     assert await tracker.characters.count_for_guild(1) == 1
+
+
+async def test_a_character_the_guild_already_has_still_ends_as_a_card(
+    harness, simulator, video_url
+):
+    events = Recorder()
+    tracker = await harness.tracker(events)
+    first = await tracker.submit(*new_job(video_url))
+    await tracker.wait(first.id)
+    [(_, _, known)] = events.of("character")
+
+    simulator.scenario.update(hang=True)
+    second = await tracker.submit(*new_job(video_url, requester=43))
+    assert second.task_id is not None
+    task = simulator.tasks[second.task_id]
+    if task.runner is not None:
+        task.runner.cancel()
+    again = {**new_character(task.id, 1, simulator.base_url), "id": str(known)}
+    task.complete([again])  # toapis answers with a character id the server already has
+
+    final = await tracker.wait(second.id)
+    assert final is not None and final.state is JobState.COMPLETED
+    assert final.announced_at is not None
+    assert [e for e in events.of("character") if e[1] == second.id] == [
+        ("character", second.id, known)
+    ]
+    assert await tracker.characters.count_for_guild(1) == 1  # stored once
+    [shown] = await tracker.characters.for_job(second.id)
+    assert shown.character_id == known
