@@ -22,6 +22,8 @@ from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
+from bot.media.assets import AssetDownload, checked_download
+from bot.media.errors import MediaError
 from bot.providers.base import (
     CharacterProvider,
     CharacterRequest,
@@ -61,6 +63,7 @@ class JobTracker:
         *,
         timings: TrackerTimings | None = None,
         clock: Callable[[], float] = time.time,
+        download: AssetDownload | None = None,
     ) -> None:
         self.provider = provider
         self.jobs = jobs
@@ -69,6 +72,8 @@ class JobTracker:
             jobs, characters, listener or NullListener(), timings or TrackerTimings()
         )
         self._clock = clock
+        # Avatars are read like member links: no private addresses unless allowed.
+        self._download = download or checked_download(allow_private=False)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closing = False
         self._sweeper = Sweeper(
@@ -370,9 +375,9 @@ class JobTracker:
 
     async def _fetch_avatar(self, job: Job, url: str) -> bytes | None:
         try:
-            return await self.provider.download(url, max_bytes=AVATAR_MAX_BYTES)
-        except ProviderError as exc:
-            log.warning("job %d: avatar download failed (%s)", job.id, exc.detail)
+            return await self._download(url, AVATAR_MAX_BYTES)
+        except MediaError as exc:
+            log.warning("job %d: avatar not fetched (%s: %s)", job.id, exc.kind, exc)
             return None
 
     async def _announce(self, job: Job) -> None:

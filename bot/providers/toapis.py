@@ -148,26 +148,6 @@ class ToapisClient:
         except ValidationError as exc:
             raise ServiceUnavailableError(f"unreadable upload answer: {exc}") from None
 
-    async def download(self, url: str, *, max_bytes: int) -> bytes:
-        """Fetch a result asset (no API key is sent: it is a public CDN address)."""
-        try:
-            async with self._http.stream("GET", url, follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise ServiceUnavailableError(
-                        f"asset download answered {response.status_code}",
-                        status=response.status_code,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ServiceUnavailableError("asset larger than allowed")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailableError(f"asset download failed: {type(exc).__name__}") from None
-
     # --- plumbing ---------------------------------------------------------------------
 
     @staticmethod

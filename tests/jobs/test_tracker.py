@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.jobs.tracker import JobTracker, TrackerTimings
+from bot.media.assets import checked_download
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
 from bot.records import Character, Job, JobState, NewJob, SourceKind
@@ -68,7 +69,12 @@ class Harness:
         db = await Database.open(self.path)
         client = ToapisClient(self.simulator.base_url, self.simulator.scenario.api_key)
         tracker = JobTracker(
-            client, JobRepository(db), CharacterRepository(db), listener, timings=timings
+            client,
+            JobRepository(db),
+            CharacterRepository(db),
+            listener,
+            timings=timings,
+            download=checked_download(allow_private=True),  # avatars on loopback
         )
         self.trackers.append(tracker)
         self.closers += [client.aclose, db.close]

@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from bot.media.assets import fetch_asset
+from bot.media.errors import MediaError
 from bot.providers.base import (
     AuthenticationError,
     CharacterRequest,
@@ -80,7 +82,8 @@ async def test_create_then_follow_to_a_character(client, simulator, video_url):
     assert final.status is TaskStatus.COMPLETED and final.progress == 100
     [character] = final.characters
     assert character.id.startswith("ch_") and character.username
-    picture = await client.download(character.profile_picture_url or "", max_bytes=1 << 20)
+    url = character.profile_picture_url or ""
+    picture = await fetch_asset(url, allow_private=True, max_bytes=1 << 20)
     assert picture.startswith(b"\xff\xd8")
 
 
@@ -248,7 +251,7 @@ async def test_task_id_cannot_escape_the_path(client, simulator):
 async def test_upload_returns_a_public_url_that_serves_the_file(client, short_video):
     uploaded = await client.upload_video(short_video)
     assert uploaded.url.endswith(".mp4") and uploaded.size == short_video.stat().st_size
-    data = await client.download(uploaded.url, max_bytes=50 << 20)
+    data = await fetch_asset(uploaded.url, allow_private=True, max_bytes=50 << 20)
     assert data == short_video.read_bytes()
 
 
@@ -261,8 +264,9 @@ async def test_upload_too_large_is_refused_with_the_reason(client, simulator, sh
 
 async def test_download_is_capped(client, simulator, short_video):
     uploaded = await client.upload_video(short_video)
-    with pytest.raises(ServiceUnavailableError):
-        await client.download(uploaded.url, max_bytes=100)
+    with pytest.raises(MediaError) as info:
+        await fetch_asset(uploaded.url, allow_private=True, max_bytes=100)
+    assert info.value.kind == "too_big"
 
 
 async def test_server_error_on_create_is_uncertain_and_never_resent(
