@@ -114,6 +114,8 @@ class SoraBot(commands.Bot):
         await asyncio.shield(self._closing)
 
     async def _close_once(self) -> None:
+        if self.core is not None:
+            self.core.tracker.begin_stop()  # create requests in flight get 7 s from now
         await super().close()
         core, self.core = self.core, None
         if core is not None:

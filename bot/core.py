@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.config import Settings
 from bot.guild_settings import SettingsService
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
+from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
 from bot.media.workers import MediaWorkers
 from bot.providers.base import CharacterProvider
@@ -84,6 +85,7 @@ async def open_core(
             timeout=settings.job_timeout_seconds,
             submit_retry=settings.poll_interval_seconds * 3,
         ),
+        download=checked_download(allow_private=settings.allow_private_urls),
     )
     return Core(
         settings,

@@ -97,6 +97,7 @@ class Job:
     finished_at: float | None
     stalled_at: float | None
     announced_at: float | None
+    retry_at: float | None = None  # WAITING: when the create request is sent again
 
 
 @dataclass(frozen=True, slots=True)

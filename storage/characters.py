@@ -73,7 +73,11 @@ async def insert_character(
     creator_id: int | None,
     now: float,
 ) -> bool:
-    """Store ``new`` unless the guild already has that character; True if it was added."""
+    """Store ``new`` unless the guild already has that character; True if it was added.
+
+    A character the guild got from an earlier job is linked to ``job_id`` instead, so
+    that this job shows it too.
+    """
     outcome = await session.execute(
         "INSERT INTO characters (guild_id, character_id, task_id, job_id, display_name, "
         "name_key, username, username_key, avatar, avatar_mime, creator_id, created_at) "
@@ -94,14 +98,24 @@ async def insert_character(
             now,
         ),
     )
-    return outcome.rowcount > 0
+    if outcome.rowcount > 0:
+        return True
+    if job_id is not None:
+        await session.execute(
+            "INSERT INTO job_characters (job_id, character_row) "
+            "SELECT ?, id FROM characters WHERE guild_id = ? AND character_id = ? "
+            "AND job_id IS NOT ? ON CONFLICT DO NOTHING",
+            (job_id, new.guild_id, new.character_id, job_id),
+        )
+    return False
 
 
 async def characters_of_job(session: Session | Database, job_id: int) -> list[Character]:
-    """Every character stored for a job, oldest first, with avatars."""
+    """Every character of a job (its own and those the guild had already), oldest first."""
     rows = await session.fetchall(
-        f"{SELECT_CHARACTERS_WITH_AVATAR} WHERE job_id = ? ORDER BY id",
-        (job_id,),
+        f"{SELECT_CHARACTERS_WITH_AVATAR} WHERE job_id = ? OR id IN "  # noqa: S608
+        "(SELECT character_row FROM job_characters WHERE job_id = ?) ORDER BY id",
+        (job_id, job_id),
     )
     return [row_to_character(row) for row in rows]
 
@@ -260,20 +274,30 @@ class CharacterRepository:
         return await characters_of_job(self._db, job_id)
 
     async def unannounced_for_job(self, job_id: int) -> list[Character]:
-        """The characters of a job not yet announced, oldest first, with avatars."""
+        """The characters of a job not yet announced for it, oldest first, with avatars."""
         rows = await self._db.fetchall(
-            f"{SELECT_CHARACTERS_WITH_AVATAR} "
-            "WHERE job_id = ? AND announced_at IS NULL ORDER BY id",
-            (job_id,),
+            f"{SELECT_CHARACTERS_WITH_AVATAR} "  # noqa: S608 (constant SQL)
+            "WHERE (job_id = ? AND announced_at IS NULL) OR id IN (SELECT character_row "
+            "FROM job_characters WHERE job_id = ? AND announced_at IS NULL) ORDER BY id",
+            (job_id, job_id),
         )
         return [row_to_character(row) for row in rows]
 
-    async def mark_announced(self, row_id: int) -> None:
-        """Record that a character was announced (the first time only)."""
-        await self._db.execute(
-            "UPDATE characters SET announced_at = ? WHERE id = ? AND announced_at IS NULL",
-            (time.time(), row_id),
-        )
+    async def mark_announced(self, row_id: int, *, job_id: int | None = None) -> None:
+        """Record that a character was announced (for `job_id`; the first time only)."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE characters SET announced_at = ? WHERE id = ? AND announced_at IS NULL "
+                "AND (? IS NULL OR job_id = ?)",
+                (now, row_id, job_id, job_id),
+            )
+            if job_id is not None:
+                await tx.execute(
+                    "UPDATE job_characters SET announced_at = ? "
+                    "WHERE job_id = ? AND character_row = ? AND announced_at IS NULL",
+                    (now, job_id, row_id),
+                )
 
     async def rename(self, guild_id: int, character_id: str, display_name: str) -> Character | None:
         """Change a character's display name; the renamed character, or None if not found."""

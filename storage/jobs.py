@@ -70,6 +70,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
         finished_at=row["finished_at"],
         stalled_at=row["stalled_at"],
         announced_at=row["announced_at"],
+        retry_at=row["retry_at"],
     )
 
 
@@ -154,14 +155,15 @@ class JobRepository:
         *,
         error_code: str | None = None,
         error_message: str | None = None,
+        retry_at: float | None = None,
     ) -> Job:
-        """Record the latest status (errors as given: None clears an earlier one)."""
+        """Record the latest status (errors and retry time as given: None clears them)."""
         now = time.time()
         return await self._update(
             job_id,
-            f"state = ?, progress = ?, error_code = ?, error_message = ?, updated_at = ?, "
-            f"{_FINISHED_AT}",
-            (state.value, progress, error_code, error_message, now, state.is_final, now),
+            f"state = ?, progress = ?, error_code = ?, error_message = ?, retry_at = ?, "
+            f"updated_at = ?, {_FINISHED_AT}",
+            (state.value, progress, error_code, error_message, retry_at, now, state.is_final, now),
         )
 
     async def set_prepared(

@@ -127,6 +127,21 @@ MIGRATIONS: list[str] = [
     END;
     INSERT INTO characters_fts (characters_fts) VALUES ('rebuild');
     """,
+    # 4: when a job WAITING after a 429/503 sends its create request again (Retry-After).
+    """
+    ALTER TABLE jobs ADD COLUMN retry_at REAL NULL;
+    """,
+    # 5: characters a job got back that the guild already had (stored under an earlier
+    # job): the job still shows them as its cards, announced once per job.
+    """
+    CREATE TABLE job_characters (
+        job_id        INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,
+        character_row INTEGER NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
+        announced_at  REAL    NULL,
+        PRIMARY KEY (job_id, character_row)
+    );
+    CREATE INDEX job_characters_character ON job_characters (character_row);
+    """,
 ]
 
 # The schema version this code writes and understands.

@@ -12,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from bot.jobs.announce import Announcer
 from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
+from bot.jobs.sweeper import Sweeper
+from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
+from bot.media.assets import AssetDownload, checked_download
+from bot.media.errors import MediaError
 from bot.providers.base import (
     CharacterProvider,
     CharacterRequest,
@@ -31,33 +36,12 @@ from bot.providers.base import (
     TaskNotFoundError,
     TaskStatus,
 )
-from bot.records import Character, Job, JobState, NewCharacter, NewJob
+from bot.records import Job, JobState, NewJob
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
 
 log = logging.getLogger(__name__)
-
-AVATAR_MAX_BYTES = 8 * 1024 * 1024
-NO_CHARACTER_MESSAGE = (
-    "The service finished but found no character in that moment. "
-    "Try a range where one character is clearly visible and speaking."
-)
-
-
-@dataclass(frozen=True, slots=True)
-class TrackerTimings:
-    """How often and how long jobs are polled."""
-
-    poll_interval: float = 5.0
-    timeout: float = 300.0
-    slow_poll_interval: float = 60.0
-    max_age: float = 24 * 3600.0
-    not_found_grace: float = 600.0
-    max_error_backoff: float = 60.0
-    submit_retry: float = 15.0  # first wait after a 429/503 at submit (doubles, capped)
-    submit_give_up: float = 1800.0  # stop re-sending a refused create request after this
-    announce_attempts: int = 6  # tries to show a card or failure before leaving it to a restart
 
 
 _STATE_OF = {
@@ -80,15 +64,47 @@ class JobTracker:
         *,
         timings: TrackerTimings | None = None,
         clock: Callable[[], float] = time.time,
+        download: AssetDownload | None = None,
     ) -> None:
         self.provider = provider
         self.jobs = jobs
         self.characters = characters
-        self.listener: JobListener = listener or NullListener()
-        self.timings = timings or TrackerTimings()
+        self._announcer = Announcer(
+            jobs, characters, listener or NullListener(), timings or TrackerTimings()
+        )
         self._clock = clock
+        # Avatars are read like member links: no private addresses unless allowed.
+        self._download = download or checked_download(allow_private=False)
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closing = False
+        self._sweeper = Sweeper(
+            active=self.jobs.active,
+            running=lambda job_id: job_id in self._tasks,
+            spawn=self._spawn,
+            timings=lambda: self.timings,
+            clock=clock,
+        )
+        self._sweeping: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Future[tuple[Job, bool]]] = set()
+        self._stop_deadline: float | None = None
+
+    @property
+    def listener(self) -> JobListener:
+        """Who hears about jobs."""
+        return self._announcer.listener
+
+    @listener.setter
+    def listener(self, listener: JobListener) -> None:
+        self._announcer.listener = listener
+
+    @property
+    def timings(self) -> TrackerTimings:
+        """How often and how long jobs are polled, retried and announced."""
+        return self._announcer.timings
+
+    @timings.setter
+    def timings(self, timings: TrackerTimings) -> None:
+        self._announcer.timings = timings
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -101,11 +117,30 @@ class JobTracker:
             self._spawn(job)
         if resumed:
             log.info("resumed %d job(s)", len(resumed))
+        if self._sweeping is None and not self._closing:
+            self._sweeping = asyncio.create_task(self._sweeper.run(), name="job-sweeper")
         return resumed
 
+    def begin_stop(self) -> None:
+        """Accept no new submissions; create requests in flight get `stop_grace` from now."""
+        if self._stop_deadline is None:
+            self._closing = True
+            self._stop_deadline = asyncio.get_running_loop().time() + self.timings.stop_grace
+
     async def stop(self) -> None:
-        """Cancel every job task (their state is in storage; `start` resumes them)."""
-        self._closing = True
+        """Let create requests in flight finish (bounded), then cancel every job task.
+
+        A task id that arrives within the grace period is stored, so the job is followed
+        to its card after the restart instead of ending UNKNOWN. Every other job's state
+        is in storage already; `start` resumes them.
+        """
+        self.begin_stop()
+        if self._sweeping is not None:
+            self._sweeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeping
+            self._sweeping = None
+        await self._let_sends_finish()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -114,10 +149,37 @@ class JobTracker:
                 await task
         self._tasks.clear()
 
+    async def _let_sends_finish(self) -> None:
+        sending = set(self._sending)
+        if not sending:
+            return
+        assert self._stop_deadline is not None
+        remaining = max(0.0, self._stop_deadline - asyncio.get_running_loop().time())
+        log.info(
+            "stopping: waiting up to %.1fs for %d create request(s) in flight",
+            remaining,
+            len(sending),
+        )
+        _done, pending = await asyncio.wait(sending, timeout=remaining)
+        if pending:
+            log.warning(
+                "stopping: %d create request(s) still unanswered; their jobs will be "
+                "reported unknown on the next start",
+                len(pending),
+            )
+            for future in pending:
+                future.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
     @property
     def running(self) -> int:
         """How many jobs are being followed right now."""
         return len(self._tasks)
+
+    @property
+    def sweeps(self) -> int:
+        """How many sweeps for jobs left without a task have completed."""
+        return self._sweeper.rounds
 
     async def wait(self, job_id: int) -> Job | None:
         """Wait until the job's task ends (if any) and return the stored job."""
@@ -180,36 +242,63 @@ class JobTracker:
         """Forget a job still preparing that will not be sent (the member was told why)."""
         await self.jobs.discard_preparing(job_id)
 
-    async def _send_once(self, job: Job, request: CharacterRequest) -> Job:
-        """Send the create request of a job in SUBMITTING; record what came of it."""
+    async def _send_once(self, job: Job, request: CharacterRequest, *, attempt: int = 0) -> Job:
+        """Send the create request of a job in SUBMITTING; record what came of it.
+
+        The request and the recording of its answer run in their own task: a caller
+        cancelled meanwhile does not lose the task id, and `stop` waits for it.
+        """
+        sending = asyncio.ensure_future(self._send_and_record(job, request, attempt))
+        self._sending.add(sending)
+        sending.add_done_callback(self._sent)
+        job, changed = await asyncio.shield(sending)
+        if changed:
+            await self._tell("job_changed", job)
+        return job
+
+    def _sent(self, sending: asyncio.Future[tuple[Job, bool]]) -> None:
+        self._sending.discard(sending)
+        if not sending.cancelled():
+            sending.exception()  # retrieved here too, in case its caller was cancelled
+
+    async def _send_and_record(
+        self, job: Job, request: CharacterRequest, attempt: int
+    ) -> tuple[Job, bool]:
+        """The create request and its stored outcome; True when the listener is to be told."""
         try:
             task = await self.provider.create_character(request)
         except SubmissionUncertainError as exc:
-            return await self.jobs.update_status(
+            job = await self.jobs.update_status(
                 job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
             )
+            return job, False
         except (RateLimitedError, ServiceUnavailableError) as exc:
-            # Not accepted, so nothing was created or charged: safe to send again later.
+            # Not accepted, so nothing was created or charged: safe to send again later,
+            # not before toapis' Retry-After (the member is shown when).
+            wait = max(submit_backoff(self.timings, attempt), _retry_after(exc))
             job = await self.jobs.update_status(
                 job.id,
                 JobState.WAITING,
                 0,
                 error_code=type(exc).__name__,
                 error_message=exc.user_message,
+                retry_at=self._clock() + wait,
             )
-            await self._tell("job_changed", job)
-            return job
+            return job, True
         except ProviderError as exc:
-            return await self.jobs.update_status(
+            job = await self.jobs.update_status(
                 job.id,
                 JobState.FAILED,
                 0,
                 error_code=type(exc).__name__,
                 error_message=exc.user_message,
             )
-        job = await self.jobs.set_submitted(job.id, task.id, _STATE_OF[task.status], task.progress)
-        await self._tell("job_changed", job)
-        return job
+            return job, False
+        log.info("job %d: %s task %s", job.id, self.provider.name, task.id)
+        # A task already over is stored as running: the first poll records its outcome.
+        state = JobState.IN_PROGRESS if task.status.is_final else _STATE_OF[task.status]
+        job = await self.jobs.set_submitted(job.id, task.id, state, task.progress)
+        return job, True
 
     async def _resend_until_accepted(self, job: Job) -> Job:
         """A WAITING job: send its create request again with backoff, bounded in time."""
@@ -226,14 +315,17 @@ class JobTracker:
                         "charged. Please try again later."
                     ),
                 )
-            delay = min(
-                self.timings.max_error_backoff * 5,
-                self.timings.submit_retry * 2 ** min(attempt, 10),
-            )
-            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            if job.retry_at is not None:
+                wait = job.retry_at - self._clock()
+            else:
+                wait = submit_backoff(self.timings, attempt)
+            await asyncio.sleep(max(0.0, wait))
+            if self._closing:
+                return job  # still WAITING: resumed on the next start
             attempt += 1
             job = await self.jobs.update_status(job.id, JobState.SUBMITTING, 0)
-            job = await self._send_once(job, CharacterRequest.model_validate(job.request))
+            request = CharacterRequest.model_validate(job.request)
+            job = await self._send_once(job, request, attempt=attempt)
         return job
 
     # --- following ------------------------------------------------------------------------
@@ -252,18 +344,24 @@ class JobTracker:
         try:
             if job.state is JobState.WAITING:
                 job = await self._resend_until_accepted(job)
+                if job.state is JobState.WAITING:
+                    return  # shutting down
             if not job.state.is_final:
                 job = await self._poll_until_final(job)
             await self._announce(job)
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("job %d: tracker error; it resumes on the next start", job.id)
+            delay = self._sweeper.crashed(job.id)
+            log.exception("job %d: tracker error; it is picked up again in %.0fs", job.id, delay)
+        else:
+            self._sweeper.finished(job.id)
 
     async def _poll_until_final(self, job: Job) -> Job:
         task_id = job.task_id
         assert task_id is not None
         errors = 0
+        hold = 0.0  # toapis' Retry-After of the last status query
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
             if age > self.timings.max_age:
@@ -277,12 +375,9 @@ class JobTracker:
             if job.stalled_at is None and age > self.timings.timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            interval = (
-                self.timings.slow_poll_interval if job.stalled_at else self.timings.poll_interval
-            )
-            if errors:
-                interval = min(self.timings.max_error_backoff, interval * 2 ** min(errors, 6))
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+            wait = poll_wait(self.timings, stalled=job.stalled_at is not None, errors=errors)
+            await asyncio.sleep(max(wait, hold))
+            hold = 0.0
             try:
                 task = await self.provider.get_task(task_id)
             except TaskNotFoundError:
@@ -298,6 +393,7 @@ class JobTracker:
                 continue
             except ProviderError as exc:
                 errors += 1
+                hold = _retry_after(exc)
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
             errors = 0
@@ -308,120 +404,28 @@ class JobTracker:
     async def _record(self, job: Job, task: Task) -> Job:
         state = _STATE_OF[task.status]
         if state is JobState.COMPLETED:
-            return await self._store_characters(job, task)
+            return await store_characters(self.jobs, job, task, self._fetch_avatar)
         if state is JobState.FAILED:
-            error = task.error
-            return await self.jobs.update_status(
-                job.id,
-                JobState.FAILED,
-                task.progress,
-                error_code=str(error.code) if error and error.code is not None else "failed",
-                error_message=_failure_text(error.message if error else ""),
-            )
+            return await store_failure(self.jobs, job, task)
         if state != job.state or task.progress != job.progress:
             job = await self.jobs.update_status(job.id, state, task.progress)
             await self._tell("job_changed", job)
         return job
 
-    async def _store_characters(self, job: Job, task: Task) -> Job:
-        found = task.characters
-        if not found:
-            return await self.jobs.update_status(
-                job.id,
-                JobState.FAILED,
-                100,
-                error_code="no_character",
-                error_message=NO_CHARACTER_MESSAGE,
-            )
-        new = []
-        for info in found:
-            avatar = None
-            if info.profile_picture_url:
-                try:
-                    avatar = await self.provider.download(
-                        info.profile_picture_url, max_bytes=AVATAR_MAX_BYTES
-                    )
-                except ProviderError as exc:
-                    log.warning("job %d: avatar download failed (%s)", job.id, exc.detail)
-            new.append(
-                NewCharacter(
-                    guild_id=job.guild_id,
-                    character_id=info.id,
-                    task_id=task.id,
-                    display_name=info.display_name or info.username or info.id,
-                    username=info.username,
-                    job_id=job.id,
-                    avatar=avatar,
-                    avatar_mime=_image_mime(avatar),
-                    creator_id=job.requester_id,
-                )
-            )
-        await self.jobs.complete(job.id, new)
-        stored = await self.jobs.get(job.id)
-        assert stored is not None
-        return stored
+    async def _fetch_avatar(self, job: Job, url: str) -> bytes | None:
+        try:
+            return await self._download(url, AVATAR_MAX_BYTES)
+        except MediaError as exc:
+            log.warning("job %d: avatar not fetched (%s: %s)", job.id, exc.kind, exc)
+            return None
 
     async def _announce(self, job: Job) -> None:
-        if job.announced_at is not None:
-            return
-        if job.state is JobState.COMPLETED:
-            for character in await self.characters.unannounced_for_job(job.id):
-                await self._deliver(job, "character_ready", character)
-                await self.characters.mark_announced(character.id)
-        elif job.state is JobState.FAILED:
-            await self._deliver(job, "job_failed")
-        elif job.state is JobState.UNKNOWN:
-            await self._deliver(job, "job_unknown")
-        else:
-            return
-        await self.jobs.mark_announced(job.id)
-
-    async def _deliver(self, job: Job, event: str, *args: Character) -> None:
-        """Tell the listener, retrying a few times with backoff (Discord may be down).
-
-        If it still fails, the error propagates: the outcome stays unannounced in storage
-        and the next start announces it.
-        """
-        attempts = self.timings.announce_attempts
-        for attempt in range(1, attempts + 1):
-            try:
-                await getattr(self.listener, event)(job, *args)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if attempt == attempts:
-                    raise
-                delay = min(self.timings.max_error_backoff, self.timings.poll_interval * 2**attempt)
-                log.warning(
-                    "job %d: announcing failed (%s); retry %d/%d in %.0fs",
-                    job.id,
-                    type(exc).__name__,
-                    attempt,
-                    attempts - 1,
-                    delay,
-                )
-                await asyncio.sleep(delay)
+        await self._announcer.announce(job)
 
     async def _tell(self, event: str, job: Job) -> None:
-        try:
-            await getattr(self.listener, event)(job)
-        except Exception:
-            log.exception("job %d: listener failed on %s", job.id, event)
+        await self._announcer.tell(event, job)
 
 
-def _failure_text(message: str) -> str:
-    text = message.strip() or "The service could not create a character from this moment."
-    return text.removeprefix("Generation failed:").strip() or text
-
-
-def _image_mime(data: bytes | None) -> str | None:
-    if not data:
-        return None
-    if data.startswith(b"\xff\xd8"):
-        return "image/jpeg"
-    if data.startswith(b"\x89PNG"):
-        return "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return "application/octet-stream"
+def _retry_after(exc: ProviderError) -> float:
+    """How long the service asked us to wait (0 when it did not say)."""
+    return exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 0.0

@@ -265,10 +265,6 @@ class CharacterProvider(Protocol):
         """Host a local video file at a public URL the service can read."""
         ...
 
-    async def download(self, url: str, *, max_bytes: int) -> bytes:
-        """Fetch a result asset (a profile picture) the service produced."""
-        ...
-
     async def aclose(self) -> None:
         """Release connections."""
         ...

@@ -1,10 +1,12 @@
 """The toapis client: the `CharacterProvider` for https://toapis.com (see shared/api/toapis.md).
 
 One shared `httpx.AsyncClient`. 429 and 503 are retried honouring `Retry-After`, with
-exponential backoff and jitter, a bounded number of times. Other transient failures are
-retried only where a retry cannot create a second task: status queries, uploads, and
-create requests that never reached the service. A create request that may have reached
-it without an answer raises `SubmissionUncertainError` instead of being sent again.
+exponential backoff and jitter, a bounded number of times; a `Retry-After` longer than
+the in-call backoff is raised at once (capped at 15 minutes) so the caller waits it out.
+Other transient failures are retried only where a retry cannot create a second task:
+status queries, uploads, and create requests that never reached the service. A create
+request that may have reached it without an answer raises `SubmissionUncertainError`
+instead of being sent again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,6 +45,10 @@ log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
+RETRY_AFTER_CAP = 15 * 60.0  # the longest Retry-After honoured; longer ones are capped
+CHARACTER_PAGE = "/v1/characters_tasks/"
+GENERAL_PAGE = "/v1/videos/generations/"
+REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest forgotten)
 
 
 class ToapisClient:
@@ -71,6 +80,7 @@ class ToapisClient:
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
         self._sleep = sleep
+        self._pages: OrderedDict[str, str] = OrderedDict()  # task id -> page that answered
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -101,11 +111,23 @@ class ToapisClient:
     async def get_task(self, task_id: str) -> Task:
         """The task's state; the character-task page first, the general page on 404."""
         safe_id = quote(task_id, safe="")
+        page = self._pages.get(task_id, CHARACTER_PAGE)
         try:
-            data = await self._call("GET", f"/v1/characters_tasks/{safe_id}")
+            data = await self._call("GET", page + safe_id)
         except TaskNotFoundError:
-            data = await self._call("GET", f"/v1/videos/generations/{safe_id}")
+            if page == GENERAL_PAGE:
+                raise
+            page = GENERAL_PAGE
+            data = await self._call("GET", page + safe_id)
+        self._remember_page(task_id, page)
         return self._task(data)
+
+    def _remember_page(self, task_id: str, page: str) -> None:
+        """Ask the page that answered first next time (one request per poll, not two)."""
+        self._pages[task_id] = page
+        self._pages.move_to_end(task_id)
+        while len(self._pages) > REMEMBERED_PAGES:
+            self._pages.popitem(last=False)
 
     async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:
         """`POST /v1/uploads/videos` (multipart, at most 50 MB)."""
@@ -125,26 +147,6 @@ class ToapisClient:
             return UploadedVideo.model_validate(data.get("data"))
         except ValidationError as exc:
             raise ServiceUnavailableError(f"unreadable upload answer: {exc}") from None
-
-    async def download(self, url: str, *, max_bytes: int) -> bytes:
-        """Fetch a result asset (no API key is sent: it is a public CDN address)."""
-        try:
-            async with self._http.stream("GET", url, follow_redirects=True) as response:
-                if response.status_code != 200:
-                    raise ServiceUnavailableError(
-                        f"asset download answered {response.status_code}",
-                        status=response.status_code,
-                    )
-                chunks: list[bytes] = []
-                size = 0
-                async for chunk in response.aiter_bytes():
-                    size += len(chunk)
-                    if size > max_bytes:
-                        raise ServiceUnavailableError("asset larger than allowed")
-                    chunks.append(chunk)
-                return b"".join(chunks)
-        except httpx.HTTPError as exc:
-            raise ServiceUnavailableError(f"asset download failed: {type(exc).__name__}") from None
 
     # --- plumbing ---------------------------------------------------------------------
 
@@ -178,9 +180,10 @@ class ToapisClient:
                     method, path, json=json, files=files, form=form, idempotent=idempotent
                 )
             except (RateLimitedError, ServiceUnavailableError) as exc:
-                if attempt >= self.max_attempts:
-                    raise
-                delay = self._delay(attempt, getattr(exc, "retry_after", None))
+                retry_after = getattr(exc, "retry_after", None)
+                if attempt >= self.max_attempts or (retry_after or 0.0) > self.max_backoff:
+                    raise  # a long Retry-After is waited out by the caller, not in here
+                delay = self._delay(attempt, retry_after)
                 log.warning(
                     "toapis %s %s: %s; retry %d/%d in %.1fs",
                     method,
@@ -194,8 +197,7 @@ class ToapisClient:
 
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         backoff = min(self.max_backoff, self.backoff_base * 2 ** (attempt - 1))
-        base = max(backoff, retry_after or 0.0)
-        return float(min(self.max_backoff, base) * random.uniform(1.0, 1.25))
+        return float(max(backoff, retry_after or 0.0) * random.uniform(1.0, 1.25))
 
     async def _once(
         self,
@@ -281,10 +283,25 @@ def _error_message(body: Any) -> str:
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:
+    """`Retry-After` in seconds (a number or an HTTP date), capped at 15 minutes."""
     value = headers.get("Retry-After")
     if value is None:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+    if seconds != seconds:  # NaN
         return None
+    seconds = max(0.0, seconds)
+    if seconds > RETRY_AFTER_CAP:
+        log.warning(
+            "toapis asked to wait %.0fs (Retry-After); waiting %.0fs at most",
+            seconds,
+            RETRY_AFTER_CAP,
+        )
+        return RETRY_AFTER_CAP
+    return seconds

@@ -34,6 +34,7 @@ class Scenario:
 
     api_key: str = "sim-key"  # the only Bearer token accepted
     latency: float = 0.0  # seconds of delay before every answer
+    submit_delay: float = 0.0  # seconds a create request waits for its answer (task exists)
     queued_for: float = 0.2  # seconds a new task stays queued
     progress_steps: list[int] = field(default_factory=_default_steps)
     step_interval: float = 0.2  # seconds between progress steps
@@ -159,6 +160,7 @@ def _forced(name: str, value: Any) -> tuple[int, dict[str, Any]] | None:
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "api_key": _text,
     "latency": _number,
+    "submit_delay": _number,
     "queued_for": _number,
     "progress_steps": _steps,
     "step_interval": _number,

@@ -261,6 +261,8 @@ class Simulator:
             name=f"sim-{task.id}",
         )
         log.info("created %s (%s %s-%s)", task.id, task.model, task.start, task.end)
+        if self.scenario.submit_delay > 0:  # created, but the answer is slow to come
+            await asyncio.sleep(self.scenario.submit_delay)
         return web.json_response(task.to_json())
 
     async def _character_status(self, request: web.Request) -> web.Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -108,6 +109,12 @@ def render_progress(job: Job) -> Rendered:
         )
     else:
         words = _STATUS_WORDS.get(job.state, job.state.value)
+        if job.state is JobState.WAITING and job.retry_at is not None:
+            at = math.ceil(job.retry_at)
+            words = (
+                "Queued at toapis: it is busy right now, retrying automatically "
+                f"<t:{at}:R> (at <t:{at}:T>)."
+            )
     started = int(job.created_at)
     description = f"{progress_bar(job.progress)}\n{words}\nStarted <t:{started}:R>"
     embed = discord.Embed(

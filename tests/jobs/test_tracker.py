@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from bot.jobs.tracker import JobTracker, TrackerTimings
+from bot.media.assets import checked_download
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
 from bot.records import Character, Job, JobState, NewJob, SourceKind
+from bot.simulator.tasks import new_character
 from storage import CharacterRepository, Database, JobRepository
 
 FAST = TrackerTimings(poll_interval=0.03, timeout=30, slow_poll_interval=0.05)
@@ -66,7 +69,12 @@ class Harness:
         db = await Database.open(self.path)
         client = ToapisClient(self.simulator.base_url, self.simulator.scenario.api_key)
         tracker = JobTracker(
-            client, JobRepository(db), CharacterRepository(db), listener, timings=timings
+            client,
+            JobRepository(db),
+            CharacterRepository(db),
+            listener,
+            timings=timings,
+            download=checked_download(allow_private=True),  # avatars on loopback
         )
         self.trackers.append(tracker)
         self.closers += [client.aclose, db.close]
@@ -286,3 +294,76 @@ async def test_a_failed_announcement_is_retried_and_recorded_once(harness, video
     final = await tracker.wait(job.id)
     assert final is not None and final.announced_at is not None
     assert len(events.of("character")) == 1 and events.failures == 0
+
+
+class DiscordDown(Recorder):
+    """A listener whose card announcements fail `failures` times (Discord down a while)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise RuntimeError("503 Service Unavailable")
+        await super().character_ready(job, character)
+
+
+SWEEPING = replace(FAST, announce_attempts=2, sweep_interval=0.05, sweep_retry=0.05)
+
+
+async def test_a_card_that_failed_every_retry_arrives_without_a_restart(harness, video_url):
+    events = DiscordDown(failures=5)  # more than the 2 tries of one announcement
+    tracker = await harness.tracker(events, SWEEPING)
+    await tracker.start()
+    job = await tracker.submit(*new_job(video_url))
+    await eventually(lambda: bool(events.of("character")))
+    stored = await tracker.wait(job.id)
+    assert stored is not None and stored.announced_at is not None
+    swept = tracker.sweeps
+    await eventually(lambda: tracker.sweeps >= swept + 2)  # later sweeps leave it alone
+    assert len(events.of("character")) == 1 and events.failures == 0
+    assert await tracker.characters.count_for_guild(1) == 1
+
+
+async def test_a_task_already_finished_when_the_create_answer_arrives_still_gives_a_card(
+    harness, simulator, video_url
+):
+    simulator.scenario.update(submit_delay=1.0)  # the task completes before we hear of it
+    events = Recorder()
+    tracker = await harness.tracker(events)
+    job = await tracker.submit(*new_job(video_url))
+    final = await tracker.wait(job.id)
+    assert final is not None and final.state is JobState.COMPLETED
+    assert len(events.of("character")) == 1
+    assert await tracker.characters.count_for_guild(1) == 1
+
+
+async def test_a_character_the_guild_already_has_still_ends_as_a_card(
+    harness, simulator, video_url
+):
+    events = Recorder()
+    tracker = await harness.tracker(events)
+    first = await tracker.submit(*new_job(video_url))
+    await tracker.wait(first.id)
+    [(_, _, known)] = events.of("character")
+
+    simulator.scenario.update(hang=True)
+    second = await tracker.submit(*new_job(video_url, requester=43))
+    assert second.task_id is not None
+    task = simulator.tasks[second.task_id]
+    if task.runner is not None:
+        task.runner.cancel()
+    again = {**new_character(task.id, 1, simulator.base_url), "id": str(known)}
+    task.complete([again])  # toapis answers with a character id the server already has
+
+    final = await tracker.wait(second.id)
+    assert final is not None and final.state is JobState.COMPLETED
+    assert final.announced_at is not None
+    assert [e for e in events.of("character") if e[1] == second.id] == [
+        ("character", second.id, known)
+    ]
+    assert await tracker.characters.count_for_guild(1) == 1  # stored once
+    [shown] = await tracker.characters.for_job(second.id)
+    assert shown.character_id == known

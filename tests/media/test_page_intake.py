@@ -198,12 +198,12 @@ async def test_hls_on_a_page_fetches_only_the_segments_covering_the_range(
     duration, has_audio = await clip_of(prepared.url)
     assert duration == pytest.approx(4, abs=0.3) and has_audio
     fetched = {path for path in site.sent if path.endswith(".ts")}
-    # 2 s segments: 60.5-64.5 s lies in segments 30-32; ffmpeg reads one more past the
-    # end, and the first 5 s (segments 0-2) to learn the streams before it seeks.
-    covering = {f"/hls/seg{n:03d}.ts" for n in (30, 31, 32, 33)}
-    probed = {f"/hls/seg{n:03d}.ts" for n in (0, 1, 2)}
-    assert covering & fetched >= {f"/hls/seg{n:03d}.ts" for n in (30, 31, 32)}
-    assert fetched <= covering | probed, sorted(fetched)
+    # 2 s segments: 60.5-64.5 s lies in segments 30-32; ffmpeg reads the first few
+    # segments to learn the streams before it seeks, and may read ahead past the end
+    # (how far depends on timing), but never the bulk of the 300.
+    assert fetched >= {f"/hls/seg{n:03d}.ts" for n in (30, 31, 32)}
+    assert len(fetched) <= 10, sorted(fetched)
+    assert all(n <= 3 or 30 <= n <= 36 for n in (int(p[-6:-3]) for p in fetched)), fetched
     assert uploads(simulator) == 1
 
 

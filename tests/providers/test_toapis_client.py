@@ -6,6 +6,8 @@ import asyncio
 
 import pytest
 
+from bot.media.assets import fetch_asset
+from bot.media.errors import MediaError
 from bot.providers.base import (
     AuthenticationError,
     CharacterRequest,
@@ -80,7 +82,8 @@ async def test_create_then_follow_to_a_character(client, simulator, video_url):
     assert final.status is TaskStatus.COMPLETED and final.progress == 100
     [character] = final.characters
     assert character.id.startswith("ch_") and character.username
-    picture = await client.download(character.profile_picture_url or "", max_bytes=1 << 20)
+    url = character.profile_picture_url or ""
+    picture = await fetch_asset(url, allow_private=True, max_bytes=1 << 20)
     assert picture.startswith(b"\xff\xd8")
 
 
@@ -248,7 +251,7 @@ async def test_task_id_cannot_escape_the_path(client, simulator):
 async def test_upload_returns_a_public_url_that_serves_the_file(client, short_video):
     uploaded = await client.upload_video(short_video)
     assert uploaded.url.endswith(".mp4") and uploaded.size == short_video.stat().st_size
-    data = await client.download(uploaded.url, max_bytes=50 << 20)
+    data = await fetch_asset(uploaded.url, allow_private=True, max_bytes=50 << 20)
     assert data == short_video.read_bytes()
 
 
@@ -261,8 +264,9 @@ async def test_upload_too_large_is_refused_with_the_reason(client, simulator, sh
 
 async def test_download_is_capped(client, simulator, short_video):
     uploaded = await client.upload_video(short_video)
-    with pytest.raises(ServiceUnavailableError):
-        await client.download(uploaded.url, max_bytes=100)
+    with pytest.raises(MediaError) as info:
+        await fetch_asset(uploaded.url, allow_private=True, max_bytes=100)
+    assert info.value.kind == "too_big"
 
 
 async def test_server_error_on_create_is_uncertain_and_never_resent(
@@ -281,3 +285,47 @@ def test_unconfirmed_status_words_and_wrapped_objects_are_tolerated():
     assert Task.model_validate({"id": "t", "status": "brand-new"}).status is TaskStatus.IN_PROGRESS
     wrapped = ToapisClient._task({"data": {"id": "task_1", "status": "queued"}})
     assert wrapped.id == "task_1"
+
+
+def status_queries(simulator) -> list[str]:
+    return [p for m, p, _ in simulator.requests if m == "GET"]
+
+
+async def test_the_status_page_that_answered_is_remembered_per_task(client, simulator, video_url):
+    task = await client.create_character(request(video_url))
+    simulator.scenario.update(characters_tasks_404=True)
+    for _ in range(3):
+        assert (await client.get_task(task.id)).id == task.id
+    general = f"/v1/videos/generations/{task.id}"
+    assert status_queries(simulator) == [
+        f"/v1/characters_tasks/{task.id}",
+        general,
+        general,
+        general,
+    ]
+
+
+async def test_a_long_retry_after_is_not_cut_short_by_an_early_resend(client, simulator, video_url):
+    """Retry-After beyond the in-call backoff: raise at once, the caller waits it out."""
+    simulator.scenario.update(rate_limit_submits=1, retry_after=120)
+    with pytest.raises(RateLimitedError) as info:
+        await client.create_character(request(video_url))
+    assert info.value.retry_after == pytest.approx(120)
+    assert sleeps_taken(client) == [] and len(simulator.requests) == 1  # no resend after 60 s
+
+
+async def test_retry_after_beyond_15_minutes_is_capped_and_logged(
+    client, simulator, video_url, caplog
+):
+    simulator.scenario.update(rate_limit_submits=1, retry_after=7200)
+    with pytest.raises(RateLimitedError) as info:
+        await client.create_character(request(video_url))
+    assert info.value.retry_after == pytest.approx(900)
+    assert any("7200" in r.getMessage() and "900" in r.getMessage() for r in caplog.records)
+    assert len(simulator.requests) == 1
+
+
+def sleeps_taken(client: ToapisClient) -> list[float]:
+    recorder = client._sleep
+    assert isinstance(recorder, SleepRecorder)
+    return recorder.delays

@@ -1,0 +1,83 @@
+"""Announcing final outcomes: tell the listener, retrying with backoff, then record it.
+
+Every outcome is stored before it is announced; each announcement is recorded once made,
+so a restart (or the sweeper) announces only what was not announced yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.jobs.events import JobListener
+from bot.jobs.timings import TrackerTimings, announce_backoff
+from bot.records import Character, Job, JobState
+from storage import CharacterRepository, JobRepository
+
+log = logging.getLogger(__name__)
+
+
+class Announcer:
+    """Tells `listener` about jobs; retries final announcements a few times."""
+
+    def __init__(
+        self,
+        jobs: JobRepository,
+        characters: CharacterRepository,
+        listener: JobListener,
+        timings: TrackerTimings,
+    ) -> None:
+        self.jobs = jobs
+        self.characters = characters
+        self.listener = listener
+        self.timings = timings
+
+    async def announce(self, job: Job) -> None:
+        """Announce a final job's outcome unless that was done already."""
+        if job.announced_at is not None:
+            return
+        if job.state is JobState.COMPLETED:
+            for character in await self.characters.unannounced_for_job(job.id):
+                await self.deliver(job, "character_ready", character)
+                await self.characters.mark_announced(character.id, job_id=job.id)
+        elif job.state is JobState.FAILED:
+            await self.deliver(job, "job_failed")
+        elif job.state is JobState.UNKNOWN:
+            await self.deliver(job, "job_unknown")
+        else:
+            return
+        await self.jobs.mark_announced(job.id)
+
+    async def deliver(self, job: Job, event: str, *args: Character) -> None:
+        """Tell the listener, retrying a few times with backoff (Discord may be down).
+
+        If it still fails, the error propagates: the outcome stays unannounced in storage
+        and is announced again later.
+        """
+        attempts = self.timings.announce_attempts
+        for attempt in range(1, attempts + 1):
+            try:
+                await getattr(self.listener, event)(job, *args)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if attempt == attempts:
+                    raise
+                delay = announce_backoff(self.timings, attempt)
+                log.warning(
+                    "job %d: announcing failed (%s); retry %d/%d in %.0fs",
+                    job.id,
+                    type(exc).__name__,
+                    attempt,
+                    attempts - 1,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+
+    async def tell(self, event: str, job: Job) -> None:
+        """Tell the listener about a change; its failure is logged, never raised."""
+        try:
+            await getattr(self.listener, event)(job)
+        except Exception:
+            log.exception("job %d: listener failed on %s", job.id, event)

@@ -1,0 +1,89 @@
+"""Storing what a finished task produced: its characters (with avatars) or why it failed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.providers.base import Task
+from bot.records import Job, JobState, NewCharacter
+from storage import JobRepository
+
+log = logging.getLogger(__name__)
+
+AVATAR_MAX_BYTES = 8 * 1024 * 1024
+NO_CHARACTER_MESSAGE = (
+    "The service finished but found no character in that moment. "
+    "Try a range where one character is clearly visible and speaking."
+)
+
+# Fetches an avatar image; None when it cannot (the card is posted without it).
+AvatarFetch = Callable[[Job, str], Awaitable[bytes | None]]
+
+
+async def store_failure(jobs: JobRepository, job: Job, task: Task) -> Job:
+    """Record a failed task with its reason in plain words."""
+    error = task.error
+    return await jobs.update_status(
+        job.id,
+        JobState.FAILED,
+        task.progress,
+        error_code=str(error.code) if error and error.code is not None else "failed",
+        error_message=failure_text(error.message if error else ""),
+    )
+
+
+async def store_characters(
+    jobs: JobRepository, job: Job, task: Task, fetch_avatar: AvatarFetch
+) -> Job:
+    """Store a completed task's characters and mark the job COMPLETED (FAILED if none)."""
+    found = task.characters
+    if not found:
+        return await jobs.update_status(
+            job.id,
+            JobState.FAILED,
+            100,
+            error_code="no_character",
+            error_message=NO_CHARACTER_MESSAGE,
+        )
+    new = []
+    for info in found:
+        avatar = None
+        if info.profile_picture_url:
+            avatar = await fetch_avatar(job, info.profile_picture_url)
+        new.append(
+            NewCharacter(
+                guild_id=job.guild_id,
+                character_id=info.id,
+                task_id=task.id,
+                display_name=info.display_name or info.username or info.id,
+                username=info.username,
+                job_id=job.id,
+                avatar=avatar,
+                avatar_mime=image_mime(avatar),
+                creator_id=job.requester_id,
+            )
+        )
+    await jobs.complete(job.id, new)
+    stored = await jobs.get(job.id)
+    assert stored is not None
+    return stored
+
+
+def failure_text(message: str) -> str:
+    """The service's failure message without its boilerplate prefix."""
+    text = message.strip() or "The service could not create a character from this moment."
+    return text.removeprefix("Generation failed:").strip() or text
+
+
+def image_mime(data: bytes | None) -> str | None:
+    """The MIME type of an avatar image, from its first bytes."""
+    if not data:
+        return None
+    if data.startswith(b"\xff\xd8"):
+        return "image/jpeg"
+    if data.startswith(b"\x89PNG"):
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    return "application/octet-stream"
