@@ -31,8 +31,8 @@ import httpx
 from aiohttp import web
 
 from bot.jobs.orders import plan_order
-from bot.media.cut import cut_window
-from bot.media.intake import MediaIntake, clip_window
+from bot.media.cut import clip_window, cut_window
+from bot.media.intake import MediaIntake
 from bot.media.pages import resolve_page
 from bot.providers.toapis import ToapisClient
 from bot.simulator import Simulator

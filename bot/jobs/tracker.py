@@ -21,6 +21,7 @@ from typing import Any
 from bot.jobs.announce import Announcer
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
+from bot.jobs.submission import STATE_OF, retry_after, send_and_record
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
 from bot.media.assets import AssetDownload, checked_download
@@ -29,12 +30,8 @@ from bot.providers.base import (
     CharacterProvider,
     CharacterRequest,
     ProviderError,
-    RateLimitedError,
-    ServiceUnavailableError,
-    SubmissionUncertainError,
     Task,
     TaskNotFoundError,
-    TaskStatus,
 )
 from bot.records import Job, JobState, NewJob
 from storage import CharacterRepository, JobRepository
@@ -42,14 +39,6 @@ from storage import CharacterRepository, JobRepository
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
 
 log = logging.getLogger(__name__)
-
-
-_STATE_OF = {
-    TaskStatus.QUEUED: JobState.QUEUED,
-    TaskStatus.IN_PROGRESS: JobState.IN_PROGRESS,
-    TaskStatus.COMPLETED: JobState.COMPLETED,
-    TaskStatus.FAILED: JobState.FAILED,
-}
 
 
 class JobTracker:
@@ -248,7 +237,11 @@ class JobTracker:
         The request and the recording of its answer run in their own task: a caller
         cancelled meanwhile does not lose the task id, and `stop` waits for it.
         """
-        sending = asyncio.ensure_future(self._send_and_record(job, request, attempt))
+        sending = asyncio.ensure_future(
+            send_and_record(
+                self.provider, self.jobs, job, request, attempt, self.timings, self._clock
+            )
+        )
         self._sending.add(sending)
         sending.add_done_callback(self._sent)
         job, changed = await asyncio.shield(sending)
@@ -260,45 +253,6 @@ class JobTracker:
         self._sending.discard(sending)
         if not sending.cancelled():
             sending.exception()  # retrieved here too, in case its caller was cancelled
-
-    async def _send_and_record(
-        self, job: Job, request: CharacterRequest, attempt: int
-    ) -> tuple[Job, bool]:
-        """The create request and its stored outcome; True when the listener is to be told."""
-        try:
-            task = await self.provider.create_character(request)
-        except SubmissionUncertainError as exc:
-            job = await self.jobs.update_status(
-                job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
-            )
-            return job, False
-        except (RateLimitedError, ServiceUnavailableError) as exc:
-            # Not accepted, so nothing was created or charged: safe to send again later,
-            # not before toapis' Retry-After (the member is shown when).
-            wait = max(submit_backoff(self.timings, attempt), _retry_after(exc))
-            job = await self.jobs.update_status(
-                job.id,
-                JobState.WAITING,
-                0,
-                error_code=type(exc).__name__,
-                error_message=exc.user_message,
-                retry_at=self._clock() + wait,
-            )
-            return job, True
-        except ProviderError as exc:
-            job = await self.jobs.update_status(
-                job.id,
-                JobState.FAILED,
-                0,
-                error_code=type(exc).__name__,
-                error_message=exc.user_message,
-            )
-            return job, False
-        log.info("job %d: %s task %s", job.id, self.provider.name, task.id)
-        # A task already over is stored as running: the first poll records its outcome.
-        state = JobState.IN_PROGRESS if task.status.is_final else _STATE_OF[task.status]
-        job = await self.jobs.set_submitted(job.id, task.id, state, task.progress)
-        return job, True
 
     async def _resend_until_accepted(self, job: Job) -> Job:
         """A WAITING job: send its create request again with backoff, bounded in time."""
@@ -393,7 +347,7 @@ class JobTracker:
                 continue
             except ProviderError as exc:
                 errors += 1
-                hold = _retry_after(exc)
+                hold = retry_after(exc)
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
             errors = 0
@@ -402,7 +356,7 @@ class JobTracker:
                 return job
 
     async def _record(self, job: Job, task: Task) -> Job:
-        state = _STATE_OF[task.status]
+        state = STATE_OF[task.status]
         if state is JobState.COMPLETED:
             return await store_characters(self.jobs, job, task, self._fetch_avatar)
         if state is JobState.FAILED:
@@ -424,8 +378,3 @@ class JobTracker:
 
     async def _tell(self, event: str, job: Job) -> None:
         await self._announcer.tell(event, job)
-
-
-def _retry_after(exc: ProviderError) -> float:
-    """How long the service asked us to wait (0 when it did not say)."""
-    return exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 0.0

@@ -12,6 +12,7 @@ AAC audio). The output is always an MP4.
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -231,3 +232,27 @@ def still_jpeg(path: Path, at: float) -> bytes:
     image = chosen.reformat(format="yuvj420p")
     packets = list(encoder.encode(image)) + list(encoder.encode(None))
     return b"".join(bytes(packet) for packet in packets)
+
+
+def clip_window(
+    start: float, end: float, duration: float | None, margin: float
+) -> tuple[float, float]:
+    """Where the clip begins and ends in the source.
+
+    It begins a whole number of seconds (at least `margin`, fewer only near the start of
+    the video) before `start`, so that clip-relative timestamps are whole when `start` is.
+    """
+    lead = min(math.ceil(margin - 1e-9), math.floor(start + 1e-9))
+    begin = round(start - max(0, lead), 3)
+    finish = end + margin
+    if duration is not None:
+        finish = min(finish, duration)
+    return begin, round(finish, 3)
+
+
+def snap_whole(value: float) -> float:
+    """Round to whole seconds when within the keyframe tolerance, else to milliseconds."""
+    whole = round(value)
+    if whole >= 0 and abs(value - whole) <= KEYFRAME_TOLERANCE + 1e-6:
+        return float(whole)
+    return round(max(0.0, value), 3)

@@ -27,7 +27,6 @@ waited for, and removes its directory itself if the caller has gone).
 
 from __future__ import annotations
 
-import math
 import shutil
 import tempfile
 import threading
@@ -40,7 +39,15 @@ import httpx
 
 from bot.jobs.orders import CreateOrder
 from bot.jobs.ranges import format_timestamps
-from bot.media.cut import KEYFRAME_TOLERANCE, Cut, CutCancelled, cut_container, still_jpeg
+from bot.media.cut import (
+    KEYFRAME_TOLERANCE,
+    Cut,
+    CutCancelled,
+    clip_window,
+    cut_container,
+    snap_whole,
+    still_jpeg,
+)
 from bot.media.egress_proxy import EgressProxy
 from bot.media.errors import MediaError
 from bot.media.page_resolve import ProgressiveFile
@@ -95,22 +102,6 @@ class _Outcome:
     info: MediaInfo
     clip: _Clip | None  # None: pass the URL through
     bytes_read: int
-
-
-def clip_window(
-    start: float, end: float, duration: float | None, margin: float
-) -> tuple[float, float]:
-    """Where the clip begins and ends in the source.
-
-    It begins a whole number of seconds (at least `margin`, fewer only near the start of
-    the video) before `start`, so that clip-relative timestamps are whole when `start` is.
-    """
-    lead = min(math.ceil(margin - 1e-9), math.floor(start + 1e-9))
-    begin = round(start - max(0, lead), 3)
-    finish = end + margin
-    if duration is not None:
-        finish = min(finish, duration)
-    return begin, round(finish, 3)
 
 
 class MediaIntake:
@@ -206,7 +197,7 @@ class MediaIntake:
             uploaded = await self.provider.upload_video(clip.cut.path, filename=CLIP_NAME)
         finally:
             shutil.rmtree(workspace, ignore_errors=True)
-        rel_start = _snap(start - clip.cut.offset)
+        rel_start = snap_whole(start - clip.cut.offset)
         return PreparedSource(
             url=uploaded.url,
             from_task=None,
@@ -259,7 +250,7 @@ class MediaIntake:
                 raise MediaError("cut_failed", "The video came in a format toapis can't read.")
             size = section.path.stat().st_size
             self._check_upload_size(size)
-            rel_start = _snap(start - section.offset)
+            rel_start = snap_whole(start - section.offset)
             preview, preview_name = await self.workers.media.run(
                 partial(_preview_of, section.path, suffix, rel_start, size <= preview_limit)
             )
@@ -386,14 +377,6 @@ def _failure(reader: CheckedReader, exc: Exception, kind: str, message: str) -> 
     if isinstance(exc, MediaError):
         return exc
     return MediaError(kind, message)
-
-
-def _snap(value: float) -> float:
-    """Round to whole seconds when within the keyframe tolerance, else to milliseconds."""
-    whole = round(value)
-    if whole >= 0 and abs(value - whole) <= KEYFRAME_TOLERANCE + 1e-6:
-        return float(whole)
-    return round(max(0.0, value), 3)
 
 
 def _preview_of(path: Path, suffix: str, at: float, whole: bool) -> tuple[bytes, str]:

@@ -7,8 +7,6 @@ this bot: toapis has no such endpoints, and the `@username` keeps working in Sor
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -17,6 +15,7 @@ from bot.jobs.orders import AttachmentInfo
 from bot.providers.base import CharacterRequest
 from bot.records import Character, JobState, NewJob
 from cogs.character._buttons import card_view
+from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
@@ -37,10 +36,7 @@ LOCAL_ONLY = (
 )
 NOT_ALLOWED_RETRY = "Only the person who asked, or someone with Manage Server, can retry it."
 NO_MENTIONS = discord.AllowedMentions.none()
-MAX_CHOICES = 25  # a select menu's limit
-NOT_OFFERED = "That is not one of the characters offered; run the command again."
 
-Action = Callable[[discord.Interaction, str], Awaitable[None]]
 FOREIGN_MESSAGE = (
     "That button points at a message outside this server or channel; nothing was read. "
     "React to the video again, or right-click it → Apps → Create Sora character."
@@ -362,80 +358,6 @@ class ConfirmDelete(discord.ui.View):
         """Keep it."""
         await interaction.response.edit_message(content="Nothing was deleted.", view=None)
         self.stop()
-
-
-class ChooseCharacter(discord.ui.View):
-    """ "Which one?": a private select menu of the characters a typed name matches."""
-
-    def __init__(
-        self, asked: discord.Interaction, characters: Sequence[Character], action: Action
-    ) -> None:
-        super().__init__(timeout=600)
-        self.owner_id = asked.user.id
-        self.action = action
-        self.characters = list(characters)[:MAX_CHOICES]
-        self.offered = {c.character_id for c in self.characters}
-        guild = asked.guild
-        self._creators = {c.creator_id: _member_name(guild, c.creator_id) for c in self.characters}
-        self.select: discord.ui.Select[ChooseCharacter] = discord.ui.Select(
-            placeholder="Pick the character",
-            options=[
-                discord.SelectOption(
-                    label=_clip(f"{c.display_name} (@{c.username})"),
-                    value=c.character_id,
-                    description=_clip(
-                        f"by {self._creators[c.creator_id]} · created {_date(c.created_at)}"
-                    ),
-                )
-                for c in self.characters
-            ],
-        )
-        self.select.callback = self._chosen  # type: ignore[method-assign]
-        self.add_item(self.select)
-
-    def describe(self, text: str) -> str:
-        """The message above the menu: every match with its creator and date."""
-        lines = [
-            f"- **{discord.utils.escape_markdown(c.display_name)}** `@{c.username}` by "
-            + (f"<@{c.creator_id}>" if c.creator_id else "unknown")
-            + f", {_date(c.created_at)}"
-            for c in self.characters
-        ]
-        asked = discord.utils.escape_markdown(_clip(text.strip(), 60))
-        return f"Several characters match **{asked}**; pick one:\n" + "\n".join(lines)
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the person who asked."""
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        """Say something useful instead of "This interaction failed"."""
-        await report_failure(interaction, error)
-
-    async def _chosen(self, interaction: discord.Interaction) -> None:
-        value = self.select.values[0] if self.select.values else ""
-        if value not in self.offered:  # a forged value: never looked up
-            await interaction.response.send_message(NOT_OFFERED, ephemeral=True)
-            return
-        self.stop()
-        await self.action(interaction, value)
-
-
-def _member_name(guild: discord.Guild | None, user_id: int | None) -> str:
-    if user_id is None:
-        return "unknown"
-    member = guild.get_member(user_id) if guild is not None else None
-    return member.display_name if member is not None else f"user {user_id}"
-
-
-def _date(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
-
-
-def _clip(text: str, limit: int = 100) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 __all__ = ["ChooseCharacter", "ConfirmDelete", "Library", "attachment_info"]

@@ -1,0 +1,79 @@
+"""Sending a job's create request once, and storing what came of it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bot.jobs.timings import TrackerTimings, submit_backoff
+from bot.providers.base import (
+    CharacterProvider,
+    CharacterRequest,
+    ProviderError,
+    RateLimitedError,
+    ServiceUnavailableError,
+    SubmissionUncertainError,
+    TaskStatus,
+)
+from bot.records import Job, JobState
+from storage import JobRepository
+
+log = logging.getLogger("bot.jobs.tracker")
+
+STATE_OF = {
+    TaskStatus.QUEUED: JobState.QUEUED,
+    TaskStatus.IN_PROGRESS: JobState.IN_PROGRESS,
+    TaskStatus.COMPLETED: JobState.COMPLETED,
+    TaskStatus.FAILED: JobState.FAILED,
+}
+
+
+async def send_and_record(
+    provider: CharacterProvider,
+    jobs: JobRepository,
+    job: Job,
+    request: CharacterRequest,
+    attempt: int,
+    timings: TrackerTimings,
+    clock: Callable[[], float],
+) -> tuple[Job, bool]:
+    """The create request and its stored outcome; True when the listener is to be told."""
+    try:
+        task = await provider.create_character(request)
+    except SubmissionUncertainError as exc:
+        job = await jobs.update_status(
+            job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
+        )
+        return job, False
+    except (RateLimitedError, ServiceUnavailableError) as exc:
+        # Not accepted, so nothing was created or charged: safe to send again later,
+        # not before toapis' Retry-After (the member is shown when).
+        wait = max(submit_backoff(timings, attempt), retry_after(exc))
+        job = await jobs.update_status(
+            job.id,
+            JobState.WAITING,
+            0,
+            error_code=type(exc).__name__,
+            error_message=exc.user_message,
+            retry_at=clock() + wait,
+        )
+        return job, True
+    except ProviderError as exc:
+        job = await jobs.update_status(
+            job.id,
+            JobState.FAILED,
+            0,
+            error_code=type(exc).__name__,
+            error_message=exc.user_message,
+        )
+        return job, False
+    log.info("job %d: %s task %s", job.id, provider.name, task.id)
+    # A task already over is stored as running: the first poll records its outcome.
+    state = JobState.IN_PROGRESS if task.status.is_final else STATE_OF[task.status]
+    job = await jobs.set_submitted(job.id, task.id, state, task.progress)
+    return job, True
+
+
+def retry_after(exc: ProviderError) -> float:
+    """How long the service asked us to wait (0 when it did not say)."""
+    return exc.retry_after if isinstance(exc, RateLimitedError) and exc.retry_after else 0.0
