@@ -9,7 +9,7 @@ import pytest_asyncio
 from aiohttp import web
 
 from bot.jobs.tracker import JobTracker
-from bot.media import net_guard, reader
+from bot.media import egress_proxy, net_guard, reader
 from bot.media.assets import checked_download
 from bot.providers.toapis import ToapisClient
 from bot.simulator.tasks import new_character
@@ -57,7 +57,7 @@ async def servers(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Servers]:
     def public(address: str) -> bool:
         return address == PUBLIC_LOOKING or original(address)
 
-    for module in (net_guard, reader):
+    for module in (net_guard, reader, egress_proxy):
         monkeypatch.setattr(module, "is_public_address", public)
     private_runner, found.private = await serve("127.0.0.1", private)
     cdn_runner, found.cdn = await serve(PUBLIC_LOOKING, cdn)
