@@ -171,6 +171,9 @@ async def submit_and_follow(
     core: Core, order: CreateOrder, guild: int, listener: PrintingListener, out: TextIO
 ) -> int:
     """Resolve, prepare and submit `order`, then follow it to its end (0: a character)."""
+    gone = core.provider.models.unavailable(order.model)
+    if gone is not None:
+        raise gone
     order = await resolve(order, allow_private=core.settings.allow_private_urls)
     prepared = await core.intake.prepare(order)
     if prepared.uploaded:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+if TYPE_CHECKING:
+    from bot.providers.models import ModelAvailability
 
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro", "sora-2-vip")
 DEFAULT_MODEL = "sora-2"
@@ -183,6 +186,18 @@ class ContentPolicyError(InvalidRequestError):
     """422: the content policy was violated."""
 
 
+class ModelUnavailableError(InvalidRequestError):
+    """The service does not offer this model (any more, or right now)."""
+
+    def __init__(self, model: str, detail: str = "", *, status: int | None = None) -> None:
+        super().__init__(detail, status=status)
+        self.model = model
+        self.user_message = (
+            f"{model} is not available from the service right now. "
+            "Try another model, or try again later."
+        )
+
+
 class AuthenticationError(ProviderError):
     """401: the bot's API key is wrong; only the owner can fix it."""
 
@@ -253,8 +268,17 @@ class CharacterProvider(Protocol):
 
     name: str
 
+    @property
+    def models(self) -> ModelAvailability:
+        """Models the service refused recently (checked before anything is sent)."""
+        ...
+
     async def create_character(self, request: CharacterRequest) -> Task:
-        """Submit a character-creation task and return it as first answered."""
+        """Submit a character-creation task and return it as first answered.
+
+        Raises `ModelUnavailableError` without a request when the model was refused
+        recently, and when the service says the model is gone.
+        """
         ...
 
     async def get_task(self, task_id: str) -> Task:

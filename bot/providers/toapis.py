@@ -32,6 +32,7 @@ from bot.providers.base import (
     ContentPolicyError,
     InvalidRequestError,
     PaymentRequiredError,
+    ProviderError,
     RateLimitedError,
     ServiceUnavailableError,
     SubmissionUncertainError,
@@ -40,6 +41,7 @@ from bot.providers.base import (
     UploadedVideo,
     UploadRejectedError,
 )
+from bot.providers.models import ModelAvailability, says_model_is_gone
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +83,12 @@ class ToapisClient:
         self.max_backoff = max_backoff
         self._sleep = sleep
         self._pages: OrderedDict[str, str] = OrderedDict()  # task id -> page that answered
+        self._models = ModelAvailability()
+
+    @property
+    def models(self) -> ModelAvailability:
+        """Models toapis refused recently (they are refused here before sending)."""
+        return self._models
 
     async def aclose(self) -> None:
         """Close the HTTP client if this object created it."""
@@ -93,6 +101,9 @@ class ToapisClient:
         """`POST /v1/videos/generations` in character mode."""
         if (request.url is None) == (request.from_task is None):
             raise ValueError("exactly one of url / from_task is required")
+        gone = self._models.unavailable(request.model)
+        if gone is not None:
+            raise gone
         body: dict[str, Any] = {
             "model": request.model,
             "timestamps": format_timestamps(request.start, request.end),
@@ -101,7 +112,14 @@ class ToapisClient:
             body["url"] = request.url
         else:
             body["from_task"] = request.from_task
-        data = await self._call("POST", "/v1/videos/generations", json=body, idempotent=False)
+        try:
+            data = await self._call("POST", "/v1/videos/generations", json=body, idempotent=False)
+        except SubmissionUncertainError:
+            raise
+        except ProviderError as exc:
+            if says_model_is_gone(exc):
+                raise self._models.refuse(request.model, exc.detail) from None
+            raise
         try:
             return self._task(data)
         except ServiceUnavailableError as exc:

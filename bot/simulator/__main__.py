@@ -111,6 +111,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="GET /v1/characters_tasks/{id} answers 404 (clients must fall back)",
     )
     add("--no-check-media", action="store_true", help="do not download and probe task URLs")
+    add(
+        "--retire",
+        action="append",
+        default=[],
+        metavar="MODEL",
+        help="answer create requests for MODEL with 400 model_not_found (repeatable)",
+    )
     add("--log-level", default="INFO", help="logging level (default: %(default)s)")
     return parser
 
@@ -131,6 +138,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         server_errors=args.server_errors,
         characters_tasks_404=args.characters_tasks_404,
         check_media=not args.no_check_media,
+        retired_models=list(args.retire),
     )
 
 

@@ -52,6 +52,7 @@ class Scenario:
     not_found_queries: int = 0  # next N status queries (either page) answer 404, known or not
     check_media: bool = True  # download and probe a task's `url`
     max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
+    retired_models: list[str] = field(default_factory=list)  # refused as not available
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -118,6 +119,12 @@ def _text(name: str, value: Any) -> str:
     return value
 
 
+def _names(name: str, value: Any) -> list[str]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} must be a list of strings")
+    return list(value)
+
+
 def _steps(name: str, value: Any) -> list[int]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"{name} must be a list of integers 0-100")
@@ -178,6 +185,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "not_found_queries": _count,
     "check_media": _flag,
     "max_upload_bytes": _count,
+    "retired_models": _names,
 }
 
 

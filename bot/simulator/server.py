@@ -239,6 +239,13 @@ class Simulator:
         checked = validate_create(body, self.tasks)
         if isinstance(checked, str):
             return api_error(400, 400, checked, "invalid_request_error")
+        if checked.model in self.scenario.retired_models:  # as resellers answered in 2026
+            return api_error(
+                400,
+                "model_not_found",
+                f"The model `{checked.model}` does not exist or is not available",
+                "invalid_request_error",
+            )
         task = SimTask(
             id=new_task_id(),
             model=checked.model,

@@ -152,6 +152,13 @@ class CreateFlow:
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
+        gone = self.core.provider.models.unavailable(order.model)
+        if gone is not None:  # refused by the service a moment ago: say so, send nothing
+            if interaction.response.is_done():
+                await self._refuse(interaction, gone.user_message)
+            else:
+                await interaction.response.send_message(gone.user_message, ephemeral=True)
+            return
         if not interaction.response.is_done():  # the range form defers before reading
             await interaction.response.defer(thinking=True)
         try:

@@ -30,6 +30,7 @@ _STATUS_WORDS = {
 _NEXT_STEPS = {
     "AuthenticationError": "The bot owner needs to fix the toapis key; try again later.",
     "PaymentRequiredError": "The bot owner needs to top up the toapis account.",
+    "ModelUnavailableError": "Pick another model with the `model` option, or try again later.",
     "RateLimitedError": "toapis is busy: try again in a minute.",
     "ServiceUnavailableError": "toapis could not be reached: try again in a few minutes.",
     "no_audio": "Pick a video that has sound (toapis needs an audio track).",

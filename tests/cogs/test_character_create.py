@@ -14,10 +14,10 @@ EDIT_REPLY = rf"(?:/channels/{CHANNEL_ID}|/webhooks/{APP_ID}/[^/]+)/messages/\d+
 BOT_EDIT = rf"/channels/{CHANNEL_ID}/messages/\d+"
 
 
-def create(**options: Any) -> dict[str, Any]:
+def create(*, user_id: int = USER_ID, **options: Any) -> dict[str, Any]:
     options.setdefault("start", "1")
     options.setdefault("end", "3")
-    return payloads.slash_command("create", options, group="character")
+    return payloads.slash_command("create", options, group="character", user_id=user_id)
 
 
 def embed_of(call: Any) -> dict[str, Any]:
@@ -140,6 +140,31 @@ async def test_service_refusals_are_explained(sora: Running, simulator, media_se
     assert "Queued at toapis" in embed_of(waiting)["description"]
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)  # accepted once toapis calmed down
     assert simulator.submits == 1
+
+
+async def test_a_retired_model_is_said_plainly_and_the_next_member_is_told_at_once(
+    sora: Running, simulator, media_server, short_video
+):
+    simulator.scenario.update(retired_models=["sora-2-pro"])
+    url = f"{media_server}/{short_video.name}"
+    sora.feed(create(url=url, model="sora-2-pro"))
+    failed = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
+    words = embed_of(failed)["description"]
+    assert "sora-2-pro is not available from the service right now" in words
+    assert "Pick another model" in words
+    assert simulator.submits == 0 and len(submit_requests(simulator)) == 1
+
+    sora.fake.clear()
+    sora.feed(create(url=url, model="sora-2-pro", user_id=OTHER_USER_ID))
+    told = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(told.json, dict)
+    assert told.json["type"] == 4 and told.json["data"]["flags"] == EPHEMERAL
+    assert "sora-2-pro is not available" in told.json["data"]["content"]
+    assert len(submit_requests(simulator)) == 1  # nothing more was sent
+
+
+def submit_requests(simulator) -> list:
+    return [r for r in simulator.requests if r[1] == "/v1/videos/generations"]
 
 
 async def test_server_error_at_submit_is_unknown_not_resent(
