@@ -14,7 +14,8 @@ EDIT_REPLY = rf"(?:/channels/{CHANNEL_ID}|/webhooks/{APP_ID}/[^/]+)/messages/\d+
 BOT_EDIT = rf"/channels/{CHANNEL_ID}/messages/\d+"
 
 
-def create(*, user_id: int = USER_ID, **options: Any) -> dict[str, Any]:
+def create(**options: Any) -> dict[str, Any]:
+    user_id = int(options.pop("user_id", USER_ID))
     options.setdefault("start", "1")
     options.setdefault("end", "3")
     return payloads.slash_command("create", options, group="character", user_id=user_id)
@@ -163,7 +164,7 @@ async def test_a_retired_model_is_said_plainly_and_the_next_member_is_told_at_on
     assert len(submit_requests(simulator)) == 1  # nothing more was sent
 
 
-def submit_requests(simulator) -> list:
+def submit_requests(simulator) -> list[Any]:
     return [r for r in simulator.requests if r[1] == "/v1/videos/generations"]
 
 
