@@ -12,16 +12,21 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.config import ConfigError, Settings, load_settings
-from bot.core import Core, open_core
+from bot.core import Core, make_provider, open_core
 from bot.jobs.orders import CreateOrder, OrderError, plan_order, resolve
 from bot.jobs.ranges import RangeError, format_seconds
 from bot.log_redaction import setup_logging
 from bot.media.errors import MediaError
 from bot.providers.base import DEFAULT_MODEL, MODELS, CharacterRequest, ProviderError
-from bot.records import Character, Job
+from bot.records import Character, Job, JobState
 from storage import StorageError
 
 BAR_CELLS = 20
+DEFAULT_GIVE_UP = 60.0
+PRIVATE_HINT = (
+    " For local testing (the simulator, files on this machine) set ALLOW_PRIVATE_URLS=true; "
+    "never in production."
+)
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
 
 
@@ -69,6 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--guild", type=int, default=CLI_GUILD, help="server id to store the character under"
     )
+    create.add_argument(
+        "--give-up",
+        type=float,
+        default=DEFAULT_GIVE_UP,
+        metavar="SECONDS",
+        help="stop waiting when toapis cannot be reached or will not accept the request "
+        "for this long; nothing is sent or charged (default: %(default)g)",
+    )
 
     commands.add_parser(
         "demo",
@@ -105,7 +118,11 @@ class PrintingListener:
         print(f"[{elapsed:5.1f}s] {text}", file=self.out, flush=True)
 
     async def job_changed(self, job: Job) -> None:
-        """Print state and progress."""
+        """Print state and progress (and why, while the request waits to be accepted)."""
+        if job.state is JobState.WAITING:
+            reason = (job.error_message or "toapis is busy").rstrip(".")
+            self._line(f"not sent yet: {reason}; retrying")
+            return
         words = job.state.value.replace("_", " ")
         filled = round(job.progress / 100 * BAR_CELLS)
         bar = "#" * filled + "." * (BAR_CELLS - filled)
@@ -160,17 +177,29 @@ async def create_command(settings: Settings, args: argparse.Namespace, out: Text
         allow_private=settings.allow_private_urls,
     )
     listener = PrintingListener(out)
-    core = await open_core(settings, listener)
+    # Few retries inside one call: each round that fails is printed, and the tracker
+    # sends again with backoff until `--give-up`.
+    core = await open_core(settings, listener, provider=make_provider(settings, attempts=2))
     try:
-        return await submit_and_follow(core, order, args.guild, listener, out)
+        return await submit_and_follow(core, order, args.guild, listener, out, give_up=args.give_up)
     finally:
         await core.close()
 
 
 async def submit_and_follow(
-    core: Core, order: CreateOrder, guild: int, listener: PrintingListener, out: TextIO
+    core: Core,
+    order: CreateOrder,
+    guild: int,
+    listener: PrintingListener,
+    out: TextIO,
+    *,
+    give_up: float = DEFAULT_GIVE_UP,
 ) -> int:
-    """Resolve, prepare and submit `order`, then follow it to its end (0: a character)."""
+    """Resolve, prepare and submit `order`, then follow it to its end (0: a character).
+
+    A request toapis has not accepted after `give_up` seconds (unreachable, busy) is
+    abandoned: the job is stored as failed, nothing was sent or charged.
+    """
     gone = core.provider.models.unavailable(order.model)
     if gone is not None:
         raise gone
@@ -203,8 +232,49 @@ async def submit_and_follow(
         flush=True,
     )
     job = await core.tracker.submit(new, request)
-    final = await core.tracker.wait(job.id)
+    final = await _follow(core, job, give_up)
+    if final is not None and final.error_code == GAVE_UP:
+        print(f"error: {final.error_message}", file=out, flush=True)
+        return 1
     return 0 if final is not None and listener.characters else 1
+
+
+GAVE_UP = "not_accepted"
+
+
+async def _follow(core: Core, job: Job, give_up: float) -> Job | None:
+    """Wait for the job; give up once it was not accepted within `give_up` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up
+    following = asyncio.ensure_future(core.tracker.wait(job.id))
+    wait = max(0.0, deadline - loop.time())
+    while True:
+        done, _ = await asyncio.wait([following], timeout=wait)
+        if done:
+            return following.result()
+        stored = await core.jobs.get(job.id)
+        if stored is None or stored.task_id is not None or stored.state.is_final:
+            return await following  # accepted: follow it to its end, however long
+        if stored.state is JobState.WAITING:
+            break  # between attempts: nothing in flight, safe to stop here
+        wait = 0.5  # a create request is in flight: its answer decides
+    await core.tracker.stop()
+    following.cancel()
+    stored = await core.jobs.get(job.id)
+    if stored is None or stored.state is not JobState.WAITING:
+        return stored  # accepted at the last moment: it resumes on the next start
+    reason = (stored.error_message or "toapis could not be reached").rstrip(".")
+    failed = await core.jobs.update_status(
+        job.id,
+        JobState.FAILED,
+        0,
+        error_code=GAVE_UP,
+        error_message=(
+            f"gave up after {give_up:g} s: {reason}. Nothing was sent or charged; try again later."
+        ),
+    )
+    await core.jobs.mark_announced(job.id)
+    return failed
 
 
 async def characters_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -241,7 +311,8 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
             return asyncio.run(create_command(settings, args, out))
         return asyncio.run(characters_command(settings, args, out))
     except (ConfigError, RangeError, OrderError, MediaError, StorageError) as exc:
-        print(f"error: {exc}", file=err)
+        hint = PRIVATE_HINT if "private network address" in str(exc) else ""
+        print(f"error: {exc}{hint}", file=err)
         return 2
     except KeyboardInterrupt:
         print("interrupted; the job resumes when the bot next starts", file=err)

@@ -45,11 +45,15 @@ class Core:
             await self.database.close()
 
 
-def make_provider(settings: Settings) -> CharacterProvider:
-    """The configured character provider (toapis is the only one so far)."""
+def make_provider(settings: Settings, *, attempts: int = 5) -> CharacterProvider:
+    """The configured character provider (toapis is the only one so far).
+
+    `attempts` bounds the retries inside one call (a front that reports each failed
+    round itself, like the CLI, wants few).
+    """
     settings.require("TOAPIS_API_KEY")
     assert settings.toapis_api_key is not None
-    return ToapisClient(settings.toapis_base_url, settings.toapis_api_key)
+    return ToapisClient(settings.toapis_base_url, settings.toapis_api_key, max_attempts=attempts)
 
 
 async def open_core(

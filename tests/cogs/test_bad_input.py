@@ -185,6 +185,7 @@ async def guarded(tmp_path, fake_discord, simulator) -> AsyncIterator[Running]:
 async def test_ipv6_literals_of_private_networks_are_refused(guarded: Running, simulator, host):
     content = await answered_at_once(guarded, create(url=f"http://{host}:8080/a.mp4"))
     assert "private network" in content
+    assert "ALLOW_PRIVATE_URLS" not in content  # a setting for the owner, not for members
     await nothing_sent(guarded, simulator)
 
 

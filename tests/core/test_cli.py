@@ -8,7 +8,9 @@ import sys
 from pathlib import Path
 
 
-async def run_bot_cli(tmp_path: Path, simulator, *args: str) -> tuple[int, str, str]:
+async def run_bot_cli(
+    tmp_path: Path, simulator, *args: str, extra: dict[str, str] | None = None
+) -> tuple[int, str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TOAPIS_"))}
     env.update(
         TOAPIS_BASE_URL=simulator.base_url,
@@ -17,6 +19,7 @@ async def run_bot_cli(tmp_path: Path, simulator, *args: str) -> tuple[int, str, 
         POLL_INTERVAL_SECONDS="0.05",
         ALLOW_PRIVATE_URLS="true",
     )
+    env.update(extra or {})
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -120,3 +123,45 @@ def test_help_describes_create_and_names_the_program_as_started() -> None:
         [sys.executable, "-m", "bot", "--help"], capture_output=True, text=True, timeout=30
     )
     assert module.stdout.startswith("usage: python -m bot")
+
+
+async def test_create_says_why_while_toapis_is_unreachable_then_gives_up(
+    tmp_path, simulator, media_server, short_video, unused_tcp_port
+):
+    import sqlite3
+
+    closed = f"http://127.0.0.1:{unused_tcp_port}"
+    simulator.base_url = closed  # the CLI is pointed at a port where nothing listens
+    url = f"{media_server}/{short_video.name}"
+    code, out, err = await run_bot_cli(
+        tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3", "--give-up", "3"
+    )
+    assert code == 1, (out, err)
+    assert "not sent yet: The video service could not be reached" in out
+    assert "error: gave up after 3 s: " in out and "Nothing was sent or charged" in out
+    assert "Traceback" not in err
+    with sqlite3.connect(tmp_path / "cli.sqlite3") as db:
+        rows = db.execute("SELECT state, error_code, announced_at FROM jobs").fetchall()
+    [(state, error_code, announced_at)] = rows
+    assert (state, error_code) == ("failed", "not_accepted") and announced_at is not None
+
+
+async def test_a_private_address_in_the_cli_names_the_setting_that_allows_it(tmp_path, simulator):
+    env_private = {"ALLOW_PRIVATE_URLS": "false"}
+    code, _, err = await run_bot_cli(
+        tmp_path,
+        simulator,
+        "create",
+        "--url",
+        "http://127.0.0.1:8000/clip.mp4",
+        "--start",
+        "1",
+        "--end",
+        "3",
+        extra=env_private,
+    )
+    assert code == 2
+    assert err.strip() == (
+        "error: That link points to a private network address. For local testing (the "
+        "simulator, files on this machine) set ALLOW_PRIVATE_URLS=true; never in production."
+    )
