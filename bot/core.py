@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.guild_settings import SettingsService
+from bot.jobs.limits import SpendingLimits
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
@@ -29,6 +30,7 @@ class Core:
     tracker: JobTracker
     listeners: ListenerHub
     guild_settings: SettingsService
+    limits: SpendingLimits
     intake: MediaIntake
 
     async def close(self) -> None:
@@ -91,6 +93,7 @@ async def open_core(
         ),
         download=checked_download(allow_private=settings.allow_private_urls),
     )
+    guild_settings = SettingsService(GuildSettingsRepository(database))
     return Core(
         settings,
         database,
@@ -100,7 +103,8 @@ async def open_core(
         provider,
         tracker,
         hub,
-        SettingsService(GuildSettingsRepository(database)),
+        guild_settings,
+        SpendingLimits(guild_settings, jobs),
         MediaIntake(
             provider,
             allow_private=settings.allow_private_urls,

@@ -22,6 +22,25 @@ class GuildSettings:
 
     auto_react: bool = False
     default_model: str = "sora-2"
+    channels: tuple[int, ...] = ()  # where the bot takes jobs; empty: everywhere
+    creator_role: int | None = None  # who may create; None: everyone
+    jobs_at_once: int = 2  # per member: preparing, waiting in line and running
+    jobs_per_day: int = 10  # per member, accepted by toapis, per UTC day
+    server_jobs_per_day: int = 100  # the whole server, per UTC day
+
+    def allows_channel(self, channel_id: int | None, parent_id: int | None = None) -> bool:
+        """Whether jobs may be started in this channel (a thread counts as its parent)."""
+        if not self.channels:
+            return True
+        return channel_id in self.channels or (parent_id is not None and parent_id in self.channels)
+
+
+# Bounds for the number settings (inclusive).
+LIMIT_BOUNDS: dict[str, tuple[int, int]] = {
+    "jobs_at_once": (1, 20),
+    "jobs_per_day": (1, 1000),
+    "server_jobs_per_day": (1, 100_000),
+}
 
 
 class SettingsStore(Protocol):
@@ -33,20 +52,32 @@ class SettingsStore(Protocol):
 
 
 # Field name -> declared type, resolved once (annotations are strings here).
-FIELD_TYPES: dict[str, type] = {
+FIELD_TYPES: dict[str, Any] = {
     name: hint
     for name, hint in typing.get_type_hints(GuildSettings).items()
     if name in {field.name for field in dataclasses.fields(GuildSettings)}
 }
 
 
-def _fits(value: Any, expected: type) -> bool:
+def _fits(value: Any, expected: Any) -> bool:
     """True if ``value`` may be stored in a field of type ``expected``."""
+    args = typing.get_args(expected)
+    origin = typing.get_origin(expected)
+    if origin is tuple:  # tuple[int, ...]: stored as a JSON list
+        return isinstance(value, list | tuple) and all(_fits(v, args[0]) for v in value)
+    if args:  # X | None
+        return any(_fits(value, arg) for arg in args)
+    if expected is type(None):
+        return value is None
     if expected is bool or isinstance(value, bool):
         return type(value) is expected  # True is an int to Python, not to us
     if expected is float:
         return isinstance(value, int | float)
     return isinstance(value, expected)
+
+
+def _name_of(expected: Any) -> str:
+    return getattr(expected, "__name__", None) or str(expected)
 
 
 def check_fields(fields: dict[str, Any]) -> None:
@@ -58,8 +89,11 @@ def check_fields(fields: dict[str, Any]) -> None:
             raise ValueError(f"unknown setting {name!r} (known: {known})")
         if not _fits(value, expected):
             raise TypeError(
-                f"setting {name!r} takes a {expected.__name__}, not {type(value).__name__}"
+                f"setting {name!r} takes a {_name_of(expected)}, not {type(value).__name__}"
             )
+        bounds = LIMIT_BOUNDS.get(name)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            raise ValueError(f"setting {name!r} must be between {bounds[0]} and {bounds[1]}")
 
 
 def from_stored(guild_id: int, stored: dict[str, Any]) -> GuildSettings:
@@ -71,7 +105,7 @@ def from_stored(guild_id: int, stored: dict[str, Any]) -> GuildSettings:
         except (TypeError, ValueError) as exc:
             log.warning("guild %d: stored setting ignored: %s", guild_id, exc)
             continue
-        usable[name] = value
+        usable[name] = tuple(value) if isinstance(value, list) else value
     return GuildSettings(**usable)
 
 
@@ -110,7 +144,10 @@ class SettingsService:
             current = await self._load(guild_id)
             if fields:
                 await self._store.set_many(guild_id, fields)
-            updated = dataclasses.replace(current, **fields)
+            values: dict[str, Any] = {
+                k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()
+            }
+            updated = dataclasses.replace(current, **values)
             self._cache[guild_id] = updated
             return updated
 

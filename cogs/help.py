@@ -56,9 +56,12 @@ def help_embed() -> discord.Embed:
     embed.add_field(
         name="Server settings",
         value=(
-            "`/settings auto-react` (Manage Server): react 🎭 to new video attachments and "
-            "video links (a file such as `.mp4`, or a site like YouTube or TikTok) as a "
-            "shortcut."
+            "Manage Server only: `/settings show` (every value), `/settings auto-react` "
+            "(react 🎭 to new video attachments and video links, a file such as `.mp4` or a "
+            "site like YouTube or TikTok, as a shortcut), `/settings channels` (where the "
+            "bot takes jobs), `/settings creator-role` (who may create), "
+            "`/settings default-model`, `/settings limits` (jobs at once and per UTC day, "
+            "per member and for the server; defaults 2, 10 and 100)."
         ),
         inline=False,
     )

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import typing
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.guild_settings import GuildSettings
+from bot.providers.base import MODELS
+
 if TYPE_CHECKING:
     from bot.app import SoraBot
     from bot.guild_settings import SettingsService
+
+NEEDS_MANAGE = "You need the Manage Server permission to change settings."
+QUIET = discord.AllowedMentions.none()
 
 NEEDS_INTENT = (
     "Auto-reaction needs the **Message Content** intent, which this bot does not have right "
@@ -43,9 +50,7 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Serv
         """Switch auto-reaction for this server."""
         assert interaction.guild_id is not None
         if not interaction.permissions.manage_guild:
-            await interaction.response.send_message(
-                "You need the Manage Server permission to change settings.", ephemeral=True
-            )
+            await interaction.response.send_message(NEEDS_MANAGE, ephemeral=True)
             return
         if enabled and not self.bot.intents.message_content:
             await interaction.response.send_message(NEEDS_INTENT, ephemeral=True)
@@ -58,6 +63,116 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Serv
             else "Auto-reaction is **off**."
         )
         await interaction.response.send_message(text, ephemeral=True)
+
+    async def _apply(self, interaction: discord.Interaction, **fields: object) -> None:
+        """Store the change and answer with every current value."""
+        assert interaction.guild_id is not None
+        if not interaction.permissions.manage_guild:
+            await interaction.response.send_message(NEEDS_MANAGE, ephemeral=True)
+            return
+        try:
+            current = await self.service.set(interaction.guild_id, **fields)
+        except (TypeError, ValueError) as exc:
+            await interaction.response.send_message(f"Not changed: {exc}.", ephemeral=True)
+            return
+        await interaction.response.send_message(
+            "Saved.", embed=settings_embed(current), ephemeral=True, allowed_mentions=QUIET
+        )
+
+    @app_commands.command(name="show", description="Show this server's settings and limits")
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Every setting in one message."""
+        assert interaction.guild_id is not None
+        current = await self.service.get(interaction.guild_id)
+        await interaction.response.send_message(
+            embed=settings_embed(current), ephemeral=True, allowed_mentions=QUIET
+        )
+
+    @app_commands.command(name="channels", description="Choose the channels where I take jobs")
+    @app_commands.describe(
+        action="add or remove a channel, or work everywhere again",
+        channel="the channel to add or remove (not needed for 'everywhere')",
+    )
+    async def channels(
+        self,
+        interaction: discord.Interaction,
+        action: typing.Literal["add", "remove", "everywhere"],
+        channel: discord.TextChannel | discord.ForumChannel | None = None,
+    ) -> None:
+        """Restrict jobs to some channels (all by default)."""
+        assert interaction.guild_id is not None
+        current = await self.service.get(interaction.guild_id)
+        chosen = list(current.channels)
+        if action == "everywhere":
+            chosen = []
+        elif channel is None:
+            await interaction.response.send_message(
+                "Pick the channel to add or remove.", ephemeral=True
+            )
+            return
+        elif action == "add" and channel.id not in chosen:
+            chosen.append(channel.id)
+        elif action == "remove" and channel.id in chosen:
+            chosen.remove(channel.id)
+        await self._apply(interaction, channels=chosen)
+
+    @app_commands.command(name="creator-role", description="Only members with a role may create")
+    @app_commands.describe(role="the role allowed to create; leave empty for everyone")
+    async def creator_role(
+        self, interaction: discord.Interaction, role: discord.Role | None = None
+    ) -> None:
+        """Who may create characters (everyone by default)."""
+        await self._apply(interaction, creator_role=role.id if role is not None else None)
+
+    @app_commands.command(name="default-model", description="The model used when none is given")
+    @app_commands.describe(model="sora-2 (default), sora-2-pro or sora-2-vip")
+    @app_commands.choices(model=[app_commands.Choice(name=m, value=m) for m in MODELS])
+    async def default_model(
+        self, interaction: discord.Interaction, model: app_commands.Choice[str]
+    ) -> None:
+        """The model for jobs that do not name one."""
+        await self._apply(interaction, default_model=model.value)
+
+    @app_commands.command(name="limits", description="How many jobs members and the server may run")
+    @app_commands.describe(
+        at_once="jobs one member may have preparing, waiting or running (default 2)",
+        per_day="jobs one member may start per UTC day (default 10)",
+        server_per_day="jobs the whole server may start per UTC day (default 100)",
+    )
+    async def limits(
+        self,
+        interaction: discord.Interaction,
+        at_once: app_commands.Range[int, 1, 20] | None = None,
+        per_day: app_commands.Range[int, 1, 1000] | None = None,
+        server_per_day: app_commands.Range[int, 1, 100_000] | None = None,
+    ) -> None:
+        """Change one or more limits (the others stay)."""
+        fields = {
+            name: value
+            for name, value in (
+                ("jobs_at_once", at_once),
+                ("jobs_per_day", per_day),
+                ("server_jobs_per_day", server_per_day),
+            )
+            if value is not None
+        }
+        await self._apply(interaction, **fields)
+
+
+def settings_embed(current: GuildSettings) -> discord.Embed:
+    """Every setting of a server, as members of staff read them."""
+    embed = discord.Embed(title="Server settings", colour=discord.Colour.blurple())
+    where = ", ".join(f"<#{c}>" for c in current.channels) or "every channel"
+    who = f"<@&{current.creator_role}>" if current.creator_role else "everyone"
+    embed.add_field(name="Auto-reaction", value="on" if current.auto_react else "off")
+    embed.add_field(name="Default model", value=current.default_model)
+    embed.add_field(name="Channels", value=where, inline=False)
+    embed.add_field(name="Who may create", value=who, inline=False)
+    embed.add_field(name="Jobs at once, per member", value=str(current.jobs_at_once))
+    embed.add_field(name="Jobs per day, per member", value=str(current.jobs_per_day))
+    embed.add_field(name="Jobs per day, server", value=str(current.server_jobs_per_day))
+    embed.set_footer(text="Days are UTC. Change with /settings channels, creator-role, limits…")
+    return embed
 
 
 async def setup(bot: SoraBot) -> None:

@@ -22,6 +22,16 @@ from storage.database import Database, NotFoundError, Session
 # SQL lists of state values, built from the enums (never from user input).
 _FINAL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
 _POLLED = f"'{JobState.QUEUED.value}', '{JobState.IN_PROGRESS.value}'"
+_IN_FLIGHT = ", ".join(
+    f"'{state.value}'"
+    for state in (
+        JobState.PREPARING,
+        JobState.SUBMITTING,
+        JobState.WAITING,
+        JobState.QUEUED,
+        JobState.IN_PROGRESS,
+    )
+)
 
 INTERRUPTED_PREPARING = (
     "The bot restarted while it was preparing your video; nothing was sent to toapis "
@@ -283,6 +293,34 @@ class JobRepository:
             "ORDER BY id"
         )
         return [row_to_job(row) for row in rows]
+
+    async def count_in_flight(self, guild_id: int, requester_id: int) -> int:
+        """A member's jobs preparing, waiting to be sent, or running at the provider."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND requester_id = ? "  # noqa: S608
+            f"AND state IN ({_IN_FLIGHT})",
+            (guild_id, requester_id),
+        )
+        return int(row["n"]) if row is not None else 0
+
+    async def count_accepted_since(
+        self, guild_id: int, since: float, requester_id: int | None = None
+    ) -> int:
+        """Jobs the provider accepted (a task id came back) since `since`, failed ones
+        included: a server's, or one member's when `requester_id` is given."""
+        if requester_id is None:
+            row = await self._db.fetchone(
+                "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND submitted_at >= ? "
+                "AND task_id IS NOT NULL",
+                (guild_id, since),
+            )
+        else:
+            row = await self._db.fetchone(
+                "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND requester_id = ? "
+                "AND submitted_at >= ? AND task_id IS NOT NULL",
+                (guild_id, requester_id, since),
+            )
+        return int(row["n"]) if row is not None else 0
 
     async def list_for_guild(self, guild_id: int, *, limit: int = 25, offset: int = 0) -> list[Job]:
         """One page of a guild's jobs, newest first."""

@@ -142,6 +142,11 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX job_characters_character ON job_characters (character_row);
     """,
+    # 6: spending limits count a member's jobs in flight and jobs accepted per UTC day.
+    """
+    CREATE INDEX jobs_guild_requester_state ON jobs (guild_id, requester_id, state);
+    CREATE INDEX jobs_guild_submitted ON jobs (guild_id, submitted_at);
+    """,
 ]
 
 # The schema version this code writes and understands.

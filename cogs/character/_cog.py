@@ -21,6 +21,7 @@ from cogs.character._flow import (
     source_from_message,
 )
 from cogs.character._library import Library
+from cogs.character._limits import refuse_if_limited
 from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
@@ -82,7 +83,7 @@ class CharacterCog(commands.Cog):
         video="A video file with sound (MP4, MOV or WebM)",
         url="A link to a video file, or to a page with one video (YouTube, TikTok, X...)",
         from_task="The id of an earlier toapis task whose video holds the character",
-        model="Which Sora model extracts the character (default sora-2)",
+        model="Which Sora model extracts the character (default: the server's, sora-2)",
     )
     @app_commands.choices(model=MODEL_CHOICES)
     async def create(
@@ -102,8 +103,12 @@ class CharacterCog(commands.Cog):
         source = SourceSpec(
             video=attachment_info(video) if video else None, url=url, from_task=from_task
         )
+        if model is None:  # the server's default model
+            chosen = (await self.core.guild_settings.get(interaction.guild_id)).default_model
+        else:
+            chosen = model.value
         try:
-            order = source.order(self.core, start, end, model.value if model else None)
+            order = source.order(self.core, start, end, chosen)
         except OrderError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
@@ -123,7 +128,15 @@ class CharacterCog(commands.Cog):
                 ephemeral=True,
             )
             return
-        await interaction.response.send_modal(CreateModal(self.flow, source))
+        if await refuse_if_limited(self.core, interaction):
+            return
+        await interaction.response.send_modal(
+            CreateModal(self.flow, source, model=await self.default_model(interaction.guild_id))
+        )
+
+    async def default_model(self, guild_id: int) -> str:
+        """The model a server uses when a member names none."""
+        return (await self.core.guild_settings.get(guild_id)).default_model
 
     @character.command(name="show", description="Show a character's card")
     @app_commands.describe(name="The character's name or @username")

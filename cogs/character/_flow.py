@@ -21,6 +21,7 @@ from bot.jobs.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
+from cogs.character._limits import limited
 from cogs.character._render import Rendered, progress_bar
 from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
@@ -153,11 +154,14 @@ class CreateFlow:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
         gone = self.core.provider.models.unavailable(order.model)
-        if gone is not None:  # refused by the service a moment ago: say so, send nothing
+        refusal = gone.user_message if gone is not None else await limited(self.core, interaction)
+        if refusal is not None:  # over a limit, or a model refused a moment ago: send nothing
             if interaction.response.is_done():
-                await self._refuse(interaction, gone.user_message)
+                await self._refuse(interaction, refusal)
             else:
-                await interaction.response.send_message(gone.user_message, ephemeral=True)
+                await interaction.response.send_message(
+                    refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+                )
             return
         if not interaction.response.is_done():  # the range form defers before reading
             await interaction.response.defer(thinking=True)

@@ -17,6 +17,7 @@ from bot.records import Character, JobState, NewJob
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
+from cogs.character._limits import refuse_if_limited
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
 from cogs.errors import report_failure
@@ -236,7 +237,10 @@ class Library:
                 ephemeral=True,
             )
             return
-        await interaction.response.send_modal(CreateModal(self.flow, spec))
+        if await refuse_if_limited(self.core, interaction):
+            return
+        model = (await self.core.guild_settings.get(interaction.guild_id or 0)).default_model
+        await interaction.response.send_modal(CreateModal(self.flow, spec, model=model))
 
     async def retry_unknown(self, interaction: discord.Interaction, job_id: int) -> None:
         """The Retry button of an "unknown" job."""
@@ -255,7 +259,10 @@ class Library:
             await interaction.response.send_message(FOREIGN_MESSAGE, ephemeral=True)
             return
         spec = SourceSpec(message_ref=(channel_id, message_id))
-        await interaction.response.send_modal(CreateModal(self.flow, spec))
+        if await refuse_if_limited(self.core, interaction):
+            return
+        model = (await self.core.guild_settings.get(interaction.guild_id or 0)).default_model
+        await interaction.response.send_modal(CreateModal(self.flow, spec, model=model))
 
 
 async def retry_unknown(library: Library, interaction: discord.Interaction, job_id: int) -> None:
@@ -269,6 +276,8 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         return
     if interaction.user.id != old.requester_id and not interaction.permissions.manage_guild:
         await interaction.response.send_message(NOT_ALLOWED_RETRY, ephemeral=True)
+        return
+    if await refuse_if_limited(core, interaction):
         return
     if not await core.jobs.claim_unknown(old.id, "sent again as a new job (Retry)"):
         await interaction.response.send_message("It was already sent again.", ephemeral=True)

@@ -43,10 +43,11 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         max_length=20,
     )
 
-    def __init__(self, flow: CreateFlow, source: SourceSpec) -> None:
+    def __init__(self, flow: CreateFlow, source: SourceSpec, *, model: str = DEFAULT_MODEL) -> None:
         super().__init__(timeout=900)
         self.flow = flow
         self.source = source
+        self.model.default = model  # the server's default model
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Check the range, then the same flow as `/character create`.

@@ -12,7 +12,7 @@ import pytest_asyncio
 from bot.app import SoraBot
 from bot.config import Settings, load_settings
 from bot.providers.toapis import ToapisClient
-from tests.fakes import FakeDiscord
+from tests.fakes import GUILD_ID, FakeDiscord
 from tests.fakes.discord_http import RecordedCall
 
 BOT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMg.GfakeX.bot-token-for-tests-only-0123456789"
@@ -31,6 +31,20 @@ def bot_settings(tmp_path: Path, fake: FakeDiscord, simulator: Any, **extra: Any
     }
     values.update(extra)
     return load_settings(**values)
+
+
+async def roomy_limits(db_path: Path, guild_id: int = GUILD_ID) -> None:
+    """Lift a server's spending limits out of the way (tests that run many jobs)."""
+    from storage import Database
+    from storage.guild_settings import GuildSettingsRepository
+
+    db = await Database.open(db_path)
+    try:
+        await GuildSettingsRepository(db).set_many(
+            guild_id, {"jobs_at_once": 20, "jobs_per_day": 1000, "server_jobs_per_day": 100_000}
+        )
+    finally:
+        await db.close()
 
 
 class Running:

@@ -20,6 +20,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from tests.cogs.conftest import roomy_limits
 from tests.cogs.test_character_create import is_card
 from tests.cogs.test_smoke_process import bot_env, launch, until
 from tests.fakes import APP_ID, CHANNEL_ID, USER_ID, FakeDiscord, payloads
@@ -78,6 +79,7 @@ async def test_sigkill_at_every_point_of_a_job(
     env = bot_env(tmp_path, fake, sim)
     db = tmp_path / "bot.sqlite3"
     gateway = fake.gateway
+    await roomy_limits(db)  # one member runs four jobs at once here
 
     first = await launch(tmp_path, env, "crash-first.log")
     hold = None

@@ -1,0 +1,59 @@
+"""Spending limits at every entry point: asked before any form, media work or API call."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.jobs.limits import Asker, Refusal
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+
+def asker_of(interaction: discord.Interaction) -> Asker:
+    """Who is asking, where, with which roles (from the interaction; nothing is fetched)."""
+    assert interaction.guild_id is not None
+    user = interaction.user
+    roles = [role.id for role in user.roles] if isinstance(user, discord.Member) else []
+    channel = interaction.channel
+    parent = getattr(channel, "parent_id", None) if isinstance(channel, discord.Thread) else None
+    return Asker(
+        guild_id=interaction.guild_id,
+        member_id=user.id,
+        role_ids=roles,
+        channel_id=interaction.channel_id,
+        parent_id=parent,
+        is_admin=interaction.permissions.manage_guild,
+    )
+
+
+def refusal_words(refusal: Refusal) -> str:
+    """The private message for a refusal, with channels and the role mentioned."""
+    if refusal.kind == "channel":
+        where = ", ".join(f"<#{channel}>" for channel in refusal.channels[:10])
+        return f"I only take jobs in {where} in this server."
+    if refusal.kind == "role" and refusal.role_id is not None:
+        return f"Creating characters here needs the <@&{refusal.role_id}> role."
+    return refusal.message
+
+
+async def limited(core: Core, interaction: discord.Interaction) -> str | None:
+    """The refusal to give this member now (None: go ahead). In servers only."""
+    if interaction.guild_id is None:
+        return None
+    refusal = await core.limits.check(asker_of(interaction))
+    return refusal_words(refusal) if refusal is not None else None
+
+
+async def refuse_if_limited(core: Core, interaction: discord.Interaction) -> bool:
+    """Answer privately and return True when the member may not start a job now (for
+    entry points that have not answered the interaction yet)."""
+    text = await limited(core, interaction)
+    if text is None:
+        return False
+    await interaction.response.send_message(
+        text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+    )
+    return True
