@@ -11,6 +11,7 @@ from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTiming
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
 from bot.media.workers import MediaWorkers
+from bot.owner import OwnerControls
 from bot.providers.base import CharacterProvider
 from bot.providers.toapis import ToapisClient
 from storage import CharacterRepository, Database, JobRepository, StateRepository
@@ -31,6 +32,7 @@ class Core:
     listeners: ListenerHub
     guild_settings: SettingsService
     limits: SpendingLimits
+    owner: OwnerControls
     intake: MediaIntake
 
     async def close(self) -> None:
@@ -94,17 +96,20 @@ async def open_core(
         download=checked_download(allow_private=settings.allow_private_urls),
     )
     guild_settings = SettingsService(GuildSettingsRepository(database))
+    state = StateRepository(database)
+    owner = OwnerControls(state)
     return Core(
         settings,
         database,
         jobs,
         characters,
-        StateRepository(database),
+        state,
         provider,
         tracker,
         hub,
         guild_settings,
-        SpendingLimits(guild_settings, jobs),
+        SpendingLimits(guild_settings, jobs, owner),
+        owner,
         MediaIntake(
             provider,
             allow_private=settings.allow_private_urls,

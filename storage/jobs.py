@@ -304,11 +304,16 @@ class JobRepository:
         return int(row["n"]) if row is not None else 0
 
     async def count_accepted_since(
-        self, guild_id: int, since: float, requester_id: int | None = None
+        self, guild_id: int | None, since: float, requester_id: int | None = None
     ) -> int:
         """Jobs the provider accepted (a task id came back) since `since`, failed ones
-        included: a server's, or one member's when `requester_id` is given."""
-        if requester_id is None:
+        included: every server's (`guild_id` None), a server's, or one member's."""
+        if guild_id is None:
+            row = await self._db.fetchone(
+                "SELECT COUNT(*) AS n FROM jobs WHERE submitted_at >= ? AND task_id IS NOT NULL",
+                (since,),
+            )
+        elif requester_id is None:
             row = await self._db.fetchone(
                 "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND submitted_at >= ? "
                 "AND task_id IS NOT NULL",

@@ -146,6 +146,7 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX jobs_guild_requester_state ON jobs (guild_id, requester_id, state);
     CREATE INDEX jobs_guild_submitted ON jobs (guild_id, submitted_at);
+    CREATE INDEX jobs_submitted ON jobs (submitted_at);
     """,
 ]
 

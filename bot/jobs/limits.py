@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from bot.guild_settings import GuildSettings, SettingsService
+from bot.owner import OwnerControls
 from storage import JobRepository
 
 
@@ -72,15 +73,20 @@ class SpendingLimits:
         self,
         settings: SettingsService,
         jobs: JobRepository,
+        owner: OwnerControls,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.jobs = jobs
+        self.owner = owner
         self._clock = clock
 
     async def check(self, asker: Asker) -> Refusal | None:
         """None when the member may start one more job now, else why not."""
+        refusal = await self._owner_says(asker)
+        if refusal is not None:
+            return refusal
         config = await self.settings.get(asker.guild_id)
         refusal = self._where_and_who(config, asker)
         if refusal is not None:
@@ -110,6 +116,26 @@ class SpendingLimits:
                 f"This server has used its {config.server_jobs_per_day} jobs for today "
                 f"(UTC): try again in {again}.",
             )
+        return None
+
+    async def _owner_says(self, asker: Asker) -> Refusal | None:
+        """The bot owner's pause, blocks and global daily cap come first."""
+        owner = await self.owner.get()
+        if asker.guild_id in owner.blocked_guilds:
+            return Refusal("blocked", "The bot owner has turned this bot off for this server.")
+        if asker.member_id in owner.blocked_users:
+            return Refusal("blocked", "The bot owner has blocked you from creating characters.")
+        if owner.paused is not None:
+            return Refusal("paused", f"New jobs are paused by the bot owner: {owner.paused}")
+        if owner.daily_cap is not None:
+            now = self._clock()
+            used = await self.jobs.count_accepted_since(None, utc_day_start(now))
+            if used >= owner.daily_cap:
+                again = wait_words(next_utc_midnight(now) - now)
+                return Refusal(
+                    "global_day",
+                    f"The bot has used all its jobs for today (UTC): try again in {again}.",
+                )
         return None
 
     @staticmethod
