@@ -188,7 +188,7 @@ async def _connect(settings: Settings, token: str) -> int:
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check it in the developer portal")
         return 1
-    except (aiohttp.ClientError, OSError) as exc:
+    except (aiohttp.ClientError, discord.GatewayNotFound) as exc:
         log.error("cannot reach Discord at %s: %s", discord_base(settings), connect_cause(exc))
         return 1
     except StorageError as exc:

@@ -29,6 +29,8 @@ WRITABLE_FIX = (
     "DATABASE_URL) elsewhere"
 )
 
+FOREIGN_FIX = "point DATA_DIR (or DATABASE_URL) at this bot's own database, or move that file away"
+
 
 def config_checks(problems: list[Problem]) -> list[Check]:
     """One line per missing or invalid setting, or one ok line."""
@@ -44,7 +46,9 @@ def data_checks(settings: Settings) -> list[Check]:
     try:
         version = schema_version(path)
     except StorageError as exc:
-        return [*checks, Check(Status.FAIL, "database", str(exc), WRITABLE_FIX)]
+        unusable = str(exc).startswith("cannot open")  # else not ours, or a newer bot's
+        fix = WRITABLE_FIX if unusable else FOREIGN_FIX
+        return [*checks, Check(Status.FAIL, "database", str(exc), fix)]
     if version is None:
         what = f"{path} does not exist yet; the bot creates it at start"
     elif version < SCHEMA_VERSION:

@@ -171,3 +171,15 @@ async def test_doctor_warns_about_intents_and_fails_on_missing_permissions(
         "FAIL  discord server 42: the bot is not a member of server 42 (DEV_GUILD_ID) -> invite "
         "it with the OAuth2 URL (README, step 3) or correct DEV_GUILD_ID"
     )
+
+
+async def test_doctor_reports_a_database_of_another_program(tmp_path, fake_discord, simulator):
+    foreign = tmp_path / "bot.sqlite3"
+    foreign.write_bytes(b"not a database, just bytes" * 10)
+    code, out, _ = await doctor(tmp_path, bot_env(tmp_path, fake_discord, simulator))
+    assert code == 1
+    assert out.splitlines()[2] == (
+        f"FAIL  database: the file at {foreign} is not a SQLite database -> point DATA_DIR (or "
+        "DATABASE_URL) at this bot's own database, or move that file away"
+    )
+    assert out.splitlines()[-1] == "doctor: 1 problem(s) to fix, 0 warning(s)"
