@@ -4,7 +4,7 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    DATABASE_URL=sqlite:////data/bot.sqlite3
+    DATA_DIR=/data
 
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -24,6 +24,11 @@ RUN pip install --no-cache-dir .
 
 USER 10001
 VOLUME ["/data"]
+
+# The running bot touches /data/heartbeat every 30 s while connected to Discord;
+# `doctor --quick` fails once it is older than 90 s (or missing: not connected).
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot", "doctor", "--quick"]
 
 # exec form: python is PID 1's child-free process and receives SIGTERM from `docker stop`.
 STOPSIGNAL SIGTERM

@@ -6,17 +6,16 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli import build_parser, run_cli
-from bot.config import ConfigError, load_settings
+from bot.config import REQUIRED, inspect_settings, one_line
 from bot.log_redaction import setup_logging
 
 
 def run_bot() -> int:
     """Start the Discord bot; returns the process exit code."""
-    try:
-        settings = load_settings()
-        settings.require("DISCORD_TOKEN", "TOAPIS_API_KEY")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    settings, problems = inspect_settings()
+    problems += settings.missing(*REQUIRED)
+    if problems:  # every missing or invalid setting, in one line
+        print(f"error: {one_line(problems)}", file=sys.stderr)
         return 2
     setup_logging(settings.log_level, settings.secrets())
     from bot.app import run  # discord is imported only when the bot really starts

@@ -9,12 +9,16 @@ import json
 import logging
 import signal
 
+import aiohttp
 import discord
+import httpx
 import yarl
 from discord.ext import commands
 
+from bot.checks import Status, client, connect_cause, discord_base, discord_login, toapis_key
 from bot.config import Settings
 from bot.core import Core, open_core
+from bot.heartbeat import Heartbeat
 from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
 from storage import Database, StorageError
@@ -50,6 +54,9 @@ class SoraBot(commands.Bot):
         provider: CharacterProvider | None = None,
         message_content: bool = True,
     ) -> None:
+        # The bot has no voice: no "PyNaCl / davey is not installed" warnings at start.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         intents = discord.Intents.default()
         # Privileged: needed to see other users' attachments (auto-reaction). Without it the
         # bot still runs; auto-reaction stays off.
@@ -64,6 +71,19 @@ class SoraBot(commands.Bot):
         self.core: Core | None = None
         self._provider = provider  # another provider (tests); toapis otherwise
         self._closing: asyncio.Future[None] | None = None
+        self.heartbeat = Heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds)
+
+    async def on_ready(self) -> None:
+        """Connected: the heartbeat file is touched from now on (Docker HEALTHCHECK)."""
+        self.heartbeat.connected()
+
+    async def on_resumed(self) -> None:
+        """Reconnected: beat again."""
+        self.heartbeat.connected()
+
+    async def on_disconnect(self) -> None:
+        """The gateway dropped: let the heartbeat go stale until it is back."""
+        self.heartbeat.disconnected()
 
     async def setup_hook(self) -> None:
         """Open storage, resume jobs, load the feature extensions."""
@@ -114,6 +134,7 @@ class SoraBot(commands.Bot):
         await asyncio.shield(self._closing)
 
     async def _close_once(self) -> None:
+        await self.heartbeat.stop()
         if self.core is not None:
             self.core.tracker.begin_stop()  # create requests in flight get 7 s from now
         await super().close()
@@ -129,6 +150,33 @@ async def _run(settings: Settings) -> int:
     try:
         # Fail fast, before connecting anywhere: unwritable folder, foreign database...
         await (await Database.open(settings.database_path)).close()
+    except StorageError as exc:
+        log.error("%s", exc)
+        return 1
+    async with client() as http:  # Discord must take the token; toapis may come later
+        login, _ = await discord_login(settings, http)
+        if login.status is Status.FAIL:
+            log.error("%s", login.sentence())
+            return 1
+        toapis = asyncio.ensure_future(_warn_about_toapis(settings, http))
+        try:
+            return await _connect(settings, token)
+        finally:
+            toapis.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await toapis
+
+
+async def _warn_about_toapis(settings: Settings, http: httpx.AsyncClient) -> None:
+    """One warning line when toapis is unreachable or refuses the key (not fatal)."""
+    check = await toapis_key(settings, http)
+    if check.status is not Status.OK:
+        log.warning("%s; the bot runs, jobs wait for toapis", check.sentence())
+
+
+async def _connect(settings: Settings, token: str) -> int:
+    """Log in and serve until closed; one line and exit code 1 when Discord fails us."""
+    try:
         try:
             await _serve(SoraBot(settings), token)
         except discord.PrivilegedIntentsRequired:
@@ -139,6 +187,9 @@ async def _run(settings: Settings) -> int:
             await _serve(SoraBot(settings, message_content=False), token)
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check it in the developer portal")
+        return 1
+    except (aiohttp.ClientError, discord.GatewayNotFound) as exc:
+        log.error("cannot reach Discord at %s: %s", discord_base(settings), connect_cause(exc))
         return 1
     except StorageError as exc:
         log.error("%s", exc)

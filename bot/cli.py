@@ -1,4 +1,4 @@
-"""Command line over the core: create a character and list stored ones, without Discord."""
+"""Command line over the core: create a character, list stored ones, check the setup."""
 
 from __future__ import annotations
 
@@ -92,6 +92,23 @@ def build_parser() -> argparse.ArgumentParser:
             "print the card and save its avatar in the current folder. Needs no account "
             "and no settings; never touches the bot's own database."
         ),
+    )
+
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the setup: settings, data folder, database, ffmpeg, Discord, toapis",
+        description=(
+            "Check everything the bot needs, one line each (ok, or what is wrong and how to "
+            "fix it): every setting, the data folder and database, ffmpeg, Discord (token, "
+            "intents, permissions in DEV_GUILD_ID) and toapis (reachable, key not refused; "
+            "nothing is spent). Exit code 0 when nothing failed. "
+            + SETTINGS_READ.format(names="all of them")
+        ),
+    )
+    doctor.add_argument(
+        "--quick",
+        action="store_true",
+        help="only check that the running bot's heartbeat file is fresh (Docker HEALTHCHECK)",
     )
 
     listing = commands.add_parser(
@@ -295,13 +312,17 @@ async def characters_command(settings: Settings, args: argparse.Namespace, out: 
 
 
 def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
-    """Run a CLI command (`create` or `characters`); returns the exit code."""
+    """Run a CLI command (`create`, `characters`, `demo`, `doctor`); returns the exit code."""
     args = build_parser().parse_args(list(argv))
     if args.command == "demo":  # needs no settings at all
         from bot.demo import run_demo
 
         setup_logging("WARNING", [])
         return asyncio.run(run_demo(out))
+    if args.command == "doctor":  # reports settings problems itself, all at once
+        from bot.doctor import run_doctor
+
+        return run_doctor(out, quick=args.quick)
     try:
         settings = load_settings()
         setup_logging(

@@ -2,18 +2,54 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///data/bot.sqlite3"
+DEFAULT_DATA_DIR = "data"
+DATABASE_FILE = "bot.sqlite3"
+HEARTBEAT_FILE = "heartbeat"
+DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR}/{DATABASE_FILE}"
+REQUIRED = ("DISCORD_TOKEN", "TOAPIS_API_KEY")
+WHERE = "in the environment or in a .env file (copy .env.example to .env and fill it in)"
+
+# What a valid value looks like, for the "how to fix" of an invalid setting.
+VALID: dict[str, str] = {
+    "toapis_base_url": "an http:// or https:// URL",
+    "database_url": f"{DEFAULT_DATABASE_URL} (relative) or sqlite:////absolute/path.sqlite3",
+    "data_dir": "a folder path",
+    "dev_guild_id": "a server id (digits only) or nothing",
+    "poll_interval_seconds": "a number of seconds above 0, at most 600",
+    "job_timeout_seconds": "a number of seconds above 0",
+    "heartbeat_interval_seconds": "a number of seconds above 0, at most 3600",
+    "allow_private_urls": "true or false",
+    "media_workers": "a whole number from 1 to 64, or nothing",
+    "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+}
+
+
+class Problem(NamedTuple):
+    """One missing or invalid setting: what is wrong and how to fix it."""
+
+    setting: str
+    what: str
+    fix: str
 
 
 class ConfigError(Exception):
-    """A setting is missing or wrong; the message is one line a person can act on."""
+    """A setting is missing or wrong; the message is one line a person can act on.
+
+    `problems` lists every missing or invalid setting found at once (may be empty when
+    the message alone says it).
+    """
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
 
 
 class Settings(BaseSettings):
@@ -28,8 +64,13 @@ class Settings(BaseSettings):
     )
     toapis_api_key: SecretStr | None = Field(default=None, description="toapis API key.")
     toapis_base_url: str = Field(default="https://toapis.com", description="toapis base URL.")
-    database_url: str = Field(
-        default=DEFAULT_DATABASE_URL, description="SQLite URL, sqlite:///relative or ////abs."
+    data_dir: Path | None = Field(
+        default=None,
+        description="Folder of the database and the heartbeat file (default: data).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLite URL, sqlite:///relative or ////abs (default: in DATA_DIR).",
     )
     discord_api_base_url: str | None = Field(
         default=None, description="REST base URL override (proxy or tests)."
@@ -42,6 +83,12 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(default=5.0, gt=0, le=600)
     job_timeout_seconds: float = Field(default=300.0, gt=0)
+    heartbeat_interval_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds between heartbeat touches while connected to Discord.",
+    )
     allow_private_urls: bool = False
     media_workers: int | None = Field(
         default=None,
@@ -63,6 +110,8 @@ class Settings(BaseSettings):
 
     @field_validator(
         "dev_guild_id",
+        "data_dir",
+        "database_url",
         "discord_api_base_url",
         "discord_gateway_url",
         "media_workers",
@@ -79,24 +128,55 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _sqlite_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                sqlite_path(value)
+            except ConfigError:
+                raise ValueError("not a sqlite:/// URL") from None
+        return value
+
+    @property
+    def data_path(self) -> Path:
+        """The data folder: `DATA_DIR`, else the database's folder, else `data`."""
+        if self.data_dir is not None:
+            return self.data_dir
+        if self.database_url is not None:
+            return sqlite_path(self.database_url).parent
+        return Path(DEFAULT_DATA_DIR)
+
     @property
     def database_path(self) -> Path:
-        """The SQLite file `database_url` names."""
-        return sqlite_path(self.database_url)
+        """The SQLite file: `DATABASE_URL` when set, else `bot.sqlite3` in the data folder."""
+        if self.database_url is not None:
+            return sqlite_path(self.database_url)
+        return self.data_path / DATABASE_FILE
+
+    @property
+    def heartbeat_path(self) -> Path:
+        """The file the connected bot touches (`python -m bot doctor --quick` reads it)."""
+        return self.data_path / HEARTBEAT_FILE
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
         values = (self.discord_token, self.toapis_api_key)
         return [s.get_secret_value() for s in values if s and s.get_secret_value()]
 
+    def missing(self, *names: str) -> list[Problem]:
+        """A `Problem` for each of `names` that is not set."""
+        return [
+            Problem(name.upper(), f"{name.upper()} is not set", f"put it {WHERE}")
+            for name in names
+            if getattr(self, name.lower()) is None
+        ]
+
     def require(self, *names: str) -> None:
-        """Raise `ConfigError` naming the first of `names` that is not set."""
-        for name in names:
-            if getattr(self, name.lower()) is None:
-                raise ConfigError(
-                    f"{name.upper()} is not set: put it in the environment or in a .env file "
-                    "(copy .env.example to .env and fill it in)."
-                )
+        """Raise one `ConfigError` naming every one of `names` that is not set."""
+        problems = self.missing(*names)
+        if problems:
+            raise ConfigError(one_line(problems), problems)
 
 
 def sqlite_path(url: str) -> Path:
@@ -110,13 +190,44 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len(prefix) :])
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read settings, turning validation errors into one readable `ConfigError`."""
+def inspect_settings(**overrides: Any) -> tuple[Settings, list[Problem]]:
+    """Read settings and list every invalid one at once.
+
+    The settings returned use the default for each invalid value, so the other checks can
+    still run; the problems say what was wrong with each and how to fix it.
+    """
     try:
-        settings = Settings(**overrides)  # type: ignore[arg-type]
+        return Settings(**overrides), []
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]).upper() if first["loc"] else "a setting"
-        raise ConfigError(f"{field} is invalid: {first['msg']} (see .env.example).") from None
-    sqlite_path(settings.database_url)
+        invalid: dict[str, Problem] = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else ""
+            if field in invalid or field not in Settings.model_fields:
+                continue
+            name = field.upper()
+            why = str(error["msg"]).removeprefix("Value error, ")
+            valid = VALID.get(field, "a valid value")
+            invalid[field] = Problem(
+                name, f"{name} is invalid: {why}", f"set it to {valid} (see .env.example)"
+            )
+        defaults = {field: Settings.model_fields[field].default for field in invalid}
+        return Settings(**{**overrides, **defaults}), list(invalid.values())
+
+
+def one_line(problems: Sequence[Problem]) -> str:
+    """Every problem in one sentence: the settings not set together, then invalid ones."""
+    missing = [p.setting for p in problems if p.what.endswith(" is not set")]
+    parts = []
+    if missing:
+        verb, them = ("is", "it") if len(missing) == 1 else ("are", "them")
+        parts.append(f"{' and '.join(missing)} {verb} not set: put {them} {WHERE}")
+    parts += [f"{p.what}: {p.fix}" for p in problems if p.setting not in missing]
+    return "; ".join(parts) + "."
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read settings; every invalid one is named in one readable `ConfigError`."""
+    settings, problems = inspect_settings(**overrides)
+    if problems:
+        raise ConfigError(one_line(problems), problems)
     return settings

@@ -252,3 +252,30 @@ def _check_path(path: Path) -> None:
         raise fail(exc.strerror or str(exc)) from exc
     if header and header != SQLITE_HEADER:
         raise StorageError(f"the file at {path} is not a SQLite database")
+
+
+def schema_version(path: Path) -> int | None:
+    """The schema version of the database at `path` (read only), None when there is none.
+
+    Raises `StorageError` when the file cannot be read, is not a SQLite database, belongs
+    to another program or was written by a newer bot. Changes nothing.
+    """
+    _check_path(path)
+    if not path.exists():
+        return None
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+        try:
+            app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+            version = int(conn.execute("PRAGMA user_version").fetchone()[0])
+            tables = int(conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        if "not a database" in str(exc):
+            raise StorageError(f"the file at {path} is not a SQLite database") from exc
+        raise StorageError(f"cannot open the database at {path}: {exc}") from exc
+    problem = incompatibility(app_id, version, tables > 0)
+    if problem is not None:
+        raise StorageError(f"database at {path} {problem}")
+    return version

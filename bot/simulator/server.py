@@ -26,7 +26,14 @@ from aiohttp import web
 
 from bot.simulator.media_check import make_avatar_jpeg
 from bot.simulator.scenario import Scenario
-from bot.simulator.tasks import SimTask, new_character, new_task_id, run_task, validate_create
+from bot.simulator.tasks import (
+    MODELS,
+    SimTask,
+    new_character,
+    new_task_id,
+    run_task,
+    validate_create,
+)
 from bot.simulator.uploads import receive_upload
 
 log = logging.getLogger(__name__)
@@ -156,6 +163,7 @@ class Simulator:
         app.router.add_get("/v1/characters_tasks/{task_id}", self._character_status)
         app.router.add_get("/v1/videos/generations/{task_id}", self._status)
         app.router.add_post("/v1/uploads/videos", self._upload)
+        app.router.add_get("/v1/models", self._models)
         app.router.add_get("/uploads/videos/{name}", self._uploaded_file)
         app.router.add_get("/f/image/{name}", self._image)
         app.router.add_get("/_sim/scenario", self._get_scenario)
@@ -289,6 +297,14 @@ class Simulator:
         if task is None or self.scenario.consume("not_found_queries"):
             return api_error(404, 404, "Task not found", "not_found_error")
         return web.json_response(task.to_json())
+
+    async def _models(self, request: web.Request) -> web.Response:
+        """The models offered, OpenAI style (`{"object": "list", "data": [{"id": ...}]}`)."""
+        refused = self._refuse(request, "query")
+        if refused is not None:
+            return refused
+        data = [{"id": model, "object": "model", "owned_by": "sora"} for model in MODELS]
+        return web.json_response({"object": "list", "data": data})
 
     async def _upload(self, request: web.Request) -> web.Response:
         refused = self._refuse(request, "upload")

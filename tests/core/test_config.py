@@ -17,7 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch, tmp_path):
     for key in list(os.environ):
-        if key.startswith(("DISCORD_", "TOAPIS_", "DATABASE_", "POLL_", "JOB_", "LOG_")):
+        if key.startswith(
+            ("DISCORD_", "TOAPIS_", "DATABASE_", "DATA_DIR", "POLL_", "JOB_", "LOG_", "MEDIA_")
+        ):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)  # no stray .env
 
@@ -113,3 +115,59 @@ def test_unusable_database_is_a_clear_start_up_error(tmp_path):
         assert result.returncode == 1
         assert words in result.stderr and "Traceback" not in result.stderr
         assert "x" * 40 not in result.stderr
+
+
+def test_every_invalid_setting_is_named_at_once(monkeypatch):
+    monkeypatch.setenv("POLL_INTERVAL_SECONDS", "soon")
+    monkeypatch.setenv("LOG_LEVEL", "loud")
+    monkeypatch.setenv("DATABASE_URL", "postgres://db")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert [p.setting for p in caught.value.problems] == [
+        "DATABASE_URL",
+        "POLL_INTERVAL_SECONDS",
+        "LOG_LEVEL",
+    ]
+    assert str(caught.value) == (
+        "DATABASE_URL is invalid: not a sqlite:/// URL: set it to sqlite:///data/bot.sqlite3 "
+        "(relative) or sqlite:////absolute/path.sqlite3 (see .env.example); "
+        "POLL_INTERVAL_SECONDS is invalid: Input should be a valid number, unable to parse "
+        "string as a number: set it to a number of seconds above 0, at most 600 (see "
+        ".env.example); LOG_LEVEL is invalid: Input should be 'CRITICAL', 'ERROR', 'WARNING', "
+        "'INFO' or 'DEBUG': set it to DEBUG, INFO, WARNING, ERROR or CRITICAL (see .env.example)."
+    )
+
+
+def test_data_dir_holds_the_database_and_the_heartbeat(monkeypatch):
+    monkeypatch.setenv("DATA_DIR", "/srv/sora")
+    settings = load_settings()
+    assert settings.database_path == Path("/srv/sora/bot.sqlite3")
+    assert settings.heartbeat_path == Path("/srv/sora/heartbeat")
+    monkeypatch.setenv("DATABASE_URL", "sqlite:////elsewhere/x.sqlite3")
+    assert load_settings().database_path == Path("/elsewhere/x.sqlite3")  # explicit URL wins
+    monkeypatch.delenv("DATA_DIR")
+    assert load_settings().heartbeat_path == Path("/elsewhere/heartbeat")  # next to it
+    monkeypatch.setenv("DATA_DIR", "")  # a blank line in .env is "not set"
+    monkeypatch.delenv("DATABASE_URL")
+    assert load_settings().database_path == Path("data/bot.sqlite3")
+
+
+def test_run_names_every_problem_in_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "TOAPIS_"))}
+    env["MEDIA_WORKERS"] = "many"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 2
+    assert result.stderr == (
+        "error: DISCORD_TOKEN and TOAPIS_API_KEY are not set: put them in the environment or "
+        "in a .env file (copy .env.example to .env and fill it in); MEDIA_WORKERS is invalid: "
+        "Input should be a valid integer, unable to parse string as an integer: set it to a "
+        "whole number from 1 to 64, or nothing (see .env.example).\n"
+    )

@@ -116,6 +116,8 @@ class FakeDiscord:
         self.commands: dict[int | None, list[Payload]] = {}
         self.sync_count = 0
         self.gateway_url_override: str | None = None
+        # `GET /applications/@me` flags: GATEWAY_MESSAGE_CONTENT_LIMITED (the intent granted)
+        self.application_flags = 1 << 19
         self.base_url = ""
         self.root_url = ""
         self._command_ids: dict[tuple[int | None, str, int], int] = {}
@@ -348,6 +350,9 @@ class FakeDiscord:
         return [
             web.get(p + "/users/@me", self._me),
             web.get(p + "/oauth2/applications/@me", self._app_info),
+            web.get(p + "/applications/@me", self._application),
+            web.get(p + "/guilds/{guild}/members/{user}", self._guild_member),
+            web.get(p + "/guilds/{guild}/roles", self._guild_roles),
             web.get(p + "/gateway", self._gateway),
             web.get(p + "/gateway/bot", self._gateway),
             web.put(cmds, self._sync),
@@ -382,6 +387,29 @@ class FakeDiscord:
                 "approximate_guild_count": len(self.gateway.guilds),
             }
         )
+
+    async def _application(self, request: web.Request) -> web.Response:
+        return json_response({"id": str(APP_ID), "name": BOT_NAME, "flags": self.application_flags})
+
+    def _guild(self, request: web.Request) -> Payload | None:
+        wanted = request.match_info["guild"]
+        return next((g for g in self.gateway.guilds if str(g["id"]) == wanted), None)
+
+    async def _guild_member(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        if guild is None:
+            return error(404, 10004, "Unknown Guild")
+        wanted = request.match_info["user"]
+        for member in guild.get("members", []):
+            if str(member["user"]["id"]) == wanted:
+                return json_response(member)
+        return error(404, 10007, "Unknown Member")
+
+    async def _guild_roles(self, request: web.Request) -> web.Response:
+        guild = self._guild(request)
+        if guild is None:
+            return error(404, 10004, "Unknown Guild")
+        return json_response(guild.get("roles", []))
 
     async def _gateway(self, request: web.Request) -> web.Response:
         url = self.gateway_url_override or self.gateway.gateway_url

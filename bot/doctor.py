@@ -1,0 +1,158 @@
+"""`python -m bot doctor`: every check of a setup, one line each, ok / what is wrong / fix.
+
+Configuration (every missing or invalid setting at once), the data folder and database
+(writable, schema, "bot running (pid N)"), ffmpeg, Discord and toapis (see `bot.checks`).
+Exit 0 when nothing failed (warnings allowed), 1 otherwise.
+
+`doctor --quick` only checks that the heartbeat file of a running bot is fresh: the
+Docker HEALTHCHECK. It reads no setting it does not need and connects nowhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+from pathlib import Path
+from typing import TextIO
+
+from bot.checks import Check, Status, client, discord_checks, toapis_checks
+from bot.config import REQUIRED, Problem, Settings, inspect_settings
+from bot.heartbeat import STALE_AFTER_BEATS, age
+from bot.log_redaction import setup_logging
+from bot.process_lock import holder
+from storage.database import StorageError, schema_version
+from storage.migrations import SCHEMA_VERSION
+
+WRITABLE_FIX = (
+    "make the folder writable by the user the bot runs as, or point DATA_DIR (or "
+    "DATABASE_URL) elsewhere"
+)
+
+FOREIGN_FIX = "point DATA_DIR (or DATABASE_URL) at this bot's own database, or move that file away"
+
+
+def config_checks(problems: list[Problem]) -> list[Check]:
+    """One line per missing or invalid setting, or one ok line."""
+    if not problems:
+        return [Check(Status.OK, "configuration", "every setting is set and valid")]
+    return [Check(Status.FAIL, "configuration", p.what, p.fix) for p in problems]
+
+
+def data_checks(settings: Settings) -> list[Check]:
+    """The data folder (writable) and the database (schema, a bot running on it)."""
+    checks = [_data_folder(settings.data_path)]
+    path = settings.database_path
+    try:
+        version = schema_version(path)
+    except StorageError as exc:
+        unusable = str(exc).startswith("cannot open")  # else not ours, or a newer bot's
+        fix = WRITABLE_FIX if unusable else FOREIGN_FIX
+        return [*checks, Check(Status.FAIL, "database", str(exc), fix)]
+    if version is None:
+        what = f"{path} does not exist yet; the bot creates it at start"
+    elif version < SCHEMA_VERSION:
+        what = f"{path}, schema version {version} (the bot updates it to {SCHEMA_VERSION})"
+    else:
+        what = f"{path}, schema version {version} (up to date)"
+    pid = holder(path)
+    if pid is not None:
+        what += f", bot running (pid {pid})" if pid else ", bot running (pid unknown)"
+    return [*checks, Check(Status.OK, "database", what)]
+
+
+def _data_folder(folder: Path) -> Check:
+    """The folder exists (created if missing, as the bot would) and is writable."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        problem = None if folder.is_dir() else "is not a folder"
+    except OSError as exc:
+        problem = f"cannot be created ({exc.strerror or exc})"
+    if problem is None and not os.access(folder, os.W_OK | os.X_OK):
+        problem = "is not writable"
+    if problem is not None:
+        return Check(Status.FAIL, "data folder", f"{folder} {problem}", WRITABLE_FIX)
+    return Check(Status.OK, "data folder", f"{folder} is writable")
+
+
+def ffmpeg_check() -> Check:
+    """ffmpeg runs (the one on PATH, else the bundled one)."""
+    from bot.media.page_checks import ffmpeg_path
+
+    fix = "install ffmpeg (e.g. apt-get install ffmpeg) or reinstall the bot (imageio-ffmpeg)"
+    try:
+        exe = ffmpeg_path()
+        result = subprocess.run(  # noqa: S603 (our own ffmpeg, fixed arguments)
+            [exe, "-hide_banner", "-version"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        return Check(Status.FAIL, "ffmpeg", f"cannot run ffmpeg: {exc}", fix)
+    first = (result.stdout.splitlines() or [""])[0]
+    if result.returncode != 0 or not first.startswith("ffmpeg version"):
+        return Check(Status.FAIL, "ffmpeg", f"{exe} -version exited {result.returncode}", fix)
+    version = first.split()[2] if len(first.split()) > 2 else "?"
+    return Check(Status.OK, "ffmpeg", f"{exe} (version {version})")
+
+
+def heartbeat_check(settings: Settings, now: float | None = None) -> Check:
+    """The running bot's heartbeat is younger than 3 intervals (90 s by default)."""
+    path = settings.heartbeat_path
+    limit = STALE_AFTER_BEATS * settings.heartbeat_interval_seconds
+    seconds = age(path, now)
+    fix = "see the bot's log; start it with python -m bot"
+    if seconds is None:
+        return Check(
+            Status.FAIL, "heartbeat", f"no {path}: the bot is not connected to Discord", fix
+        )
+    if seconds > limit:
+        what = (
+            f"{path} is {seconds:.0f} s old (more than {limit:g} s): "
+            "the bot is not connected to Discord"
+        )
+        return Check(Status.FAIL, "heartbeat", what, fix)
+    return Check(Status.OK, "heartbeat", f"{path} is {seconds:.0f} s old (at most {limit:g} s)")
+
+
+async def remote_checks(settings: Settings) -> list[Check]:
+    """Discord and toapis, at the same time."""
+    async with client() as http:
+        discord, toapis = await asyncio.gather(
+            discord_checks(settings, http), toapis_checks(settings, http)
+        )
+    return [*discord, *toapis]
+
+
+def run_doctor(out: TextIO, *, quick: bool = False) -> int:
+    """Print every check, one line each, then a summary; 0 when nothing failed."""
+    settings, problems = inspect_settings()
+    setup_logging("ERROR", settings.secrets())
+    if quick:
+        check = heartbeat_check(settings)
+        print(check.line(), file=out, flush=True)
+        return 0 if check.status is Status.OK else 1
+    problems += settings.missing(*REQUIRED)
+    checks: list[Check] = []
+    for group in (config_checks(problems), data_checks(settings), [ffmpeg_check()]):
+        checks += group
+        _show(group, out)
+    group = asyncio.run(remote_checks(settings))
+    checks += group
+    _show(group, out)
+    failed = sum(c.status is Status.FAIL for c in checks)
+    warned = sum(c.status is Status.WARN for c in checks)
+    if failed:
+        summary = f"doctor: {failed} problem(s) to fix, {warned} warning(s)"
+    else:
+        summary = f"doctor: all is well ({warned} warning(s))" if warned else "doctor: all is well"
+    print(summary, file=out, flush=True)
+    return 1 if failed else 0
+
+
+def _show(checks: list[Check], out: TextIO) -> None:
+    for check in checks:
+        print(check.line(), file=out, flush=True)
