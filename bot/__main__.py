@@ -16,7 +16,7 @@ def run_bot() -> int:
     problems += settings.missing(*REQUIRED)
     if problems:  # every missing or invalid setting, in one line
         print(f"error: {one_line(problems)}", file=sys.stderr)
-        return 2
+        return 1
     setup_logging(settings.log_level, settings.secrets())
     from bot.app import run  # discord is imported only when the bot really starts
 

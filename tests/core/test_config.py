@@ -67,7 +67,7 @@ def test_starting_without_a_token_says_what_to_set(tmp_path):
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # run: one line, exit 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
     assert "DISCORD_TOKEN" in lines[0] and ".env.example" in lines[0]
@@ -86,7 +86,7 @@ def test_missing_api_key_is_named_after_the_token(tmp_path):
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # run: one line, exit 1
     assert "TOAPIS_API_KEY" in result.stderr and "x" * 30 not in result.stderr
 
 
@@ -164,7 +164,7 @@ def test_run_names_every_problem_in_one_line(tmp_path):
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
-    assert result.returncode == 2
+    assert result.returncode == 1  # run: one line, exit 1
     assert result.stderr == (
         "error: DISCORD_TOKEN and TOAPIS_API_KEY are not set: put them in the environment or "
         "in a .env file (copy .env.example to .env and fill it in); MEDIA_WORKERS is invalid: "
