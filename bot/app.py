@@ -32,6 +32,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.settings",
     "cogs.reactions",
     "cogs.help",
+    "cogs.owner",
 )
 COMMANDS_HASH_KEY = "commands_hash"
 
@@ -103,7 +104,16 @@ class SoraBot(commands.Bot):
         guild = discord.Object(self.settings.dev_guild_id) if self.settings.dev_guild_id else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
-        commands_json = [c.to_dict(self.tree) for c in self.tree.get_commands(guild=guild)]
+        targets = [guild]
+        owner_guild = self.settings.owner_guild_id
+        if owner_guild and owner_guild != self.settings.dev_guild_id:
+            targets.append(discord.Object(owner_guild))  # the owner commands live there
+        commands_json = {
+            str(target.id if target else "global"): [
+                c.to_dict(self.tree) for c in self.tree.get_commands(guild=target)
+            ]
+            for target in targets
+        }
         digest = hashlib.sha256(
             json.dumps(
                 {"guild": self.settings.dev_guild_id, "commands": commands_json},
@@ -114,13 +124,14 @@ class SoraBot(commands.Bot):
         if await self.core.state.get(COMMANDS_HASH_KEY) == digest:
             log.info("slash commands unchanged; not syncing")
             return False
-        synced = await self.tree.sync(guild=guild)
+        for target in targets:
+            synced = await self.tree.sync(guild=target)
+            log.info(
+                "synced %d slash command(s)%s",
+                len(synced),
+                f" to guild {target.id}" if target else " globally",
+            )
         await self.core.state.set(COMMANDS_HASH_KEY, digest)
-        log.info(
-            "synced %d slash command(s)%s",
-            len(synced),
-            f" to guild {guild.id}" if guild else " globally",
-        )
         return True
 
     async def close(self) -> None:

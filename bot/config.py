@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(
         default=None, description="Sync commands to this guild only (instant updates)."
     )
+    owner_ids: str = Field(
+        default="",
+        description="Extra bot owners: user ids, comma-separated (the application's owner "
+        "or team always counts).",
+    )
+    owner_guild_id: int | None = Field(
+        default=None, description="Register the owner commands in this server only."
+    )
     poll_interval_seconds: float = Field(default=5.0, gt=0, le=600)
     job_timeout_seconds: float = Field(default=300.0, gt=0)
     heartbeat_interval_seconds: float = Field(
@@ -110,6 +118,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "dev_guild_id",
+        "owner_guild_id",
         "data_dir",
         "database_url",
         "discord_api_base_url",
@@ -120,6 +129,19 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("owner_ids")
+    @classmethod
+    def _user_ids(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        if not all(part.isdigit() and len(part) <= 20 for part in parts):
+            raise ValueError("must be Discord user ids separated by commas")
+        return ",".join(parts)
+
+    @property
+    def owner_id_set(self) -> frozenset[int]:
+        """The user ids named in OWNER_IDS."""
+        return frozenset(int(part) for part in self.owner_ids.split(",") if part)
 
     @field_validator("toapis_base_url")
     @classmethod

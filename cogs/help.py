@@ -65,6 +65,14 @@ def help_embed() -> discord.Embed:
         ),
         inline=False,
     )
+    embed.add_field(
+        name="Bot owner",
+        value=(
+            "`/owner status`, `/owner pause` / `resume`, `/owner cap` (jobs per UTC day for "
+            "the whole bot), `/owner block` / `unblock` (a member or a server)."
+        ),
+        inline=False,
+    )
     embed.add_field(name="More", value=f"[README]({README_URL})", inline=False)
     return embed
 

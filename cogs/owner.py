@@ -1,0 +1,159 @@
+"""`/owner`: the bot owner's controls over the one toapis account.
+
+Registered only in `OWNER_GUILD_ID` when it is set (globally otherwise, hidden from
+everyone but administrators), and every command refuses anyone who is not an owner: the
+application's owner or team members, plus `OWNER_IDS`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.owner import OwnerState
+
+if TYPE_CHECKING:
+    from bot.app import SoraBot
+    from bot.owner import OwnerControls
+
+NOT_OWNER = "Only the bot's owner can use this."
+QUIET = discord.AllowedMentions.none()
+
+
+def status_embed(state: OwnerState) -> discord.Embed:
+    """The owner's controls in one message."""
+    embed = discord.Embed(title="Owner controls", colour=discord.Colour.dark_gold())
+    embed.add_field(
+        name="New jobs",
+        value=f"paused: {state.paused}" if state.paused is not None else "running",
+        inline=False,
+    )
+    cap = "off" if state.daily_cap is None else f"{state.daily_cap} jobs per UTC day"
+    embed.add_field(name="Global daily cap", value=cap, inline=False)
+    users = ", ".join(f"<@{u}> (`{u}`)" for u in sorted(state.blocked_users)[:20]) or "none"
+    guilds = ", ".join(f"`{g}`" for g in sorted(state.blocked_guilds)[:20]) or "none"
+    embed.add_field(name="Blocked members", value=users, inline=False)
+    embed.add_field(name="Blocked servers", value=guilds, inline=False)
+    return embed
+
+
+def _snowflake(text: str) -> int | None:
+    text = text.strip().strip("<@!#&>")
+    return int(text) if text.isdigit() and 15 <= len(text) <= 20 else None
+
+
+class OwnerCommands(app_commands.Group):
+    """Pause, cap and block: the owner's levers over spending."""
+
+    def __init__(self, bot: SoraBot) -> None:
+        super().__init__(
+            name="owner",
+            description="Bot owner only: pause, cap and block",
+            default_permissions=discord.Permissions(administrator=True),
+        )
+        self.bot = bot
+
+    @property
+    def controls(self) -> OwnerControls:
+        """The owner's stored controls."""
+        assert self.bot.core is not None
+        return self.bot.core.owner
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Owners only: the application's owner or team, and OWNER_IDS."""
+        user = interaction.user
+        if user.id in self.bot.settings.owner_id_set or await self.bot.is_owner(user):
+            return True
+        await interaction.response.send_message(NOT_OWNER, ephemeral=True)
+        return False
+
+    async def _show(self, interaction: discord.Interaction, text: str, state: OwnerState) -> None:
+        await interaction.response.send_message(
+            text, embed=status_embed(state), ephemeral=True, allowed_mentions=QUIET
+        )
+
+    @app_commands.command(name="status", description="Pause, cap and blocks as they stand")
+    async def status(self, interaction: discord.Interaction) -> None:
+        """Show every control."""
+        await self._show(interaction, "Owner controls:", await self.controls.get())
+
+    @app_commands.command(name="pause", description="Stop new jobs everywhere, with a message")
+    @app_commands.describe(message="What members read, e.g. 'back tomorrow'")
+    async def pause(
+        self, interaction: discord.Interaction, message: app_commands.Range[str, 1, 200]
+    ) -> None:
+        """Refuse new jobs in every server (jobs already running finish)."""
+        state = await self.controls.change(paused=message.strip())
+        await self._show(interaction, "New jobs are paused everywhere.", state)
+
+    @app_commands.command(name="resume", description="Take new jobs again")
+    async def resume(self, interaction: discord.Interaction) -> None:
+        """Lift the pause."""
+        state = await self.controls.change(paused=None)
+        await self._show(interaction, "New jobs are taken again.", state)
+
+    @app_commands.command(name="cap", description="Jobs per UTC day across every server")
+    @app_commands.describe(jobs="the most jobs per UTC day for the whole bot; 0 turns the cap off")
+    async def cap(
+        self, interaction: discord.Interaction, jobs: app_commands.Range[int, 0, 1_000_000]
+    ) -> None:
+        """Set or lift the global daily cap."""
+        state = await self.controls.change(daily_cap=jobs or None)
+        text = f"At most {jobs} jobs per UTC day." if jobs else "No global daily cap."
+        await self._show(interaction, text, state)
+
+    @app_commands.command(name="block", description="Stop a member or a server from creating")
+    @app_commands.describe(
+        member="a member to block everywhere", server_id="the id of a server to block"
+    )
+    async def block(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User | None = None,
+        server_id: str | None = None,
+    ) -> None:
+        """Block a member (in every server) or a whole server."""
+        await self._block(interaction, member, server_id, blocking=True)
+
+    @app_commands.command(name="unblock", description="Lift a block")
+    @app_commands.describe(member="a blocked member", server_id="the id of a blocked server")
+    async def unblock(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User | None = None,
+        server_id: str | None = None,
+    ) -> None:
+        """Lift a member's or a server's block."""
+        await self._block(interaction, member, server_id, blocking=False)
+
+    async def _block(
+        self,
+        interaction: discord.Interaction,
+        member: discord.User | None,
+        server_id: str | None,
+        *,
+        blocking: bool,
+    ) -> None:
+        guild = _snowflake(server_id) if server_id else None
+        if (member is None) == (server_id is None) or (server_id and guild is None):
+            await interaction.response.send_message(
+                "Give either a member or a server id (a number of 15-20 digits).",
+                ephemeral=True,
+            )
+            return
+        user = member.id if member is not None else None
+        if blocking:
+            state = await self.controls.block(user=user, guild=guild)
+        else:
+            state = await self.controls.unblock(user=user, guild=guild)
+        who = f"<@{user}>" if user else f"server `{guild}`"
+        await self._show(interaction, f"{'Blocked' if blocking else 'Unblocked'} {who}.", state)
+
+
+async def setup(bot: SoraBot) -> None:
+    """Register the owner commands (only in OWNER_GUILD_ID when it is set)."""
+    guild_id = bot.settings.owner_guild_id
+    guild = discord.Object(guild_id) if guild_id else None
+    bot.tree.add_command(OwnerCommands(bot), guild=guild)

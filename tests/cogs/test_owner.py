@@ -1,0 +1,86 @@
+"""The bot owner's controls: pause, global daily cap, blocks; owners only, in their server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.cogs.conftest import Running, bot_settings, start_bot
+from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
+from tests.cogs.test_library import reply_to
+from tests.cogs.test_limits import private_answer, submits
+from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+
+APP_OWNER = OTHER_USER_ID  # the fake application's owner
+
+
+def owner(command: str, options: Any = None, user_id: int = APP_OWNER) -> dict[str, Any]:
+    return payloads.slash_command(command, options, group="owner", user_id=user_id)
+
+
+async def test_only_owners_may_use_the_owner_commands(sora: Running) -> None:
+    text = await private_answer(sora, owner("pause", {"message": "no"}, user_id=USER_ID))
+    assert text == "Only the bot's owner can use this."
+    assert (await sora.core.owner.get()).paused is None
+
+
+async def test_pause_refuses_new_jobs_everywhere_until_resumed(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    url = f"{media_server}/{short_video.name}"
+    answer = await reply_to(sora, owner("pause", {"message": "back tomorrow"}))
+    assert answer.json["data"]["content"] == "New jobs are paused everywhere."
+    text = await private_answer(sora, create(url=url))
+    assert text == "New jobs are paused by the bot owner: back tomorrow"
+    assert submits(simulator) == 0
+
+    await reply_to(sora, owner("resume"))
+    sora.fake.clear()
+    sora.feed(create(url=url))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert submits(simulator) == 1
+
+
+async def test_blocks_and_the_global_cap(
+    tmp_path: Path, fake_discord: Any, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    settings = bot_settings(tmp_path, fake_discord, simulator, owner_ids=f"{USER_ID}")
+    sora = await start_bot(settings, fake_discord)
+    url = f"{media_server}/{short_video.name}"
+    try:
+        await reply_to(sora, owner("block", {"server_id": str(GUILD_ID)}, user_id=USER_ID))
+        text = await private_answer(sora, create(url=url))
+        assert text == "The bot owner has turned this bot off for this server."
+        await reply_to(sora, owner("unblock", {"server_id": str(GUILD_ID)}, user_id=USER_ID))
+
+        member = {"name": "member", "type": 6, "value": str(OTHER_USER_ID)}
+        blocked = owner("block", [member], user_id=USER_ID)
+        blocked["data"]["resolved"] = {"users": {str(OTHER_USER_ID): payloads.user(OTHER_USER_ID)}}
+        await reply_to(sora, blocked)
+        text = await private_answer(sora, create(url=url, user_id=OTHER_USER_ID))
+        assert text == "The bot owner has blocked you from creating characters."
+
+        await reply_to(sora, owner("cap", {"jobs": 1}, user_id=USER_ID))
+        sora.fake.clear()
+        sora.feed(create(url=url))
+        await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+        await sora.settle()
+        text = await private_answer(sora, create(url=url, start="2", end="3"))
+        assert text.startswith("The bot has used all its jobs for today (UTC): try again in ")
+        assert submits(simulator) == 1
+    finally:
+        await sora.bot.close()
+
+
+async def test_owner_commands_are_registered_only_in_the_owner_server(
+    tmp_path: Path, fake_discord: Any, simulator: Any
+) -> None:
+    settings = bot_settings(tmp_path, fake_discord, simulator, owner_guild_id=OTHER_GUILD_ID)
+    sora = await start_bot(settings, fake_discord)
+    try:
+        global_names = {c["name"] for c in fake_discord.commands.get(None, [])}
+        owner_names = {c["name"] for c in fake_discord.commands.get(OTHER_GUILD_ID, [])}
+        assert "character" in global_names and "owner" not in global_names
+        assert owner_names == {"owner"}
+    finally:
+        await sora.bot.close()
