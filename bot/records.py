@@ -98,6 +98,7 @@ class Job:
     stalled_at: float | None
     announced_at: float | None
     retry_at: float | None = None  # WAITING: when the create request is sent again
+    cancelled_at: float | None = None  # the member cancelled it after it was sent
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ def help_embed() -> discord.Embed:
     embed.add_field(
         name="Browse and manage",
         value=(
+            "`/character jobs` (what is in flight, with Cancel), "
             "`/character list` (filter `mine` or `creator`), `/character show`, "
             "`/character rename`, `/character delete`. Pick the name from the suggestions; "
             "if a typed name fits several characters you get to choose. Rename and delete "

@@ -81,6 +81,7 @@ def row_to_job(row: sqlite3.Row) -> Job:
         stalled_at=row["stalled_at"],
         announced_at=row["announced_at"],
         retry_at=row["retry_at"],
+        cancelled_at=row["cancelled_at"],
     )
 
 
@@ -291,6 +292,51 @@ class JobRepository:
             f"OR state = '{JobState.WAITING.value}' "
             f"OR (state IN ({_FINAL}) AND announced_at IS NULL) "
             "ORDER BY id"
+        )
+        return [row_to_job(row) for row in rows]
+
+    async def cancel_unsent(self, job_id: int, message: str) -> Job | None:
+        """A job not sent yet (preparing, or waiting to be sent) ends FAILED "cancelled";
+        None if it was sent meanwhile (or is over)."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                "UPDATE jobs SET state = ?, error_code = 'cancelled', error_message = ?, "
+                "updated_at = ?, finished_at = COALESCE(finished_at, ?) "
+                "WHERE id = ? AND task_id IS NULL AND state IN (?, ?)",
+                (
+                    JobState.FAILED.value,
+                    message,
+                    now,
+                    now,
+                    job_id,
+                    JobState.PREPARING.value,
+                    JobState.WAITING.value,
+                ),
+            )
+            if outcome.rowcount == 0:
+                return None
+            return await _load(tx, job_id)
+
+    async def mark_cancelled(self, job_id: int) -> Job:
+        """A sent job the member no longer wants to hear about (the result is still kept)."""
+        now = time.time()
+        return await self._update(
+            job_id, "cancelled_at = COALESCE(cancelled_at, ?), updated_at = ?", (now, now)
+        )
+
+    async def in_flight(
+        self, guild_id: int, requester_id: int | None = None, *, limit: int = 10
+    ) -> list[Job]:
+        """Jobs not over yet and not cancelled, oldest first: a member's, or the server's."""
+        where = "guild_id = ? AND cancelled_at IS NULL AND state IN (" + _IN_FLIGHT + ")"
+        params: tuple[Any, ...] = (guild_id,)
+        if requester_id is not None:
+            where += " AND requester_id = ?"
+            params += (requester_id,)
+        rows = await self._db.fetchall(
+            f"SELECT * FROM jobs WHERE {where} ORDER BY id LIMIT ?",  # noqa: S608 (constant SQL)
+            (*params, limit),
         )
         return [row_to_job(row) for row in rows]
 

@@ -148,6 +148,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_guild_submitted ON jobs (guild_id, submitted_at);
     CREATE INDEX jobs_submitted ON jobs (submitted_at);
     """,
+    # 7: a member cancelled a job after it was sent: it is followed, but nobody is told.
+    """
+    ALTER TABLE jobs ADD COLUMN cancelled_at REAL NULL;
+    """,
 ]
 
 # The schema version this code writes and understands.

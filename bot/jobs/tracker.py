@@ -40,6 +40,8 @@ __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerT
 
 log = logging.getLogger(__name__)
 
+CANCELLED = "Cancelled before it was sent to toapis; nothing was charged."
+
 
 class JobTracker:
     """Submits jobs and follows each with its own asyncio task."""
@@ -230,6 +232,27 @@ class JobTracker:
     async def abandon(self, job_id: int) -> None:
         """Forget a job still preparing that will not be sent (the member was told why)."""
         await self.jobs.discard_preparing(job_id)
+
+    async def cancel(self, job_id: int) -> Job | None:
+        """The member no longer wants this job.
+
+        Not sent yet: it ends failed ("cancelled"), nothing is charged. Sent: toapis has no
+        cancel, so it is still followed and a late result is stored, but nobody is told.
+        """
+        job = await self.jobs.get(job_id)
+        if job is None or job.state.is_final:
+            return job
+        if job.task_id is None and job.state in (JobState.PREPARING, JobState.WAITING):
+            following = self._tasks.get(job_id)
+            if following is not None and job.state is JobState.WAITING:
+                following.cancel()  # asleep until its next attempt: nothing in flight
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+            stopped = await self.jobs.cancel_unsent(job_id, CANCELLED)
+            if stopped is not None:
+                await self._announce(stopped)
+                return stopped
+        return await self.jobs.mark_cancelled(job_id)
 
     async def _send_once(self, job: Job, request: CharacterRequest, *, attempt: int = 0) -> Job:
         """Send the create request of a job in SUBMITTING; record what came of it.

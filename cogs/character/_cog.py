@@ -20,6 +20,7 @@ from cogs.character._flow import (
     attachment_info,
     source_from_message,
 )
+from cogs.character._jobs import CancelButton, show_jobs
 from cogs.character._library import Library
 from cogs.character._limits import refuse_if_limited
 from cogs.character._listener import DiscordJobListener
@@ -66,12 +67,12 @@ class CharacterCog(commands.Cog):
         """Start hearing about jobs; register the menu and the restart-proof buttons."""
         self.core.listeners.add(self.job_listener)
         self.bot.tree.add_command(self.context_menu)
-        self.bot.add_dynamic_items(*DYNAMIC_ITEMS)
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS, CancelButton)
 
     async def cog_unload(self) -> None:
         """Stop hearing about jobs."""
         self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
-        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS)
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS, CancelButton)
         if self.bot.core is not None:
             self.bot.core.listeners.remove(self.job_listener)
         await self.job_listener.close()
@@ -196,6 +197,16 @@ class CharacterCog(commands.Cog):
             return []
         found = await self.core.characters.search(interaction.guild_id, current[:100], limit=25)
         return [app_commands.Choice(name=_choice_label(c), value=c.character_id) for c in found]
+
+    @character.command(
+        name="jobs", description="Your jobs in flight (the server's for admins), with Cancel"
+    )
+    async def jobs(self, interaction: discord.Interaction) -> None:
+        """Jobs preparing, waiting or running, each with a Cancel button (private)."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
+        await show_jobs(interaction)
 
     @character.command(name="list", description="Show this server's characters, newest first")
     @app_commands.describe(

@@ -21,6 +21,7 @@ from bot.jobs.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
+from bot.records import JobState
 from cogs.character._limits import limited
 from cogs.character._render import Rendered, progress_bar
 from cogs.character._replies import InteractionReplies
@@ -198,6 +199,8 @@ class CreateFlow:
             await self.core.tracker.abandon(job.id)
             raise
         await line.stop()
+        if await self._cancelled_meanwhile(job.id):
+            return
         shown = sending(order, prepared)
         reply = await interaction.edit_original_response(
             embeds=shown.embeds, attachments=shown.files()
@@ -223,6 +226,11 @@ class CreateFlow:
             interaction.guild_id,
             job.task_id,
         )
+
+    async def _cancelled_meanwhile(self, job_id: int) -> bool:
+        """The member cancelled while the video was prepared (the reply says so already)."""
+        stored = await self.core.jobs.get(job_id)
+        return stored is None or stored.state is not JobState.PREPARING
 
     @staticmethod
     async def _refuse(interaction: discord.Interaction, text: str) -> None:

@@ -202,7 +202,8 @@ class DiscordJobListener:
         return True
 
     def _has_reply(self, job: Job) -> bool:
-        return job.channel_id is not None and job.message_id is not None
+        """Whether the job has a reply to keep up to date (a cancelled one has not)."""
+        return job.channel_id is not None and job.message_id is not None and not job.cancelled_at
 
     async def job_changed(self, job: Job) -> None:
         """Show progress (throttled; only when something visible changed)."""
@@ -237,6 +238,8 @@ class DiscordJobListener:
 
     async def job_failed(self, job: Job) -> None:
         """Say why, and what to do next (in a new message if the reply is not known)."""
+        if job.cancelled_at:
+            return  # the member cancelled it and was told then
         if self._has_reply(job):
             await self._final(job, render_failure(job), nonce=f"sora-f{job.id}")
             self._forget(job)

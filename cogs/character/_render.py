@@ -161,8 +161,23 @@ def render_card(job: Job | None, character: Character, *, now: float | None = No
     return Rendered(content=content, embeds=[embed], avatar=avatar)
 
 
+def render_cancelled(job: Job) -> Rendered:
+    """A job the member cancelled (before or after it was sent)."""
+    if job.task_id is None:
+        words = "Cancelled before it was sent to toapis; nothing was charged."
+    else:
+        words = (
+            "Cancelled. toapis has no cancel, so the task may still finish: if it does, "
+            "the character is kept in this server's library, without a ping."
+        )
+    embed = discord.Embed(title="Cancelled", description=words, colour=discord.Colour.dark_grey())
+    return Rendered(embeds=[_job_fields(embed, job)])
+
+
 def render_failure(job: Job) -> Rendered:
     """Why the job failed, in plain words, and what to do next."""
+    if job.error_code == "cancelled":
+        return render_cancelled(job)
     reason = job.error_message or "toapis could not create a character from this moment."
     next_step = _NEXT_STEPS.get(job.error_code or "", _DEFAULT_NEXT)
     embed = discord.Embed(

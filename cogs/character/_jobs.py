@@ -1,0 +1,138 @@
+"""`/character jobs`: the jobs in flight (a member's own; the server's for admins), with
+a Cancel button that survives restarts.
+
+toapis has no cancel: a job not sent yet is dropped (nothing charged); a sent one stops
+updating its member, and a late result is stored without a ping.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.jobs.ranges import format_clock
+from bot.records import Job, JobState
+from cogs.character._render import describe_source, render_cancelled
+from cogs.errors import report_failure
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+SHOWN = 10
+NOTHING = "No jobs in flight. Start one with `/character create`."
+NOT_YOURS = "Only the person who asked, or someone with Manage Server, can cancel it."
+GONE = "That job is over or no longer exists."
+_WORDS = {
+    JobState.PREPARING: "preparing the video",
+    JobState.SUBMITTING: "being sent",
+    JobState.WAITING: "waiting to be sent",
+    JobState.QUEUED: "queued at toapis",
+    JobState.IN_PROGRESS: "in progress",
+}
+
+
+def _core(interaction: discord.Interaction) -> Core:
+    core: Any = getattr(interaction.client, "core", None)
+    assert core is not None
+    return core  # type: ignore[no-any-return]
+
+
+def jobs_message(jobs: list[Job], *, whole_server: bool) -> tuple[discord.Embed, discord.ui.View]:
+    """The list and one Cancel button per job."""
+    title = "Jobs in flight in this server" if whole_server else "Your jobs in flight"
+    embed = discord.Embed(title=title, colour=discord.Colour.blurple())
+    view = discord.ui.View(timeout=None)
+    if not jobs:
+        embed.description = NOTHING
+        return embed, view
+    lines = []
+    for job in jobs[:SHOWN]:
+        who = f" · <@{job.requester_id}>" if whole_server and job.requester_id else ""
+        lines.append(
+            f"**#{job.id}** {_WORDS.get(job.state, job.state.value)} · {job.progress}% · "
+            f"{format_clock(job.range_start)}–{format_clock(job.range_end)} · "
+            f"{describe_source(job)[:80]}{who} · started <t:{int(job.created_at)}:R>"
+        )
+        view.add_item(CancelButton(job.id))
+    embed.description = "\n".join(lines)
+    return embed, view
+
+
+async def show_jobs(interaction: discord.Interaction) -> None:
+    """Answer privately with the caller's jobs (the server's for Manage Server)."""
+    assert interaction.guild_id is not None
+    whole_server = interaction.permissions.manage_guild
+    jobs = await _core(interaction).jobs.in_flight(
+        interaction.guild_id, None if whole_server else interaction.user.id, limit=SHOWN
+    )
+    embed, view = jobs_message(jobs, whole_server=whole_server)
+    await interaction.response.send_message(
+        embed=embed, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+    )
+
+
+class CancelButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sora:cancel:(?P<job>\d{1,19})"
+):
+    """Cancel one job (the requester or Manage Server)."""
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label=f"Cancel #{job_id}",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"sora:cancel:{job_id}",
+            )
+        )
+        self.job_id = job_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> CancelButton:
+        """Rebuild from the custom_id (untrusted: checked in `callback`)."""
+        return cls(int(match["job"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Cancel, tell the member, refresh the list."""
+        try:
+            await self._cancel(interaction)
+        except Exception as exc:
+            await report_failure(interaction, exc)
+
+    async def _cancel(self, interaction: discord.Interaction) -> None:
+        core = _core(interaction)
+        job = await core.jobs.get(self.job_id)
+        if job is None or job.guild_id != interaction.guild_id or job.state.is_final:
+            await interaction.response.send_message(GONE, ephemeral=True)
+            return
+        if job.requester_id != interaction.user.id and not interaction.permissions.manage_guild:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return
+        cancelled = await core.tracker.cancel(job.id)
+        if cancelled is not None and cancelled.cancelled_at:
+            await _show_cancelled(interaction.client, cancelled)  # nobody else will now
+        whole_server = interaction.permissions.manage_guild
+        jobs = await core.jobs.in_flight(
+            job.guild_id, None if whole_server else interaction.user.id, limit=SHOWN
+        )
+        embed, view = jobs_message(jobs, whole_server=whole_server)
+        await interaction.response.edit_message(
+            content=f"Cancelled #{job.id}.", embed=embed, view=view
+        )
+
+
+async def _show_cancelled(client: discord.Client, job: Job) -> None:
+    """Turn a sent job's reply into "Cancelled" (best effort: it may be gone)."""
+    if job.channel_id is None or job.message_id is None:
+        return
+    reply = client.get_partial_messageable(job.channel_id).get_partial_message(job.message_id)
+    try:
+        await reply.edit(embeds=render_cancelled(job).embeds, attachments=[], view=None)
+    except discord.HTTPException as exc:
+        log.info("job %d: could not mark the reply cancelled: %s", job.id, exc)
