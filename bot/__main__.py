@@ -17,7 +17,7 @@ def run_bot() -> int:
     if problems:  # every missing or invalid setting, in one line
         print(f"error: {one_line(problems)}", file=sys.stderr)
         return 1
-    setup_logging(settings.log_level, settings.secrets())
+    setup_logging(settings.log_level, settings.secrets(), json_lines=settings.log_format == "json")
     from bot.app import run  # discord is imported only when the bot really starts
 
     return run(settings)

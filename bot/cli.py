@@ -326,7 +326,9 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
     try:
         settings = load_settings()
         setup_logging(
-            "WARNING" if settings.log_level == "INFO" else settings.log_level, settings.secrets()
+            "WARNING" if settings.log_level == "INFO" else settings.log_level,
+            settings.secrets(),
+            json_lines=settings.log_format == "json",
         )
         if args.command == "create":
             return asyncio.run(create_command(settings, args, out))

@@ -8,11 +8,14 @@ payloads), `Authorization` / bearer values, and query strings of URLs (signed CD
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
 import threading
 from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 REDACTED = "[redacted]"
 
@@ -79,15 +82,54 @@ class RedactingFormatter(logging.Formatter):
         return self.registry.redact(super().format(record))
 
 
-def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
-    """Route all logging to stderr through the redacting formatter."""
+# Structured fields a log call may pass with `extra=` (and that JSON lines carry).
+FIELDS = ("job_id", "guild_id", "task_id", "event")
+_JOB = re.compile(r"\bjob (\d+)\b")
+_TASK = re.compile(r"\btask ([A-Za-z0-9_\-]{4,100})\b")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, and the job's id, guild,
+    task id and event where the call gave them (job and task are also read from the
+    message, "job 12: ... task T"). Redacted like the text format, field by field."""
+
+    def __init__(self, registry: SecretRegistry = SECRETS) -> None:
+        super().__init__()
+        self.registry = registry
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line, every string redacted."""
+        message = self.registry.redact(record.getMessage())
+        line: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message,
+        }
+        for name in FIELDS:
+            value = getattr(record, name, None)
+            if value is not None:
+                line[name] = self.registry.redact(str(value)) if isinstance(value, str) else value
+        if "job_id" not in line and (found := _JOB.search(message)):
+            line["job_id"] = int(found.group(1))
+        if "task_id" not in line and (found := _TASK.search(message)):
+            line["task_id"] = found.group(1)
+        if record.exc_info:
+            line["exception"] = self.registry.redact(self.formatException(record.exc_info))
+        return json.dumps(line, ensure_ascii=False)
+
+
+def setup_logging(
+    level: str = "INFO", secrets: Iterable[str] = (), *, json_lines: bool = False
+) -> None:
+    """Route all logging to stderr through the redacting formatter (text or JSON lines)."""
     SECRETS.add(*secrets)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_sora_redacting", False):
             root.removeHandler(handler)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(RedactingFormatter())
+    handler.setFormatter(JsonFormatter() if json_lines else RedactingFormatter())
     handler._sora_redacting = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level)

@@ -67,7 +67,13 @@ async def send_and_record(
             error_message=exc.user_message,
         )
         return job, False
-    log.info("job %d: %s task %s", job.id, provider.name, task.id)
+    log.info(
+        "job %d: %s task %s",
+        job.id,
+        provider.name,
+        task.id,
+        extra={"job_id": job.id, "guild_id": job.guild_id, "task_id": task.id, "event": "accepted"},
+    )
     # A task already over is stored as running: the first poll records its outcome.
     state = JobState.IN_PROGRESS if task.status.is_final else STATE_OF[task.status]
     job = await jobs.set_submitted(job.id, task.id, state, task.progress)

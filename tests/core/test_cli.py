@@ -165,3 +165,30 @@ async def test_a_private_address_in_the_cli_names_the_setting_that_allows_it(tmp
         "error: That link points to a private network address. For local testing (the "
         "simulator, files on this machine) set ALLOW_PRIVATE_URLS=true; never in production."
     )
+
+
+async def test_json_logs_are_one_object_per_line_with_the_job_and_task(
+    tmp_path, simulator, media_server, short_video
+):
+    import json
+
+    url = f"{media_server}/{short_video.name}"
+    code, _, err = await run_bot_cli(
+        tmp_path,
+        simulator,
+        "create",
+        "--url",
+        url,
+        "--start",
+        "1",
+        "--end",
+        "3",
+        extra={"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"},
+    )
+    assert code == 0, err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    assert lines and all({"time", "level", "logger", "message"} <= set(e) for e in lines)
+    [submitted] = [e for e in lines if e["message"].startswith("job 1: toapis task ")]
+    assert submitted["job_id"] == 1 and submitted["task_id"].startswith("task_")
+    assert submitted["guild_id"] == 0 and submitted["event"] == "accepted"
+    assert simulator.scenario.api_key not in err
