@@ -16,6 +16,7 @@ from bot.providers.base import CharacterProvider
 from bot.providers.toapis import ToapisClient
 from storage import CharacterRepository, Database, JobRepository, StateRepository
 from storage.guild_settings import GuildSettingsRepository
+from storage.webhooks import WebhookEventRepository
 
 
 @dataclass
@@ -33,6 +34,7 @@ class Core:
     guild_settings: SettingsService
     limits: SpendingLimits
     owner: OwnerControls
+    webhook_events: WebhookEventRepository
     intake: MediaIntake
 
     async def close(self) -> None:
@@ -110,6 +112,7 @@ async def open_core(
         guild_settings,
         SpendingLimits(guild_settings, jobs, owner),
         owner,
+        WebhookEventRepository(database),
         MediaIntake(
             provider,
             allow_private=settings.allow_private_urls,

@@ -245,6 +245,11 @@ class CharacterRepository:
         )
         return [row_to_character(row) for row in rows]
 
+    async def count_all(self) -> int:
+        """Characters stored in every server (from the per-guild counts)."""
+        row = await self._db.fetchone("SELECT COALESCE(SUM(total), 0) AS n FROM character_counts")
+        return int(row["n"]) if row is not None else 0
+
     async def count_for_guild(self, guild_id: int, *, creator_id: int | None = None) -> int:
         """How many characters a guild has (or that one of its users made)."""
         if creator_id is None:  # kept up to date by triggers: no need to count rows

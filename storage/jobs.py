@@ -340,6 +340,26 @@ class JobRepository:
         )
         return [row_to_job(row) for row in rows]
 
+    async def count_by_state(self) -> dict[JobState, int]:
+        """How many jobs are in each state (all servers)."""
+        rows = await self._db.fetchall("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")
+        return {JobState(row["state"]): int(row["n"]) for row in rows}
+
+    async def count_unannounced(self) -> int:
+        """Finished jobs whose outcome was not shown yet."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM jobs "  # noqa: S608 (constant SQL)
+            f"WHERE state IN ({_FINAL}) AND announced_at IS NULL"
+        )
+        return int(row["n"]) if row is not None else 0
+
+    async def by_task(self, task_id: str) -> Job | None:
+        """The job that follows this provider task, if any."""
+        row = await self._db.fetchone(
+            "SELECT * FROM jobs WHERE task_id = ? ORDER BY id DESC LIMIT 1", (task_id,)
+        )
+        return row_to_job(row) if row is not None else None
+
     async def count_in_flight(self, guild_id: int, requester_id: int) -> int:
         """A member's jobs preparing, waiting to be sent, or running at the provider."""
         row = await self._db.fetchone(

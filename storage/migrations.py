@@ -152,6 +152,15 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE jobs ADD COLUMN cancelled_at REAL NULL;
     """,
+    # 8: toapis webhook events, stored before they are acted on (delivery is at least once).
+    """
+    CREATE TABLE webhook_events (
+        event_id    TEXT PRIMARY KEY,
+        type        TEXT NOT NULL,
+        task_id     TEXT NULL,
+        received_at REAL NOT NULL
+    );
+    """,
 ]
 
 # The schema version this code writes and understands.

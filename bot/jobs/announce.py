@@ -31,9 +31,24 @@ class Announcer:
         self.characters = characters
         self.listener = listener
         self.timings = timings
+        self._locks: dict[int, asyncio.Lock] = {}
 
     async def announce(self, job: Job) -> None:
-        """Announce a final job's outcome unless that was done already."""
+        """Announce a final job's outcome unless that was done already.
+
+        One announcement per job at a time (polling, a webhook and the sweeper may all
+        arrive at once), re-read from storage inside, so nothing is announced twice.
+        """
+        lock = self._locks.setdefault(job.id, asyncio.Lock())
+        try:
+            async with lock:
+                fresh = await self.jobs.get(job.id)
+                await self._announce_once(fresh or job)
+        finally:
+            if not lock.locked() and self._locks.get(job.id) is lock:
+                del self._locks[job.id]
+
+    async def _announce_once(self, job: Job) -> None:
         if job.announced_at is not None:
             return
         if job.state is JobState.COMPLETED:

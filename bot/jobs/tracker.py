@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
 
 from bot.jobs.announce import Announcer
+from bot.jobs.control import JobControls
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
 from bot.jobs.submission import STATE_OF, retry_after, send_and_record
@@ -40,10 +40,8 @@ __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerT
 
 log = logging.getLogger(__name__)
 
-CANCELLED = "Cancelled before it was sent to toapis; nothing was charged."
 
-
-class JobTracker:
+class JobTracker(JobControls):
     """Submits jobs and follows each with its own asyncio task."""
 
     def __init__(
@@ -194,65 +192,6 @@ class JobTracker:
         job = await self._send_once(job, request)
         self._spawn(job)
         return job
-
-    async def open_preparing(self, new: NewJob) -> Job:
-        """Store a job whose video is about to be prepared (nothing is sent yet).
-
-        It goes on with `submit_prepared`, or ends with `abandon`; a restart in between
-        fails it with a message (nothing was sent, nothing charged).
-        """
-        if self._closing:
-            raise RuntimeError("the tracker is shutting down")
-        return await self.jobs.create(new, state=JobState.PREPARING)
-
-    async def submit_prepared(
-        self,
-        job: Job,
-        request: CharacterRequest,
-        meta: dict[str, Any],
-        message: tuple[int, int] | None = None,
-    ) -> Job:
-        """Send a prepared job's create request (as `submit` does) and follow it.
-
-        `message` is the (channel id, message id) of the reply that shows the job.
-        """
-        if self._closing:
-            raise RuntimeError("the tracker is shutting down")
-        ready = await self.jobs.set_prepared(
-            job.id, request.model_dump(exclude_none=True), meta, message
-        )
-        if ready is None:  # no longer preparing: someone else decided its fate
-            stored = await self.jobs.get(job.id)
-            assert stored is not None
-            return stored
-        ready = await self._send_once(ready, request)
-        self._spawn(ready)
-        return ready
-
-    async def abandon(self, job_id: int) -> None:
-        """Forget a job still preparing that will not be sent (the member was told why)."""
-        await self.jobs.discard_preparing(job_id)
-
-    async def cancel(self, job_id: int) -> Job | None:
-        """The member no longer wants this job.
-
-        Not sent yet: it ends failed ("cancelled"), nothing is charged. Sent: toapis has no
-        cancel, so it is still followed and a late result is stored, but nobody is told.
-        """
-        job = await self.jobs.get(job_id)
-        if job is None or job.state.is_final:
-            return job
-        if job.task_id is None and job.state in (JobState.PREPARING, JobState.WAITING):
-            following = self._tasks.get(job_id)
-            if following is not None and job.state is JobState.WAITING:
-                following.cancel()  # asleep until its next attempt: nothing in flight
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
-            stopped = await self.jobs.cancel_unsent(job_id, CANCELLED)
-            if stopped is not None:
-                await self._announce(stopped)
-                return stopped
-        return await self.jobs.mark_cancelled(job_id)
 
     async def _send_once(self, job: Job, request: CharacterRequest, *, attempt: int = 0) -> Job:
         """Send the create request of a job in SUBMITTING; record what came of it.

@@ -42,6 +42,7 @@ from bot.providers.base import (
     UploadRejectedError,
 )
 from bot.providers.models import ModelAvailability, says_model_is_gone
+from bot.service import metrics
 
 log = logging.getLogger(__name__)
 
@@ -229,6 +230,8 @@ class ToapisClient:
     ) -> Any:
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
         opened = files() if files else None
+        endpoint = metrics.endpoint_of(path)
+        started = time.monotonic()
         try:
             response = await self._http.request(
                 method,
@@ -239,14 +242,18 @@ class ToapisClient:
                 headers=headers,
             )
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
+            metrics.TOAPIS_REQUESTS.labels(endpoint, "unreachable").inc()
             raise ServiceUnavailableError(f"cannot connect: {type(exc).__name__}") from None
         except httpx.HTTPError as exc:
+            metrics.TOAPIS_REQUESTS.labels(endpoint, "timeout").inc()
             if not idempotent:
                 raise SubmissionUncertainError(f"no answer: {type(exc).__name__}") from None
             raise ServiceUnavailableError(f"no answer: {type(exc).__name__}") from None
         finally:
             for value in (opened or {}).values():
                 value[1].close()
+        metrics.TOAPIS_LATENCY.labels(endpoint).observe(time.monotonic() - started)
+        metrics.TOAPIS_REQUESTS.labels(endpoint, _outcome(response.status_code)).inc()
         return self._interpret(response, idempotent=idempotent)
 
     def _interpret(self, response: httpx.Response, *, idempotent: bool) -> Any:
@@ -285,6 +292,16 @@ class ToapisClient:
         if 400 <= status < 500:
             raise InvalidRequestError(message, status=status)
         raise ServiceUnavailableError(message or f"HTTP {status}", status=status)
+
+
+def _outcome(status: int) -> str:
+    if status == 429:
+        return "429"
+    if status >= 500:
+        return "5xx"
+    if status >= 400:
+        return "4xx"
+    return "ok"
 
 
 def _error_message(body: Any) -> str:

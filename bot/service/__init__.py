@@ -1,0 +1,1 @@
+"""Running as a service: an HTTP server for toapis webhooks, /health and /metrics."""

@@ -1,0 +1,48 @@
+"""Prometheus metrics: counters the code bumps; gauges the server reads from storage when
+scraped.
+
+One registry of our own (not the process-wide default), so `/metrics` shows exactly these.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+TOAPIS_REQUESTS = Counter(
+    "sora_toapis_requests",
+    "toapis requests by endpoint and outcome (ok, 4xx, 429, 5xx, timeout, unreachable)",
+    ["endpoint", "outcome"],
+    registry=REGISTRY,
+)
+TOAPIS_LATENCY = Histogram(
+    "sora_toapis_request_seconds",
+    "toapis request latency by endpoint",
+    ["endpoint"],
+    registry=REGISTRY,
+)
+WEBHOOK_EVENTS = Counter(
+    "sora_webhook_events",
+    "toapis webhook deliveries by outcome (applied, duplicate, unknown_task, ignored, "
+    "bad_signature, stale, malformed)",
+    ["outcome"],
+    registry=REGISTRY,
+)
+DISCORD_WRITES = Counter(
+    "sora_discord_writes", "Discord edits and messages by kind", ["kind"], registry=REGISTRY
+)
+CARDS_DELIVERED = Counter("sora_cards_delivered", "Character cards shown", registry=REGISTRY)
+JOBS = Gauge("sora_jobs", "Jobs by state", ["state"], registry=REGISTRY)
+UNDELIVERED = Gauge(
+    "sora_undelivered_outcomes", "Finished jobs whose outcome is not shown yet", registry=REGISTRY
+)
+CHARACTERS = Gauge("sora_characters", "Characters stored, all servers", registry=REGISTRY)
+
+
+def endpoint_of(path: str) -> str:
+    """A path without ids, so the label set stays small."""
+    for prefix in ("/v1/characters_tasks/", "/v1/videos/generations/"):
+        if path.startswith(prefix):
+            return prefix + "{id}"
+    return path

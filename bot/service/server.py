@@ -1,0 +1,134 @@
+"""One small HTTP server: `POST /webhooks/toapis`, `GET /health`, `GET /metrics`.
+
+It starts only when `HTTP_PORT` is set. Without `TOAPIS_WEBHOOK_SECRET` the webhook route
+answers 404: no unsigned event is ever acted on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.records import JobState
+from bot.service import metrics
+from bot.service.webhooks import MAX_BODY, WebhookRefused, verify
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+# (healthy, reason): e.g. whether the Discord connection is up.
+HealthProbe = Callable[[], Awaitable[tuple[bool, str]]]
+
+
+class ServiceServer:
+    """The bot's HTTP side; `start` and `stop` it with the bot."""
+
+    def __init__(
+        self,
+        core: Core,
+        *,
+        host: str,
+        port: int,
+        secrets: list[str],
+        discord: HealthProbe,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.core = core
+        self.host = host
+        self.port = port
+        self.secrets = secrets
+        self.discord = discord
+        self._clock = clock
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> str:
+        """Listen; returns the base URL."""
+        app = web.Application(client_max_size=MAX_BODY)
+        app.router.add_post("/webhooks/toapis", self._webhook)
+        app.router.add_get("/health", self._health)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        port = self._runner.addresses[0][1]
+        shown = f"[{self.host}]" if ":" in self.host else self.host
+        self.url = f"http://{shown}:{port}"
+        log.info("HTTP server listening on %s (webhooks %s)", self.url, self._webhooks_state())
+        return self.url
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def _webhooks_state(self) -> str:
+        return "on" if self.secrets else "off: TOAPIS_WEBHOOK_SECRET is not set"
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        if not self.secrets:
+            raise web.HTTPNotFound
+        body = await request.read()
+        try:
+            event = verify(self.secrets, request.headers, body, now=self._clock())
+        except WebhookRefused as refused:
+            outcome = {401: "bad_signature"}.get(refused.status, "stale_or_malformed")
+            metrics.WEBHOOK_EVENTS.labels(outcome).inc()
+            log.warning("webhook refused (%d): %s", refused.status, refused)
+            return web.json_response({"error": str(refused)}, status=refused.status)
+        task_id = event.task.id if event.task else None
+        if not await self.core.webhook_events.first_time(event.id, event.type, task_id):
+            metrics.WEBHOOK_EVENTS.labels("duplicate").inc()
+            return web.json_response({"ok": True, "duplicate": True})
+        if event.task is None:
+            metrics.WEBHOOK_EVENTS.labels("ignored").inc()
+            return web.json_response({"ok": True, "ignored": event.type})
+        job = await self.core.tracker.apply_event(event.task)
+        if job is None:
+            metrics.WEBHOOK_EVENTS.labels("unknown_task").inc()
+            log.info("webhook event %s for unknown task %s", event.id, task_id)
+            return web.json_response({"ok": True, "unknown_task": True})
+        metrics.WEBHOOK_EVENTS.labels("applied").inc()
+        log.info(
+            "job %d: webhook %s applied",
+            job.id,
+            event.type,
+            extra={
+                "job_id": job.id,
+                "guild_id": job.guild_id,
+                "task_id": task_id,
+                "event": event.type,
+            },
+        )
+        return web.json_response({"ok": True, "job": job.id})
+
+    async def _health(self, request: web.Request) -> web.Response:
+        problems = []
+        connected, why = await self.discord()
+        if not connected:
+            problems.append(f"discord: {why}")
+        try:
+            await self.core.database.fetchone("SELECT 1")
+        except Exception as exc:  # any failure of the database is a failed check
+            problems.append(f"database: {type(exc).__name__}")
+        status = 200 if not problems else 503
+        body = {"status": "ok" if not problems else "unhealthy", "problems": problems}
+        return web.json_response(body, status=status)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        counts = await self.core.jobs.count_by_state()
+        for state in JobState:
+            metrics.JOBS.labels(state.value).set(counts.get(state, 0))
+        metrics.UNDELIVERED.set(await self.core.jobs.count_unannounced())
+        metrics.CHARACTERS.set(await self.core.characters.count_all())
+        return web.Response(
+            body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
+        )
