@@ -4,7 +4,8 @@ FROM python:3.12-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    HTTP_HOST=0.0.0.0
 
 # hadolint ignore=DL3008
 RUN apt-get update \
@@ -26,7 +27,8 @@ USER 10001
 VOLUME ["/data"]
 
 # The running bot touches /data/heartbeat every 30 s while connected to Discord;
-# `doctor --quick` fails once it is older than 90 s (or missing: not connected).
+# `doctor --quick` fails once it is older than 90 s (or missing: not connected). With
+# HTTP_PORT set (the operator chooses it), `doctor --quick` asks GET /health instead.
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["python", "-m", "bot", "doctor", "--quick"]
 

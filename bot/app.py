@@ -21,6 +21,7 @@ from bot.core import Core, open_core
 from bot.heartbeat import Heartbeat
 from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
+from bot.service.server import ServiceServer
 from storage import Database, StorageError
 from storage.database import check_database_path
 
@@ -73,6 +74,7 @@ class SoraBot(commands.Bot):
         self._provider = provider  # another provider (tests); toapis otherwise
         self._closing: asyncio.Future[None] | None = None
         self.heartbeat = Heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds)
+        self.service: ServiceServer | None = None  # webhooks, /health, /metrics (HTTP_PORT)
 
     async def on_ready(self) -> None:
         """Connected: the heartbeat file is touched from now on (Docker HEALTHCHECK)."""
@@ -94,6 +96,23 @@ class SoraBot(commands.Bot):
         await self.sync_commands()
         resumed = await self.core.tracker.start()
         log.info("core ready; %d job(s) resumed", len(resumed))
+        if self.settings.http_port is not None:
+            self.service = ServiceServer(
+                self.core,
+                host=self.settings.http_host,
+                port=self.settings.http_port,
+                secrets=self.settings.webhook_secrets,
+                discord=self.discord_health,
+            )
+            await self.service.start()
+
+    async def discord_health(self) -> tuple[bool, str]:
+        """Whether the gateway connection is up (for `/health`)."""
+        if self.is_closed():
+            return False, "closed"
+        if not self.is_ready() or self.ws is None or not self.ws.open:
+            return False, "not connected"
+        return True, "connected"
 
     async def sync_commands(self) -> bool:
         """Sync slash commands only when they changed since the last sync (hash in the DB).
@@ -146,6 +165,8 @@ class SoraBot(commands.Bot):
 
     async def _close_once(self) -> None:
         await self.heartbeat.stop()
+        if self.service is not None:
+            await self.service.stop()
         if self.core is not None:
             self.core.tracker.begin_stop()  # create requests in flight get 7 s from now
         await super().close()

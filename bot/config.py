@@ -81,6 +81,16 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = Field(
         default=None, description="Sync commands to this guild only (instant updates)."
     )
+    http_port: int | None = Field(
+        default=None, ge=0, le=65535, description="Serve webhooks, /health, /metrics here."
+    )
+    http_host: str = Field(default="127.0.0.1", description="Address the HTTP server binds.")
+    toapis_webhook_secret: SecretStr | None = Field(
+        default=None, description="Webhook signing secret(s), comma-separated during rotation."
+    )
+    toapis_callback_url: str | None = Field(
+        default=None, description="Public HTTPS URL of /webhooks/toapis sent with requests."
+    )
     owner_ids: str = Field(
         default="",
         description="Extra bot owners: user ids, comma-separated (the application's owner "
@@ -127,6 +137,9 @@ class Settings(BaseSettings):
     @field_validator(
         "dev_guild_id",
         "owner_guild_id",
+        "http_port",
+        "toapis_webhook_secret",
+        "toapis_callback_url",
         "data_dir",
         "database_url",
         "discord_api_base_url",
@@ -151,9 +164,11 @@ class Settings(BaseSettings):
         """The user ids named in OWNER_IDS."""
         return frozenset(int(part) for part in self.owner_ids.split(",") if part)
 
-    @field_validator("toapis_base_url")
+    @field_validator("toapis_base_url", "toapis_callback_url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         if urlsplit(value).scheme not in ("http", "https"):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -191,8 +206,17 @@ class Settings(BaseSettings):
 
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
-        values = (self.discord_token, self.toapis_api_key)
-        return [s.get_secret_value() for s in values if s and s.get_secret_value()]
+        values = (self.discord_token, self.toapis_api_key, self.toapis_webhook_secret)
+        found = [s.get_secret_value() for s in values if s and s.get_secret_value()]
+        return found + self.webhook_secrets
+
+    @property
+    def webhook_secrets(self) -> list[str]:
+        """The webhook signing secrets (two while rotating)."""
+        if self.toapis_webhook_secret is None:
+            return []
+        text = self.toapis_webhook_secret.get_secret_value()
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     def missing(self, *names: str) -> list[Problem]:
         """A `Problem` for each of `names` that is not set."""

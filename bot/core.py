@@ -59,7 +59,12 @@ def make_provider(settings: Settings, *, attempts: int = 5) -> CharacterProvider
     """
     settings.require("TOAPIS_API_KEY")
     assert settings.toapis_api_key is not None
-    return ToapisClient(settings.toapis_base_url, settings.toapis_api_key, max_attempts=attempts)
+    return ToapisClient(
+        settings.toapis_base_url,
+        settings.toapis_api_key,
+        max_attempts=attempts,
+        callback_url=settings.toapis_callback_url,
+    )
 
 
 async def open_core(

@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import TextIO
 
+import httpx
+
 from bot.checks import Check, Status, client, discord_checks, toapis_checks
 from bot.config import REQUIRED, Problem, Settings, inspect_settings
 from bot.heartbeat import STALE_AFTER_BEATS, age
@@ -118,6 +120,26 @@ def heartbeat_check(settings: Settings, now: float | None = None) -> Check:
     return Check(Status.OK, "heartbeat", f"{path} is {seconds:.0f} s old (at most {limit:g} s)")
 
 
+def health_check(settings: Settings) -> Check:
+    """`GET /health` of the running bot's HTTP server (when `HTTP_PORT` is set)."""
+    wildcard = settings.http_host in ("0.0.0.0", "::", "")  # noqa: S104 (we only connect)
+    host = "127.0.0.1" if wildcard else settings.http_host
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{settings.http_port}/health"
+    fix = "see the bot's log; start it with python -m bot"
+    try:
+        response = httpx.get(url, timeout=5.0)
+    except httpx.HTTPError as exc:
+        return Check(Status.FAIL, "health", f"{url} did not answer ({type(exc).__name__})", fix)
+    if response.status_code == 200:
+        return Check(Status.OK, "health", f"{url} answers 200")
+    try:
+        problems = "; ".join(response.json().get("problems") or []) or "unhealthy"
+    except ValueError:
+        problems = f"HTTP {response.status_code}"
+    return Check(Status.FAIL, "health", f"{url}: {problems}", fix)
+
+
 async def remote_checks(settings: Settings) -> list[Check]:
     """Discord and toapis, at the same time."""
     async with client() as http:
@@ -132,7 +154,7 @@ def run_doctor(out: TextIO, *, quick: bool = False) -> int:
     settings, problems = inspect_settings()
     setup_logging("ERROR", settings.secrets())
     if quick:
-        check = heartbeat_check(settings)
+        check = heartbeat_check(settings) if settings.http_port is None else health_check(settings)
         print(check.line(), file=out, flush=True)
         return 0 if check.status is Status.OK else 1
     problems += settings.missing(*REQUIRED)

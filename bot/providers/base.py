@@ -186,6 +186,10 @@ class ContentPolicyError(InvalidRequestError):
     """422: the content policy was violated."""
 
 
+class WebhookNotConfiguredError(InvalidRequestError):
+    """400 `webhook_not_configured`: the key has no webhooks; nothing was created."""
+
+
 class ModelUnavailableError(InvalidRequestError):
     """The service does not offer this model (any more, or right now)."""
 

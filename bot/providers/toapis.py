@@ -40,6 +40,7 @@ from bot.providers.base import (
     TaskNotFoundError,
     UploadedVideo,
     UploadRejectedError,
+    WebhookNotConfiguredError,
 )
 from bot.providers.models import ModelAvailability, says_model_is_gone
 from bot.service import metrics
@@ -70,6 +71,7 @@ class ToapisClient:
         max_backoff: float = 60.0,
         http: httpx.AsyncClient | None = None,
         sleep: Sleep = asyncio.sleep,
+        callback_url: str | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
@@ -85,6 +87,8 @@ class ToapisClient:
         self._sleep = sleep
         self._pages: OrderedDict[str, str] = OrderedDict()  # task id -> page that answered
         self._models = ModelAvailability()
+        # Sent with create requests while toapis accepts it (webhooks configured).
+        self.callback_url = callback_url
 
     @property
     def models(self) -> ModelAvailability:
@@ -113,8 +117,25 @@ class ToapisClient:
             body["url"] = request.url
         else:
             body["from_task"] = request.from_task
+        if self.callback_url:
+            body["callback_url"] = self.callback_url
         try:
-            data = await self._call("POST", "/v1/videos/generations", json=body, idempotent=False)
+            try:
+                data = await self._call(
+                    "POST", "/v1/videos/generations", json=body, idempotent=False
+                )
+            except WebhookNotConfiguredError:
+                # A 400 created nothing: send it again without, and stop asking.
+                log.warning(
+                    "toapis says webhooks are not configured for this key: not sending "
+                    "callback_url any more (set them up in the toapis console, or unset "
+                    "TOAPIS_CALLBACK_URL); polling carries on"
+                )
+                self.callback_url = None
+                del body["callback_url"]
+                data = await self._call(
+                    "POST", "/v1/videos/generations", json=body, idempotent=False
+                )
         except SubmissionUncertainError:
             raise
         except ProviderError as exc:
@@ -289,9 +310,16 @@ class ToapisClient:
             raise ContentPolicyError(message, status=status)
         if status == 400 and isinstance(body, dict) and body.get("success") is False:
             raise UploadRejectedError(message, status=status)
+        if status == 400 and _error_code(body) == "webhook_not_configured":
+            raise WebhookNotConfiguredError(message, status=status)
         if 400 <= status < 500:
             raise InvalidRequestError(message, status=status)
         raise ServiceUnavailableError(message or f"HTTP {status}", status=status)
+
+
+def _error_code(body: Any) -> str:
+    error = body.get("error") if isinstance(body, dict) else None
+    return str(error.get("code")) if isinstance(error, dict) else ""
 
 
 def _outcome(status: int) -> str:

@@ -53,6 +53,7 @@ class Scenario:
     check_media: bool = True  # download and probe a task's `url`
     max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
     retired_models: list[str] = field(default_factory=list)  # refused as not available
+    webhook_secret: str | None = None  # webhooks configured for the key (None: 400 if asked)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -117,6 +118,10 @@ def _text(name: str, value: Any) -> str:
     if not isinstance(value, str):
         raise ValueError(f"{name} must be a string")
     return value
+
+
+def _optional_text(name: str, value: Any) -> str | None:
+    return None if value is None else _text(name, value)
 
 
 def _names(name: str, value: Any) -> list[str]:
@@ -186,6 +191,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "check_media": _flag,
     "max_upload_bytes": _count,
     "retired_models": _names,
+    "webhook_secret": _optional_text,
 }
 
 

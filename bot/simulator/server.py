@@ -35,6 +35,7 @@ from bot.simulator.tasks import (
     validate_create,
 )
 from bot.simulator.uploads import receive_upload
+from bot.simulator.webhook_sender import SentEvent, deliver, event_for, signed
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class Simulator:
         self.requests: list[RecordedRequest] = []
         self.submits = 0
         self.base_url = ""
+        self.webhooks_sent: list[SentEvent] = []
+        self._deliveries: set[asyncio.Future[SentEvent]] = set()
         self._runner: web.AppRunner | None = None
         self._client: httpx.AsyncClient | None = None
         self._upload_dir: Path | None = None
@@ -247,6 +250,14 @@ class Simulator:
         checked = validate_create(body, self.tasks)
         if isinstance(checked, str):
             return api_error(400, 400, checked, "invalid_request_error")
+        callback = body.get("callback_url") if isinstance(body, dict) else None
+        if callback is not None and self.scenario.webhook_secret is None:
+            return api_error(
+                400,
+                "webhook_not_configured",
+                "Webhooks are not configured for this API token",
+                "invalid_request_error",
+            )
         if checked.model in self.scenario.retired_models:  # as resellers answered in 2026
             return api_error(
                 400,
@@ -262,6 +273,9 @@ class Simulator:
             url=checked.url,
             from_task=checked.from_task,
         )
+        if isinstance(callback, str) and callback:
+            task.callback_url = callback
+            task.on_final = self._send_webhook
         self.tasks[task.id] = task
         self.submits += 1
         assert self._client is not None
@@ -279,6 +293,17 @@ class Simulator:
         if self.scenario.submit_delay > 0:  # created, but the answer is slow to come
             await asyncio.sleep(self.scenario.submit_delay)
         return web.json_response(task.to_json())
+
+    def _send_webhook(self, task: SimTask) -> None:
+        """Deliver the task's final event to its callback URL (in the background)."""
+        secret = self.scenario.webhook_secret
+        if secret is None or task.callback_url is None or self._client is None:
+            return
+        sent = signed(event_for(task), secret)
+        delivery = asyncio.ensure_future(deliver(self._client, task.callback_url, sent))
+        self.webhooks_sent.append(sent)
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(self._deliveries.discard)
 
     async def _character_status(self, request: web.Request) -> web.Response:
         refused = self._refuse(request, "query")

@@ -84,6 +84,8 @@ class SimTask:
     error: dict[str, str] | None = None
     history: list[tuple[str, int]] = field(default_factory=lambda: [(QUEUED, 0)])
     runner: asyncio.Task[None] | None = field(default=None, repr=False)
+    callback_url: str | None = None
+    on_final: Callable[[SimTask], None] | None = field(default=None, repr=False)
 
     @property
     def is_final(self) -> bool:
@@ -113,6 +115,9 @@ class SimTask:
         self.status = status
         self.completed_at = int(time.time())
         self.expires_at = self.completed_at + RESULT_LIFETIME
+        if self.on_final is not None:
+            # Called once the task object is complete (after the caller's own updates).
+            asyncio.get_running_loop().call_soon(self.on_final, self)
 
     def to_json(self) -> dict[str, Any]:
         """The task object the status endpoints answer."""

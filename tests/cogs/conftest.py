@@ -99,6 +99,7 @@ async def start_bot(settings: Settings, fake: FakeDiscord) -> Running:
         backoff_base=0.01,
         max_attempts=3,
         timeout=5,
+        callback_url=settings.toapis_callback_url,
     )
     bot = SoraBot(settings, provider=provider)
     await bot.login(BOT_TOKEN)

@@ -111,3 +111,33 @@ async def test_run_only_warns_when_toapis_is_unreachable(tmp_path, fake_discord,
         "network and TOAPIS_BASE_URL); the bot runs, jobs wait for toapis"
     )
     assert "Traceback" not in log.read_text()
+
+
+async def test_health_answers_200_while_connected_and_the_healthcheck_uses_it(
+    tmp_path, fake_discord, simulator, unused_tcp_port
+):
+    import httpx
+
+    env = {**bot_env(tmp_path, fake_discord, simulator), "HTTP_PORT": str(unused_tcp_port)}
+    bot = await launch(tmp_path, env, "bot.log")
+    url = f"http://127.0.0.1:{unused_tcp_port}/health"
+    try:
+        await until(lambda: fake_discord.gateway.identify_count == 1, "IDENTIFY")
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    answer = await client.get(url)
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.05)
+                    continue
+                if answer.status_code == 200:
+                    break
+                await asyncio.sleep(0.05)
+        assert answer.status_code == 200 and answer.json() == {"status": "ok", "problems": []}
+        code, out, _ = await doctor(tmp_path, env, "--quick")
+        assert (code, out) == (0, f"ok    health: {url} answers 200\n")
+    finally:
+        bot.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(bot.wait(), timeout=10) == 0
+    code, out, _ = await doctor(tmp_path, env, "--quick")
+    assert code == 1 and out.startswith(f"FAIL  health: {url} did not answer")
