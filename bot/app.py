@@ -19,6 +19,7 @@ from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
 from storage import Database, StorageError
 from storage.database import check_database_path
+from storage.state import COMMANDS_HASH_KEY
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.settings",
     "cogs.reactions",
     "cogs.help",
+    "cogs.lifecycle",
 )
-COMMANDS_HASH_KEY = "commands_hash"
 
 
 def apply_endpoints(settings: Settings) -> None:

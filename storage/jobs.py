@@ -358,3 +358,12 @@ class JobRepository:
                 (JobState.COMPLETED.value, now, now, job_id),
             )
             return await characters_of_job(tx, job_id)
+
+    async def in_flight(self, guild_id: int | None = None) -> list[Job]:
+        """Jobs preparing, waiting to be sent or running at the provider, oldest first."""
+        where = "" if guild_id is None else "AND guild_id = ?"
+        rows = await self._db.fetchall(
+            f"SELECT * FROM jobs WHERE state IN ({_IN_FLIGHT}) {where} ORDER BY id",  # noqa: S608
+            () if guild_id is None else (guild_id,),
+        )
+        return [row_to_job(row) for row in rows]

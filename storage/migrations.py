@@ -147,6 +147,17 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_guild_requester_state ON jobs (guild_id, requester_id, state);
     CREATE INDEX jobs_guild_submitted ON jobs (guild_id, submitted_at);
     """,
+    # 7: data lifecycle. When the bot left a server (its data is purged some days later
+    # unless it comes back); finished jobs are pruned by age; usage is read per period.
+    """
+    CREATE TABLE guild_presence (
+        guild_id INTEGER PRIMARY KEY,
+        left_at  REAL    NULL
+    );
+    CREATE INDEX guild_presence_left ON guild_presence (left_at);
+    CREATE INDEX jobs_finished ON jobs (finished_at);
+    CREATE INDEX jobs_submitted ON jobs (submitted_at);
+    """,
 ]
 
 # The schema version this code writes and understands.
