@@ -114,12 +114,3 @@ def read_export(path: Path, guild_id: int | None = None) -> list[Character]:
     if not isinstance(records, list):
         raise TransferError(f"{path} has no list of characters")
     return [_from_record(target, record) for record in records]
-
-
-async def import_file(
-    repository: CharacterRepository, path: Path, guild_id: int | None = None
-) -> tuple[int, int]:
-    """Store the characters of an export; (added, already there)."""
-    characters = await asyncio.to_thread(read_export, path, guild_id)
-    added = await repository.restore(characters)
-    return added, len(characters) - added
