@@ -269,3 +269,10 @@ async def test_a_server_left_over_30_days_ago_is_purged_when_the_bot_starts(
         assert await second.core.jobs.list_for_guild(OTHER_GUILD_ID) == []
     finally:
         await second.bot.close()
+
+
+async def test_help_tells_members_about_forget_me_and_the_purge(sora: Running):
+    answer = await reply_to(sora, payloads.slash_command("help"))
+    fields = {f["name"]: f["value"] for f in answer.json["data"]["embeds"][0]["fields"]}
+    assert "`/character forget-me`" in fields["Your data"]
+    assert "deleted after 30 days" in fields["Your data"]
