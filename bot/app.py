@@ -24,6 +24,7 @@ from bot.providers.base import CharacterProvider
 from bot.service.server import ServiceServer
 from storage import Database, StorageError
 from storage.database import check_database_path
+from storage.state import COMMANDS_HASH_KEY
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.reactions",
     "cogs.help",
     "cogs.owner",
+    "cogs.lifecycle",
 )
-COMMANDS_HASH_KEY = "commands_hash"
 
 
 def apply_endpoints(settings: Settings) -> None:

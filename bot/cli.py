@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from bot.admin import add_admin_parser, run_admin
 from bot.config import ConfigError, Settings, load_settings
 from bot.core import Core, make_provider, open_core
 from bot.jobs.orders import CreateOrder, OrderError, plan_order, resolve
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     listing.add_argument("--guild", type=int, default=CLI_GUILD, help="server id (default 0)")
     listing.add_argument("--limit", type=int, default=25, help="how many to show (default 25)")
+    add_admin_parser(commands)
     return parser
 
 
@@ -332,6 +334,8 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
         )
         if args.command == "create":
             return asyncio.run(create_command(settings, args, out))
+        if args.command == "admin":
+            return asyncio.run(run_admin(settings, args, out, err))
         return asyncio.run(characters_command(settings, args, out))
     except (ConfigError, RangeError, OrderError, MediaError, StorageError) as exc:
         hint = PRIVATE_HINT if "private network address" in str(exc) else ""

@@ -114,6 +114,14 @@ class Settings(BaseSettings):
         le=64,
         description="Threads for cutting and probing videos (default: one per CPU).",
     )
+    guild_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="Days a server's data is kept after the bot leaves it (then purged).",
+    )
+    job_retention_days: float = Field(
+        default=90, gt=0, description="Days finished jobs are kept (then pruned)."
+    )
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json: one JSON object per line."

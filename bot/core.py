@@ -8,13 +8,20 @@ from bot.config import Settings
 from bot.guild_settings import SettingsService
 from bot.jobs.limits import SpendingLimits
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
+from bot.lifecycle import DataLifecycle
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
 from bot.media.workers import MediaWorkers
 from bot.owner import OwnerControls
 from bot.providers.base import CharacterProvider
 from bot.providers.toapis import ToapisClient
-from storage import CharacterRepository, Database, JobRepository, StateRepository
+from storage import (
+    CharacterRepository,
+    Database,
+    JobRepository,
+    LifecycleRepository,
+    StateRepository,
+)
 from storage.guild_settings import GuildSettingsRepository
 from storage.webhooks import WebhookEventRepository
 
@@ -36,6 +43,7 @@ class Core:
     owner: OwnerControls
     webhook_events: WebhookEventRepository
     intake: MediaIntake
+    lifecycle: DataLifecycle
 
     async def close(self) -> None:
         """Stop following jobs, then close the provider and the database (each once).
@@ -122,5 +130,10 @@ async def open_core(
             provider,
             allow_private=settings.allow_private_urls,
             workers=MediaWorkers.create(settings.media_workers),
+        ),
+        DataLifecycle(
+            LifecycleRepository(database),
+            guild_days=settings.guild_retention_days,
+            job_days=settings.job_retention_days,
         ),
     )

@@ -132,3 +132,16 @@ class Character:
     announced_at: float | None
     avatar_mime: str | None = None
     avatar: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UsageCount:
+    """Jobs toapis accepted for one member of a guild over some period, failed included.
+
+    `requester_id` is None for jobs whose member asked to be forgotten (and CLI jobs).
+    """
+
+    guild_id: int
+    requester_id: int | None
+    jobs: int
+    failed: int

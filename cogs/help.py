@@ -14,8 +14,8 @@ if TYPE_CHECKING:
 README_URL = "https://github.com/sora-character-bot/sora-character-bot#readme"
 
 
-def help_embed() -> discord.Embed:
-    """The help text."""
+def help_embed(retention_days: float = 30) -> discord.Embed:
+    """The help text (`retention_days`: how long a server's data outlives the bot there)."""
     embed = discord.Embed(
         title="Sora Character Bot",
         description=(
@@ -67,6 +67,15 @@ def help_embed() -> discord.Embed:
         inline=False,
     )
     embed.add_field(
+        name="Your data",
+        value=(
+            "`/character forget-me` removes your user id from what this bot keeps in this "
+            "server; you choose whether your characters stay (without your name) or go. When "
+            f"the bot is removed from a server, its data is deleted after {retention_days:g} days."
+        ),
+        inline=False,
+    )
+    embed.add_field(
         name="Bot owner",
         value=(
             "`/owner status`, `/owner pause` / `resume`, `/owner cap` (jobs per UTC day for "
@@ -87,7 +96,9 @@ class Help(commands.Cog):
     @app_commands.command(name="help", description="What this bot does and how to use it")
     async def help(self, interaction: discord.Interaction) -> None:
         """Answer privately with the help text."""
-        await interaction.response.send_message(embed=help_embed(), ephemeral=True)
+        await interaction.response.send_message(
+            embed=help_embed(self.bot.settings.guild_retention_days), ephemeral=True
+        )
 
 
 async def setup(bot: SoraBot) -> None:

@@ -7,13 +7,17 @@ This package is the only place with SQL. It maps rows to the core's records
 from storage.characters import CharacterRepository
 from storage.database import Database, NotFoundError, StorageError
 from storage.jobs import JobRepository
+from storage.lifecycle import LifecycleRepository
 from storage.state import StateRepository
+from storage.usage import UsageRepository
 
 __all__ = [
     "CharacterRepository",
     "Database",
     "JobRepository",
+    "LifecycleRepository",
     "NotFoundError",
     "StateRepository",
     "StorageError",
+    "UsageRepository",
 ]

@@ -329,3 +329,42 @@ class CharacterRepository:
             (guild_id, character_id),
         )
         return outcome.rowcount > 0
+
+    async def all_for_guild(self, guild_id: int) -> list[Character]:
+        """Every character of a guild with its avatar, oldest first (for an export)."""
+        rows = await self._db.fetchall(
+            f"{SELECT_CHARACTERS_WITH_AVATAR} WHERE guild_id = ? ORDER BY created_at, id",
+            (guild_id,),
+        )
+        return [row_to_character(row) for row in rows]
+
+    async def restore(self, characters: list[Character]) -> int:
+        """Store exported characters as they were (times, creator, avatar), in one
+        transaction, without their jobs; those a guild already has are kept. How many
+        were added."""
+        added = 0
+        async with self._db.transaction() as tx:
+            for c in characters:
+                outcome = await tx.execute(
+                    "INSERT INTO characters (guild_id, character_id, task_id, job_id, "
+                    "display_name, name_key, username, username_key, avatar, avatar_mime, "
+                    "creator_id, created_at, announced_at) "
+                    "VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (guild_id, character_id) DO NOTHING",
+                    (
+                        c.guild_id,
+                        c.character_id,
+                        c.task_id,
+                        c.display_name,
+                        search_key(c.display_name),
+                        c.username,
+                        search_key(c.username),
+                        c.avatar,
+                        c.avatar_mime,
+                        c.creator_id,
+                        c.created_at,
+                        c.announced_at,
+                    ),
+                )
+                added += outcome.rowcount
+        return added

@@ -326,11 +326,19 @@ class JobRepository:
         )
 
     async def in_flight(
-        self, guild_id: int, requester_id: int | None = None, *, limit: int = 10
+        self,
+        guild_id: int | None = None,
+        requester_id: int | None = None,
+        *,
+        limit: int = -1,
     ) -> list[Job]:
-        """Jobs not over yet and not cancelled, oldest first: a member's, or the server's."""
-        where = "guild_id = ? AND cancelled_at IS NULL AND state IN (" + _IN_FLIGHT + ")"
-        params: tuple[Any, ...] = (guild_id,)
+        """Jobs preparing, waiting to be sent or running at the provider and not
+        cancelled, oldest first: every server's, a server's, or one member's there."""
+        where = "cancelled_at IS NULL AND state IN (" + _IN_FLIGHT + ")"
+        params: tuple[Any, ...] = ()
+        if guild_id is not None:
+            where += " AND guild_id = ?"
+            params += (guild_id,)
         if requester_id is not None:
             where += " AND requester_id = ?"
             params += (requester_id,)

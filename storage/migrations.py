@@ -161,6 +161,16 @@ MIGRATIONS: list[str] = [
         received_at REAL NOT NULL
     );
     """,
+    # 9: data lifecycle. When the bot left a server (its data is purged some days later
+    # unless it comes back); finished jobs are pruned by age; usage is read per period.
+    """
+    CREATE TABLE guild_presence (
+        guild_id INTEGER PRIMARY KEY,
+        left_at  REAL    NULL
+    );
+    CREATE INDEX guild_presence_left ON guild_presence (left_at);
+    CREATE INDEX jobs_finished ON jobs (finished_at);
+    """,
 ]
 
 # The schema version this code writes and understands.

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from storage.database import Database
 
+# The hash of the slash commands last synced (the bot re-syncs when it differs or is gone).
+COMMANDS_HASH_KEY = "commands_hash"
+
 
 class StateRepository:
     """Reads and writes `bot_state` entries."""
@@ -23,3 +26,8 @@ class StateRepository:
             "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+    async def delete(self, key: str) -> bool:
+        """Forget the value stored under `key`; False if there was none."""
+        outcome = await self._db.execute("DELETE FROM bot_state WHERE key = ?", (key,))
+        return outcome.rowcount > 0

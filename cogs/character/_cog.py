@@ -20,6 +20,7 @@ from cogs.character._flow import (
     attachment_info,
     source_from_message,
 )
+from cogs.character._forget import ask_forget_me
 from cogs.character._jobs import CancelButton, show_jobs
 from cogs.character._library import Library
 from cogs.character._limits import refuse_if_limited
@@ -185,6 +186,16 @@ class CharacterCog(commands.Cog):
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
         await self.library.by_name(interaction, name, self.library.confirm_delete)
+
+    @character.command(
+        name="forget-me", description="Delete what this bot keeps about you in this server"
+    )
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        """Ask privately, then forget the member (characters kept unattributed or deleted)."""
+        if interaction.guild_id is None:
+            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            return
+        await ask_forget_me(self.core, interaction)
 
     @show.autocomplete("name")
     @rename.autocomplete("name")

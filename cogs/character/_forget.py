@@ -1,0 +1,101 @@
+"""`/character forget-me`: a private question, then the member is forgotten in this server."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.lifecycle import Forgotten
+from cogs.errors import report_failure
+
+if TYPE_CHECKING:
+    from bot.core import Core
+
+KEEP = "Keep my characters, unattributed"
+DELETE = "Delete my characters too"
+
+ASK = (
+    "In this server I keep **{jobs}** job record(s) you asked for and **{characters}** "
+    "character(s) you created.\n"
+    "Forgetting you removes your user id from all of them: your jobs stay only as anonymous "
+    "counts in the server's usage, without the video you gave. Your characters can stay in "
+    "the library without your name, or be deleted.\n"
+    "Messages already posted in channels are not changed; `@username`s keep working in Sora."
+)
+NOTHING = "I keep nothing about you in this server: no jobs, no characters."
+
+
+def forgotten_text(done: Forgotten) -> str:
+    """What forgetting did, in one line a member reads."""
+    if done.characters_deleted:
+        kept = f"deleted {done.characters} character(s) you created"
+    else:
+        kept = f"kept {done.characters} character(s) you created, now without a creator"
+    return (
+        f"Done: I forgot you in this server. {done.jobs} job record(s) no longer name you "
+        f"(they remain as anonymous usage counts); {kept}."
+    )
+
+
+async def ask_forget_me(core: Core, interaction: discord.Interaction) -> None:
+    """Say what is kept about the member here and offer the two ways to forget it."""
+    assert interaction.guild_id is not None
+    jobs, characters = await core.lifecycle.footprint(interaction.guild_id, interaction.user.id)
+    if jobs == 0 and characters == 0:
+        await interaction.response.send_message(NOTHING, ephemeral=True)
+        return
+    await interaction.response.send_message(
+        ASK.format(jobs=jobs, characters=characters),
+        view=ForgetMe(core, interaction.user.id, interaction.guild_id),
+        ephemeral=True,
+    )
+
+
+class ForgetMe(discord.ui.View):
+    """Keep characters unattributed / delete them too / cancel."""
+
+    def __init__(self, core: Core, user_id: int, guild_id: int) -> None:
+        super().__init__(timeout=300)
+        self.core = core
+        self.user_id = user_id
+        self.guild_id = guild_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the member who asked."""
+        return interaction.user.id == self.user_id
+
+    async def on_error(
+        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
+    ) -> None:
+        """Say something useful instead of "This interaction failed"."""
+        await report_failure(interaction, error)
+
+    async def _forget(self, interaction: discord.Interaction, *, delete: bool) -> None:
+        done = await self.core.lifecycle.forget(
+            self.guild_id, self.user_id, delete_characters=delete
+        )
+        self.stop()
+        await interaction.response.edit_message(content=forgotten_text(done), view=None)
+
+    @discord.ui.button(label=KEEP, style=discord.ButtonStyle.primary)
+    async def keep(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMe]
+    ) -> None:
+        """Forget the member; their characters stay without a creator."""
+        await self._forget(interaction, delete=False)
+
+    @discord.ui.button(label=DELETE, style=discord.ButtonStyle.danger)
+    async def delete(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMe]
+    ) -> None:
+        """Forget the member and delete their characters."""
+        await self._forget(interaction, delete=True)
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(
+        self, interaction: discord.Interaction, button: discord.ui.Button[ForgetMe]
+    ) -> None:
+        """Change nothing."""
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was changed.", view=None)
