@@ -78,8 +78,8 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
     embed.add_field(
         name="Bot owner",
         value=(
-            "`/owner status`, `/owner pause` / `resume`, `/owner cap` (jobs per UTC day for "
-            "the whole bot), `/owner block` / `unblock` (a member or a server)."
+            "`/owner status`, `/owner usage`, `/owner pause` / `resume`, `/owner cap` (jobs "
+            "per UTC day for the whole bot), `/owner block` / `unblock` (a member or a server)."
         ),
         inline=False,
     )

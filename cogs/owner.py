@@ -13,6 +13,8 @@ import discord
 from discord import app_commands
 
 from bot.owner import OwnerState
+from bot.usage import format_report, usage_report
+from storage import UsageRepository
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -20,6 +22,7 @@ if TYPE_CHECKING:
 
 NOT_OWNER = "Only the bot's owner can use this."
 QUIET = discord.AllowedMentions.none()
+USAGE_LIMIT = 1900  # a message holds 2,000 characters
 
 
 def status_embed(state: OwnerState) -> discord.Embed:
@@ -103,6 +106,25 @@ class OwnerCommands(app_commands.Group):
         state = await self.controls.change(daily_cap=jobs or None)
         text = f"At most {jobs} jobs per UTC day." if jobs else "No global daily cap."
         await self._show(interaction, text, state)
+
+    @app_commands.command(
+        name="usage", description="Jobs per server and member: today, 7 and 30 days, failures"
+    )
+    @app_commands.describe(server_id="only this server (default: every server)")
+    async def usage(self, interaction: discord.Interaction, server_id: str | None = None) -> None:
+        """The usage report (jobs toapis accepted, failed ones in brackets)."""
+        guild = _snowflake(server_id) if server_id else None
+        if server_id and guild is None:
+            await interaction.response.send_message(
+                "A server id is a number of 15-20 digits.", ephemeral=True
+            )
+            return
+        assert self.bot.core is not None
+        report = await usage_report(UsageRepository(self.bot.core.database), guild)
+        text = format_report(report)
+        if len(text) > USAGE_LIMIT:
+            text = text[: USAGE_LIMIT - 40] + "\n… (cut: python -m bot admin usage has it all)"
+        await interaction.response.send_message(f"```\n{text}\n```", ephemeral=True)
 
     @app_commands.command(name="block", description="Stop a member or a server from creating")
     @app_commands.describe(

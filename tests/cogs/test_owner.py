@@ -84,3 +84,16 @@ async def test_owner_commands_are_registered_only_in_the_owner_server(
         assert owner_names == {"owner"}
     finally:
         await sora.bot.close()
+
+
+async def test_usage_shows_jobs_per_server_and_member(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
+    text = await private_answer(sora, owner("usage"))
+    assert f"server {GUILD_ID}" in text and f"member {USER_ID}" in text
+    assert "1 (0)" in text  # one job accepted today, none failed
+    refused = await private_answer(sora, owner("usage", user_id=USER_ID))
+    assert refused == "Only the bot's owner can use this."
