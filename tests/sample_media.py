@@ -114,7 +114,7 @@ def make_face_video(
     c, d = two_faces or never
     spans = speech if speech is not None else [s for s in (one_face, two_faces) if s]
     graph = (
-        "[0]noise=alls=12:allf=t[bg];"
+        "[0]noise=alls=12[bg];"
         f"[bg][1]overlay=150:10:enable='between(t,{a},{b})'[v1];"
         f"[v1][2]overlay=15:30:enable='between(t,{c},{d})'[v2];"
         f"[v2][2]overlay=325:30:enable='between(t,{c},{d})'[v]"
