@@ -144,3 +144,33 @@ async def test_start_without_end_and_an_expired_suggestion(sora: Running, media_
     sora.feed(payloads.component_click(buttons(message)["Use this"], message))
     expired = await sora.wait_call("POST", CALLBACK)
     assert "suggestion expired" in json_of(expired)["data"]["content"]
+
+
+async def test_the_range_form_left_empty_suggests(sora: Running, simulator, face_video):
+    from tests.cogs.test_library import modal_values
+    from tests.fakes import OTHER_USER_ID
+
+    sora.fake.add_media("posted.mp4", face_video)
+    posted = payloads.message(
+        content="look",
+        attachments=[sora.fake.media_attachment("posted.mp4")],
+        author=payloads.user(OTHER_USER_ID, "poster"),
+    )
+    sora.fake.add_message(posted)
+    sora.fake.clear()
+    sora.feed(payloads.message_command("Create Sora character", posted))
+    form = json_of(await sora.wait_call("POST", CALLBACK))
+    assert form["type"] == MODAL
+    custom_id, values = modal_values(form, start="", end="")
+    message = await suggestion_of(sora, payloads.modal_submit(custom_id, values), "Suggested")
+    start, end = seconds(message["embeds"][0]["title"].split(": ")[1])
+    assert 4 <= start < end <= 9
+    assert simulator.requests == []
+
+
+async def test_help_explains_the_optional_range(sora: Running):
+    sora.fake.clear()
+    sora.feed(payloads.slash_command("help", {}))
+    text = str(json_of(await sora.wait_call("POST", CALLBACK)))
+    assert "Without `start` and `end` the bot suggests the best moment" in text
+    assert "give both `start` and `end` or neither" in text
