@@ -27,9 +27,11 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
     embed.add_field(
         name="Create",
         value=(
-            "`/character create start end` with one source: `video` (attach a file), `url` "
+            "`/character create` with one source: `video` (attach a file), `url` "
             "(a video link or a page such as YouTube) or `from_task` (an earlier task id); "
-            "optional `model`.\nOr right-click a message with a video → **Apps → Create Sora "
+            "optional `start`/`end` and `model`. Without `start` and `end` the bot suggests "
+            "the best moment (one face, speaking) with a preview; nothing is spent until "
+            "you press **Use this**.\nOr right-click a message with a video → **Apps → Create Sora "
             "character**."
         ),
         inline=False,
@@ -48,9 +50,10 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
     embed.add_field(
         name="The range",
         value=(
-            "`start` and `end` in seconds (`1.5`) or minutes:seconds (`0:12`); the moment "
-            "must be 1 to 3 s long, inside the video, with one character clearly visible. "
-            "The video needs sound."
+            "Optional: give both `start` and `end` or neither. In seconds (`1.5`) or "
+            "minutes:seconds (`0:12`); the moment must be 1 to 3 s long, inside the video, "
+            "with one character clearly visible. The video needs sound. With a range, the "
+            "job goes at once; a private note follows if another moment looks better."
         ),
         inline=False,
     )

@@ -15,7 +15,7 @@ from discord.gateway import DiscordWebSocket
 
 from bot.simulator import Scenario, Simulator
 from tests.fakes import FakeDiscord
-from tests.sample_media import make_audio_only, make_non_video, make_video
+from tests.sample_media import make_audio_only, make_face_video, make_non_video, make_video
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +34,20 @@ def short_video(media_dir: Path) -> Path:
 def silent_video(media_dir: Path) -> Path:
     """A 5 s 320x240 MP4 without audio."""
     return make_video(media_dir / "silent.mp4", seconds=5, audio=False)
+
+
+@pytest.fixture(scope="session")
+def face_video(media_dir: Path) -> Path:
+    """12 s: a real face and speech-like sound only in 0:04-0:09, noise elsewhere."""
+    return make_face_video(media_dir / "face.mp4", seconds=12, one_face=(4, 9))
+
+
+@pytest.fixture(scope="session")
+def two_faces_video(media_dir: Path) -> Path:
+    """14 s: two faces in 0:02-0:07, one face in 0:09-0:13, speech in both."""
+    return make_face_video(
+        media_dir / "two-faces.mp4", seconds=14, one_face=(9, 13), two_faces=(2, 7)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -75,3 +75,59 @@ def make_non_video(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("this is not a video, only text pretending to be one\n" * 20)
     return path
+
+
+def _face_png(path: Path, side: int) -> Path:
+    """scikit-image's astronaut photo (it ships in the package) as a `side` px square."""
+    import cv2
+    from skimage import data
+
+    photo = data.astronaut()  # type: ignore[no-untyped-call]
+    image = cv2.resize(photo[:, :, ::-1], (side, side), interpolation=cv2.INTER_AREA)
+    cv2.imwrite(str(path), image)
+    return path
+
+
+def _speech_or_noise(spans: list[tuple[float, float]]) -> str:
+    """Voice-band harmonics at 4 Hz (the syllable rate) inside `spans`, noise elsewhere."""
+    voice = "0.12*(sin(2*PI*200*t)+sin(2*PI*400*t)+sin(2*PI*600*t))*(0.5+0.5*sin(2*PI*4*t))"
+    inside = "+".join(f"between(t,{a},{b})" for a, b in spans) or "0"
+    return f"if(gt({inside},0),{voice},0.03*(2*random(0)-1))"
+
+
+def make_face_video(
+    path: Path,
+    *,
+    seconds: float = 12,
+    one_face: tuple[float, float] | None = (4, 9),
+    two_faces: tuple[float, float] | None = None,
+    speech: list[tuple[float, float]] | None = None,
+    fps: int = 25,
+) -> Path:
+    """A 640x360 MP4: a real face (one, or two side by side) only between known times,
+    speech-like sound in `speech` (default: where faces are) and noise elsewhere."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    big = _face_png(path.with_suffix(".one.png"), 340)
+    small = _face_png(path.with_suffix(".two.png"), 300)
+    never = (seconds + 1, seconds + 2)
+    a, b = one_face or never
+    c, d = two_faces or never
+    spans = speech if speech is not None else [s for s in (one_face, two_faces) if s]
+    graph = (
+        "[0]noise=alls=12[bg];"
+        f"[bg][1]overlay=150:10:enable='between(t,{a},{b})'[v1];"
+        f"[v1][2]overlay=15:30:enable='between(t,{c},{d})'[v2];"
+        f"[v2][2]overlay=325:30:enable='between(t,{c},{d})'[v]"
+    )
+    args = [
+        "-f", "lavfi", "-i", f"color=c=0x4a6078:s=640x360:r={fps}:d={seconds}",
+        "-loop", "1", "-i", str(big),
+        "-loop", "1", "-i", str(small),
+        "-f", "lavfi", "-i", f"aevalsrc='{_speech_or_noise(spans)}':s=16000:d={seconds}",
+        "-filter_complex", graph, "-map", "[v]", "-map", "3:a",
+        "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "64k", "-t", str(seconds), "-movflags", "+faststart",
+        "-f", "mp4", str(path),
+    ]  # fmt: skip
+    _run(args)
+    return path

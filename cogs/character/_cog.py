@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.jobs.orders import OrderError
+from bot.media.suggestions import Suggester
 from bot.providers.base import MODELS
 from bot.records import Character
 from cogs.character._buttons import DYNAMIC_ITEMS
@@ -26,6 +28,7 @@ from cogs.character._library import Library
 from cogs.character._limits import refuse_if_limited
 from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
+from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
 
 if TYPE_CHECKING:
@@ -40,6 +43,9 @@ MODEL_CHOICES = [
     app_commands.Choice(name="sora-2-vip (higher priority)", value="sora-2-vip"),
 ]
 assert [c.value for c in MODEL_CHOICES] == list(MODELS)
+BOTH_OR_NEITHER = (
+    "Give both `start` and `end`, or neither: then I suggest the best moment of the video."
+)
 
 
 class CharacterCog(commands.Cog):
@@ -54,6 +60,8 @@ class CharacterCog(commands.Cog):
         self.flow = CreateFlow(bot)
         self.job_listener = DiscordJobListener(bot, self.core.characters, replies=self.flow.replies)
         self.library = Library(self.flow)
+        self.suggest = SuggestFlow(self.flow, Suggester(self.core.intake))
+        self._opinions: set[asyncio.Task[None]] = set()
         self.context_menu = app_commands.ContextMenu(
             name="Create Sora character", callback=self.create_from_message
         )
@@ -68,20 +76,22 @@ class CharacterCog(commands.Cog):
         """Start hearing about jobs; register the menu and the restart-proof buttons."""
         self.core.listeners.add(self.job_listener)
         self.bot.tree.add_command(self.context_menu)
-        self.bot.add_dynamic_items(*DYNAMIC_ITEMS, CancelButton)
+        self.bot.add_dynamic_items(*DYNAMIC_ITEMS, CancelButton, SuggestionButton)
 
     async def cog_unload(self) -> None:
         """Stop hearing about jobs."""
         self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
-        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS, CancelButton)
+        self.bot.remove_dynamic_items(*DYNAMIC_ITEMS, CancelButton, SuggestionButton)
+        for task in list(self._opinions):
+            task.cancel()
         if self.bot.core is not None:
             self.bot.core.listeners.remove(self.job_listener)
         await self.job_listener.close()
 
     @character.command(name="create", description="Create a Sora character from 1-3 s of a video")
     @app_commands.describe(
-        start="Where the moment starts: seconds (1.5) or minutes:seconds (0:12)",
-        end="Where it ends: 1 to 3 seconds after start",
+        start="Where the moment starts: 1.5 or 0:12 (leave start and end out: I suggest one)",
+        end="Where it ends: 1 to 3 seconds after start (leave both out for a suggestion)",
         video="A video file with sound (MP4, MOV or WebM)",
         url="A link to a video file, or to a page with one video (YouTube, TikTok, X...)",
         from_task="The id of an earlier toapis task whose video holds the character",
@@ -91,14 +101,14 @@ class CharacterCog(commands.Cog):
     async def create(
         self,
         interaction: discord.Interaction,
-        start: app_commands.Range[str, 1, 20],
-        end: app_commands.Range[str, 1, 20],
+        start: app_commands.Range[str, 1, 20] | None = None,
+        end: app_commands.Range[str, 1, 20] | None = None,
         video: discord.Attachment | None = None,
         url: app_commands.Range[str, 1, 2048] | None = None,
         from_task: app_commands.Range[str, 1, 100] | None = None,
         model: app_commands.Choice[str] | None = None,
     ) -> None:
-        """Check the input, then the shared create flow."""
+        """Check the input, then the shared create flow (or the suggestion, with no range)."""
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
@@ -109,12 +119,22 @@ class CharacterCog(commands.Cog):
             chosen = (await self.core.guild_settings.get(interaction.guild_id)).default_model
         else:
             chosen = model.value
+        if start is None and end is None:
+            await self.suggest.start(interaction, source, chosen)
+            return
+        if start is None or end is None:
+            await interaction.response.send_message(BOTH_OR_NEITHER, ephemeral=True)
+            return
         try:
             order = source.order(self.core, start, end, chosen)
         except OrderError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
         await self.flow.run(interaction, order)
+        # The analysis runs once the job is sent, and only speaks up when it disagrees.
+        task = asyncio.create_task(self.suggest.second_opinion(interaction, order))
+        self._opinions.add(task)
+        task.add_done_callback(self._opinions.discard)
 
     async def create_from_message(
         self, interaction: discord.Interaction, message: discord.Message

@@ -4,6 +4,7 @@ renaming a character."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
@@ -14,6 +15,7 @@ from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.errors import report_failure
 
 MAX_NAME = 80
+BOTH_OR_NEITHER = "Give both start and end, or leave both empty: then I suggest a moment."
 
 
 async def _refuse_deferred(interaction: discord.Interaction, text: str) -> None:
@@ -27,14 +29,14 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
 
     start: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
         label="Start (seconds or m:ss)",
-        placeholder="e.g. 1.5 or 0:12",
-        default="0",
+        placeholder="e.g. 1.5 or 0:12; leave start and end empty for a suggestion",
+        required=False,
         max_length=20,
     )
     end: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
         label="End (1 to 3 s after start)",
-        placeholder="e.g. 3 or 0:14",
-        default="3",
+        placeholder="e.g. 3 or 0:14; leave both empty: the bot suggests a moment",
+        required=False,
         max_length=20,
     )
     model: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
@@ -57,6 +59,14 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         with a private message.
         """
         model = self.model.value.strip().lower() or None
+        start, end = self.start.value.strip(), self.end.value.strip()
+        if not start and not end:  # no range: the bot suggests one
+            cog: Any = interaction.client.get_cog("CharacterCog")  # type: ignore[attr-defined]
+            await cog.suggest.start(interaction, self.source, model)
+            return
+        if not start or not end:
+            await interaction.response.send_message(BOTH_OR_NEITHER, ephemeral=True)
+            return
         if self.source.message_ref is None:
             try:
                 order = self.source.order(self.flow.core, self.start.value, self.end.value, model)

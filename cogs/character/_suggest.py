@@ -1,0 +1,268 @@
+"""The moment suggestion: `/character create` (or the range form) without a range.
+
+The bot analyses the video (`bot.media.suggestions`), shows the best 1-3 s window with a
+contact sheet and its reasons, privately, with "Use this", "Next suggestion" and "Pick my
+own range". Nothing is sent to toapis until the member picks. The buttons carry only the
+suggestion's id; the windows live server-side for an hour. With a range given, the same
+analysis runs after the job was sent and only adds a note when it disagrees.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import discord
+
+from bot.jobs.orders import AttachmentInfo, CreateOrder, OrderError, resolve
+from bot.jobs.ranges import ClipRange, format_clock
+from bot.media.errors import MediaError
+from bot.media.scoring import Window
+from bot.media.suggestions import Suggester, Suggestion
+from bot.records import SourceKind
+from cogs.character._flow import CreateFlow, SourceSpec
+from cogs.character._limits import limited
+from cogs.errors import report_failure
+
+if TYPE_CHECKING:
+    from cogs.character._cog import CharacterCog
+
+log = logging.getLogger(__name__)
+
+SHEET_NAME = "moment.jpg"
+EXPIRED = "This suggestion expired (they are kept for an hour): run the command again."
+NOT_YOURS = "This suggestion is for the member who asked. Run `/character create` yourself."
+WORKING = "Looking for the best moment (one face, speaking) in the first 10 minutes…"
+
+
+def _cog(interaction: discord.Interaction) -> CharacterCog:
+    cog: Any = interaction.client.get_cog("CharacterCog")  # type: ignore[attr-defined]
+    assert cog is not None
+    return cog  # type: ignore[no-any-return]
+
+
+class SuggestFlow:
+    """Analyses a source for a member and answers with the best moment."""
+
+    def __init__(self, flow: CreateFlow, suggester: Suggester) -> None:
+        self.flow = flow
+        self.suggester = suggester
+
+    async def start(
+        self, interaction: discord.Interaction, source: SourceSpec, model: str | None
+    ) -> None:
+        """Limits first, then a private "looking…" reply, the analysis and the proposal."""
+        assert interaction.guild_id is not None
+        refusal = await limited(self.flow.core, interaction)
+        if refusal is None and source.from_task and not (source.video or source.url):
+            refusal = "With `from_task`, give `start` and `end`: there is no video to look at."
+        if refusal is not None:
+            await interaction.response.send_message(
+                refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+            )
+            return
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        settled = await self.flow.settle_source(source)
+        if settled is None:
+            await interaction.edit_original_response(content="That message has no video any more.")
+            return
+        try:
+            order = settled.order(self.flow.core, "0", "1", model)  # the range comes later
+            order = await resolve(order, allow_private=self.flow.core.settings.allow_private_urls)
+        except OrderError as exc:
+            await interaction.edit_original_response(content=str(exc))
+            return
+        await interaction.edit_original_response(content=WORKING)
+        try:
+            suggestion, _ = await self.suggester.suggest(
+                order,
+                guild_id=interaction.guild_id,
+                requester_id=interaction.user.id,
+                meta=settled.meta,
+            )
+        except MediaError as exc:
+            spec = _own_range_only(order, interaction.user.id, settled.meta, self.suggester)
+            await interaction.edit_original_response(content=str(exc), view=spec)
+            return
+        if not suggestion.windows:
+            view = _own_range_only(order, interaction.user.id, settled.meta, self.suggester)
+            words = (
+                f"I found no face in the first {format_clock(round(suggestion.seconds))} of "
+                "this video. Pick the moment yourself: 1 to 3 s with one character visible."
+            )
+            await interaction.edit_original_response(content=words, view=view)
+            return
+        await interaction.edit_original_response(**proposal(suggestion, 0))
+
+    async def second_opinion(self, interaction: discord.Interaction, order: CreateOrder) -> None:
+        """After a job with a range was sent: a private note if another window looks better."""
+        if order.url is None or not await self._job_was_shown(interaction):
+            return
+        assert interaction.guild_id is not None
+        try:
+            suggestion, analysis = await self.suggester.suggest(
+                order, guild_id=interaction.guild_id, requester_id=interaction.user.id
+            )
+        except MediaError as exc:
+            log.debug("no second opinion on job of %d: %s", interaction.user.id, exc)
+            return
+        asked = analysis.judge(order.clip.start, order.clip.end)
+        note = disagreement(asked, suggestion.windows)
+        if note is None:
+            return
+        view = discord.ui.View(timeout=None)
+        best = suggestion.windows[0]
+        view.add_item(SuggestionButton(suggestion.id, "use", 0, label=f"Create from {best.label}"))
+        await interaction.followup.send(note, view=view, ephemeral=True)
+
+    async def _job_was_shown(self, interaction: discord.Interaction) -> bool:
+        """Whether the flow got as far as showing the job (not refused, not failed)."""
+        try:
+            reply = await interaction.original_response()
+        except discord.HTTPException:
+            return False
+        return self.flow.replies.get(reply.id) is interaction
+
+
+def disagreement(asked: Window, windows: list[Window]) -> str | None:
+    """The note when the picked range is clearly worse than the best window, else None."""
+    if not windows:
+        return None
+    best = windows[0]
+    overlaps = asked.start < best.end and best.start < asked.end
+    if overlaps or (asked.faces == 1 and not asked.cut and asked.score >= 0.7 * best.score):
+        return None
+    if asked.faces == 0:
+        why = "no face found"
+    elif asked.faces > 1:
+        why = f"{asked.faces} faces"
+    elif asked.cut:
+        why = "a scene cut"
+    else:
+        why = asked.reasons
+    return f"{why} in {asked.label}; {best.label} looks better ({best.reasons})."
+
+
+def proposal(suggestion: Suggestion, index: int) -> dict[str, Any]:
+    """The message for the `index`-th window: embed, contact sheet, buttons."""
+    window = suggestion.windows[index]
+    embed = discord.Embed(
+        title=f"Suggested moment: {window.label}",
+        description=(
+            f"{window.reasons}.\nNothing is sent to toapis until you choose: **Use this**, "
+            "**Next suggestion**, or **Pick my own range**."
+        ),
+        colour=discord.Colour.blurple(),
+    )
+    embed.set_image(url=f"attachment://{SHEET_NAME}")
+    embed.set_footer(
+        text=f"Suggestion {index + 1} of {len(suggestion.windows)} · from the first "
+        f"{format_clock(round(suggestion.seconds))} · kept for an hour"
+    )
+    view = discord.ui.View(timeout=None)
+    view.add_item(SuggestionButton(suggestion.id, "use", index))
+    if index + 1 < len(suggestion.windows):
+        view.add_item(SuggestionButton(suggestion.id, "next", index + 1))
+    view.add_item(SuggestionButton(suggestion.id, "own", index))
+    sheet = discord.File(io.BytesIO(suggestion.sheets[index]), filename=SHEET_NAME)
+    return {"content": None, "embed": embed, "attachments": [sheet], "view": view}
+
+
+def _own_range_only(
+    order: CreateOrder, requester_id: int, meta: dict[str, Any] | None, suggester: Suggester
+) -> discord.ui.View:
+    """A "Pick my own range" button for a source without a suggestion (kept an hour too)."""
+    from bot.media.suggestions import new_id
+
+    stored = Suggestion(
+        id=new_id(),
+        order=order,
+        guild_id=0,
+        requester_id=requester_id,
+        windows=[],
+        sheets=[],
+        seconds=0.0,
+        meta=meta,
+    )
+    suggester.store.put(stored)
+    view = discord.ui.View(timeout=None)
+    view.add_item(SuggestionButton(stored.id, "own", 0))
+    return view
+
+
+def source_of(suggestion: Suggestion) -> SourceSpec:
+    """The source again, for the range form."""
+    order = suggestion.order
+    if order.kind is SourceKind.ATTACHMENT and order.url is not None:
+        video = AttachmentInfo(url=order.url, filename=order.reference, size=0)
+        return SourceSpec(video=video, meta=suggestion.meta)
+    return SourceSpec(url=order.url, meta=suggestion.meta)
+
+
+LABELS = {
+    "use": ("Use this", "✅"),
+    "next": ("Next suggestion", "⏭️"),
+    "own": ("Pick my own range", "✏️"),
+}
+
+
+class SuggestionButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"sora:sg:(?P<sid>[A-Za-z0-9_\-]{8,20}):(?P<act>use|next|own):(?P<n>\d{1,2})",
+):
+    """One of the proposal's buttons; the suggestion itself is looked up by id."""
+
+    def __init__(self, suggestion_id: str, action: str, index: int, label: str = "") -> None:
+        text, emoji = LABELS[action]
+        style = discord.ButtonStyle.success if action == "use" else discord.ButtonStyle.secondary
+        super().__init__(
+            discord.ui.Button(
+                label=label or text,
+                emoji=emoji,
+                style=style,
+                custom_id=f"sora:sg:{suggestion_id}:{action}:{index}",
+            )
+        )
+        self.suggestion_id, self.action, self.index = suggestion_id, action, index
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
+    ) -> SuggestionButton:
+        """Rebuild from the custom_id (also after a restart)."""
+        return cls(match["sid"], match["act"], int(match["n"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Use, next or own range; never "This interaction failed"."""
+        try:
+            await self._act(interaction)
+        except Exception as exc:
+            await report_failure(interaction, exc)
+
+    async def _act(self, interaction: discord.Interaction) -> None:
+        cog = _cog(interaction)
+        suggestion = cog.suggest.suggester.store.get(self.suggestion_id)
+        if suggestion is None:
+            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            return
+        if interaction.user.id != suggestion.requester_id:
+            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            return
+        if self.action == "next":
+            await interaction.response.edit_message(**proposal(suggestion, self.index))
+            return
+        if self.action == "own":
+            from cogs.character._modals import CreateModal
+
+            model = suggestion.order.model
+            await interaction.response.send_modal(
+                CreateModal(cog.flow, source_of(suggestion), model=model)
+            )
+            return
+        window = suggestion.windows[self.index]
+        clip = ClipRange(window.start, window.end)
+        order = replace(suggestion.order, clip=clip)
+        await cog.flow.run(interaction, order, suggestion.meta)
