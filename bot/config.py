@@ -49,6 +49,21 @@ class Settings(BaseSettings):
         le=64,
         description="Threads for cutting and probing videos (default: one per CPU).",
     )
+    toapis_tier: Literal["default", "vip", "svip"] = Field(
+        default="default", description="toapis account tier: picks the rate limits."
+    )
+    toapis_submit_per_second: float | None = Field(
+        default=None, gt=0, le=1000, description="Override the tier's create requests per second."
+    )
+    toapis_query_per_second: float | None = Field(
+        default=None, gt=0, le=10000, description="Override the tier's status queries per second."
+    )
+    toapis_query_share: float = Field(
+        default=0.8, gt=0, le=1, description="Part of the query limit status polls may use."
+    )
+    discord_writes_per_second: float = Field(
+        default=25.0, gt=0, le=50, description="Discord edits and posts per second, all jobs."
+    )
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
 
     @field_validator("log_level", mode="before")
@@ -66,11 +81,18 @@ class Settings(BaseSettings):
         "discord_api_base_url",
         "discord_gateway_url",
         "media_workers",
+        "toapis_submit_per_second",
+        "toapis_query_per_second",
         mode="before",
     )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("toapis_tier", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("toapis_base_url")
     @classmethod

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.guild_settings import SettingsService
+from bot.jobs.budget import AccountBudgets, tier_limits
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
@@ -45,11 +46,25 @@ class Core:
             await self.database.close()
 
 
-def make_provider(settings: Settings) -> CharacterProvider:
+def make_budgets(settings: Settings) -> AccountBudgets:
+    """The account's submit and query budgets (`TOAPIS_TIER` and its overrides)."""
+    limits = tier_limits(
+        settings.toapis_tier,
+        submit_per_second=settings.toapis_submit_per_second,
+        query_per_second=settings.toapis_query_per_second,
+    )
+    return AccountBudgets.create(limits, query_share=settings.toapis_query_share)
+
+
+def make_provider(settings: Settings, budgets: AccountBudgets | None = None) -> CharacterProvider:
     """The configured character provider (toapis is the only one so far)."""
     settings.require("TOAPIS_API_KEY")
     assert settings.toapis_api_key is not None
-    return ToapisClient(settings.toapis_base_url, settings.toapis_api_key)
+    return ToapisClient(
+        settings.toapis_base_url,
+        settings.toapis_api_key,
+        budgets=budgets or make_budgets(settings),
+    )
 
 
 async def open_core(
@@ -64,6 +79,7 @@ async def open_core(
     Fronts register their listeners with `core.listeners.add` before `tracker.start()`.
     """
     provider = provider or make_provider(settings)
+    budgets = getattr(provider, "budgets", None) or make_budgets(settings)
     try:
         database = await Database.open(settings.database_path)
     except BaseException:
@@ -86,6 +102,7 @@ async def open_core(
             submit_retry=settings.poll_interval_seconds * 3,
         ),
         download=checked_download(allow_private=settings.allow_private_urls),
+        budgets=budgets,
     )
     return Core(
         settings,

@@ -13,12 +13,14 @@ import logging
 
 import discord
 
-from bot.records import Character, Job
+from bot.jobs.line import Place
+from bot.records import Character, Job, JobState
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     Rendered,
     render_card,
     render_failure,
+    render_in_line,
     render_ping,
     render_progress,
     render_unknown,
@@ -208,6 +210,11 @@ class DiscordJobListener:
         """Show progress (throttled; only when something visible changed)."""
         if self._has_reply(job) and not job.state.is_final:
             self._updater(job).push(render_progress(job))
+
+    async def job_in_line(self, job: Job, place: Place) -> None:
+        """Show the job's place in the bot's submit line (newest wins, throttled)."""
+        if self._has_reply(job) and job.state is JobState.WAITING:
+            self._updater(job).push(render_in_line(job, place))
 
     async def job_stalled(self, job: Job) -> None:
         """Say it is still running at toapis."""
