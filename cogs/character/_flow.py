@@ -25,6 +25,7 @@ from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._render import Rendered, progress_bar
 from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
+from cogs.character._writes import DiscordWrites
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -121,8 +122,9 @@ def source_from_message(message: discord.Message) -> SourceSpec | None:
 class CreateFlow:
     """Runs an order for an interaction that has not been answered yet."""
 
-    def __init__(self, bot: SoraBot) -> None:
+    def __init__(self, bot: SoraBot, writes: DiscordWrites | None = None) -> None:
         self.bot = bot
+        self.writes = writes if writes is not None else DiscordWrites()
         self.replies = InteractionReplies()  # tokens of job replies, memory only
 
     @property
@@ -173,7 +175,7 @@ class CreateFlow:
                 meta=meta,
             )
         )
-        line = _LineNotice(interaction, order)
+        line = _LineNotice(interaction, order, self.writes)
         self.core.tracker.line.watch(job.id, line.tell_place)  # one place across both phases
         limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
         try:
@@ -237,7 +239,9 @@ class _LineNotice:
     more than the jobs ahead of it there.
     """
 
-    def __init__(self, interaction: discord.Interaction, order: CreateOrder) -> None:
+    def __init__(
+        self, interaction: discord.Interaction, order: CreateOrder, writes: DiscordWrites
+    ) -> None:
         self.order = order
         self.waited = False
         self.stopped = False
@@ -247,7 +251,7 @@ class _LineNotice:
         async def edit(rendered: Rendered) -> None:
             await interaction.edit_original_response(embeds=rendered.embeds)
 
-        self._updater = MessageUpdater(edit, min_interval=2.0)
+        self._updater = MessageUpdater(edit, min_interval=2.0, gate=writes.wait)
 
     def tell(self, ahead: int | None) -> None:
         """The media pool's watcher: `ahead` jobs before this one, None once it is working."""

@@ -55,3 +55,39 @@ async def test_members_see_their_place_in_line_go_down_until_their_card(
             assert places == sorted(places, reverse=True), seen  # never back up
     finally:
         await sora.bot.close()
+
+
+async def test_progress_edits_share_one_write_budget_and_cards_are_never_stale(
+    tmp_path: Path, fake_discord: Any, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    # Many progress states, one Discord write per second for everything: progress edits
+    # are coalesced per message and each reply ends as its card.
+    simulator.scenario.update(progress_steps=[5, 10, 20, 30, 40, 50, 60, 70, 80, 90])
+    settings = bot_settings(tmp_path, fake_discord, simulator, discord_writes_per_second=1)
+    sora = await start_bot(settings, fake_discord)
+    url = f"{media_server}/{short_video.name}"
+    try:
+        for n in range(4):
+            options = {"url": url, "start": "1", "end": "3"}
+            sora.feed(
+                payloads.slash_command("create", options, group="character", user_id=USER_ID + n)
+            )
+
+        async def cards() -> set[str]:
+            while True:
+                done = {c.path for c in sora.fake.calls_to("PATCH", EDIT_REPLY) if is_card(c)}
+                if len(done) >= 4:
+                    return done
+                await asyncio.sleep(0.05)
+
+        await asyncio.wait_for(cards(), timeout=60)
+        await sora.settle()
+        per_reply: dict[str, list[Any]] = {}
+        for call in sora.fake.calls_to("PATCH", EDIT_REPLY):
+            per_reply.setdefault(call.path, []).append(call)
+        for calls in per_reply.values():
+            assert is_card(calls[-1])  # nothing after the card
+            progress = [c for c in calls if "%" in str(c.json) and not is_card(c)]
+            assert len(progress) <= 3, [str(c.json)[:80] for c in progress]  # not ten
+    finally:
+        await sora.bot.close()
