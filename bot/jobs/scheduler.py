@@ -133,5 +133,5 @@ def next_poll(
         wait = base * 2
     else:
         left = pace.duration - age
-        wait = min(base * 4, max(base * 0.6, left / 2))
+        wait = min(base * 2, max(base * 0.6, left / 2))
     return float(wait * random.uniform(0.9, 1.1))

@@ -364,9 +364,13 @@ class Simulator:
     async def _get_limits(self, request: web.Request) -> web.Response:
         return web.json_response(self.limits.to_dict())
 
-    async def _reset_limits(self, request: web.Request) -> web.Response:
+    def reset_limits(self) -> None:
+        """Start the rate-limit windows and counters afresh."""
         self._limits_key = (None, 0, 0)
         self._limits = RateLimits(None)
+
+    async def _reset_limits(self, request: web.Request) -> web.Response:
+        self.reset_limits()
         return web.json_response(self.limits.to_dict())
 
     async def _get_tasks(self, request: web.Request) -> web.Response:
