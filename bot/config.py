@@ -122,6 +122,21 @@ class Settings(BaseSettings):
     job_retention_days: float = Field(
         default=90, gt=0, description="Days finished jobs are kept (then pruned)."
     )
+    toapis_tier: Literal["default", "vip", "svip"] = Field(
+        default="default", description="toapis account tier: picks the rate limits."
+    )
+    toapis_submit_per_second: float | None = Field(
+        default=None, gt=0, le=1000, description="Override the tier's create requests per second."
+    )
+    toapis_query_per_second: float | None = Field(
+        default=None, gt=0, le=10000, description="Override the tier's status queries per second."
+    )
+    toapis_query_share: float = Field(
+        default=0.8, gt=0, le=1, description="Part of the query limit status polls may use."
+    )
+    discord_writes_per_second: float = Field(
+        default=25.0, gt=0, le=50, description="Discord edits and posts per second, all jobs."
+    )
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json: one JSON object per line."
@@ -132,7 +147,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", mode="before")
+    @field_validator("log_format", "toapis_tier", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
@@ -153,6 +168,8 @@ class Settings(BaseSettings):
         "discord_api_base_url",
         "discord_gateway_url",
         "media_workers",
+        "toapis_submit_per_second",
+        "toapis_query_per_second",
         mode="before",
     )
     @classmethod

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.config import Settings
 from bot.guild_settings import SettingsService
+from bot.jobs.budget import AccountBudgets, tier_limits
 from bot.jobs.limits import SpendingLimits
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.lifecycle import DataLifecycle
@@ -59,7 +60,19 @@ class Core:
             await self.database.close()
 
 
-def make_provider(settings: Settings, *, attempts: int = 5) -> CharacterProvider:
+def make_budgets(settings: Settings) -> AccountBudgets:
+    """The account's submit and query budgets (`TOAPIS_TIER` and its overrides)."""
+    limits = tier_limits(
+        settings.toapis_tier,
+        submit_per_second=settings.toapis_submit_per_second,
+        query_per_second=settings.toapis_query_per_second,
+    )
+    return AccountBudgets.create(limits, query_share=settings.toapis_query_share)
+
+
+def make_provider(
+    settings: Settings, budgets: AccountBudgets | None = None, *, attempts: int = 5
+) -> CharacterProvider:
     """The configured character provider (toapis is the only one so far).
 
     `attempts` bounds the retries inside one call (a front that reports each failed
@@ -72,6 +85,7 @@ def make_provider(settings: Settings, *, attempts: int = 5) -> CharacterProvider
         settings.toapis_api_key,
         max_attempts=attempts,
         callback_url=settings.toapis_callback_url,
+        budgets=budgets or make_budgets(settings),
     )
 
 
@@ -87,6 +101,7 @@ async def open_core(
     Fronts register their listeners with `core.listeners.add` before `tracker.start()`.
     """
     provider = provider or make_provider(settings)
+    budgets = getattr(provider, "budgets", None) or make_budgets(settings)
     try:
         database = await Database.open(settings.database_path)
     except BaseException:
@@ -109,6 +124,7 @@ async def open_core(
             submit_retry=settings.poll_interval_seconds * 3,
         ),
         download=checked_download(allow_private=settings.allow_private_urls),
+        budgets=budgets,
     )
     guild_settings = SettingsService(GuildSettingsRepository(database))
     state = StateRepository(database)

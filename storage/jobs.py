@@ -102,8 +102,8 @@ class JobRepository:
     async def create(self, new: NewJob, *, state: JobState = JobState.SUBMITTING) -> Job:
         """Write a new job (SUBMITTING, or PREPARING while its video is made ready) before
         anything is sent to the provider."""
-        if state not in (JobState.PREPARING, JobState.SUBMITTING):
-            raise ValueError(f"a new job starts preparing or submitting, not {state.value}")
+        if state not in (JobState.PREPARING, JobState.SUBMITTING, JobState.WAITING):
+            raise ValueError(f"a new job starts preparing or waiting, not {state.value}")
         now = time.time()
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
@@ -184,8 +184,8 @@ class JobRepository:
         meta: dict[str, Any],
         message: tuple[int, int] | None = None,
     ) -> Job | None:
-        """PREPARING -> SUBMITTING with what will be sent (and the reply showing it, as
-        (channel id, message id)); None if the job was not preparing."""
+        """PREPARING -> WAITING (in the submit line) with what will be sent (and the reply
+        showing it, as (channel id, message id)); None if the job was not preparing."""
         now = time.time()
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
@@ -193,7 +193,7 @@ class JobRepository:
                 "channel_id = COALESCE(?, channel_id), message_id = COALESCE(?, message_id) "
                 "WHERE id = ? AND state = ?",
                 (
-                    JobState.SUBMITTING.value,
+                    JobState.WAITING.value,
                     _to_json(request),
                     _to_json(meta),
                     now,
@@ -202,6 +202,18 @@ class JobRepository:
                     job_id,
                     JobState.PREPARING.value,
                 ),
+            )
+            if outcome.rowcount == 0:
+                return None
+            return await _load(tx, job_id)
+
+    async def claim_waiting(self, job_id: int) -> Job | None:
+        """WAITING -> SUBMITTING just before its create request leaves; None if the job was
+        not waiting (so two callers never send it twice)."""
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
+                (JobState.SUBMITTING.value, time.time(), job_id, JobState.WAITING.value),
             )
             if outcome.rowcount == 0:
                 return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.jobs.line import Place
 from bot.records import Character, Job
 
 
@@ -88,3 +89,10 @@ class ListenerHub(NullListener):
         """Tell every listener."""
         for listener in list(self.listeners):
             await listener.job_unknown(job)
+
+    async def job_in_line(self, job: Job, place: Place) -> None:
+        """Tell every listener that shows places in line (the method is optional)."""
+        for listener in list(self.listeners):
+            shown = getattr(listener, "job_in_line", None)
+            if shown is not None:
+                await shown(job, place)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot.jobs.line import HOLD_NOTES
 from bot.jobs.timings import TrackerTimings, submit_backoff
 from bot.providers.base import (
+    AuthenticationError,
     CharacterProvider,
     CharacterRequest,
+    PaymentRequiredError,
     ProviderError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -56,6 +59,14 @@ async def send_and_record(
             error_code=type(exc).__name__,
             error_message=exc.user_message,
             retry_at=clock() + wait,
+        )
+        return job, True
+    except (PaymentRequiredError, AuthenticationError) as exc:
+        # The account itself is refused: nothing was created; the job keeps its place in
+        # line while the line is held, and the member is told why.
+        code = type(exc).__name__
+        job = await jobs.update_status(
+            job.id, JobState.WAITING, 0, error_code=code, error_message=HOLD_NOTES[code]
         )
         return job, True
     except ProviderError as exc:

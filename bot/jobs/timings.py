@@ -23,6 +23,10 @@ class TrackerTimings:
     sweep_retry: float = 30.0  # first wait before re-following a job whose task crashed
     sweep_max_backoff: float = 900.0  # the longest wait between two such tries
     stop_grace: float = 7.0  # a shutdown waits this long for create requests in flight
+    expected_duration: float = 60.0  # first guess of submission-to-completion (then learned)
+    line_notice_interval: float = 3.0  # places in line are recomputed at most this often
+    hold_retry: float = 180.0  # first wait before trying again an account toapis refused
+    hold_max: float = 900.0  # the longest such wait
 
 
 def submit_backoff(timings: TrackerTimings, attempt: int) -> float:

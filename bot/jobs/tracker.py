@@ -16,14 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
+from typing import Any
 
 from bot.jobs.announce import Announcer
+from bot.jobs.budget import TIERS, AccountBudgets, prepaid
 from bot.jobs.control import JobControls
+from bot.jobs.dispatch import Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.jobs.line import Place, SubmitLine
 from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
-from bot.jobs.submission import STATE_OF, retry_after, send_and_record
+from bot.jobs.scheduler import Pace, PollScheduler, next_poll
+from bot.jobs.submission import STATE_OF, retry_after
 from bot.jobs.sweeper import Sweeper
-from bot.jobs.timings import TrackerTimings, poll_wait, submit_backoff
+from bot.jobs.timings import TrackerTimings
 from bot.media.assets import AssetDownload, checked_download
 from bot.media.errors import MediaError
 from bot.providers.base import (
@@ -32,6 +37,7 @@ from bot.providers.base import (
     ProviderError,
     Task,
     TaskNotFoundError,
+    TaskStatus,
 )
 from bot.records import Job, JobState, NewJob
 from storage import CharacterRepository, JobRepository
@@ -54,6 +60,7 @@ class JobTracker(JobControls):
         timings: TrackerTimings | None = None,
         clock: Callable[[], float] = time.time,
         download: AssetDownload | None = None,
+        budgets: AccountBudgets | None = None,
     ) -> None:
         self.provider = provider
         self.jobs = jobs
@@ -74,8 +81,28 @@ class JobTracker(JobControls):
             clock=clock,
         )
         self._sweeping: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Future[tuple[Job, bool]]] = set()
         self._stop_deadline: float | None = None
+        # One scheduler over every job: the submit line and the polls share the account's
+        # budgets (the provider's, when it is a budgeted client).
+        self.budgets = budgets or getattr(provider, "budgets", None)
+        if self.budgets is None:
+            self.budgets = AccountBudgets.create(TIERS["default"])
+        self._dispatch = Dispatcher(
+            provider,
+            jobs,
+            self.budgets.submit,
+            timings=lambda: self.timings,
+            clock=clock,
+            tell=self._tell,
+        )
+        self._dispatch.line.watcher = self._tell_place
+        self.polls = PollScheduler(self.budgets.query)
+        self.pace = Pace(self.timings)
+
+    @property
+    def line(self) -> SubmitLine:
+        """Jobs waiting to be sent (and those preparing their video), in fair order."""
+        return self._dispatch.line
 
     @property
     def listener(self) -> JobListener:
@@ -102,6 +129,9 @@ class JobTracker(JobControls):
         for job in await self.jobs.mark_interrupted_submissions():
             log.warning("job %d was interrupted while submitting: state unknown", job.id)
         resumed = await self.jobs.active()
+        for job in resumed:  # the whole line first, so the first turn goes to the first job
+            if job.state is JobState.WAITING:
+                self.line.add(job, ready=True)
         for job in resumed:
             self._spawn(job)
         if resumed:
@@ -114,6 +144,7 @@ class JobTracker(JobControls):
         """Accept no new submissions; create requests in flight get `stop_grace` from now."""
         if self._stop_deadline is None:
             self._closing = True
+            self._dispatch.closing = True
             self._stop_deadline = asyncio.get_running_loop().time() + self.timings.stop_grace
 
     async def stop(self) -> None:
@@ -129,7 +160,10 @@ class JobTracker(JobControls):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._sweeping
             self._sweeping = None
-        await self._let_sends_finish()
+        assert self._stop_deadline is not None
+        await self._dispatch.let_sends_finish(self._stop_deadline)
+        await self.line.close()
+        await self.polls.close()
         tasks = list(self._tasks.values())
         for task in tasks:
             task.cancel()
@@ -137,28 +171,6 @@ class JobTracker(JobControls):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-
-    async def _let_sends_finish(self) -> None:
-        sending = set(self._sending)
-        if not sending:
-            return
-        assert self._stop_deadline is not None
-        remaining = max(0.0, self._stop_deadline - asyncio.get_running_loop().time())
-        log.info(
-            "stopping: waiting up to %.1fs for %d create request(s) in flight",
-            remaining,
-            len(sending),
-        )
-        _done, pending = await asyncio.wait(sending, timeout=remaining)
-        if pending:
-            log.warning(
-                "stopping: %d create request(s) still unanswered; their jobs will be "
-                "reported unknown on the next start",
-                len(pending),
-            )
-            for future in pending:
-                future.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
 
     @property
     def running(self) -> int:
@@ -188,61 +200,56 @@ class JobTracker(JobControls):
         """
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
-        job = await self.jobs.create(replace(new, request=request.model_dump(exclude_none=True)))
-        job = await self._send_once(job, request)
-        self._spawn(job)
-        return job
-
-    async def _send_once(self, job: Job, request: CharacterRequest, *, attempt: int = 0) -> Job:
-        """Send the create request of a job in SUBMITTING; record what came of it.
-
-        The request and the recording of its answer run in their own task: a caller
-        cancelled meanwhile does not lose the task id, and `stop` waits for it.
-        """
-        sending = asyncio.ensure_future(
-            send_and_record(
-                self.provider, self.jobs, job, request, attempt, self.timings, self._clock
-            )
+        job = await self.jobs.create(
+            replace(new, request=request.model_dump(exclude_none=True)), state=JobState.WAITING
         )
-        self._sending.add(sending)
-        sending.add_done_callback(self._sent)
-        job, changed = await asyncio.shield(sending)
-        if changed:
-            await self._tell("job_changed", job)
+        self.line.add(job, ready=True)
+        sent = self._dispatch.first_outcome(job.id)
+        self._spawn(job)
+        return await asyncio.shield(sent)
+
+    async def open_preparing(self, new: NewJob) -> Job:
+        """Store a job whose video is about to be prepared (nothing is sent yet).
+
+        It goes on with `submit_prepared`, or ends with `abandon`; a restart in between
+        fails it with a message (nothing was sent, nothing charged).
+        """
+        if self._closing:
+            raise RuntimeError("the tracker is shutting down")
+        job = await self.jobs.create(new, state=JobState.PREPARING)
+        self.line.add(job, ready=False)  # counted in line while its video is prepared
         return job
 
-    def _sent(self, sending: asyncio.Future[tuple[Job, bool]]) -> None:
-        self._sending.discard(sending)
-        if not sending.cancelled():
-            sending.exception()  # retrieved here too, in case its caller was cancelled
+    async def submit_prepared(
+        self,
+        job: Job,
+        request: CharacterRequest,
+        meta: dict[str, Any],
+        message: tuple[int, int] | None = None,
+    ) -> Job:
+        """Put a prepared job in the submit line and follow it (returns at once, WAITING).
 
-    async def _resend_until_accepted(self, job: Job) -> Job:
-        """A WAITING job: send its create request again with backoff, bounded in time."""
-        attempt = 0
-        while job.state is JobState.WAITING:
-            if self._clock() - job.created_at > self.timings.submit_give_up:
-                return await self.jobs.update_status(
-                    job.id,
-                    JobState.FAILED,
-                    0,
-                    error_code=job.error_code or "RateLimitedError",
-                    error_message=(
-                        "toapis stayed busy and did not accept the request; nothing was "
-                        "charged. Please try again later."
-                    ),
-                )
-            if job.retry_at is not None:
-                wait = job.retry_at - self._clock()
-            else:
-                wait = submit_backoff(self.timings, attempt)
-            await asyncio.sleep(max(0.0, wait))
-            if self._closing:
-                return job  # still WAITING: resumed on the next start
-            attempt += 1
-            job = await self.jobs.update_status(job.id, JobState.SUBMITTING, 0)
-            request = CharacterRequest.model_validate(job.request)
-            job = await self._send_once(job, request, attempt=attempt)
-        return job
+        `message` is the (channel id, message id) of the reply that shows the job.
+        """
+        if self._closing:
+            raise RuntimeError("the tracker is shutting down")
+        ready = await self.jobs.set_prepared(
+            job.id, request.model_dump(exclude_none=True), meta, message
+        )
+        if ready is None:  # no longer preparing: someone else decided its fate
+            self.line.leave(job.id)
+            stored = await self.jobs.get(job.id)
+            assert stored is not None
+            return stored
+        self.line.add(ready, ready=True)
+        self.line.watch(ready.id, None)  # places now go to the listener
+        self._spawn(ready)
+        return ready
+
+    async def abandon(self, job_id: int) -> None:
+        """Forget a job still preparing that will not be sent (the member was told why)."""
+        self.line.leave(job_id)
+        await self.jobs.discard_preparing(job_id)
 
     # --- following ------------------------------------------------------------------------
 
@@ -259,7 +266,7 @@ class JobTracker(JobControls):
     async def _follow(self, job: Job) -> None:
         try:
             if job.state is JobState.WAITING:
-                job = await self._resend_until_accepted(job)
+                job = await self._dispatch.send_in_turn(job)
                 if job.state is JobState.WAITING:
                     return  # shutting down
             if not job.state.is_final:
@@ -276,7 +283,8 @@ class JobTracker(JobControls):
     async def _poll_until_final(self, job: Job) -> Job:
         task_id = job.task_id
         assert task_id is not None
-        errors = 0
+        errors = polls = 0
+        running = False
         hold = 0.0  # toapis' Retry-After of the last status query
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
@@ -291,11 +299,21 @@ class JobTracker(JobControls):
             if job.stalled_at is None and age > self.timings.timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            wait = poll_wait(self.timings, stalled=job.stalled_at is not None, errors=errors)
-            await asyncio.sleep(max(wait, hold))
+            wait = next_poll(
+                self.timings,
+                self.pace,
+                state=job.state,
+                age=age,
+                polls=polls,
+                stalled=job.stalled_at is not None,
+                errors=errors,
+            )
+            slot = await self.polls.turn(max(wait, hold))  # sleeps until granted
             hold = 0.0
+            polls += 1
             try:
-                task = await self.provider.get_task(task_id)
+                with prepaid(slot):
+                    task = await self.provider.get_task(task_id)
             except TaskNotFoundError:
                 errors += 1
                 if age > self.timings.not_found_grace:
@@ -313,6 +331,12 @@ class JobTracker(JobControls):
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
             errors = 0
+            age = self._clock() - (job.submitted_at or job.created_at)
+            if not running and task.status is not TaskStatus.QUEUED:
+                running = True
+                self.pace.started(age)
+            if task.status is TaskStatus.COMPLETED:
+                self.pace.finished(age)
             job = await self._record(job, task)
             if job.state.is_final:
                 return job
@@ -340,3 +364,9 @@ class JobTracker(JobControls):
 
     async def _tell(self, event: str, job: Job) -> None:
         await self._announcer.tell(event, job)
+
+    async def _tell_place(self, job: Job, place: Place) -> None:
+        """A queued job's place in line changed: tell listeners that show places."""
+        shown = getattr(self.listener, "job_in_line", None)
+        if shown is not None:
+            await shown(job, place)

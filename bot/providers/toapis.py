@@ -25,6 +25,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from bot.jobs.budget import AccountBudgets, Budget
 from bot.jobs.ranges import format_timestamps
 from bot.providers.base import (
     AuthenticationError,
@@ -53,6 +54,7 @@ RETRY_AFTER_CAP = 15 * 60.0  # the longest Retry-After honoured; longer ones are
 CHARACTER_PAGE = "/v1/characters_tasks/"
 GENERAL_PAGE = "/v1/videos/generations/"
 REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest forgotten)
+POOL_SIZE = 64  # connections of the shared HTTP client (more than the budgets keep in flight)
 
 
 class ToapisClient:
@@ -72,14 +74,20 @@ class ToapisClient:
         http: httpx.AsyncClient | None = None,
         sleep: Sleep = asyncio.sleep,
         callback_url: str | None = None,
+        budgets: AccountBudgets | None = None,
+        pool_size: int = POOL_SIZE,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
         self._http = http or httpx.AsyncClient(
-            timeout=httpx.Timeout(timeout, connect=10.0),
+            timeout=httpx.Timeout(timeout, connect=10.0, pool=timeout),
+            limits=httpx.Limits(max_connections=pool_size, max_keepalive_connections=pool_size),
             follow_redirects=False,
             headers={"User-Agent": "sora-character-bot"},
         )
+        # Shared with the scheduler: every create request and status query takes a slot,
+        # and a 429/503 slows the whole budget instead of being retried here.
+        self.budgets = budgets
         self._owns_http = http is None
         self.max_attempts = max(1, max_attempts)
         self.backoff_base = backoff_base
@@ -221,7 +229,11 @@ class ToapisClient:
                 )
             except (RateLimitedError, ServiceUnavailableError) as exc:
                 retry_after = getattr(exc, "retry_after", None)
-                if attempt >= self.max_attempts or (retry_after or 0.0) > self.max_backoff:
+                if (
+                    attempt >= self.max_attempts
+                    or (retry_after or 0.0) > self.max_backoff
+                    or (self.budgets is not None and isinstance(exc, RateLimitedError))
+                ):
                     raise  # a long Retry-After is waited out by the caller, not in here
                 delay = self._delay(attempt, retry_after)
                 log.warning(
@@ -250,6 +262,9 @@ class ToapisClient:
         idempotent: bool,
     ) -> Any:
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
+        budget = self._budget_for(method, path)
+        if budget is not None:
+            await budget.take()
         opened = files() if files else None
         endpoint = metrics.endpoint_of(path)
         started = time.monotonic()
@@ -275,7 +290,18 @@ class ToapisClient:
                 value[1].close()
         metrics.TOAPIS_LATENCY.labels(endpoint).observe(time.monotonic() - started)
         metrics.TOAPIS_REQUESTS.labels(endpoint, _outcome(response.status_code)).inc()
+        if budget is not None:
+            _observe(budget, response)
         return self._interpret(response, idempotent=idempotent)
+
+    def _budget_for(self, method: str, path: str) -> Budget | None:
+        if self.budgets is None:
+            return None
+        if method == "POST" and path == "/v1/videos/generations":
+            return self.budgets.submit
+        if method == "GET" and path.startswith((CHARACTER_PAGE, GENERAL_PAGE)):
+            return self.budgets.query
+        return None
 
     def _interpret(self, response: httpx.Response, *, idempotent: bool) -> Any:
         status = response.status_code
@@ -343,6 +369,24 @@ def _error_message(body: Any) -> str:
         return error
     message = body.get("message")
     return message if isinstance(message, str) else ""
+
+
+def _observe(budget: Budget, response: httpx.Response) -> None:
+    """A 429/503 slows the whole budget; `X-RateLimit-Remaining: 0` pauses it to the reset."""
+    if response.status_code in (429, 503):
+        budget.slow_down(_retry_after(response.headers), f"HTTP {response.status_code}")
+        return
+    remaining = response.headers.get("X-RateLimit-Remaining")
+    reset = response.headers.get("X-RateLimit-Reset")
+    if remaining is None or reset is None:
+        return
+    try:
+        left, at = float(remaining), float(reset)
+    except ValueError:
+        return
+    if left <= 0:
+        # A unix time or a number of seconds: both forms are in use.
+        budget.exhausted_until(at - time.time() if at > 1e9 else at)
 
 
 def _retry_after(headers: httpx.Headers) -> float | None:

@@ -110,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="GET /v1/characters_tasks/{id} answers 404 (clients must fall back)",
     )
+    add(
+        "--tier",
+        choices=("default", "vip", "svip"),
+        default=None,
+        help="enforce this toapis tier's submit and query limits (sliding windows per "
+        "second and per 10 s; 429 with Retry-After; counters at /_sim/limits)",
+    )
     add("--no-check-media", action="store_true", help="do not download and probe task URLs")
     add(
         "--retire",
@@ -139,6 +146,7 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         characters_tasks_404=args.characters_tasks_404,
         check_media=not args.no_check_media,
         retired_models=list(args.retire),
+        tier=args.tier,
     )
 
 

@@ -51,6 +51,10 @@ class Scenario:
     characters_tasks_404: bool = False  # GET /v1/characters_tasks/{id} answers 404
     not_found_queries: int = 0  # next N status queries (either page) answer 404, known or not
     check_media: bool = True  # download and probe a task's `url`
+    tier: str | None = None  # enforce toapis' limits: default, vip or svip (None: count only)
+    submit_per_second: float = 0  # override the tier's submit limit (burst: ten per 10 s)
+    query_per_second: float = 0  # override the tier's query limit (burst: ten per 10 s)
+    out_of_credit: bool = False  # create requests answer 402 (balance empty) until cleared
     max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
     retired_models: list[str] = field(default_factory=list)  # refused as not available
     webhook_secret: str | None = None  # webhooks configured for the key (None: 400 if asked)
@@ -130,6 +134,14 @@ def _names(name: str, value: Any) -> list[str]:
     return list(value)
 
 
+def _tier(name: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if value in ("default", "vip", "svip"):
+        return str(value)
+    raise ValueError(f"{name} must be null, default, vip or svip")
+
+
 def _steps(name: str, value: Any) -> list[int]:
     if not isinstance(value, list | tuple):
         raise ValueError(f"{name} must be a list of integers 0-100")
@@ -192,6 +204,10 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "max_upload_bytes": _count,
     "retired_models": _names,
     "webhook_secret": _optional_text,
+    "tier": _tier,
+    "submit_per_second": _number,
+    "query_per_second": _number,
+    "out_of_credit": _flag,
 }
 
 

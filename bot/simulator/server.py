@@ -24,6 +24,7 @@ from typing import Any, Literal, NamedTuple
 import httpx
 from aiohttp import web
 
+from bot.simulator.limits import RateLimits
 from bot.simulator.media_check import make_avatar_jpeg
 from bot.simulator.scenario import Scenario
 from bot.simulator.tasks import (
@@ -79,6 +80,22 @@ class Simulator:
         self._client: httpx.AsyncClient | None = None
         self._upload_dir: Path | None = None
         self._avatar = b""
+        self._limits = RateLimits(None)
+        self._limits_key: tuple[Any, ...] = (None, 0, 0)
+
+    @property
+    def limits(self) -> RateLimits:
+        """The rate limits in force (rebuilt, counters reset, when the scenario's change)."""
+        scenario = self.scenario
+        key = (scenario.tier, scenario.submit_per_second, scenario.query_per_second)
+        if key != self._limits_key:
+            self._limits_key = key
+            self._limits = RateLimits(
+                scenario.tier,
+                submit_per_second=scenario.submit_per_second,
+                query_per_second=scenario.query_per_second,
+            )
+        return self._limits
 
     # --- life cycle ----------------------------------------------------------------------
 
@@ -174,6 +191,8 @@ class Simulator:
         app.router.add_get("/_sim/requests", self._get_requests)
         app.router.add_delete("/_sim/requests", self._clear_requests)
         app.router.add_get("/_sim/tasks", self._get_tasks)
+        app.router.add_get("/_sim/limits", self._get_limits)
+        app.router.add_delete("/_sim/limits", self._reset_limits)
         app.router.add_post("/_sim/tasks/{task_id}/complete", self._force_complete)
         app.router.add_post("/_sim/tasks/{task_id}/fail", self._force_fail)
         return app
@@ -218,6 +237,12 @@ class Simulator:
             )
             response.headers["Retry-After"] = retry
             return response
+        if kind in ("submit", "query"):
+            wait = self.limits.admit(kind)
+            if wait is not None:
+                response = api_error(429, "rate_limit_exceeded", "Async task request rate exceeded")
+                response.headers.update(self.limits.headers(kind, wait))
+                return response
         counter = {"submit": "rate_limit_submits", "query": "rate_limit_queries"}.get(kind)
         if counter is not None and scenario.consume(counter):
             category, limit = _RATE_LIMITS[kind]
@@ -240,6 +265,10 @@ class Simulator:
         refused = self._refuse(request, "submit")
         if refused is not None:
             return refused
+        if self.scenario.out_of_credit:
+            return api_error(
+                402, 402, "Insufficient account balance, please top up", "payment_required"
+            )
         if self.scenario.submit_status is not None:
             status, forced = self.scenario.submit_status
             return web.json_response(forced, status=status)
@@ -379,6 +408,18 @@ class Simulator:
     async def _clear_requests(self, request: web.Request) -> web.Response:
         self.requests.clear()
         return web.json_response([])
+
+    async def _get_limits(self, request: web.Request) -> web.Response:
+        return web.json_response(self.limits.to_dict())
+
+    def reset_limits(self) -> None:
+        """Start the rate-limit windows and counters afresh."""
+        self._limits_key = (None, 0, 0)
+        self._limits = RateLimits(None)
+
+    async def _reset_limits(self, request: web.Request) -> web.Response:
+        self.reset_limits()
+        return web.json_response(self.limits.to_dict())
 
     async def _get_tasks(self, request: web.Request) -> web.Response:
         return web.json_response({task_id: t.to_json() for task_id, t in self.tasks.items()})

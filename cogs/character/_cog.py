@@ -30,6 +30,7 @@ from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
 from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
+from cogs.character._writes import DiscordWrites
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -57,8 +58,11 @@ class CharacterCog(commands.Cog):
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
-        self.flow = CreateFlow(bot)
-        self.job_listener = DiscordJobListener(bot, self.core.characters, replies=self.flow.replies)
+        writes = DiscordWrites(self.core.settings.discord_writes_per_second)
+        self.flow = CreateFlow(bot, writes)
+        self.job_listener = DiscordJobListener(
+            bot, self.core.characters, replies=self.flow.replies, writes=writes
+        )
         self.library = Library(self.flow)
         self.suggest = SuggestFlow(self.flow, Suggester(self.core.intake))
         self._opinions: set[asyncio.Task[None]] = set()

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.jobs.line import Place
 from bot.jobs.orders import (
     AttachmentInfo,
     CreateOrder,
@@ -26,6 +27,7 @@ from cogs.character._limits import limited
 from cogs.character._render import Rendered, progress_bar
 from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
+from cogs.character._writes import DiscordWrites
 
 if TYPE_CHECKING:
     from bot.app import SoraBot
@@ -122,8 +124,9 @@ def source_from_message(message: discord.Message) -> SourceSpec | None:
 class CreateFlow:
     """Runs an order for an interaction that has not been answered yet."""
 
-    def __init__(self, bot: SoraBot) -> None:
+    def __init__(self, bot: SoraBot, writes: DiscordWrites | None = None) -> None:
         self.bot = bot
+        self.writes = writes if writes is not None else DiscordWrites()
         self.replies = InteractionReplies()  # tokens of job replies, memory only
 
     @property
@@ -184,7 +187,8 @@ class CreateFlow:
                 meta=meta,
             )
         )
-        line = _LineNotice(interaction, order)
+        line = _LineNotice(interaction, order, self.writes)
+        self.core.tracker.line.watch(job.id, line.tell_place)  # one place across both phases
         limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
         try:
             prepared = await self.core.intake.prepare(order, preview_limit=limit, watcher=line.tell)
@@ -220,11 +224,10 @@ class CreateFlow:
             message=(reply.channel.id, reply.id),
         )
         log.info(
-            "job %d submitted by %d in guild %d (task %s)",
+            "job %d in the submit line for %d in guild %d",
             job.id,
             interaction.user.id,
             interaction.guild_id,
-            job.task_id,
         )
 
     async def _cancelled_meanwhile(self, job_id: int) -> bool:
@@ -248,26 +251,54 @@ async def _reply_id(interaction: discord.Interaction) -> int | None:
 
 
 class _LineNotice:
-    """Shows a job's place in line for a media worker in its reply (newest wins)."""
+    """Shows a job's place in line while its video is prepared (newest wins).
 
-    def __init__(self, interaction: discord.Interaction, order: CreateOrder) -> None:
+    One number for the member: the job's place in the bot's submit line (every job ahead,
+    preparing or waiting to be sent), and while it waits for a media worker at least one
+    more than the jobs ahead of it there.
+    """
+
+    def __init__(
+        self, interaction: discord.Interaction, order: CreateOrder, writes: DiscordWrites
+    ) -> None:
         self.order = order
         self.waited = False
+        self.stopped = False
+        self.media_ahead: int | None = None
+        self.place: Place | None = None
 
         async def edit(rendered: Rendered) -> None:
             await interaction.edit_original_response(embeds=rendered.embeds)
 
-        self._updater = MessageUpdater(edit, min_interval=2.0)
+        self._updater = MessageUpdater(edit, min_interval=2.0, gate=writes.wait)
 
     def tell(self, ahead: int | None) -> None:
-        """The pool's watcher: `ahead` jobs before this one, None once it is working."""
-        if ahead is None and not self.waited:
+        """The media pool's watcher: `ahead` jobs before this one, None once it is working."""
+        if self.stopped or (ahead is None and not self.waited):
             return
         self.waited = True
-        self._updater.push(preparing(self.order, ahead))
+        self.media_ahead = ahead
+        self._show()
+
+    def tell_place(self, job: object, place: Place) -> None:
+        """The submit line's watcher: the job's place changed."""
+        if self.stopped:
+            return
+        self.place = place
+        self._show()
+
+    def _show(self) -> None:
+        number = self.place.number if self.place is not None else 1
+        if self.media_ahead is not None:
+            number = max(number, self.media_ahead + 1)
+        note = self.place.note if self.place is not None else None
+        self._updater.push(
+            preparing(self.order, number, waiting=self.media_ahead is not None, note=note)
+        )
 
     async def stop(self) -> None:
         """No more line updates (the caller edits the reply next)."""
+        self.stopped = True
         await self._updater.cancel()
 
 
@@ -288,14 +319,18 @@ def _source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]
     return {"source": source}
 
 
-def preparing(order: CreateOrder, ahead: int | None) -> Rendered:
-    """The reply while the video waits for (or has) a media worker."""
-    if ahead is None:
-        words = "Preparing the video…"
-    elif ahead == 0:
-        words = "Preparing the video: next in line."
+def preparing(
+    order: CreateOrder, number: int, *, waiting: bool = False, note: str | None = None
+) -> Rendered:
+    """The reply while the video waits for (or has) a media worker: its place in line."""
+    if waiting:
+        words = f"#{number} in line: waiting to prepare the video."
+    elif number > 1:
+        words = f"#{number} in line: preparing the video."
     else:
-        words = f"Preparing the video: {ahead} ahead."
+        words = "Preparing the video…"
+    if note:
+        words += f"\n{note[:1].upper()}{note[1:]}."
     embed = discord.Embed(
         title="Creating a Sora character",
         description=f"{progress_bar(0)}\n{words}",

@@ -13,18 +13,21 @@ import logging
 
 import discord
 
-from bot.records import Character, Job
+from bot.jobs.line import Place
+from bot.records import Character, Job, JobState
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     Rendered,
     render_card,
     render_failure,
+    render_in_line,
     render_ping,
     render_progress,
     render_unknown,
 )
 from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
+from cogs.character._writes import DiscordWrites
 from storage import CharacterRepository
 
 log = logging.getLogger(__name__)
@@ -42,8 +45,10 @@ class DiscordJobListener:
         *,
         min_interval: float = 3.0,
         replies: InteractionReplies | None = None,
+        writes: DiscordWrites | None = None,
     ) -> None:
         self.client = client
+        self.writes = writes if writes is not None else DiscordWrites()
         self.characters = characters
         self.min_interval = min_interval
         self.replies = replies if replies is not None else InteractionReplies()
@@ -58,7 +63,9 @@ class DiscordJobListener:
             async def edit(rendered: Rendered) -> None:
                 await self._edit(channel_id, message_id, rendered)
 
-            updater = self._updaters[job.id] = MessageUpdater(edit, min_interval=self.min_interval)
+            updater = self._updaters[job.id] = MessageUpdater(
+                edit, min_interval=self.min_interval, gate=self.writes.wait
+            )
         return updater
 
     async def _edit(self, channel_id: int, message_id: int, rendered: Rendered) -> None:
@@ -121,6 +128,7 @@ class DiscordJobListener:
         }
         if rendered.view is not None:
             kwargs["view"] = rendered.view
+        await self.writes.wait(True)
         try:
             await interaction.followup.send(**kwargs)  # type: ignore[call-overload]
         except discord.HTTPException as exc:
@@ -157,6 +165,7 @@ class DiscordJobListener:
             kwargs["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
             )
+        await self.writes.wait(True)
         try:
             await channel.send(**kwargs)  # type: ignore[call-overload]
         except (discord.Forbidden, discord.NotFound):
@@ -172,6 +181,7 @@ class DiscordJobListener:
         log.info("job %d: cannot post in channel %s; sending a DM", job.id, job.channel_id)
         if not job.requester_id:
             return
+        await self.writes.wait(True)
         try:
             user = self.client.get_user(job.requester_id) or await self.client.fetch_user(
                 job.requester_id
@@ -209,6 +219,11 @@ class DiscordJobListener:
         """Show progress (throttled; only when something visible changed)."""
         if self._has_reply(job) and not job.state.is_final:
             self._updater(job).push(render_progress(job))
+
+    async def job_in_line(self, job: Job, place: Place) -> None:
+        """Show the job's place in the bot's submit line (newest wins, throttled)."""
+        if self._has_reply(job) and job.state is JobState.WAITING:
+            self._updater(job).push(render_in_line(job, place))
 
     async def job_stalled(self, job: Job) -> None:
         """Say it is still running at toapis."""

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import discord
 
+from bot.jobs.line import Place
 from bot.jobs.ranges import format_clock
 from bot.records import Character, Job, JobState, SourceKind
 
@@ -26,6 +27,9 @@ _STATUS_WORDS = {
     JobState.QUEUED: "Waiting in the queue at toapis.",
     JobState.IN_PROGRESS: "Extracting the character.",
 }
+
+# WAITING because toapis refused the account itself: the job keeps its place in line.
+HOLD_CODES = frozenset({"PaymentRequiredError", "AuthenticationError"})
 
 _NEXT_STEPS = {
     "AuthenticationError": "The bot owner needs to fix the toapis key; try again later.",
@@ -110,7 +114,9 @@ def render_progress(job: Job) -> Rendered:
         )
     else:
         words = _STATUS_WORDS.get(job.state, job.state.value)
-        if job.state is JobState.WAITING and job.retry_at is not None:
+        if job.state is JobState.WAITING and job.error_code in HOLD_CODES and job.error_message:
+            words = _sentence(job.error_message)
+        elif job.state is JobState.WAITING and job.retry_at is not None:
             at = math.ceil(job.retry_at)
             words = (
                 "Queued at toapis: it is busy right now, retrying automatically "
@@ -126,6 +132,39 @@ def render_progress(job: Job) -> Rendered:
     _job_fields(embed, job)
     if job.task_id:
         embed.set_footer(text=f"Task {job.task_id}")
+    return Rendered(embeds=[embed])
+
+
+def place_words(place: Place) -> str:
+    """`#37 in line, about 10 s.` (and why the line is held, if it is)."""
+    words = f"#{place.number} in line, about {format_wait(place.eta)}."
+    if place.note:
+        words += f"\n{_sentence(place.note)}"
+    return words
+
+
+def format_wait(seconds: float) -> str:
+    """`10 s`, `2 min`."""
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def render_in_line(job: Job, place: Place) -> Rendered:
+    """The reply while the job waits in the bot's line to be sent to toapis."""
+    description = f"{progress_bar(0)}\n{place_words(place)}\nStarted <t:{int(job.created_at)}:R>"
+    embed = discord.Embed(
+        title="Creating a Sora character",
+        description=description,
+        colour=COLOR_WAITING if place.note else COLOR_WORKING,
+    )
+    _job_fields(embed, job)
     return Rendered(embeds=[embed])
 
 

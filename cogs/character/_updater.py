@@ -13,6 +13,8 @@ from cogs.character._render import Rendered
 log = logging.getLogger(__name__)
 
 Edit = Callable[[Rendered], Awaitable[None]]
+# Waits for a write slot of a shared budget; True for a final state (sent first).
+Gate = Callable[[bool], Awaitable[None]]
 
 
 class MessageUpdater:
@@ -22,8 +24,9 @@ class MessageUpdater:
     Progress edits are best effort; `send_now` is for final states and raises on failure.
     """
 
-    def __init__(self, edit: Edit, *, min_interval: float = 3.0) -> None:
+    def __init__(self, edit: Edit, *, min_interval: float = 3.0, gate: Gate | None = None) -> None:
         self._edit = edit
+        self._gate = gate
         self.min_interval = min_interval
         self._pending: Rendered | None = None
         self._last_key: tuple[object, ...] | None = None
@@ -44,6 +47,8 @@ class MessageUpdater:
         """Drop pending progress and send `rendered` right away (raises on failure)."""
         self._pending = None
         await self.cancel()
+        if self._gate is not None:
+            await self._gate(True)
         async with self._lock:
             await self._edit(rendered)
             self._last_key = rendered.key()
@@ -62,6 +67,8 @@ class MessageUpdater:
             wait = self._last_sent + self.min_interval - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self._gate is not None:
+                await self._gate(False)  # newer states keep replacing the pending one
             rendered, self._pending = self._pending, None
             if rendered is None or rendered.key() == self._last_key:
                 continue

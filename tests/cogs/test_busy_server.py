@@ -70,11 +70,13 @@ async def test_twelve_members_creating_from_attachments_at_once_all_get_their_ca
         assert {c.creator_id for c in characters} == {USER_ID + 1 + n for n in range(MEMBERS)}
         submits = [r for r in simulator.requests if r[1] == "/v1/videos/generations"]
         assert len(submits) == MEMBERS
-        # Every member was told a place in line: 11 ahead for the last one to arrive.
+        # Every member was told a place in line: #12 for the last one to arrive.
         shown = descriptions(sora)
-        for ahead in range(1, MEMBERS):
-            assert any(f"Preparing the video: {ahead} ahead." in d for d in shown), ahead
-        assert any("Preparing the video: next in line." in d for d in shown)
+        for place in range(1, MEMBERS + 1):
+            assert any(f"#{place} in line: waiting to prepare the video." in d for d in shown), (
+                place,
+                [d.splitlines()[1] for d in shown if "line" in d or "Prep" in d],
+            )
     finally:
         gate.set()
         await sora.bot.close()

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.fakes import APP_ID, CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes import (
+    APP_ID,
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_USER_ID,
+    USER_ID,
+    RecordedCall,
+    payloads,
+)
 
 EPHEMERAL = 64
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
@@ -119,28 +128,37 @@ async def test_failed_task_says_why_in_plain_words(
     assert await sora.core.characters.count_for_guild(GUILD_ID) == 0
 
 
+def says(words: str) -> Callable[[RecordedCall], bool]:
+    return lambda call: words in str(call.json)
+
+
 async def test_service_refusals_are_explained(sora: Running, simulator, media_server, short_video):
+    """A refused account holds the job in line, says why, and sends it once fixed."""
     url = f"{media_server}/{short_video.name}"
+    sora.core.tracker.line.hold_retry = 0.2  # minutes in production
     cases = [
         ([401, {"error": {"code": 401, "message": "Authentication failed"}}], "key was refused"),
         (
             [402, {"error": {"code": 402, "message": "Insufficient account balance"}}],
-            "out of credit",
+            "account needs a top-up",
         ),
     ]
+    simulator.scenario.update(submit_status=cases[0][0])
+    sora.feed(create(url=url))
     for status, words in cases:
         simulator.scenario.update(submit_status=status)
-        sora.fake.clear()
-        sora.feed(create(url=url))
-        call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
-        assert words in embed_of(call)["description"]
+        call = await sora.wait_call("PATCH", EDIT_REPLY, says(words))
+        assert "Couldn't" not in str(call.json)
+    simulator.scenario.update(submit_status=None)
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert simulator.submits == 1
     simulator.scenario.update(submit_status=None, rate_limit_submits=4, retry_after=0)
     sora.fake.clear()
     sora.feed(create(url=url))
     waiting = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "retrying" in str(c.json))
     assert "Queued at toapis" in embed_of(waiting)["description"]
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)  # accepted once toapis calmed down
-    assert simulator.submits == 1
+    assert simulator.submits == 2  # one task for each of the two jobs
 
 
 async def test_a_retired_model_is_said_plainly_and_the_next_member_is_told_at_once(

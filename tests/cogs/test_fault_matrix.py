@@ -160,18 +160,48 @@ async def in_progress(world: World, **settings: Any) -> Running:
 # --- toapis refuses the create request ---------------------------------------------------
 
 
+async def held(world: World, words: str, error_code: str, fix: dict[str, Any], **knobs: Any):
+    """toapis refuses the account itself: the job keeps its place (WAITING, nothing
+    failed), the member is told why, and once the account is fixed the card arrives."""
+    sora = await world.start()
+    sora.core.tracker.line.hold_retry = 0.3  # minutes in production
+    world.simulator.scenario.update(**knobs)
+    sora.feed(create(url=world.url))
+    await sora.wait_call("PATCH", EDIT_REPLY, says(words))
+    job = await the_job(sora)
+    assert job.state is JobState.WAITING and job.error_code == error_code
+    assert job.task_id is None and world.simulator.submits == 0
+    world.simulator.scenario.update(**fix)
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
+    job = await the_job(sora)
+    assert job.state is JobState.COMPLETED and job.announced_at is not None
+    assert world.simulator.submits == 1 and len(card_edits(sora.fake)) == 1
+    assert not [c for c in sora.fake.calls_to("PATCH", EDIT_REPLY) if says("Couldn't")(c)]
+    return sora
+
+
 async def toapis_401(world: World) -> None:
-    # The key was revoked at toapis after the bot started.
-    await refused(
-        world, "key was refused", "AuthenticationError", api_key="revoked-key-the-bot-lacks"
+    # The key was revoked at toapis after the bot started, then put back.
+    await held(
+        world,
+        "key was refused",
+        "AuthenticationError",
+        {"api_key": world.simulator.scenario.api_key},
+        api_key="revoked-key-the-bot-lacks",
     )
-    loud = [r for r in world.caplog.records if "refused the API key" in r.getMessage()]
-    assert loud and all(r.levelno == logging.ERROR for r in loud)  # the owner is told
+    loud = [r for r in world.caplog.records if "refused the bot's account" in r.getMessage()]
+    assert len(loud) == 1 and loud[0].levelno == logging.ERROR  # the owner is told, once
 
 
 async def toapis_402(world: World) -> None:
-    body = {"error": {"code": 402, "message": "Insufficient account balance"}}
-    await refused(world, "out of credit", "PaymentRequiredError", submit_status=[402, body])
+    await held(
+        world,
+        "account needs a top-up",
+        "PaymentRequiredError",
+        {"out_of_credit": False},
+        out_of_credit=True,
+    )
 
 
 async def toapis_400(world: World) -> None:

@@ -164,13 +164,14 @@ async def test_media_without_audio_fails_at_the_service(harness, media_server, s
 
 
 async def test_submit_refusal_fails_the_job_with_a_plain_message(harness, simulator, video_url):
-    simulator.scenario.update(submit_status=[402, {"error": {"code": 402, "message": "x"}}])
+    refusal = {"error": {"code": 400, "message": "Invalid request: no character found"}}
+    simulator.scenario.update(submit_status=[400, refusal])
     events = Recorder()
     tracker = await harness.tracker(events)
     job = await tracker.submit(*new_job(video_url))
     await tracker.wait(job.id)
     [(_, _, message)] = events.of("failed")
-    assert "out of credit" in str(message)
+    assert "refused this request: no character found" in str(message)
     stored = await tracker.jobs.get(job.id)
     assert stored is not None and stored.state is JobState.FAILED and stored.task_id is None
 

@@ -1,0 +1,277 @@
+"""Shared request budgets: sliding windows over the account's rate limits.
+
+toapis counts every limit as a sliding window ("5 submits in any second, 50 in any
+10 s"), and so does the simulator. A leaky bucket (aiolimiter) refills continuously and
+lets a full bucket out at once, which can put 50 requests into one second; so this is a
+small sliding-window log instead: a budget remembers when each of its recent requests
+went out and grants a new one only when every window has room.
+
+A slot is granted first (`reserve`) and stamped when the request really leaves
+(`Slot.use`, called by the HTTP client right before sending), so a job that is slow to
+get from its grant to the socket never squeezes two windows' worth into one. A 429 or
+503 (`slow_down`) pauses the whole budget for its Retry-After and halves its rate, which
+comes back linearly: every caller waits in one line instead of retrying on its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+log = logging.getLogger(__name__)
+
+RETRY_AFTER_CAP = 15 * 60.0
+SLOT_HOLD = 5.0  # a granted slot that is never stamped counts as sent this long after
+MARGIN = 0.05  # seconds added to every window (clock and socket jitter)
+RECOVERY = 30.0  # seconds for a slowed budget to come back to its full rate
+REHALVE = 1.0  # 429s within this long of the last halving are one episode (halved once)
+MIN_FACTOR = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """A limit: `per_second` in any second and `per_ten` in any 10 s."""
+
+    per_second: float
+    per_ten: float
+
+    def share(self, fraction: float) -> Rate:
+        """This rate scaled (the part of the account the bot may spend)."""
+        return Rate(self.per_second * fraction, self.per_ten * fraction)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """An account's limits for create requests and status queries."""
+
+    submit: Rate
+    query: Rate
+
+
+# Published: default 5/s (50 per 10 s) and 50/s (500 per 10 s). vip and svip publish only
+# per-minute figures (1,000/10,000 and 2,000/30,000): spread evenly, bursts ten per 10 s.
+TIERS: dict[str, Limits] = {
+    "default": Limits(Rate(5, 50), Rate(50, 500)),
+    "vip": Limits(Rate(16, 160), Rate(166, 1660)),
+    "svip": Limits(Rate(33, 330), Rate(500, 5000)),
+}
+
+
+def tier_limits(
+    tier: str, *, submit_per_second: float | None = None, query_per_second: float | None = None
+) -> Limits:
+    """The tier's limits, with per-second overrides (bursts: ten times per 10 s)."""
+    limits = TIERS[tier]
+    submit = limits.submit
+    query = limits.query
+    if submit_per_second is not None:
+        submit = Rate(submit_per_second, submit_per_second * 10)
+    if query_per_second is not None:
+        query = Rate(query_per_second, query_per_second * 10)
+    return Limits(submit, query)
+
+
+class Slot:
+    """One request's place in a budget; `use` stamps when it really leaves."""
+
+    __slots__ = ("_budget", "granted", "sent")
+
+    def __init__(self, budget: Budget, now: float) -> None:
+        self._budget = budget
+        self.granted = now
+        self.sent: float | None = None
+
+    def use(self) -> None:
+        """The request leaves now (only the first call counts)."""
+        if self.sent is None:
+            self.sent = self._budget.now()
+
+    def at(self, now: float) -> float:
+        """When this slot counts as sent, seen at `now`."""
+        if self.sent is not None:
+            return self.sent
+        return min(now, self.granted + SLOT_HOLD)
+
+
+_PREPAID: ContextVar[Slot | None] = ContextVar("prepaid_slot", default=None)
+
+
+@contextlib.contextmanager
+def prepaid(slot: Slot) -> Iterator[None]:
+    """Within this block the budget's next `take` uses `slot` instead of waiting."""
+    token = _PREPAID.set(slot)
+    try:
+        yield
+    finally:
+        _PREPAID.reset(token)
+        slot.use()  # a provider that never stamped it: it went out by now at the latest
+
+
+class Budget:
+    """A sliding-window budget shared by every job; `reserve` waits in FIFO order."""
+
+    def __init__(self, name: str, rate: Rate, *, clock: Callable[[], float] | None = None) -> None:
+        self.name = name
+        self.rate = rate
+        self._clock = clock
+        self._slots: deque[Slot] = deque()
+        self._waiters: deque[asyncio.Future[Slot]] = deque()
+        self._urgent: deque[asyncio.Future[Slot]] = deque()  # served before `_waiters`
+        self._timer: asyncio.TimerHandle | None = None
+        self.paused_until = 0.0
+        self._factor = 1.0
+        self._slowed_at = 0.0
+        self.granted = 0
+        self.slowdowns = 0
+
+    def now(self) -> float:
+        """The budget's clock (the event loop's by default)."""
+        return self._clock() if self._clock else asyncio.get_running_loop().time()
+
+    # --- how much room there is -----------------------------------------------------------
+
+    def factor(self, now: float) -> float:
+        """The part of the rate in use: below 1 for a while after a 429."""
+        if self._factor >= 1.0:
+            return 1.0
+        regained = (now - self._slowed_at) / RECOVERY * (1.0 - self._factor)
+        return min(1.0, self._factor + max(0.0, regained))
+
+    def windows(self, now: float) -> list[tuple[int, float]]:
+        """(count, seconds) of each window at the current rate."""
+        factor = self.factor(now)
+        second = max(1, math.floor(self.rate.per_second * factor + 1e-9))
+        ten = max(1, math.floor(self.rate.per_ten * factor + 1e-9))
+        return [(second, 1.0 + MARGIN), (ten, 10.0 + MARGIN)]
+
+    def delay(self) -> float:
+        """Seconds until a new request fits in every window (0 if it fits now)."""
+        now = self.now()
+        while self._slots and self._slots[0].at(now) <= now - 10.0 - MARGIN:
+            self._slots.popleft()
+        wait = max(0.0, self.paused_until - now)
+        if not self._slots:
+            return wait
+        stamps = sorted((slot.at(now) for slot in self._slots), reverse=True)
+        for count, seconds in self.windows(now):
+            if len(stamps) >= count:
+                wait = max(wait, stamps[count - 1] + seconds - now)
+        return wait
+
+    # --- granting ---------------------------------------------------------------------------
+
+    async def reserve(self, *, urgent: bool = False) -> Slot:
+        """Wait for room (behind earlier callers; urgent ones go before the others) and
+        return the granted slot."""
+        if not self._urgent and (urgent or not self._waiters) and self.delay() <= 0:
+            return self._grant()
+        line = self._urgent if urgent else self._waiters
+        waiter: asyncio.Future[Slot] = asyncio.get_running_loop().create_future()
+        line.append(waiter)
+        self._schedule()
+        try:
+            return await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.give_back(waiter.result())
+            with contextlib.suppress(ValueError):
+                line.remove(waiter)
+            raise
+
+    async def take(self) -> Slot:
+        """The slot for a request about to leave: the one prepaid for this task, or a new one."""
+        slot = _PREPAID.get()
+        if slot is not None and slot._budget is self and slot.sent is None:
+            slot.use()
+            return slot
+        slot = await self.reserve()
+        slot.use()
+        return slot
+
+    def give_back(self, slot: Slot) -> None:
+        """A granted slot that was not used (its job went away)."""
+        with contextlib.suppress(ValueError):
+            self._slots.remove(slot)
+        self._schedule()
+
+    def _grant(self) -> Slot:
+        slot = Slot(self, self.now())
+        self._slots.append(slot)
+        self.granted += 1
+        return slot
+
+    def _schedule(self) -> None:
+        if self._timer is not None or not (self._waiters or self._urgent):
+            return
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(max(0.0, self.delay()), self._pump)
+
+    def _pump(self) -> None:
+        self._timer = None
+        for line in (self._urgent, self._waiters):
+            while line:
+                if line[0].done():
+                    line.popleft()
+                    continue
+                if self.delay() > 0:
+                    self._schedule()
+                    return
+                line.popleft().set_result(self._grant())
+        self._schedule()
+
+    # --- being told to slow down -----------------------------------------------------------
+
+    def slow_down(self, retry_after: float | None, reason: str = "429") -> float:
+        """Pause every caller (Retry-After, capped at 15 min; 1 s if none) and halve the
+        rate for a while. Returns when requests may flow again (budget clock)."""
+        now = self.now()
+        wait = min(RETRY_AFTER_CAP, retry_after if retry_after is not None else 1.0)
+        self.paused_until = max(self.paused_until, now + max(0.0, wait))
+        if self.slowdowns == 0 or now - self._slowed_at > REHALVE:
+            self._factor = max(MIN_FACTOR, self.factor(now) / 2)
+            self._slowed_at = now
+        self.slowdowns += 1
+        log.warning(
+            "toapis %s budget: %s; pausing %.1fs and slowing to %.0f%% of the rate",
+            self.name,
+            reason,
+            wait,
+            self._factor * 100,
+        )
+        self._reschedule()
+        return self.paused_until
+
+    def exhausted_until(self, reset_in: float) -> None:
+        """`X-RateLimit-Remaining: 0`: no more requests before the window resets."""
+        now = self.now()
+        self.paused_until = max(self.paused_until, now + min(RETRY_AFTER_CAP, reset_in))
+        self._reschedule()
+
+    def _reschedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        with contextlib.suppress(RuntimeError):  # no running loop: nothing waits
+            self._schedule()
+
+
+@dataclass
+class AccountBudgets:
+    """The two budgets of one toapis account, shared by the client and the scheduler."""
+
+    submit: Budget
+    query: Budget
+
+    @classmethod
+    def create(cls, limits: Limits, *, query_share: float = 0.8) -> AccountBudgets:
+        """Submits may use the whole submit limit; queries `query_share` of theirs."""
+        return cls(
+            submit=Budget("submit", limits.submit),
+            query=Budget("query", limits.query.share(query_share)),
+        )

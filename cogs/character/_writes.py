@@ -1,0 +1,29 @@
+"""One budget for every Discord write about jobs: cards and failures before progress.
+
+discord.py waits out Discord's own 429s per route, but a thousand jobs editing their
+replies would still queue up behind them and crowd out the cards. So every edit and post
+the job listener makes takes a slot of one sliding-window budget
+(`DISCORD_WRITES_PER_SECOND`, well under Discord's 50/s), final states first; progress
+edits are coalesced per message while they wait, so the newest state is the one sent.
+"""
+
+from __future__ import annotations
+
+from bot.jobs.budget import Budget, Rate
+
+
+class DiscordWrites:
+    """The write budget shared by the job listener and the create flow."""
+
+    def __init__(self, per_second: float = 25.0) -> None:
+        self.budget = Budget("discord", Rate(per_second, per_second * 10))
+
+    async def wait(self, urgent: bool) -> None:
+        """Wait for a write slot (urgent: a card or a failure goes before progress)."""
+        slot = await self.budget.reserve(urgent=urgent)
+        slot.use()
+
+    @property
+    def granted(self) -> int:
+        """Writes granted so far."""
+        return self.budget.granted

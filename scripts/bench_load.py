@@ -1,0 +1,289 @@
+"""Benchmark: many members at once, the real bot against a naive bot, in one run.
+
+Starts a world process (`_load_world.py`: the toapis simulator with 45 s tasks and the
+default tier enforced, and the tests' fake Discord REST server, on loopback), then runs
+N jobs (default 1,000) created within 10 s from `from_task` sources through
+
+- the real bot (`SoraBot` logged in to the fake Discord; each job is a real
+  `/character create` interaction), and
+- a naive bot (a task per job: send the create request, retry a 429 after Retry-After,
+  poll every 2 s, edit the reply on every poll),
+
+each in a fresh process of its own, so CPU and memory are the bot's alone. There are no
+per-member or per-server limits in the bot yet; every job has its own member and the
+bench does not depend on any. It prints one table with a ratio column (real / naive).
+
+    python scripts/bench_load.py [--jobs 1000] [--spread 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.fakes import CHANNEL_ID, USER_ID, payloads  # noqa: E402
+
+BOT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMg.GfakeX.bot-token-for-tests-only-0123456789"  # noqa: S105
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def rss() -> int:
+    """Resident memory of this process in bytes."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE
+
+
+def cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Probe:
+    """Samples CPU, RSS and event-loop lag while the jobs run."""
+
+    def __init__(self, jobs: int) -> None:
+        self.jobs = jobs
+        self.base_rss = rss()
+        self.peak_rss = self.base_rss
+        self.lags: list[float] = []
+        self.cpu_per_100: list[float] = []
+        self.waiting = jobs
+
+    async def lag(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(0.05)
+            self.lags.append(max(0.0, loop.time() - start - 0.05))
+
+    async def sample(self) -> None:
+        last_cpu, last = cpu(), time.monotonic()
+        while True:
+            await asyncio.sleep(2.0)
+            now_cpu, now = cpu(), time.monotonic()
+            self.peak_rss = max(self.peak_rss, rss())
+            if self.waiting >= 50:  # CPU per 100 jobs in flight, while there are many
+                percent = (now_cpu - last_cpu) / (now - last) * 100
+                self.cpu_per_100.append(percent / (self.waiting / 100))
+            last_cpu, last = now_cpu, now
+
+
+async def wait_for_cards(control: httpx.AsyncClient, jobs: int, probe: Probe) -> dict[str, Any]:
+    deadline = time.monotonic() + 1800
+    while True:
+        stats: dict[str, Any] = (await control.get("/_bench/stats")).json()
+        probe.waiting = jobs - stats["cards"]
+        if stats["cards"] >= jobs or time.monotonic() > deadline:
+            return stats
+        await asyncio.sleep(2.0)
+
+
+async def run_real(urls: dict[str, str], jobs: int, spread: float) -> dict[str, Any]:
+    """The real bot: `SoraBot` with its core, cogs and scheduler, fed interactions."""
+    from bot.app import SoraBot, apply_endpoints
+    from bot.config import load_settings
+
+    folder = tempfile.mkdtemp(prefix="bench-load-")
+    settings = load_settings(
+        discord_token=BOT_TOKEN,
+        toapis_api_key="sim-key",
+        toapis_base_url=urls["toapis"],
+        database_url=f"sqlite:///{folder}/bot.sqlite3",
+        discord_api_base_url=urls["discord"],
+        allow_private_urls=True,
+        toapis_tier="default",
+    )
+    apply_endpoints(settings)
+    bot = SoraBot(settings)
+    await bot.login(BOT_TOKEN)
+    probe = Probe(jobs)
+    async with httpx.AsyncClient(base_url=urls["control"], timeout=60) as control:
+        tasks = [asyncio.create_task(probe.lag()), asyncio.create_task(probe.sample())]
+        feeding = [
+            payloads.slash_command(
+                "create",
+                {"from_task": urls["seed"], "start": "1", "end": "3"},
+                group="character",
+                user_id=USER_ID + n,
+            )
+            for n in range(jobs)
+        ]
+        await control.post("/_bench/interaction", content=json.dumps(feeding))
+        for n, payload in enumerate(feeding):
+            bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
+            if n % 10 == 9:
+                await asyncio.sleep(spread * 10 / jobs)
+        stats = await wait_for_cards(control, jobs, probe)
+        for task in tasks:
+            task.cancel()
+    await bot.close()
+    return report(stats, probe, jobs)
+
+
+async def run_naive(urls: dict[str, str], jobs: int, spread: float) -> dict[str, Any]:
+    """The naive bot: a task per job, polling every 2 s and editing on every poll."""
+    probe = Probe(jobs)
+    limits = httpx.Limits(max_connections=200)
+    toapis = httpx.AsyncClient(
+        base_url=urls["toapis"],
+        headers={"Authorization": "Bearer sim-key"},
+        timeout=60,
+        limits=limits,
+    )
+    discord = httpx.AsyncClient(
+        base_url=urls["discord"],
+        headers={"Authorization": f"Bot {BOT_TOKEN}"},
+        timeout=60,
+        limits=limits,
+    )
+    channel = f"/channels/{CHANNEL_ID}/messages"
+
+    async def job(n: int) -> None:
+        reply = (await discord.post(channel, json={"content": "Creating a character…"})).json()
+        body = {"model": "sora-2", "timestamps": "1,3", "from_task": urls["seed"]}
+        while True:
+            answer = await toapis.post("/v1/videos/generations", json=body)
+            if answer.status_code != 429:
+                break
+            await asyncio.sleep(float(answer.headers.get("Retry-After", "1")))
+        task_id = answer.json()["id"]
+        while True:
+            await asyncio.sleep(2.0)
+            status = await toapis.get(f"/v1/characters_tasks/{task_id}")
+            if status.status_code != 200:
+                continue
+            task = status.json()
+            done = task["status"] == "completed"
+            fields = [{"name": "Task id", "value": task_id}]
+            if done:
+                ch = task["result"]["data"]["characters"][0]
+                fields.append({"name": "Character id", "value": ch["id"]})
+            embed = {"title": "Character", "description": f"{task['progress']}%", "fields": fields}
+            await discord.patch(f"{channel}/{reply['id']}", json={"embeds": [embed]})
+            if done:
+                return
+
+    async with httpx.AsyncClient(base_url=urls["control"], timeout=60) as control:
+        tasks = [asyncio.create_task(probe.lag()), asyncio.create_task(probe.sample())]
+        running = []
+        for n in range(jobs):
+            running.append(asyncio.create_task(job(n)))
+            if n % 10 == 9:
+                await asyncio.sleep(spread * 10 / jobs)
+        stats = await wait_for_cards(control, jobs, probe)
+        for task in tasks + running:
+            task.cancel()
+    await toapis.aclose()
+    await discord.aclose()
+    return report(stats, probe, jobs)
+
+
+def report(stats: dict[str, Any], probe: Probe, jobs: int) -> dict[str, Any]:
+    latencies = sorted(stats["latencies"]) or [float("nan")]
+    lags = sorted(probe.lags) or [0.0]
+    return {
+        "cpu_per_100": statistics.median(probe.cpu_per_100) if probe.cpu_per_100 else 0.0,
+        "rss_per_job": (probe.peak_rss - probe.base_rss) / jobs,
+        "requests_per_job": stats["requests"] / jobs,
+        "limited": stats["limited"],
+        "writes_per_job": stats["writes"] / jobs,
+        "card_p50": latencies[len(latencies) // 2],
+        "card_p95": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))],
+        "lag_p99": lags[min(len(lags) - 1, int(len(lags) * 0.99))],
+        "lost": stats["lost"] + max(0, jobs - stats["created"]),
+        "duplicated": stats["duplicated"],
+    }
+
+
+ROWS: list[tuple[str, str, str, float]] = [
+    ("CPU, % of one core per 100 waiting jobs", "cpu_per_100", "{:.2f}", 1),
+    ("RSS per job, KiB", "rss_per_job", "{:.1f}", 1 / 1024),
+    ("toapis requests per job", "requests_per_job", "{:.2f}", 1),
+    ("429s received", "limited", "{:.0f}", 1),
+    ("Discord writes per job", "writes_per_job", "{:.2f}", 1),
+    ("completion to card p50, s", "card_p50", "{:.2f}", 1),
+    ("completion to card p95, s", "card_p95", "{:.2f}", 1),
+    ("event-loop lag p99, ms", "lag_p99", "{:.1f}", 1000),
+    ("lost cards", "lost", "{:.0f}", 1),
+    ("duplicated cards", "duplicated", "{:.0f}", 1),
+]
+
+
+def table(jobs: int, real: dict[str, Any], naive: dict[str, Any]) -> str:
+    lines = [
+        f"{jobs} jobs, 45 s tasks, default tier enforced (5 submits/s, 50 queries/s)",
+        "| metric | bot | naive | ratio |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, key, form, scale in ROWS:
+        ours, theirs = real[key] * scale, naive[key] * scale
+        ratio = f"{ours / theirs:.2f}" if theirs else "-"
+        lines.append(f"| {name} | {form.format(ours)} | {form.format(theirs)} | {ratio} |")
+    return "\n".join(lines)
+
+
+def child(mode: str, urls: dict[str, str], jobs: int, spread: float) -> dict[str, Any]:
+    """Run one bot in a fresh process and return its report."""
+    output = subprocess.run(  # noqa: S603 - our own script, fixed arguments
+        [sys.executable, __file__, "--child", mode, "--jobs", str(jobs), "--spread", str(spread)],
+        input=json.dumps(urls),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    result: dict[str, Any] = json.loads(output.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=1000)
+    parser.add_argument("--spread", type=float, default=10.0, help="seconds to create them in")
+    parser.add_argument("--child", choices=("real", "naive"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        import logging
+
+        logging.basicConfig(level=logging.ERROR)
+        urls = json.loads(sys.stdin.read())
+        runner = run_real if args.child == "real" else run_naive
+        print(json.dumps(asyncio.run(runner(urls, args.jobs, args.spread))))
+        return
+    world = subprocess.Popen(  # noqa: S603 - our own script
+        [sys.executable, str(ROOT / "scripts" / "_load_world.py")],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    try:
+        assert world.stdout is not None
+        urls = json.loads(world.stdout.readline())
+        results = {}
+        for mode in ("real", "naive"):
+            httpx.post(urls["control"] + "/_bench/reset")
+            print(f"running the {mode} bot with {args.jobs} jobs…", file=sys.stderr)
+            results[mode] = child(mode, urls, args.jobs, args.spread)
+        print(table(args.jobs, results["real"], results["naive"]))
+    finally:
+        world.terminate()
+        world.wait()
+
+
+if __name__ == "__main__":
+    main()

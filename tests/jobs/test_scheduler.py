@@ -1,0 +1,259 @@
+"""One scheduler over every job: shared budgets, a fair persistent line, account holds.
+
+Jobs run through the real tracker, a budgeted toapis client and the simulator over real
+sockets, with the simulator enforcing the limits. Assertions are about outcomes: what
+toapis saw (counts, 429s, order) and what each job ended as.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.jobs.budget import AccountBudgets, tier_limits
+from bot.jobs.line import Place, fair_order
+from bot.jobs.tracker import JobTracker, TrackerTimings
+from bot.media.assets import checked_download
+from bot.providers.base import CharacterRequest
+from bot.providers.toapis import ToapisClient
+from bot.records import Job, JobState, NewJob, SourceKind
+from bot.simulator import Simulator
+from storage import CharacterRepository, Database, JobRepository
+from tests.jobs.test_tracker import Recorder, eventually
+
+TIMINGS = TrackerTimings(poll_interval=0.05, timeout=30, expected_duration=0.5)
+SUBMIT = "/v1/videos/generations"
+
+
+class PlaceRecorder(Recorder):
+    """Also records what each job was told about its place in line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.places: dict[int, list[Place]] = {}
+
+    async def job_in_line(self, job: Job, place: Place) -> None:
+        self.places.setdefault(job.id, []).append(place)
+
+
+class Bot:
+    """A tracker wired as the core wires it: one set of budgets for client and tracker."""
+
+    def __init__(self, path: Path, simulator: Simulator, **limits: float) -> None:
+        self.path = path
+        self.simulator = simulator
+        self.limits = limits
+        self.opened: list[tuple[JobTracker, ToapisClient, Database]] = []
+
+    async def start(self, listener: Recorder, *, begin: bool = True) -> JobTracker:
+        budgets = AccountBudgets.create(tier_limits("default", **self.limits), query_share=0.8)
+        db = await Database.open(self.path)
+        client = ToapisClient(self.simulator.base_url, "sim-key", budgets=budgets)
+        tracker = JobTracker(
+            client,
+            JobRepository(db),
+            CharacterRepository(db),
+            listener,
+            timings=TIMINGS,
+            download=checked_download(allow_private=True),
+            budgets=budgets,
+        )
+        tracker.line.notice_interval = 0.05
+        self.opened.append((tracker, client, db))
+        if begin:
+            await tracker.start()
+        return tracker
+
+    async def stop(self) -> None:
+        for tracker, client, db in self.opened:
+            await tracker.stop()
+            await client.aclose()
+            await db.close()
+        self.opened.clear()
+
+
+@pytest.fixture
+async def bot(tmp_path: Path, simulator: Simulator) -> AsyncIterator[Bot]:
+    simulator.scenario.update(check_media=False, tier="default", retry_after=1)
+    b = Bot(tmp_path / "bot.sqlite3", simulator)
+    yield b
+    await b.stop()
+
+
+def order(guild: int, member: int, n: int = 0) -> tuple[NewJob, CharacterRequest]:
+    url = f"http://127.0.0.1/g{guild}-m{member}-{n}.mp4"
+    new = NewJob(
+        guild_id=guild,
+        source_kind=SourceKind.URL,
+        source_ref=url,
+        range_start=1,
+        range_end=3,
+        model="sora-2",
+        channel_id=10,
+        message_id=11,
+        requester_id=member,
+        request=CharacterRequest(start=1, end=3, url=url).model_dump(exclude_none=True),
+    )
+    return new, CharacterRequest(start=1, end=3, url=url)
+
+
+async def queue(tracker: JobTracker, orders: list[tuple[NewJob, CharacterRequest]]) -> list[Job]:
+    """Store jobs straight into the line (as a restart finds them), in this order."""
+    return [await tracker.jobs.create(new, state=JobState.WAITING) for new, _ in orders]
+
+
+def sent_urls(simulator: Simulator) -> list[str]:
+    return [
+        r.body["url"]
+        for r in simulator.requests
+        if r.method == "POST" and r.path == SUBMIT and isinstance(r.body, dict)
+    ]
+
+
+async def all_done(tracker: JobTracker, count: int, within: float = 60.0) -> list[Job]:
+    async def finished() -> list[Job]:
+        jobs = await tracker.jobs.list_for_guild(1, limit=500)
+        jobs += await tracker.jobs.list_for_guild(2, limit=500)
+        return [j for j in jobs if j.state.is_final and j.announced_at is not None]
+
+    deadline = asyncio.get_running_loop().time() + within
+    while len(done := await finished()) < count:
+        assert asyncio.get_running_loop().time() < deadline, f"{len(done)} of {count} done"
+        await asyncio.sleep(0.05)
+    return done
+
+
+def test_fair_order_is_round_robin_across_servers_then_members() -> None:
+    pairs = [(1, 7)] * 4 + [(1, 8), (2, 9), (2, 9)]
+    jobs = [_job(i, g, m) for i, (g, m) in enumerate(pairs, start=1)]
+    assert [j.id for j in fair_order(jobs)] == [1, 6, 5, 7, 2, 3, 4]
+
+
+def _job(job_id: int, guild: int, member: int) -> Job:
+    return Job(
+        id=job_id,
+        guild_id=guild,
+        requester_id=member,
+        channel_id=None,
+        message_id=None,
+        source_kind=SourceKind.URL,
+        source_ref="x",
+        range_start=1.0,
+        range_end=3.0,
+        model="sora-2",
+        provider="toapis",
+        request={},
+        meta={},
+        task_id=None,
+        state=JobState.WAITING,
+        progress=0,
+        error_code=None,
+        error_message=None,
+        created_at=0.0,
+        updated_at=0.0,
+        submitted_at=None,
+        finished_at=None,
+        stalled_at=None,
+        announced_at=None,
+    )
+
+
+async def test_many_jobs_stay_inside_the_enforced_limits_and_all_complete(bot, simulator):
+    bot.limits = {"submit_per_second": 10}  # both sides: 10/s and 100 per 10 s
+    simulator.scenario.update(submit_per_second=10)
+    events = Recorder()
+    tracker = await bot.start(events, begin=False)
+    await queue(tracker, [order(1 + n % 2, 100 + n % 5, n) for n in range(40)])
+    await tracker.start()
+    done = await all_done(tracker, 40)
+    assert all(j.state is JobState.COMPLETED for j in done)
+    limits = simulator.limits.to_dict()
+    assert limits["submit"]["limited"] == 0 and limits["query"]["limited"] == 0
+    assert limits["submit"]["accepted"] == 40 and simulator.submits == 40
+    assert len(events.of("character")) == 40
+
+
+async def test_a_flooding_server_does_not_starve_another(bot, simulator):
+    events = Recorder()
+    tracker = await bot.start(events, begin=False)
+    flood = [order(1, 100 + n % 3, n) for n in range(20)]
+    other = [order(2, 200, n) for n in range(3)]
+    await queue(tracker, flood + other)  # the other server asked last
+    await tracker.start()
+    await all_done(tracker, 23)
+    urls = sent_urls(simulator)
+    assert len(urls) == 23 and simulator.submits == 23
+    first = urls[:10]  # two windows of the submit budget
+    assert sum("/g2-" in url for url in first) == 3, urls
+
+
+async def test_restart_with_a_full_line_keeps_the_order_and_loses_nothing(bot, simulator):
+    simulator.scenario.update(out_of_credit=True)
+    events = Recorder()
+    tracker = await bot.start(events)
+    tracker.line.hold_retry = 3600  # held for the rest of this process
+    orders = [order(1 + n % 2, 100 + n % 3, n) for n in range(12)]
+    waiting = [asyncio.create_task(tracker.submit(*o)) for o in orders]
+    await eventually(lambda: tracker.line.held is not None and len(tracker.line) == 12)
+    before = [tracker.line.places()[j] for j in sorted(tracker.line.places())]
+    await bot.stop()  # the process ends with every job still in line
+    for task in waiting:
+        task.cancel()
+    await asyncio.gather(*waiting, return_exceptions=True)
+    assert simulator.submits == 0
+    simulator.scenario.update(out_of_credit=False)
+    simulator.requests.clear()
+    again = await bot.start(Recorder(), begin=False)
+    resumed = await again.jobs.active()
+    assert [j.state for j in resumed] == [JobState.WAITING] * 12
+    for job in resumed:
+        again.line.add(job, ready=True)
+    after = [again.line.places()[j.id] for j in resumed]
+    assert [p.number for p in after] == [p.number for p in before]
+    expected = [j.source_ref for j in fair_order(resumed)]
+    for job in resumed:
+        again.line.leave(job.id)
+    await again.start()
+    done = await all_done(again, 12)
+    assert all(j.state is JobState.COMPLETED for j in done)
+    assert simulator.submits == 12
+    assert sent_urls(simulator)[:5] == expected[:5]  # the first window goes in line order
+
+
+async def test_a_429_storm_slows_the_budget_and_loses_nothing(bot, simulator):
+    simulator.scenario.update(rate_limit_submits=6, rate_limit_queries=20, retry_after=0.2)
+    events = Recorder()
+    tracker = await bot.start(events, begin=False)
+    await queue(tracker, [order(1, 100 + n, n) for n in range(15)])
+    await tracker.start()
+    done = await all_done(tracker, 15)
+    assert all(j.state is JobState.COMPLETED for j in done)
+    assert simulator.submits == 15 and len(events.of("character")) == 15
+    assert tracker.budgets is not None and tracker.budgets.submit.slowdowns >= 1
+    assert tracker.budgets.query.slowdowns >= 1
+    assert not events.of("failed")
+    # No storm: each refused request was sent once, never retried inside the client.
+    submits = sum(1 for r in simulator.requests if r.method == "POST" and r.path == SUBMIT)
+    assert submits == 15 + 6
+
+
+async def test_an_empty_balance_holds_the_line_and_resumes_when_topped_up(bot, simulator):
+    simulator.scenario.update(out_of_credit=True)
+    events = PlaceRecorder()
+    tracker = await bot.start(events)
+    tracker.line.hold_retry = 0.2
+    waiting = [asyncio.create_task(tracker.submit(*order(1, 100 + n, n))) for n in range(6)]
+    await eventually(lambda: tracker.line.held is not None)
+    await eventually(lambda: any(p.note for ps in events.places.values() for p in ps))
+    notes = {p.note for ps in events.places.values() for p in ps if p.note}
+    assert notes == {"waiting: the bot's toapis account needs a top-up"}
+    stored = await tracker.jobs.list_for_guild(1)
+    assert [j.state for j in stored] == [JobState.WAITING] * 6 and simulator.submits == 0
+    simulator.scenario.update(out_of_credit=False)
+    await asyncio.gather(*waiting)
+    done = await all_done(tracker, 6)
+    assert all(j.state is JobState.COMPLETED for j in done)
+    assert simulator.submits == 6 and not events.of("failed")
