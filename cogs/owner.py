@@ -7,11 +7,14 @@ application's owner or team members, plus `OWNER_IDS`.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 
+from bot.jobs.line import SubmitLine
 from bot.owner import OwnerState
 from bot.usage import format_report, usage_report
 from storage import UsageRepository
@@ -19,6 +22,8 @@ from storage import UsageRepository
 if TYPE_CHECKING:
     from bot.app import SoraBot
     from bot.owner import OwnerControls
+
+log = logging.getLogger(__name__)
 
 NOT_OWNER = "Only the bot's owner can use this."
 QUIET = discord.AllowedMentions.none()
@@ -64,6 +69,10 @@ class OwnerCommands(app_commands.Group):
         assert self.bot.core is not None
         return self.bot.core.owner
 
+    def _line(self) -> SubmitLine:
+        assert self.bot.core is not None
+        return self.bot.core.tracker.line
+
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Owners only: the application's owner or team, and OWNER_IDS."""
         user = interaction.user
@@ -89,12 +98,14 @@ class OwnerCommands(app_commands.Group):
     ) -> None:
         """Refuse new jobs in every server (jobs already running finish)."""
         state = await self.controls.change(paused=message.strip())
+        self._line().pause(message.strip())  # queued jobs stay queued, not sent
         await self._show(interaction, "New jobs are paused everywhere.", state)
 
     @app_commands.command(name="resume", description="Take new jobs again")
     async def resume(self, interaction: discord.Interaction) -> None:
         """Lift the pause."""
         state = await self.controls.change(paused=None)
+        self._line().resume()
         await self._show(interaction, "New jobs are taken again.", state)
 
     @app_commands.command(name="cap", description="Jobs per UTC day across every server")
@@ -174,8 +185,59 @@ class OwnerCommands(app_commands.Group):
         await self._show(interaction, f"{'Blocked' if blocking else 'Unblocked'} {who}.", state)
 
 
+async def owners(bot: SoraBot) -> set[int]:
+    """The application's owner or team members, and OWNER_IDS."""
+    found = set(bot.settings.owner_id_set)
+    try:
+        app = await bot.application_info()
+    except discord.HTTPException as exc:
+        log.warning("could not read the application's owner: %s", exc)
+        return found
+    if app.team is not None:
+        found |= {member.id for member in app.team.members}
+    elif app.owner is not None:
+        found.add(app.owner.id)
+    return found
+
+
+async def tell_owners(bot: SoraBot, text: str) -> None:
+    """DM every owner (best effort: DMs may be closed)."""
+    for user_id in sorted(await owners(bot)):
+        try:
+            user = bot.get_user(user_id) or await bot.fetch_user(user_id)
+            await user.send(text)
+        except discord.HTTPException as exc:
+            log.warning("could not DM owner %d: %s", user_id, exc)
+
+
+def hold_message(reason: str, queued: int) -> str:
+    """The owner's DM when toapis refuses the account and the line is held."""
+    why = {
+        "PaymentRequiredError": "the toapis account needs a top-up (402)",
+        "AuthenticationError": "toapis refused the API key (401): check TOAPIS_API_KEY",
+    }.get(reason, f"toapis refused the account ({reason})")
+    return (
+        f"Heads-up: {why}. I am holding {queued} queued job(s) and try again every few "
+        "minutes; nothing is lost, and members waiting see why."
+    )
+
+
 async def setup(bot: SoraBot) -> None:
-    """Register the owner commands (only in OWNER_GUILD_ID when it is set)."""
+    """Register the owner commands (only in OWNER_GUILD_ID when it is set); DM the owners
+    when the account's refusal holds the line; apply a stored pause."""
     guild_id = bot.settings.owner_guild_id
     guild = discord.Object(guild_id) if guild_id else None
     bot.tree.add_command(OwnerCommands(bot), guild=guild)
+    assert bot.core is not None
+    line = bot.core.tracker.line
+    pending: set[asyncio.Task[None]] = set()
+
+    def on_hold(reason: str, queued: int) -> None:
+        task = asyncio.ensure_future(tell_owners(bot, hold_message(reason, queued)))
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    line.on_hold = on_hold
+    stored = await bot.core.owner.get()
+    if stored.paused is not None:
+        line.pause(stored.paused)

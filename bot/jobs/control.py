@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from bot.jobs.line import SubmitLine
 from bot.providers.base import Task
@@ -13,18 +14,26 @@ from bot.records import Job, JobState
 from storage import JobRepository
 
 CANCELLED = "Cancelled before it was sent to toapis; nothing was charged."
+WEBHOOK_HEALTHY_FOR = 3600.0  # a verified event within this long means webhooks work
 
 
 class JobControls:
     """Cancelling and webhook completion (see `JobTracker`)."""
 
     jobs: JobRepository
+    webhook_seen_at: float | None
+    _clock: Callable[[], float]
     _closing: bool
     _tasks: dict[int, asyncio.Task[None]]
 
     @property
     def line(self) -> SubmitLine:
         raise NotImplementedError
+
+    def webhooks_healthy(self) -> bool:
+        """A verified webhook event arrived within the last hour."""
+        seen = self.webhook_seen_at
+        return seen is not None and self._clock() - seen < WEBHOOK_HEALTHY_FOR
 
     async def _announce(self, job: Job) -> None:
         raise NotImplementedError
@@ -57,6 +66,7 @@ class JobControls:
     async def apply_event(self, task: Task) -> Job | None:
         """A webhook said how a task ended: store and announce it now, through the same
         store-once, announce-once path as polling (None: no job follows that task)."""
+        self.webhook_seen_at = self._clock()  # webhooks work: polling can slow down
         job = await self.jobs.by_task(task.id)
         if job is None:
             return None

@@ -95,6 +95,9 @@ class SubmitLine:
         self._driver: asyncio.Task[None] | None = None
         self._notifier: asyncio.Task[None] | None = None
         self.held: str | None = None  # the error that holds the line, if any
+        self.paused: str | None = None  # the bot owner's pause message, if paused
+        # Told once when the account's refusal first holds the line (the owner is DMed).
+        self.on_hold: Callable[[str, int], None] | None = None
         self._holds = 0
         self._held_until = 0.0
         self._probing = False
@@ -135,13 +138,34 @@ class SubmitLine:
         rate = self.budget.rate.per_second * self.budget.factor(self.budget.now())
         pause = max(0.0, self.budget.paused_until - self.budget.now())
         return {
-            job.id: Place(n, pause + n / max(rate, 0.01), self.held_note())
+            job.id: Place(
+                n, pause + n / max(rate, 0.01), self.held_note() if self._holding else None
+            )
             for n, job in enumerate(order, 1)
         }
 
+    @property
+    def _holding(self) -> bool:
+        return self.held is not None or self.paused is not None
+
     def held_note(self) -> str | None:
-        """What members are told while the account is refused."""
+        """What members are told while the line is held (the owner's pause, or the account
+        refused)."""
+        if self.paused is not None:
+            return f"waiting: the bot owner paused new jobs: {self.paused}"
         return HOLD_NOTES.get(self.held or "", "waiting: toapis refused the bot's account")
+
+    def pause(self, note: str) -> None:
+        """The bot owner's pause: nothing is sent; queued jobs keep their places."""
+        self.paused = note
+        self._changed = True
+        self._touch()
+
+    def resume(self) -> None:
+        """Lift the owner's pause."""
+        self.paused = None
+        self._changed = True
+        self._touch()
 
     # --- turns ---------------------------------------------------------------------------
 
@@ -181,6 +205,11 @@ class SubmitLine:
                 len(self._entries),
                 delay,
             )
+            if self.on_hold is not None:
+                try:
+                    self.on_hold(reason, len(self._entries))
+                except Exception:
+                    log.exception("telling the owner about the hold failed")
         else:
             log.info("toapis still refuses the account (%s); next try in %.0fs", reason, delay)
         self._touch()
@@ -224,7 +253,7 @@ class SubmitLine:
         while self._entries:
             self._wake.clear()
             entry = self._next()
-            if entry is None or self._probing:
+            if entry is None or self._probing or self.paused is not None:
                 await self._wake.wait()
                 continue
             if self.held is not None:
@@ -259,7 +288,7 @@ class SubmitLine:
             entry = self._entries.get(job_id)
             if entry is None:
                 continue
-            shown = Place(place.number, _rough(place.eta), place.note if self.held else None)
+            shown = Place(place.number, _rough(place.eta), place.note if self._holding else None)
             if shown == entry.told:
                 continue
             if entry.told is None and shown.number == 1 and shown.note is None:

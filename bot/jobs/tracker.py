@@ -46,6 +46,8 @@ __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerT
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
+
 
 class JobTracker(JobControls):
     """Submits jobs and follows each with its own asyncio task."""
@@ -82,6 +84,7 @@ class JobTracker(JobControls):
         )
         self._sweeping: asyncio.Task[None] | None = None
         self._stop_deadline: float | None = None
+        self.webhook_seen_at: float | None = None  # the last verified webhook event
         # One scheduler over every job: the submit line and the polls share the account's
         # budgets (the provider's, when it is a budgeted client).
         self.budgets = budgets or getattr(provider, "budgets", None)
@@ -308,6 +311,8 @@ class JobTracker(JobControls):
                 stalled=job.stalled_at is not None,
                 errors=errors,
             )
+            if self.webhooks_healthy():
+                wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
             slot = await self.polls.turn(max(wait, hold))  # sleeps until granted
             hold = 0.0
             polls += 1

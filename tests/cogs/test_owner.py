@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -97,3 +98,34 @@ async def test_usage_shows_jobs_per_server_and_member(
     assert "1 (0)" in text  # one job accepted today, none failed
     refused = await private_answer(sora, owner("usage", user_id=USER_ID))
     assert refused == "Only the bot's owner can use this."
+
+
+async def test_a_held_line_dms_the_owner_once_and_pause_keeps_queued_jobs_queued(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    simulator.scenario.update(out_of_credit=True)
+    url = f"{media_server}/{short_video.name}"
+    sora.feed(create(url=url))
+    opened = await sora.wait_call("POST", r"/users/@me/channels")
+    assert isinstance(opened.json, dict) and int(opened.json["recipient_id"]) == APP_OWNER
+    told = await sora.wait_call(
+        "POST", r"/channels/\d+/messages", lambda c: "top-up" in str(c.json)
+    )
+    assert "holding 1 queued job(s)" in str(told.json)
+    sora.feed(create(url=url, start="2", end="3"))  # a second job while held: no second DM
+    await asyncio.sleep(0.3)
+    assert len(sora.fake.calls_to("POST", r"/users/@me/channels")) == 1
+
+    # The owner pauses: topped up meanwhile, but nothing is sent while paused.
+    await reply_to(sora, owner("pause", {"message": "maintenance"}))
+    simulator.scenario.update(out_of_credit=False)
+    sora.core.tracker.line.accepted()  # as if the hold had ended
+    before = simulator.submits
+    await asyncio.sleep(0.5)
+    assert simulator.submits == before
+    await reply_to(sora, owner("resume"))
+    for _ in range(500):
+        if simulator.submits >= before + 2:
+            break
+        await asyncio.sleep(0.02)
+    assert simulator.submits == before + 2  # both queued jobs were sent after the pause

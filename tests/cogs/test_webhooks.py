@@ -73,6 +73,7 @@ async def test_a_signed_event_completes_the_job_with_no_status_query(
     assert sent.status == 200
     # Polling every 10 minutes never came round: the card came from the event.
     assert status_queries(simulator) == 0
+    assert hooked.core.tracker.webhooks_healthy()  # polls are rarer from now on
     [submitted] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
     assert submitted["callback_url"] == f"{service_url(hooked)}/webhooks/toapis"
 
