@@ -21,6 +21,7 @@ from bot.core import Core, open_core
 from bot.heartbeat import Heartbeat
 from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
+from bot.service.metrics import DiscordRateLimits
 from bot.service.server import ServiceServer
 from storage import Database, StorageError
 from storage.database import check_database_path
@@ -76,6 +77,9 @@ class SoraBot(commands.Bot):
         self._closing: asyncio.Future[None] | None = None
         self.heartbeat = Heartbeat(settings.heartbeat_path, settings.heartbeat_interval_seconds)
         self.service: ServiceServer | None = None  # webhooks, /health, /metrics (HTTP_PORT)
+        http_log = logging.getLogger("discord.http")
+        if not any(isinstance(f, DiscordRateLimits) for f in http_log.filters):
+            http_log.addFilter(DiscordRateLimits())  # /metrics counts Discord's 429s
 
     async def on_ready(self) -> None:
         """Connected: the heartbeat file is touched from now on (Docker HEALTHCHECK)."""

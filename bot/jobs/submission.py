@@ -19,6 +19,7 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.records import Job, JobState
+from bot.service import metrics
 from storage import JobRepository
 
 log = logging.getLogger("bot.jobs.tracker")
@@ -85,6 +86,7 @@ async def send_and_record(
         task.id,
         extra={"job_id": job.id, "guild_id": job.guild_id, "task_id": task.id, "event": "accepted"},
     )
+    metrics.QUEUE_WAIT.observe(max(0.0, clock() - job.created_at))
     # A task already over is stored as running: the first poll records its outcome.
     state = JobState.IN_PROGRESS if task.status.is_final else STATE_OF[task.status]
     job = await jobs.set_submitted(job.id, task.id, state, task.progress)

@@ -6,6 +6,8 @@ One registry of our own (not the process-wide default), so `/metrics` shows exac
 
 from __future__ import annotations
 
+import logging
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -33,6 +35,18 @@ DISCORD_WRITES = Counter(
     "sora_discord_writes", "Discord edits and messages by kind", ["kind"], registry=REGISTRY
 )
 CARDS_DELIVERED = Counter("sora_cards_delivered", "Character cards shown", registry=REGISTRY)
+DISCORD_429 = Counter(
+    "sora_discord_rate_limited", "Discord 429 answers discord.py waited out", registry=REGISTRY
+)
+QUEUE_LENGTH = Gauge(
+    "sora_queue_length", "Jobs in the submit line (preparing or waiting)", registry=REGISTRY
+)
+QUEUE_WAIT = Histogram(
+    "sora_queue_wait_seconds",
+    "Time from a job's creation to its create request being accepted",
+    registry=REGISTRY,
+    buckets=(1, 5, 15, 30, 60, 120, 300, 600, 1800),
+)
 JOBS = Gauge("sora_jobs", "Jobs by state", ["state"], registry=REGISTRY)
 UNDELIVERED = Gauge(
     "sora_undelivered_outcomes", "Finished jobs whose outcome is not shown yet", registry=REGISTRY
@@ -46,3 +60,13 @@ def endpoint_of(path: str) -> str:
         if path.startswith(prefix):
             return prefix + "{id}"
     return path
+
+
+class DiscordRateLimits(logging.Filter):
+    """Counts the 429s discord.py reports (it waits them out itself); lets every record by."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Count, never drop."""
+        if "rate limit" in record.getMessage().lower():
+            DISCORD_429.inc()
+        return True

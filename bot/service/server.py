@@ -129,6 +129,7 @@ class ServiceServer:
             metrics.JOBS.labels(state.value).set(counts.get(state, 0))
         metrics.UNDELIVERED.set(await self.core.jobs.count_unannounced())
         metrics.CHARACTERS.set(await self.core.characters.count_all())
+        metrics.QUEUE_LENGTH.set(len(self.core.tracker.line))
         return web.Response(
             body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

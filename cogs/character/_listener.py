@@ -15,6 +15,7 @@ import discord
 
 from bot.jobs.line import Place
 from bot.records import Character, Job, JobState
+from bot.service import metrics
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     Rendered,
@@ -234,6 +235,7 @@ class DiscordJobListener:
         """The first card replaces the reply and pings the requester; more cards follow."""
         if not self._has_reply(job):
             return
+        metrics.CARDS_DELIVERED.inc()
         card = render_card(job, character)
         card.view = card_view(character.character_id, job.id)
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)

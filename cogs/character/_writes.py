@@ -10,6 +10,7 @@ edits are coalesced per message while they wait, so the newest state is the one 
 from __future__ import annotations
 
 from bot.jobs.budget import Budget, Rate
+from bot.service import metrics
 
 
 class DiscordWrites:
@@ -22,6 +23,7 @@ class DiscordWrites:
         """Wait for a write slot (urgent: a card or a failure goes before progress)."""
         slot = await self.budget.reserve(urgent=urgent)
         slot.use()
+        metrics.DISCORD_WRITES.labels("card_or_failure" if urgent else "progress").inc()
 
     @property
     def granted(self) -> int:

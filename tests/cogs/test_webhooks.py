@@ -85,6 +85,21 @@ async def test_a_signed_event_completes_the_job_with_no_status_query(
     assert len([c for c in hooked.fake.calls if is_card(c)]) == 1
     assert len(await hooked.core.characters.list_for_guild(GUILD_ID)) == 1
 
+    async with httpx.AsyncClient() as client:
+        scraped = await client.get(f"{service_url(hooked)}/metrics")
+    samples = {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(scraped.text)
+        for s in family.samples
+    }
+    assert samples[("sora_jobs", (("state", "completed"),))] >= 1
+    assert samples[("sora_webhook_events_total", (("outcome", "applied"),))] >= 1
+    assert samples[("sora_webhook_events_total", (("outcome", "duplicate"),))] >= 1
+    assert samples[("sora_cards_delivered_total", ())] >= 1
+    assert samples[("sora_characters", ())] == 1
+    assert samples[("sora_queue_wait_seconds_count", ())] >= 1
+    assert any(k[0] == "sora_discord_writes_total" for k in samples)
+
 
 async def test_refused_events_do_nothing(
     hooked: Running, simulator: Any, media_server: str, short_video: Any
