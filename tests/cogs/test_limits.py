@@ -27,6 +27,15 @@ def settings(command: str, options: Any, **kw: Any) -> dict[str, Any]:
     )
 
 
+async def until_submits(simulator: Any, count: int) -> None:
+    """Wait until `count` create requests reached the simulator."""
+    for _ in range(1000):
+        if submits(simulator) >= count:
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{submits(simulator)} create requests, not {count}")
+
+
 async def private_answer(sora: Running, payload: dict[str, Any]) -> str:
     call = await reply_to(sora, payload)
     assert isinstance(call.json, dict)
@@ -69,9 +78,8 @@ async def test_jobs_at_once_are_refused_before_any_media_work(
     simulator.scenario.update(hang=True)
     url = f"{media_server}/{short_video.name}"
     for start in ("1", "2"):
-        sora.fake.clear()
         sora.feed(create(url=url, start=start, end=str(int(start) + 1)))
-        await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "%" in str(c.json))
+        await until_submits(simulator, int(start))
     jobs_before = [j.id for j in await sora.core.jobs.list_for_guild(GUILD_ID)]
 
     text = await private_answer(sora, create(url=url))
@@ -83,11 +91,7 @@ async def test_jobs_at_once_are_refused_before_any_media_work(
     assert stored == jobs_before  # nothing stored for the refused one
     # Another member is not affected.
     sora.feed(create(url=url, user_id=OTHER_USER_ID))
-    for _ in range(500):
-        if submits(simulator) == 3:
-            break
-        await asyncio.sleep(0.02)
-    assert submits(simulator) == 3
+    await until_submits(simulator, 3)
     simulator.scenario.update(hang=False)
 
 
@@ -151,3 +155,48 @@ async def test_the_context_menu_is_refused_before_its_form_opens(
     assert call.json["type"] != MODAL
     assert call.json["data"]["content"] == f"I only take jobs in <#{OTHER_CHANNEL}> in this server."
     assert sora.fake.calls_to("POST", CALLBACK) == [call]
+
+
+async def test_create_from_same_video_is_refused_before_its_form_opens(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    await sora.core.guild_settings.set(GUILD_ID, jobs_per_day=1)
+    await one_card(sora, f"{media_server}/{short_video.name}")
+    [card_call] = [c for c in sora.fake.calls if is_card(c)]
+    card = sora.fake.message(int(card_call.path.rsplit("/", 1)[1]))
+    assert card is not None
+    buttons = {b["label"]: b["custom_id"] for b in card["components"][0]["components"]}
+    call = await reply_to(sora, payloads.component_click(buttons["Create from same video"], card))
+    assert call.json["type"] != MODAL
+    assert call.json["data"]["content"].startswith("You have used your 1 jobs for today (UTC)")
+    assert submits(simulator) == 1
+
+
+async def test_the_reaction_button_is_refused_before_its_form_opens(
+    sora: Running, short_video: Any
+) -> None:
+    await sora.core.guild_settings.set(GUILD_ID, auto_react=True, channels=[OTHER_CHANNEL])
+    sora.fake.add_media("dance.mp4", short_video)
+    video_message = payloads.message(
+        content="",
+        attachments=[sora.fake.media_attachment("dance.mp4")],
+        author=payloads.user(OTHER_USER_ID, "poster"),
+    )
+    sora.fake.add_message(video_message)
+    sora.dispatch("GUILD_CREATE", payloads.guild())
+    sora.dispatch("MESSAGE_CREATE", video_message)
+    await sora.wait_call("PUT", rf"/channels/{CHANNEL_ID}/messages/\d+/reactions/.+")
+    sora.fake.clear()
+    sora.dispatch(
+        "MESSAGE_REACTION_ADD",
+        payloads.reaction_add(
+            int(video_message["id"]), "🎭", user_id=USER_ID, message_author_id=OTHER_USER_ID
+        ),
+    )
+    prompt = await sora.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages")
+    assert isinstance(prompt.json, dict)
+    button = prompt.json["components"][0]["components"][0]
+    prompt_message = sora.fake.messages_in(CHANNEL_ID)[-1]
+    call = await reply_to(sora, payloads.component_click(button["custom_id"], prompt_message))
+    assert call.json["type"] != MODAL
+    assert call.json["data"]["content"] == f"I only take jobs in <#{OTHER_CHANNEL}> in this server."
