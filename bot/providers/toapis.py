@@ -44,6 +44,7 @@ from bot.providers.base import (
     WebhookNotConfiguredError,
 )
 from bot.providers.models import ModelAvailability, says_model_is_gone
+from bot.providers.video import VideoRequest
 from bot.service import metrics
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,22 @@ class ToapisClient:
             body["url"] = request.url
         else:
             body["from_task"] = request.from_task
+        return await self._create(body)
+
+    async def create_video(self, request: VideoRequest) -> Task:
+        """`POST /v1/videos/generations` in video mode (a prompt naming `@username`s)."""
+        gone = self._models.unavailable(request.model)
+        if gone is not None:
+            raise gone
+        return await self._create(request.body())
+
+    async def get_video_task(self, task_id: str) -> Task:
+        """A video task's state, from the general task page."""
+        self._remember_page(task_id, GENERAL_PAGE)
+        return await self.get_task(task_id)
+
+    async def _create(self, body: dict[str, Any]) -> Task:
+        """Send a create request once; a 2xx answer that cannot be read is uncertain."""
         if self.callback_url:
             body["callback_url"] = self.callback_url
         try:
@@ -148,7 +165,7 @@ class ToapisClient:
             raise
         except ProviderError as exc:
             if says_model_is_gone(exc):
-                raise self._models.refuse(request.model, exc.detail) from None
+                raise self._models.refuse(str(body["model"]), exc.detail) from None
             raise
         try:
             return self._task(data)
