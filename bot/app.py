@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.errors",
     "cogs.character",
+    "cogs.video",
     "cogs.settings",
     "cogs.reactions",
     "cogs.help",
