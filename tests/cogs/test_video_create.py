@@ -117,3 +117,10 @@ async def test_a_character_of_another_server_is_refused(
     assert isinstance(answer.json, dict)
     assert "not in this server's library" in answer.json["data"]["content"]
     assert video_posts(simulator) == []
+
+
+def test_help_shows_video_create():
+    from cogs.help import help_embed
+
+    text = str(help_embed().to_dict())
+    assert "/video create prompt: character:" in text and "Use in a video" in text
