@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 EXTENSIONS: tuple[str, ...] = (
     "cogs.errors",
     "cogs.character",
+    "cogs.video",
     "cogs.settings",
     "cogs.reactions",
     "cogs.help",

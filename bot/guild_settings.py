@@ -27,6 +27,9 @@ class GuildSettings:
     jobs_at_once: int = 2  # per member: preparing, waiting in line and running
     jobs_per_day: int = 10  # per member, accepted by toapis, per UTC day
     server_jobs_per_day: int = 100  # the whole server, per UTC day
+    video_enabled: bool = True  # `/video create` and "Use in a video"
+    video_models: tuple[str, ...] = ()  # models allowed for videos; empty: all
+    videos_per_day: int = 3  # per member, accepted by toapis, per UTC day
 
     def allows_channel(self, channel_id: int | None, parent_id: int | None = None) -> bool:
         """Whether jobs may be started in this channel (a thread counts as its parent)."""
@@ -40,6 +43,7 @@ LIMIT_BOUNDS: dict[str, tuple[int, int]] = {
     "jobs_at_once": (1, 20),
     "jobs_per_day": (1, 1000),
     "server_jobs_per_day": (1, 100_000),
+    "videos_per_day": (1, 1000),
 }
 
 

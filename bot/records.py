@@ -47,6 +47,14 @@ class SourceKind(StrEnum):
     URL = "url"
     PAGE = "page"
     TASK = "task"
+    PROMPT = "prompt"  # a video job: the prompt that names the characters
+
+
+class JobKind(StrEnum):
+    """What a job makes: characters from a moment of video, or a video with characters."""
+
+    CHARACTER = "character"
+    VIDEO = "video"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +75,7 @@ class NewJob:
     request: dict[str, Any] = field(default_factory=dict)
     # Free-form data the front keeps with the job (e.g. how to fetch the source again).
     meta: dict[str, Any] = field(default_factory=dict)
+    kind: JobKind = JobKind.CHARACTER
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +108,9 @@ class Job:
     announced_at: float | None
     retry_at: float | None = None  # WAITING: when the create request is sent again
     cancelled_at: float | None = None  # the member cancelled it after it was sent
+    kind: JobKind = JobKind.CHARACTER
+    # What a completed video job made: {"videos": [{"url", "format"}], "expires_at"}.
+    result: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,16 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
         inline=False,
     )
     embed.add_field(
+        name="Use in a video",
+        value=(
+            "`/video create prompt: character:` (up to three characters; optional `model`, "
+            "`duration`, `aspect_ratio`) or **Use in a video** on a card. Each character is "
+            "written into the prompt as `@username`. sora-2: 10 or 15 s; sora-2-pro: 15 or "
+            "25 s. The video is posted here (a link valid 24 hours when it is too large)."
+        ),
+        inline=False,
+    )
+    embed.add_field(
         name="Browse and manage",
         value=(
             "`/character jobs` (what is in flight, with Cancel), "

@@ -11,6 +11,7 @@ from bot.records import (
     FINAL_STATES,
     Character,
     Job,
+    JobKind,
     JobState,
     NewCharacter,
     NewJob,
@@ -82,6 +83,8 @@ def row_to_job(row: sqlite3.Row) -> Job:
         announced_at=row["announced_at"],
         retry_at=row["retry_at"],
         cancelled_at=row["cancelled_at"],
+        kind=JobKind(row["kind"]),
+        result=_from_json(row["result"]),
     )
 
 
@@ -109,8 +112,8 @@ class JobRepository:
             outcome = await tx.execute(
                 "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
                 "source_ref, range_start, range_end, model, provider, request, meta, state, "
-                "progress, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)",
+                "progress, created_at, updated_at, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
                 (
                     new.guild_id,
                     new.channel_id,
@@ -127,6 +130,7 @@ class JobRepository:
                     state.value,
                     now,
                     now,
+                    new.kind.value,
                 ),
             )
             assert outcome.lastrowid is not None
@@ -423,6 +427,25 @@ class JobRepository:
             (guild_id, limit, offset),
         )
         return [row_to_job(row) for row in rows]
+
+    async def complete_video(self, job_id: int, result: dict[str, Any]) -> Job:
+        """Store what a finished video job made and mark it COMPLETED."""
+        now = time.time()
+        return await self._update(
+            job_id,
+            "state = ?, progress = 100, result = ?, error_code = NULL, error_message = NULL, "
+            "updated_at = ?, finished_at = COALESCE(finished_at, ?)",
+            (JobState.COMPLETED.value, _to_json(result), now, now),
+        )
+
+    async def count_videos_since(self, guild_id: int, requester_id: int, since: float) -> int:
+        """A member's video jobs toapis accepted since `since` (failed ones included)."""
+        row = await self._db.fetchone(
+            "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND requester_id = ? "
+            "AND kind = ? AND submitted_at >= ? AND task_id IS NOT NULL",
+            (guild_id, requester_id, JobKind.VIDEO.value, since),
+        )
+        return int(row["n"]) if row is not None else 0
 
     async def complete(self, job_id: int, characters: list[NewCharacter]) -> list[Character]:
         """Store a finished job's characters and mark it COMPLETED, in one transaction.

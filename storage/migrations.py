@@ -171,6 +171,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX guild_presence_left ON guild_presence (left_at);
     CREATE INDEX jobs_finished ON jobs (finished_at);
     """,
+    # 10: video jobs (a character starring in a video) share the jobs table: what a job
+    # makes, and what a completed video job produced (its video URLs, as JSON).
+    """
+    ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'character';
+    ALTER TABLE jobs ADD COLUMN result TEXT NULL;
+    """,
 ]
 
 # The schema version this code writes and understands.

@@ -11,7 +11,7 @@ import logging
 
 from bot.jobs.events import JobListener
 from bot.jobs.timings import TrackerTimings, announce_backoff
-from bot.records import Character, Job, JobState
+from bot.records import Character, Job, JobKind, JobState
 from storage import CharacterRepository, JobRepository
 
 log = logging.getLogger(__name__)
@@ -51,7 +51,10 @@ class Announcer:
     async def _announce_once(self, job: Job) -> None:
         if job.announced_at is not None:
             return
-        if job.state is JobState.COMPLETED:
+        if job.state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
+            if hasattr(self.listener, "video_ready"):
+                await self.deliver(job, "video_ready")
+        elif job.state is JobState.COMPLETED:
             for character in await self.characters.unannounced_for_job(job.id):
                 await self.deliver(job, "character_ready", character)
                 await self.characters.mark_announced(character.id, job_id=job.id)

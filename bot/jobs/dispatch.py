@@ -14,9 +14,10 @@ from collections.abc import Awaitable, Callable
 
 from bot.jobs.budget import Budget, prepaid
 from bot.jobs.line import HOLD_NOTES, SubmitLine
-from bot.jobs.submission import send_and_record
+from bot.jobs.submission import request_of, send_and_record
 from bot.jobs.timings import TrackerTimings
 from bot.providers.base import CharacterProvider, CharacterRequest
+from bot.providers.video import VideoRequest
 from bot.records import Job, JobState
 from storage import JobRepository
 
@@ -64,7 +65,9 @@ class Dispatcher:
             future = self._first[job_id] = asyncio.get_running_loop().create_future()
         return future
 
-    async def send_once(self, job: Job, request: CharacterRequest, *, attempt: int = 0) -> Job:
+    async def send_once(
+        self, job: Job, request: CharacterRequest | VideoRequest, *, attempt: int = 0
+    ) -> Job:
         """Send the create request of a job in SUBMITTING; record what came of it.
 
         The request and the recording of its answer run in their own task: a caller
@@ -104,7 +107,7 @@ class Dispatcher:
                     stored = await self.jobs.get(job.id)
                     assert stored is not None
                     return stored
-                request = CharacterRequest.model_validate(claimed.request)
+                request = request_of(claimed)
                 with prepaid(slot):
                     job = await self.send_once(claimed, request, attempt=attempt)
                 attempt += 1

@@ -27,6 +27,9 @@ class JobListener(Protocol):
     async def job_failed(self, job: Job) -> None:
         """The job ended without a character; `job.error_message` says why."""
 
+    # Optional: `async def video_ready(self, job: Job) -> None`, a video job completed and
+    # `job.result` holds its video URLs (valid 24 hours). Fronts without videos omit it.
+
     async def job_unknown(self, job: Job) -> None:
         """The process died while submitting: the task may or may not exist."""
 
@@ -44,6 +47,9 @@ class NullListener:
         """Ignore."""
 
     async def job_failed(self, job: Job) -> None:
+        """Ignore."""
+
+    async def video_ready(self, job: Job) -> None:
         """Ignore."""
 
     async def job_unknown(self, job: Job) -> None:
@@ -84,6 +90,13 @@ class ListenerHub(NullListener):
         """Tell every listener."""
         for listener in list(self.listeners):
             await listener.job_failed(job)
+
+    async def video_ready(self, job: Job) -> None:
+        """Tell every listener that shows videos (the method is optional)."""
+        for listener in list(self.listeners):
+            shown = getattr(listener, "video_ready", None)
+            if shown is not None:
+                await shown(job)
 
     async def job_unknown(self, job: Job) -> None:
         """Tell every listener."""

@@ -70,6 +70,21 @@ async def store_characters(
     return stored
 
 
+NO_VIDEO_MESSAGE = "The service finished but sent no video back. Please try again."
+
+
+async def store_video(jobs: JobRepository, job: Job, task: Task) -> Job:
+    """Store a completed video task's result (its URLs live 24 hours) as COMPLETED."""
+    videos = [video.model_dump(exclude_none=True) for video in task.videos]
+    if not videos:
+        return await jobs.update_status(
+            job.id, JobState.FAILED, 100, error_code="no_video", error_message=NO_VIDEO_MESSAGE
+        )
+    return await jobs.complete_video(
+        job.id, {"videos": videos, "expires_at": task.expires_at, "task_id": task.id}
+    )
+
+
 def failure_text(message: str) -> str:
     """The service's failure message without its boilerplate prefix."""
     text = message.strip() or "The service could not create a character from this moment."

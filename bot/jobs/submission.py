@@ -18,6 +18,7 @@ from bot.providers.base import (
     SubmissionUncertainError,
     TaskStatus,
 )
+from bot.providers.video import VideoRequest, is_video_request
 from bot.records import Job, JobState
 from bot.service import metrics
 from storage import JobRepository
@@ -36,14 +37,17 @@ async def send_and_record(
     provider: CharacterProvider,
     jobs: JobRepository,
     job: Job,
-    request: CharacterRequest,
+    request: CharacterRequest | VideoRequest,
     attempt: int,
     timings: TrackerTimings,
     clock: Callable[[], float],
 ) -> tuple[Job, bool]:
     """The create request and its stored outcome; True when the listener is to be told."""
     try:
-        task = await provider.create_character(request)
+        if isinstance(request, VideoRequest):
+            task = await provider.create_video(request)
+        else:
+            task = await provider.create_character(request)
     except SubmissionUncertainError as exc:
         job = await jobs.update_status(
             job.id, JobState.UNKNOWN, 0, error_code="uncertain", error_message=exc.user_message
@@ -91,6 +95,13 @@ async def send_and_record(
     state = JobState.IN_PROGRESS if task.status.is_final else STATE_OF[task.status]
     job = await jobs.set_submitted(job.id, task.id, state, task.progress)
     return job, True
+
+
+def request_of(job: Job) -> CharacterRequest | VideoRequest:
+    """The create request stored with a job."""
+    if is_video_request(job.request):
+        return VideoRequest.model_validate(job.request)
+    return CharacterRequest.model_validate(job.request)
 
 
 def retry_after(exc: ProviderError) -> float:

@@ -27,6 +27,11 @@ class TrackerTimings:
     line_notice_interval: float = 3.0  # places in line are recomputed at most this often
     hold_retry: float = 180.0  # first wait before trying again an account toapis refused
     hold_max: float = 900.0  # the longest such wait
+    # Video jobs take minutes: first poll after about 5 s, then about every 10 s, and
+    # "still running" after 10 minutes (toapis.md section 7).
+    video_first_poll: float = 5.0
+    video_poll_interval: float = 10.0
+    video_timeout: float = 600.0
 
 
 def submit_backoff(timings: TrackerTimings, attempt: int) -> float:
@@ -41,6 +46,19 @@ def poll_wait(timings: TrackerTimings, *, stalled: bool, errors: int) -> float:
     if errors:
         interval = min(timings.max_error_backoff, interval * 2 ** min(errors, 6))
     return float(interval * random.uniform(0.8, 1.2))
+
+
+def video_poll_wait(timings: TrackerTimings, *, polls: int, stalled: bool, errors: int) -> float:
+    """The wait before a video job's next status query."""
+    if errors:
+        wait = min(timings.max_error_backoff, timings.video_poll_interval * 2 ** min(errors, 6))
+    elif stalled:
+        wait = timings.slow_poll_interval
+    elif polls == 0:
+        wait = timings.video_first_poll
+    else:
+        wait = timings.video_poll_interval
+    return float(wait * random.uniform(0.9, 1.1))
 
 
 def announce_backoff(timings: TrackerTimings, attempt: int) -> float:

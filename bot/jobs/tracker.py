@@ -24,11 +24,11 @@ from bot.jobs.control import JobControls
 from bot.jobs.dispatch import Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.line import Place, SubmitLine
-from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure
+from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure, store_video
 from bot.jobs.scheduler import Pace, PollScheduler, next_poll
 from bot.jobs.submission import STATE_OF, retry_after
 from bot.jobs.sweeper import Sweeper
-from bot.jobs.timings import TrackerTimings
+from bot.jobs.timings import TrackerTimings, video_poll_wait
 from bot.media.assets import AssetDownload, checked_download
 from bot.media.errors import MediaError
 from bot.providers.base import (
@@ -39,7 +39,8 @@ from bot.providers.base import (
     TaskNotFoundError,
     TaskStatus,
 )
-from bot.records import Job, JobState, NewJob
+from bot.providers.video import VideoRequest
+from bot.records import Job, JobKind, JobState, NewJob
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
@@ -195,7 +196,7 @@ class JobTracker(JobControls):
 
     # --- submission -----------------------------------------------------------------------
 
-    async def submit(self, new: NewJob, request: CharacterRequest) -> Job:
+    async def submit(self, new: NewJob, request: CharacterRequest | VideoRequest) -> Job:
         """Store the job, send the create request, store the task id, start following.
 
         Provider errors do not raise: the job ends FAILED (or UNKNOWN when the request
@@ -226,7 +227,7 @@ class JobTracker(JobControls):
     async def submit_prepared(
         self,
         job: Job,
-        request: CharacterRequest,
+        request: CharacterRequest | VideoRequest,
         meta: dict[str, Any],
         message: tuple[int, int] | None = None,
     ) -> Job:
@@ -288,6 +289,9 @@ class JobTracker(JobControls):
         assert task_id is not None
         errors = polls = 0
         running = False
+        video = job.kind is JobKind.VIDEO
+        timeout = self.timings.video_timeout if video else self.timings.timeout
+        query = self.provider.get_video_task if video else self.provider.get_task
         hold = 0.0  # toapis' Retry-After of the last status query
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
@@ -299,18 +303,22 @@ class JobTracker(JobControls):
                     error_code="gave_up",
                     error_message="The service did not finish within 24 hours; giving up.",
                 )
-            if job.stalled_at is None and age > self.timings.timeout:
+            if job.stalled_at is None and age > timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            wait = next_poll(
-                self.timings,
-                self.pace,
-                state=job.state,
-                age=age,
-                polls=polls,
-                stalled=job.stalled_at is not None,
-                errors=errors,
-            )
+            stalled = job.stalled_at is not None
+            if video:
+                wait = video_poll_wait(self.timings, polls=polls, stalled=stalled, errors=errors)
+            else:
+                wait = next_poll(
+                    self.timings,
+                    self.pace,
+                    state=job.state,
+                    age=age,
+                    polls=polls,
+                    stalled=stalled,
+                    errors=errors,
+                )
             if self.webhooks_healthy():
                 wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
             slot = await self.polls.turn(max(wait, hold))  # sleeps until granted
@@ -318,7 +326,7 @@ class JobTracker(JobControls):
             polls += 1
             try:
                 with prepaid(slot):
-                    task = await self.provider.get_task(task_id)
+                    task = await query(task_id)
             except TaskNotFoundError:
                 errors += 1
                 if age > self.timings.not_found_grace:
@@ -337,10 +345,10 @@ class JobTracker(JobControls):
                 continue
             errors = 0
             age = self._clock() - (job.submitted_at or job.created_at)
-            if not running and task.status is not TaskStatus.QUEUED:
+            if not video and not running and task.status is not TaskStatus.QUEUED:
                 running = True
                 self.pace.started(age)
-            if task.status is TaskStatus.COMPLETED:
+            if not video and task.status is TaskStatus.COMPLETED:
                 self.pace.finished(age)
             job = await self._record(job, task)
             if job.state.is_final:
@@ -348,6 +356,8 @@ class JobTracker(JobControls):
 
     async def _record(self, job: Job, task: Task) -> Job:
         state = STATE_OF[task.status]
+        if state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
+            return await store_video(self.jobs, job, task)
         if state is JobState.COMPLETED:
             return await store_characters(self.jobs, job, task, self._fetch_avatar)
         if state is JobState.FAILED:

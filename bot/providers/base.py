@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 if TYPE_CHECKING:
     from bot.providers.models import ModelAvailability
+    from bot.providers.video import VideoRequest
 
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro", "sora-2-vip")
 DEFAULT_MODEL = "sora-2"
@@ -58,8 +59,16 @@ class TaskErrorInfo(_Tolerant):
     type: str | None = None
 
 
+class VideoInfo(_Tolerant):
+    """One video a completed generation task produced (its URL lives 24 hours)."""
+
+    url: str
+    format: str | None = None
+
+
 class _ResultData(_Tolerant):
     characters: list[CharacterInfo] = Field(default_factory=list)
+    videos: list[VideoInfo] = Field(default_factory=list)
 
 
 class TaskResult(_Tolerant):
@@ -71,7 +80,9 @@ class TaskResult(_Tolerant):
     @field_validator("data", mode="before")
     @classmethod
     def _tolerate_non_object(cls, value: Any) -> Any:
-        # A video task answers `data` as a list; a character task as an object.
+        # A video task answers `data` as a list of videos; a character task as an object.
+        if isinstance(value, list):
+            return {"videos": [v for v in value if isinstance(v, dict) and v.get("url")]}
         return value if isinstance(value, dict) else {}
 
 
@@ -131,6 +142,11 @@ class Task(_Tolerant):
     def characters(self) -> list[CharacterInfo]:
         """The characters of a completed task (empty otherwise)."""
         return list(self.result.data.characters) if self.result else []
+
+    @property
+    def videos(self) -> list[VideoInfo]:
+        """The videos of a completed video task (empty otherwise)."""
+        return list(self.result.data.videos) if self.result else []
 
 
 class UploadedVideo(_Tolerant):
@@ -287,6 +303,14 @@ class CharacterProvider(Protocol):
 
     async def get_task(self, task_id: str) -> Task:
         """Return the task's current state."""
+        ...
+
+    async def create_video(self, request: VideoRequest) -> Task:
+        """Submit a video-generation task (characters named as `@username` in the prompt)."""
+        ...
+
+    async def get_video_task(self, task_id: str) -> Task:
+        """Return a video task's current state (the general task page)."""
         ...
 
     async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:

@@ -17,7 +17,6 @@ import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -27,12 +26,9 @@ from pydantic import SecretStr, ValidationError
 
 from bot.jobs.budget import AccountBudgets, Budget
 from bot.jobs.ranges import format_timestamps
+from bot.providers.answers import interpret, observe, outcome
 from bot.providers.base import (
-    AuthenticationError,
     CharacterRequest,
-    ContentPolicyError,
-    InvalidRequestError,
-    PaymentRequiredError,
     ProviderError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -44,13 +40,13 @@ from bot.providers.base import (
     WebhookNotConfiguredError,
 )
 from bot.providers.models import ModelAvailability, says_model_is_gone
+from bot.providers.video import VideoRequest
 from bot.service import metrics
 
 log = logging.getLogger(__name__)
 
 Sleep = Callable[[float], Awaitable[None]]
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
-RETRY_AFTER_CAP = 15 * 60.0  # the longest Retry-After honoured; longer ones are capped
 CHARACTER_PAGE = "/v1/characters_tasks/"
 GENERAL_PAGE = "/v1/videos/generations/"
 REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest forgotten)
@@ -125,6 +121,22 @@ class ToapisClient:
             body["url"] = request.url
         else:
             body["from_task"] = request.from_task
+        return await self._create(body)
+
+    async def create_video(self, request: VideoRequest) -> Task:
+        """`POST /v1/videos/generations` in video mode (a prompt naming `@username`s)."""
+        gone = self._models.unavailable(request.model)
+        if gone is not None:
+            raise gone
+        return await self._create(request.body())
+
+    async def get_video_task(self, task_id: str) -> Task:
+        """A video task's state, from the general task page."""
+        self._remember_page(task_id, GENERAL_PAGE)
+        return await self.get_task(task_id)
+
+    async def _create(self, body: dict[str, Any]) -> Task:
+        """Send a create request once; a 2xx answer that cannot be read is uncertain."""
         if self.callback_url:
             body["callback_url"] = self.callback_url
         try:
@@ -148,7 +160,7 @@ class ToapisClient:
             raise
         except ProviderError as exc:
             if says_model_is_gone(exc):
-                raise self._models.refuse(request.model, exc.detail) from None
+                raise self._models.refuse(str(body["model"]), exc.detail) from None
             raise
         try:
             return self._task(data)
@@ -289,10 +301,10 @@ class ToapisClient:
             for value in (opened or {}).values():
                 value[1].close()
         metrics.TOAPIS_LATENCY.labels(endpoint).observe(time.monotonic() - started)
-        metrics.TOAPIS_REQUESTS.labels(endpoint, _outcome(response.status_code)).inc()
+        metrics.TOAPIS_REQUESTS.labels(endpoint, outcome(response.status_code)).inc()
         if budget is not None:
-            _observe(budget, response)
-        return self._interpret(response, idempotent=idempotent)
+            observe(budget, response)
+        return interpret(response, idempotent=idempotent)
 
     def _budget_for(self, method: str, path: str) -> Budget | None:
         if self.budgets is None:
@@ -302,113 +314,3 @@ class ToapisClient:
         if method == "GET" and path.startswith((CHARACTER_PAGE, GENERAL_PAGE)):
             return self.budgets.query
         return None
-
-    def _interpret(self, response: httpx.Response, *, idempotent: bool) -> Any:
-        status = response.status_code
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = None
-        if 200 <= status < 300:
-            if body is None:
-                if not idempotent:
-                    raise SubmissionUncertainError("unreadable answer to a create request")
-                raise ServiceUnavailableError("unreadable answer (not JSON)", status=status)
-            return body
-        message = _error_message(body)
-        if status >= 500 and status != 503 and not idempotent:
-            # The request reached a server that failed while handling it (or a proxy in
-            # front of it gave up): the task may exist. Sending it again could charge twice.
-            raise SubmissionUncertainError(message or f"HTTP {status}", status=status)
-        if status in (429, 503):
-            raise RateLimitedError(
-                message, status=status, retry_after=_retry_after(response.headers)
-            )
-        if status == 401:
-            log.error("toapis refused the API key (401): set a valid TOAPIS_API_KEY")
-            raise AuthenticationError(message, status=status)
-        if status == 402:
-            log.error("toapis account balance is empty (402): top it up")
-            raise PaymentRequiredError(message, status=status)
-        if status == 404:
-            raise TaskNotFoundError(message, status=status)
-        if status == 422:
-            raise ContentPolicyError(message, status=status)
-        if status == 400 and isinstance(body, dict) and body.get("success") is False:
-            raise UploadRejectedError(message, status=status)
-        if status == 400 and _error_code(body) == "webhook_not_configured":
-            raise WebhookNotConfiguredError(message, status=status)
-        if 400 <= status < 500:
-            raise InvalidRequestError(message, status=status)
-        raise ServiceUnavailableError(message or f"HTTP {status}", status=status)
-
-
-def _error_code(body: Any) -> str:
-    error = body.get("error") if isinstance(body, dict) else None
-    return str(error.get("code")) if isinstance(error, dict) else ""
-
-
-def _outcome(status: int) -> str:
-    if status == 429:
-        return "429"
-    if status >= 500:
-        return "5xx"
-    if status >= 400:
-        return "4xx"
-    return "ok"
-
-
-def _error_message(body: Any) -> str:
-    """The human part of any of the documented error shapes."""
-    if not isinstance(body, dict):
-        return ""
-    error = body.get("error")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    if isinstance(error, str):
-        return error
-    message = body.get("message")
-    return message if isinstance(message, str) else ""
-
-
-def _observe(budget: Budget, response: httpx.Response) -> None:
-    """A 429/503 slows the whole budget; `X-RateLimit-Remaining: 0` pauses it to the reset."""
-    if response.status_code in (429, 503):
-        budget.slow_down(_retry_after(response.headers), f"HTTP {response.status_code}")
-        return
-    remaining = response.headers.get("X-RateLimit-Remaining")
-    reset = response.headers.get("X-RateLimit-Reset")
-    if remaining is None or reset is None:
-        return
-    try:
-        left, at = float(remaining), float(reset)
-    except ValueError:
-        return
-    if left <= 0:
-        # A unix time or a number of seconds: both forms are in use.
-        budget.exhausted_until(at - time.time() if at > 1e9 else at)
-
-
-def _retry_after(headers: httpx.Headers) -> float | None:
-    """`Retry-After` in seconds (a number or an HTTP date), capped at 15 minutes."""
-    value = headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-    if seconds != seconds:  # NaN
-        return None
-    seconds = max(0.0, seconds)
-    if seconds > RETRY_AFTER_CAP:
-        log.warning(
-            "toapis asked to wait %.0fs (Retry-After); waiting %.0fs at most",
-            seconds,
-            RETRY_AFTER_CAP,
-        )
-        return RETRY_AFTER_CAP
-    return seconds

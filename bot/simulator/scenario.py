@@ -57,6 +57,7 @@ class Scenario:
     out_of_credit: bool = False  # create requests answer 402 (balance empty) until cleared
     max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
     retired_models: list[str] = field(default_factory=list)  # refused as not available
+    video_bytes: int = 64 * 1024  # size of the file a completed video task serves
     webhook_secret: str | None = None  # webhooks configured for the key (None: 400 if asked)
 
     @classmethod
@@ -202,6 +203,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "not_found_queries": _count,
     "check_media": _flag,
     "max_upload_bytes": _count,
+    "video_bytes": _count,
     "retired_models": _names,
     "webhook_secret": _optional_text,
     "tier": _tier,

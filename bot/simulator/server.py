@@ -34,8 +34,10 @@ from bot.simulator.tasks import (
     new_task_id,
     run_task,
     validate_create,
+    video_url,
 )
 from bot.simulator.uploads import receive_upload
+from bot.simulator.videos import result_video, validate_video
 from bot.simulator.webhook_sender import SentEvent, deliver, event_for, signed
 
 log = logging.getLogger(__name__)
@@ -152,6 +154,9 @@ class Simulator:
     def complete_task(self, task_id: str, characters: int | None = None) -> SimTask:
         """End a task as completed now; KeyError if unknown, ValueError if already over."""
         task = self._stoppable(task_id)
+        if task.kind == "video":
+            task.complete_video(video_url(self.base_url, task.id))
+            return task
         count = self.scenario.characters if characters is None else characters
         task.complete([new_character(task.id, n, self.base_url) for n in range(1, count + 1)])
         return task
@@ -186,6 +191,7 @@ class Simulator:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/uploads/videos/{name}", self._uploaded_file)
         app.router.add_get("/f/image/{name}", self._image)
+        app.router.add_get("/f/video/{name}", self._video)
         app.router.add_get("/_sim/scenario", self._get_scenario)
         app.router.add_post("/_sim/scenario", self._set_scenario)
         app.router.add_get("/_sim/requests", self._get_requests)
@@ -276,6 +282,8 @@ class Simulator:
             body: Any = json.loads(await request.read())
         except (ValueError, UnicodeDecodeError):
             body = None
+        if isinstance(body, dict) and "prompt" in body:
+            return await self._submit_video(body)
         checked = validate_create(body, self.tasks)
         if isinstance(checked, str):
             return api_error(400, 400, checked, "invalid_request_error")
@@ -322,6 +330,53 @@ class Simulator:
         if self.scenario.submit_delay > 0:  # created, but the answer is slow to come
             await asyncio.sleep(self.scenario.submit_delay)
         return web.json_response(task.to_json())
+
+    async def _submit_video(self, body: dict[str, Any]) -> web.Response:
+        """A create request with a prompt: video generation."""
+        checked = validate_video(body, self.tasks)
+        if isinstance(checked, str):
+            return api_error(400, 400, checked, "invalid_request_error")
+        if checked.model in self.scenario.retired_models:
+            return api_error(
+                400,
+                "model_not_found",
+                f"The model `{checked.model}` does not exist or is not available",
+                "invalid_request_error",
+            )
+        task = SimTask(
+            id=new_task_id(),
+            model=checked.model,
+            start=0.0,
+            end=float(checked.duration),
+            from_task=checked.character_url,
+            kind="video",
+            prompt=checked.prompt,
+            duration=checked.duration,
+            aspect_ratio=checked.aspect_ratio,
+        )
+        self.tasks[task.id] = task
+        self.submits += 1
+        assert self._client is not None
+        task.runner = asyncio.create_task(
+            run_task(
+                task,
+                self.scenario.copy(),
+                live=lambda: self.scenario,
+                base_url=self.base_url,
+                client=self._client,
+            ),
+            name=f"sim-{task.id}",
+        )
+        log.info("created video %s (%s %ss)", task.id, task.model, task.duration)
+        return web.json_response(task.to_json())
+
+    async def _video(self, request: web.Request) -> web.Response:
+        """A completed video task's result file."""
+        name = request.match_info["name"]
+        task = self.tasks.get(name.removesuffix(".mp4"))
+        if task is None or task.kind != "video" or task.video_url is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=result_video(self.scenario.video_bytes), content_type="video/mp4")
 
     def _send_webhook(self, task: SimTask) -> None:
         """Deliver the task's final event to its callback URL (in the background)."""

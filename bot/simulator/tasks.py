@@ -54,6 +54,11 @@ def new_character(task_id: str, number: int, base_url: str) -> dict[str, str]:
     }
 
 
+def video_url(base_url: str, task_id: str) -> str:
+    """Where the simulator serves a video task's result."""
+    return f"{base_url}/f/video/{task_id}.mp4"
+
+
 @dataclass(frozen=True)
 class CreateRequest:
     """A validated create-character request."""
@@ -86,6 +91,12 @@ class SimTask:
     runner: asyncio.Task[None] | None = field(default=None, repr=False)
     callback_url: str | None = None
     on_final: Callable[[SimTask], None] | None = field(default=None, repr=False)
+    # Video generation (a request with a prompt): its settings and result URL.
+    kind: str = "character"
+    prompt: str | None = None
+    duration: int | None = None
+    aspect_ratio: str | None = None
+    video_url: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -103,6 +114,13 @@ class SimTask:
         self._finish(COMPLETED)
         self.progress = 100
         self.characters = characters
+        self.history.append((self.status, self.progress))
+
+    def complete_video(self, url: str) -> None:
+        """End a video task successfully with its result URL."""
+        self.video_url = url
+        self._finish(COMPLETED)
+        self.progress = 100
         self.history.append((self.status, self.progress))
 
     def fail(self, code: str, message: str) -> None:
@@ -133,7 +151,9 @@ class SimTask:
         if self.is_final:
             body["completed_at"] = self.completed_at
             body["expires_at"] = self.expires_at
-        if self.status == COMPLETED:
+        if self.status == COMPLETED and self.kind == "video":
+            body["result"] = {"type": "video", "data": [{"url": self.video_url, "format": "mp4"}]}
+        elif self.status == COMPLETED:
             body["result"] = {"type": "character", "data": {"characters": self.characters}}
         if self.status == FAILED:
             body["error"] = self.error
@@ -144,8 +164,6 @@ def validate_create(body: Any, tasks: Mapping[str, SimTask]) -> CreateRequest | 
     """Check a create request as toapis does; the error message when it is refused."""
     if not isinstance(body, dict):
         return "Invalid request: body must be a JSON object"
-    if "prompt" in body:
-        return "Invalid request: video generation is not simulated"
     model = body.get("model")
     if model not in MODELS:
         return "Invalid request: model must be one of " + ", ".join(MODELS)
@@ -205,6 +223,8 @@ async def run_task(
             await asyncio.sleep(HANG_POLL)
         if plan.fail_with is not None:
             task.fail(*plan.fail_with)
+        elif task.kind == "video":
+            task.complete_video(video_url(base_url, task.id))
         else:
             count = plan.characters
             task.complete([new_character(task.id, n, base_url) for n in range(1, count + 1)])

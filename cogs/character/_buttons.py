@@ -204,6 +204,9 @@ DYNAMIC_ITEMS = (RenameButton, DeleteButton, AgainButton, CreateFromMessageButto
 def card_view(character_id: str, job_id: int | None) -> discord.ui.View:
     """The buttons under a character card."""
     view = discord.ui.View(timeout=None)
+    from cogs.video._buttons import UseInVideoButton  # the video cog's; imported late
+
+    view.add_item(UseInVideoButton(character_id))
     view.add_item(RenameButton(character_id))
     view.add_item(DeleteButton(character_id))
     if job_id is not None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.jobs.orders import AttachmentInfo
-from bot.providers.base import CharacterRequest
+from bot.jobs.submission import request_of
 from bot.records import Character, JobState, NewJob
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
@@ -297,13 +297,14 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         message_id=reply.id,
         requester_id=interaction.user.id,
         meta={**old.meta, "retry_of": old.id},
+        kind=old.kind,
     )
     if interaction.message is not None:
         try:
             await interaction.message.edit(view=None)
         except discord.HTTPException as exc:
             log.info("could not remove the Retry button: %s", exc)
-    await core.tracker.submit(new, CharacterRequest.model_validate(old.request))
+    await core.tracker.submit(new, request_of(old))
 
 
 class ConfirmDelete(discord.ui.View):

@@ -266,6 +266,20 @@ class DiscordJobListener:
                 rendered.content = f"<@{job.requester_id}>"
             await self._send(job, rendered, reply_to=None, nonce=f"sora-f{job.id}")
 
+    async def video_ready(self, job: Job) -> None:
+        """The video replaces the reply: as a file when it fits the channel, else a link."""
+        from cogs.video._buttons import video_view  # the video cog's; imported late
+        from cogs.video._result import render_video_result
+
+        if not self._has_reply(job):
+            return
+        core = getattr(self.client, "core", None)
+        allow_private = bool(core and core.settings.allow_private_urls)
+        rendered = await render_video_result(job, allow_private=allow_private)
+        rendered.view = video_view(job.id)
+        await self._final(job, rendered, nonce=f"sora-v{job.id}")
+        self._forget(job)
+
     async def job_unknown(self, job: Job) -> None:
         """Say the submission may or may not have happened."""
         if self._has_reply(job):

@@ -12,7 +12,7 @@ import discord
 
 from bot.jobs.line import Place
 from bot.jobs.ranges import format_clock
-from bot.records import Character, Job, JobState, SourceKind
+from bot.records import Character, Job, JobKind, JobState, SourceKind
 
 BAR_CELLS = 12
 COLOR_WORKING = discord.Colour.blurple()
@@ -42,6 +42,7 @@ _NEXT_STEPS = {
     "no_character": "Try a range where one character is clearly visible.",
     "gave_up": "Try again; if it keeps happening, try another moment or model.",
 }
+_VIDEO_NEXT = "Try again, or change the prompt (toapis refuses some content)."
 _DEFAULT_NEXT = "Try another 1-3 s moment where one character is clearly visible, or another video."
 
 
@@ -97,7 +98,13 @@ def describe_range(job: Job) -> str:
     return f"{format_clock(job.range_start)}–{format_clock(job.range_end)} ({span:g} s)"
 
 
+def _title(job: Job) -> str:
+    return "Making a Sora video" if job.kind is JobKind.VIDEO else "Creating a Sora character"
+
+
 def _job_fields(embed: discord.Embed, job: Job) -> discord.Embed:
+    if job.kind is JobKind.VIDEO:
+        return video_fields(embed, job)
     embed.add_field(name="Source", value=describe_source(job), inline=False)
     embed.add_field(name="Range", value=describe_range(job), inline=True)
     embed.add_field(name="Model", value=job.model, inline=True)
@@ -114,6 +121,8 @@ def render_progress(job: Job) -> Rendered:
         )
     else:
         words = _STATUS_WORDS.get(job.state, job.state.value)
+        if job.kind is JobKind.VIDEO and job.state is JobState.IN_PROGRESS:
+            words = "Generating the video (usually 1 to 5 minutes)."
         if job.state is JobState.WAITING and job.error_code in HOLD_CODES and job.error_message:
             words = _sentence(job.error_message)
         elif job.state is JobState.WAITING and job.retry_at is not None:
@@ -125,7 +134,7 @@ def render_progress(job: Job) -> Rendered:
     started = int(job.created_at)
     description = f"{progress_bar(job.progress)}\n{words}\nStarted <t:{started}:R>"
     embed = discord.Embed(
-        title="Creating a Sora character",
+        title=_title(job),
         description=description,
         colour=COLOR_WAITING if stalled else COLOR_WORKING,
     )
@@ -160,7 +169,7 @@ def render_in_line(job: Job, place: Place) -> Rendered:
     """The reply while the job waits in the bot's line to be sent to toapis."""
     description = f"{progress_bar(0)}\n{place_words(place)}\nStarted <t:{int(job.created_at)}:R>"
     embed = discord.Embed(
-        title="Creating a Sora character",
+        title=_title(job),
         description=description,
         colour=COLOR_WAITING if place.note else COLOR_WORKING,
     )
@@ -219,8 +228,12 @@ def render_failure(job: Job) -> Rendered:
         return render_cancelled(job)
     reason = job.error_message or "toapis could not create a character from this moment."
     next_step = _NEXT_STEPS.get(job.error_code or "", _DEFAULT_NEXT)
+    title = "Couldn't create a character"
+    if job.kind is JobKind.VIDEO:
+        next_step = _NEXT_STEPS.get(job.error_code or "", _VIDEO_NEXT)
+        title = "Couldn't make the video"
     embed = discord.Embed(
-        title="Couldn't create a character",
+        title=title,
         description=f"{_clean(reason, 1000)}\n\n**What to do next:** {next_step}",
         colour=COLOR_FAILED,
     )
@@ -246,6 +259,23 @@ def render_unknown(job: Job) -> Rendered:
         colour=COLOR_WAITING,
     )
     return Rendered(embeds=[_job_fields(embed, job)])
+
+
+def video_fields(embed: discord.Embed, job: Job) -> discord.Embed:
+    """Prompt, characters, model, duration and who asked, for a video job."""
+    prompt = str(job.request.get("prompt") or job.source_ref)
+    embed.add_field(name="Prompt", value=_clean(prompt, 1000) or "-", inline=False)
+    names = job.meta.get("characters") or []
+    if names:
+        value = ", ".join(f"`@{name}`" for name in names)
+        embed.add_field(name="Characters", value=value[:1000], inline=False)
+    embed.add_field(name="Model", value=job.model, inline=True)
+    duration = job.request.get("duration") or int(job.range_end)
+    ratio = job.request.get("aspect_ratio", "16:9")
+    embed.add_field(name="Duration", value=f"{duration} s, {ratio}", inline=True)
+    asked = f"<@{job.requester_id}>" if job.requester_id else "unknown"
+    embed.add_field(name="Requested by", value=asked, inline=True)
+    return embed
 
 
 def render_ping(job: Job, count: int) -> str:

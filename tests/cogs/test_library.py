@@ -56,7 +56,7 @@ async def test_show_posts_the_card_with_buttons(sora: Running):
     assert call.json["type"] == 4 and not data.get("flags")
     assert data["embeds"][0]["title"] == "Hero 01"
     labels = [b["label"] for b in data["components"][0]["components"]]
-    assert labels == ["Rename", "Delete", "Create from same video"]
+    assert labels == ["Use in a video", "Rename", "Delete", "Create from same video"]
 
 
 async def test_show_by_typed_name_and_unknown_name(sora: Running):

@@ -84,8 +84,12 @@ URL = "http://127.0.0.1:9/clip.mp4"
             "Invalid request: from_task task_UNKNOWN not found",
         ),
         (
-            create_body(url=URL, prompt="a cat"),
-            "Invalid request: video generation is not simulated",
+            {"model": "sora-2", "prompt": "@unknown.cat jumps", "duration": 10},
+            "Invalid request: character @unknown.cat not found",
+        ),
+        (
+            {"model": "sora-2-pro", "prompt": "a cat", "duration": 10},
+            "Invalid request: duration for sora-2-pro must be 15 or 25",
         ),
         (["not", "an", "object"], "Invalid request: body must be a JSON object"),
     ],

@@ -1,0 +1,15 @@
+"""The `video` command group: Sora videos starring this server's characters."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from cogs.video._cog import VideoCog
+
+if TYPE_CHECKING:
+    from bot.app import SoraBot
+
+
+async def setup(bot: SoraBot) -> None:
+    """Load the extension (after `cogs.character`, whose flow it shares)."""
+    await bot.add_cog(VideoCog(bot))

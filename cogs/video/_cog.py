@@ -1,0 +1,138 @@
+"""`/video create`: put saved characters in a Sora video, tracked like character jobs."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.providers.video import ASPECT_RATIOS
+from bot.records import Character, JobKind, JobState
+from cogs.character._flow import GUILD_ONLY, SourceSpec
+from cogs.character._limits import refuse_if_limited
+from cogs.character._modals import CreateModal
+from cogs.video._buttons import VIDEO_ITEMS
+from cogs.video._flow import VideoFlow, refuse
+
+if TYPE_CHECKING:
+    from bot.app import SoraBot
+    from bot.core import Core
+
+log = logging.getLogger(__name__)
+
+MODEL_CHOICES = [
+    app_commands.Choice(name="sora-2 (10 or 15 s)", value="sora-2"),
+    app_commands.Choice(name="sora-2-pro (15 or 25 s)", value="sora-2-pro"),
+    app_commands.Choice(name="sora-2-vip (10 or 15 s)", value="sora-2-vip"),
+]
+RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS]
+
+
+class VideoCog(commands.Cog):
+    """Videos starring this server's characters."""
+
+    video = app_commands.Group(name="video", description="Make Sora videos with your characters")
+
+    def __init__(self, bot: SoraBot) -> None:
+        self.bot = bot
+        character_cog: Any = bot.get_cog("CharacterCog")
+        self.character_flow = character_cog.flow
+        self.flow = VideoFlow(bot, self.character_flow.replies)
+
+    @property
+    def core(self) -> Core:
+        """The core services."""
+        assert self.bot.core is not None
+        return self.bot.core
+
+    async def cog_load(self) -> None:
+        """The restart-proof buttons."""
+        self.bot.add_dynamic_items(*VIDEO_ITEMS)
+
+    async def cog_unload(self) -> None:
+        """Forget the buttons."""
+        self.bot.remove_dynamic_items(*VIDEO_ITEMS)
+
+    @video.command(name="create", description="Make a Sora video starring saved characters")
+    @app_commands.describe(
+        prompt="What happens; each character is written into it as @username",
+        character="A character of this server",
+        character2="Another character (optional)",
+        character3="A third character (optional)",
+        model="Which Sora model (default: the server's)",
+        duration="Seconds: sora-2 10 or 15 (default 10), sora-2-pro 15 or 25 (default 15)",
+        aspect_ratio="16:9 (landscape, default) or 9:16 (portrait)",
+    )
+    @app_commands.choices(model=MODEL_CHOICES, aspect_ratio=RATIO_CHOICES)
+    async def create(
+        self,
+        interaction: discord.Interaction,
+        prompt: app_commands.Range[str, 1, 1000],
+        character: app_commands.Range[str, 1, 100],
+        character2: app_commands.Range[str, 1, 100] | None = None,
+        character3: app_commands.Range[str, 1, 100] | None = None,
+        model: app_commands.Choice[str] | None = None,
+        duration: Literal[10, 15, 25] | None = None,
+        aspect_ratio: app_commands.Choice[str] | None = None,
+    ) -> None:
+        """Check everything before any API call, then the shared tracker path."""
+        chosen = [c for c in (character, character2, character3) if c]
+        await self.flow.start(
+            interaction,
+            prompt,
+            chosen,
+            model=model.value if model else None,
+            duration=duration,
+            aspect_ratio=aspect_ratio.value if aspect_ratio else "16:9",
+        )
+
+    @create.autocomplete("character")
+    @create.autocomplete("character2")
+    @create.autocomplete("character3")
+    async def character_autocomplete(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Up to 25 of this server's characters."""
+        if interaction.guild_id is None:
+            return []
+        found = await self.core.characters.search(interaction.guild_id, current[:100], limit=25)
+        return [app_commands.Choice(name=_label(c), value=c.character_id) for c in found]
+
+    async def again(self, interaction: discord.Interaction, job_id: int) -> None:
+        """ "Again": the same prompt, characters and settings."""
+        old = await self.core.jobs.get(job_id)
+        if old is None or old.kind is not JobKind.VIDEO or old.guild_id != interaction.guild_id:
+            await refuse(interaction, "That video is no longer known to the bot.")
+            return
+        await self.flow.start(
+            interaction,
+            str(old.request.get("prompt", "")),
+            list(old.meta.get("character_ids") or []),
+            model=old.model,
+            duration=int(old.request.get("duration") or old.range_end),
+            aspect_ratio=str(old.request.get("aspect_ratio") or "16:9"),
+        )
+
+    async def character_from(self, interaction: discord.Interaction, job_id: int) -> None:
+        """ "Make a character from this": the range form with the video's task."""
+        if interaction.guild_id is None:
+            await refuse(interaction, GUILD_ONLY)
+            return
+        old = await self.core.jobs.get(job_id)
+        if old is None or old.task_id is None or old.state is not JobState.COMPLETED:
+            await refuse(interaction, "That video is no longer known to the bot.")
+            return
+        if await refuse_if_limited(self.core, interaction):
+            return
+        model = (await self.core.guild_settings.get(interaction.guild_id)).default_model
+        await interaction.response.send_modal(
+            CreateModal(self.character_flow, SourceSpec(from_task=old.task_id), model=model)
+        )
+
+
+def _label(character: Character) -> str:
+    label = f"{character.display_name} (@{character.username})"
+    return label if len(label) <= 100 else label[:99] + "…"

@@ -1,0 +1,152 @@
+"""Starting a video job: every check before any API call, then the same tracker path."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import discord
+
+from bot.providers.video import VideoRequest, default_duration, duration_problem, with_mentions
+from bot.records import Job, JobKind, NewJob, SourceKind
+from cogs.character._flow import GUILD_ONLY, _reply_id
+from cogs.character._limits import limited
+from cogs.character._render import COLOR_WORKING, Rendered, progress_bar, video_fields
+
+if TYPE_CHECKING:
+    from bot.app import SoraBot
+    from bot.core import Core
+    from cogs.character._replies import InteractionReplies
+
+log = logging.getLogger(__name__)
+
+VIDEOS_OFF = "Video generation is turned off in this server."
+
+
+def _start_of_utc_day() -> float:
+    now = datetime.now(UTC)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+
+
+async def refuse(interaction: discord.Interaction, text: str) -> None:
+    """A private answer (nothing was sent to toapis)."""
+    if interaction.response.is_done():
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
+
+
+class VideoFlow:
+    """`/video create`, "Again" and "Use in a video" all start here."""
+
+    def __init__(self, bot: SoraBot, replies: InteractionReplies) -> None:
+        self.bot = bot
+        self.replies = replies
+
+    @property
+    def core(self) -> Core:
+        """The core services."""
+        assert self.bot.core is not None
+        return self.bot.core
+
+    async def start(
+        self,
+        interaction: discord.Interaction,
+        prompt: str,
+        character_ids: list[str],
+        *,
+        model: str | None = None,
+        duration: int | None = None,
+        aspect_ratio: str = "16:9",
+    ) -> None:
+        """Check everything, show the final prompt, and put the job in the submit line."""
+        guild_id = interaction.guild_id
+        if guild_id is None:
+            await refuse(interaction, GUILD_ONLY)
+            return
+        settings = await self.core.guild_settings.get(guild_id)
+        if not settings.video_enabled:
+            await refuse(interaction, VIDEOS_OFF)
+            return
+        model = model or settings.default_model
+        if settings.video_models and model not in settings.video_models:
+            allowed = ", ".join(settings.video_models)
+            await refuse(interaction, f"This server allows videos with {allowed} only.")
+            return
+        duration = duration or default_duration(model)
+        problem = duration_problem(model, duration)
+        if problem is not None:
+            await refuse(interaction, problem)
+            return
+        usernames: list[str] = []
+        for character_id in dict.fromkeys(character_ids):
+            character = await self.core.characters.get(guild_id, character_id)
+            if character is None or not character.username:
+                await refuse(
+                    interaction,
+                    "That character is not in this server's library: pick one from the list.",
+                )
+                return
+            usernames.append(character.username)
+        refusal = await limited(self.core, interaction)
+        if refusal is not None:
+            await refuse(interaction, refusal)
+            return
+        today = await self.core.jobs.count_videos_since(
+            guild_id, interaction.user.id, _start_of_utc_day()
+        )
+        if today >= settings.videos_per_day:
+            await refuse(
+                interaction,
+                f"You have made {today} videos today, this server's limit per member. "
+                "Try again after midnight UTC.",
+            )
+            return
+        final = with_mentions(prompt, usernames)
+        request = VideoRequest(
+            model=model, prompt=final, duration=duration, aspect_ratio=aspect_ratio
+        )
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True)
+        meta = {
+            "characters": usernames,
+            "character_ids": list(dict.fromkeys(character_ids)),
+            # The channel's upload limit, for the card posted long after the interaction.
+            "filesize_limit": int(interaction.filesize_limit),
+        }
+        job = await self.core.tracker.open_preparing(
+            NewJob(
+                guild_id=guild_id,
+                source_kind=SourceKind.PROMPT,
+                source_ref=final[:500],
+                range_start=0,
+                range_end=duration,
+                model=model,
+                provider=self.core.provider.name,
+                channel_id=interaction.channel_id,
+                message_id=await _reply_id(interaction),
+                requester_id=interaction.user.id,
+                request=request.model_dump(),
+                meta=meta,
+                kind=JobKind.VIDEO,
+            )
+        )
+        reply = await interaction.edit_original_response(embeds=sending(job).embeds)
+        self.replies.remember(reply.id, interaction)
+        await self.core.tracker.submit_prepared(
+            job, request, meta, message=(reply.channel.id, reply.id)
+        )
+        log.info("video job %d in the submit line for %d", job.id, interaction.user.id)
+
+
+def sending(job: Job) -> Rendered:
+    """The first reply: the final prompt, before toapis answers."""
+    embed = discord.Embed(
+        title="Making a Sora video",
+        description=f"{progress_bar(0)}\nSending the request to toapis…",
+        colour=COLOR_WORKING,
+    )
+    return Rendered(embeds=[video_fields(embed, job)])

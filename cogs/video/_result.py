@@ -1,0 +1,56 @@
+"""The finished video: posted as a file when it fits the channel's upload limit, else a link."""
+
+from __future__ import annotations
+
+import logging
+
+import discord
+
+from bot.media.assets import fetch_asset
+from bot.media.errors import MediaError
+from bot.records import Job
+from cogs.character._render import COLOR_DONE, Rendered, video_fields
+
+log = logging.getLogger(__name__)
+
+VIDEO_MAX_BYTES = 200 * 1024 * 1024  # never download more than this
+VIDEO_TIME_LIMIT = 300.0
+DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024  # Discord's smallest upload limit
+
+
+def video_url(job: Job) -> str | None:
+    """The first video URL a completed video job got back."""
+    videos = job.result.get("videos") or []
+    return str(videos[0]["url"]) if videos and videos[0].get("url") else None
+
+
+async def render_video_result(job: Job, *, allow_private: bool) -> Rendered:
+    """The video card: the file when it fits the limit stored with the job, else the link."""
+    url = video_url(job)
+    limit = int(job.meta.get("filesize_limit") or DEFAULT_UPLOAD_LIMIT)
+    data: bytes | None = None
+    if url is not None:
+        try:
+            data = await fetch_asset(
+                url,
+                allow_private=allow_private,
+                max_bytes=min(VIDEO_MAX_BYTES, limit),
+                time_limit=VIDEO_TIME_LIMIT,
+            )
+        except MediaError as exc:  # too large for the channel, or not fetched: the link
+            log.info("job %d: video posted as a link (%s: %s)", job.id, exc.kind, exc)
+    embed = discord.Embed(title="Your Sora video is ready", colour=COLOR_DONE)
+    if data is None and url is not None:
+        expires = int(job.result.get("expires_at") or (job.finished_at or 0) + 24 * 3600)
+        embed.description = (
+            f"[Open the video]({url}): it is too large to post here. "
+            f"The link expires in 24 hours (<t:{expires}:R>)."
+        )
+    elif data is None:
+        embed.description = "toapis finished but sent no video link."
+    video_fields(embed, job)
+    if job.task_id:
+        embed.set_footer(text=f"Task {job.task_id}")
+    content = f"<@{job.requester_id}>" if job.requester_id else None
+    attached = ("video.mp4", data) if data is not None else None
+    return Rendered(content=content, embeds=[embed], avatar=attached)
