@@ -158,10 +158,14 @@ class Budget:
         wait = max(0.0, self.paused_until - now)
         if not self._slots:
             return wait
-        stamps = sorted((slot.at(now) for slot in self._slots), reverse=True)
+        stamps = [slot.at(now) for slot in self._slots]
         for count, seconds in self.windows(now):
-            if len(stamps) >= count:
-                wait = max(wait, stamps[count - 1] + seconds - now)
+            if len(stamps) < count:
+                continue
+            recent = [stamp for stamp in stamps if stamp > now - seconds]
+            if len(recent) >= count:  # full: wait until its count-th newest slides out
+                recent.sort(reverse=True)
+                wait = max(wait, recent[count - 1] + seconds - now)
         return wait
 
     # --- granting ---------------------------------------------------------------------------
