@@ -82,7 +82,7 @@ async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO, e
             raise StorageError(f"there is no database at {path} (set DATABASE_URL)")
         database = await Database.open(path)
         try:
-            return await _run(database, args, out)
+            return await _run(database, path, args, out)
         finally:
             await database.close()
     except TransferError as exc:
@@ -90,8 +90,7 @@ async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO, e
         return 2
 
 
-async def _run(database: Database, args: argparse.Namespace, out: TextIO) -> int:
-    path = database.path
+async def _run(database: Database, path: Path, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "jobs":
         jobs = await JobRepository(database).in_flight(args.guild)
         print(f"{running_note(path)}; {len(jobs)} job(s) in flight", file=out)
