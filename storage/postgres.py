@@ -122,6 +122,13 @@ class PostgresDatabase(Database):
             raise
         return db
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[Any]:
+        """One asyncpg connection of the pool, for work beyond the interface (a copy)."""
+        self._ensure_open()
+        async with self._pool.acquire() as conn:
+            yield conn
+
     async def close(self) -> None:
         """Close every connection of the pool. Safe to call twice."""
         if self._closed:
