@@ -47,6 +47,12 @@ def is_postgres_url(target: object) -> bool:
     return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
 
 
+def is_shared(target: object) -> bool:
+    """True when several bot processes may use this database at once (PostgreSQL), so
+    that no single-process lock applies; a SQLite file has one bot at a time."""
+    return is_postgres_url(target)
+
+
 class Row(Protocol):
     """A result row of either backend (sqlite3.Row, asyncpg.Record)."""
 
