@@ -24,12 +24,16 @@ from storage import (
     UsageRepository,
 )
 from storage.backup import backup_database
+from storage.copy_to_postgres import copy_sqlite_to_postgres
+from storage.database import is_postgres_url, is_shared
+from storage.postgres import redact
 from storage.state import COMMANDS_HASH_KEY
 
 DESCRIPTION = (
     "Look after the bot's data without Discord: jobs in flight, the usage report, a "
     "server's characters exported and imported, an online backup, a forced re-sync of "
-    "slash commands. Safe while the bot runs. Reads DATABASE_URL."
+    "slash commands, a move to PostgreSQL. Safe while the bot runs (but migrate-to). "
+    "Reads DATABASE_URL."
 )
 
 
@@ -59,10 +63,17 @@ def add_admin_parser(commands: argparse._SubParsersAction[argparse.ArgumentParse
     )
     backup.add_argument("target", type=Path, help="the new file to write the copy to")
     actions.add_parser("resync", help="forget the synced command hash: the next start re-syncs")
+    migrate = actions.add_parser(
+        "migrate-to",
+        help="copy the SQLite database (DATABASE_URL) into an empty PostgreSQL database",
+    )
+    migrate.add_argument("url", help="postgresql://user:password@host:5432/database")
 
 
-def running_note(database: Path) -> str:
-    """ "bot running (pid N)" or "bot not running"."""
+def running_note(database: Path | str) -> str:
+    """ "bot running (pid N)" or "bot not running" (a shared database cannot tell)."""
+    if not isinstance(database, Path):
+        return "shared database"
     pid = holder(database)
     return "bot not running" if pid is None else f"bot running (pid {pid or 'unknown'})"
 
@@ -70,7 +81,12 @@ def running_note(database: Path) -> str:
 async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run one admin action; the exit code."""
     path = settings.database_path
+    target = settings.database_target
     try:
+        if args.action == "migrate-to":
+            return await _migrate_to(settings, args.url, out)
+        if args.action == "backup" and is_shared(target):
+            raise StorageError("backup copies a SQLite file; back up PostgreSQL with pg_dump")
         if args.action == "backup":
             answer = await asyncio.to_thread(backup_database, path, args.target)
             print(f"{running_note(path)}; backed up {path} to {args.target}", file=out)
@@ -78,11 +94,11 @@ async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO, e
             return 0
         if args.action == "import":  # a bad file is refused before the database is opened
             args.characters = await asyncio.to_thread(read_export, args.file, args.guild)
-        elif not path.is_file():
+        elif not is_shared(target) and not path.is_file():
             raise StorageError(f"there is no database at {path} (set DATABASE_URL)")
-        database = await Database.open(path)
+        database = await Database.open(target, pool_size=settings.database_pool_size)
         try:
-            return await _run(database, args, out)
+            return await _run(database, target, args, out)
         finally:
             await database.close()
     except TransferError as exc:
@@ -90,8 +106,27 @@ async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO, e
         return 2
 
 
-async def _run(database: Database, args: argparse.Namespace, out: TextIO) -> int:
-    path = database.path
+async def _migrate_to(settings: Settings, url: str, out: TextIO) -> int:
+    """Copy the SQLite database into PostgreSQL, table by table, and report the counts."""
+    path = settings.database_path
+    if not is_postgres_url(url):
+        raise StorageError(f"{url!r} is not a postgresql:// URL")
+    if is_shared(settings.database_target):
+        raise StorageError("DATABASE_URL already names PostgreSQL: set it to the SQLite file")
+    if holder(path) is not None:
+        raise StorageError(f"{running_note(path)}: stop it first, or its new rows are lost")
+    copied = await copy_sqlite_to_postgres(path, url, pool_size=settings.database_pool_size)
+    for table, count in copied.items():
+        print(f"{table}: {count} row(s)", file=out)
+    print(
+        f"copied {path} to {redact(url)}; counts checked. "
+        f"Now set DATABASE_URL={redact(url)} and start the bot.",
+        file=out,
+    )
+    return 0
+
+
+async def _run(database: Database, path: Path | str, args: argparse.Namespace, out: TextIO) -> int:
     if args.action == "jobs":
         jobs = await JobRepository(database).in_flight(args.guild)
         print(f"{running_note(path)}; {len(jobs)} job(s) in flight", file=out)

@@ -24,7 +24,7 @@ from bot.providers.base import CharacterProvider
 from bot.service.metrics import DiscordRateLimits
 from bot.service.server import ServiceServer
 from storage import Database, StorageError
-from storage.database import check_database_path
+from storage.database import check_database_path, is_shared
 from storage.state import COMMANDS_HASH_KEY
 
 log = logging.getLogger(__name__)
@@ -187,7 +187,8 @@ async def _run(settings: Settings) -> int:
     token = settings.discord_token.get_secret_value()
     try:
         # Fail fast, before connecting anywhere: unwritable folder, foreign database...
-        await (await Database.open(settings.database_path)).close()
+        target, size = settings.database_target, settings.database_pool_size
+        await (await Database.open(target, pool_size=size)).close()
     except StorageError as exc:
         log.error("%s", exc)
         return 1
@@ -262,9 +263,12 @@ async def _serve(bot: SoraBot, token: str) -> None:
 def run(settings: Settings) -> int:
     """Run the bot until it is closed (SIGTERM/SIGINT); returns the exit code.
 
-    One bot per database: the lock is taken before anything touches the database or
+    One bot per SQLite file: the lock is taken before anything touches the database or
     Discord, and the kernel drops it however the process ends (SIGKILL included).
+    Several processes share a PostgreSQL database by design: no lock there.
     """
+    if is_shared(settings.database_target):  # several processes share it by design
+        return asyncio.run(_run(settings))
     try:
         check_database_path(settings.database_path)  # clear words for an unusable folder
         lock = ProcessLock.acquire(settings.database_path)

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from storage.database import DEFAULT_POOL_SIZE, is_postgres_url
+
 DEFAULT_DATA_DIR = "data"
 DATABASE_FILE = "bot.sqlite3"
 HEARTBEAT_FILE = "heartbeat"
@@ -20,7 +22,9 @@ WHERE = "in the environment or in a .env file (copy .env.example to .env and fil
 # What a valid value looks like, for the "how to fix" of an invalid setting.
 VALID: dict[str, str] = {
     "toapis_base_url": "an http:// or https:// URL",
-    "database_url": f"{DEFAULT_DATABASE_URL} (relative) or sqlite:////absolute/path.sqlite3",
+    "database_url": f"{DEFAULT_DATABASE_URL} (relative), sqlite:////absolute/path.sqlite3 "
+    "or postgresql://user:password@host:5432/database",
+    "database_pool_size": "a whole number from 1 to 1000",
     "data_dir": "a folder path",
     "dev_guild_id": "a server id (digits only) or nothing",
     "poll_interval_seconds": "a number of seconds above 0, at most 600",
@@ -70,7 +74,14 @@ class Settings(BaseSettings):
     )
     database_url: str | None = Field(
         default=None,
-        description="SQLite URL, sqlite:///relative or ////abs (default: in DATA_DIR).",
+        description="sqlite:///relative or ////abs (default: in DATA_DIR), or a "
+        "postgresql:// URL (several bot processes may share it).",
+    )
+    database_pool_size: int = Field(
+        default=DEFAULT_POOL_SIZE,
+        ge=1,
+        le=1000,
+        description="Connections each process keeps to PostgreSQL (unused with SQLite).",
     )
     discord_api_base_url: str | None = Field(
         default=None, description="REST base URL override (proxy or tests)."
@@ -200,12 +211,12 @@ class Settings(BaseSettings):
 
     @field_validator("database_url")
     @classmethod
-    def _sqlite_url(cls, value: str | None) -> str | None:
-        if value is not None:
+    def _database_url(cls, value: str | None) -> str | None:
+        if value is not None and not is_postgres_url(value):
             try:
                 sqlite_path(value)
             except ConfigError:
-                raise ValueError("not a sqlite:/// URL") from None
+                raise ValueError("not a sqlite:/// or postgresql:// URL") from None
         return value
 
     @property
@@ -213,16 +224,24 @@ class Settings(BaseSettings):
         """The data folder: `DATA_DIR`, else the database's folder, else `data`."""
         if self.data_dir is not None:
             return self.data_dir
-        if self.database_url is not None:
+        if self.database_url is not None and not is_postgres_url(self.database_url):
             return sqlite_path(self.database_url).parent
         return Path(DEFAULT_DATA_DIR)
 
     @property
     def database_path(self) -> Path:
-        """The SQLite file: `DATABASE_URL` when set, else `bot.sqlite3` in the data folder."""
-        if self.database_url is not None:
+        """The SQLite file: `DATABASE_URL` when set, else `bot.sqlite3` in the data folder
+        (where one would be, when `DATABASE_URL` names PostgreSQL)."""
+        if self.database_url is not None and not is_postgres_url(self.database_url):
             return sqlite_path(self.database_url)
         return self.data_path / DATABASE_FILE
+
+    @property
+    def database_target(self) -> Path | str:
+        """What `storage.Database.open` takes: the PostgreSQL URL, else the SQLite file."""
+        if self.database_url is not None and is_postgres_url(self.database_url):
+            return self.database_url
+        return self.database_path
 
     @property
     def heartbeat_path(self) -> Path:
@@ -233,7 +252,8 @@ class Settings(BaseSettings):
         """Every configured secret value, for the log redaction filter."""
         values = (self.discord_token, self.toapis_api_key, self.toapis_webhook_secret)
         found = [s.get_secret_value() for s in values if s and s.get_secret_value()]
-        return found + self.webhook_secrets
+        password = urlsplit(self.database_url).password if self.database_url else None
+        return found + self.webhook_secrets + ([password] if password else [])
 
     @property
     def webhook_secrets(self) -> list[str]:

@@ -103,7 +103,9 @@ async def open_core(
     provider = provider or make_provider(settings)
     budgets = getattr(provider, "budgets", None) or make_budgets(settings)
     try:
-        database = await Database.open(settings.database_path)
+        database = await Database.open(
+            settings.database_target, pool_size=settings.database_pool_size
+        )
     except BaseException:
         await provider.aclose()
         raise

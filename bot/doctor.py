@@ -23,8 +23,10 @@ from bot.config import REQUIRED, Problem, Settings, inspect_settings
 from bot.heartbeat import STALE_AFTER_BEATS, age
 from bot.log_redaction import setup_logging
 from bot.process_lock import holder
-from storage.database import StorageError, schema_version
+from storage.database import StorageError, is_shared, schema_version
 from storage.migrations import SCHEMA_VERSION
+from storage.postgres import redact
+from storage.postgres import schema_version as postgres_schema_version
 
 WRITABLE_FIX = (
     "make the folder writable by the user the bot runs as, or point DATA_DIR (or "
@@ -44,6 +46,8 @@ def config_checks(problems: list[Problem]) -> list[Check]:
 def data_checks(settings: Settings) -> list[Check]:
     """The data folder (writable) and the database (schema, a bot running on it)."""
     checks = [_data_folder(settings.data_path)]
+    if is_shared(settings.database_target):
+        return [*checks, _postgres_check(str(settings.database_target))]
     path = settings.database_path
     try:
         version = schema_version(path)
@@ -61,6 +65,18 @@ def data_checks(settings: Settings) -> list[Check]:
     if pid is not None:
         what += f", bot running (pid {pid})" if pid else ", bot running (pid unknown)"
     return [*checks, Check(Status.OK, "database", what)]
+
+
+def _postgres_check(url: str) -> Check:
+    """The PostgreSQL database answers, and its schema version."""
+    try:
+        version = asyncio.run(postgres_schema_version(url))
+    except StorageError as exc:
+        return Check(Status.FAIL, "database", str(exc), "start the server or fix DATABASE_URL")
+    if version is None:
+        return Check(Status.OK, "database", f"{redact(url)} is empty; the bot fills it at start")
+    state = "up to date" if version >= SCHEMA_VERSION else f"the bot updates it to {SCHEMA_VERSION}"
+    return Check(Status.OK, "database", f"{redact(url)}, schema version {version} ({state})")
 
 
 def _data_folder(folder: Path) -> Check:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 import time
 
 from bot.records import Character, NewCharacter
-from storage.database import Database, Session
+from storage.database import Database, Row, Session
 
 # Columns of a Character, without the avatar bytes (those can be large).
 CHARACTER_COLUMNS = (
@@ -46,7 +45,13 @@ def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
-def row_to_character(row: sqlite3.Row) -> Character:
+def like_pattern(text: str) -> str:
+    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def row_to_character(row: Row) -> Character:
     """Build a Character from a row selected with one of the column lists above."""
     keys = row.keys()
     return Character(
@@ -103,8 +108,8 @@ async def insert_character(
     if job_id is not None:
         await session.execute(
             "INSERT INTO job_characters (job_id, character_row) "
-            "SELECT ?, id FROM characters WHERE guild_id = ? AND character_id = ? "
-            "AND job_id IS NOT ? ON CONFLICT DO NOTHING",
+            "SELECT CAST(? AS BIGINT), id FROM characters WHERE guild_id = ? "
+            "AND character_id = ? AND (job_id IS NULL OR job_id <> ?) ON CONFLICT DO NOTHING",
             (job_id, new.guild_id, new.character_id, job_id),
         )
     return False
@@ -230,6 +235,8 @@ class CharacterRepository:
         The trigram index yields ids in descending order, so the scan stops at
         ``limit`` rows of this guild instead of sorting every match.
         """
+        if self._db.dialect == "postgresql":
+            return await self._trigram_matches(guild_id, name, user, limit)
         if name == user:
             query = fts_phrase(name)
         elif len(name) >= TRIGRAM:
@@ -242,6 +249,22 @@ class CharacterRepository:
             "JOIN characters AS c ON c.id = f.rowid "
             "WHERE characters_fts MATCH ? AND c.guild_id = ? ORDER BY f.rowid DESC LIMIT ?",
             (query, guild_id, limit),
+        )
+        return [row_to_character(row) for row in rows]
+
+    async def _trigram_matches(
+        self, guild_id: int, name: str, user: str, limit: int
+    ) -> list[Character]:
+        """PostgreSQL: the same matches through pg_trgm indexes on the two keys."""
+        if len(name) >= TRIGRAM:
+            where = "(name_key LIKE ? ESCAPE '\\' OR username_key LIKE ? ESCAPE '\\')"
+            params: tuple[str, ...] = (like_pattern(name), like_pattern(user))
+        else:
+            where = "username_key LIKE ? ESCAPE '\\'"
+            params = (like_pattern(user),)
+        rows = await self._db.fetchall(
+            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND {where} ORDER BY id DESC LIMIT ?",
+            (guild_id, *params, limit),
         )
         return [row_to_character(row) for row in rows]
 
@@ -292,12 +315,17 @@ class CharacterRepository:
         """Record that a character was announced (for `job_id`; the first time only)."""
         now = time.time()
         async with self._db.transaction() as tx:
-            await tx.execute(
-                "UPDATE characters SET announced_at = ? WHERE id = ? AND announced_at IS NULL "
-                "AND (? IS NULL OR job_id = ?)",
-                (now, row_id, job_id, job_id),
-            )
-            if job_id is not None:
+            if job_id is None:
+                await tx.execute(
+                    "UPDATE characters SET announced_at = ? WHERE id = ? AND announced_at IS NULL",
+                    (now, row_id),
+                )
+            else:
+                await tx.execute(
+                    "UPDATE characters SET announced_at = ? WHERE id = ? "
+                    "AND announced_at IS NULL AND job_id = ?",
+                    (now, row_id, job_id),
+                )
                 await tx.execute(
                     "UPDATE job_characters SET announced_at = ? "
                     "WHERE job_id = ? AND character_row = ? AND announced_at IS NULL",

@@ -1,4 +1,10 @@
-"""One SQLite connection, opened safely, migrated, with serialised transactions."""
+"""The database interface the repositories use, and its SQLite backend.
+
+A `Database` runs statements written with ``?`` placeholders and returns rows read as
+``row["column"]`` or ``row[0]``. `Database.open` picks the backend from its target: a
+``postgresql://`` URL opens PostgreSQL (`storage.postgres`), anything else is the path
+of a SQLite file: one connection, opened safely, migrated, with serialised transactions.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,13 @@ import asyncio
 import logging
 import os
 import sqlite3
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -28,6 +35,30 @@ log = logging.getLogger(__name__)
 SQLITE_HEADER = b"SQLite format 3\x00"
 
 Params = Iterable[Any]
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+# Connections each process keeps open to PostgreSQL unless told otherwise.
+DEFAULT_POOL_SIZE = 10
+
+
+def is_postgres_url(target: object) -> bool:
+    """True when `target` names a PostgreSQL database rather than a SQLite file."""
+    return isinstance(target, str) and target.startswith(POSTGRES_SCHEMES)
+
+
+def is_shared(target: object) -> bool:
+    """True when several bot processes may use this database at once (PostgreSQL), so
+    that no single-process lock applies; a SQLite file has one bot at a time."""
+    return is_postgres_url(target)
+
+
+class Row(Protocol):
+    """A result row of either backend (sqlite3.Row, asyncpg.Record)."""
+
+    def __getitem__(self, key: Any, /) -> Any: ...
+
+    def keys(self) -> Any: ...
 
 
 class StorageError(Exception):
@@ -46,7 +77,80 @@ class Outcome:
     lastrowid: int | None
 
 
-class Session:
+class Session(ABC):
+    """Runs statements inside one transaction (or on one connection)."""
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> Outcome:
+        """Run one statement and report the rows it changed."""
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        """Run one query and return its first row, if any."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one query and return all its rows."""
+
+
+class Database(ABC):
+    """Where the bot keeps its data. Use :meth:`open`; repositories use only these methods."""
+
+    # "sqlite" or "postgresql": for the few queries that differ (e.g. substring search).
+    dialect: str
+
+    @classmethod
+    async def open(cls, target: Path | str, *, pool_size: int = DEFAULT_POOL_SIZE) -> Database:
+        """Open (creating if needed) and migrate the database at `target`.
+
+        A ``postgresql://`` URL opens PostgreSQL with up to `pool_size` connections;
+        anything else is the path of a SQLite file. Raises :class:`StorageError` when the
+        database cannot be used, with the reason.
+        """
+        if is_postgres_url(target):
+            from storage.postgres import PostgresDatabase
+
+            return await PostgresDatabase.open_url(str(target), pool_size=pool_size)
+        return await SqliteDatabase.open_path(Path(target))
+
+    @property
+    @abstractmethod
+    def where(self) -> str:
+        """The database in words (a file path, or a URL without its password)."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Wait for running statements, then close. Safe to call twice."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractAsyncContextManager[Session]:
+        """Run a block in one write transaction: committed on exit, rolled back on error."""
+
+    @abstractmethod
+    async def execute(self, sql: str, params: Params = ()) -> Outcome:
+        """Run one statement on its own (autocommit)."""
+
+    @abstractmethod
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
+        """Run one query and return its first row, if any."""
+
+    @abstractmethod
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
+        """Run one query and return all its rows."""
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class SqliteSession(Session):
     """Runs statements on the connection. Whoever holds the database lock owns it."""
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
@@ -57,25 +161,27 @@ class Session:
         async with self._conn.execute(sql, params) as cursor:
             return Outcome(cursor.rowcount, cursor.lastrowid)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Run one query and return its first row, if any."""
         async with self._conn.execute(sql, params) as cursor:
             return await cursor.fetchone()
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one query and return all its rows."""
         async with self._conn.execute(sql, params) as cursor:
             return list(await cursor.fetchall())
 
 
-class Database:
-    """The bot's SQLite file. Use :meth:`open`; every statement goes through the lock."""
+class SqliteDatabase(Database):
+    """The bot's SQLite file. Use :meth:`Database.open`; every statement takes the lock."""
+
+    dialect = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
         """Wrap an already configured connection (use :meth:`open` instead)."""
         self._conn = conn
         self._path = path
-        self._session = Session(conn)
+        self._session = SqliteSession(conn)
         self._lock = asyncio.Lock()
         self._closed = False
 
@@ -84,14 +190,18 @@ class Database:
         """Where the database file lives."""
         return self._path
 
+    @property
+    def where(self) -> str:
+        """The path of the file."""
+        return str(self._path)
+
     @classmethod
-    async def open(cls, path: Path | str) -> Database:
+    async def open_path(cls, path: Path) -> SqliteDatabase:
         """Open (creating if needed) and migrate the database at ``path``.
 
         Raises :class:`StorageError` when the file cannot be opened or created, is not
         a SQLite database, belongs to another program, or was written by a newer bot.
         """
-        path = Path(path)
         await asyncio.to_thread(_check_path, path)
         try:
             conn = await aiosqlite.connect(path, isolation_level=None)
@@ -114,17 +224,6 @@ class Database:
         async with self._lock:
             self._closed = True
             await self._conn.close()
-
-    async def __aenter__(self) -> Database:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[Session]:
@@ -150,13 +249,13 @@ class Database:
             self._ensure_open()
             return await self._session.execute(sql, params)
 
-    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Run one query and return its first row, if any."""
         async with self._lock:
             self._ensure_open()
             return await self._session.fetchone(sql, params)
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one query and return all its rows."""
         async with self._lock:
             self._ensure_open()

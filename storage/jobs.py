@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 from typing import Any
 
@@ -18,7 +17,7 @@ from bot.records import (
     SourceKind,
 )
 from storage.characters import characters_of_job, insert_character
-from storage.database import Database, NotFoundError, Session
+from storage.database import Database, NotFoundError, Row, Session
 
 # SQL lists of state values, built from the enums (never from user input).
 _FINAL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
@@ -54,7 +53,7 @@ def _from_json(text: str | None) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def row_to_job(row: sqlite3.Row) -> Job:
+def row_to_job(row: Row) -> Job:
     """Build a Job from a ``SELECT *`` row of the jobs table."""
     return Job(
         id=row["id"],
@@ -109,11 +108,11 @@ class JobRepository:
             raise ValueError(f"a new job starts preparing or waiting, not {state.value}")
         now = time.time()
         async with self._db.transaction() as tx:
-            outcome = await tx.execute(
+            inserted = await tx.fetchone(
                 "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
                 "source_ref, range_start, range_end, model, provider, request, meta, state, "
                 "progress, created_at, updated_at, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
                 (
                     new.guild_id,
                     new.channel_id,
@@ -133,8 +132,8 @@ class JobRepository:
                     new.kind.value,
                 ),
             )
-            assert outcome.lastrowid is not None
-            return await _load(tx, outcome.lastrowid)
+            assert inserted is not None
+            return await _load(tx, int(inserted["id"]))
 
     async def get(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
@@ -358,9 +357,14 @@ class JobRepository:
         if requester_id is not None:
             where += " AND requester_id = ?"
             params += (requester_id,)
+        if limit >= 0:
+            where += " ORDER BY id LIMIT ?"
+            params += (limit,)
+        else:
+            where += " ORDER BY id"
         rows = await self._db.fetchall(
-            f"SELECT * FROM jobs WHERE {where} ORDER BY id LIMIT ?",  # noqa: S608 (constant SQL)
-            (*params, limit),
+            f"SELECT * FROM jobs WHERE {where}",  # noqa: S608 (constant SQL)
+            params,
         )
         return [row_to_job(row) for row in rows]
 

@@ -49,7 +49,7 @@ class LifecycleRepository:
                 outcome = await tx.execute(
                     "INSERT INTO guild_presence (guild_id, left_at) VALUES (?, ?) "
                     "ON CONFLICT (guild_id) DO UPDATE SET left_at = excluded.left_at "
-                    "WHERE left_at IS NULL",
+                    "WHERE guild_presence.left_at IS NULL",
                     (guild_id, now),
                 )
                 if outcome.rowcount:

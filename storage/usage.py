@@ -18,7 +18,7 @@ class UsageRepository:
         where = "" if guild_id is None else "AND guild_id = ?"
         rows = await self._db.fetchall(
             "SELECT guild_id, requester_id, count(*) AS jobs, "  # noqa: S608 (constant SQL)
-            "sum(state = ?) AS failed FROM jobs "
+            "sum(CASE WHEN state = ? THEN 1 ELSE 0 END) AS failed FROM jobs "
             f"WHERE task_id IS NOT NULL AND submitted_at >= ? {where} "
             "GROUP BY guild_id, requester_id ORDER BY guild_id, jobs DESC, requester_id",
             (JobState.FAILED.value, since, *(() if guild_id is None else (guild_id,))),

@@ -16,8 +16,8 @@ class WebhookEventRepository:
     async def first_time(self, event_id: str, kind: str, task_id: str | None) -> bool:
         """Record the event; True if it had not been received before."""
         outcome = await self._db.execute(
-            "INSERT OR IGNORE INTO webhook_events (event_id, type, task_id, received_at) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO webhook_events (event_id, type, task_id, received_at) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (event_id, kind, task_id, time.time()),
         )
         return outcome.rowcount == 1

@@ -156,3 +156,21 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             for line in lines:
                 reporter.write_line(line, red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say plainly whether the PostgreSQL backend was tested (TEST_DATABASE_URL)."""
+    from storage.postgres import redact
+    from tests.storage.backends import postgres_url
+
+    url = postgres_url()
+    terminalreporter.ensure_newline()
+    if url is None:
+        terminalreporter.write_line(
+            "PostgreSQL backend NOT tested: TEST_DATABASE_URL is not set "
+            "(e.g. TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:5432/test; .ci/run sets it)",
+            yellow=True,
+            bold=True,
+        )
+    else:
+        terminalreporter.write_line(f"PostgreSQL backend tested against {redact(url)}", green=True)

@@ -77,14 +77,14 @@ async def test_doctor_names_every_missing_and_invalid_setting_at_once(
 ):
     env = bot_env(tmp_path, fake_discord, simulator)
     del env["DISCORD_TOKEN"], env["TOAPIS_API_KEY"]
-    env.update(POLL_INTERVAL_SECONDS="soon", MEDIA_WORKERS="0", DATABASE_URL="postgres://db")
+    env.update(POLL_INTERVAL_SECONDS="soon", MEDIA_WORKERS="0", DATABASE_URL="mysql://db")
     code, out, err = await doctor(tmp_path, env)
     assert (code, err) == (1, "")
     lines = out.splitlines()
     assert lines[:5] == [
-        "FAIL  configuration: DATABASE_URL is invalid: not a sqlite:/// URL -> set it to "
-        "sqlite:///data/bot.sqlite3 (relative) or sqlite:////absolute/path.sqlite3 "
-        "(see .env.example)",
+        "FAIL  configuration: DATABASE_URL is invalid: not a sqlite:/// or postgresql:// URL "
+        "-> set it to sqlite:///data/bot.sqlite3 (relative), sqlite:////absolute/path.sqlite3 "
+        "or postgresql://user:password@host:5432/database (see .env.example)",
         "FAIL  configuration: POLL_INTERVAL_SECONDS is invalid: Input should be a valid number, "
         "unable to parse string as a number -> set it to a number of seconds above 0, at most "
         "600 (see .env.example)",

@@ -120,7 +120,7 @@ def test_unusable_database_is_a_clear_start_up_error(tmp_path):
 def test_every_invalid_setting_is_named_at_once(monkeypatch):
     monkeypatch.setenv("POLL_INTERVAL_SECONDS", "soon")
     monkeypatch.setenv("LOG_LEVEL", "loud")
-    monkeypatch.setenv("DATABASE_URL", "postgres://db")
+    monkeypatch.setenv("DATABASE_URL", "mysql://db")
     with pytest.raises(ConfigError) as caught:
         load_settings()
     assert [p.setting for p in caught.value.problems] == [
@@ -129,8 +129,9 @@ def test_every_invalid_setting_is_named_at_once(monkeypatch):
         "LOG_LEVEL",
     ]
     assert str(caught.value) == (
-        "DATABASE_URL is invalid: not a sqlite:/// URL: set it to sqlite:///data/bot.sqlite3 "
-        "(relative) or sqlite:////absolute/path.sqlite3 (see .env.example); "
+        "DATABASE_URL is invalid: not a sqlite:/// or postgresql:// URL: set it to "
+        "sqlite:///data/bot.sqlite3 (relative), sqlite:////absolute/path.sqlite3 or "
+        "postgresql://user:password@host:5432/database (see .env.example); "
         "POLL_INTERVAL_SECONDS is invalid: Input should be a valid number, unable to parse "
         "string as a number: set it to a number of seconds above 0, at most 600 (see "
         ".env.example); LOG_LEVEL is invalid: Input should be 'CRITICAL', 'ERROR', 'WARNING', "
@@ -150,6 +151,22 @@ def test_data_dir_holds_the_database_and_the_heartbeat(monkeypatch):
     monkeypatch.setenv("DATA_DIR", "")  # a blank line in .env is "not set"
     monkeypatch.delenv("DATABASE_URL")
     assert load_settings().database_path == Path("data/bot.sqlite3")
+
+
+def test_postgres_url_selects_the_shared_backend(monkeypatch):
+    settings = load_settings()
+    assert settings.database_target == Path("data/bot.sqlite3")
+    assert settings.database_pool_size == 10
+    monkeypatch.setenv("DATABASE_URL", "postgresql://bot:pw@db:5432/bot")
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "3")
+    settings = load_settings()
+    assert settings.database_target == "postgresql://bot:pw@db:5432/bot"
+    assert settings.database_pool_size == 3
+    assert settings.heartbeat_path == Path("data/heartbeat")  # no file to sit next to
+    assert "pw" in settings.secrets()  # the password is redacted from logs
+    monkeypatch.setenv("DATABASE_POOL_SIZE", "0")
+    with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE is invalid"):
+        load_settings()
 
 
 def test_run_names_every_problem_in_one_line(tmp_path):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -41,13 +41,6 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[Clock]:
     fake = Clock()
     monkeypatch.setattr(time, "time", fake)
     yield fake
-
-
-@pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "bot.db")
-    yield database
-    await database.close()
 
 
 @pytest.fixture
@@ -164,10 +157,14 @@ async def test_reopening_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
     assert read_header(path)[:2] == (APPLICATION_ID, len(MIGRATIONS))
 
 
-async def test_wal_and_foreign_keys_are_on(db: Database, jobs: JobRepository) -> None:
-    row = await db.fetchone("PRAGMA journal_mode")
+async def test_wal_is_on_for_sqlite(tmp_path: Path) -> None:
+    async with await Database.open(tmp_path / "bot.db") as db:
+        row = await db.fetchone("PRAGMA journal_mode")
     assert row is not None and row[0] == "wal"
-    # Foreign keys: deleting a job keeps its characters but forgets the link.
+
+
+async def test_foreign_keys_are_on(db: Database, jobs: JobRepository) -> None:
+    # Deleting a job keeps its characters but forgets the link.
     character = await stored_character(jobs, 1, "ch_1")
     await db.execute("DELETE FROM jobs WHERE id = ?", (character.job_id,))
     kept = await CharacterRepository(db).get(1, "ch_1")
@@ -281,8 +278,8 @@ async def test_missing_job(jobs: JobRepository) -> None:
         await jobs.complete(999, [])
 
 
-async def test_interrupted_submissions_become_unknown(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
+async def test_interrupted_submissions_become_unknown(db_target: Path | str) -> None:
+    path = db_target
     db = await Database.open(path)
     repo = JobRepository(db)
     first = await repo.create(new_job())
@@ -474,16 +471,16 @@ async def test_rename_and_delete(
     assert await characters.delete(1, "ch_1") is False
 
 
-async def test_closed_database_says_so(tmp_path: Path) -> None:
-    db = await Database.open(tmp_path / "bot.db")
+async def test_closed_database_says_so(db_target: Path | str) -> None:
+    db = await Database.open(db_target)
     await db.close()
     await db.close()
     with pytest.raises(StorageError, match="closed"):
         await JobRepository(db).get(1)
 
 
-async def test_bot_state_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "bot.db"
+async def test_bot_state_survives_reopening(db_target: Path | str) -> None:
+    path = db_target
     db = await Database.open(path)
     state = StateRepository(db)
     assert await state.get("commands_hash") is None

@@ -1,0 +1,25 @@
+"""Every storage test that takes `db` (or `db_target`) runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from storage import Database
+from tests.storage.backends import BACKENDS, database_target
+
+
+@pytest.fixture(params=BACKENDS)
+async def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path | str]:
+    """A new, empty database of each backend, as `Database.open` takes it."""
+    async with database_target(str(request.param), tmp_path) as target:
+        yield target
+
+
+@pytest.fixture
+async def db(db_target: Path | str) -> AsyncIterator[Database]:
+    database = await Database.open(db_target)
+    yield database
+    await database.close()
