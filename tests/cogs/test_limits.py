@@ -200,3 +200,21 @@ async def test_the_reaction_button_is_refused_before_its_form_opens(
     call = await reply_to(sora, payloads.component_click(button["custom_id"], prompt_message))
     assert call.json["type"] != MODAL
     assert call.json["data"]["content"] == f"I only take jobs in <#{OTHER_CHANNEL}> in this server."
+
+
+async def test_retry_is_refused_before_anything_is_sent_again(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    simulator.scenario.update(server_errors=1)  # the create request's fate is unknown
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Unknown" in str(c.json))
+    await sora.settle()
+    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    message = sora.fake.message(job.message_id or 0)
+    assert message is not None
+    [retry] = message["components"][0]["components"]
+    await sora.core.owner.change(paused="back soon")
+    call = await reply_to(sora, payloads.component_click(retry["custom_id"], message))
+    assert call.json["data"]["content"] == "New jobs are paused by the bot owner: back soon"
+    assert submits(simulator) == 1  # not sent again
+    assert (await sora.core.jobs.get(job.id)).state.value == "unknown"  # still retryable
