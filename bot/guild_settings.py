@@ -43,7 +43,7 @@ LIMIT_BOUNDS: dict[str, tuple[int, int]] = {
     "jobs_at_once": (1, 20),
     "jobs_per_day": (1, 1000),
     "server_jobs_per_day": (1, 100_000),
-    "videos_per_day": (1, 1000),
+    "videos_per_day": (1, 100),
 }
 
 

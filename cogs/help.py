@@ -75,7 +75,8 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
             "site like YouTube or TikTok, as a shortcut), `/settings channels` (where the "
             "bot takes jobs), `/settings creator-role` (who may create), "
             "`/settings default-model`, `/settings limits` (jobs at once and per UTC day, "
-            "per member and for the server; defaults 2, 10 and 100)."
+            "per member and for the server; defaults 2, 10 and 100), `/settings video` "
+            "(videos on or off, allowed models, videos per member per UTC day; default 3)."
         ),
         inline=False,
     )

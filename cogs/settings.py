@@ -158,6 +158,47 @@ class Settings(commands.GroupCog, group_name="settings", group_description="Serv
         }
         await self._apply(interaction, **fields)
 
+    @app_commands.command(name="video", description="Who may make Sora videos, and how many")
+    @app_commands.describe(
+        enabled="On (default): members may use /video create. Off: nobody may",
+        models="models allowed for videos, comma separated (sora-2, sora-2-pro, sora-2-vip), "
+        "or 'all' (default)",
+        per_day="videos one member may start per UTC day (default 3)",
+    )
+    async def video(
+        self,
+        interaction: discord.Interaction,
+        enabled: bool | None = None,
+        models: app_commands.Range[str, 1, 100] | None = None,
+        per_day: app_commands.Range[int, 1, 100] | None = None,
+    ) -> None:
+        """Change one or more video settings (the others stay)."""
+        fields: dict[str, object] = {}
+        if enabled is not None:
+            fields["video_enabled"] = enabled
+        if models is not None:
+            try:
+                fields["video_models"] = parse_models(models)
+            except ValueError as exc:
+                await interaction.response.send_message(f"Not changed: {exc}.", ephemeral=True)
+                return
+        if per_day is not None:
+            fields["videos_per_day"] = per_day
+        await self._apply(interaction, **fields)
+
+
+def parse_models(text: str) -> list[str]:
+    """A comma list of models, checked against MODELS; 'all' (or 'any') is an empty list."""
+    if text.strip().lower() in {"all", "any", "*"}:
+        return []
+    chosen = list(dict.fromkeys(m.strip().lower() for m in text.split(",") if m.strip()))
+    unknown = [m for m in chosen if m not in MODELS]
+    if unknown or not chosen:
+        known = ", ".join(MODELS)
+        named = ", ".join(unknown) or "nothing"
+        raise ValueError(f"{named} is not a model (choose from {known}, or 'all')")
+    return chosen
+
 
 def settings_embed(current: GuildSettings) -> discord.Embed:
     """Every setting of a server, as members of staff read them."""
@@ -171,7 +212,12 @@ def settings_embed(current: GuildSettings) -> discord.Embed:
     embed.add_field(name="Jobs at once, per member", value=str(current.jobs_at_once))
     embed.add_field(name="Jobs per day, per member", value=str(current.jobs_per_day))
     embed.add_field(name="Jobs per day, server", value=str(current.server_jobs_per_day))
-    embed.set_footer(text="Days are UTC. Change with /settings channels, creator-role, limits…")
+    embed.add_field(name="Videos", value="on" if current.video_enabled else "off")
+    embed.add_field(name="Video models", value=", ".join(current.video_models) or "all")
+    embed.add_field(name="Videos per day, per member", value=str(current.videos_per_day))
+    embed.set_footer(
+        text="Days are UTC. Change with /settings channels, creator-role, limits, video…"
+    )
     return embed
 
 

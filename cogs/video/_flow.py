@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VIDEOS_OFF = "Video generation is turned off in this server."
+VIDEOS_OFF = "Video generation is off in this server."
 
 
 def _start_of_utc_day() -> float:
