@@ -104,10 +104,18 @@ def _faces(small: Any) -> tuple[list[tuple[int, int, int, int]], str | None]:
     return animals, ("animal" if animals else None)
 
 
+# Frontal faces are searched finely; the fallbacks (profiles both ways, animal faces), run
+# only on frames without a frontal face, take coarser steps: three passes cost less.
+SCALE_STEP = {"face": 1.15, "profile": 1.25, "animal": 1.25}
+
+
 def _detect(kind: str, image: Any) -> list[tuple[int, int, int, int]]:
     minimum = round(DETECT_HEIGHT * MIN_FACE_SHARE)
     found = cascade(kind).detectMultiScale(
-        np.ascontiguousarray(image), scaleFactor=1.15, minNeighbors=4, minSize=(minimum, minimum)
+        np.ascontiguousarray(image),
+        scaleFactor=SCALE_STEP[kind],
+        minNeighbors=4,
+        minSize=(minimum, minimum),
     )
     return _merge([tuple(int(v) for v in box) for box in found])
 
