@@ -3,7 +3,8 @@
 A toapis simulator (tasks take 45 s, the default tier enforced) and the fake Discord REST
 server of the tests, both on loopback, plus a small control API on the fake's side:
 `POST /_bench/interaction` registers an interaction, `POST /_bench/reset` clears every
-counter, `GET /_bench/stats` answers what toapis and Discord saw. Task completions and
+counter (a JSON body changes scenario fields for the next run: `queued_for`,
+`webhook_secret`), `GET /_bench/stats` answers what toapis and Discord saw. Task completions and
 cards are time-stamped by watching both every 50 ms (so latencies are +-50 ms).
 """
 
@@ -122,6 +123,8 @@ class World:
         return web.json_response({})
 
     async def _reset(self, request: web.Request) -> web.Response:
+        fields = json.loads(await request.read() or b"{}")
+        self.sim.scenario.update(**fields)  # task length, webhooks on or off
         self.sim.requests.clear()
         self.sim.reset_limits()  # fresh windows and counters
         self.fake.calls.clear()

@@ -1,17 +1,24 @@
 """Benchmark: many members at once, the real bot against a naive bot, in one run.
 
-Starts a world process (`_load_world.py`: the toapis simulator with 45 s tasks and the
-default tier enforced, and the tests' fake Discord REST server, on loopback), then runs
-N jobs (default 1,000) created within 10 s from `from_task` sources through
+Starts a world process (`_load_world.py`: the toapis simulator with the default tier
+enforced, and the tests' fake Discord REST server, on loopback), then runs N jobs
+(default 1,000) created within 10 s from `from_task` sources through
 
-- the real bot (`SoraBot` logged in to the fake Discord; each job is a real
-  `/character create` interaction), and
+- the real bot polling (`SoraBot` logged in to the fake Discord; each job is a real
+  `/character create` interaction),
+- the real bot with webhooks on (its HTTP server on a free port, a signing secret, the
+  callback URL pointing at it; the simulator signs and sends each task's final event),
 - a naive bot (a task per job: send the create request, retry a 429 after Retry-After,
   poll every 2 s, edit the reply on every poll),
 
 each in a fresh process of its own, so CPU and memory are the bot's alone. There are no
 per-member or per-server limits in the bot yet; every job has its own member and the
-bench does not depend on any. It prints one table with a ratio column (real / naive).
+bench does not depend on any. It prints one table with ratio columns (bot / naive).
+
+Tasks are long enough that every job is submitted (at 5 submits/s) a while before the
+first one completes: "CPU while all jobs wait" is the bot process's CPU in that window,
+from the second stats poll that sees every task created to the last that sees none
+completed, per 100 jobs.
 
     python scripts/bench_load.py [--jobs 1000] [--spread 10]
 """
@@ -21,8 +28,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import resource
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +49,21 @@ from tests.fakes import CHANNEL_ID, USER_ID, payloads  # noqa: E402
 
 BOT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMg.GfakeX.bot-token-for-tests-only-0123456789"  # noqa: S105
 PAGE = os.sysconf("SC_PAGE_SIZE")
+SECRET = "whsec_bench_load_0123456789abcdef"  # noqa: S105 - the simulator's, loopback only
+SUBMITS_PER_SECOND = 5  # the default tier
+STEPS_SECONDS = 40.0  # 4 progress steps of 10 s after the queue
+IDLE_WINDOW = 30.0  # seconds every job waits at toapis, at least
+
+
+def task_seconds(jobs: int) -> float:
+    """Task length: submitting all jobs (with a margin), then IDLE_WINDOW, at least 45 s."""
+    return max(45.0, math.ceil(jobs / SUBMITS_PER_SECOND * 1.25) + IDLE_WINDOW)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def rss() -> int:
@@ -63,6 +87,34 @@ class Probe:
         self.lags: list[float] = []
         self.cpu_per_100: list[float] = []
         self.waiting = jobs
+        self.idle_from: tuple[float, float] | None = None  # (cpu, time) once all are created
+        self.idle_to: tuple[float, float] | None = None  # the last poll before a completion
+        self._all_created = False
+
+    def poll(self, stats: dict[str, Any]) -> None:
+        """Track the window in which every job waits at toapis (none completed yet)."""
+        if stats["completed"] > 0:
+            return
+        if stats["created"] >= self.jobs:
+            mark = (cpu(), time.monotonic())
+            if not self._all_created:
+                self._all_created = True  # the next poll opens the window (answers settle)
+            elif self.idle_from is None:
+                self.idle_from = mark
+            else:
+                self.idle_to = mark
+
+    def idle_cpu_per_100(self) -> float:
+        if self.idle_from is None or self.idle_to is None:
+            return float("nan")
+        (cpu_from, at_from), (cpu_to, at_to) = self.idle_from, self.idle_to
+        percent = (cpu_to - cpu_from) / (at_to - at_from) * 100
+        return percent / (self.jobs / 100)
+
+    def idle_seconds(self) -> float:
+        if self.idle_from is None or self.idle_to is None:
+            return 0.0
+        return self.idle_to[1] - self.idle_from[1]
 
     async def lag(self) -> None:
         loop = asyncio.get_running_loop()
@@ -88,17 +140,29 @@ async def wait_for_cards(control: httpx.AsyncClient, jobs: int, probe: Probe) ->
     while True:
         stats: dict[str, Any] = (await control.get("/_bench/stats")).json()
         probe.waiting = jobs - stats["cards"]
+        probe.poll(stats)
         if stats["cards"] >= jobs or time.monotonic() > deadline:
             return stats
         await asyncio.sleep(2.0)
 
 
-async def run_real(urls: dict[str, str], jobs: int, spread: float) -> dict[str, Any]:
+async def run_real(
+    urls: dict[str, str], jobs: int, spread: float, *, webhooks: bool = False
+) -> dict[str, Any]:
     """The real bot: `SoraBot` with its core, cogs and scheduler, fed interactions."""
     from bot.app import SoraBot, apply_endpoints
     from bot.config import load_settings
 
     folder = tempfile.mkdtemp(prefix="bench-load-")
+    hooks: dict[str, Any] = {}
+    if webhooks:  # the bot's HTTP server takes the simulator's signed events
+        port = free_port()
+        hooks = {
+            "http_host": "127.0.0.1",
+            "http_port": port,
+            "toapis_webhook_secret": SECRET,
+            "toapis_callback_url": f"http://127.0.0.1:{port}/webhooks/toapis",
+        }
     settings = load_settings(
         discord_token=BOT_TOKEN,
         toapis_api_key="sim-key",
@@ -107,6 +171,7 @@ async def run_real(urls: dict[str, str], jobs: int, spread: float) -> dict[str, 
         discord_api_base_url=urls["discord"],
         allow_private_urls=True,
         toapis_tier="default",
+        **hooks,
     )
     apply_endpoints(settings)
     bot = SoraBot(settings)
@@ -198,6 +263,8 @@ def report(stats: dict[str, Any], probe: Probe, jobs: int) -> dict[str, Any]:
     lags = sorted(probe.lags) or [0.0]
     return {
         "cpu_per_100": statistics.median(probe.cpu_per_100) if probe.cpu_per_100 else 0.0,
+        "idle_cpu_per_100": probe.idle_cpu_per_100(),
+        "idle_seconds": probe.idle_seconds(),
         "rss_per_job": (probe.peak_rss - probe.base_rss) / jobs,
         "requests_per_job": stats["requests"] / jobs,
         "limited": stats["limited"],
@@ -212,6 +279,13 @@ def report(stats: dict[str, Any], probe: Probe, jobs: int) -> dict[str, Any]:
 
 ROWS: list[tuple[str, str, str, float]] = [
     ("CPU, % of one core per 100 waiting jobs", "cpu_per_100", "{:.2f}", 1),
+    (
+        "CPU while all jobs wait at toapis, % of one core per 100 jobs",
+        "idle_cpu_per_100",
+        "{:.2f}",
+        1,
+    ),
+    ("  (that window, s)", "idle_seconds", "{:.0f}", 1),
     ("RSS per job, KiB", "rss_per_job", "{:.1f}", 1 / 1024),
     ("toapis requests per job", "requests_per_job", "{:.2f}", 1),
     ("429s received", "limited", "{:.0f}", 1),
@@ -224,17 +298,28 @@ ROWS: list[tuple[str, str, str, float]] = [
 ]
 
 
-def table(jobs: int, real: dict[str, Any], naive: dict[str, Any]) -> str:
+def ratio(ours: float, theirs: float) -> str:
+    return f"{ours / theirs:.2f}" if theirs and not math.isnan(ours / theirs) else "-"
+
+
+def table(jobs: int, results: dict[str, dict[str, Any]]) -> str:
+    real, hooked, naive = results["real"], results["webhooks"], results["naive"]
     lines = [
-        f"{jobs} jobs, 45 s tasks, default tier enforced (5 submits/s, 50 queries/s)",
-        "| metric | bot | naive | ratio |",
-        "|---|---:|---:|---:|",
+        f"{jobs} jobs, {task_seconds(jobs):.0f} s tasks, default tier enforced"
+        " (5 submits/s, 50 queries/s)",
+        "| metric | bot, polling | bot, webhooks | naive | polling / naive | webhooks / naive |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     for name, key, form, scale in ROWS:
-        ours, theirs = real[key] * scale, naive[key] * scale
-        ratio = f"{ours / theirs:.2f}" if theirs else "-"
-        lines.append(f"| {name} | {form.format(ours)} | {form.format(theirs)} | {ratio} |")
+        ours, hooks, theirs = real[key] * scale, hooked[key] * scale, naive[key] * scale
+        lines.append(
+            f"| {name} | {form.format(ours)} | {form.format(hooks)} | {form.format(theirs)}"
+            f" | {ratio(ours, theirs)} | {ratio(hooks, theirs)} |"
+        )
     return "\n".join(lines)
+
+
+MODES = ("real", "webhooks", "naive")
 
 
 def child(mode: str, urls: dict[str, str], jobs: int, spread: float) -> dict[str, Any]:
@@ -255,15 +340,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1000)
     parser.add_argument("--spread", type=float, default=10.0, help="seconds to create them in")
-    parser.add_argument("--child", choices=("real", "naive"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         import logging
 
         logging.basicConfig(level=logging.ERROR)
         urls = json.loads(sys.stdin.read())
-        runner = run_real if args.child == "real" else run_naive
-        print(json.dumps(asyncio.run(runner(urls, args.jobs, args.spread))))
+        if args.child == "naive":
+            ran = run_naive(urls, args.jobs, args.spread)
+        else:
+            ran = run_real(urls, args.jobs, args.spread, webhooks=args.child == "webhooks")
+        print(json.dumps(asyncio.run(ran)))
         return
     world = subprocess.Popen(  # noqa: S603 - our own script
         [sys.executable, str(ROOT / "scripts" / "_load_world.py")],
@@ -275,11 +363,16 @@ def main() -> None:
         assert world.stdout is not None
         urls = json.loads(world.stdout.readline())
         results = {}
-        for mode in ("real", "naive"):
-            httpx.post(urls["control"] + "/_bench/reset")
+        queued_for = task_seconds(args.jobs) - STEPS_SECONDS
+        for mode in MODES:
+            scenario = {
+                "queued_for": queued_for,
+                "webhook_secret": SECRET if mode == "webhooks" else None,
+            }
+            httpx.post(urls["control"] + "/_bench/reset", json=scenario)
             print(f"running the {mode} bot with {args.jobs} jobs…", file=sys.stderr)
             results[mode] = child(mode, urls, args.jobs, args.spread)
-        print(table(args.jobs, results["real"], results["naive"]))
+        print(table(args.jobs, results))
     finally:
         world.terminate()
         world.wait()
