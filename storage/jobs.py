@@ -388,6 +388,20 @@ class JobRepository:
         )
         return row_to_job(row) if row is not None else None
 
+    async def count_unaccepted(self, guild_id: int, requester_id: int | None = None) -> int:
+        """Jobs in flight that the provider has not accepted yet (no task id): a server's,
+        or one member's there."""
+        where = f"guild_id = ? AND task_id IS NULL AND state IN ({_IN_FLIGHT})"
+        params: tuple[Any, ...] = (guild_id,)
+        if requester_id is not None:
+            where += " AND requester_id = ?"
+            params += (requester_id,)
+        row = await self._db.fetchone(
+            f"SELECT COUNT(*) AS n FROM jobs WHERE {where}",  # noqa: S608 (constant SQL)
+            params,
+        )
+        return int(row["n"]) if row is not None else 0
+
     async def count_in_flight(self, guild_id: int, requester_id: int) -> int:
         """A member's jobs preparing, waiting to be sent, or running at the provider."""
         row = await self._db.fetchone(

@@ -102,14 +102,21 @@ class SpendingLimits:
         now = self._clock()
         since = utc_day_start(now)
         again = wait_words(next_utc_midnight(now) - now)
-        mine = await self.jobs.count_accepted_since(asker.guild_id, since, asker.member_id)
+        # Jobs not accepted yet count too, or a burst could pass the daily limit before
+        # any of it is accepted (those refused later stop counting once they end).
+        pending_mine = await self.jobs.count_unaccepted(asker.guild_id, asker.member_id)
+        mine = pending_mine + await self.jobs.count_accepted_since(
+            asker.guild_id, since, asker.member_id
+        )
         if mine >= config.jobs_per_day:
             return Refusal(
                 "member_day",
                 f"You have used your {config.jobs_per_day} jobs for today (UTC): "
                 f"try again in {again}.",
             )
-        everyone = await self.jobs.count_accepted_since(asker.guild_id, since)
+        everyone = await self.jobs.count_unaccepted(
+            asker.guild_id
+        ) + await self.jobs.count_accepted_since(asker.guild_id, since)
         if everyone >= config.server_jobs_per_day:
             return Refusal(
                 "server_day",

@@ -218,3 +218,19 @@ async def test_retry_is_refused_before_anything_is_sent_again(
     assert call.json["data"]["content"] == "New jobs are paused by the bot owner: back soon"
     assert submits(simulator) == 1  # not sent again
     assert (await sora.core.jobs.get(job.id)).state.value == "unknown"  # still retryable
+
+
+async def test_a_burst_cannot_pass_the_daily_limit_before_toapis_accepts_it(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    await sora.core.guild_settings.set(GUILD_ID, jobs_per_day=2, jobs_at_once=5)
+    simulator.scenario.update(out_of_credit=True)  # nothing is accepted: the line holds
+    url = f"{media_server}/{short_video.name}"
+    for start in ("1", "2"):
+        sora.feed(create(url=url, start=start, end=str(int(start) + 1)))
+    for _ in range(500):
+        if len(await sora.core.jobs.in_flight(GUILD_ID, USER_ID)) == 2:
+            break
+        await asyncio.sleep(0.02)
+    text = await private_answer(sora, create(url=url, start="3", end="4"))
+    assert text.startswith("You have used your 2 jobs for today (UTC)")
