@@ -29,6 +29,7 @@ VALID: dict[str, str] = {
     "dev_guild_id": "a server id (digits only) or nothing",
     "poll_interval_seconds": "a number of seconds above 0, at most 600",
     "job_timeout_seconds": "a number of seconds above 0",
+    "lease_seconds": "a number of seconds from 3 to 3600",
     "heartbeat_interval_seconds": "a number of seconds above 0, at most 3600",
     "allow_private_urls": "true or false",
     "media_workers": "a whole number from 1 to 64, or nothing",
@@ -112,6 +113,13 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(default=5.0, gt=0, le=600)
     job_timeout_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=3,
+        le=3600,
+        description="How long a process holds a job it follows (renewed every third of "
+        "it); another process takes the jobs of one that died after this.",
+    )
     heartbeat_interval_seconds: float = Field(
         default=30.0,
         gt=0,
