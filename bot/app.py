@@ -8,6 +8,7 @@ import hashlib
 import json
 import logging
 import signal
+from typing import Any
 
 import aiohttp
 import discord
@@ -58,6 +59,7 @@ class SoraBot(commands.Bot):
         *,
         provider: CharacterProvider | None = None,
         message_content: bool = True,
+        **options: Any,
     ) -> None:
         # The bot has no voice: no "PyNaCl / davey is not installed" warnings at start.
         discord.VoiceClient.warn_nacl = False
@@ -71,6 +73,7 @@ class SoraBot(commands.Bot):
             intents=intents,
             help_command=None,
             allowed_mentions=discord.AllowedMentions(everyone=False, roles=False, users=True),
+            **options,
         )
         self.settings = settings
         self.core: Core | None = None
@@ -99,7 +102,7 @@ class SoraBot(commands.Bot):
         self.core = await open_core(self.settings, provider=self._provider)
         for extension in EXTENSIONS:
             await self.load_extension(extension)
-        await self.sync_commands()
+        await self.maybe_sync_commands()
         resumed = await self.core.tracker.start()
         log.info("core ready; %d job(s) resumed", len(resumed))
         if self.settings.http_port is not None:
@@ -119,6 +122,13 @@ class SoraBot(commands.Bot):
         if not self.is_ready() or self.ws is None or not self.ws.open:
             return False, "not connected"
         return True, "connected"
+
+    async def maybe_sync_commands(self) -> bool:
+        """Sync slash commands if this process runs shard 0 (one process syncs for all)."""
+        if not self.settings.syncs_commands:
+            log.info("slash commands are synced by the process running shard 0")
+            return False
+        return await self.sync_commands()
 
     async def sync_commands(self) -> bool:
         """Sync slash commands only when they changed since the last sync (hash in the DB).
@@ -181,6 +191,46 @@ class SoraBot(commands.Bot):
             await core.close()
 
 
+class ShardedSoraBot(SoraBot, commands.AutoShardedBot):
+    """The bot over discord.py's AutoShardedClient: the shards `SHARD_IDS` of
+    `SHARD_COUNT` in this process (other processes run the others)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        provider: CharacterProvider | None = None,
+        message_content: bool = True,
+    ) -> None:
+        super().__init__(
+            settings,
+            provider=provider,
+            message_content=message_content,
+            shard_count=settings.shard_count,
+            shard_ids=settings.shard_id_list,
+        )
+
+    async def discord_health(self) -> tuple[bool, str]:
+        """Whether every shard of this process is connected (for `/health`)."""
+        if self.is_closed():
+            return False, "closed"
+        down = sorted(i for i, shard in self.shards.items() if shard.is_closed())
+        if not self.is_ready() or down or not self.shards:
+            return False, f"shards not connected: {down}" if down else "not connected"
+        return True, f"{len(self.shards)} shard(s) connected"
+
+
+def make_bot(
+    settings: Settings,
+    *,
+    provider: CharacterProvider | None = None,
+    message_content: bool = True,
+) -> SoraBot:
+    """The bot for these settings: sharded when `SHARD_COUNT` is set."""
+    kind = ShardedSoraBot if settings.sharded else SoraBot
+    return kind(settings, provider=provider, message_content=message_content)
+
+
 async def _run(settings: Settings) -> int:
     apply_endpoints(settings)
     assert settings.discord_token is not None
@@ -217,13 +267,13 @@ async def _connect(settings: Settings, token: str) -> int:
     """Log in and serve until closed; one line and exit code 1 when Discord fails us."""
     try:
         try:
-            await _serve(SoraBot(settings), token)
+            await _serve(make_bot(settings), token)
         except discord.PrivilegedIntentsRequired:
             log.warning(
                 "the Message Content intent is not enabled for this bot in the Discord "
                 "developer portal: running without it, auto-reaction stays off (see README)"
             )
-            await _serve(SoraBot(settings, message_content=False), token)
+            await _serve(make_bot(settings, message_content=False), token)
     except discord.LoginFailure:
         log.error("Discord refused DISCORD_TOKEN: check it in the developer portal")
         return 1

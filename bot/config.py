@@ -7,7 +7,13 @@ from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from storage.database import DEFAULT_POOL_SIZE, is_postgres_url
@@ -29,11 +35,35 @@ VALID: dict[str, str] = {
     "dev_guild_id": "a server id (digits only) or nothing",
     "poll_interval_seconds": "a number of seconds above 0, at most 600",
     "job_timeout_seconds": "a number of seconds above 0",
+    "lease_seconds": "a number of seconds from 3 to 3600",
+    "shard_count": "a whole number from 1 to 10000, or nothing",
+    "shard_ids": "shard numbers below SHARD_COUNT: 0-3, or 0,2,5-7, or nothing",
     "heartbeat_interval_seconds": "a number of seconds above 0, at most 3600",
     "allow_private_urls": "true or false",
     "media_workers": "a whole number from 1 to 64, or nothing",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
 }
+
+
+def parse_shard_ids(text: str) -> list[int]:
+    """Shard numbers from ``0-3`` or ``0,2,5-7`` (sorted, each once; empty: none given).
+
+    Raises ValueError saying what is wrong.
+    """
+    ids: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        low, dash, high = part.partition("-")
+        if not low.strip().isdigit() or (dash and not high.strip().isdigit()):
+            raise ValueError(f"{part!r} is not a shard number or a range like 0-3")
+        first, last = int(low), int(high) if dash else int(low)
+        if last < first:
+            raise ValueError(f"the range {part!r} runs backwards")
+        if last - first > 10000:
+            raise ValueError(f"the range {part!r} is too long")
+        ids.update(range(first, last + 1))
+    return sorted(ids)
 
 
 class Problem(NamedTuple):
@@ -112,11 +142,30 @@ class Settings(BaseSettings):
     )
     poll_interval_seconds: float = Field(default=5.0, gt=0, le=600)
     job_timeout_seconds: float = Field(default=300.0, gt=0)
+    lease_seconds: float = Field(
+        default=30.0,
+        ge=3,
+        le=3600,
+        description="How long a process holds a job it follows (renewed every third of "
+        "it); another process takes the jobs of one that died after this.",
+    )
     heartbeat_interval_seconds: float = Field(
         default=30.0,
         gt=0,
         le=3600,
         description="Seconds between heartbeat touches while connected to Discord.",
+    )
+    shard_count: int | None = Field(
+        default=None,
+        ge=1,
+        le=10000,
+        description="Discord shards of the whole bot (over every process); none: one "
+        "process, one shard.",
+    )
+    shard_ids: str = Field(
+        default="",
+        description="The shards this process runs, e.g. 0-3 or 0,2,5-7 (default: all of "
+        "SHARD_COUNT). Commands are synced only by the process running shard 0.",
     )
     allow_private_urls: bool = False
     media_workers: int | None = Field(
@@ -179,6 +228,7 @@ class Settings(BaseSettings):
         "discord_api_base_url",
         "discord_gateway_url",
         "media_workers",
+        "shard_count",
         "toapis_submit_per_second",
         "toapis_query_per_second",
         mode="before",
@@ -194,6 +244,37 @@ class Settings(BaseSettings):
         if not all(part.isdigit() and len(part) <= 20 for part in parts):
             raise ValueError("must be Discord user ids separated by commas")
         return ",".join(parts)
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shard_ranges(cls, value: str, info: ValidationInfo) -> str:
+        ids = parse_shard_ids(value)  # raises ValueError with the reason
+        count = info.data.get("shard_count")
+        if ids and count is None and "shard_count" in info.data:
+            raise ValueError("it needs SHARD_COUNT (the shards of the whole bot)")
+        if ids and count is not None and ids[-1] >= count:
+            raise ValueError(
+                f"it names shard {ids[-1]}, but SHARD_COUNT={count} numbers them 0 to {count - 1}"
+            )
+        return value.strip()
+
+    @property
+    def sharded(self) -> bool:
+        """Discord runs sharded (SHARD_COUNT set): an AutoShardedBot with explicit ids."""
+        return self.shard_count is not None
+
+    @property
+    def shard_id_list(self) -> list[int] | None:
+        """The shards this process runs (None: not sharded); all of them by default."""
+        if self.shard_count is None:
+            return None
+        return parse_shard_ids(self.shard_ids) or list(range(self.shard_count))
+
+    @property
+    def syncs_commands(self) -> bool:
+        """This process syncs slash commands: it runs shard 0 (or is not sharded)."""
+        ids = self.shard_id_list
+        return ids is None or 0 in ids
 
     @property
     def owner_id_set(self) -> frozenset[int]:

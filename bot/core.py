@@ -127,6 +127,7 @@ async def open_core(
             video_first_poll=settings.poll_interval_seconds,
             video_poll_interval=settings.poll_interval_seconds * 2,
             video_timeout=settings.job_timeout_seconds * 2,
+            lease=settings.lease_seconds,
         ),
         download=checked_download(allow_private=settings.allow_private_urls),
         budgets=budgets,

@@ -111,6 +111,18 @@ class Job:
     kind: JobKind = JobKind.CHARACTER
     # What a completed video job made: {"videos": [{"url", "format"}], "expires_at"}.
     result: dict[str, Any] = field(default_factory=dict)
+    # The process that follows the job, and until when its lease holds (see JobLeases).
+    owner: str | None = None
+    lease_until: float | None = None
+
+    def leased_to_other(self, owner: str, now: float) -> bool:
+        """Another process holds a lease on this job that has not expired."""
+        return (
+            self.owner is not None
+            and self.owner != owner
+            and self.lease_until is not None
+            and self.lease_until >= now
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,6 +38,15 @@ INTERRUPTED_PREPARING = (
     "and nothing was charged. Please run the command again."
 )
 
+# Jobs the tracker still has work for (see `JobRepository.active`).
+_ACTIVE = (
+    f"((state IN ({_POLLED}) AND task_id IS NOT NULL) "
+    f"OR state = '{JobState.WAITING.value}' "
+    f"OR (state IN ({_FINAL}) AND announced_at IS NULL))"
+)
+# A job another process may take: nobody holds it, or its holder's lease ran out.
+_TAKEABLE = "(owner IS NULL OR owner = ? OR lease_until < ?)"
+
 # finished_at is set once, the first time the job reaches a final state.
 _FINISHED_AT = "finished_at = CASE WHEN ? AND finished_at IS NULL THEN ? ELSE finished_at END"
 
@@ -84,6 +93,8 @@ def row_to_job(row: Row) -> Job:
         cancelled_at=row["cancelled_at"],
         kind=JobKind(row["kind"]),
         result=_from_json(row["result"]),
+        owner=row["owner"],
+        lease_until=row["lease_until"],
     )
 
 
@@ -101,9 +112,16 @@ class JobRepository:
         """Use ``db`` for every query."""
         self._db = db
 
-    async def create(self, new: NewJob, *, state: JobState = JobState.SUBMITTING) -> Job:
+    async def create(
+        self,
+        new: NewJob,
+        *,
+        state: JobState = JobState.SUBMITTING,
+        owner: str | None = None,
+        lease_seconds: float = 0.0,
+    ) -> Job:
         """Write a new job (SUBMITTING, or PREPARING while its video is made ready) before
-        anything is sent to the provider."""
+        anything is sent to the provider; `owner` holds it for `lease_seconds`."""
         if state not in (JobState.PREPARING, JobState.SUBMITTING, JobState.WAITING):
             raise ValueError(f"a new job starts preparing or waiting, not {state.value}")
         now = time.time()
@@ -111,8 +129,8 @@ class JobRepository:
             inserted = await tx.fetchone(
                 "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
                 "source_ref, range_start, range_end, model, provider, request, meta, state, "
-                "progress, created_at, updated_at, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?) RETURNING id",
+                "progress, created_at, updated_at, kind, owner, lease_until) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING id",
                 (
                     new.guild_id,
                     new.channel_id,
@@ -130,6 +148,8 @@ class JobRepository:
                     now,
                     now,
                     new.kind.value,
+                    owner,
+                    now + lease_seconds if owner is not None else None,
                 ),
             )
             assert inserted is not None
@@ -256,21 +276,37 @@ class JobRepository:
             (now, now),
         )
 
-    async def mark_interrupted_submissions(self) -> list[Job]:
+    async def mark_interrupted_submissions(
+        self, *, owner: str | None = None, now: float | None = None
+    ) -> list[Job]:
         """Turn every job left in SUBMITTING (e.g. by a crash) into UNKNOWN; return them.
 
         Jobs left PREPARING sent nothing: they fail with INTERRUPTED_PREPARING (to be
-        announced), and are not returned.
+        announced), and are not returned. With `owner`, only jobs nobody holds or whose
+        holder (another process) let its lease run out: a live process is still at work.
         """
-        now = time.time()
+        now = time.time() if now is None else now
+        orphaned = ""
+        extra: tuple[Any, ...] = ()
+        if owner is not None:
+            orphaned = " AND (owner IS NULL OR (owner <> ? AND lease_until < ?))"
+            extra = (owner, now)
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "
-                "updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE state = ?",
-                (JobState.FAILED.value, INTERRUPTED_PREPARING, now, now, JobState.PREPARING.value),
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE state = ?{orphaned}",
+                (
+                    JobState.FAILED.value,
+                    INTERRUPTED_PREPARING,
+                    now,
+                    now,
+                    JobState.PREPARING.value,
+                    *extra,
+                ),
             )
             rows = await tx.fetchall(
-                "SELECT id FROM jobs WHERE state = ? ORDER BY id", (JobState.SUBMITTING.value,)
+                f"SELECT id FROM jobs WHERE state = ?{orphaned} ORDER BY id",  # noqa: S608
+                (JobState.SUBMITTING.value, *extra),
             )
             ids = [int(row["id"]) for row in rows]
             jobs: list[Job] = []
@@ -302,13 +338,78 @@ class JobRepository:
         final state whose outcome has not been announced yet.
         """
         rows = await self._db.fetchall(
-            "SELECT * FROM jobs WHERE "  # noqa: S608 (constant SQL)
-            f"(state IN ({_POLLED}) AND task_id IS NOT NULL) "
-            f"OR state = '{JobState.WAITING.value}' "
-            f"OR (state IN ({_FINAL}) AND announced_at IS NULL) "
-            "ORDER BY id"
+            f"SELECT * FROM jobs WHERE {_ACTIVE} ORDER BY id"  # noqa: S608 (constant SQL)
         )
         return [row_to_job(row) for row in rows]
+
+    # --- leases: which process follows which job ------------------------------------------
+
+    @property
+    def shared(self) -> bool:
+        """Several processes may use this database at once (PostgreSQL): leases matter.
+        A SQLite file has one bot process at a time, which owns every job."""
+        return self._db.dialect != "sqlite"
+
+    async def claim(self, owner: str, seconds: float) -> list[Job]:
+        """Take every job with work left that nobody else holds a live lease on, for
+        `seconds` from now, and return the jobs `owner` now holds with work left, oldest
+        first. Jobs another live process is taking are skipped (``SKIP LOCKED``).
+
+        Jobs left preparing or submitting by a process whose lease ran out are settled
+        first (see `mark_interrupted_submissions`): the new owner announces them.
+        """
+        now = time.time()
+        await self.mark_interrupted_submissions(owner=owner, now=now)
+        lock = " FOR UPDATE SKIP LOCKED" if self.shared else ""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE jobs SET owner = ?, lease_until = ? WHERE id IN ("  # noqa: S608
+                f"SELECT id FROM jobs WHERE {_ACTIVE} AND {_TAKEABLE} ORDER BY id{lock}"
+                ") RETURNING *",
+                (owner, now + seconds, owner, now),
+            )
+        return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
+
+    async def take(self, job_id: int, owner: str, seconds: float) -> bool:
+        """Hold one job (a new one, or one about to be followed) unless another process
+        holds a live lease on it; True if `owner` holds it now."""
+        now = time.time()
+        outcome = await self._db.execute(
+            f"UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ? AND {_TAKEABLE}",  # noqa: S608
+            (owner, now + seconds, job_id, owner, now),
+        )
+        return outcome.rowcount == 1
+
+    async def renew(self, owner: str, seconds: float) -> set[int]:
+        """Extend every lease `owner` still holds on a job with work left (not announced
+        yet); returns their ids (a job missing from it was taken over: its owner must
+        stop following it)."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE jobs SET lease_until = ? WHERE owner = ? AND announced_at IS NULL "
+                "RETURNING id",
+                (time.time() + seconds, owner),
+            )
+        return {int(row["id"]) for row in rows}
+
+    async def release(self, owner: str, job_id: int | None = None) -> int:
+        """Give up `owner`'s lease on one job (or on all of them); returns how many."""
+        if job_id is None:
+            outcome = await self._db.execute(
+                "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner = ?", (owner,)
+            )
+        else:
+            outcome = await self._db.execute(
+                "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
+                (job_id, owner),
+            )
+        return outcome.rowcount
+
+    async def forget_owners(self) -> None:
+        """Clear every lease (a SQLite file: the one process using it owns every job)."""
+        await self._db.execute(
+            "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL"
+        )
 
     async def cancel_unsent(self, job_id: int, message: str) -> Job | None:
         """A job not sent yet (preparing, or waiting to be sent) ends FAILED "cancelled";

@@ -177,6 +177,13 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'character';
     ALTER TABLE jobs ADD COLUMN result TEXT NULL;
     """,
+    # 11: jobs owned by lease: the process following a job (`owner`) holds it until
+    # `lease_until` and renews it while it follows the job; an expired lease is taken over.
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT NULL;
+    ALTER TABLE jobs ADD COLUMN lease_until REAL NULL;
+    CREATE INDEX jobs_owner ON jobs (owner);
+    """,
 ]
 
 # The schema version this code writes and understands.

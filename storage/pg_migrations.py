@@ -161,6 +161,12 @@ PG_MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'character';
     ALTER TABLE jobs ADD COLUMN result TEXT NULL;
     """,
+    # 11: jobs owned by lease.
+    """
+    ALTER TABLE jobs ADD COLUMN owner TEXT NULL;
+    ALTER TABLE jobs ADD COLUMN lease_until DOUBLE PRECISION NULL;
+    CREATE INDEX jobs_owner ON jobs (owner);
+    """,
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.

@@ -22,6 +22,7 @@ class TrackerTimings:
     sweep_interval: float = 30.0  # how often the sweeper looks for jobs left without a task
     sweep_retry: float = 30.0  # first wait before re-following a job whose task crashed
     sweep_max_backoff: float = 900.0  # the longest wait between two such tries
+    lease: float = 30.0  # a job's owner holds it this long, renewed every third of it
     stop_grace: float = 7.0  # a shutdown waits this long for create requests in flight
     expected_duration: float = 60.0  # first guess of submission-to-completion (then learned)
     line_notice_interval: float = 3.0  # places in line are recomputed at most this often

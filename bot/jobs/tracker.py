@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -50,6 +53,11 @@ log = logging.getLogger(__name__)
 WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
 
 
+def process_owner() -> str:
+    """A name for this process as a job owner: unique even if a pid is reused."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 class JobTracker(JobControls):
     """Submits jobs and follows each with its own asyncio task."""
 
@@ -64,8 +72,12 @@ class JobTracker(JobControls):
         clock: Callable[[], float] = time.time,
         download: AssetDownload | None = None,
         budgets: AccountBudgets | None = None,
+        owner: str | None = None,
     ) -> None:
         self.provider = provider
+        # Jobs are owned by lease: this process follows only the jobs it holds, renews
+        # its leases while it follows them and takes over those whose lease ran out.
+        self.owner = owner or process_owner()
         self.jobs = jobs
         self.characters = characters
         self._announcer = Announcer(
@@ -77,7 +89,7 @@ class JobTracker(JobControls):
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._closing = False
         self._sweeper = Sweeper(
-            active=self.jobs.active,
+            active=self._claim,
             running=lambda job_id: job_id in self._tasks,
             spawn=self._spawn,
             timings=lambda: self.timings,
@@ -129,10 +141,17 @@ class JobTracker(JobControls):
     # --- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> list[Job]:
-        """Resume every unfinished job; returns the jobs it picked up."""
-        for job in await self.jobs.mark_interrupted_submissions():
+        """Resume every unfinished job nobody else holds; returns the jobs it picked up.
+
+        On a shared (PostgreSQL) database, jobs another live process holds stay with it;
+        those whose lease runs out later are taken over by the lease loop.
+        """
+        if not self.jobs.shared:
+            await self.jobs.forget_owners()  # one process per SQLite file: all are ours
+        interrupted = await self.jobs.mark_interrupted_submissions(owner=self.owner)
+        for job in interrupted:
             log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        resumed = await self.jobs.active()
+        resumed = await self._claim()
         for job in resumed:  # the whole line first, so the first turn goes to the first job
             if job.state is JobState.WAITING:
                 self.line.add(job, ready=True)
@@ -141,8 +160,38 @@ class JobTracker(JobControls):
         if resumed:
             log.info("resumed %d job(s)", len(resumed))
         if self._sweeping is None and not self._closing:
-            self._sweeping = asyncio.create_task(self._sweeper.run(), name="job-sweeper")
+            self._sweeping = asyncio.create_task(self._tend(), name="job-leases")
         return resumed
+
+    async def _claim(self) -> list[Job]:
+        """Take the jobs nobody holds (or whose lease ran out); the jobs held now."""
+        return await self.jobs.claim(self.owner, self.timings.lease)
+
+    async def _tend(self) -> None:
+        """Every third of a lease (or sweep interval, if shorter): renew the leases held,
+        stop following jobs another process took over, then take over orphaned jobs and
+        follow again jobs left without a task (the sweeper)."""
+        while True:
+            t = self.timings
+            await asyncio.sleep(min(t.sweep_interval, t.lease / 3))
+            try:
+                await self.renew_leases()
+                await self._sweeper.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("renewing leases or sweeping for jobs left without a task failed")
+            self._sweeper.rounds += 1
+
+    async def renew_leases(self) -> set[int]:
+        """Extend this process's leases; a job it lost (taken over after its lease ran
+        out, e.g. while this process was stalled) is no longer followed here."""
+        held = await self.jobs.renew(self.owner, self.timings.lease)
+        for job_id, task in list(self._tasks.items()):
+            if job_id not in held and not task.done():
+                log.warning("job %d: its lease was taken over; no longer followed here", job_id)
+                task.cancel()
+        return held
 
     def begin_stop(self) -> None:
         """Accept no new submissions; create requests in flight get `stop_grace` from now."""
@@ -175,6 +224,10 @@ class JobTracker(JobControls):
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        try:  # another process may take these jobs over at once
+            await self.jobs.release(self.owner)
+        except Exception:
+            log.warning("leases not released; they expire in %.0fs", self.timings.lease)
 
     @property
     def running(self) -> int:
@@ -205,7 +258,10 @@ class JobTracker(JobControls):
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
         job = await self.jobs.create(
-            replace(new, request=request.model_dump(exclude_none=True)), state=JobState.WAITING
+            replace(new, request=request.model_dump(exclude_none=True)),
+            state=JobState.WAITING,
+            owner=self.owner,
+            lease_seconds=self.timings.lease,
         )
         self.line.add(job, ready=True)
         sent = self._dispatch.first_outcome(job.id)
@@ -220,7 +276,9 @@ class JobTracker(JobControls):
         """
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
-        job = await self.jobs.create(new, state=JobState.PREPARING)
+        job = await self.jobs.create(
+            new, state=JobState.PREPARING, owner=self.owner, lease_seconds=self.timings.lease
+        )
         self.line.add(job, ready=False)  # counted in line while its video is prepared
         return job
 
@@ -283,6 +341,9 @@ class JobTracker(JobControls):
             log.exception("job %d: tracker error; it is picked up again in %.0fs", job.id, delay)
         else:
             self._sweeper.finished(job.id)
+            if job.state.is_final:
+                with contextlib.suppress(Exception):  # it expires anyway
+                    await self.jobs.release(self.owner, job.id)
 
     async def _poll_until_final(self, job: Job) -> Job:
         task_id = job.task_id
@@ -375,6 +436,12 @@ class JobTracker(JobControls):
             return None
 
     async def _announce(self, job: Job) -> None:
+        # Only the job's owner announces (a webhook may reach any process): taking the
+        # lease is atomic, so of two processes at most one goes on to the announce-once
+        # record.
+        if self.jobs.shared and not await self.jobs.take(job.id, self.owner, self.timings.lease):
+            log.info("job %d: another process holds it and announces it", job.id)
+            return
         await self._announcer.announce(job)
 
     async def _tell(self, event: str, job: Job) -> None:

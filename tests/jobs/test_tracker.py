@@ -368,3 +368,33 @@ async def test_a_character_the_guild_already_has_still_ends_as_a_card(
     assert await tracker.characters.count_for_guild(1) == 1  # stored once
     [shown] = await tracker.characters.for_job(second.id)
     assert shown.character_id == known
+
+
+async def test_a_job_taken_over_by_another_process_is_no_longer_followed(
+    harness, simulator, video_url
+):
+    simulator.scenario.update(hang=True)
+    events = Recorder()
+    tracker = await harness.tracker(events)
+    job = await tracker.submit(*new_job(video_url))
+    assert tracker.running == 1
+    held = await tracker.jobs.get(job.id)
+    assert held is not None and held.owner == tracker.owner
+    assert await tracker.renew_leases() == {job.id}
+    # Another process took it over (this one was stalled past its lease).
+    await tracker.jobs.release(tracker.owner, job.id)
+    assert await tracker.jobs.take(job.id, "another-process", 30)
+    assert await tracker.renew_leases() == set()
+    await eventually(lambda: tracker.running == 0)
+    simulator.scenario.update(hang=False)
+    await asyncio.sleep(0.3)
+    assert not events.of("character")  # the new owner announces it, not this process
+
+
+async def test_stop_releases_leases_so_a_restart_resumes_at_once(harness, simulator, video_url):
+    simulator.scenario.update(hang=True)
+    tracker = await harness.tracker(Recorder())
+    job = await tracker.submit(*new_job(video_url))
+    await tracker.stop()
+    stored = await tracker.jobs.get(job.id)
+    assert stored is not None and stored.owner is None and stored.lease_until is None

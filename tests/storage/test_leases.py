@@ -1,0 +1,95 @@
+"""Jobs owned by lease: claimed, renewed, released, taken over when a lease runs out."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bot.records import JobState
+from storage import Database, JobRepository
+from tests.storage.test_storage import new_job
+
+A, B = "process-a", "process-b"
+
+
+async def test_new_jobs_have_no_owner_until_claimed(db: Database) -> None:
+    jobs = JobRepository(db)
+    free = await jobs.create(new_job(), state=JobState.WAITING)
+    held = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=30)
+    assert free.owner is None and free.lease_until is None
+    assert held.owner == A and held.lease_until is not None
+
+    claimed = await jobs.claim(B, 30)
+    assert [job.id for job in claimed] == [free.id]  # A's live lease is left alone
+    assert claimed[0].owner == B
+    assert await jobs.claim(A, 30) == [await jobs.get(held.id)]
+
+
+async def test_an_expired_lease_is_taken_over_and_its_owner_learns_it(db: Database) -> None:
+    jobs = JobRepository(db)
+    job = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=-1)
+    taken = await jobs.claim(B, 30)
+    assert [j.id for j in taken] == [job.id] and taken[0].owner == B
+    assert await jobs.renew(A, 30) == set()  # A must stop following it
+    assert await jobs.renew(B, 30) == {job.id}
+    assert not await jobs.take(job.id, A, 30)
+    assert await jobs.take(job.id, B, 30)
+
+
+async def test_release_lets_another_process_claim_at_once(db: Database) -> None:
+    jobs = JobRepository(db)
+    one = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=30)
+    two = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=30)
+    assert await jobs.release(A, one.id) == 1
+    assert [j.id for j in await jobs.claim(B, 30)] == [one.id]
+    assert await jobs.release(A) == 1  # every lease A still holds
+    assert [j.id for j in await jobs.claim(B, 30)] == [one.id, two.id]
+
+
+async def test_announced_jobs_are_not_renewed_or_claimed(db: Database) -> None:
+    jobs = JobRepository(db)
+    job = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=30)
+    await jobs.update_status(job.id, JobState.FAILED, 0, error_code="x", error_message="x")
+    assert await jobs.renew(A, 30) == {job.id}  # final, not announced yet: work left
+    await jobs.mark_announced(job.id)
+    assert await jobs.renew(A, 30) == set()
+    assert await jobs.claim(B, -1) == []
+
+
+async def test_only_orphaned_submissions_are_interrupted(db: Database) -> None:
+    jobs = JobRepository(db)
+    live = await jobs.create(new_job(), owner=A, lease_seconds=30)  # SUBMITTING
+    dead = await jobs.create(new_job(), owner=B, lease_seconds=-1)
+    mine = await jobs.create(new_job(), owner="me", lease_seconds=-1)
+    unowned = await jobs.create(new_job())
+    preparing = await jobs.create(new_job(), state=JobState.PREPARING, owner=A, lease_seconds=30)
+
+    interrupted = await jobs.mark_interrupted_submissions(owner="me")
+    assert [j.id for j in interrupted] == [dead.id, unowned.id]
+    for kept in (live, mine):
+        stored = await jobs.get(kept.id)
+        assert stored is not None and stored.state is JobState.SUBMITTING
+    stored = await jobs.get(preparing.id)
+    assert stored is not None and stored.state is JobState.PREPARING
+    # The interrupted jobs are the new owner's to announce.
+    claimed = await jobs.claim("me", 30)
+    assert {j.id for j in claimed} == {dead.id, unowned.id}
+
+
+async def test_concurrent_claims_never_share_a_job(db_target: object) -> None:
+    """Two processes (two pools) claiming at once split the jobs between them."""
+    first = await Database.open(db_target)  # type: ignore[arg-type]
+    second = await Database.open(db_target)  # type: ignore[arg-type]
+    try:
+        jobs_a, jobs_b = JobRepository(first), JobRepository(second)
+        ids = [(await jobs_a.create(new_job(), state=JobState.WAITING)).id for _ in range(40)]
+        got_a, got_b = await asyncio.gather(jobs_a.claim(A, 30), jobs_b.claim(B, 30))
+        a_ids, b_ids = {j.id for j in got_a}, {j.id for j in got_b}
+        assert not a_ids & b_ids
+        assert a_ids | b_ids == set(ids)
+        for job_id in ids:
+            stored = await jobs_a.get(job_id)
+            assert stored is not None
+            assert stored.owner == (A if job_id in a_ids else B)
+    finally:
+        await first.close()
+        await second.close()
