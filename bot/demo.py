@@ -19,8 +19,8 @@ from typing import TextIO
 
 from aiohttp import web
 
-from bot.cli import CLI_GUILD, PrintingListener, submit_and_follow
 from bot.config import load_settings
+from bot.console import CLI_GUILD, PrintingListener, submit_and_follow
 from bot.core import open_core
 from bot.jobs.orders import plan_order
 from bot.media.page_checks import ffmpeg_path

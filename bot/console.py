@@ -1,0 +1,168 @@
+"""Creating a character from a terminal: print its progress and card, follow it to its
+end, and give up on a request toapis never accepts (the CLI's `create` and the demo)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+from typing import TextIO
+
+from bot.core import Core
+from bot.jobs.orders import CreateOrder, resolve
+from bot.jobs.ranges import format_seconds
+from bot.providers.base import CharacterRequest
+from bot.records import Character, Job, JobState
+
+BAR_CELLS = 20
+DEFAULT_GIVE_UP = 60.0
+CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
+
+
+class PrintingListener:
+    """Prints what happens to the job, one line per visible change."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self.started = time.monotonic()
+        self.characters: list[Character] = []
+
+    def _line(self, text: str) -> None:
+        elapsed = time.monotonic() - self.started
+        print(f"[{elapsed:5.1f}s] {text}", file=self.out, flush=True)
+
+    async def job_changed(self, job: Job) -> None:
+        """Print state and progress (and why, while the request waits to be accepted)."""
+        if job.state is JobState.WAITING:
+            reason = (job.error_message or "toapis is busy").rstrip(".")
+            self._line(f"not sent yet: {reason}; retrying")
+            return
+        words = job.state.value.replace("_", " ")
+        filled = round(job.progress / 100 * BAR_CELLS)
+        bar = "#" * filled + "." * (BAR_CELLS - filled)
+        self._line(f"[{bar}] {job.progress:3d}%  {words}  (task {job.task_id})")
+
+    async def job_stalled(self, job: Job) -> None:
+        """Say it is still running."""
+        self._line("still running at toapis; it will be picked up when it finishes")
+
+    async def character_ready(self, job: Job, character: Character) -> None:
+        """Print the character."""
+        self.characters.append(character)
+        self._line(f"character ready: {character.display_name}")
+        print(format_character(character), file=self.out, flush=True)
+
+    async def job_failed(self, job: Job) -> None:
+        """Print why it failed."""
+        self._line(f"failed: {job.error_message}")
+
+    async def job_unknown(self, job: Job) -> None:
+        """Print the uncertain state."""
+        self._line(f"unknown: {job.error_message}")
+
+
+def format_character(character: Character) -> str:
+    """A few aligned lines describing a stored character."""
+    created = datetime.fromtimestamp(character.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    avatar = f"{len(character.avatar)} bytes" if character.avatar else "not stored"
+    return "\n".join(
+        [
+            f"  name:         {character.display_name}",
+            f"  use in text:  @{character.username}",
+            f"  character id: {character.character_id}",
+            f"  task id:      {character.task_id}",
+            f"  created:      {created}",
+            f"  avatar:       {avatar}",
+        ]
+    )
+
+
+async def submit_and_follow(
+    core: Core,
+    order: CreateOrder,
+    guild: int,
+    listener: PrintingListener,
+    out: TextIO,
+    *,
+    give_up: float = DEFAULT_GIVE_UP,
+) -> int:
+    """Resolve, prepare and submit `order`, then follow it to its end (0: a character).
+
+    A request toapis has not accepted after `give_up` seconds (unreachable, busy) is
+    abandoned: the job is stored as failed, nothing was sent or charged.
+    """
+    gone = core.provider.models.unavailable(order.model)
+    if gone is not None:
+        raise gone
+    order = await resolve(order, allow_private=core.settings.allow_private_urls)
+    prepared = await core.intake.prepare(order)
+    if prepared.uploaded:
+        print(
+            f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
+            file=out,
+            flush=True,
+        )
+    request = CharacterRequest(
+        model=order.model,
+        start=prepared.start,
+        end=prepared.end,
+        url=prepared.url,
+        from_task=prepared.from_task,
+    )
+    new = order.new_job(
+        guild_id=guild,
+        channel_id=None,
+        message_id=None,
+        requester_id=None,
+        provider=core.provider.name,
+    )
+    print(
+        f"submitting {order.reference} {format_seconds(order.clip.start)}-"
+        f"{format_seconds(order.clip.end)} s with {order.model}",
+        file=out,
+        flush=True,
+    )
+    job = await core.tracker.submit(new, request)
+    final = await _follow(core, job, give_up)
+    if final is not None and final.error_code == GAVE_UP:
+        print(f"error: {final.error_message}", file=out, flush=True)
+        return 1
+    return 0 if final is not None and listener.characters else 1
+
+
+GAVE_UP = "not_accepted"
+
+
+async def _follow(core: Core, job: Job, give_up: float) -> Job | None:
+    """Wait for the job; give up once it was not accepted within `give_up` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + give_up
+    following = asyncio.ensure_future(core.tracker.wait(job.id))
+    wait = max(0.0, deadline - loop.time())
+    while True:
+        done, _ = await asyncio.wait([following], timeout=wait)
+        if done:
+            return following.result()
+        stored = await core.jobs.get(job.id)
+        if stored is None or stored.task_id is not None or stored.state.is_final:
+            return await following  # accepted: follow it to its end, however long
+        if stored.state is JobState.WAITING:
+            break  # between attempts: nothing in flight, safe to stop here
+        wait = 0.5  # a create request is in flight: its answer decides
+    await core.tracker.stop()
+    following.cancel()
+    stored = await core.jobs.get(job.id)
+    if stored is None or stored.state is not JobState.WAITING:
+        return stored  # accepted at the last moment: it resumes on the next start
+    reason = (stored.error_message or "toapis could not be reached").rstrip(".")
+    failed = await core.jobs.update_status(
+        job.id,
+        JobState.FAILED,
+        0,
+        error_code=GAVE_UP,
+        error_message=(
+            f"gave up after {give_up:g} s: {reason}. Nothing was sent or charged; try again later."
+        ),
+    )
+    await core.jobs.mark_announced(job.id)
+    return failed
