@@ -7,12 +7,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.errors import report_failure
+from cogs._components import CHARACTER_ID, Guarded
 
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog
-
-_CID = r"(?P<cid>[A-Za-z0-9_\-]{1,80})"
 
 
 def _cog(interaction: discord.Interaction) -> CharacterCog:
@@ -21,23 +19,8 @@ def _cog(interaction: discord.Interaction) -> CharacterCog:
     return cog  # type: ignore[no-any-return]
 
 
-class _Guarded:
-    """Runs `act` and reports any failure to the user (never "This interaction failed")."""
-
-    async def act(self, interaction: discord.Interaction) -> None:
-        """What the button does."""
-        raise NotImplementedError
-
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Discord's entry point: `act`, guarded."""
-        try:
-            await self.act(interaction)
-        except Exception as exc:
-            await report_failure(interaction, exc)
-
-
 class RenameButton(
-    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:rename:{_CID}"
+    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:rename:{CHARACTER_ID}"
 ):
     """Opens the rename modal (creator or Manage Server)."""
 
@@ -65,7 +48,7 @@ class RenameButton(
 
 
 class DeleteButton(
-    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:delete:{_CID}"
+    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:delete:{CHARACTER_ID}"
 ):
     """Asks for confirmation, then deletes (creator or Manage Server)."""
 
@@ -93,7 +76,7 @@ class DeleteButton(
 
 
 class AgainButton(
-    _Guarded,
+    Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"sora:again:(?P<job>\d{1,19})",
 ):
@@ -123,7 +106,7 @@ class AgainButton(
 
 
 class CreateFromMessageButton(
-    _Guarded,
+    Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"sora:react:(?P<channel>\d{1,19}):(?P<message>\d{1,19}):(?P<user>\d{1,19})",
 ):
@@ -162,7 +145,7 @@ class CreateFromMessageButton(
 
 
 class RetryButton(
-    _Guarded,
+    Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"sora:retry:(?P<job>\d{1,19})",
 ):

@@ -15,8 +15,8 @@ import discord
 
 from bot.jobs.ranges import format_clock
 from bot.records import Job, JobState
+from cogs._components import JOB_ID, Guarded
 from cogs.character._render import describe_source, render_cancelled
-from cogs.errors import report_failure
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -77,7 +77,7 @@ async def show_jobs(interaction: discord.Interaction) -> None:
 
 
 class CancelButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"sora:cancel:(?P<job>\d{1,19})"
+    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:cancel:{JOB_ID}"
 ):
     """Cancel one job (the requester or Manage Server)."""
 
@@ -98,14 +98,8 @@ class CancelButton(
         """Rebuild from the custom_id (untrusted: checked in `callback`)."""
         return cls(int(match["job"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
         """Cancel, tell the member, refresh the list."""
-        try:
-            await self._cancel(interaction)
-        except Exception as exc:
-            await report_failure(interaction, exc)
-
-    async def _cancel(self, interaction: discord.Interaction) -> None:
         core = _core(interaction)
         job = await core.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id or job.state.is_final:

@@ -8,12 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.character._buttons import _CID, _Guarded
+from cogs._components import CHARACTER_ID, JOB_ID, Guarded
 
 if TYPE_CHECKING:
     from cogs.video._cog import VideoCog
-
-_JOB = r"(?P<job>\d{1,19})"
 
 
 def _cog(interaction: discord.Interaction) -> VideoCog:
@@ -23,7 +21,7 @@ def _cog(interaction: discord.Interaction) -> VideoCog:
 
 
 class VideoAgainButton(
-    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vagain:{_JOB}"
+    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vagain:{JOB_ID}"
 ):
     """Make another video with the same prompt, characters and settings."""
 
@@ -51,7 +49,7 @@ class VideoAgainButton(
 
 
 class CharacterFromVideoButton(
-    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vchar:{_JOB}"
+    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vchar:{JOB_ID}"
 ):
     """Open the range form for a character from this video (`from_task`)."""
 
@@ -79,7 +77,7 @@ class CharacterFromVideoButton(
 
 
 class UseInVideoButton(
-    _Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vuse:{_CID}"
+    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vuse:{CHARACTER_ID}"
 ):
     """Under a character card: a form for the prompt of a video starring it."""
 
