@@ -295,13 +295,8 @@ class Simulator:
                 "Webhooks are not configured for this API token",
                 "invalid_request_error",
             )
-        if checked.model in self.scenario.retired_models:  # as resellers answered in 2026
-            return api_error(
-                400,
-                "model_not_found",
-                f"The model `{checked.model}` does not exist or is not available",
-                "invalid_request_error",
-            )
+        if checked.model in self.scenario.retired_models:
+            return _retired(checked.model)
         task = SimTask(
             id=new_task_id(),
             model=checked.model,
@@ -313,6 +308,14 @@ class Simulator:
         if isinstance(callback, str) and callback:
             task.callback_url = callback
             task.on_final = self._send_webhook
+        self._start(task)
+        log.info("created %s (%s %s-%s)", task.id, task.model, task.start, task.end)
+        if self.scenario.submit_delay > 0:  # created, but the answer is slow to come
+            await asyncio.sleep(self.scenario.submit_delay)
+        return web.json_response(task.to_json())
+
+    def _start(self, task: SimTask) -> None:
+        """Register a new task and run it as the scenario says."""
         self.tasks[task.id] = task
         self.submits += 1
         assert self._client is not None
@@ -326,10 +329,6 @@ class Simulator:
             ),
             name=f"sim-{task.id}",
         )
-        log.info("created %s (%s %s-%s)", task.id, task.model, task.start, task.end)
-        if self.scenario.submit_delay > 0:  # created, but the answer is slow to come
-            await asyncio.sleep(self.scenario.submit_delay)
-        return web.json_response(task.to_json())
 
     async def _submit_video(self, body: dict[str, Any]) -> web.Response:
         """A create request with a prompt: video generation."""
@@ -337,12 +336,7 @@ class Simulator:
         if isinstance(checked, str):
             return api_error(400, 400, checked, "invalid_request_error")
         if checked.model in self.scenario.retired_models:
-            return api_error(
-                400,
-                "model_not_found",
-                f"The model `{checked.model}` does not exist or is not available",
-                "invalid_request_error",
-            )
+            return _retired(checked.model)
         task = SimTask(
             id=new_task_id(),
             model=checked.model,
@@ -354,19 +348,7 @@ class Simulator:
             duration=checked.duration,
             aspect_ratio=checked.aspect_ratio,
         )
-        self.tasks[task.id] = task
-        self.submits += 1
-        assert self._client is not None
-        task.runner = asyncio.create_task(
-            run_task(
-                task,
-                self.scenario.copy(),
-                live=lambda: self.scenario,
-                base_url=self.base_url,
-                client=self._client,
-            ),
-            name=f"sim-{task.id}",
-        )
+        self._start(task)
         log.info("created video %s (%s %ss)", task.id, task.model, task.duration)
         return web.json_response(task.to_json())
 
@@ -512,3 +494,13 @@ async def _optional_json(request: web.Request) -> dict[str, Any]:
     except (ValueError, UnicodeDecodeError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def _retired(model: str) -> web.Response:
+    """What resellers answered in 2026 for a model they no longer offer."""
+    return api_error(
+        400,
+        "model_not_found",
+        f"The model `{model}` does not exist or is not available",
+        "invalid_request_error",
+    )
