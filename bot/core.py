@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
+from bot.changes import GUILD_SETTINGS, OWNER
 from bot.config import Settings
 from bot.guild_settings import SettingsService
 from bot.jobs.budget import AccountBudgets, tier_limits
@@ -23,8 +25,12 @@ from storage import (
     LifecycleRepository,
     StateRepository,
 )
+from storage.budget_ledger import BudgetLedger, budget_ledger
 from storage.guild_settings import GuildSettingsRepository
+from storage.notices import ChangeNotices, change_notices
 from storage.webhooks import WebhookEventRepository
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,6 +51,9 @@ class Core:
     webhook_events: WebhookEventRepository
     intake: MediaIntake
     lifecycle: DataLifecycle
+    # Shared by every process on the database (PostgreSQL); None when there is one.
+    ledger: BudgetLedger | None = None
+    notices: ChangeNotices | None = None
 
     async def close(self) -> None:
         """Stop following jobs, then close the provider and the database (each once).
@@ -57,6 +66,8 @@ class Core:
             await self.provider.aclose()
         finally:
             self.intake.workers.shutdown()
+            if self.notices is not None:
+                await self.notices.close()
             await self.database.close()
 
 
@@ -68,6 +79,26 @@ def make_budgets(settings: Settings) -> AccountBudgets:
         query_per_second=settings.toapis_query_per_second,
     )
     return AccountBudgets.create(limits, query_share=settings.toapis_query_share)
+
+
+async def follow_changes(
+    notices: ChangeNotices, guild_settings: SettingsService, owner: OwnerControls
+) -> None:
+    """Forget what the other processes changed (everything after a reconnection)."""
+
+    def changed(topic: str, key: str) -> None:
+        if topic == GUILD_SETTINGS and key.isdigit():
+            guild_settings.forget(int(key))
+        elif topic == OWNER:
+            owner.forget()
+        else:
+            log.warning("unknown change notice %r %r; ignored", topic, key)
+
+    def missed() -> None:
+        guild_settings.forget_all()
+        owner.forget()
+
+    await notices.listen(changed, missed)
 
 
 def make_provider(
@@ -109,6 +140,9 @@ async def open_core(
     except BaseException:
         await provider.aclose()
         raise
+    ledger = budget_ledger(database)
+    if ledger is not None:  # several processes: each request is counted over all of them
+        budgets.share(ledger)
     jobs = JobRepository(database)
     characters = CharacterRepository(database)
     hub = ListenerHub()
@@ -132,9 +166,18 @@ async def open_core(
         download=checked_download(allow_private=settings.allow_private_urls),
         budgets=budgets,
     )
-    guild_settings = SettingsService(GuildSettingsRepository(database))
+    notices = change_notices(database)
+    guild_settings = SettingsService(GuildSettingsRepository(database), notices)
     state = StateRepository(database)
-    owner = OwnerControls(state)
+    owner = OwnerControls(state, notices)
+    if notices is not None:
+        try:
+            await follow_changes(notices, guild_settings, owner)
+        except BaseException:
+            await notices.close()
+            await provider.aclose()
+            await database.close()
+            raise
     return Core(
         settings,
         database,
@@ -158,4 +201,6 @@ async def open_core(
             guild_days=settings.guild_retention_days,
             job_days=settings.job_retention_days,
         ),
+        ledger,
+        notices,
     )

@@ -13,6 +13,8 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot.changes import GUILD_SETTINGS, ChangePublisher
+
 log = logging.getLogger(__name__)
 
 
@@ -117,14 +119,18 @@ class SettingsService:
     """Reads and changes guild settings; each guild is loaded once, then served from memory.
 
     Writes go to storage first and then to the cache, one at a time per guild, so the
-    cache never holds a value that storage does not.
+    cache never holds a value that storage does not. With `notices`, each write is told
+    to the other processes, which forget that guild; a value read while some entry was
+    forgotten is returned but not cached (it may predate the change).
     """
 
-    def __init__(self, store: SettingsStore) -> None:
+    def __init__(self, store: SettingsStore, notices: ChangePublisher | None = None) -> None:
         """Keep settings in ``store`` (a ``GuildSettingsRepository``)."""
         self._store = store
+        self._notices = notices
         self._cache: dict[int, GuildSettings] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._generation = 0  # counts forgets: a read that saw one is not cached
 
     def _lock(self, guild_id: int) -> asyncio.Lock:
         return self._locks.setdefault(guild_id, asyncio.Lock())
@@ -146,23 +152,42 @@ class SettingsService:
         check_fields(fields)
         async with self._lock(guild_id):
             current = await self._load(guild_id)
+            generation = self._generation
             if fields:
                 await self._store.set_many(guild_id, fields)
             values: dict[str, Any] = {
                 k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()
             }
             updated = dataclasses.replace(current, **values)
-            self._cache[guild_id] = updated
-            return updated
+            if generation == self._generation:
+                self._cache[guild_id] = updated
+            else:  # another process changed it meanwhile: read it again next time
+                self._cache.pop(guild_id, None)
+        if fields and self._notices is not None:
+            try:
+                await self._notices.publish(GUILD_SETTINGS, str(guild_id))
+            except Exception:
+                log.warning(
+                    "guild %d: other processes were not told of the change", guild_id, exc_info=True
+                )
+        return updated
 
     def forget(self, guild_id: int) -> None:
-        """Drop a guild from the cache (e.g. when the bot leaves it)."""
+        """Drop a guild from the cache (the bot left it, or another process changed it)."""
+        self._generation += 1
         self._cache.pop(guild_id, None)
+
+    def forget_all(self) -> None:
+        """Drop every guild from the cache (changes may have been missed)."""
+        self._generation += 1
+        self._cache.clear()
 
     async def _load(self, guild_id: int) -> GuildSettings:
         """Cached settings, or read them from storage; the guild's lock must be held."""
         cached = self._cache.get(guild_id)
         if cached is None:
+            generation = self._generation
             cached = from_stored(guild_id, await self._store.get_all(guild_id))
-            self._cache[guild_id] = cached
+            if generation == self._generation:
+                self._cache[guild_id] = cached
         return cached

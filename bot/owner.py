@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot.changes import OWNER, ChangePublisher
 from storage import StateRepository
 
 log = logging.getLogger(__name__)
@@ -53,26 +54,44 @@ class OwnerState:
 
 
 class OwnerControls:
-    """Reads and changes the owner's controls (cached; writes go to storage first)."""
+    """Reads and changes the owner's controls (cached; writes go to storage first, and
+    with `notices` are told to the other processes, which forget their copy)."""
 
-    def __init__(self, state: StateRepository) -> None:
+    def __init__(self, state: StateRepository, notices: ChangePublisher | None = None) -> None:
         self._state = state
+        self._notices = notices
         self._cached: OwnerState | None = None
         self._lock = asyncio.Lock()
+        self._generation = 0  # counts forgets: a read that saw one is not cached
 
     async def get(self) -> OwnerState:
         """The current controls."""
-        if self._cached is None:
-            self._cached = OwnerState.from_json(await self._state.get(STATE_KEY))
-        return self._cached
+        cached = self._cached
+        if cached is None:
+            generation = self._generation
+            cached = OwnerState.from_json(await self._state.get(STATE_KEY))
+            if generation == self._generation:
+                self._cached = cached
+        return cached
 
     async def change(self, **fields: Any) -> OwnerState:
         """Change some controls and return all of them."""
         async with self._lock:
             updated = dataclasses.replace(await self.get(), **fields)
+            generation = self._generation
             await self._state.set(STATE_KEY, updated.to_json())
-            self._cached = updated
-            return updated
+            self._cached = updated if generation == self._generation else None
+        if self._notices is not None:
+            try:
+                await self._notices.publish(OWNER)
+            except Exception:
+                log.warning("other processes were not told of the owner's change", exc_info=True)
+        return updated
+
+    def forget(self) -> None:
+        """Drop the cached controls (another process changed them)."""
+        self._generation += 1
+        self._cached = None
 
     async def block(self, *, user: int | None = None, guild: int | None = None) -> OwnerState:
         """Block a member (everywhere) or a server."""

@@ -382,12 +382,13 @@ class JobRepository:
 
     async def renew(self, owner: str, seconds: float) -> set[int]:
         """Extend every lease `owner` still holds on a job with work left (not announced
-        yet); returns their ids (a job missing from it was taken over: its owner must
-        stop following it)."""
+        yet); returns the ids of every job it holds (a job missing from it was taken over:
+        its owner must stop following it). An announced job not released yet is held, not
+        extended: its owner is about to release it."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "UPDATE jobs SET lease_until = ? WHERE owner = ? AND announced_at IS NULL "
-                "RETURNING id",
+                "UPDATE jobs SET lease_until = CASE WHEN announced_at IS NULL THEN ? "
+                "ELSE lease_until END WHERE owner = ? RETURNING id",
                 (time.time() + seconds, owner),
             )
         return {int(row["id"]) for row in rows}

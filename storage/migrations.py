@@ -184,6 +184,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN lease_until REAL NULL;
     CREATE INDEX jobs_owner ON jobs (owner);
     """,
+    # 12: request budgets shared by every process (`storage.budget_ledger`): PostgreSQL
+    # only, as a SQLite file has one process, which keeps its budgets in memory.
+    "",
 ]
 
 # The schema version this code writes and understands.

@@ -167,6 +167,52 @@ PG_MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN lease_until DOUBLE PRECISION NULL;
     CREATE INDEX jobs_owner ON jobs (owner);
     """,
+    # 12: request budgets shared by every process: the stamps of recent grants, pauses
+    # after a 429, and one function that admits a request under all of a budget's windows
+    # (see `storage.budget_ledger`; SQLite has one process and no twin tables).
+    """
+    CREATE TABLE budget_grants (
+        name       TEXT             NOT NULL,
+        granted_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX budget_grants_name_at ON budget_grants (name, granted_at);
+    CREATE TABLE budget_pauses (
+        name         TEXT PRIMARY KEY,
+        paused_until DOUBLE PRECISION NOT NULL
+    );
+    CREATE FUNCTION budget_admit(budget TEXT, counts INTEGER[], spans DOUBLE PRECISION[])
+    RETURNS DOUBLE PRECISION LANGUAGE plpgsql AS $$
+    DECLARE
+        now_at  DOUBLE PRECISION;
+        delay   DOUBLE PRECISION;
+        longest DOUBLE PRECISION := 0;
+        nth     DOUBLE PRECISION;
+    BEGIN
+        -- One caller per budget at a time, whichever process it is in.
+        PERFORM pg_advisory_xact_lock(hashtext(current_schema()), hashtext(budget));
+        now_at := extract(epoch FROM clock_timestamp());
+        SELECT greatest(0, paused_until - now_at) INTO delay
+            FROM budget_pauses WHERE name = budget;
+        delay := coalesce(delay, 0);
+        FOR i IN 1 .. coalesce(array_length(counts, 1), 0) LOOP
+            longest := greatest(longest, spans[i]);
+            -- The window is full when it already holds counts[i] stamps: wait until the
+            -- counts[i]-th newest slides out.
+            SELECT granted_at INTO nth FROM budget_grants
+                WHERE name = budget AND granted_at > now_at - spans[i]
+                ORDER BY granted_at DESC OFFSET counts[i] - 1 LIMIT 1;
+            IF FOUND THEN
+                delay := greatest(delay, nth + spans[i] - now_at);
+            END IF;
+        END LOOP;
+        DELETE FROM budget_grants WHERE name = budget AND granted_at <= now_at - longest;
+        IF delay <= 0 THEN
+            INSERT INTO budget_grants (name, granted_at) VALUES (budget, now_at);
+        END IF;
+        RETURN delay;
+    END
+    $$;
+    """,
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.

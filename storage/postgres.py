@@ -129,6 +129,14 @@ class PostgresDatabase(Database):
         async with self._pool.acquire() as conn:
             yield conn
 
+    async def connect(self) -> Any:
+        """A new connection of its own, outside the pool (to LISTEN on); the caller closes it."""
+        self._ensure_open()
+        try:
+            return await asyncpg.connect(self._url)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            raise StorageError(f"cannot connect to the database at {self.where}: {exc}") from exc
+
     async def close(self) -> None:
         """Close every connection of the pool. Safe to call twice."""
         if self._closed:

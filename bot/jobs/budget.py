@@ -11,6 +11,13 @@ A slot is granted first (`reserve`) and stamped when the request really leaves
 get from its grant to the socket never squeezes two windows' worth into one. A 429 or
 503 (`slow_down`) pauses the whole budget for its Retry-After and halves its rate, which
 comes back linearly: every caller waits in one line instead of retrying on its own.
+
+Several processes sharing one account (one PostgreSQL database) would each keep their own
+windows and together go N times over. So a budget may also have a shared ledger
+(`storage.budget_ledger`): the budget still orders its callers and keeps its own windows,
+and right before a request leaves (`take`) the ledger must admit it too, under the same
+windows counted over every process (with `SHARED_MARGIN` for the hop from the ledger to
+the socket). A `slow_down` pauses the ledger too, so every process pauses.
 """
 
 from __future__ import annotations
@@ -20,15 +27,17 @@ import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 15 * 60.0
 SLOT_HOLD = 5.0  # a granted slot that is never stamped counts as sent this long after
 MARGIN = 0.05  # seconds added to every window (clock and socket jitter)
+SHARED_MARGIN = 0.25  # the same for the shared windows (ledger round trip, then socket)
 RECOVERY = 30.0  # seconds for a slowed budget to come back to its full rate
 REHALVE = 1.0  # 429s within this long of the last halving are one episode (halved once)
 MIN_FACTOR = 0.25
@@ -99,6 +108,18 @@ class Slot:
         return min(now, self.granted + SLOT_HOLD)
 
 
+class SharedLedger(Protocol):
+    """Grants and pauses shared by every process (`storage.budget_ledger.BudgetLedger`)."""
+
+    async def admit(self, name: str, windows: Sequence[tuple[int, float]]) -> float:
+        """Record a grant and return 0, or return the seconds to wait (nothing recorded)."""
+        ...
+
+    async def pause(self, name: str, seconds: float) -> None:
+        """No grant of `name` in any process for `seconds`."""
+        ...
+
+
 _PREPAID: ContextVar[Slot | None] = ContextVar("prepaid_slot", default=None)
 
 
@@ -116,10 +137,21 @@ def prepaid(slot: Slot) -> Iterator[None]:
 class Budget:
     """A sliding-window budget shared by every job; `reserve` waits in FIFO order."""
 
-    def __init__(self, name: str, rate: Rate, *, clock: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        rate: Rate,
+        *,
+        clock: Callable[[], float] | None = None,
+        ledger: SharedLedger | None = None,
+    ) -> None:
         self.name = name
         self.rate = rate
         self._clock = clock
+        self.ledger = ledger  # shared with other processes; None: this process alone
+        self._admitting = asyncio.Lock()  # one caller of this process asks the ledger
+        self._ledger_failing = False
+        self._sharing: set[asyncio.Task[None]] = set()
         self._slots: deque[Slot] = deque()
         self._waiters: deque[asyncio.Future[Slot]] = deque()
         self._urgent: deque[asyncio.Future[Slot]] = deque()  # served before `_waiters`
@@ -143,12 +175,12 @@ class Budget:
         regained = (now - self._slowed_at) / RECOVERY * (1.0 - self._factor)
         return min(1.0, self._factor + max(0.0, regained))
 
-    def windows(self, now: float) -> list[tuple[int, float]]:
+    def windows(self, now: float, margin: float = MARGIN) -> list[tuple[int, float]]:
         """(count, seconds) of each window at the current rate."""
         factor = self.factor(now)
         second = max(1, math.floor(self.rate.per_second * factor + 1e-9))
         ten = max(1, math.floor(self.rate.per_ten * factor + 1e-9))
-        return [(second, 1.0 + MARGIN), (ten, 10.0 + MARGIN)]
+        return [(second, 1.0 + margin), (ten, 10.0 + margin)]
 
     def delay(self) -> float:
         """Seconds until a new request fits in every window (0 if it fits now)."""
@@ -188,15 +220,40 @@ class Budget:
                 line.remove(waiter)
             raise
 
-    async def take(self) -> Slot:
-        """The slot for a request about to leave: the one prepaid for this task, or a new one."""
+    async def take(self, *, urgent: bool = False) -> Slot:
+        """The slot for a request about to leave: the one prepaid for this task, or a new
+        one; admitted by the shared ledger too when there is one, then stamped."""
         slot = _PREPAID.get()
-        if slot is not None and slot._budget is self and slot.sent is None:
-            slot.use()
-            return slot
-        slot = await self.reserve()
+        fresh = slot is None or slot._budget is not self or slot.sent is not None
+        if fresh:
+            slot = await self.reserve(urgent=urgent)
+        assert slot is not None
+        if self.ledger is not None:
+            try:
+                await self._admitted(self.ledger)
+            except BaseException:
+                if fresh:
+                    self.give_back(slot)
+                raise
         slot.use()
         return slot
+
+    async def _admitted(self, ledger: SharedLedger) -> None:
+        """Wait until the shared ledger records this request (ask, sleep its wait, ask
+        again). If the database fails, the request goes on under this process's windows."""
+        async with self._admitting:
+            while True:
+                try:
+                    wait = await ledger.admit(self.name, self.windows(self.now(), SHARED_MARGIN))
+                except Exception:
+                    if not self._ledger_failing:
+                        log.warning("%s budget: the shared ledger failed", self.name, exc_info=True)
+                    self._ledger_failing = True
+                    return
+                self._ledger_failing = False
+                if wait <= 0:
+                    return
+                await asyncio.sleep(wait)
 
     def give_back(self, slot: Slot) -> None:
         """A granted slot that was not used (its job went away)."""
@@ -241,6 +298,7 @@ class Budget:
             self._factor = max(MIN_FACTOR, self.factor(now) / 2)
             self._slowed_at = now
         self.slowdowns += 1
+        self._share_pause(wait)
         log.warning(
             "toapis %s budget: %s; pausing %.1fs and slowing to %.0f%% of the rate",
             self.name,
@@ -255,7 +313,28 @@ class Budget:
         """`X-RateLimit-Remaining: 0`: no more requests before the window resets."""
         now = self.now()
         self.paused_until = max(self.paused_until, now + min(RETRY_AFTER_CAP, reset_in))
+        self._share_pause(min(RETRY_AFTER_CAP, reset_in))
         self._reschedule()
+
+    def _share_pause(self, seconds: float) -> None:
+        """Pause every process sharing the ledger too (in the background)."""
+        ledger = self.ledger
+        if ledger is None or seconds <= 0:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no running loop: nothing is sent either
+            return
+
+        async def share() -> None:
+            try:
+                await ledger.pause(self.name, seconds)
+            except Exception:
+                log.warning("%s budget: could not share the pause", self.name, exc_info=True)
+
+        task = loop.create_task(share())
+        self._sharing.add(task)
+        task.add_done_callback(self._sharing.discard)
 
     def _reschedule(self) -> None:
         if self._timer is not None:
@@ -271,6 +350,11 @@ class AccountBudgets:
 
     submit: Budget
     query: Budget
+
+    def share(self, ledger: SharedLedger) -> None:
+        """Count both budgets over every process using `ledger` too."""
+        self.submit.ledger = ledger
+        self.query.ledger = ledger
 
     @classmethod
     def create(cls, limits: Limits, *, query_share: float = 0.8) -> AccountBudgets:

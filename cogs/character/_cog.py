@@ -58,7 +58,7 @@ class CharacterCog(commands.Cog):
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
-        writes = DiscordWrites(self.core.settings.discord_writes_per_second)
+        writes = DiscordWrites(self.core.settings.discord_writes_per_second, self.core.ledger)
         self.flow = CreateFlow(bot, writes)
         self.job_listener = DiscordJobListener(
             bot, self.core.characters, replies=self.flow.replies, writes=writes

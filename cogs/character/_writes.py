@@ -9,20 +9,20 @@ edits are coalesced per message while they wait, so the newest state is the one 
 
 from __future__ import annotations
 
-from bot.jobs.budget import Budget, Rate
+from bot.jobs.budget import Budget, Rate, SharedLedger
 from bot.service import metrics
 
 
 class DiscordWrites:
-    """The write budget shared by the job listener and the create flow."""
+    """The write budget shared by the job listener and the create flow (and by every
+    process of the bot when `ledger` is given: they all write with one token)."""
 
-    def __init__(self, per_second: float = 25.0) -> None:
-        self.budget = Budget("discord", Rate(per_second, per_second * 10))
+    def __init__(self, per_second: float = 25.0, ledger: SharedLedger | None = None) -> None:
+        self.budget = Budget("discord", Rate(per_second, per_second * 10), ledger=ledger)
 
     async def wait(self, urgent: bool) -> None:
         """Wait for a write slot (urgent: a card or a failure goes before progress)."""
-        slot = await self.budget.reserve(urgent=urgent)
-        slot.use()
+        await self.budget.take(urgent=urgent)
         metrics.DISCORD_WRITES.labels("card_or_failure" if urgent else "progress").inc()
 
     @property

@@ -3,8 +3,10 @@
     python -m tests.jobs.lease_worker DATABASE_URL TOAPIS_URL INDEX JOBS LOG
 
 Opens the core on the shared PostgreSQL schema against the toapis simulator, submits
-JOBS character jobs, follows them (and any it takes over) until SIGTERM. Every status
-query, every card and the submitted job ids are written to LOG as JSON lines.
+JOBS character jobs at once (they wait in the submit line), follows them (and any it
+takes over) until SIGTERM. Every status query, every card and the submitted job ids are
+written to LOG as JSON lines. The toapis budgets are `SUBMITS` and `QUERIES` per second,
+for all the processes together (the simulator enforces the same figures).
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ from bot.providers.base import CharacterRequest, Task
 from bot.records import Character, Job, NewJob, SourceKind
 
 LEASE = 3.0
+SUBMITS = 20.0  # per second, and ten times that per 10 s
+QUERIES = 60.0
+REQUESTER = 100  # the requester of worker 0's jobs (worker i: REQUESTER + i)
 
 
 class Log:
@@ -55,11 +60,13 @@ async def main(url: str, toapis: str, index: int, count: int, log_path: Path) ->
     settings = Settings(
         _env_file=None,
         database_url=url,
-        database_pool_size=4,
+        database_pool_size=6,
         toapis_api_key="sim-key",
         toapis_base_url=toapis,
         allow_private_urls=True,
         lease_seconds=LEASE,
+        toapis_submit_per_second=SUBMITS,
+        toapis_query_per_second=QUERIES,
     )
     timings = TrackerTimings(
         poll_interval=0.2,
@@ -81,8 +88,8 @@ async def main(url: str, toapis: str, index: int, count: int, log_path: Path) ->
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
         await core.tracker.start()
-        ids = []
-        for n in range(count):
+
+        async def submit(n: int) -> int:
             url_n = f"https://example.com/p{index}-{n}.mp4"
             new = NewJob(
                 guild_id=1,
@@ -93,11 +100,13 @@ async def main(url: str, toapis: str, index: int, count: int, log_path: Path) ->
                 model="sora-2",
                 channel_id=10,
                 message_id=11,
-                requester_id=100 + index,
+                requester_id=REQUESTER + index,
             )
             job = await core.tracker.submit(new, CharacterRequest(start=1, end=3, url=url_n))
-            ids.append(job.id)
-        log.write("submitted", jobs=ids, owner=core.tracker.owner)
+            return job.id
+
+        ids = await asyncio.gather(*(submit(n) for n in range(count)))
+        log.write("submitted", jobs=list(ids), owner=core.tracker.owner)
         await stop.wait()
     finally:
         await core.close()

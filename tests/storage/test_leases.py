@@ -50,9 +50,14 @@ async def test_announced_jobs_are_not_renewed_or_claimed(db: Database) -> None:
     job = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=30)
     await jobs.update_status(job.id, JobState.FAILED, 0, error_code="x", error_message="x")
     assert await jobs.renew(A, 30) == {job.id}  # final, not announced yet: work left
-    await jobs.mark_announced(job.id)
-    assert await jobs.renew(A, 30) == set()
+    announced = await jobs.mark_announced(job.id)
+    # Still held until released (its owner is about to), but no longer extended.
+    assert await jobs.renew(A, 60) == {job.id}
+    still = await jobs.get(job.id)
+    assert still is not None and still.lease_until == announced.lease_until
     assert await jobs.claim(B, -1) == []
+    await jobs.release(A, job.id)
+    assert await jobs.renew(A, 30) == set()
 
 
 async def test_only_orphaned_submissions_are_interrupted(db: Database) -> None:
