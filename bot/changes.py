@@ -1,8 +1,10 @@
-"""Telling the other processes of the bot what changed, so they drop what they cached.
+"""Telling the other processes of the bot what changed.
 
 With PostgreSQL several processes share one database, and each caches guild settings and
 the owner's controls; a change made in one is published (`storage.notices`) and the others
-forget that entry. With SQLite there is one process and nothing to tell.
+forget that entry. A job outcome stored by a process that does not follow the job (a
+webhook reached it) is published too, so the process following it announces it at once.
+With SQLite there is one process and nothing to tell.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from typing import Protocol
 
 GUILD_SETTINGS = "guild_settings"  # key: the guild id
 OWNER = "owner"  # key: none
+JOB_OUTCOME = "job_outcome"  # key: the job id; stored by a process that does not hold it
 
 
 class ChangePublisher(Protocol):

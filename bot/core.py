@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.changes import GUILD_SETTINGS, OWNER
+from bot.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.config import Settings
 from bot.guild_settings import SettingsService
 from bot.jobs.budget import AccountBudgets, tier_limits
@@ -82,15 +82,22 @@ def make_budgets(settings: Settings) -> AccountBudgets:
 
 
 async def follow_changes(
-    notices: ChangeNotices, guild_settings: SettingsService, owner: OwnerControls
+    notices: ChangeNotices,
+    guild_settings: SettingsService,
+    owner: OwnerControls,
+    tracker: JobTracker | None = None,
 ) -> None:
-    """Forget what the other processes changed (everything after a reconnection)."""
+    """Forget what the other processes changed (everything after a reconnection), and
+    announce at once the outcomes they stored of jobs this process follows."""
 
     def changed(topic: str, key: str) -> None:
         if topic == GUILD_SETTINGS and key.isdigit():
             guild_settings.forget(int(key))
         elif topic == OWNER:
             owner.forget()
+        elif topic == JOB_OUTCOME and key.isdigit():
+            if tracker is not None:
+                tracker.outcome_stored(int(key))
         else:
             log.warning("unknown change notice %r %r; ignored", topic, key)
 
@@ -172,7 +179,8 @@ async def open_core(
     owner = OwnerControls(state, notices)
     if notices is not None:
         try:
-            await follow_changes(notices, guild_settings, owner)
+            tracker.changes = notices
+            await follow_changes(notices, guild_settings, owner, tracker)
         except BaseException:
             await notices.close()
             await provider.aclose()

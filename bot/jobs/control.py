@@ -1,17 +1,27 @@
 """What fronts do to a job besides submitting it: cancel it, or complete it from a webhook
 event. Mixed into `JobTracker`, which owns the state used here.
+
+With several processes on one PostgreSQL database a webhook event may reach a process
+that does not follow the job. It stores the outcome (store-once) and tells the others
+(`JOB_OUTCOME`); the process holding the job announces it at once instead of at its next
+poll, through the same announce-once path, so the card comes once and without delay.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Callable
 
+from bot.changes import JOB_OUTCOME, ChangePublisher
 from bot.jobs.line import SubmitLine
+from bot.jobs.timings import TrackerTimings
 from bot.providers.base import Task
 from bot.records import Job, JobState
 from storage import JobRepository
+
+log = logging.getLogger(__name__)
 
 CANCELLED = "Cancelled before it was sent to toapis; nothing was charged."
 WEBHOOK_HEALTHY_FOR = 3600.0  # a verified event within this long means webhooks work
@@ -21,10 +31,17 @@ class JobControls:
     """Cancelling and webhook completion (see `JobTracker`)."""
 
     jobs: JobRepository
+    owner: str
     webhook_seen_at: float | None
+    changes: ChangePublisher | None = None  # the other processes (PostgreSQL), if any
     _clock: Callable[[], float]
     _closing: bool
     _tasks: dict[int, asyncio.Task[None]]
+    _told: set[asyncio.Task[None]]
+
+    @property
+    def timings(self) -> TrackerTimings:
+        raise NotImplementedError
 
     @property
     def line(self) -> SubmitLine:
@@ -83,8 +100,45 @@ class JobControls:
         assert stored is not None
         if not stored.state.is_final:
             stored = await self._record(stored, task)
+        if self.jobs.shared and not await self.jobs.take(job.id, self.owner, self.timings.lease):
+            await self._tell_holder(stored)  # another process follows it: it announces
+            return stored
         await self._announce(stored)
         return stored
+
+    async def _tell_holder(self, job: Job) -> None:
+        """Tell the process holding `job` that its outcome is stored (its next poll would
+        find it anyway, so a failure here only delays the card)."""
+        if self.changes is None:
+            return
+        try:
+            await self.changes.publish(JOB_OUTCOME, str(job.id))
+        except Exception:
+            log.warning("job %d: could not tell its process; its next poll finds it", job.id)
+
+    def outcome_stored(self, job_id: int) -> None:
+        """Another process stored the outcome of `job_id` (a webhook reached it): if this
+        process follows that job, announce it now (in the background)."""
+        if job_id not in self._tasks or self._closing:
+            return
+        task = asyncio.get_running_loop().create_task(self._announce_stored(job_id))
+        self._told.add(task)
+        task.add_done_callback(self._told.discard)
+
+    async def _announce_stored(self, job_id: int) -> None:
+        try:
+            job = await self.jobs.get(job_id)
+            if job is None or not job.state.is_final:
+                return
+            await self._announce(job)  # one at a time with the follower's own announce
+            following = self._tasks.get(job_id)
+            if following is not None:
+                following.cancel()  # announced: no status query any more
+                with contextlib.suppress(asyncio.CancelledError):
+                    await following
+            await self.jobs.release(self.owner, job_id)
+        except Exception:
+            log.exception("job %d: announcing an outcome stored elsewhere failed", job_id)
 
 
 __all__ = ["CANCELLED", "JobControls"]

@@ -87,6 +87,7 @@ class JobTracker(JobControls):
         # Avatars are read like member links: no private addresses unless allowed.
         self._download = download or checked_download(allow_private=False)
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._told: set[asyncio.Task[None]] = set()  # announcing outcomes stored elsewhere
         self._closing = False
         self._sweeper = Sweeper(
             active=self._claim,
