@@ -45,6 +45,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from _load_profile import WindowProfile  # noqa: E402
+
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads  # noqa: E402
 
 BOT_TOKEN = "MTMwMDAwMDAwMDAwMDAwMDAwMg.GfakeX.bot-token-for-tests-only-0123456789"  # noqa: S105
@@ -80,8 +82,9 @@ def cpu() -> float:
 class Probe:
     """Samples CPU, RSS and event-loop lag while the jobs run."""
 
-    def __init__(self, jobs: int) -> None:
+    def __init__(self, jobs: int, mode: str) -> None:
         self.jobs = jobs
+        self.profile = WindowProfile(mode)  # opt-in (BENCH_PROFILE, BENCH_TRACEMALLOC)
         self.base_rss = rss()
         self.peak_rss = self.base_rss
         self.lags: list[float] = []
@@ -94,6 +97,7 @@ class Probe:
     def poll(self, stats: dict[str, Any]) -> None:
         """Track the window in which every job waits at toapis (none completed yet)."""
         if stats["completed"] > 0:
+            self.profile.stop()
             return
         if stats["created"] >= self.jobs:
             mark = (cpu(), time.monotonic())
@@ -101,6 +105,7 @@ class Probe:
                 self._all_created = True  # the next poll opens the window (answers settle)
             elif self.idle_from is None:
                 self.idle_from = mark
+                self.profile.start()
             else:
                 self.idle_to = mark
 
@@ -181,7 +186,7 @@ async def run_real(
     await bot.core.guild_settings.set(
         GUILD_ID, jobs_at_once=20, jobs_per_day=1000, server_jobs_per_day=100_000
     )
-    probe = Probe(jobs)
+    probe = Probe(jobs, "webhooks" if webhooks else "real")
     async with httpx.AsyncClient(base_url=urls["control"], timeout=60) as control:
         tasks = [asyncio.create_task(probe.lag()), asyncio.create_task(probe.sample())]
         feeding = [
@@ -207,7 +212,7 @@ async def run_real(
 
 async def run_naive(urls: dict[str, str], jobs: int, spread: float) -> dict[str, Any]:
     """The naive bot: a task per job, polling every 2 s and editing on every poll."""
-    probe = Probe(jobs)
+    probe = Probe(jobs, "naive")
     limits = httpx.Limits(max_connections=200)
     toapis = httpx.AsyncClient(
         base_url=urls["toapis"],

@@ -161,15 +161,17 @@ class JobRepository:
         return row_to_job(row) if row is not None else None
 
     async def _update(self, job_id: int, assignments: str, params: tuple[Any, ...]) -> Job:
-        """Apply ``SET assignments`` to one job and return it; NotFoundError if missing."""
-        async with self._db.transaction() as tx:
-            outcome = await tx.execute(
-                f"UPDATE jobs SET {assignments} WHERE id = ?",  # noqa: S608 (constant SQL)
-                (*params, job_id),
-            )
-            if outcome.rowcount == 0:
-                raise NotFoundError(f"job {job_id} does not exist")
-            return await _load(tx, job_id)
+        """Apply ``SET assignments`` to one job and return it; NotFoundError if missing.
+
+        One statement (``RETURNING``): every poll that changes a job costs one round trip.
+        """
+        rows = await self._db.fetchall(
+            f"UPDATE jobs SET {assignments} WHERE id = ? RETURNING *",  # noqa: S608 (constant SQL)
+            (*params, job_id),
+        )
+        if not rows:
+            raise NotFoundError(f"job {job_id} does not exist")
+        return row_to_job(rows[0])
 
     async def set_submitted(self, job_id: int, task_id: str, state: JobState, progress: int) -> Job:
         """Record the provider's task id and first status after the create request."""

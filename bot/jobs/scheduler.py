@@ -91,19 +91,38 @@ class PollScheduler:
 
 
 class Pace:
-    """How long tasks usually take, learned from the ones that finished (for poll timing)."""
+    """How long tasks usually wait and run, learned from the ones seen (for poll timing).
+
+    The first few observations count fully (a running mean), later ones as a moving
+    average, so a fresh process stops trusting its first guess after one task.
+    """
 
     def __init__(self, timings: TrackerTimings) -> None:
-        self.queue_time = timings.poll_interval  # until a task is first seen running
-        self.duration = timings.expected_duration  # from submission to completion
+        self.queue_time = timings.poll_interval  # from submission until first seen running
+        self.run_time = max(0.0, timings.expected_duration - timings.poll_interval)
+        self._starts = 0
+        self._ends = 0
+
+    @property
+    def duration(self) -> float:
+        """From submission to completion, usually."""
+        return self.queue_time + self.run_time
 
     def started(self, age: float) -> None:
         """A task was first seen in progress `age` seconds after submission."""
-        self.queue_time += 0.2 * (max(0.0, age) - self.queue_time)
+        self._starts += 1
+        self.queue_time += _weight(self._starts) * (max(0.0, age) - self.queue_time)
 
-    def finished(self, age: float) -> None:
-        """A task was seen completed `age` seconds after submission."""
-        self.duration += 0.2 * (max(0.0, age) - self.duration)
+    def finished(self, age: float, started: float | None = None) -> None:
+        """A task was seen completed `age` seconds after submission (first seen running
+        at `started`, if it was)."""
+        ran = age - (started if started is not None else self.queue_time)
+        self._ends += 1
+        self.run_time += _weight(self._ends) * (max(0.0, ran) - self.run_time)
+
+
+def _weight(seen: int) -> float:
+    return max(0.2, 1.0 / seen)
 
 
 def next_poll(
@@ -115,23 +134,36 @@ def next_poll(
     polls: int,
     stalled: bool,
     errors: int,
+    started: float | None = None,
 ) -> float:
     """The wait before a job's next status query.
 
-    The first after the usual queue time; slower while queued; while running, half the
-    time left to the expected end (so polls come closer together near it); slow for a
-    stuck task; backing off after errors.
+    A waiting task changes nothing anyone sees, so it is asked as rarely as will still
+    catch what matters: the first query (and the next while queued) when tasks usually
+    start, then less and less often the longer it stays queued; while running, every
+    `2 * poll_interval` until near its usual end (counted from when it was first seen
+    running, `started`), then closer together; past that end, slowly further apart.
+    Slow for a stuck task; backing off after errors.
     """
     base = timings.poll_interval
+    longest = base * 6  # however long tasks usually wait, never ask less often than this
     if errors:
         wait = min(timings.max_error_backoff, base * 2 ** min(errors, 6))
     elif stalled:
         wait = timings.slow_poll_interval
     elif polls == 0:
-        wait = max(base * 0.5, pace.queue_time - age)
+        wait = min(longest, max(base * 0.5, pace.queue_time - age))
     elif state is JobState.QUEUED:
-        wait = base * 2
+        left = pace.queue_time - age
+        if left > 0:
+            wait = min(longest, max(base * 2, left))
+        else:  # queued longer than usual: it may start any time; ask less and less often
+            wait = min(max(base * 2, -left / 2), max(base * 2, min(longest, pace.run_time / 2)))
     else:
-        left = pace.duration - age
-        wait = min(base * 2, max(base * 0.6, left / 2))
+        end = (started + pace.run_time) if started is not None else pace.duration
+        left = end - age
+        if left > 0:
+            wait = min(base * 2, max(base * 0.6, left / 2))
+        else:  # running longer than usual: closer at first, then further apart
+            wait = min(base * 2, max(base * 0.6, -left / 4))
     return float(wait * random.uniform(0.9, 1.1))

@@ -351,6 +351,7 @@ class JobTracker(JobControls):
         assert task_id is not None
         errors = polls = 0
         running = False
+        started: float | None = None  # age when first seen running (not resumed so)
         video = job.kind is JobKind.VIDEO
         timeout = self.timings.video_timeout if video else self.timings.timeout
         query = self.provider.get_video_task if video else self.provider.get_task
@@ -380,6 +381,7 @@ class JobTracker(JobControls):
                     polls=polls,
                     stalled=stalled,
                     errors=errors,
+                    started=started,
                 )
             if self.webhooks_healthy():
                 wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
@@ -409,9 +411,12 @@ class JobTracker(JobControls):
             age = self._clock() - (job.submitted_at or job.created_at)
             if not video and not running and task.status is not TaskStatus.QUEUED:
                 running = True
-                self.pace.started(age)
+                if job.state is not JobState.IN_PROGRESS:  # not resumed already running
+                    self.pace.started(age)
+                    if task.status is TaskStatus.IN_PROGRESS:
+                        started = age
             if not video and task.status is TaskStatus.COMPLETED:
-                self.pace.finished(age)
+                self.pace.finished(age, started)
             job = await self._record(job, task)
             if job.state.is_final:
                 return job

@@ -8,6 +8,7 @@ cards never wait behind video cuts, never with a plain client.
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import Awaitable, Callable
 from functools import cache, partial
 
@@ -27,6 +28,12 @@ def _pool() -> WorkerPool:
     return WorkerPool(ASSET_WORKERS, "asset-download")
 
 
+@cache
+def _tls() -> ssl.SSLContext:
+    """One TLS context for every download (building one loads every CA: slow and big)."""
+    return httpx.create_ssl_context()
+
+
 def _read_capped(
     url: str, *, allow_private: bool, max_bytes: int, timeout: float, proxy_url: str
 ) -> bytes:
@@ -36,7 +43,7 @@ def _read_capped(
         max_bytes=max_bytes,
         max_download_bytes=max_bytes,
         timeout=timeout,
-        transport=httpx.HTTPTransport(proxy=proxy_url),
+        transport=httpx.HTTPTransport(proxy=proxy_url, verify=_tls()),
     )
     try:
         data = reader.read(max_bytes + 1)
