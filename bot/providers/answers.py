@@ -6,12 +6,13 @@ minutes) and `X-RateLimit-*`, which slow the account's budget as a whole.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-
-import httpx
 
 from bot.jobs.budget import Budget
 from bot.providers.base import (
@@ -32,7 +33,21 @@ log = logging.getLogger("bot.providers.toapis")
 RETRY_AFTER_CAP = 15 * 60.0  # the longest Retry-After honoured; longer ones are capped
 
 
-def interpret(response: httpx.Response, *, idempotent: bool) -> Any:
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """One HTTP answer, read whole: its status, headers (looked up case-insensitively by
+    the transport's mapping) and body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+
+    def json(self) -> Any:
+        """The body as JSON (ValueError if it is not)."""
+        return json.loads(self.body)
+
+
+def interpret(response: Answer, *, idempotent: bool) -> Any:
     """The body of a 2xx answer, or the provider error that the answer means."""
     status = response.status_code
     try:
@@ -99,7 +114,7 @@ def error_message(body: Any) -> str:
     return message if isinstance(message, str) else ""
 
 
-def observe(budget: Budget, response: httpx.Response) -> None:
+def observe(budget: Budget, response: Answer) -> None:
     """A 429/503 slows the whole budget; `X-RateLimit-Remaining: 0` pauses it to the reset."""
     if response.status_code in (429, 503):
         budget.slow_down(retry_after(response.headers), f"HTTP {response.status_code}")
@@ -117,7 +132,7 @@ def observe(budget: Budget, response: httpx.Response) -> None:
         budget.exhausted_until(at - time.time() if at > 1e9 else at)
 
 
-def retry_after(headers: httpx.Headers) -> float | None:
+def retry_after(headers: Mapping[str, str]) -> float | None:
     """`Retry-After` in seconds (a number or an HTTP date), capped at 15 minutes."""
     value = headers.get("Retry-After")
     if value is None:
