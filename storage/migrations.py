@@ -184,6 +184,15 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN lease_until REAL NULL;
     CREATE INDEX jobs_owner ON jobs (owner);
     """,
+    # 12: prefix search lists matches by key, then id: the name indexes end with the id,
+    # so that PostgreSQL reads them in that order (SQLite ends every index with the row
+    # id anyway; the same indexes here keep both schemas alike).
+    """
+    DROP INDEX characters_guild_name;
+    CREATE INDEX characters_guild_name ON characters (guild_id, name_key, id);
+    DROP INDEX characters_guild_username;
+    CREATE INDEX characters_guild_username ON characters (guild_id, username_key, id);
+    """,
 ]
 
 # The schema version this code writes and understands.

@@ -147,7 +147,10 @@ async def test_short_queries_match_prefixes_only(
     await library.add("Abby", "abby")
     assert names(await characters.search(GUILD, "b")) == ["Bob"]
     assert names(await characters.search(GUILD, "bb")) == []
+    assert names(await characters.search(GUILD, "@bb")) == []
+    assert names(await characters.search(GUILD, "@ab")) == ["Abby"]
     assert names(await characters.search(GUILD, "abb")) == ["Abby"]
+    assert names(await characters.search(GUILD, "@bby")) == ["Abby"]
 
 
 async def test_guilds_never_mix(library: Library, characters: CharacterRepository) -> None:
