@@ -184,14 +184,17 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN lease_until REAL NULL;
     CREATE INDEX jobs_owner ON jobs (owner);
     """,
-    # 12: prefix search lists matches by key, then id: the name indexes end with the id,
-    # so that PostgreSQL reads them in that order (SQLite ends every index with the row
-    # id anyway; the same indexes here keep both schemas alike).
+    # 12: library search in large servers. Prefix search lists matches by key, then id:
+    # the name indexes end with the id, so that PostgreSQL reads them in that order
+    # (SQLite ends every index with the row id anyway; the same indexes here keep both
+    # schemas alike). Substring search in a small guild reads its keys, newest first,
+    # from an index rather than every guild's matches from the trigram index.
     """
     DROP INDEX characters_guild_name;
     CREATE INDEX characters_guild_name ON characters (guild_id, name_key, id);
     DROP INDEX characters_guild_username;
     CREATE INDEX characters_guild_username ON characters (guild_id, username_key, id);
+    CREATE INDEX characters_guild_keys ON characters (guild_id, id, name_key, username_key);
     """,
 ]
 
