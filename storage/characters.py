@@ -34,6 +34,13 @@ PREFIX_END = "\U0010ffff"
 # The trigram index cannot match fewer characters than this.
 TRIGRAM = 3
 
+# Substring search reads a guild this small whole, from the index of its keys, instead
+# of the trigram index (which would yield every other guild's matches too).
+SMALL_GUILD = 10_000
+
+# A key containing the bound text, exactly (no pattern characters), in each dialect.
+CONTAINS = {"sqlite": "instr({}, ?) > 0", "postgresql": "strpos({}, ?) > 0"}
+
 
 def search_key(text: str) -> str:
     """The case-insensitive form of a name, stored next to it for searching."""
@@ -232,9 +239,13 @@ class CharacterRepository:
     ) -> list[Character]:
         """Characters containing the text anywhere, newest (highest id) first.
 
-        The trigram index yields ids in descending order, so the scan stops at
-        ``limit`` rows of this guild instead of sorting every match.
+        A guild of up to `SMALL_GUILD` characters is read whole from the index of its
+        keys. A larger one is searched through the trigram index; on SQLite it yields ids
+        in descending order, so the scan stops at ``limit`` rows of this guild instead
+        of sorting every match.
         """
+        if await self.count_for_guild(guild_id) <= SMALL_GUILD:
+            return await self._small_guild_matches(guild_id, name, user, limit)
         if self._db.dialect == "postgresql":
             return await self._trigram_matches(guild_id, name, user, limit)
         if name == user:
@@ -249,6 +260,25 @@ class CharacterRepository:
             "JOIN characters AS c ON c.id = f.rowid "
             "WHERE characters_fts MATCH ? AND c.guild_id = ? ORDER BY f.rowid DESC LIMIT ?",
             (query, guild_id, limit),
+        )
+        return [row_to_character(row) for row in rows]
+
+    async def _small_guild_matches(
+        self, guild_id: int, name: str, user: str, limit: int
+    ) -> list[Character]:
+        """`_substring_matches` by reading every key of a small guild, newest first."""
+        contains = CONTAINS[self._db.dialect]
+        by_user = contains.format("username_key")
+        if len(name) >= TRIGRAM:
+            where = f"({contains.format('name_key')} OR {by_user})"
+            params: tuple[str, ...] = (name, user)
+        else:
+            where, params = by_user, (user,)
+        rows = await self._db.fetchall(
+            f"{SELECT_CHARACTERS} WHERE id IN (SELECT id FROM (SELECT id, name_key, "  # noqa: S608
+            "username_key FROM characters WHERE guild_id = ? ORDER BY id DESC LIMIT ?) "
+            f"AS guild WHERE {where} ORDER BY id DESC LIMIT ?) ORDER BY id DESC",
+            (guild_id, SMALL_GUILD, *params, limit),
         )
         return [row_to_character(row) for row in rows]
 

@@ -187,6 +187,18 @@ MIGRATIONS: list[str] = [
     # 12: request budgets shared by every process (`storage.budget_ledger`): PostgreSQL
     # only, as a SQLite file has one process, which keeps its budgets in memory.
     "",
+    # 13: library search in large servers. Prefix search lists matches by key, then id:
+    # the name indexes end with the id, so that PostgreSQL reads them in that order
+    # (SQLite ends every index with the row id anyway; the same indexes here keep both
+    # schemas alike). Substring search in a small guild reads its keys, newest first,
+    # from an index rather than every guild's matches from the trigram index.
+    """
+    DROP INDEX characters_guild_name;
+    CREATE INDEX characters_guild_name ON characters (guild_id, name_key, id);
+    DROP INDEX characters_guild_username;
+    CREATE INDEX characters_guild_username ON characters (guild_id, username_key, id);
+    CREATE INDEX characters_guild_keys ON characters (guild_id, id, name_key, username_key);
+    """,
 ]
 
 # The schema version this code writes and understands.

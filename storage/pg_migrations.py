@@ -213,6 +213,18 @@ PG_MIGRATIONS: list[str] = [
     END
     $$;
     """,
+    # 13: library search in large servers. The name indexes end with the id, so that
+    # prefix matches (listed by key, then id) come in order from the index instead of
+    # sorting every row with the same key; a small guild's keys, newest first, are read
+    # from an index alone (index-only scan) for substring search.
+    """
+    DROP INDEX characters_guild_name;
+    CREATE INDEX characters_guild_name ON characters (guild_id, name_key, id);
+    DROP INDEX characters_guild_username;
+    CREATE INDEX characters_guild_username ON characters (guild_id, username_key, id);
+    CREATE INDEX characters_guild_keys ON characters (guild_id, id)
+    INCLUDE (name_key, username_key);
+    """,
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 # Where the schema version is kept (one row).
 VERSION_TABLE = "bot_schema"
 
+# asyncpg prepares each statement once per connection; after five runs PostgreSQL may
+# keep one generic plan for it, chosen without the parameters. For a search that plan
+# can be the wrong one for most texts (a scan of every row in id order for a trigram
+# search that matches nothing): plan each run with its parameters instead.
+SERVER_SETTINGS = {"plan_cache_mode": "force_custom_plan"}
+
 
 @lru_cache(maxsize=1024)
 def to_postgres(sql: str) -> str:
@@ -111,7 +117,9 @@ class PostgresDatabase(Database):
         if pool_size < 1:
             raise StorageError(f"DATABASE_POOL_SIZE must be at least 1 (got {pool_size})")
         try:
-            pool = await asyncpg.create_pool(url, min_size=1, max_size=pool_size)
+            pool = await asyncpg.create_pool(
+                url, min_size=1, max_size=pool_size, server_settings=SERVER_SETTINGS
+            )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise StorageError(f"cannot open the database at {redact(url)}: {exc}") from exc
         db = cls(pool, url)

@@ -122,6 +122,15 @@ async def test_postgres_from_newer_bot_is_refused() -> None:
             await Database.open(url)
 
 
+async def test_postgres_plans_each_statement_with_its_parameters() -> None:
+    skip_without_postgres()
+    async with postgres_schema() as url, await Database.open(url) as db:
+        row = await db.fetchone("SELECT current_setting('plan_cache_mode') AS mode")
+        assert row is not None and row["mode"] == "force_custom_plan"
+        row = await db.fetchone("SELECT current_schema() AS name")
+        assert row is not None and row["name"].startswith("test_")  # URL settings kept
+
+
 async def test_several_processes_open_and_migrate_postgres_at_once() -> None:
     skip_without_postgres()
     async with postgres_schema() as url:

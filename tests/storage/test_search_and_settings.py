@@ -9,7 +9,8 @@ import pytest
 
 from bot.records import Character, NewCharacter
 from storage import CharacterRepository, Database
-from storage.characters import insert_character
+from storage import characters as characters_module
+from storage.characters import SMALL_GUILD, insert_character
 from storage.guild_settings import GuildSettingsRepository
 from storage.migrations import APPLICATION_ID, MIGRATIONS, split_statements
 
@@ -17,8 +18,13 @@ GUILD = 1
 OTHER_GUILD = 2
 
 
-@pytest.fixture
-def characters(db: Database) -> CharacterRepository:
+@pytest.fixture(params=[SMALL_GUILD, 0], ids=["small-guild", "large-guild"])
+def characters(
+    db: Database, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> CharacterRepository:
+    """The repository, its substring search reading each guild's keys (a small guild) or
+    the trigram index (a large one): the results are the same."""
+    monkeypatch.setattr(characters_module, "SMALL_GUILD", request.param)
     return CharacterRepository(db)
 
 
@@ -147,7 +153,10 @@ async def test_short_queries_match_prefixes_only(
     await library.add("Abby", "abby")
     assert names(await characters.search(GUILD, "b")) == ["Bob"]
     assert names(await characters.search(GUILD, "bb")) == []
+    assert names(await characters.search(GUILD, "@bb")) == []
+    assert names(await characters.search(GUILD, "@ab")) == ["Abby"]
     assert names(await characters.search(GUILD, "abb")) == ["Abby"]
+    assert names(await characters.search(GUILD, "@bby")) == ["Abby"]
 
 
 async def test_guilds_never_mix(library: Library, characters: CharacterRepository) -> None:
