@@ -17,7 +17,7 @@ from collections.abc import Callable
 from bot.changes import JOB_OUTCOME, ChangePublisher
 from bot.jobs.line import SubmitLine
 from bot.jobs.timings import TrackerTimings
-from bot.providers.base import Task
+from bot.providers.base import CharacterProvider, Task
 from bot.records import Job, JobState
 from storage import JobRepository
 
@@ -32,7 +32,9 @@ class JobControls:
 
     jobs: JobRepository
     owner: str
+    provider: CharacterProvider
     webhook_seen_at: float | None
+    webhook_missed_at: float | None = None  # a task ended with no event (polls found it)
     changes: ChangePublisher | None = None  # the other processes (PostgreSQL), if any
     _clock: Callable[[], float]
     _closing: bool
@@ -48,9 +50,29 @@ class JobControls:
         raise NotImplementedError
 
     def webhooks_healthy(self) -> bool:
-        """A verified webhook event arrived within the last hour."""
-        seen = self.webhook_seen_at
-        return seen is not None and self._clock() - seen < WEBHOOK_HEALTHY_FOR
+        """Events bring the outcomes, so polls can be rarer: a verified event arrived within
+        the last hour and none went missing since, or, before the first event, the create
+        requests carry a callback URL (toapis accepted it) and no task ended without its
+        event within the last hour."""
+        now = self._clock()
+        seen, missed = self.webhook_seen_at, self.webhook_missed_at
+        if seen is not None and now - seen < WEBHOOK_HEALTHY_FOR:
+            return missed is None or seen >= missed
+        if not getattr(self.provider, "callback_url", None):
+            return False
+        return missed is None or now - missed >= WEBHOOK_HEALTHY_FOR
+
+    def ended_without_event(self, job: Job) -> None:
+        """A status query found the task ended before its webhook event came: while
+        events go missing, polls keep their usual pace (an event arriving brings it back)."""
+        if not self.webhooks_healthy():
+            return
+        self.webhook_missed_at = self._clock()
+        log.warning(
+            "job %d: toapis ended the task but its webhook event has not arrived; polling "
+            "at the usual pace until events arrive (check TOAPIS_CALLBACK_URL reaches the bot)",
+            job.id,
+        )
 
     async def _announce(self, job: Job) -> None:
         raise NotImplementedError

@@ -419,6 +419,7 @@ class JobTracker(JobControls):
                 self.pace.finished(age, started)
             job = await self._record(job, task)
             if job.state.is_final:
+                self.ended_without_event(job)
                 return job
 
     async def _record(self, job: Job, task: Task) -> Job:

@@ -180,3 +180,34 @@ async def test_webhook_not_configured_is_sent_again_without_and_not_asked_again(
         assert simulator.submits == 2
     finally:
         await sora.bot.close()
+
+
+async def test_events_that_never_arrive_leave_cards_to_polling_at_its_usual_pace(
+    tmp_path: Path,
+    fake_discord: Any,
+    simulator: Any,
+    media_server: str,
+    short_video: Any,
+    unused_tcp_port: int,
+) -> None:
+    # toapis accepts the callback URL, but nothing answers there (a wrong public address).
+    simulator.scenario.update(webhook_secret=SECRET)
+    settings = bot_settings(
+        tmp_path,
+        fake_discord,
+        simulator,
+        poll_interval_seconds=0.2,
+        toapis_callback_url=f"http://127.0.0.1:{unused_tcp_port}/webhooks/toapis",
+    )
+    sora = await start_bot(settings, fake_discord)
+    try:
+        tracker = sora.core.tracker
+        assert tracker.webhooks_healthy()  # configured: polls are rare until proven wrong
+        sora.feed(create(url=f"{media_server}/{short_video.name}"))
+        await sora.wait_call("PATCH", EDIT_REPLY, is_card)  # the card came from a poll
+        assert [sent.status for sent in simulator.webhooks_sent] == [None]  # never reached
+        assert not tracker.webhooks_healthy()  # polls keep their usual pace from now on
+        await sora.settle()
+        assert len([c for c in sora.fake.calls if is_card(c)]) == 1
+    finally:
+        await sora.bot.close()
