@@ -1,0 +1,146 @@
+"""Which process follows which job: leases on the jobs table (PostgreSQL: several
+processes; SQLite: one, which owns every job). Mixed into `storage.jobs.JobRepository`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bot.records import Job, JobState
+from storage.database import Database
+from storage.job_rows import (
+    ACTIVE_SQL,
+    INTERRUPTED_PREPARING,
+    TAKEABLE_SQL,
+    load_job,
+    row_to_job,
+)
+
+
+class JobLeases:
+    """Claiming, renewing and releasing jobs, and settling those a process left behind."""
+
+    _db: Database
+
+    async def mark_interrupted_submissions(
+        self, *, owner: str | None = None, now: float | None = None
+    ) -> list[Job]:
+        """Turn every job left in SUBMITTING (e.g. by a crash) into UNKNOWN; return them.
+
+        Jobs left PREPARING sent nothing: they fail with INTERRUPTED_PREPARING (to be
+        announced), and are not returned. With `owner`, only jobs nobody holds or whose
+        holder (another process) let its lease run out: a live process is still at work.
+        """
+        now = time.time() if now is None else now
+        orphaned = ""
+        extra: tuple[Any, ...] = ()
+        if owner is not None:
+            orphaned = " AND (owner IS NULL OR (owner <> ? AND lease_until < ?))"
+            extra = (owner, now)
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE state = ?{orphaned}",
+                (
+                    JobState.FAILED.value,
+                    INTERRUPTED_PREPARING,
+                    now,
+                    now,
+                    JobState.PREPARING.value,
+                    *extra,
+                ),
+            )
+            rows = await tx.fetchall(
+                f"SELECT id FROM jobs WHERE state = ?{orphaned} ORDER BY id",  # noqa: S608
+                (JobState.SUBMITTING.value, *extra),
+            )
+            ids = [int(row["id"]) for row in rows]
+            jobs: list[Job] = []
+            for job_id in ids:
+                await tx.execute(
+                    "UPDATE jobs SET state = ?, error_message = ?, updated_at = ?, "
+                    "finished_at = COALESCE(finished_at, ?) WHERE id = ?",
+                    (JobState.UNKNOWN.value, "interrupted while submitting", now, now, job_id),
+                )
+                jobs.append(await load_job(tx, job_id))
+            return jobs
+
+    async def active(self) -> list[Job]:
+        """Jobs the tracker still has work for, oldest first.
+
+        Those queued or in progress at the provider (with a task id), those waiting to
+        send their create request again (never accepted, so safe to send), and those in a
+        final state whose outcome has not been announced yet.
+        """
+        rows = await self._db.fetchall(
+            f"SELECT * FROM jobs WHERE {ACTIVE_SQL} ORDER BY id"  # noqa: S608 (constant SQL)
+        )
+        return [row_to_job(row) for row in rows]
+
+    @property
+    def shared(self) -> bool:
+        """Several processes may use this database at once (PostgreSQL): leases matter.
+        A SQLite file has one bot process at a time, which owns every job."""
+        return self._db.dialect != "sqlite"
+
+    async def claim(self, owner: str, seconds: float) -> list[Job]:
+        """Take every job with work left that nobody else holds a live lease on, for
+        `seconds` from now, and return the jobs `owner` now holds with work left, oldest
+        first. Jobs another live process is taking are skipped (``SKIP LOCKED``).
+
+        Jobs left preparing or submitting by a process whose lease ran out are settled
+        first (see `mark_interrupted_submissions`): the new owner announces them.
+        """
+        now = time.time()
+        await self.mark_interrupted_submissions(owner=owner, now=now)
+        lock = " FOR UPDATE SKIP LOCKED" if self.shared else ""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE jobs SET owner = ?, lease_until = ? WHERE id IN ("  # noqa: S608
+                f"SELECT id FROM jobs WHERE {ACTIVE_SQL} AND {TAKEABLE_SQL} ORDER BY id{lock}"
+                ") RETURNING *",
+                (owner, now + seconds, owner, now),
+            )
+        return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
+
+    async def take(self, job_id: int, owner: str, seconds: float) -> bool:
+        """Hold one job (a new one, or one about to be followed) unless another process
+        holds a live lease on it; True if `owner` holds it now."""
+        now = time.time()
+        outcome = await self._db.execute(
+            f"UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ? AND {TAKEABLE_SQL}",  # noqa: S608
+            (owner, now + seconds, job_id, owner, now),
+        )
+        return outcome.rowcount == 1
+
+    async def renew(self, owner: str, seconds: float) -> set[int]:
+        """Extend every lease `owner` still holds on a job with work left (not announced
+        yet); returns the ids of every job it holds (a job missing from it was taken over:
+        its owner must stop following it). An announced job not released yet is held, not
+        extended: its owner is about to release it."""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE jobs SET lease_until = CASE WHEN announced_at IS NULL THEN ? "
+                "ELSE lease_until END WHERE owner = ? RETURNING id",
+                (time.time() + seconds, owner),
+            )
+        return {int(row["id"]) for row in rows}
+
+    async def release(self, owner: str, job_id: int | None = None) -> int:
+        """Give up `owner`'s lease on one job (or on all of them); returns how many."""
+        if job_id is None:
+            outcome = await self._db.execute(
+                "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner = ?", (owner,)
+            )
+        else:
+            outcome = await self._db.execute(
+                "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
+                (job_id, owner),
+            )
+        return outcome.rowcount
+
+    async def forget_owners(self) -> None:
+        """Clear every lease (a SQLite file: the one process using it owns every job)."""
+        await self._db.execute(
+            "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL"
+        )

@@ -1,0 +1,97 @@
+"""The jobs table's rows: SQL fragments built from the state enums, and rows to `Job`s.
+
+Shared by `storage.jobs` (the repository) and its parts (`job_leases`, `job_counts`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.records import FINAL_STATES, Job, JobKind, JobState, SourceKind
+from storage.database import NotFoundError, Row, Session
+
+# SQL lists of state values, built from the enums (never from user input).
+FINAL_SQL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
+POLLED_SQL = f"'{JobState.QUEUED.value}', '{JobState.IN_PROGRESS.value}'"
+IN_FLIGHT_SQL = ", ".join(
+    f"'{state.value}'"
+    for state in (
+        JobState.PREPARING,
+        JobState.SUBMITTING,
+        JobState.WAITING,
+        JobState.QUEUED,
+        JobState.IN_PROGRESS,
+    )
+)
+
+INTERRUPTED_PREPARING = (
+    "The bot restarted while it was preparing your video; nothing was sent to toapis "
+    "and nothing was charged. Please run the command again."
+)
+
+# Jobs the tracker still has work for (see `JobRepository.active`).
+ACTIVE_SQL = (
+    f"((state IN ({POLLED_SQL}) AND task_id IS NOT NULL) "
+    f"OR state = '{JobState.WAITING.value}' "
+    f"OR (state IN ({FINAL_SQL}) AND announced_at IS NULL))"
+)
+# A job another process may take: nobody holds it, or its holder's lease ran out.
+TAKEABLE_SQL = "(owner IS NULL OR owner = ? OR lease_until < ?)"
+
+# finished_at is set once, the first time the job reaches a final state.
+FINISHED_AT_SQL = "finished_at = CASE WHEN ? AND finished_at IS NULL THEN ? ELSE finished_at END"
+
+
+def to_json(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def from_json(text: str | None) -> dict[str, Any]:
+    if not text:
+        return {}
+    value = json.loads(text)
+    return value if isinstance(value, dict) else {}
+
+
+def row_to_job(row: Row) -> Job:
+    """Build a Job from a ``SELECT *`` row of the jobs table."""
+    return Job(
+        id=row["id"],
+        guild_id=row["guild_id"],
+        channel_id=row["channel_id"],
+        message_id=row["message_id"],
+        requester_id=row["requester_id"],
+        source_kind=SourceKind(row["source_kind"]),
+        source_ref=row["source_ref"],
+        range_start=row["range_start"],
+        range_end=row["range_end"],
+        model=row["model"],
+        provider=row["provider"],
+        request=from_json(row["request"]),
+        meta=from_json(row["meta"]),
+        task_id=row["task_id"],
+        state=JobState(row["state"]),
+        progress=row["progress"],
+        error_code=row["error_code"],
+        error_message=row["error_message"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        submitted_at=row["submitted_at"],
+        finished_at=row["finished_at"],
+        stalled_at=row["stalled_at"],
+        announced_at=row["announced_at"],
+        retry_at=row["retry_at"],
+        cancelled_at=row["cancelled_at"],
+        kind=JobKind(row["kind"]),
+        result=from_json(row["result"]),
+        owner=row["owner"],
+        lease_until=row["lease_until"],
+    )
+
+
+async def load_job(session: Session, job_id: int) -> Job:
+    row = await session.fetchone("SELECT * FROM jobs WHERE id = ?", (job_id,))
+    if row is None:
+        raise NotFoundError(f"job {job_id} does not exist")
+    return row_to_job(row)
