@@ -1,0 +1,135 @@
+"""Following a sent job: status queries granted by the scheduler until the task ends, each
+answer stored (and told) before the next. Mixed into `JobTracker`, which owns the state
+used here.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from bot.jobs.budget import prepaid
+from bot.jobs.control import JobControls
+from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure, store_video
+from bot.jobs.scheduler import Pace, PollScheduler, next_poll
+from bot.jobs.submission import STATE_OF, retry_after
+from bot.jobs.timings import video_poll_wait
+from bot.media.assets import AssetDownload
+from bot.media.errors import MediaError
+from bot.providers.base import (
+    ProviderError,
+    Task,
+    TaskNotFoundError,
+    TaskStatus,
+)
+from bot.records import Job, JobKind, JobState
+
+log = logging.getLogger("bot.jobs.tracker")
+
+WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
+
+
+class JobPolling(JobControls):
+    """Polling one job to its end (see `JobTracker`)."""
+
+    pace: Pace
+    polls: PollScheduler
+    _download: AssetDownload
+
+    async def _tell(self, event: str, job: Job) -> None:
+        raise NotImplementedError
+
+    async def _poll_until_final(self, job: Job) -> Job:
+        task_id = job.task_id
+        assert task_id is not None
+        errors = polls = 0
+        running = False
+        started: float | None = None  # age when first seen running (not resumed so)
+        video = job.kind is JobKind.VIDEO
+        timeout = self.timings.video_timeout if video else self.timings.timeout
+        query = self.provider.get_video_task if video else self.provider.get_task
+        hold = 0.0  # toapis' Retry-After of the last status query
+        while True:
+            age = self._clock() - (job.submitted_at or job.created_at)
+            if age > self.timings.max_age:
+                return await self.jobs.update_status(
+                    job.id,
+                    JobState.FAILED,
+                    job.progress,
+                    error_code="gave_up",
+                    error_message="The service did not finish within 24 hours; giving up.",
+                )
+            if job.stalled_at is None and age > timeout:
+                job = await self.jobs.mark_stalled(job.id)
+                await self._tell("job_stalled", job)
+            stalled = job.stalled_at is not None
+            if video:
+                wait = video_poll_wait(self.timings, polls=polls, stalled=stalled, errors=errors)
+            else:
+                wait = next_poll(
+                    self.timings,
+                    self.pace,
+                    state=job.state,
+                    age=age,
+                    polls=polls,
+                    stalled=stalled,
+                    errors=errors,
+                    started=started,
+                )
+            if self.webhooks_healthy():
+                wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
+            slot = await self.polls.turn(max(wait, hold))  # sleeps until granted
+            hold = 0.0
+            polls += 1
+            try:
+                with prepaid(slot):
+                    task = await query(task_id)
+            except TaskNotFoundError:
+                errors += 1
+                if age > self.timings.not_found_grace:
+                    return await self.jobs.update_status(
+                        job.id,
+                        JobState.FAILED,
+                        job.progress,
+                        error_code="not_found",
+                        error_message="The service no longer knows this task.",
+                    )
+                continue
+            except ProviderError as exc:
+                errors += 1
+                hold = retry_after(exc)
+                log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
+                continue
+            errors = 0
+            age = self._clock() - (job.submitted_at or job.created_at)
+            if not video and not running and task.status is not TaskStatus.QUEUED:
+                running = True
+                if job.state is not JobState.IN_PROGRESS:  # not resumed already running
+                    self.pace.started(age)
+                    if task.status is TaskStatus.IN_PROGRESS:
+                        started = age
+            if not video and task.status is TaskStatus.COMPLETED:
+                self.pace.finished(age, started)
+            job = await self._record(job, task)
+            if job.state.is_final:
+                self.ended_without_event(job)
+                return job
+
+    async def _record(self, job: Job, task: Task) -> Job:
+        state = STATE_OF[task.status]
+        if state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
+            return await store_video(self.jobs, job, task)
+        if state is JobState.COMPLETED:
+            return await store_characters(self.jobs, job, task, self._fetch_avatar)
+        if state is JobState.FAILED:
+            return await store_failure(self.jobs, job, task)
+        if state != job.state or task.progress != job.progress:
+            job = await self.jobs.update_status(job.id, state, task.progress)
+            await self._tell("job_changed", job)
+        return job
+
+    async def _fetch_avatar(self, job: Job, url: str) -> bytes | None:
+        try:
+            return await self._download(url, AVATAR_MAX_BYTES)
+        except MediaError as exc:
+            log.warning("job %d: avatar not fetched (%s: %s)", job.id, exc.kind, exc)
+            return None
