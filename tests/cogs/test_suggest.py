@@ -9,6 +9,7 @@ from tests.cogs.test_character_create import CALLBACK, EDIT_REPLY, EPHEMERAL, is
 from tests.fakes import APP_ID, payloads
 
 MODAL = 9
+MODAL_SUBMIT = 5  # the interaction type of a submitted form
 ORIGINAL = rf"/webhooks/{APP_ID}/[^/]+/messages/@original"
 
 
@@ -31,10 +32,13 @@ def submits(simulator: Any) -> list[Any]:
 async def suggestion_of(sora: Running, payload: dict[str, Any], words: str) -> dict[str, Any]:
     """Ask, then the private reply once it says `words`, as stored by the fake Discord."""
     sora.fake.clear()
+    if payload["type"] == MODAL_SUBMIT:
+        await sora.modal_open(payload["data"]["custom_id"])
     sora.feed(payload)
     deferred = await sora.wait_call("POST", CALLBACK)
     assert json_of(deferred) == {"type": 5, "data": {"flags": EPHEMERAL}}
-    await sora.wait_call("PATCH", ORIGINAL, lambda c: words in str(c.json))
+    # The analysis decodes the video and looks for faces: slow on a loaded machine.
+    await sora.wait_call("PATCH", ORIGINAL, lambda c: words in str(c.json), within=60)
     message_id = sora.fake.store.thread(payload["token"]).original_id
     assert message_id is not None
     message = sora.fake.message(message_id)
