@@ -39,6 +39,10 @@ TRIGRAM = 3
 # of the trigram index (which would yield every other guild's matches too).
 SMALL_GUILD = 10_000
 
+# How long a guild's count, read for that choice alone, is reused (seconds): either way
+# gives the same matches, so a count a little out of date costs nothing but time.
+COUNT_REUSE = 60.0
+
 # A key containing the bound text, exactly (no pattern characters), in each dialect.
 CONTAINS = {"sqlite": "instr({}, ?) > 0", "postgresql": "strpos({}, ?) > 0"}
 
@@ -143,6 +147,7 @@ class CharacterRepository:
     def __init__(self, db: Database) -> None:
         """Use ``db`` for every query."""
         self._db = db
+        self._counts: dict[int, tuple[float, int]] = {}  # guild: (read at, count)
 
     async def list_for_guild(
         self,
@@ -239,7 +244,7 @@ class CharacterRepository:
         yields ids in descending order, so the scan stops at ``limit`` rows of this
         guild; on PostgreSQL, `storage.pg_search` looks in its newest ids first.
         """
-        if await self.count_for_guild(guild_id) <= SMALL_GUILD:
+        if await self._recent_count(guild_id) <= SMALL_GUILD:
             return await self._small_guild_matches(guild_id, name, user, limit)
         if self._db.dialect == "postgresql":
             rows = await trigram_matches(self._db, SELECT_CHARACTERS, guild_id, name, user, limit)
@@ -258,6 +263,15 @@ class CharacterRepository:
             (query, guild_id, limit),
         )
         return [row_to_character(row) for row in rows]
+
+    async def _recent_count(self, guild_id: int) -> int:
+        """The guild's count, read again after `COUNT_REUSE` seconds."""
+        now = time.monotonic()
+        read_at, count = self._counts.get(guild_id, (-COUNT_REUSE, 0))
+        if now - read_at >= COUNT_REUSE:
+            count = await self.count_for_guild(guild_id)
+            self._counts[guild_id] = (now, count)
+        return count
 
     async def _small_guild_matches(
         self, guild_id: int, name: str, user: str, limit: int

@@ -21,6 +21,7 @@ BOTH_KEYS = "(name_key || ' ' || username_key)"
 # guild are searched first (measured with scripts/bench_library.py: 1,000,000 rows).
 BLOCK = "ARRAY[(id / 16384)::integer]"
 NEWEST_BLOCKS = 3
+MAX_BLOCKS = 32  # wider windows cost about as much as every block
 IN_NEWEST_BLOCKS = (
     f"AND {BLOCK} && ARRAY(SELECT generate_series(top - ?, top) FROM (SELECT "  # noqa: S608
     "(max(id) / 16384)::integer AS top FROM characters WHERE guild_id = ?) AS newest) "
@@ -37,16 +38,22 @@ async def trigram_matches(
     db: Database, select: str, guild_id: int, name: str, user: str, limit: int
 ) -> list[Row]:
     """Rows (``select`` is a query head on characters) whose display name contains
-    ``name`` or whose username contains ``user``, newest (highest id) first."""
+    ``name`` or whose username contains ``user``, newest (highest id) first.
+
+    The newest `NEWEST_BLOCKS` blocks first; if they hold some matches but fewer than
+    ``limit``, enough blocks to hold about twice ``limit`` at that rate; then all."""
     # `name` is `user`, or `user` after an "@": text in either key contains `user`.
     patterns = (like_pattern(user), like_pattern(name), like_pattern(user))
-    for window, bounds in ((IN_NEWEST_BLOCKS, (NEWEST_BLOCKS - 1, guild_id)), ("", ())):
+    blocks: int | None = NEWEST_BLOCKS
+    while True:
+        window, bounds = ("", ()) if blocks is None else (IN_NEWEST_BLOCKS, (blocks - 1, guild_id))
         rows = await db.fetchall(
             f"{select} WHERE id IN (SELECT id FROM character_keys WHERE guild_id = ? "  # noqa: S608
             f"{window}AND {BOTH_KEYS} LIKE ? ESCAPE '\\' AND (name_key LIKE ? ESCAPE '\\' "
             "OR username_key LIKE ? ESCAPE '\\') ORDER BY id DESC LIMIT ?) ORDER BY id DESC",
             (guild_id, *bounds, *patterns, limit),
         )
-        if len(rows) >= limit:  # the newest matches of all: older blocks come after
-            break
-    return rows
+        if blocks is None or len(rows) >= limit:  # the newest: older blocks come after
+            return rows
+        wider = -(-2 * limit * blocks // len(rows)) if rows else None
+        blocks = wider if wider is not None and blocks < wider <= MAX_BLOCKS else None
