@@ -5,9 +5,10 @@ one GIN index on two things: the block of 16,384 ids each row falls in, and the
 trigrams of both keys together. A search asks first for matches among the guild's
 newest blocks only: the index then yields just their candidates, so a common text
 rechecks a few hundred rows instead of every match in the server (a GIN index gives no
-order to stop at). When those blocks hold fewer than ``limit`` matches, the text is rare
-and the search asks every block. Candidates are rechecked in the narrow rows (any text
-found in either key is found in both together; the keys themselves decide).
+order to stop at). When those blocks hold fewer than ``limit`` matches, the text is
+rarer: the search widens to enough blocks for about twice ``limit`` at the rate found
+(up to `MAX_BLOCKS`), then to every block. Candidates are rechecked in the narrow rows
+(any text found in either key is found in both together; the keys themselves decide).
 """
 
 from __future__ import annotations
