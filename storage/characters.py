@@ -6,6 +6,7 @@ import time
 
 from bot.records import Character, NewCharacter
 from storage.database import Database, Row, Session
+from storage.pg_search import trigram_matches
 
 # Columns of a Character, without the avatar bytes (those can be large).
 CHARACTER_COLUMNS = (
@@ -38,6 +39,10 @@ TRIGRAM = 3
 # of the trigram index (which would yield every other guild's matches too).
 SMALL_GUILD = 10_000
 
+# How long a guild's count, read for that choice alone, is reused (seconds): either way
+# gives the same matches, so a count a little out of date costs nothing but time.
+COUNT_REUSE = 60.0
+
 # A key containing the bound text, exactly (no pattern characters), in each dialect.
 CONTAINS = {"sqlite": "instr({}, ?) > 0", "postgresql": "strpos({}, ?) > 0"}
 
@@ -50,12 +55,6 @@ def search_key(text: str) -> str:
 def fts_phrase(text: str) -> str:
     """``text`` as one FTS5 string, so that none of its characters act as query syntax."""
     return '"' + text.replace('"', '""') + '"'
-
-
-def like_pattern(text: str) -> str:
-    """A LIKE pattern matching ``text`` anywhere, its ``%``, ``_`` and ``\\`` taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
 
 
 def row_to_character(row: Row) -> Character:
@@ -148,6 +147,7 @@ class CharacterRepository:
     def __init__(self, db: Database) -> None:
         """Use ``db`` for every query."""
         self._db = db
+        self._counts: dict[int, tuple[float, int]] = {}  # guild: (read at, count)
 
     async def list_for_guild(
         self,
@@ -240,14 +240,15 @@ class CharacterRepository:
         """Characters containing the text anywhere, newest (highest id) first.
 
         A guild of up to `SMALL_GUILD` characters is read whole from the index of its
-        keys. A larger one is searched through the trigram index; on SQLite it yields ids
-        in descending order, so the scan stops at ``limit`` rows of this guild instead
-        of sorting every match.
+        keys. A larger one is searched through a trigram index: on SQLite, the FTS5 table
+        yields ids in descending order, so the scan stops at ``limit`` rows of this
+        guild; on PostgreSQL, `storage.pg_search` looks in its newest ids first.
         """
-        if await self.count_for_guild(guild_id) <= SMALL_GUILD:
+        if await self._recent_count(guild_id) <= SMALL_GUILD:
             return await self._small_guild_matches(guild_id, name, user, limit)
         if self._db.dialect == "postgresql":
-            return await self._trigram_matches(guild_id, name, user, limit)
+            rows = await trigram_matches(self._db, SELECT_CHARACTERS, guild_id, name, user, limit)
+            return [row_to_character(row) for row in rows]
         if name == user:
             query = fts_phrase(name)
         elif len(name) >= TRIGRAM:
@@ -262,6 +263,15 @@ class CharacterRepository:
             (query, guild_id, limit),
         )
         return [row_to_character(row) for row in rows]
+
+    async def _recent_count(self, guild_id: int) -> int:
+        """The guild's count, read again after `COUNT_REUSE` seconds."""
+        now = time.monotonic()
+        read_at, count = self._counts.get(guild_id, (-COUNT_REUSE, 0))
+        if now - read_at >= COUNT_REUSE:
+            count = await self.count_for_guild(guild_id)
+            self._counts[guild_id] = (now, count)
+        return count
 
     async def _small_guild_matches(
         self, guild_id: int, name: str, user: str, limit: int
@@ -279,22 +289,6 @@ class CharacterRepository:
             "username_key FROM characters WHERE guild_id = ? ORDER BY id DESC LIMIT ?) "
             f"AS guild WHERE {where} ORDER BY id DESC LIMIT ?) ORDER BY id DESC",
             (guild_id, SMALL_GUILD, *params, limit),
-        )
-        return [row_to_character(row) for row in rows]
-
-    async def _trigram_matches(
-        self, guild_id: int, name: str, user: str, limit: int
-    ) -> list[Character]:
-        """PostgreSQL: the same matches through pg_trgm indexes on the two keys."""
-        if len(name) >= TRIGRAM:
-            where = "(name_key LIKE ? ESCAPE '\\' OR username_key LIKE ? ESCAPE '\\')"
-            params: tuple[str, ...] = (like_pattern(name), like_pattern(user))
-        else:
-            where = "username_key LIKE ? ESCAPE '\\'"
-            params = (like_pattern(user),)
-        rows = await self._db.fetchall(
-            f"{SELECT_CHARACTERS} WHERE guild_id = ? AND {where} ORDER BY id DESC LIMIT ?",
-            (guild_id, *params, limit),
         )
         return [row_to_character(row) for row in rows]
 

@@ -3,7 +3,8 @@
 The source is read in one read transaction (a consistent snapshot; writers are not
 blocked), the target written in one transaction: a failure leaves it empty. Identity
 sequences continue after the highest copied ids. SQLite's FTS5 tables are not copied:
-PostgreSQL's trigram indexes follow the rows by themselves.
+PostgreSQL's twin for search, `character_keys`, is filled by its triggers as the
+characters are copied (COPY fires them), and its trigram index follows.
 """
 
 from __future__ import annotations

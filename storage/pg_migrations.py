@@ -225,6 +225,45 @@ PG_MIGRATIONS: list[str] = [
     CREATE INDEX characters_guild_keys ON characters (guild_id, id)
     INCLUDE (name_key, username_key);
     """,
+    # 14: substring search in large servers. A narrow twin of the keys, kept by triggers
+    # (deleted with its character), with one trigram index on both keys together that
+    # also knows each id's block of 16,384 (`storage.pg_search`): a search looks among
+    # the newest blocks first, and rechecks its candidates in small rows (about a
+    # hundred a page) rather than in the wide characters table. It replaces the trigram
+    # indexes of the characters table; SQLite's FTS5 table plays this part there.
+    """
+    CREATE TABLE character_keys (
+        id           BIGINT PRIMARY KEY REFERENCES characters (id) ON DELETE CASCADE,
+        guild_id     BIGINT           NOT NULL,
+        name_key     TEXT COLLATE "C" NOT NULL,
+        username_key TEXT COLLATE "C" NOT NULL
+    );
+    INSERT INTO character_keys (id, guild_id, name_key, username_key)
+    SELECT id, guild_id, name_key, username_key FROM characters;
+    CREATE INDEX character_keys_trgm ON character_keys
+    USING gin ((ARRAY[(id / 16384)::integer]), (name_key || ' ' || username_key) gin_trgm_ops);
+    DROP INDEX characters_name_trgm;
+    DROP INDEX characters_username_trgm;
+    CREATE FUNCTION character_keys_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO character_keys (id, guild_id, name_key, username_key)
+        VALUES (NEW.id, NEW.guild_id, NEW.name_key, NEW.username_key);
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER character_keys_insert AFTER INSERT ON characters
+    FOR EACH ROW EXECUTE FUNCTION character_keys_insert();
+    CREATE FUNCTION character_keys_update() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE character_keys SET guild_id = NEW.guild_id, name_key = NEW.name_key,
+            username_key = NEW.username_key
+        WHERE id = NEW.id;
+        RETURN NULL;
+    END
+    $$;
+    CREATE TRIGGER character_keys_update AFTER UPDATE OF guild_id, name_key, username_key
+    ON characters FOR EACH ROW EXECUTE FUNCTION character_keys_update();
+    """,
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.

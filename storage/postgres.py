@@ -52,6 +52,17 @@ def to_postgres(sql: str) -> str:
     return "".join(out)
 
 
+async def _end_transaction(conn: Any) -> None:
+    """What a connection going back to the pool needs: a transaction left open ends.
+
+    asyncpg's own reset (unlock, close cursors, unlisten, reset settings) costs a round
+    trip after every statement; pooled connections hold none of that here (advisory
+    locks are per transaction, LISTEN has a connection of its own, nothing is SET).
+    """
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 def _params(params: Params) -> list[Any]:
     """Parameters as asyncpg takes them. PostgreSQL text cannot hold NUL: it is stored
     as U+FFFD (the same in queries, so searches still agree with what was stored)."""
@@ -118,7 +129,11 @@ class PostgresDatabase(Database):
             raise StorageError(f"DATABASE_POOL_SIZE must be at least 1 (got {pool_size})")
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=1, max_size=pool_size, server_settings=SERVER_SETTINGS
+                url,
+                min_size=1,
+                max_size=pool_size,
+                server_settings=SERVER_SETTINGS,
+                reset=_end_transaction,
             )
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError) as exc:
             raise StorageError(f"cannot open the database at {redact(url)}: {exc}") from exc

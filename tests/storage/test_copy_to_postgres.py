@@ -17,6 +17,7 @@ from storage import (
     StorageError,
     UsageRepository,
 )
+from storage import characters as characters_module
 from storage.copy_to_postgres import copy_sqlite_to_postgres
 from storage.guild_settings import GuildSettingsRepository
 from storage.webhooks import WebhookEventRepository
@@ -98,7 +99,7 @@ async def snapshot(db: Database) -> dict[str, object]:
     return out
 
 
-async def test_seeded_database_round_trips(tmp_path: Path) -> None:
+async def test_seeded_database_round_trips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     skip_without_postgres()
     path = tmp_path / "bot.sqlite3"
     await seed(path)
@@ -112,6 +113,12 @@ async def test_seeded_database_round_trips(tmp_path: Path) -> None:
         assert set(copied) >= {"bot_state", "guild_settings", "webhook_events", "guild_presence"}
         async with await Database.open(url) as pg:
             assert await snapshot(pg) == before
+            # The search twin was filled by its trigger as the characters were copied.
+            twins = await pg.fetchone("SELECT count(*) FROM character_keys")
+            assert twins is not None and twins[0] == 6
+            monkeypatch.setattr(characters_module, "SMALL_GUILD", 0)  # its trigram index
+            assert await snapshot(pg) == before
+            monkeypatch.undo()
             # New rows continue after the copied ids; events already seen stay seen.
             job = await JobRepository(pg).create(new_job(1, 99))
             assert job.id == 13

@@ -10,9 +10,11 @@ import pytest
 from bot.records import Character, NewCharacter
 from storage import CharacterRepository, Database
 from storage import characters as characters_module
+from storage import postgres as postgres_module
 from storage.characters import SMALL_GUILD, insert_character
 from storage.guild_settings import GuildSettingsRepository
 from storage.migrations import APPLICATION_ID, MIGRATIONS, split_statements
+from tests.storage.backends import postgres_schema, skip_without_postgres
 
 GUILD = 1
 OTHER_GUILD = 2
@@ -232,6 +234,24 @@ async def test_migration_indexes_existing_characters(tmp_path: Path) -> None:
         assert names(await repo.search(1, "cient")) == ["Ancient One"]
         assert await repo.count_for_guild(1) == 1
         assert await GuildSettingsRepository(db).get_all(1) == {}
+
+
+async def test_postgres_migration_fills_the_search_twin(monkeypatch: pytest.MonkeyPatch) -> None:
+    skip_without_postgres()
+    async with postgres_schema() as url:
+        monkeypatch.setattr(postgres_module, "SCHEMA_VERSION", 13)
+        async with await Database.open(url) as db:  # the schema before the twin table
+            await Library(db).add("Ancient One", "ancient")
+        monkeypatch.undo()
+        monkeypatch.setattr(characters_module, "SMALL_GUILD", 0)
+        async with await Database.open(url) as db:
+            repo = CharacterRepository(db)
+            assert names(await repo.search(GUILD, "cient")) == ["Ancient One"]
+            assert names(await repo.search(GUILD, "@ncien")) == ["Ancient One"]
+            await Library(db).add("Newer One", "newer")
+            assert names(await repo.search(GUILD, " one")) == ["Newer One", "Ancient One"]
+            row = await db.fetchone("SELECT count(*) FROM character_keys")
+            assert row is not None and row[0] == 2
 
 
 async def test_counts_follow_inserts_and_deletes(
