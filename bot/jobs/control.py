@@ -74,7 +74,7 @@ class JobControls:
             job.id,
         )
 
-    async def _announce(self, job: Job) -> None:
+    async def _announce(self, job: Job) -> bool:
         raise NotImplementedError
 
     async def _record(self, job: Job, task: Task) -> Job:
@@ -122,10 +122,8 @@ class JobControls:
         assert stored is not None
         if not stored.state.is_final:
             stored = await self._record(stored, task)
-        if self.jobs.shared and not await self.jobs.take(job.id, self.owner, self.timings.lease):
+        if not await self._announce(stored):
             await self._tell_holder(stored)  # another process follows it: it announces
-            return stored
-        await self._announce(stored)
         return stored
 
     async def _tell_holder(self, job: Job) -> None:

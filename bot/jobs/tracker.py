@@ -337,14 +337,15 @@ class JobTracker(JobPolling):
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.jobs.release(self.owner, job.id)
 
-    async def _announce(self, job: Job) -> None:
+    async def _announce(self, job: Job) -> bool:
         # Only the job's owner announces (a webhook may reach any process): taking the
         # lease is atomic, so of two processes at most one goes on to the announce-once
-        # record.
+        # record. False: another process holds the job and announces it.
         if self.jobs.shared and not await self.jobs.take(job.id, self.owner, self.timings.lease):
             log.info("job %d: another process holds it and announces it", job.id)
-            return
+            return False
         await self._announcer.announce(job)
+        return True
 
     async def _tell(self, event: str, job: Job) -> None:
         await self._announcer.tell(event, job)
