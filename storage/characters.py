@@ -7,6 +7,7 @@ import time
 from bot.records import Character, NewCharacter
 from storage.database import Database, Row, Session
 from storage.pg_search import trigram_matches
+from storage.sqlite_search import TRIGRAM, fts_matches
 
 # Columns of a Character, without the avatar bytes (those can be large).
 CHARACTER_COLUMNS = (
@@ -32,9 +33,6 @@ NEWEST_FIRST = "ORDER BY created_at DESC, id DESC"
 # Greater than every string that starts with a given prefix (binary UTF-8 order).
 PREFIX_END = "\U0010ffff"
 
-# The trigram index cannot match fewer characters than this.
-TRIGRAM = 3
-
 # Substring search reads a guild this small whole, from the index of its keys, instead
 # of the trigram index (which would yield every other guild's matches too).
 SMALL_GUILD = 10_000
@@ -50,11 +48,6 @@ CONTAINS = {"sqlite": "instr({}, ?) > 0", "postgresql": "strpos({}, ?) > 0"}
 def search_key(text: str) -> str:
     """The case-insensitive form of a name, stored next to it for searching."""
     return text.casefold()
-
-
-def fts_phrase(text: str) -> str:
-    """``text`` as one FTS5 string, so that none of its characters act as query syntax."""
-    return '"' + text.replace('"', '""') + '"'
 
 
 def row_to_character(row: Row) -> Character:
@@ -241,27 +234,17 @@ class CharacterRepository:
 
         A guild of up to `SMALL_GUILD` characters is read whole from the index of its
         keys. A larger one is searched through a trigram index: on SQLite, the FTS5 table
-        yields ids in descending order, so the scan stops at ``limit`` rows of this
-        guild; on PostgreSQL, `storage.pg_search` looks in its newest ids first.
+        (`storage.sqlite_search`) yields ids in descending order, so the scan stops at
+        ``limit`` rows of this guild; on PostgreSQL, `storage.pg_search` looks in its
+        newest ids first.
         """
         if await self._recent_count(guild_id) <= SMALL_GUILD:
             return await self._small_guild_matches(guild_id, name, user, limit)
         if self._db.dialect == "postgresql":
             rows = await trigram_matches(self._db, SELECT_CHARACTERS, guild_id, name, user, limit)
             return [row_to_character(row) for row in rows]
-        if name == user:
-            query = fts_phrase(name)
-        elif len(name) >= TRIGRAM:
-            query = f"name_key : {fts_phrase(name)} OR username_key : {fts_phrase(user)}"
-        else:
-            query = f"username_key : {fts_phrase(user)}"
         columns = ", ".join(f"c.{column.strip()}" for column in CHARACTER_COLUMNS.split(","))
-        rows = await self._db.fetchall(
-            f"SELECT {columns} FROM characters_fts AS f "  # noqa: S608 (constant SQL)
-            "JOIN characters AS c ON c.id = f.rowid "
-            "WHERE characters_fts MATCH ? AND c.guild_id = ? ORDER BY f.rowid DESC LIMIT ?",
-            (query, guild_id, limit),
-        )
+        rows = await fts_matches(self._db, columns, guild_id, name, user, limit)
         return [row_to_character(row) for row in rows]
 
     async def _recent_count(self, guild_id: int) -> int:

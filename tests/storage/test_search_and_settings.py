@@ -94,6 +94,26 @@ async def test_username_with_at_sign_and_any_case(
     assert names(await characters.search(GUILD, "@fan")) == ["sora fan"]  # username prefix
 
 
+async def test_long_text_must_be_found_whole(
+    library: Library, characters: CharacterRepository
+) -> None:
+    """The trigram index is asked for a few of a long text's trigrams only: names holding
+    them ("ami", "ra ", "dos"; "mir", "a.d", "dos"), in one key or across both, but not
+    the text itself, are not matches."""
+    await library.add("Old Samira Dosa", "oldsamira")
+    await library.add("Samira Ros Dosa", "decoy1")
+    await library.add("Tamira Ra", "dosser")
+    await library.add("Amira Dosta", "amira")
+    await library.add("Ramira Doss", "ramira")
+    await library.add("Len", "len.mira.dos")
+    await library.add("Decoy", "mira.dx.dos")
+    await library.add("Lemira.dos", "plain")  # "@" asks for usernames only
+    found = await characters.search(GUILD, "AMIRA DOS")
+    assert names(found) == ["Amira Dosta", "Ramira Doss", "Old Samira Dosa"]
+    assert names(await characters.search(GUILD, "@mira.dos")) == ["Len"]
+    assert names(await characters.search(GUILD, "mira.dos")) == ["Lemira.dos", "Len"]
+
+
 async def test_named_finds_exact_names_and_usernames_oldest_first(
     library: Library, characters: CharacterRepository
 ) -> None:
