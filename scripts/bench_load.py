@@ -89,6 +89,7 @@ class Probe:
     def __init__(self, jobs: int, mode: str) -> None:
         self.jobs = jobs
         self.profile = WindowProfile(mode)  # opt-in (BENCH_PROFILE, BENCH_TRACEMALLOC)
+        self.profile.begin_run()
         self.base_rss = rss()
         self.peak_rss = self.base_rss
         self.lags: list[float] = []
@@ -147,11 +148,12 @@ class Probe:
 async def wait_for_cards(control: httpx.AsyncClient, jobs: int, probe: Probe) -> dict[str, Any]:
     deadline = time.monotonic() + 1800
     while True:
-        stats: dict[str, Any] = (await control.get("/_bench/stats")).json()
+        stats: dict[str, Any] = (await control.get("/_bench/stats?brief=1")).json()
         probe.waiting = jobs - stats["cards"]
         probe.poll(stats)
         if stats["cards"] >= jobs or time.monotonic() > deadline:
-            return stats
+            full: dict[str, Any] = (await control.get("/_bench/stats")).json()
+            return full
         await asyncio.sleep(2.0)
 
 
@@ -273,6 +275,7 @@ async def run_naive(urls: dict[str, str], jobs: int, spread: float) -> dict[str,
 
 
 def report(stats: dict[str, Any], probe: Probe, jobs: int) -> dict[str, Any]:
+    probe.profile.end_run()
     latencies = sorted(stats["latencies"]) or [float("nan")]
     lags = sorted(probe.lags) or [0.0]
     return {
@@ -282,6 +285,8 @@ def report(stats: dict[str, Any], probe: Probe, jobs: int) -> dict[str, Any]:
         "rss_per_job": (probe.peak_rss - probe.base_rss) / jobs,
         "requests_per_job": stats["requests"] / jobs,
         "limited": stats["limited"],
+        "limited_submit": stats["limits"]["submit"]["limited"],
+        "limited_query": stats["limits"]["query"]["limited"],
         "writes_per_job": stats["writes"] / jobs,
         "card_p50": latencies[len(latencies) // 2],
         "card_p95": latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))],
@@ -410,6 +415,12 @@ def main() -> None:
             httpx.post(urls["control"] + "/_bench/reset", json=scenario)
             print(f"running the {mode} bot with {args.jobs} jobs…", file=sys.stderr)
             results[mode] = child(mode, urls, args.jobs, args.spread)
+            got = results[mode]
+            print(
+                f"  {mode}: 429s {got['limited_submit']} to submits,"
+                f" {got['limited_query']} to status queries",
+                file=sys.stderr,
+            )
         print(table(args.jobs, seconds, results))
     finally:
         world.terminate()

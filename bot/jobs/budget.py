@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 15 * 60.0
 SLOT_HOLD = 5.0  # a granted slot that is never stamped counts as sent this long after
-MARGIN = 0.05  # seconds added to every window (clock and socket jitter)
+MARGIN = 0.1  # seconds added to every window (clock, socket and network jitter)
 SHARED_MARGIN = 0.25  # the same for the shared windows (ledger round trip, then socket)
 RECOVERY = 30.0  # seconds for a slowed budget to come back to its full rate
 REHALVE = 1.0  # 429s within this long of the last halving are one episode (halved once)

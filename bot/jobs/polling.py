@@ -74,6 +74,7 @@ class JobPolling(JobControls):
                     stalled=stalled,
                     errors=errors,
                     started=started,
+                    oldest=self.pace.oldest_queued(self._clock()),
                 )
             if self.webhooks_healthy():
                 wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
@@ -100,7 +101,11 @@ class JobPolling(JobControls):
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
             errors = 0
-            age = self._clock() - (job.submitted_at or job.created_at)
+            now = self._clock()
+            submitted = job.submitted_at or job.created_at
+            age = now - submitted
+            if not video and task.status is TaskStatus.QUEUED:
+                self.pace.still_queued(submitted, now)
             if not video and not running and task.status is not TaskStatus.QUEUED:
                 running = True
                 if job.state is not JobState.IN_PROGRESS:  # not resumed already running

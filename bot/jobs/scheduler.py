@@ -14,6 +14,7 @@ import contextlib
 import heapq
 import itertools
 import random
+from collections import deque
 
 from bot.jobs.budget import Budget, Slot
 from bot.jobs.timings import TrackerTimings
@@ -102,6 +103,25 @@ class Pace:
         self.run_time = max(0.0, timings.expected_duration - timings.poll_interval)
         self._starts = 0
         self._ends = 0
+        # (bucket start, earliest submission answered "queued" in it), newest last
+        self._queued: deque[tuple[float, float]] = deque()
+
+    def still_queued(self, submitted: float, now: float) -> None:
+        """A task submitted at `submitted` (tracker clock) answered "queued" at `now`."""
+        bucket = now - now % FLOOR_BUCKET
+        if self._queued and self._queued[-1][0] == bucket:
+            earliest = min(self._queued[-1][1], submitted)
+            self._queued[-1] = (bucket, earliest)
+        else:
+            self._queued.append((bucket, submitted))
+        while self._queued[0][0] <= now - FLOOR_WINDOW:
+            self._queued.popleft()
+
+    def oldest_queued(self, now: float) -> float:
+        """How long the oldest task seen queued lately (`FLOOR_WINDOW`) has waited: a
+        task submitted after it will usually not start before it (0 if none)."""
+        recent = [earliest for bucket, earliest in self._queued if bucket > now - FLOOR_WINDOW]
+        return max(0.0, now - min(recent)) if recent else 0.0
 
     @property
     def duration(self) -> float:
@@ -121,6 +141,12 @@ class Pace:
         self.run_time += _weight(self._ends) * (max(0.0, ran) - self.run_time)
 
 
+# Tasks seen queued are remembered this long, in buckets (seconds): longer than the
+# slowest poll of a queued task, so the oldest is seen again before it is forgotten.
+FLOOR_WINDOW = 60.0
+FLOOR_BUCKET = 10.0
+
+
 def _weight(seen: int) -> float:
     return max(0.2, 1.0 / seen)
 
@@ -135,12 +161,17 @@ def next_poll(
     stalled: bool,
     errors: int,
     started: float | None = None,
+    oldest: float = 0.0,
 ) -> float:
     """The wait before a job's next status query.
 
     A waiting task changes nothing anyone sees, so it is asked as rarely as will still
     catch what matters: the first query (and the next while queued) when tasks usually
-    start, then less and less often the longer it stays queued; while running, every
+    start, then less and less often the longer it stays queued. Behind an older task
+    still queued (`oldest`: how long it has waited), it is asked halfway to the moment it
+    would have waited as long, at most every `12 * poll_interval`: toapis usually starts
+    tasks in the order they came, so the oldest ones tell when the line moves. While
+    running, every
     `2 * poll_interval` until near its usual end (counted from when it was first seen
     running, `started`), then closer together; past that end, slowly further apart.
     Slow for a stuck task; backing off after errors.
@@ -155,7 +186,10 @@ def next_poll(
         wait = min(longest, max(base * 0.5, pace.queue_time - age))
     elif state is JobState.QUEUED:
         left = pace.queue_time - age
-        if left > 0:
+        behind = oldest - age  # an older task still waits that much longer than this one
+        if behind > base * 2:
+            wait = min(longest * 2, max(base * 2, max(left, behind) / 2))
+        elif left > 0:
             wait = min(longest, max(base * 2, left))
         else:  # queued longer than usual: it may start any time; ask less and less often
             wait = min(max(base * 2, -left / 2), max(base * 2, min(longest, pace.run_time / 2)))

@@ -24,7 +24,9 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from pydantic import SecretStr, ValidationError
+from yarl import URL
 
 from bot.jobs.budget import AccountBudgets, Budget
 from bot.jobs.ranges import format_timestamps
@@ -55,6 +57,16 @@ REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest fo
 POOL_SIZE = 64  # connections of the shared HTTP client (more than the budgets keep in flight)
 
 
+def env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+    """The proxy `HTTP_PROXY`/`HTTPS_PROXY` name for toapis, unless `NO_PROXY` covers its
+    host (with credentials from the proxy URL or ~/.netrc), as aiohttp's `trust_env` reads
+    them; (None, None) for a direct connection."""
+    try:
+        return get_env_proxy_for_url(URL(base_url))
+    except LookupError:
+        return None, None
+
+
 class ToapisClient:
     """Talks to toapis; implements `bot.providers.base.CharacterProvider`."""
 
@@ -82,6 +94,7 @@ class ToapisClient:
         )
         self._pool_size = pool_size
         self._http: aiohttp.ClientSession | None = None  # opened on first use (in the loop)
+        self._proxy: tuple[URL | None, aiohttp.BasicAuth | None] = (None, None)
         # Shared with the scheduler: every create request and status query takes a slot,
         # and a 429/503 slows the whole budget instead of being retried here.
         self.budgets = budgets
@@ -112,8 +125,12 @@ class ToapisClient:
                 connector=aiohttp.TCPConnector(limit=self._pool_size),
                 headers={"User-Agent": "sora-character-bot"},
                 cookie_jar=aiohttp.DummyCookieJar(),
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as before
+                # The environment is read once (`env_proxy`), not per request: with
+                # trust_env every request looked up ~/.netrc and the proxy variables in a
+                # thread, two thread hops per status query.
+                trust_env=False,
             )
+            self._proxy = env_proxy(self.base_url)
         return self._http
 
     # --- the provider interface -----------------------------------------------------
@@ -300,13 +317,17 @@ class ToapisClient:
             for key, (filename, handle, mime) in (opened or {}).items():
                 data.add_field(key, handle, filename=filename, content_type=mime)
         try:
-            async with self._session().request(
+            session = self._session()
+            proxy, proxy_auth = self._proxy
+            async with session.request(
                 method,
                 self.base_url + path,
                 json=json,
                 data=data,
                 headers=headers,
                 allow_redirects=False,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
             ) as answer:
                 response = Answer(answer.status, answer.headers, await answer.read())
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:

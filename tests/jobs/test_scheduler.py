@@ -15,6 +15,7 @@ import pytest
 
 from bot.jobs.budget import AccountBudgets, tier_limits
 from bot.jobs.line import Place, fair_order
+from bot.jobs.scheduler import Pace, next_poll
 from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.media.assets import checked_download
 from bot.providers.base import CharacterRequest
@@ -159,6 +160,29 @@ def _job(job_id: int, guild: int, member: int) -> Job:
         stalled_at=None,
         announced_at=None,
     )
+
+
+def test_a_task_behind_older_queued_ones_is_asked_less_often_until_its_turn_nears() -> None:
+    timings = TrackerTimings()  # the defaults: poll_interval 5 s
+    pace = Pace(timings)
+
+    def wait(age: float, now: float) -> float:
+        oldest = pace.oldest_queued(now)
+        return next_poll(
+            timings, pace, state=JobState.QUEUED, age=age, polls=3, stalled=False, errors=0,
+            oldest=oldest,
+        )  # fmt: skip
+
+    alone = max(wait(20.0, now=200.0) for _ in range(50))
+    pace.still_queued(submitted=0.0, now=200.0)  # a task sent 200 s ago still waits
+    behind = [wait(20.0, now=200.0) for _ in range(50)]
+    near = [wait(195.0, now=200.0) for _ in range(50)]
+    assert alone <= 33.0  # nothing older seen queued: asked at least every 30 s (+10 %)
+    assert min(behind) >= 54.0 and max(behind) <= 66.0  # 180 s behind: a minute, no more
+    assert max(near) <= 33.0  # its turn is near: as often as before
+    # The oldest is forgotten once no poll has seen it queued for a minute.
+    assert pace.oldest_queued(261.0) == 0.0
+    assert max(wait(20.0, now=261.0) for _ in range(50)) <= 33.0
 
 
 async def test_many_jobs_stay_inside_the_enforced_limits_and_all_complete(bot, simulator):

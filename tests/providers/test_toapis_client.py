@@ -329,3 +329,25 @@ def sleeps_taken(client: ToapisClient) -> list[float]:
     recorder = client._sleep
     assert isinstance(recorder, SleepRecorder)
     return recorder.delays
+
+
+async def test_requests_go_through_the_proxy_the_environment_names(simulator, monkeypatch):
+    # toapis.invalid cannot be resolved: a status query answers only through the proxy,
+    # here the simulator itself (it reads the path of an absolute-form request target).
+    monkeypatch.setenv("HTTP_PROXY", simulator.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = ToapisClient("http://toapis.invalid", simulator.scenario.api_key, max_attempts=1)
+    try:
+        with pytest.raises(TaskNotFoundError):  # the simulator answered: unknown task
+            await proxied.get_task("task_DOESNOTEXIST")
+    finally:
+        await proxied.aclose()
+
+    monkeypatch.setenv("NO_PROXY", "toapis.invalid")  # now it may not go through the proxy
+    direct = ToapisClient("http://toapis.invalid", simulator.scenario.api_key, max_attempts=1)
+    try:
+        with pytest.raises(ServiceUnavailableError):
+            await direct.get_task("task_DOESNOTEXIST")
+    finally:
+        await direct.aclose()
