@@ -102,10 +102,9 @@ class JobPolling(JobControls):
                 continue
             errors = 0
             now = self._clock()
-            submitted = job.submitted_at or job.created_at
-            age = now - submitted
+            age = now - (job.submitted_at or job.created_at)
             if not video and task.status is TaskStatus.QUEUED:
-                self.pace.still_queued(submitted, now)
+                self.pace.still_queued(age, now)
             if not video and not running and task.status is not TaskStatus.QUEUED:
                 running = True
                 if job.state is not JobState.IN_PROGRESS:  # not resumed already running

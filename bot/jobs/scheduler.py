@@ -103,25 +103,26 @@ class Pace:
         self.run_time = max(0.0, timings.expected_duration - timings.poll_interval)
         self._starts = 0
         self._ends = 0
-        # (bucket start, earliest submission answered "queued" in it), newest last
+        # (bucket start, longest wait of a task answering "queued" in it), newest last
         self._queued: deque[tuple[float, float]] = deque()
 
-    def still_queued(self, submitted: float, now: float) -> None:
-        """A task submitted at `submitted` (tracker clock) answered "queued" at `now`."""
+    def still_queued(self, age: float, now: float) -> None:
+        """A task answered "queued" at `now` (tracker clock), `age` seconds after it was sent."""
         bucket = now - now % FLOOR_BUCKET
         if self._queued and self._queued[-1][0] == bucket:
-            earliest = min(self._queued[-1][1], submitted)
-            self._queued[-1] = (bucket, earliest)
+            self._queued[-1] = (bucket, max(self._queued[-1][1], age))
         else:
-            self._queued.append((bucket, submitted))
+            self._queued.append((bucket, age))
         while self._queued[0][0] <= now - FLOOR_WINDOW:
             self._queued.popleft()
 
     def oldest_queued(self, now: float) -> float:
-        """How long the oldest task seen queued lately (`FLOOR_WINDOW`) has waited: a
-        task submitted after it will usually not start before it (0 if none)."""
-        recent = [earliest for bucket, earliest in self._queued if bucket > now - FLOOR_WINDOW]
-        return max(0.0, now - min(recent)) if recent else 0.0
+        """The longest any task answering "queued" lately (`FLOOR_WINDOW`) had waited: a
+        task sent after it will usually not start before it has waited as long (0 if none).
+        What each was seen at, not how long it would have waited by now: it may have
+        started since."""
+        since = now - FLOOR_WINDOW
+        return max((age for bucket, age in self._queued if bucket > since), default=0.0)
 
     @property
     def duration(self) -> float:

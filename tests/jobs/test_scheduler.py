@@ -174,7 +174,7 @@ def test_a_task_behind_older_queued_ones_is_asked_less_often_until_its_turn_near
         )  # fmt: skip
 
     alone = max(wait(20.0, now=200.0) for _ in range(50))
-    pace.still_queued(submitted=0.0, now=200.0)  # a task sent 200 s ago still waits
+    pace.still_queued(age=200.0, now=200.0)  # a task sent 200 s ago still waits
     behind = [wait(20.0, now=200.0) for _ in range(50)]
     near = [wait(195.0, now=200.0) for _ in range(50)]
     assert alone <= 33.0  # nothing older seen queued: asked at least every 30 s (+10 %)
@@ -183,6 +183,10 @@ def test_a_task_behind_older_queued_ones_is_asked_less_often_until_its_turn_near
     # The oldest is forgotten once no poll has seen it queued for a minute.
     assert pace.oldest_queued(261.0) == 0.0
     assert max(wait(20.0, now=261.0) for _ in range(50)) <= 33.0
+    # Tasks that wait 5 s in toapis' queue do not slow a fresh one down later on: what
+    # counts is how long they had waited when seen, not how long ago that was.
+    pace.still_queued(age=5.0, now=300.0)
+    assert max(wait(2.0, now=340.0) for _ in range(50)) <= 33.0
 
 
 async def test_many_jobs_stay_inside_the_enforced_limits_and_all_complete(bot, simulator):
