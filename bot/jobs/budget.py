@@ -35,8 +35,8 @@ from typing import Protocol
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 15 * 60.0
-SLOT_HOLD = 5.0  # a granted slot that is never stamped counts as sent this long after
-MARGIN = 0.1  # seconds added to every window (clock, socket and network jitter)
+SLOT_HOLD = 5.0  # a granted slot never stamped (or never answered) counts this long after
+MARGIN = 0.05  # seconds added to every window (clock jitter)
 SHARED_MARGIN = 0.25  # the same for the shared windows (ledger round trip, then socket)
 RECOVERY = 30.0  # seconds for a slowed budget to come back to its full rate
 REHALVE = 1.0  # 429s within this long of the last halving are one episode (halved once)
@@ -87,24 +87,42 @@ def tier_limits(
 
 
 class Slot:
-    """One request's place in a budget; `use` stamps when it really leaves."""
+    """One request's place in a budget; `use` stamps when it really leaves.
 
-    __slots__ = ("_budget", "granted", "sent")
+    toapis counts a request when it arrives, which a slow or uneven network makes later
+    than it left, but never later than its answer: a slot that is `track`ed counts from
+    when its answer arrived (`answer`), and until then as if sent at every moment.
+    """
+
+    __slots__ = ("_budget", "_tracked", "answered", "granted", "sent")
 
     def __init__(self, budget: Budget, now: float) -> None:
         self._budget = budget
         self.granted = now
         self.sent: float | None = None
+        self.answered: float | None = None
+        self._tracked = False
 
     def use(self) -> None:
         """The request leaves now (only the first call counts)."""
         if self.sent is None:
             self.sent = self._budget.now()
 
+    def track(self) -> None:
+        """Count this slot until its answer arrives, not only from when it left."""
+        self._tracked = True
+
+    def answer(self) -> None:
+        """The request's answer (or its failure) arrived now."""
+        if self._tracked and self.answered is None:
+            self.answered = self._budget.now()
+
     def at(self, now: float) -> float:
         """When this slot counts as sent, seen at `now`."""
+        if self.answered is not None:
+            return self.answered
         if self.sent is not None:
-            return self.sent
+            return min(now, self.sent + SLOT_HOLD) if self._tracked else self.sent
         return min(now, self.granted + SLOT_HOLD)
 
 

@@ -304,8 +304,9 @@ class ToapisClient:
     ) -> Any:
         headers = {"Authorization": f"Bearer {self._key.get_secret_value()}"}
         budget = self._budget_for(method, path)
-        if budget is not None:
-            await budget.take()
+        slot = await budget.take() if budget is not None else None
+        if slot is not None:
+            slot.track()  # it counts until its answer arrives (see `Slot`)
         opened = files() if files else None
         endpoint = metrics.endpoint_of(path)
         started = time.monotonic()
@@ -339,6 +340,8 @@ class ToapisClient:
                 raise SubmissionUncertainError(f"no answer: {type(exc).__name__}") from None
             raise ServiceUnavailableError(f"no answer: {type(exc).__name__}") from None
         finally:
+            if slot is not None:
+                slot.answer()
             for value in (opened or {}).values():
                 value[1].close()
         metrics.TOAPIS_LATENCY.labels(endpoint).observe(time.monotonic() - started)

@@ -34,6 +34,7 @@ class Scenario:
 
     api_key: str = "sim-key"  # the only Bearer token accepted
     latency: float = 0.0  # seconds of delay before every answer
+    latency_jitter: float = 0.0  # up to this much more, at random (before counting it)
     submit_delay: float = 0.0  # seconds a create request waits for its answer (task exists)
     queued_for: float = 0.2  # seconds a new task stays queued
     progress_steps: list[int] = field(default_factory=_default_steps)
@@ -185,6 +186,7 @@ def _forced(name: str, value: Any) -> tuple[int, dict[str, Any]] | None:
 _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "api_key": _text,
     "latency": _number,
+    "latency_jitter": _number,
     "submit_delay": _number,
     "queued_for": _number,
     "progress_steps": _steps,

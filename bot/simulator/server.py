@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import random
 import re
 import secrets
 import shutil
@@ -181,8 +182,9 @@ class Simulator(SimulatorControls):
                 with contextlib.suppress(ValueError, UnicodeDecodeError):
                     body = json.loads(await request.read())
             self.requests.append(RecordedRequest(request.method, request.rel_url.raw_path, body))
-        if self.scenario.latency > 0:
-            await asyncio.sleep(self.scenario.latency)
+        delay = self.scenario.latency + random.uniform(0, self.scenario.latency_jitter)
+        if delay > 0:  # a slow or uneven network: requests are counted when they arrive
+            await asyncio.sleep(delay)
         response = await handler(request)
         return response
 
