@@ -169,10 +169,10 @@ def next_poll(
     A waiting task changes nothing anyone sees, so it is asked as rarely as will still
     catch what matters: the first query (and the next while queued) when tasks usually
     start, then less and less often the longer it stays queued. Behind an older task
-    still queued (`oldest`: how long it has waited), it is asked halfway to the moment it
-    would have waited as long, at most every `12 * poll_interval`: toapis usually starts
-    tasks in the order they came, so the oldest ones tell when the line moves. While
-    running, every
+    seen queued lately (`oldest`: how long it had waited then), it is asked halfway to
+    the moment it will have waited as long, at most every `12 * poll_interval`: toapis
+    usually starts tasks in the order they came, so the oldest ones tell when the line
+    moves. While running, every
     `2 * poll_interval` until near its usual end (counted from when it was first seen
     running, `started`), then closer together; past that end, slowly further apart.
     Slow for a stuck task; backing off after errors.
