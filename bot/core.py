@@ -196,7 +196,7 @@ async def open_core(
         tracker,
         hub,
         guild_settings,
-        SpendingLimits(guild_settings, jobs, owner),
+        SpendingLimits(guild_settings, jobs, owner, tracker),
         owner,
         WebhookEventRepository(database),
         MediaIntake(

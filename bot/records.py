@@ -169,3 +169,49 @@ class UsageCount:
     requester_id: int | None
     jobs: int
     failed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """The limits a new job is reserved within, for the UTC day that began at `since`.
+
+    Daily counts take jobs toapis accepted since `since` (failed ones included) plus jobs
+    not accepted yet (preparing, in line, being sent); `at_once` takes jobs in flight.
+    None: no such limit.
+    """
+
+    since: float
+    at_once: int | None = None  # the member's jobs in flight
+    member_day: int | None = None  # the member's jobs today, in this server
+    server_day: int | None = None  # the server's jobs today
+    global_day: int | None = None  # every server's jobs today (the owner's cap)
+    videos_day: int | None = None  # the member's video jobs today (only for a video job)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """What counts against a `Quota` at one moment."""
+
+    at_once: int = 0
+    member_day: int = 0
+    server_day: int = 0
+    global_day: int = 0
+    videos_day: int = 0
+
+    def first_over(self, quota: Quota) -> LimitHit | None:
+        """The first limit one more job would pass, or None (the owner's cap first)."""
+        for kind in ("global_day", "at_once", "member_day", "server_day", "videos_day"):
+            limit: int | None = getattr(quota, kind)
+            used: int = getattr(self, kind)
+            if limit is not None and used >= limit:
+                return LimitHit(kind, used, limit)
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class LimitHit:
+    """A job was not reserved: `used` jobs already count against `limit` of `kind`."""
+
+    kind: str
+    used: int
+    limit: int

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.records import FINAL_STATES, Job, JobKind, JobState, SourceKind
+from bot.records import FINAL_STATES, Job, JobKind, JobState, NewJob, SourceKind
 from storage.database import NotFoundError, Row, Session
 
 # SQL lists of state values, built from the enums (never from user input).
@@ -95,3 +95,53 @@ async def load_job(session: Session, job_id: int) -> Job:
     if row is None:
         raise NotFoundError(f"job {job_id} does not exist")
     return row_to_job(row)
+
+
+async def insert_job(
+    session: Session,
+    new: NewJob,
+    state: JobState,
+    *,
+    owner: str | None,
+    lease_until: float | None,
+    now: float,
+) -> int:
+    """Write a new job row; its id."""
+    inserted = await session.fetchone(
+        "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
+        "source_ref, range_start, range_end, model, provider, request, meta, state, "
+        "progress, created_at, updated_at, kind, owner, lease_until) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING id",
+        (
+            new.guild_id,
+            new.channel_id,
+            new.message_id,
+            new.requester_id,
+            new.source_kind.value,
+            new.source_ref,
+            new.range_start,
+            new.range_end,
+            new.model,
+            new.provider,
+            to_json(new.request),
+            to_json(new.meta),
+            state.value,
+            now,
+            now,
+            new.kind.value,
+            owner,
+            lease_until,
+        ),
+    )
+    assert inserted is not None
+    return int(inserted["id"])
+
+
+async def claim_unknown_in(session: Session, job_id: int, note: str, *, now: float) -> bool:
+    """UNKNOWN -> FAILED with `note`, for the one caller that sends it again (Retry)."""
+    outcome = await session.execute(
+        "UPDATE jobs SET state = ?, error_code = 'retried', error_message = ?, "
+        "updated_at = ? WHERE id = ? AND state = ?",
+        (JobState.FAILED.value, note, now, job_id, JobState.UNKNOWN.value),
+    )
+    return outcome.rowcount == 1

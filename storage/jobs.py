@@ -16,9 +16,12 @@ from storage.characters import characters_of_job, insert_character
 from storage.database import Database, NotFoundError
 from storage.job_counts import JobCounts
 from storage.job_leases import JobLeases
+from storage.job_quota import JobQuota
 from storage.job_rows import (
     FINISHED_AT_SQL,
     INTERRUPTED_PREPARING,
+    claim_unknown_in,
+    insert_job,
     load_job,
     row_to_job,
     to_json,
@@ -27,7 +30,7 @@ from storage.job_rows import (
 __all__ = ["INTERRUPTED_PREPARING", "JobRepository", "row_to_job"]
 
 
-class JobRepository(JobLeases, JobCounts):
+class JobRepository(JobLeases, JobCounts, JobQuota):
     """Creates jobs and records what happens to them."""
 
     def __init__(self, db: Database) -> None:
@@ -47,35 +50,10 @@ class JobRepository(JobLeases, JobCounts):
         if state not in (JobState.PREPARING, JobState.SUBMITTING, JobState.WAITING):
             raise ValueError(f"a new job starts preparing or waiting, not {state.value}")
         now = time.time()
+        lease_until = now + lease_seconds if owner is not None else None
         async with self._db.transaction() as tx:
-            inserted = await tx.fetchone(
-                "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
-                "source_ref, range_start, range_end, model, provider, request, meta, state, "
-                "progress, created_at, updated_at, kind, owner, lease_until) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING id",
-                (
-                    new.guild_id,
-                    new.channel_id,
-                    new.message_id,
-                    new.requester_id,
-                    new.source_kind.value,
-                    new.source_ref,
-                    new.range_start,
-                    new.range_end,
-                    new.model,
-                    new.provider,
-                    to_json(new.request),
-                    to_json(new.meta),
-                    state.value,
-                    now,
-                    now,
-                    new.kind.value,
-                    owner,
-                    now + lease_seconds if owner is not None else None,
-                ),
-            )
-            assert inserted is not None
-            return await load_job(tx, int(inserted["id"]))
+            job_id = await insert_job(tx, new, state, owner=owner, lease_until=lease_until, now=now)
+            return await load_job(tx, job_id)
 
     async def get(self, job_id: int) -> Job | None:
         """The job with this id, or None."""
@@ -203,25 +181,24 @@ class JobRepository(JobLeases, JobCounts):
     async def claim_unknown(self, job_id: int, note: str) -> bool:
         """Atomically move an UNKNOWN job to FAILED with `note`; True for the one caller
         that did it (so a Retry pressed twice sends one request, not two)."""
-        now = time.time()
-        outcome = await self._db.execute(
-            "UPDATE jobs SET state = ?, error_code = 'retried', error_message = ?, "
-            "updated_at = ? WHERE id = ? AND state = ?",
-            (JobState.FAILED.value, note, now, job_id, JobState.UNKNOWN.value),
-        )
-        return outcome.rowcount == 1
+        async with self._db.transaction() as tx:
+            return await claim_unknown_in(tx, job_id, note, now=time.time())
 
-    async def cancel_unsent(self, job_id: int, message: str) -> Job | None:
-        """A job not sent yet (preparing, or waiting to be sent) ends FAILED "cancelled";
-        None if it was sent meanwhile (or is over)."""
+    async def cancel_unsent(
+        self, job_id: int, message: str, *, code: str = "cancelled"
+    ) -> Job | None:
+        """A job not sent yet (preparing, or waiting to be sent) ends FAILED with `code`
+        ("cancelled", or the limit it was refused at) and stops counting against any
+        limit; None if it was sent meanwhile (or is over)."""
         now = time.time()
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'cancelled', error_message = ?, "
+                "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, "
                 "updated_at = ?, finished_at = COALESCE(finished_at, ?) "
                 "WHERE id = ? AND task_id IS NULL AND state IN (?, ?)",
                 (
                     JobState.FAILED.value,
+                    code,
                     message,
                     now,
                     now,

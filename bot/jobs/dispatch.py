@@ -24,6 +24,9 @@ from storage import JobRepository
 log = logging.getLogger("bot.jobs.tracker")
 
 Tell = Callable[[str, Job], Awaitable[None]]
+# Asked when a job's turn has come, just before it is sent: None to send it, else why it
+# may not be sent any more (the owner's daily cap was reached meanwhile).
+Admit = Callable[[Job], Awaitable[str | None]]
 
 
 class Dispatcher:
@@ -54,6 +57,7 @@ class Dispatcher:
         )
         # Does the provider slow the budget itself on a 429 (a budgeted toapis client)?
         self._budgeted = getattr(provider, "budgets", None) is not None
+        self.admit: Admit | None = None
         self.sending: set[asyncio.Future[tuple[Job, bool]]] = set()
         self._first: dict[int, asyncio.Future[Job]] = {}
         self.closing = False
@@ -102,6 +106,10 @@ class Dispatcher:
                 if self.closing:
                     self.budget.give_back(slot)
                     return job
+                refusal = await self.admit(job) if self.admit is not None else None
+                if refusal is not None:
+                    self.budget.give_back(slot)
+                    return await self._refuse(job, refusal)
                 claimed = await self.jobs.claim_waiting(job.id)
                 if claimed is None:  # no longer waiting: someone else decided its fate
                     stored = await self.jobs.get(job.id)
@@ -121,6 +129,20 @@ class Dispatcher:
             first = self._first.pop(job.id, None)
             if first is not None and not first.done():
                 first.set_result(job)
+
+    async def _refuse(self, job: Job, refusal: str) -> Job:
+        """A job at the front that may not be sent: it ends unsent (nothing charged, its
+        reservation freed) and the member is told why."""
+        self.line.leave(job.id)
+        self.line.done_probing()
+        refused = await self.jobs.cancel_unsent(job.id, refusal, code="over_cap")
+        if refused is None:  # no longer waiting: someone else decided its fate
+            stored = await self.jobs.get(job.id)
+            assert stored is not None
+            return stored
+        log.info("job %d refused at the front of the line: %s", job.id, refusal)
+        await self._tell("job_changed", refused)
+        return refused
 
     def _settle(self, job: Job) -> None:
         """Let the line know what came of a create request."""

@@ -1,10 +1,13 @@
 """Who may spend the toapis account, and how much: checked before any media work or API call.
 
 Every entry point (the slash command, the context menu, the reaction flow, Retry, "Create
-from same video") asks `SpendingLimits.check` first. A refusal is private and says which
-limit and when the member can try again. "At once" counts jobs preparing, waiting in line
-and running; the daily counts count jobs toapis accepted (a task id came back), failed ones
-included, per UTC day.
+from same video", videos) asks `SpendingLimits.check` first, for an early answer, and
+stores its job with `SpendingLimits.reserve`, which counts and writes in one step, so that
+no burst passes a limit. A refusal is private and says which limit and when the member
+can try again. "At once" counts jobs preparing, waiting in line and running; the daily
+counts (member, server, the owner's cap over every server, videos) count jobs toapis
+accepted (a task id came back), failed ones included, per UTC day, plus jobs not sent
+yet. The owner's cap is checked again when a job reaches the front of the line.
 """
 
 from __future__ import annotations
@@ -13,10 +16,15 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from bot.guild_settings import GuildSettings, SettingsService
-from bot.owner import OwnerControls
+from bot.owner import OwnerControls, OwnerState
+from bot.records import Job, JobKind, LimitHit, NewJob, Quota
 from storage import JobRepository
+
+if TYPE_CHECKING:
+    from bot.jobs.tracker import JobTracker
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,82 +75,126 @@ def wait_words(seconds: float) -> str:
 
 
 class SpendingLimits:
-    """Checks a member against the server's settings and today's usage."""
+    """Checks a member against the server's settings and today's usage, and reserves a
+    job within them in one step (`reserve`), so that a burst cannot pass a limit."""
 
     def __init__(
         self,
         settings: SettingsService,
         jobs: JobRepository,
         owner: OwnerControls,
+        tracker: JobTracker | None = None,
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
         self.jobs = jobs
         self.owner = owner
+        self.tracker = tracker
         self._clock = clock
+        if tracker is not None:
+            tracker.admit_with(self.at_front)
 
-    async def check(self, asker: Asker) -> Refusal | None:
-        """None when the member may start one more job now, else why not."""
-        refusal = await self._owner_says(asker)
+    async def check(self, asker: Asker, *, video: bool = False) -> Refusal | None:
+        """None when the member may start one more job now, else why not. An early
+        answer (before a form or any work); only `reserve` holds the limits."""
+        quota = await self.quota(asker, video=video)
+        if isinstance(quota, Refusal):
+            return quota
+        hit = (await self.jobs.usage(asker.guild_id, asker.member_id, quota)).first_over(quota)
+        return self.explain(hit) if hit is not None else None
+
+    async def reserve(
+        self,
+        asker: Asker,
+        new: NewJob,
+        *,
+        replaces: tuple[int, str] | None = None,
+    ) -> Job | Refusal:
+        """Store `new` for this member if every limit allows one more job, counted and
+        written in one step; else why not (nothing stored). See `JobTracker.reserve`."""
+        assert self.tracker is not None, "reserving needs the tracker"
+        quota = await self.quota(asker, video=new.kind is JobKind.VIDEO)
+        if isinstance(quota, Refusal):
+            return quota
+        job = await self.tracker.reserve(new, quota, replaces=replaces)
+        return self.explain(job) if isinstance(job, LimitHit) else job
+
+    async def quota(self, asker: Asker, *, video: bool = False) -> Quota | Refusal:
+        """Today's limits for this member here, or why they may not ask at all."""
+        owner = await self.owner.get()
+        refusal = self._owner_says(owner, asker)
         if refusal is not None:
             return refusal
         config = await self.settings.get(asker.guild_id)
         refusal = self._where_and_who(config, asker)
         if refusal is not None:
             return refusal
-        running = await self.jobs.count_in_flight(asker.guild_id, asker.member_id)
-        if running >= config.jobs_at_once:
-            jobs = "job" if running == 1 else "jobs"
+        return Quota(
+            since=utc_day_start(self._clock()),
+            at_once=config.jobs_at_once,
+            member_day=config.jobs_per_day,
+            server_day=config.server_jobs_per_day,
+            global_day=owner.daily_cap,
+            videos_day=config.videos_per_day if video else None,
+        )
+
+    async def at_front(self, job: Job) -> str | None:
+        """Asked when a job's turn comes: None to send it, else why it may not be sent
+        (the owner's cap, counting what was accepted today and reserved before it)."""
+        cap = (await self.owner.get()).daily_cap
+        if cap is None:
+            return None
+        if await self.jobs.usage_before(job.id, utc_day_start(self._clock())) < cap:
+            return None
+        return (
+            "The bot has used all its jobs for today (UTC), so this one was not sent "
+            "and nothing was charged."
+        )
+
+    def explain(self, hit: LimitHit) -> Refusal:
+        """What the member reads about a limit their job would pass."""
+        now = self._clock()
+        again = wait_words(next_utc_midnight(now) - now)
+        if hit.kind == "at_once":
+            jobs = "job" if hit.used == 1 else "jobs"
             return Refusal(
                 "at_once",
-                f"You have {running} {jobs} running or waiting; this server allows "
-                f"{config.jobs_at_once} at once. Wait for one to finish.",
+                f"You have {hit.used} {jobs} running or waiting; this server allows "
+                f"{hit.limit} at once. Wait for one to finish.",
             )
-        now = self._clock()
-        since = utc_day_start(now)
-        again = wait_words(next_utc_midnight(now) - now)
-        # Jobs not accepted yet count too, or a burst could pass the daily limit before
-        # any of it is accepted (those refused later stop counting once they end).
-        pending_mine = await self.jobs.count_unaccepted(asker.guild_id, asker.member_id)
-        mine = pending_mine + await self.jobs.count_accepted_since(
-            asker.guild_id, since, asker.member_id
-        )
-        if mine >= config.jobs_per_day:
+        if hit.kind == "member_day":
             return Refusal(
                 "member_day",
-                f"You have used your {config.jobs_per_day} jobs for today (UTC): "
-                f"try again in {again}.",
+                f"You have used your {hit.limit} jobs for today (UTC): try again in {again}.",
             )
-        everyone = await self.jobs.count_unaccepted(
-            asker.guild_id
-        ) + await self.jobs.count_accepted_since(asker.guild_id, since)
-        if everyone >= config.server_jobs_per_day:
+        if hit.kind == "server_day":
             return Refusal(
                 "server_day",
-                f"This server has used its {config.server_jobs_per_day} jobs for today "
-                f"(UTC): try again in {again}.",
+                f"This server has used its {hit.limit} jobs for today (UTC): try again in {again}.",
             )
-        return None
+        if hit.kind == "videos_day":
+            return Refusal(
+                "videos_day",
+                f"You have made {hit.used} videos today, this server's limit per member. "
+                "Try again after midnight UTC.",
+            )
+        if hit.kind == "replaced":
+            return Refusal("replaced", "It was already sent again.")
+        return Refusal(
+            "global_day",
+            f"The bot has used all its jobs for today (UTC): try again in {again}.",
+        )
 
-    async def _owner_says(self, asker: Asker) -> Refusal | None:
-        """The bot owner's pause, blocks and global daily cap come first."""
-        owner = await self.owner.get()
+    @staticmethod
+    def _owner_says(owner: OwnerState, asker: Asker) -> Refusal | None:
+        """The bot owner's pause and blocks come first."""
         if asker.guild_id in owner.blocked_guilds:
             return Refusal("blocked", "The bot owner has turned this bot off for this server.")
         if asker.member_id in owner.blocked_users:
             return Refusal("blocked", "The bot owner has blocked you from creating characters.")
         if owner.paused is not None:
             return Refusal("paused", f"New jobs are paused by the bot owner: {owner.paused}")
-        if owner.daily_cap is not None:
-            now = self._clock()
-            used = await self.jobs.count_accepted_since(None, utc_day_start(now))
-            if used >= owner.daily_cap:
-                again = wait_words(next_utc_midnight(now) - now)
-                return Refusal(
-                    "global_day",
-                    f"The bot has used all its jobs for today (UTC): try again in {again}.",
-                )
         return None
 
     @staticmethod

@@ -23,7 +23,7 @@ from typing import Any
 
 from bot.jobs.announce import Announcer
 from bot.jobs.budget import TIERS, AccountBudgets
-from bot.jobs.dispatch import Dispatcher
+from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.line import Place, SubmitLine
 from bot.jobs.polling import JobPolling
@@ -36,7 +36,7 @@ from bot.providers.base import (
     CharacterRequest,
 )
 from bot.providers.video import VideoRequest
-from bot.records import Job, JobState, NewJob
+from bot.records import Job, JobState, LimitHit, NewJob, Quota
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
@@ -106,6 +106,10 @@ class JobTracker(JobPolling):
         self._dispatch.line.watcher = self._tell_place
         self.polls = PollScheduler(self.budgets.query)
         self.pace = Pace(self.timings)
+
+    def admit_with(self, admit: Admit) -> None:
+        """Ask `admit` before each job is sent whether it still may be (spending limits)."""
+        self._dispatch.admit = admit
 
     @property
     def line(self) -> SubmitLine:
@@ -260,18 +264,27 @@ class JobTracker(JobPolling):
         self._spawn(job)
         return await asyncio.shield(sent)
 
-    async def open_preparing(self, new: NewJob) -> Job:
-        """Store a job whose video is about to be prepared (nothing is sent yet).
+    async def reserve(
+        self, new: NewJob, quota: Quota, *, replaces: tuple[int, str] | None = None
+    ) -> Job | LimitHit:
+        """Store a job whose video is about to be prepared, within `quota` (counted and
+        written in one step), or say which limit it would pass and store nothing.
 
         It goes on with `submit_prepared`, or ends with `abandon`; a restart in between
-        fails it with a message (nothing was sent, nothing charged).
+        fails it with a message (nothing was sent, nothing charged). `replaces` is the
+        UNKNOWN job it sends again (Retry) and the note that job ends with.
         """
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
-        job = await self.jobs.create(
-            new, state=JobState.PREPARING, owner=self.owner, lease_seconds=self.timings.lease
+        job = await self.jobs.reserve(
+            new,
+            quota,
+            owner=self.owner,
+            lease_seconds=self.timings.lease,
+            replaces=replaces,
         )
-        self.line.add(job, ready=False)  # counted in line while its video is prepared
+        if not isinstance(job, LimitHit):
+            self.line.add(job, ready=False)  # counted in line while its video is prepared
         return job
 
     async def submit_prepared(

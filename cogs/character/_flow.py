@@ -23,7 +23,7 @@ from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from bot.records import JobState
-from cogs.character._limits import limited
+from cogs.character._limits import limited, reserve
 from cogs.character._render import Rendered, progress_bar
 from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
@@ -175,9 +175,12 @@ class CreateFlow:
             await self._refuse(interaction, str(exc))
             return
         # The job is stored before any media work, so it is never lost, and its reply
-        # shows its place while it waits for a worker.
+        # shows its place while it waits for a worker. Storing it is what holds the
+        # limits: the check above only answers early.
         reply_id = await _reply_id(interaction)
-        job = await self.core.tracker.open_preparing(
+        job = await reserve(
+            self.core,
+            interaction,
             order.new_job(
                 guild_id=interaction.guild_id,
                 channel_id=interaction.channel_id,
@@ -185,8 +188,11 @@ class CreateFlow:
                 requester_id=interaction.user.id,
                 provider=self.core.provider.name,
                 meta=meta,
-            )
+            ),
         )
+        if isinstance(job, str):  # a burst passed the early check: this one is over
+            await self._refuse(interaction, job)
+            return
         line = _LineNotice(interaction, order, self.writes)
         self.core.tracker.line.watch(job.id, line.tell_place)  # one place across both phases
         limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))

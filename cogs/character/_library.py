@@ -17,7 +17,7 @@ from bot.records import Character, JobState, NewJob
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
-from cogs.character._limits import refuse_if_limited
+from cogs.character._limits import refuse_if_limited, reserve
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import render_card
 from cogs.errors import report_failure
@@ -277,34 +277,40 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
     if interaction.user.id != old.requester_id and not interaction.permissions.manage_guild:
         await interaction.response.send_message(NOT_ALLOWED_RETRY, ephemeral=True)
         return
-    if await refuse_if_limited(core, interaction):
-        return
-    if not await core.jobs.claim_unknown(old.id, "sent again as a new job (Retry)"):
-        await interaction.response.send_message("It was already sent again.", ephemeral=True)
+    # Reserved before answering (a refusal, or a second click, is answered privately at
+    # once); its reply is attached when it goes into the line.
+    job = await reserve(
+        core,
+        interaction,
+        NewJob(
+            guild_id=old.guild_id,
+            source_kind=old.source_kind,
+            source_ref=old.source_ref,
+            range_start=old.range_start,
+            range_end=old.range_end,
+            model=old.model,
+            provider=old.provider,
+            channel_id=interaction.channel_id,
+            requester_id=interaction.user.id,
+            meta={**old.meta, "retry_of": old.id},
+            kind=old.kind,
+        ),
+        replaces=(old.id, "sent again as a new job (Retry)"),
+    )
+    if isinstance(job, str):  # over a limit now, or another Retry was first
+        await interaction.response.send_message(job, ephemeral=True)
         return
     await interaction.response.defer(thinking=True)
     reply = await interaction.edit_original_response(content="Sending the request again…")
     library.flow.replies.remember(reply.id, interaction)
-    new = NewJob(
-        guild_id=old.guild_id,
-        source_kind=old.source_kind,
-        source_ref=old.source_ref,
-        range_start=old.range_start,
-        range_end=old.range_end,
-        model=old.model,
-        provider=old.provider,
-        channel_id=reply.channel.id,
-        message_id=reply.id,
-        requester_id=interaction.user.id,
-        meta={**old.meta, "retry_of": old.id},
-        kind=old.kind,
-    )
     if interaction.message is not None:
         try:
             await interaction.message.edit(view=None)
         except discord.HTTPException as exc:
             log.info("could not remove the Retry button: %s", exc)
-    await core.tracker.submit(new, request_of(old))
+    await core.tracker.submit_prepared(
+        job, request_of(old), job.meta, message=(reply.channel.id, reply.id)
+    )
 
 
 class ConfirmDelete(discord.ui.View):

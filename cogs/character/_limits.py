@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.jobs.limits import Asker, Refusal
+from bot.records import Job, NewJob
 
 if TYPE_CHECKING:
     from bot.core import Core
@@ -39,12 +40,28 @@ def refusal_words(refusal: Refusal) -> str:
     return refusal.message
 
 
-async def limited(core: Core, interaction: discord.Interaction) -> str | None:
-    """The refusal to give this member now (None: go ahead). In servers only."""
+async def limited(
+    core: Core, interaction: discord.Interaction, *, video: bool = False
+) -> str | None:
+    """The refusal to give this member now (None: go ahead). In servers only. An early
+    answer: the job itself is stored with `reserve`, which holds the limits."""
     if interaction.guild_id is None:
         return None
-    refusal = await core.limits.check(asker_of(interaction))
+    refusal = await core.limits.check(asker_of(interaction), video=video)
     return refusal_words(refusal) if refusal is not None else None
+
+
+async def reserve(
+    core: Core,
+    interaction: discord.Interaction,
+    new: NewJob,
+    *,
+    replaces: tuple[int, str] | None = None,
+) -> Job | str:
+    """Store the member's job within every limit (counted and written in one step), or
+    the refusal to give them (nothing stored)."""
+    job = await core.limits.reserve(asker_of(interaction), new, replaces=replaces)
+    return refusal_words(job) if isinstance(job, Refusal) else job
 
 
 async def refuse_if_limited(core: Core, interaction: discord.Interaction) -> bool:

@@ -41,6 +41,7 @@ _NEXT_STEPS = {
     "invalid_timestamps": "Pick a range inside the video's length.",
     "no_character": "Try a range where one character is clearly visible.",
     "gave_up": "Try again; if it keeps happening, try another moment or model.",
+    "over_cap": "Try again after midnight UTC.",
 }
 _VIDEO_NEXT = "Try again, or change the prompt (toapis refuses some content)."
 _DEFAULT_NEXT = "Try another 1-3 s moment where one character is clearly visible, or another video."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import discord
@@ -11,7 +10,7 @@ import discord
 from bot.providers.video import VideoRequest, default_duration, duration_problem, with_mentions
 from bot.records import Job, JobKind, NewJob, SourceKind
 from cogs.character._flow import GUILD_ONLY, _reply_id
-from cogs.character._limits import limited
+from cogs.character._limits import limited, reserve
 from cogs.character._render import COLOR_WORKING, Rendered, progress_bar, video_fields
 
 if TYPE_CHECKING:
@@ -22,11 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIDEOS_OFF = "Video generation is off in this server."
-
-
-def _start_of_utc_day() -> float:
-    now = datetime.now(UTC)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 async def refuse(interaction: discord.Interaction, text: str) -> None:
@@ -91,19 +85,9 @@ class VideoFlow:
                 )
                 return
             usernames.append(character.username)
-        refusal = await limited(self.core, interaction)
+        refusal = await limited(self.core, interaction, video=True)
         if refusal is not None:
             await refuse(interaction, refusal)
-            return
-        today = await self.core.jobs.count_videos_since(
-            guild_id, interaction.user.id, _start_of_utc_day()
-        )
-        if today >= settings.videos_per_day:
-            await refuse(
-                interaction,
-                f"You have made {today} videos today, this server's limit per member. "
-                "Try again after midnight UTC.",
-            )
             return
         final = with_mentions(prompt, usernames)
         request = VideoRequest(
@@ -117,7 +101,9 @@ class VideoFlow:
             # The channel's upload limit, for the card posted long after the interaction.
             "filesize_limit": int(interaction.filesize_limit),
         }
-        job = await self.core.tracker.open_preparing(
+        job = await reserve(
+            self.core,
+            interaction,
             NewJob(
                 guild_id=guild_id,
                 source_kind=SourceKind.PROMPT,
@@ -132,8 +118,12 @@ class VideoFlow:
                 request=request.model_dump(),
                 meta=meta,
                 kind=JobKind.VIDEO,
-            )
+            ),
         )
+        if isinstance(job, str):  # a burst passed the early check: this one is over
+            await interaction.delete_original_response()  # the public "thinking…"
+            await interaction.followup.send(job, ephemeral=True)
+            return
         reply = await interaction.edit_original_response(embeds=sending(job).embeds)
         self.replies.remember(reply.id, interaction)
         await self.core.tracker.submit_prepared(
