@@ -19,7 +19,7 @@ from bot.service.webhooks import WebhookEvent
 
 if TYPE_CHECKING:
     from bot.jobs.tracker import JobTracker
-    from storage.webhooks import WebhookEventRepository
+    from storage.webhooks import StoredEvent, WebhookEventRepository
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,17 @@ class WebhookInbox:
 
     async def resume(self) -> int:
         """Apply again every event stored but not handled (at start-up); how many."""
-        pending = await self.events.unhandled()
-        for stored in pending:
-            if stored.task is None:
-                await self.events.handled(stored.event_id)
-                continue
-            try:
-                task = Task.model_validate_json(stored.task)
-            except ValidationError:
-                log.warning("webhook event %s: stored task unreadable; dropped", stored.event_id)
-                await self.events.handled(stored.event_id)
-                continue
-            self._start(stored.event_id, stored.type, task)
+        try:
+            pending = await self.events.unhandled()
+            for stored in pending:
+                task = _task_of(stored)
+                if task is None:
+                    await self.events.handled(stored.event_id)  # nothing to apply
+                else:
+                    self._start(stored.event_id, stored.type, task)
+        except Exception:  # polling finds the outcomes; the next start tries again
+            log.exception("webhook events stored but not handled could not be resumed")
+            return 0
         if pending:
             log.info("applying %d webhook event(s) stored but not handled", len(pending))
         return len(pending)
@@ -104,6 +103,7 @@ class WebhookInbox:
                     job = await self.tracker.apply_event(task)
                     await self.events.handled(event_id)
             except Exception:
+                self.tracker.event_not_applied()
                 if delay is None:
                     log.exception(
                         "webhook event %s: applying failed; it is applied again at the next "
@@ -122,6 +122,16 @@ class WebhookInbox:
                 continue
             _report(event_id, kind, task, job)
             return
+
+
+def _task_of(stored: StoredEvent) -> Task | None:
+    if stored.task is None:
+        return None
+    try:
+        return Task.model_validate_json(stored.task)
+    except ValidationError:
+        log.warning("webhook event %s: stored task unreadable; dropped", stored.event_id)
+        return None
 
 
 def _report(event_id: str, kind: str, task: Task, job: Job | None) -> None:

@@ -4,6 +4,7 @@ only PostgreSQL has to get right: its placeholders, schema checks and shared mig
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -52,6 +53,12 @@ async def test_webhook_events_are_acted_on_once(db: Database) -> None:
     assert await events.receive("evt_1", "generation.completed", "task-1", said) == "handled"
     assert await events.unhandled() == []
     assert await events.last_received() is not None
+    # Handled events go after the retention period; one not applied yet stays.
+    await events.receive("evt_2", "generation.completed", "task-2", said)
+    lifecycle = LifecycleRepository(db)
+    assert await lifecycle.prune_webhook_events(time.time() - 60) == 0
+    assert await lifecycle.prune_webhook_events(time.time() + 60) == 1
+    assert [e.event_id for e in await events.unhandled()] == ["evt_2"]
 
 
 async def test_usage_counts_accepted_and_failed_jobs(db: Database) -> None:
