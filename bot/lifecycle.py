@@ -13,6 +13,7 @@ from storage import LifecycleRepository
 log = logging.getLogger(__name__)
 
 DAY = 86_400.0
+WEBHOOK_EVENT_DAYS = 30.0  # handled events are kept this long (a late delivery: duplicate)
 # Jobs made from the command line without --guild live here: never a real server.
 UNATTACHED_GUILD = 0
 
@@ -25,6 +26,7 @@ class PurgeResult:
     characters: int = 0
     jobs: int = 0  # the purged guilds' jobs
     old_jobs: int = 0  # finished jobs past the retention period
+    webhook_events: int = 0  # webhook events handled over `WEBHOOK_EVENT_DAYS` ago
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +40,8 @@ class Forgotten:
 
 class DataLifecycle:
     """Marks guilds left and back, purges them after `guild_days`, prunes finished jobs
-    after `job_days`, and forgets members. `clock` is replaceable (tests)."""
+    after `job_days` and handled webhook events after 30 days, and forgets members.
+    `clock` is replaceable (tests)."""
 
     def __init__(
         self,
@@ -80,7 +83,8 @@ class DataLifecycle:
         return newly
 
     async def purge(self) -> PurgeResult:
-        """Delete guilds left longer than the retention period, and old finished jobs."""
+        """Delete guilds left longer than the retention period, old finished jobs and old
+        handled webhook events."""
         now = self.clock()
         cutoff = now - self.guild_days * DAY
         purged: list[int] = []
@@ -101,7 +105,10 @@ class DataLifecycle:
         old = await self.repository.prune_jobs(now - self.job_days * DAY)
         if old:
             log.info("pruned %d job(s) finished over %g days ago", old, self.job_days)
-        return PurgeResult(purged, characters, jobs, old)
+        events = await self.repository.prune_webhook_events(now - WEBHOOK_EVENT_DAYS * DAY)
+        if events:
+            log.info("pruned %d webhook event(s) handled over 30 days ago", events)
+        return PurgeResult(purged, characters, jobs, old, events)
 
     async def footprint(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """(jobs, characters) of a member in a guild."""

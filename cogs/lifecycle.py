@@ -39,7 +39,7 @@ class Lifecycle(commands.Cog):
 
     @tasks.loop(hours=PURGE_EVERY_HOURS)
     async def purge(self) -> None:
-        """Delete servers left long enough ago, and old finished jobs."""
+        """Delete servers left long enough ago, old finished jobs and old webhook events."""
         lifecycle = self.lifecycle
         if lifecycle is None:
             return

@@ -138,6 +138,10 @@ class Database(ABC):
     async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         """Run one query and return all its rows."""
 
+    async def ping(self) -> None:
+        """Answer a trivial query (a health check); raises when the database cannot."""
+        await self.fetchone("SELECT 1")
+
     async def __aenter__(self) -> Database:
         return self
 

@@ -101,6 +101,13 @@ class LifecycleRepository:
         )
         return outcome.rowcount
 
+    async def prune_webhook_events(self, cutoff: float) -> int:
+        """Delete webhook events handled before `cutoff` (unhandled ones stay); how many."""
+        outcome = await self._db.execute(
+            "DELETE FROM webhook_events WHERE handled_at < ?", (cutoff,)
+        )
+        return outcome.rowcount
+
     async def member_footprint(self, guild_id: int, user_id: int) -> tuple[int, int]:
         """(jobs, characters) a member has in a guild: what forgetting them touches."""
         jobs = await self._db.fetchone(

@@ -202,6 +202,15 @@ MIGRATIONS: list[str] = [
     # 14: PostgreSQL substring search reads a narrow copy of the keys (`character_keys`)
     # instead of the wide characters table; SQLite's FTS5 table already is that copy.
     "",
+    # 15: a webhook event is stored first and marked handled only once it was applied
+    # (a stored, unhandled event is applied again on its retry or at start-up; `task` is
+    # what it said about its task). Events received before were acted on already.
+    """
+    ALTER TABLE webhook_events ADD COLUMN task TEXT NULL;
+    ALTER TABLE webhook_events ADD COLUMN handled_at REAL NULL;
+    UPDATE webhook_events SET handled_at = received_at;
+    CREATE INDEX webhook_events_handled ON webhook_events (handled_at);
+    """,
 ]
 
 # The schema version this code writes and understands.

@@ -264,6 +264,13 @@ PG_MIGRATIONS: list[str] = [
     CREATE TRIGGER character_keys_update AFTER UPDATE OF guild_id, name_key, username_key
     ON characters FOR EACH ROW EXECUTE FUNCTION character_keys_update();
     """,
+    # 15: webhook events are marked handled once applied.
+    """
+    ALTER TABLE webhook_events ADD COLUMN task TEXT NULL;
+    ALTER TABLE webhook_events ADD COLUMN handled_at DOUBLE PRECISION NULL;
+    UPDATE webhook_events SET handled_at = received_at;
+    CREATE INDEX webhook_events_handled ON webhook_events (handled_at);
+    """,
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.

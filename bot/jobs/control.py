@@ -74,6 +74,10 @@ class JobControls:
             job.id,
         )
 
+    def event_not_applied(self) -> None:
+        """A webhook event could not be applied: polls keep their usual pace until one is."""
+        self.webhook_missed_at = self._clock()
+
     async def _announce(self, job: Job) -> bool:
         raise NotImplementedError
 

@@ -26,8 +26,8 @@ TOAPIS_LATENCY = Histogram(
 )
 WEBHOOK_EVENTS = Counter(
     "sora_webhook_events",
-    "toapis webhook deliveries by outcome (applied, duplicate, unknown_task, ignored, "
-    "bad_signature, stale, malformed)",
+    "toapis webhook events by outcome (applied, duplicate, unknown_task, ignored, "
+    "failed, bad_signature, stale_or_malformed)",
     ["outcome"],
     registry=REGISTRY,
 )

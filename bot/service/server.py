@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.records import JobState
 from bot.service import metrics
+from bot.service.inbox import WebhookInbox
 from bot.service.webhooks import MAX_BODY, WebhookRefused, verify
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class ServiceServer:
         self.secrets = secrets
         self.discord = discord
         self._clock = clock
+        self.inbox = WebhookInbox(core.webhook_events, core.tracker)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -62,13 +64,15 @@ class ServiceServer:
         shown = f"[{self.host}]" if ":" in self.host else self.host
         self.url = f"http://{shown}:{port}"
         log.info("HTTP server listening on %s (webhooks %s)", self.url, self._webhooks_state())
+        await self.inbox.resume()  # events stored before a stop or a failed apply
         return self.url
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening, then stop applying events (unhandled ones wait, stored)."""
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        await self.inbox.close()
 
     def _webhooks_state(self) -> str:
         return "on" if self.secrets else "off: TOAPIS_WEBHOOK_SECRET is not set"
@@ -84,31 +88,12 @@ class ServiceServer:
             metrics.WEBHOOK_EVENTS.labels(outcome).inc()
             log.warning("webhook refused (%d): %s", refused.status, refused)
             return web.json_response({"error": str(refused)}, status=refused.status)
-        task_id = event.task.id if event.task else None
-        if not await self.core.webhook_events.first_time(event.id, event.type, task_id):
-            metrics.WEBHOOK_EVENTS.labels("duplicate").inc()
-            return web.json_response({"ok": True, "duplicate": True})
-        if event.task is None:
-            metrics.WEBHOOK_EVENTS.labels("ignored").inc()
-            return web.json_response({"ok": True, "ignored": event.type})
-        job = await self.core.tracker.apply_event(event.task)
-        if job is None:
-            metrics.WEBHOOK_EVENTS.labels("unknown_task").inc()
-            log.info("webhook event %s for unknown task %s", event.id, task_id)
-            return web.json_response({"ok": True, "unknown_task": True})
-        metrics.WEBHOOK_EVENTS.labels("applied").inc()
-        log.info(
-            "job %d: webhook %s applied",
-            job.id,
-            event.type,
-            extra={
-                "job_id": job.id,
-                "guild_id": job.guild_id,
-                "task_id": task_id,
-                "event": event.type,
-            },
-        )
-        return web.json_response({"ok": True, "job": job.id})
+        try:
+            answer = await self.inbox.receive(event)
+        except Exception:  # not stored: toapis delivers it again later
+            log.exception("webhook event %s could not be stored", event.id)
+            return web.json_response({"error": "not stored"}, status=500)
+        return web.json_response({"ok": True, answer: True})
 
     async def _health(self, request: web.Request) -> web.Response:
         problems = []
@@ -116,7 +101,7 @@ class ServiceServer:
         if not connected:
             problems.append(f"discord: {why}")
         try:
-            await self.core.database.fetchone("SELECT 1")
+            await self.core.database.ping()
         except Exception as exc:  # any failure of the database is a failed check
             problems.append(f"database: {type(exc).__name__}")
         status = 200 if not problems else 503

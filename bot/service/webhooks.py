@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,6 +75,8 @@ def verify(
         sent = float(timestamp)
     except ValueError:
         raise WebhookRefused(400, "malformed timestamp") from None
+    if not math.isfinite(sent):  # "nan" is never "too far" from now: refuse it here
+        raise WebhookRefused(400, "malformed timestamp")
     if abs(now - sent) > TOLERANCE:
         raise WebhookRefused(400, "timestamp too far from now")
     return WebhookEvent(event_id, *_parse(body, event_id))

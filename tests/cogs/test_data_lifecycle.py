@@ -5,6 +5,7 @@ unless the bot comes back. Time moves by a controllable clock, never by waiting.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -243,6 +244,24 @@ async def test_finished_jobs_are_pruned_after_90_days_and_their_characters_stay(
     assert await sora.core.jobs.get(job.id) is None
     listing = await reply_to(sora, payloads.slash_command("list", group="character"))
     assert "2 character(s)" in listing.json["data"]["embeds"][0]["footer"]["text"]
+
+
+async def test_webhook_events_handled_over_30_days_ago_are_pruned(sora: Running):
+    events = sora.core.webhook_events
+    said = '{"id": "task_old", "status": "completed"}'
+    await events.receive("evt_handled", "generation.completed", "task_old", said)
+    await events.handled("evt_handled")
+    await events.receive("evt_waiting", "generation.completed", "task_old", said)
+    clock = Clock(time.time())
+    sora.core.lifecycle.clock = clock
+    clock.advance(29)
+    await purge(sora)
+    assert await events.receive("evt_handled", "x", None) == "handled"  # still a duplicate
+    clock.advance(2)
+    await purge(sora)
+    # Not applied yet: kept however old, so that the next start applies it.
+    assert [e.event_id for e in await events.unhandled()] == ["evt_waiting"]
+    assert await events.receive("evt_handled", "x", None) == "new"  # pruned
 
 
 async def test_a_server_left_over_30_days_ago_is_purged_when_the_bot_starts(

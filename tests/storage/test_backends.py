@@ -4,6 +4,7 @@ only PostgreSQL has to get right: its placeholders, schema checks and shared mig
 from __future__ import annotations
 
 import asyncio
+import time
 
 import asyncpg
 import pytest
@@ -13,7 +14,7 @@ from storage import Database, JobRepository, LifecycleRepository, StorageError, 
 from storage.guild_settings import GuildSettingsRepository
 from storage.migrations import SCHEMA_VERSION
 from storage.postgres import redact, schema_version, to_postgres
-from storage.webhooks import WebhookEventRepository
+from storage.webhooks import StoredEvent, WebhookEventRepository
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 
@@ -42,9 +43,22 @@ def character(guild_id: int, character_id: str) -> NewCharacter:
 async def test_webhook_events_are_acted_on_once(db: Database) -> None:
     events = WebhookEventRepository(db)
     assert await events.last_received() is None
-    assert await events.first_time("evt_1", "task.completed", "task-1") is True
-    assert await events.first_time("evt_1", "task.completed", "task-1") is False
+    said = '{"id": "task-1", "status": "completed"}'
+    assert await events.receive("evt_1", "generation.completed", "task-1", said) == "new"
+    # Delivered again before it was applied (applying failed, or the process stopped):
+    # it still needs applying, and is found at start-up with what it said.
+    assert await events.receive("evt_1", "generation.completed", "task-1", said) == "unhandled"
+    assert await events.unhandled() == [StoredEvent("evt_1", "generation.completed", said)]
+    await events.handled("evt_1")
+    assert await events.receive("evt_1", "generation.completed", "task-1", said) == "handled"
+    assert await events.unhandled() == []
     assert await events.last_received() is not None
+    # Handled events go after the retention period; one not applied yet stays.
+    await events.receive("evt_2", "generation.completed", "task-2", said)
+    lifecycle = LifecycleRepository(db)
+    assert await lifecycle.prune_webhook_events(time.time() - 60) == 0
+    assert await lifecycle.prune_webhook_events(time.time() + 60) == 1
+    assert [e.event_id for e in await events.unhandled()] == ["evt_2"]
 
 
 async def test_usage_counts_accepted_and_failed_jobs(db: Database) -> None:

@@ -71,7 +71,10 @@ async def seed(path: Path) -> None:
                 await jobs.complete(job.id, [made, shared])
         await GuildSettingsRepository(db).set_many(1, {"language": "fr", "limits": [1, 2]})
         await StateRepository(db).set("commands_hash", "abc")
-        await WebhookEventRepository(db).first_time("evt_1", "task.completed", "task-1-2")
+        events = WebhookEventRepository(db)
+        await events.receive("evt_1", "generation.completed", "task-1-2", '{"id": "task-1-2"}')
+        await events.handled("evt_1")
+        await events.receive("evt_2", "generation.failed", "task-1-3", '{"id": "task-1-3"}')
         await LifecycleRepository(db).mark_left([GUILDS[1]], 123.0)
 
 
@@ -119,10 +122,14 @@ async def test_seeded_database_round_trips(tmp_path: Path, monkeypatch: pytest.M
             monkeypatch.setattr(characters_module, "SMALL_GUILD", 0)  # its trigram index
             assert await snapshot(pg) == before
             monkeypatch.undo()
-            # New rows continue after the copied ids; events already seen stay seen.
+            # New rows continue after the copied ids; events handled stay handled, those
+            # not handled yet are applied by the PostgreSQL bot.
             job = await JobRepository(pg).create(new_job(1, 99))
             assert job.id == 13
-            assert not await WebhookEventRepository(pg).first_time("evt_1", "x", None)
+            events = WebhookEventRepository(pg)
+            assert await events.receive("evt_1", "x", None) == "handled"
+            [pending] = await events.unhandled()
+            assert (pending.event_id, pending.task) == ("evt_2", '{"id": "task-1-3"}')
         with pytest.raises(StorageError, match="already holds jobs"):
             await copy_sqlite_to_postgres(path, url)
 
