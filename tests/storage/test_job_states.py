@@ -56,6 +56,7 @@ async def test_a_process_that_lost_the_lease_changes_nothing(db: Database) -> No
 
     assert await jobs.update_status(job.id, JobState.IN_PROGRESS, 50, owner=A) is None
     assert await jobs.complete_video(job.id, {"videos": []}, owner=A) is None
+    assert await jobs.complete(job.id, [new_character("ch_a")], owner=A) == []
     stored = await jobs.get(job.id)
     assert stored is not None and (stored.state, stored.progress) == (JobState.QUEUED, 0)
 
