@@ -163,6 +163,9 @@ async def _follow(core: Core, job: Job, give_up: float) -> Job | None:
         error_message=(
             f"gave up after {give_up:g} s: {reason}. Nothing was sent or charged; try again later."
         ),
+        leaving=(JobState.WAITING,),
     )
+    if failed is None:  # no longer waiting: as it is now
+        return await core.jobs.get(job.id)
     await core.jobs.mark_announced(job.id)
     return failed

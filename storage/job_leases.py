@@ -1,5 +1,8 @@
 """Which process follows which job: leases on the jobs table (PostgreSQL: several
-processes; SQLite: one, which owns every job). Mixed into `storage.jobs.JobRepository`."""
+processes; SQLite: one, which owns every job). Mixed into `storage.jobs.JobRepository`.
+
+Leases are set and compared on the database's clock (`now_sql`), never a host's own: a
+host whose clock runs ahead would otherwise take over jobs whose holder is alive."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from storage.job_rows import (
     ACTIVE_SQL,
     INTERRUPTED_PREPARING,
     TAKEABLE_SQL,
-    load_job,
+    now_sql,
     row_to_job,
 )
 
@@ -29,14 +32,15 @@ class JobLeases:
 
         Jobs left PREPARING sent nothing: they fail with INTERRUPTED_PREPARING (to be
         announced), and are not returned. With `owner`, only jobs nobody holds or whose
-        holder (another process) let its lease run out: a live process is still at work.
+        holder (another process) let its lease run out (by the database clock): a live
+        process is still at work. `now` is the time recorded as the jobs' update.
         """
         now = time.time() if now is None else now
         orphaned = ""
         extra: tuple[Any, ...] = ()
         if owner is not None:
-            orphaned = " AND (owner IS NULL OR (owner <> ? AND lease_until < ?))"
-            extra = (owner, now)
+            orphaned = f" AND (owner IS NULL OR (owner <> ? AND lease_until < {self._now}))"
+            extra = (owner,)
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
@@ -50,20 +54,22 @@ class JobLeases:
                     *extra,
                 ),
             )
+            # One statement: a create answer stored meanwhile (the job left SUBMITTING)
+            # is never overwritten.
             rows = await tx.fetchall(
-                f"SELECT id FROM jobs WHERE state = ?{orphaned} ORDER BY id",  # noqa: S608
-                (JobState.SUBMITTING.value, *extra),
+                "UPDATE jobs SET state = ?, error_message = ?, updated_at = ?, "  # noqa: S608
+                "finished_at = COALESCE(finished_at, ?) "
+                f"WHERE state = ?{orphaned} RETURNING *",
+                (
+                    JobState.UNKNOWN.value,
+                    "interrupted while submitting",
+                    now,
+                    now,
+                    JobState.SUBMITTING.value,
+                    *extra,
+                ),
             )
-            ids = [int(row["id"]) for row in rows]
-            jobs: list[Job] = []
-            for job_id in ids:
-                await tx.execute(
-                    "UPDATE jobs SET state = ?, error_message = ?, updated_at = ?, "
-                    "finished_at = COALESCE(finished_at, ?) WHERE id = ?",
-                    (JobState.UNKNOWN.value, "interrupted while submitting", now, now, job_id),
-                )
-                jobs.append(await load_job(tx, job_id))
-            return jobs
+            return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
 
     async def active(self) -> list[Job]:
         """Jobs the tracker still has work for, oldest first.
@@ -76,6 +82,11 @@ class JobLeases:
             f"SELECT * FROM jobs WHERE {ACTIVE_SQL} ORDER BY id"  # noqa: S608 (constant SQL)
         )
         return [row_to_job(row) for row in rows]
+
+    @property
+    def _now(self) -> str:
+        """The database clock, as SQL: every lease is set and compared on it."""
+        return now_sql(self._db.dialect)
 
     @property
     def shared(self) -> bool:
@@ -91,25 +102,26 @@ class JobLeases:
         Jobs left preparing or submitting by a process whose lease ran out are settled
         first (see `mark_interrupted_submissions`): the new owner announces them.
         """
-        now = time.time()
-        await self.mark_interrupted_submissions(owner=owner, now=now)
+        await self.mark_interrupted_submissions(owner=owner)
         lock = " FOR UPDATE SKIP LOCKED" if self.shared else ""
+        takeable = TAKEABLE_SQL.format(now=self._now)
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "UPDATE jobs SET owner = ?, lease_until = ? WHERE id IN ("  # noqa: S608
-                f"SELECT id FROM jobs WHERE {ACTIVE_SQL} AND {TAKEABLE_SQL} ORDER BY id{lock}"
+                f"UPDATE jobs SET owner = ?, lease_until = {self._now} + ? WHERE id IN ("  # noqa: S608
+                f"SELECT id FROM jobs WHERE {ACTIVE_SQL} AND {takeable} ORDER BY id{lock}"
                 ") RETURNING *",
-                (owner, now + seconds, owner, now),
+                (owner, seconds, owner),
             )
         return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
 
     async def take(self, job_id: int, owner: str, seconds: float) -> bool:
         """Hold one job (a new one, or one about to be followed) unless another process
         holds a live lease on it; True if `owner` holds it now."""
-        now = time.time()
+        takeable = TAKEABLE_SQL.format(now=self._now)
         outcome = await self._db.execute(
-            f"UPDATE jobs SET owner = ?, lease_until = ? WHERE id = ? AND {TAKEABLE_SQL}",  # noqa: S608
-            (owner, now + seconds, job_id, owner, now),
+            f"UPDATE jobs SET owner = ?, lease_until = {self._now} + ? "  # noqa: S608
+            f"WHERE id = ? AND {takeable}",
+            (owner, seconds, job_id, owner),
         )
         return outcome.rowcount == 1
 
@@ -120,9 +132,9 @@ class JobLeases:
         extended: its owner is about to release it."""
         async with self._db.transaction() as tx:
             rows = await tx.fetchall(
-                "UPDATE jobs SET lease_until = CASE WHEN announced_at IS NULL THEN ? "
-                "ELSE lease_until END WHERE owner = ? RETURNING id",
-                (time.time() + seconds, owner),
+                f"UPDATE jobs SET lease_until = CASE WHEN announced_at IS NULL "  # noqa: S608
+                f"THEN {self._now} + ? ELSE lease_until END WHERE owner = ? RETURNING id",
+                (seconds, owner),
             )
         return {int(row["id"]) for row in rows}
 

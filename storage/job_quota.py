@@ -128,8 +128,15 @@ class JobQuota:
             now = time.time()
             if replaces is not None and not await claim_unknown_in(tx, *replaces, now=now):
                 return LimitHit("replaced", 0, 0)
-            lease_until = now + lease_seconds if owner is not None else None
-            job_id = await insert_job(tx, new, state, owner=owner, lease_until=lease_until, now=now)
+            job_id = await insert_job(
+                tx,
+                new,
+                state,
+                dialect=self._db.dialect,
+                owner=owner,
+                lease_seconds=lease_seconds,
+                now=now,
+            )
             return await load_job(tx, job_id)
 
 

@@ -14,21 +14,21 @@ from storage.database import NotFoundError, Row, Session
 # SQL lists of state values, built from the enums (never from user input).
 FINAL_SQL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
 POLLED_SQL = f"'{JobState.QUEUED.value}', '{JobState.IN_PROGRESS.value}'"
-IN_FLIGHT_SQL = ", ".join(
-    f"'{state.value}'"
-    for state in (
-        JobState.PREPARING,
-        JobState.SUBMITTING,
-        JobState.WAITING,
-        JobState.QUEUED,
-        JobState.IN_PROGRESS,
-    )
-)
 
 INTERRUPTED_PREPARING = (
     "The bot restarted while it was preparing your video; nothing was sent to toapis "
     "and nothing was charged. Please run the command again."
 )
+
+# States a job may leave for another by default: in flight, never a final state.
+IN_FLIGHT_STATES = (
+    JobState.PREPARING,
+    JobState.SUBMITTING,
+    JobState.WAITING,
+    JobState.QUEUED,
+    JobState.IN_PROGRESS,
+)
+IN_FLIGHT_SQL = ", ".join(f"'{state.value}'" for state in IN_FLIGHT_STATES)
 
 # Jobs the tracker still has work for (see `JobRepository.active`).
 ACTIVE_SQL = (
@@ -36,11 +36,21 @@ ACTIVE_SQL = (
     f"OR state = '{JobState.WAITING.value}' "
     f"OR (state IN ({FINAL_SQL}) AND announced_at IS NULL))"
 )
-# A job another process may take: nobody holds it, or its holder's lease ran out.
-TAKEABLE_SQL = "(owner IS NULL OR owner = ? OR lease_until < ?)"
+# A job another process may take: nobody holds it, or its holder's lease ran out ({now}:
+# `now_sql`, the database clock).
+TAKEABLE_SQL = "(owner IS NULL OR owner = ? OR lease_until < {now})"
 
 # finished_at is set once, the first time the job reaches a final state.
 FINISHED_AT_SQL = "finished_at = CASE WHEN ? AND finished_at IS NULL THEN ? ELSE finished_at END"
+
+
+def now_sql(dialect: str) -> str:
+    """The database's clock in epoch seconds, as SQL. Leases are set and compared on it
+    alone, as the budget ledger counts its windows: processes on hosts whose clocks
+    disagree agree on when a lease runs out."""
+    if dialect == "sqlite":
+        return "((julianday('now') - 2440587.5) * 86400.0)"
+    return "(extract(epoch FROM statement_timestamp())::double precision)"
 
 
 def to_json(value: dict[str, Any]) -> str:
@@ -102,16 +112,20 @@ async def insert_job(
     new: NewJob,
     state: JobState,
     *,
+    dialect: str,
     owner: str | None,
-    lease_until: float | None,
+    lease_seconds: float,
     now: float,
 ) -> int:
-    """Write a new job row; its id."""
+    """Write a new job row (held by `owner` for `lease_seconds` on the database's
+    clock); its id."""
+    lease = f"{now_sql(dialect)} + ?" if owner is not None else "?"
     inserted = await session.fetchone(
-        "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "
+        "INSERT INTO jobs (guild_id, channel_id, message_id, requester_id, source_kind, "  # noqa: S608
         "source_ref, range_start, range_end, model, provider, request, meta, state, "
         "progress, created_at, updated_at, kind, owner, lease_until) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?) RETURNING id",
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?, ?, {lease}) "
+        "RETURNING id",
         (
             new.guild_id,
             new.channel_id,
@@ -130,7 +144,7 @@ async def insert_job(
             now,
             new.kind.value,
             owner,
-            lease_until,
+            lease_seconds if owner is not None else None,
         ),
     )
     assert inserted is not None

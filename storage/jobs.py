@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Collection
 from typing import Any
 
 from bot.records import (
@@ -19,6 +20,8 @@ from storage.job_leases import JobLeases
 from storage.job_quota import JobQuota
 from storage.job_rows import (
     FINISHED_AT_SQL,
+    IN_FLIGHT_SQL,
+    IN_FLIGHT_STATES,
     INTERRUPTED_PREPARING,
     claim_unknown_in,
     insert_job,
@@ -50,9 +53,16 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         if state not in (JobState.PREPARING, JobState.SUBMITTING, JobState.WAITING):
             raise ValueError(f"a new job starts preparing or waiting, not {state.value}")
         now = time.time()
-        lease_until = now + lease_seconds if owner is not None else None
         async with self._db.transaction() as tx:
-            job_id = await insert_job(tx, new, state, owner=owner, lease_until=lease_until, now=now)
+            job_id = await insert_job(
+                tx,
+                new,
+                state,
+                dialect=self._db.dialect,
+                owner=owner,
+                lease_seconds=lease_seconds,
+                now=now,
+            )
             return await load_job(tx, job_id)
 
     async def get(self, job_id: int) -> Job | None:
@@ -73,14 +83,46 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
             raise NotFoundError(f"job {job_id} does not exist")
         return row_to_job(rows[0])
 
-    async def set_submitted(self, job_id: int, task_id: str, state: JobState, progress: int) -> Job:
-        """Record the provider's task id and first status after the create request."""
+    async def _change(
+        self,
+        job_id: int,
+        assignments: str,
+        params: tuple[Any, ...],
+        leaving: Collection[JobState],
+        owner: str | None,
+    ) -> Job | None:
+        """Apply ``SET assignments`` to one job in one of the states `leaving` (and, with
+        `owner`, held by it); the job as changed, or None when it was in another state or
+        held by another process (the caller re-reads it and acts on what is there).
+        NotFoundError if it does not exist."""
+        guard = f" AND state IN ({', '.join('?' for _ in leaving)})"
+        extra: tuple[Any, ...] = tuple(state.value for state in leaving)
+        if owner is not None:
+            guard += " AND owner = ?"
+            extra += (owner,)
+        rows = await self._db.fetchall(
+            f"UPDATE jobs SET {assignments} WHERE id = ?{guard} RETURNING *",  # noqa: S608 (constant SQL)
+            (*params, job_id, *extra),
+        )
+        if rows:
+            return row_to_job(rows[0])
+        if await self.get(job_id) is None:
+            raise NotFoundError(f"job {job_id} does not exist")
+        return None
+
+    async def set_submitted(
+        self, job_id: int, task_id: str, state: JobState, progress: int, *, owner: str | None = None
+    ) -> Job | None:
+        """Record the provider's task id and first status after the create request: a job
+        still SUBMITTING (held by `owner`, if given); None if it is not (see `_change`)."""
         now = time.time()
-        return await self._update(
+        return await self._change(
             job_id,
             f"task_id = ?, state = ?, progress = ?, submitted_at = ?, updated_at = ?, "
             f"{FINISHED_AT_SQL}",
             (task_id, state.value, progress, now, now, state.is_final, now),
+            (JobState.SUBMITTING,),
+            owner,
         )
 
     async def update_status(
@@ -92,14 +134,20 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         error_code: str | None = None,
         error_message: str | None = None,
         retry_at: float | None = None,
-    ) -> Job:
-        """Record the latest status (errors and retry time as given: None clears them)."""
+        leaving: Collection[JobState] = IN_FLIGHT_STATES,
+        owner: str | None = None,
+    ) -> Job | None:
+        """Record the latest status (errors and retry time as given: None clears them) of a
+        job in one of the states `leaving` (by default any in flight: a final state is
+        never left) held by `owner`, if given; None if it is not (see `_change`)."""
         now = time.time()
-        return await self._update(
+        return await self._change(
             job_id,
             f"state = ?, progress = ?, error_code = ?, error_message = ?, retry_at = ?, "
             f"updated_at = ?, {FINISHED_AT_SQL}",
             (state.value, progress, error_code, error_message, retry_at, now, state.is_final, now),
+            leaving,
+            owner,
         )
 
     async def set_prepared(
@@ -132,13 +180,14 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
                 return None
             return await load_job(tx, job_id)
 
-    async def claim_waiting(self, job_id: int) -> Job | None:
+    async def claim_waiting(self, job_id: int, *, owner: str | None = None) -> Job | None:
         """WAITING -> SUBMITTING just before its create request leaves; None if the job was
-        not waiting (so two callers never send it twice)."""
+        not waiting, or (with `owner`) is held by another process: never sent twice."""
+        held, extra = (" AND owner = ?", (owner,)) if owner is not None else ("", ())
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?",
-                (JobState.SUBMITTING.value, time.time(), job_id, JobState.WAITING.value),
+                f"UPDATE jobs SET state = ?, updated_at = ? WHERE id = ? AND state = ?{held}",  # noqa: S608
+                (JobState.SUBMITTING.value, time.time(), job_id, JobState.WAITING.value, *extra),
             )
             if outcome.rowcount == 0:
                 return None
@@ -218,24 +267,34 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
             job_id, "cancelled_at = COALESCE(cancelled_at, ?), updated_at = ?", (now, now)
         )
 
-    async def complete_video(self, job_id: int, result: dict[str, Any]) -> Job:
-        """Store what a finished video job made and mark it COMPLETED."""
+    async def complete_video(
+        self, job_id: int, result: dict[str, Any], *, owner: str | None = None
+    ) -> Job | None:
+        """Store what a finished video job made and mark it COMPLETED, if it is in flight
+        (and held by `owner`, if given); None if it is not (see `_change`)."""
         now = time.time()
-        return await self._update(
+        return await self._change(
             job_id,
             "state = ?, progress = 100, result = ?, error_code = NULL, error_message = NULL, "
             "updated_at = ?, finished_at = COALESCE(finished_at, ?)",
             (JobState.COMPLETED.value, to_json(result), now, now),
+            IN_FLIGHT_STATES,
+            owner,
         )
 
-    async def complete(self, job_id: int, characters: list[NewCharacter]) -> list[Character]:
+    async def complete(
+        self, job_id: int, characters: list[NewCharacter], *, owner: str | None = None
+    ) -> list[Character]:
         """Store a finished job's characters and mark it COMPLETED, in one transaction.
 
-        A character the guild already has is kept as it is, so calling this twice
-        stores each character once. Characters without a creator are credited to the
-        job's requester. Returns every character of the job, oldest first, with avatars.
+        Only a job in flight (held by `owner`, if given) is completed: a job in a final
+        state (completed already, failed, unknown) is left as it is and nothing is stored.
+        A character the guild already has is kept as it is. Characters without a creator
+        are credited to the job's requester. Returns every character of the job, oldest
+        first, with avatars.
         """
         now = time.time()
+        held, extra = (" AND owner = ?", (owner,)) if owner is not None else ("", ())
         async with self._db.transaction() as tx:
             job = await load_job(tx, job_id)
             for new in characters:
@@ -244,12 +303,14 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
                         f"character {new.character_id} belongs to guild {new.guild_id}, "
                         f"but job {job_id} to guild {job.guild_id}"
                     )
-                creator = new.creator_id if new.creator_id is not None else job.requester_id
-                await insert_character(tx, new, job_id=job_id, creator_id=creator, now=now)
-            await tx.execute(
-                "UPDATE jobs SET state = ?, progress = 100, error_code = NULL, "
+            outcome = await tx.execute(
+                "UPDATE jobs SET state = ?, progress = 100, error_code = NULL, "  # noqa: S608
                 "error_message = NULL, updated_at = ?, finished_at = COALESCE(finished_at, ?) "
-                "WHERE id = ?",
-                (JobState.COMPLETED.value, now, now, job_id),
+                f"WHERE id = ? AND state IN ({IN_FLIGHT_SQL}){held}",
+                (JobState.COMPLETED.value, now, now, job_id, *extra),
             )
+            if outcome.rowcount == 1:
+                for new in characters:
+                    creator = new.creator_id if new.creator_id is not None else job.requester_id
+                    await insert_character(tx, new, job_id=job_id, creator_id=creator, now=now)
             return await characters_of_job(tx, job_id)

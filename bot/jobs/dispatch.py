@@ -41,8 +41,10 @@ class Dispatcher:
         timings: Callable[[], TrackerTimings],
         clock: Callable[[], float],
         tell: Tell,
+        owner: str | None = None,
     ) -> None:
         self.provider = provider
+        self.owner = owner  # a job must be held by it to be sent (None: any job)
         self.jobs = jobs
         self.budget = budget
         self._timings = timings
@@ -79,7 +81,14 @@ class Dispatcher:
         """
         sending = asyncio.ensure_future(
             send_and_record(
-                self.provider, self.jobs, job, request, attempt, self._timings(), self._clock
+                self.provider,
+                self.jobs,
+                job,
+                request,
+                attempt,
+                self._timings(),
+                self._clock,
+                self.owner,
             )
         )
         self.sending.add(sending)
@@ -110,8 +119,8 @@ class Dispatcher:
                 if refusal is not None:
                     self.budget.give_back(slot)
                     return await self._refuse(job, refusal)
-                claimed = await self.jobs.claim_waiting(job.id)
-                if claimed is None:  # no longer waiting: someone else decided its fate
+                claimed = await self.jobs.claim_waiting(job.id, owner=self.owner)
+                if claimed is None:  # not waiting, or not ours: someone else decides its fate
                     stored = await self.jobs.get(job.id)
                     assert stored is not None
                     return stored

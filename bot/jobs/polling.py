@@ -9,7 +9,13 @@ import logging
 
 from bot.jobs.budget import prepaid
 from bot.jobs.control import JobControls
-from bot.jobs.results import AVATAR_MAX_BYTES, store_characters, store_failure, store_video
+from bot.jobs.results import (
+    AVATAR_MAX_BYTES,
+    store_characters,
+    store_failure,
+    store_video,
+    stored_now,
+)
 from bot.jobs.scheduler import Pace, PollScheduler, next_poll
 from bot.jobs.submission import STATE_OF, retry_after
 from bot.jobs.timings import video_poll_wait
@@ -38,6 +44,16 @@ class JobPolling(JobControls):
     async def _tell(self, event: str, job: Job) -> None:
         raise NotImplementedError
 
+    @property
+    def lease_holder(self) -> str | None:
+        """Who must hold a job for this process to change its state: this process on a
+        shared database (PostgreSQL); nobody on SQLite (one process owns every job)."""
+        return self.owner if self.jobs.shared else None
+
+    def followed_elsewhere(self, job: Job) -> bool:
+        """Another process holds this job now (a write of ours changed nothing)."""
+        return self.jobs.shared and job.owner != self.owner
+
     async def _poll_until_final(self, job: Job) -> Job:
         task_id = job.task_id
         assert task_id is not None
@@ -51,13 +67,15 @@ class JobPolling(JobControls):
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
             if age > self.timings.max_age:
-                return await self.jobs.update_status(
+                changed = await self.jobs.update_status(
                     job.id,
                     JobState.FAILED,
                     job.progress,
                     error_code="gave_up",
                     error_message="The service did not finish within 24 hours; giving up.",
+                    owner=self.lease_holder,
                 )
+                return await stored_now(self.jobs, job.id, changed)
             if job.stalled_at is None and age > timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
@@ -87,13 +105,15 @@ class JobPolling(JobControls):
             except TaskNotFoundError:
                 errors += 1
                 if age > self.timings.not_found_grace:
-                    return await self.jobs.update_status(
+                    changed = await self.jobs.update_status(
                         job.id,
                         JobState.FAILED,
                         job.progress,
                         error_code="not_found",
                         error_message="The service no longer knows this task.",
+                        owner=self.lease_holder,
                     )
+                    return await stored_now(self.jobs, job.id, changed)
                 continue
             except ProviderError as exc:
                 errors += 1
@@ -115,8 +135,11 @@ class JobPolling(JobControls):
                 self.pace.finished(age, started)
             job = await self._record(job, task)
             if job.state.is_final:
-                self.ended_without_event(job)
+                if task.status.is_final:  # not an outcome stored elsewhere meanwhile
+                    self.ended_without_event(job)
                 return job
+            if self.followed_elsewhere(job):
+                return job  # its new holder follows it
 
     async def _record(self, job: Job, task: Task) -> Job:
         state = STATE_OF[task.status]
@@ -127,7 +150,12 @@ class JobPolling(JobControls):
         if state is JobState.FAILED:
             return await store_failure(self.jobs, job, task)
         if state != job.state or task.progress != job.progress:
-            job = await self.jobs.update_status(job.id, state, task.progress)
+            changed = await self.jobs.update_status(
+                job.id, state, task.progress, owner=self.lease_holder
+            )
+            if changed is None:  # a stale answer: ended meanwhile, or followed elsewhere
+                return await stored_now(self.jobs, job.id, None)
+            job = changed
             await self._tell("job_changed", job)
         return job
 

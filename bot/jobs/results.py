@@ -1,4 +1,7 @@
-"""Storing what a finished task produced: its characters (with avatars) or why it failed."""
+"""Storing what a finished task produced: its characters (with avatars) or why it failed.
+
+An outcome is what toapis said, so any process may store it (a webhook event reaches
+any process), but only over a job still in flight: a final state is never overwritten."""
 
 from __future__ import annotations
 
@@ -21,31 +24,45 @@ NO_CHARACTER_MESSAGE = (
 AvatarFetch = Callable[[Job, str], Awaitable[bytes | None]]
 
 
+async def stored_now(jobs: JobRepository, job_id: int, changed: Job | None) -> Job:
+    """The job a state change returned, or, when it changed nothing (the job ended
+    meanwhile, or another process holds it now), the job as stored: act on that."""
+    if changed is not None:
+        return changed
+    stored = await jobs.get(job_id)
+    assert stored is not None
+    log.info("job %d: %s meanwhile (held by %s); left as it is", job_id, stored.state, stored.owner)
+    return stored
+
+
 async def store_failure(jobs: JobRepository, job: Job, task: Task) -> Job:
-    """Record a failed task with its reason in plain words."""
+    """Record a failed task with its reason in plain words (if the job is in flight)."""
     error = task.error
-    return await jobs.update_status(
+    changed = await jobs.update_status(
         job.id,
         JobState.FAILED,
         task.progress,
         error_code=str(error.code) if error and error.code is not None else "failed",
         error_message=failure_text(error.message if error else ""),
     )
+    return await stored_now(jobs, job.id, changed)
 
 
 async def store_characters(
     jobs: JobRepository, job: Job, task: Task, fetch_avatar: AvatarFetch
 ) -> Job:
-    """Store a completed task's characters and mark the job COMPLETED (FAILED if none)."""
+    """Store a completed task's characters and mark the job COMPLETED (FAILED if none),
+    if it is in flight; the job as stored afterwards."""
     found = task.characters
     if not found:
-        return await jobs.update_status(
+        changed = await jobs.update_status(
             job.id,
             JobState.FAILED,
             100,
             error_code="no_character",
             error_message=NO_CHARACTER_MESSAGE,
         )
+        return await stored_now(jobs, job.id, changed)
     new = []
     for info in found:
         avatar = None
@@ -74,15 +91,18 @@ NO_VIDEO_MESSAGE = "The service finished but sent no video back. Please try agai
 
 
 async def store_video(jobs: JobRepository, job: Job, task: Task) -> Job:
-    """Store a completed video task's result (its URLs live 24 hours) as COMPLETED."""
+    """Store a completed video task's result (its URLs live 24 hours) as COMPLETED, if
+    the job is in flight; the job as stored afterwards."""
     videos = [video.model_dump(exclude_none=True) for video in task.videos]
     if not videos:
-        return await jobs.update_status(
+        changed = await jobs.update_status(
             job.id, JobState.FAILED, 100, error_code="no_video", error_message=NO_VIDEO_MESSAGE
         )
-    return await jobs.complete_video(
-        job.id, {"videos": videos, "expires_at": task.expires_at, "task_id": task.id}
-    )
+    else:
+        changed = await jobs.complete_video(
+            job.id, {"videos": videos, "expires_at": task.expires_at, "task_id": task.id}
+        )
+    return await stored_now(jobs, job.id, changed)
 
 
 def failure_text(message: str) -> str:

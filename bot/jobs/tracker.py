@@ -102,6 +102,7 @@ class JobTracker(JobPolling):
             timings=lambda: self.timings,
             clock=clock,
             tell=self._tell,
+            owner=self.lease_holder,
         )
         self._dispatch.line.watcher = self._tell_place
         self.polls = PollScheduler(self.budgets.query)
@@ -338,6 +339,8 @@ class JobTracker(JobPolling):
                     return  # shutting down
             if not job.state.is_final:
                 job = await self._poll_until_final(job)
+                if not job.state.is_final:
+                    return  # another process holds it now and follows it
             await self._announce(job)
         except asyncio.CancelledError:
             raise

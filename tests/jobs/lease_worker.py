@@ -7,6 +7,10 @@ JOBS character jobs at once (they wait in the submit line), follows them (and an
 takes over) until SIGTERM. Every status query, every card and the submitted job ids are
 written to LOG as JSON lines. The toapis budgets are `SUBMITS` and `QUERIES` per second,
 for all the processes together (the simulator enforces the same figures).
+
+Test only: with ``SORA_TEST_CLOCK_SHIFT=60`` in its environment the worker's host clock
+(``time.time``) runs that many seconds ahead, as on a machine whose clock is skewed. The
+bot itself never reads this variable.
 """
 
 from __future__ import annotations
@@ -31,6 +35,15 @@ LEASE = 3.0
 SUBMITS = 20.0  # per second, and ten times that per 10 s
 QUERIES = 60.0
 REQUESTER = 100  # the requester of worker 0's jobs (worker i: REQUESTER + i)
+CLOCK_SHIFT = "SORA_TEST_CLOCK_SHIFT"  # seconds this worker's host clock runs ahead
+
+
+def shift_clock() -> None:
+    """Move this process's `time.time` ahead by ``SORA_TEST_CLOCK_SHIFT`` seconds, if set."""
+    shift = float(os.environ.get(CLOCK_SHIFT) or 0)
+    if shift:
+        host = time.time
+        time.time = lambda: host() + shift
 
 
 class Log:
@@ -114,4 +127,5 @@ async def main(url: str, toapis: str, index: int, count: int, log_path: Path) ->
 
 if __name__ == "__main__":
     database, toapis_url, who, jobs, where = sys.argv[1:6]
+    shift_clock()
     asyncio.run(main(database, toapis_url, int(who), int(jobs), Path(where)))

@@ -35,7 +35,9 @@ async def test_a_burst_of_reservations_keeps_every_limit(db: Database) -> None:
     daily = Quota(since=time.time() - 60, at_once=9, member_day=3, server_day=4)
     [first, second] = made(burst)
     await jobs.set_prepared(first.id, {"url": "x"}, {})
-    await jobs.set_submitted(first.id, "task-1", JobState.FAILED, 0)
+    await jobs.claim_waiting(first.id)
+    failed = await jobs.set_submitted(first.id, "task-1", JobState.FAILED, 0)
+    assert failed is not None and failed.task_id == "task-1"
     await jobs.cancel_unsent(second.id, "cancelled")
     more = await asyncio.gather(*(jobs.reserve(new_job(), daily) for _ in range(4)))
     assert len(made(more)) == 2  # 1 accepted (failed) + 2 unsent = 3

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.records import Character, JobState, NewCharacter, NewJob, SourceKind
+from bot.records import Character, Job, JobState, NewCharacter, NewJob, SourceKind
 from storage import (
     CharacterRepository,
     Database,
@@ -222,6 +222,12 @@ def test_split_statements_keeps_semicolons_in_strings() -> None:
 # --- jobs -------------------------------------------------------------------------
 
 
+def changed(job: Job | None) -> Job:
+    """The job a state change returned (None: it changed nothing)."""
+    assert job is not None
+    return job
+
+
 async def test_job_lifecycle(jobs: JobRepository, clock: Clock) -> None:
     job = await jobs.create(new_job())
     assert job.state is JobState.SUBMITTING
@@ -232,14 +238,14 @@ async def test_job_lifecycle(jobs: JobRepository, clock: Clock) -> None:
     assert job.task_id is None and job.submitted_at is None and job.finished_at is None
 
     submitted_at = clock.tick()
-    job = await jobs.set_submitted(job.id, "task-42", JobState.QUEUED, 0)
+    job = changed(await jobs.set_submitted(job.id, "task-42", JobState.QUEUED, 0))
     assert (job.task_id, job.state, job.submitted_at) == ("task-42", JobState.QUEUED, submitted_at)
 
     job = await jobs.set_message(job.id, 11, 12)
     assert (job.channel_id, job.message_id) == (11, 12)
 
     clock.tick()
-    job = await jobs.update_status(job.id, JobState.IN_PROGRESS, 40)
+    job = changed(await jobs.update_status(job.id, JobState.IN_PROGRESS, 40))
     assert (job.state, job.progress, job.finished_at) == (JobState.IN_PROGRESS, 40, None)
     assert job.updated_at == clock.now
 
@@ -249,8 +255,10 @@ async def test_job_lifecycle(jobs: JobRepository, clock: Clock) -> None:
     assert (await jobs.mark_stalled(job.id)).stalled_at == stalled_at
 
     finished_at = clock.tick()
-    job = await jobs.update_status(
-        job.id, JobState.FAILED, 40, error_code="moderation", error_message="blocked"
+    job = changed(
+        await jobs.update_status(
+            job.id, JobState.FAILED, 40, error_code="moderation", error_message="blocked"
+        )
     )
     assert (job.state, job.error_code, job.error_message) == (
         JobState.FAILED,
@@ -258,9 +266,9 @@ async def test_job_lifecycle(jobs: JobRepository, clock: Clock) -> None:
         "blocked",
     )
     assert job.finished_at == finished_at
-    clock.tick()
-    job = await jobs.update_status(job.id, JobState.FAILED, 40, error_code="moderation")
-    assert job.finished_at == finished_at
+    clock.tick()  # a final state is never left, not even for itself
+    assert await jobs.update_status(job.id, JobState.FAILED, 40, error_code="again") is None
+    assert await jobs.get(job.id) == job
 
     announced_at = clock.tick()
     assert (await jobs.mark_announced(job.id)).announced_at == announced_at
@@ -347,7 +355,7 @@ async def test_concurrent_writes_are_serialised(jobs: JobRepository) -> None:
     updated = await asyncio.gather(
         *(jobs.update_status(job.id, JobState.IN_PROGRESS, 10) for job in created)
     )
-    assert all(job.state is JobState.IN_PROGRESS for job in updated)
+    assert all(job is not None and job.state is JobState.IN_PROGRESS for job in updated)
 
 
 # --- completing jobs and characters ---------------------------------------------------
