@@ -15,6 +15,7 @@ import discord
 
 if TYPE_CHECKING:
     from bot.core import Core
+    from bot.records import Job
 
 FOREIGN = (
     "That button points at something that is not in this server (or is gone); nothing was done."
@@ -36,7 +37,8 @@ class Named:
     """What a button's custom_id names; all of it must belong to the click's server.
 
     `member`: the job's requester or the character's creator (or Manage Server) only.
-    `user_id`: that member only. `channel_id`: a channel the member can see.
+    `user_id`: that member only. `channel_id`: a channel the member can see; a job's
+    channels (where it was asked for, where its video was posted) likewise.
     Nothing named (a random id of the member's own, checked where it is used): `Named()`.
     """
 
@@ -72,6 +74,15 @@ def member_sees(interaction: discord.Interaction, channel_id: int) -> bool:
     return isinstance(user, discord.Member) and found.permissions_for(user).view_channel
 
 
+def _channels_of(job: Job) -> set[int]:
+    """Where a job was asked for, and the message its video came from (if any)."""
+    found = {job.channel_id} if job.channel_id is not None else set()
+    source_channel = job.meta.get("channel_id")
+    if source_channel is not None:
+        found.add(int(source_channel))
+    return found
+
+
 def _manages(interaction: discord.Interaction) -> bool:
     return interaction.permissions.manage_guild
 
@@ -96,6 +107,8 @@ async def refusal(
             return FOREIGN
         if named.member and job.requester_id != me and not _manages(interaction):
             return NOT_YOURS_JOB
+        if not all(member_sees(interaction, c) for c in _channels_of(job)):
+            return FOREIGN_CHANNEL  # its video or prompt sits where this member cannot look
     if named.character_id is not None:
         character = await _core(interaction).characters.get(
             guild_id, named.character_id, with_avatar=False

@@ -15,7 +15,15 @@ from tests.cogs.conftest import Running
 from tests.cogs.test_bad_input import answered_after_defer
 from tests.cogs.test_character_create import create
 from tests.cogs.test_library import MODAL, reply_to
-from tests.fakes import CHANNEL_ID, GUILD_ID, OTHER_GUILD_ID, USER_ID, payloads, snowflake
+from tests.fakes import (
+    CHANNEL_ID,
+    GUILD_ID,
+    OTHER_GUILD_ID,
+    OTHER_USER_ID,
+    USER_ID,
+    payloads,
+    snowflake,
+)
 
 EPHEMERAL = 64
 
@@ -255,6 +263,68 @@ async def test_a_member_whose_role_sees_the_channel_gets_the_form(sora: Running)
     member_id = snowflake()
     button, prompt, staff_role = await hidden_video_button(sora, member_id)
     click = payloads.component_click(button, prompt, user_id=member_id)
+    click["member"]["roles"] = [str(staff_role)]
+
+    answer = await reply_to(sora, click)
+
+    assert answer.json["type"] == MODAL
+
+
+async def hidden_job(sora: Running, kind: JobKind) -> tuple[int, int]:
+    """A finished job of this server asked for, from a posted video, in the hidden channel."""
+    private, staff_role = snowflake(), snowflake()
+    sora.dispatch("GUILD_CREATE", private_server(private, staff_role))
+    posted = payloads.message(channel_id=private, content="https://host.example/staff-clip.mp4")
+    sora.fake.add_message(posted)
+    source = SourceKind.PROMPT if kind is JobKind.VIDEO else SourceKind.URL
+    job = await sora.core.jobs.create(
+        NewJob(
+            GUILD_ID,
+            source,
+            "https://host.example/staff-clip.mp4",
+            1,
+            3,
+            "sora-2",
+            channel_id=private,
+            requester_id=OTHER_USER_ID,
+            meta={"channel_id": private, "message_id": int(posted["id"])},
+            kind=kind,
+        )
+    )
+    await sora.core.jobs.set_submitted(job.id, "task_staff_only", JobState.QUEUED, 0)
+    await sora.core.jobs.complete_video(job.id, {"video_url": "https://host.example/v.mp4"})
+    await sora.core.jobs.mark_announced(job.id)
+    return job.id, staff_role
+
+
+JOB_BUTTONS = {
+    "Create from same video": ("sora:again:{}", JobKind.CHARACTER),
+    "Again (video)": ("sora:vagain:{}", JobKind.VIDEO),
+    "Make a character from this": ("sora:vchar:{}", JobKind.VIDEO),
+}
+
+
+@pytest.mark.parametrize(("template", "kind"), JOB_BUTTONS.values(), ids=list(JOB_BUTTONS))
+async def test_a_job_button_for_a_job_of_a_channel_the_member_cannot_see_is_refused(
+    sora: Running, simulator: Any, template: str, kind: JobKind
+):
+    job_id, _ = await hidden_job(sora, kind)
+    button = template.format(job_id)
+    prompt = sora.fake.add_message(prompt_with(button))  # shown in #general
+
+    answer = await reply_to(sora, payloads.component_click(button, prompt))
+
+    assert answer.json["type"] == 4 and answer.json["data"]["flags"] == EPHEMERAL
+    assert "a channel you cannot see" in answer.json["data"]["content"]
+    await sora.settle()
+    assert simulator.requests == []
+
+
+async def test_staff_who_see_that_channel_may_make_a_character_from_its_video(sora: Running):
+    job_id, staff_role = await hidden_job(sora, JobKind.VIDEO)
+    button = f"sora:vchar:{job_id}"
+    prompt = sora.fake.add_message(prompt_with(button))
+    click = payloads.component_click(button, prompt, user_id=snowflake())
     click["member"]["roles"] = [str(staff_role)]
 
     answer = await reply_to(sora, click)
