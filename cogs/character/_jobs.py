@@ -95,7 +95,7 @@ class CancelButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> CancelButton:
-        """Rebuild from the custom_id (untrusted: checked in `callback`)."""
+        """Rebuild from the custom_id (untrusted: `named` is checked before `act`)."""
         return cls(int(match["job"]))
 
     def named(self) -> Named:
