@@ -10,6 +10,7 @@ from bot.config import Settings
 from bot.guild_settings import SettingsService
 from bot.jobs.budget import AccountBudgets, tier_limits
 from bot.jobs.limits import SpendingLimits
+from bot.jobs.orders import CreateOrder, OrderError
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.lifecycle import DataLifecycle
 from bot.media.assets import checked_download
@@ -31,6 +32,11 @@ from storage.notices import ChangeNotices, change_notices
 from storage.webhooks import WebhookEventRepository
 
 log = logging.getLogger(__name__)
+
+TASK_NOT_HERE = (
+    "That task was not made in this server: `from_task` takes the task id of a character "
+    "or video made here."
+)
 
 
 @dataclass
@@ -69,6 +75,13 @@ class Core:
             if self.notices is not None:
                 await self.notices.close()
             await self.database.close()
+
+    async def check_task_source(self, guild_id: int, order: CreateOrder) -> None:
+        """A member's `from_task` must name a task made for their server: every server
+        shares one toapis account, and task ids are printed on cards (OrderError if not).
+        The command line, run by the owner, may use any task of the account."""
+        if order.from_task and not await self.jobs.task_made_in(guild_id, order.from_task):
+            raise OrderError(TASK_NOT_HERE)
 
 
 def make_budgets(settings: Settings) -> AccountBudgets:

@@ -28,7 +28,8 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
         name="Create",
         value=(
             "`/character create` with one source: `video` (attach a file), `url` "
-            "(a video link or a page such as YouTube) or `from_task` (an earlier task id); "
+            "(a video link or a page such as YouTube) or `from_task` (the task id of a "
+            "character or video made in this server); "
             "optional `start`/`end` and `model`. Without `start` and `end` the bot suggests "
             "the best moment (one face, speaking) with a preview; nothing is spent until "
             "you press **Use this**.\nOr right-click a message with a video → **Apps → Create Sora "

@@ -157,6 +157,15 @@ async def wait_for_cards(control: httpx.AsyncClient, jobs: int, probe: Probe) ->
         await asyncio.sleep(2.0)
 
 
+async def made_here(core: Any, task_id: str) -> None:
+    """Record the seed task as one this server made: members may only use those."""
+    from bot.records import JobState, NewJob, SourceKind
+
+    seed = await core.jobs.create(NewJob(GUILD_ID, SourceKind.URL, "seed", 1, 3, "sora-2"))
+    await core.jobs.set_submitted(seed.id, task_id, JobState.COMPLETED, 100)
+    await core.jobs.mark_announced(seed.id)
+
+
 async def run_real(
     urls: dict[str, str], jobs: int, spread: float, *, webhooks: bool = False
 ) -> dict[str, Any]:
@@ -192,6 +201,7 @@ async def run_real(
     await bot.core.guild_settings.set(
         GUILD_ID, jobs_at_once=20, jobs_per_day=1000, server_jobs_per_day=100_000
     )
+    await made_here(bot.core, urls["seed"])
     probe = Probe(jobs, "webhooks" if webhooks else "real")
     async with httpx.AsyncClient(base_url=urls["control"], timeout=60) as control:
         tasks = [asyncio.create_task(probe.lag()), asyncio.create_task(probe.sample())]

@@ -63,6 +63,16 @@ class JobCounts:
         )
         return row_to_job(row) if row is not None else None
 
+    async def task_made_in(self, guild_id: int, task_id: str) -> bool:
+        """Whether `task_id` is a task made for this server: one of its jobs', or one of
+        its characters' (an imported character has no job here)."""
+        row = await self._db.fetchone(
+            "SELECT 1 AS found FROM jobs WHERE task_id = ? AND guild_id = ? "
+            "UNION ALL SELECT 1 FROM characters WHERE task_id = ? AND guild_id = ? LIMIT 1",
+            (task_id, guild_id, task_id, guild_id),
+        )
+        return row is not None
+
     async def count_unaccepted(self, guild_id: int, requester_id: int | None = None) -> int:
         """Jobs in flight that the provider has not accepted yet (no task id): a server's,
         or one member's there."""

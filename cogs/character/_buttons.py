@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs._components import CHARACTER_ID, Guarded
+from cogs._components import CHARACTER_ID, Guarded, Named
 
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog
@@ -42,6 +42,10 @@ class RenameButton(
         """Rebuild from the custom_id after a restart."""
         return cls(match["cid"])
 
+    def named(self) -> Named:
+        """A character of this server, its creator's (or Manage Server)."""
+        return Named(character_id=self.character_id, member=True)
+
     async def act(self, interaction: discord.Interaction) -> None:
         """Check permission, open the modal."""
         await _cog(interaction).library.open_rename(interaction, self.character_id)
@@ -69,6 +73,10 @@ class DeleteButton(
     ) -> DeleteButton:
         """Rebuild from the custom_id after a restart."""
         return cls(match["cid"])
+
+    def named(self) -> Named:
+        """A character of this server, its creator's (or Manage Server)."""
+        return Named(character_id=self.character_id, member=True)
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Check permission, ask to confirm."""
@@ -100,6 +108,10 @@ class AgainButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["job"]))
 
+    def named(self) -> Named:
+        """A job of this server."""
+        return Named(job_id=self.job_id)
+
     async def act(self, interaction: discord.Interaction) -> None:
         """Open the range form for the same source."""
         await _cog(interaction).library.create_again(interaction, self.job_id)
@@ -111,6 +123,11 @@ class CreateFromMessageButton(
     template=r"sora:react:(?P<channel>\d{1,19}):(?P<message>\d{1,19}):(?P<user>\d{1,19})",
 ):
     """Under the reply to a reaction: opens the range form for that message's video."""
+
+    not_for_you = (
+        "This button is for the person who reacted. React to the video yourself, or "
+        "right-click it → Apps → Create Sora character."
+    )
 
     def __init__(self, channel_id: int, message_id: int, user_id: int) -> None:
         super().__init__(
@@ -130,15 +147,12 @@ class CreateFromMessageButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["channel"]), int(match["message"]), int(match["user"]))
 
+    def named(self) -> Named:
+        """A channel of this server the member can see; for the member who reacted."""
+        return Named(channel_id=self.channel_id, user_id=self.user_id)
+
     async def act(self, interaction: discord.Interaction) -> None:
-        """Only the person who reacted may use it."""
-        if interaction.user.id != self.user_id:
-            await interaction.response.send_message(
-                "This button is for the person who reacted. React to the video yourself, or "
-                "right-click it → Apps → Create Sora character.",
-                ephemeral=True,
-            )
-            return
+        """The range form (only the person who reacted gets here)."""
         await _cog(interaction).library.create_from_message(
             interaction, self.channel_id, self.message_id
         )
@@ -168,6 +182,10 @@ class RetryButton(
     ) -> RetryButton:
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["job"]))
+
+    def named(self) -> Named:
+        """A job of this server, its requester's (or Manage Server)."""
+        return Named(job_id=self.job_id, member=True)
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Resubmit (requester or Manage Server)."""

@@ -98,7 +98,7 @@ class CharacterCog(commands.Cog):
         end="Where it ends: 1 to 3 seconds after start (leave both out for a suggestion)",
         video="A video file with sound (MP4, MOV or WebM)",
         url="A link to a video file, or to a page with one video (YouTube, TikTok, X...)",
-        from_task="The id of an earlier toapis task whose video holds the character",
+        from_task="The task id of a character or video made in this server",
         model="Which Sora model extracts the character (default: the server's, sora-2)",
     )
     @app_commands.choices(model=MODEL_CHOICES)

@@ -171,6 +171,7 @@ class CreateFlow:
             await interaction.response.defer(thinking=True)
         try:
             order = await resolve(order, allow_private=self.core.settings.allow_private_urls)
+            await self.core.check_task_source(interaction.guild_id, order)
         except OrderError as exc:
             await self._refuse(interaction, str(exc))
             return

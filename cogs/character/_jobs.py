@@ -15,7 +15,7 @@ import discord
 
 from bot.jobs.ranges import format_clock
 from bot.records import Job, JobState
-from cogs._components import JOB_ID, Guarded
+from cogs._components import JOB_ID, Guarded, Named
 from cogs.character._render import describe_source, render_cancelled
 
 if TYPE_CHECKING:
@@ -95,8 +95,12 @@ class CancelButton(
     async def from_custom_id(
         cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
     ) -> CancelButton:
-        """Rebuild from the custom_id (untrusted: checked in `callback`)."""
+        """Rebuild from the custom_id (untrusted: `named` is checked before `act`)."""
         return cls(int(match["job"]))
+
+    def named(self) -> Named:
+        """A job of this server, its requester's (or Manage Server)."""
+        return Named(job_id=self.job_id, member=True)
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Cancel, tell the member, refresh the list."""

@@ -14,6 +14,7 @@ import discord
 from bot.jobs.orders import AttachmentInfo
 from bot.jobs.submission import request_of
 from bot.records import Character, JobState, NewJob
+from cogs._owned import FOREIGN_CHANNEL, member_sees
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
@@ -37,26 +38,6 @@ LOCAL_ONLY = (
 )
 NOT_ALLOWED_RETRY = "Only the person who asked, or someone with Manage Server, can retry it."
 NO_MENTIONS = discord.AllowedMentions.none()
-
-FOREIGN_MESSAGE = (
-    "That button points at a message outside this server or channel; nothing was read. "
-    "React to the video again, or right-click it → Apps → Create Sora character."
-)
-
-
-def channel_in_guild(interaction: discord.Interaction, channel_id: int) -> bool:
-    """Whether `channel_id` (from an untrusted custom_id) is a channel of this server.
-
-    Decided without any REST call: the interaction's own channel (Discord vouches for it),
-    or a channel or thread of the interaction's server in the cache.
-    """
-    if interaction.guild_id is None:
-        return False
-    if channel_id == interaction.channel_id:
-        return True
-    guild = interaction.guild
-    found = guild.get_channel_or_thread(channel_id) if guild is not None else None
-    return found is not None and found.guild.id == interaction.guild_id
 
 
 class Library:
@@ -251,12 +232,14 @@ class Library:
     ) -> None:
         """Open the range form for the video of a message (reaction flow).
 
-        The ids come from a custom_id, so they are untrusted: the channel must belong to
-        this server before anything is read. The form opens at once; the message is read
-        (through that channel, so it belongs to it) when the form is submitted.
+        The ids come from a custom_id, so they are untrusted: the channel must be one of
+        this server's that the member can see before anything is read (the button's check
+        already said so; checked again here, where the read is decided). The form opens at
+        once; the message is read (through that channel, so it belongs to it) when the form
+        is submitted.
         """
-        if not channel_in_guild(interaction, channel_id):
-            await interaction.response.send_message(FOREIGN_MESSAGE, ephemeral=True)
+        if not member_sees(interaction, channel_id):
+            await interaction.response.send_message(FOREIGN_CHANNEL, ephemeral=True)
             return
         spec = SourceSpec(message_ref=(channel_id, message_id))
         if await refuse_if_limited(self.core, interaction):

@@ -23,9 +23,9 @@ from bot.media.errors import MediaError
 from bot.media.scoring import Window
 from bot.media.suggestions import Suggester, Suggestion
 from bot.records import SourceKind
+from cogs._components import Guarded, Named
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._limits import limited
-from cogs.errors import report_failure
 
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog
@@ -210,6 +210,7 @@ LABELS = {
 
 
 class SuggestionButton(
+    Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
     template=r"sora:sg:(?P<sid>[A-Za-z0-9_\-]{8,20}):(?P<act>use|next|own):(?P<n>\d{1,2})",
 ):
@@ -235,14 +236,13 @@ class SuggestionButton(
         """Rebuild from the custom_id (also after a restart)."""
         return cls(match["sid"], match["act"], int(match["n"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Use, next or own range; never "This interaction failed"."""
-        try:
-            await self._act(interaction)
-        except Exception as exc:
-            await report_failure(interaction, exc)
+    def named(self) -> Named:
+        """Nothing of the server: a random id of a suggestion kept in memory, which `act`
+        gives to the member who asked for it only."""
+        return Named()
 
-    async def _act(self, interaction: discord.Interaction) -> None:
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Use, next or own range."""
         cog = _cog(interaction)
         suggestion = cog.suggest.suggester.store.get(self.suggestion_id)
         if suggestion is None:

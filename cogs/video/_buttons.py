@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs._components import CHARACTER_ID, JOB_ID, Guarded
+from cogs._components import CHARACTER_ID, JOB_ID, Guarded, Named
 
 if TYPE_CHECKING:
     from cogs.video._cog import VideoCog
@@ -43,6 +43,10 @@ class VideoAgainButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["job"]))
 
+    def named(self) -> Named:
+        """A job of this server."""
+        return Named(job_id=self.job_id)
+
     async def act(self, interaction: discord.Interaction) -> None:
         """The same settings again."""
         await _cog(interaction).again(interaction, self.job_id)
@@ -71,6 +75,10 @@ class CharacterFromVideoButton(
         """Rebuild from the custom_id after a restart."""
         return cls(int(match["job"]))
 
+    def named(self) -> Named:
+        """A job of this server."""
+        return Named(job_id=self.job_id)
+
     async def act(self, interaction: discord.Interaction) -> None:
         """The range form, with the video's task as the source."""
         await _cog(interaction).character_from(interaction, self.job_id)
@@ -98,6 +106,10 @@ class UseInVideoButton(
     ) -> UseInVideoButton:
         """Rebuild from the custom_id after a restart."""
         return cls(match["cid"])
+
+    def named(self) -> Named:
+        """A character of this server."""
+        return Named(character_id=self.character_id)
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Open the prompt form."""

@@ -122,7 +122,12 @@ class VideoCog(commands.Cog):
             await refuse(interaction, GUILD_ONLY)
             return
         old = await self.core.jobs.get(job_id)
-        if old is None or old.task_id is None or old.state is not JobState.COMPLETED:
+        if (
+            old is None
+            or old.guild_id != interaction.guild_id  # checked by the button too; never trust it
+            or old.task_id is None
+            or old.state is not JobState.COMPLETED
+        ):
             await refuse(interaction, "That video is no longer known to the bot.")
             return
         if await refuse_if_limited(self.core, interaction):

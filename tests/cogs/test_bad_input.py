@@ -2,8 +2,8 @@
 `tests/core/test_ranges.py` and `test_library.py` do not already cover).
 
 Each hostile value gets a clear ephemeral answer, no call to toapis, no stored job, no
-crash. Task ids toapis does not know are the exception: they can only be refused by
-toapis, and the job then fails with its reason in plain words.
+crash. Task ids of this server that toapis no longer knows are the exception: they can
+only be refused by toapis, and the job then fails with its reason in plain words.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.records import JobState
+from bot.records import JobState, NewJob, SourceKind
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of
 from tests.cogs.test_character_list import seed
@@ -83,12 +83,18 @@ async def test_bad_task_ids_are_refused_before_any_api_call(
 
 
 async def test_a_task_id_toapis_does_not_know_fails_the_job_clearly(sora: Running, simulator):
-    sora.feed(create(from_task="task_01KBYT59JDHB4A3KDDR9N9JVWP"))
+    task_id = "task_01KBYT59JDHB4A3KDDR9N9JVWP"
+    earlier = await sora.core.jobs.create(
+        NewJob(GUILD_ID, SourceKind.URL, "https://example.com/a.mp4", 1, 3, "sora-2")
+    )
+    await sora.core.jobs.set_submitted(earlier.id, task_id, JobState.FAILED, 0)  # made here
+    await sora.core.jobs.mark_announced(earlier.id)
+    sora.feed(create(from_task=task_id))
     call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
     description = embed_of(call)["description"]
     assert "refused this request" in description and "not found" in description
     await sora.settle()
-    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    [job, _] = await sora.core.jobs.list_for_guild(GUILD_ID)  # newest first
     assert job.state is JobState.FAILED and job.error_code == "InvalidRequestError"
     assert [r.path for r in simulator.requests] == [SUBMIT]  # asked once, never again
     assert simulator.submits == 0

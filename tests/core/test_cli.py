@@ -192,3 +192,19 @@ async def test_json_logs_are_one_object_per_line_with_the_job_and_task(
     assert submitted["job_id"] == 1 and submitted["task_id"].startswith("task_")
     assert submitted["guild_id"] == 0 and submitted["event"] == "accepted"
     assert simulator.scenario.api_key not in err
+
+
+async def test_create_from_any_task_of_the_account(tmp_path, simulator, media_server, short_video):
+    # The owner, on the machine, may use a task no server of this database made (members
+    # in Discord may not).
+    url = f"{media_server}/{short_video.name}"
+    code, out, err = await run_bot_cli(
+        tmp_path, simulator, "create", "--url", url, "--start", "1", "--end", "3"
+    )
+    assert code == 0, err
+    [task_id] = [line.split()[-1] for line in out.splitlines() if "task id:" in line]
+    other_database = {"DATABASE_URL": f"sqlite:///{tmp_path / 'other.sqlite3'}"}
+    again = f"create --from-task {task_id} --start 1 --end 3".split()
+    code, out, err = await run_bot_cli(tmp_path, simulator, *again, extra=other_database)
+    assert code == 0, err
+    assert "character ready:" in out

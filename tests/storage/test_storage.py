@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -500,3 +501,19 @@ async def test_bot_state_survives_reopening(db_target: Path | str) -> None:
         assert await StateRepository(db).get("commands_hash") == "def"
     finally:
         await db.close()
+
+
+async def test_a_task_is_made_in_the_server_of_its_job_or_character(
+    jobs: JobRepository, characters: CharacterRepository
+) -> None:
+    job = await jobs.create(new_job(guild_id=1))
+    await jobs.set_submitted(job.id, "task-of-one", JobState.QUEUED, 0)
+    elsewhere = await stored_character(jobs, 3, "ch_moved")
+    # An imported character keeps its task id and has no job in its new server.
+    assert await characters.restore([replace(elsewhere, guild_id=2, task_id="task-imported")]) == 1
+
+    assert await jobs.task_made_in(1, "task-of-one")
+    assert not await jobs.task_made_in(2, "task-of-one")
+    assert await jobs.task_made_in(2, "task-imported")
+    assert not await jobs.task_made_in(1, "task-imported")
+    assert not await jobs.task_made_in(1, "task-nobody-made")
