@@ -315,7 +315,7 @@ async def _run(
     except BaseException as exc:
         job.cancelled.set()
         if workdir is not None:
-            _remove_new(workdir, before)
+            await asyncio.to_thread(_remove_new, workdir, before)
             if not task.done():  # the thread goes on until yt-dlp notices; clean up after it
                 task.add_done_callback(_after(lambda: _remove_new(workdir, before)))
         if proxy.refused and isinstance(exc, Exception):
@@ -334,6 +334,6 @@ def _after(cleanup: Callable[[], None]) -> Callable[[asyncio.Future[Any]], None]
     def done(task: asyncio.Future[Any]) -> None:
         if not task.cancelled():
             task.exception()  # retrieved, so asyncio does not log it
-        cleanup()
+        asyncio.get_running_loop().run_in_executor(None, cleanup)  # files: off the loop
 
     return done
