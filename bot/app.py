@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
@@ -24,6 +23,7 @@ from bot.process_lock import LockBusy, ProcessLock
 from bot.providers.base import CharacterProvider
 from bot.service.metrics import DiscordRateLimits
 from bot.service.server import ServiceServer
+from bot.stopping import cancel_and_wait, wait_until_done
 from storage import Database, StorageError
 from storage.database import check_database_path, is_shared
 from storage.state import COMMANDS_HASH_KEY
@@ -251,9 +251,7 @@ async def _run(settings: Settings) -> int:
         try:
             return await _connect(settings, token)
         finally:
-            toapis.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await toapis
+            await cancel_and_wait(toapis)
 
 
 async def _warn_about_toapis(settings: Settings, http: httpx.AsyncClient) -> None:
@@ -303,8 +301,7 @@ async def _serve(bot: SoraBot, token: str) -> None:
             else:
                 log.info("stopping: closing Discord, the toapis client and the database")
                 await bot.close()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await running
+                await wait_until_done(running)
     finally:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -14,6 +14,8 @@ import os
 import time
 from pathlib import Path
 
+from bot.stopping import cancel_and_wait
+
 log = logging.getLogger(__name__)
 
 STALE_AFTER_BEATS = 3  # `doctor --quick` fails once the file is older than 3 intervals
@@ -54,12 +56,11 @@ class Heartbeat:
         """Stop beating and remove the file: a stopped bot is not healthy."""
         self.connected_now = False
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        with contextlib.suppress(OSError):
-            self.path.unlink(missing_ok=True)
+        try:
+            await cancel_and_wait(task)
+        finally:  # even if the caller is cancelled meanwhile
+            with contextlib.suppress(OSError):
+                self.path.unlink(missing_ok=True)
 
     async def _run(self) -> None:
         while True:

@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.stopping import cancel_and_wait
 from storage.database import Database, StorageError
 from storage.postgres import PostgresDatabase
 
@@ -74,10 +75,7 @@ class ChangeNotices:
     async def close(self) -> None:
         """Stop listening. Safe to call twice."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
 
     def _handler(self, on_notice: OnNotice) -> Callable[[Any, int, str, str], None]:
         def received(_conn: Any, _pid: int, _channel: str, payload: str) -> None:

@@ -10,7 +10,6 @@ poll, through the same announce-once path, so the card comes once and without de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 
@@ -19,6 +18,7 @@ from bot.jobs.line import SubmitLine
 from bot.jobs.timings import TrackerTimings
 from bot.providers.base import CharacterProvider, Task
 from bot.records import Job, JobState
+from bot.stopping import cancel_and_wait
 from storage import JobRepository
 
 log = logging.getLogger(__name__)
@@ -97,9 +97,8 @@ class JobControls:
             self.line.leave(job_id)  # no place in line any more
             following = self._tasks.get(job_id)
             if following is not None and job.state is JobState.WAITING:
-                following.cancel()  # asleep until its next attempt: nothing in flight
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
+                # asleep until its next attempt: nothing in flight
+                await cancel_and_wait(following)
             stopped = await self.jobs.cancel_unsent(job_id, CANCELLED)
             if stopped is not None:
                 await self._announce(stopped)
@@ -119,9 +118,7 @@ class JobControls:
             return job
         following = self._tasks.get(job.id)
         if following is not None and following is not asyncio.current_task():
-            following.cancel()  # no status query after the event
-            with contextlib.suppress(asyncio.CancelledError):
-                await following
+            await cancel_and_wait(following)  # no status query after the event
         stored = await self.jobs.get(job.id)
         assert stored is not None
         if not stored.state.is_final:
@@ -156,10 +153,7 @@ class JobControls:
                 return
             await self._announce(job)  # one at a time with the follower's own announce
             following = self._tasks.get(job_id)
-            if following is not None:
-                following.cancel()  # announced: no status query any more
-                with contextlib.suppress(asyncio.CancelledError):
-                    await following
+            await cancel_and_wait(following)  # announced: no status query any more
             await self.jobs.release(self.owner, job_id)
         except Exception:
             log.exception("job %d: announcing an outcome stored elsewhere failed", job_id)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from bot.jobs.budget import Budget, Slot
 from bot.records import Job
+from bot.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -308,12 +309,9 @@ class SubmitLine:
 
     async def close(self) -> None:
         """Stop the driver and the notices (jobs stay WAITING in storage)."""
-        for task in (self._driver, self._notifier):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        self._driver = self._notifier = None
+        tasks, self._driver, self._notifier = (self._driver, self._notifier), None, None
+        for task in tasks:
+            await cancel_and_wait(task)
 
 
 def _rough(seconds: float) -> float:

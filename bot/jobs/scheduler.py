@@ -10,7 +10,6 @@ total stays inside the budget, and a waiting job costs one heap entry and one fu
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import heapq
 import itertools
 import random
@@ -19,6 +18,7 @@ from collections import deque
 from bot.jobs.budget import Budget, Slot
 from bot.jobs.timings import TrackerTimings
 from bot.records import JobState
+from bot.stopping import cancel_and_wait
 
 _Entry = tuple[float, int, "asyncio.Future[Slot]"]
 
@@ -57,10 +57,7 @@ class PollScheduler:
     async def close(self) -> None:
         """Stop the driver (job tasks are cancelled by their owner)."""
         driver, self._driver = self._driver, None
-        if driver is not None:
-            driver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await driver
+        await cancel_and_wait(driver)
 
     def _drop_cancelled(self) -> None:
         while self._heap and self._heap[0][2].done():

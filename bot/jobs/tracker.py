@@ -37,6 +37,7 @@ from bot.providers.base import (
 )
 from bot.providers.video import VideoRequest
 from bot.records import Job, JobState, LimitHit, NewJob, Quota
+from bot.stopping import cancel_and_wait, wait_until_done
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
@@ -205,11 +206,8 @@ class JobTracker(JobPolling):
         is in storage already; `start` resumes them.
         """
         self.begin_stop()
-        if self._sweeping is not None:
-            self._sweeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeping
-            self._sweeping = None
+        sweeping, self._sweeping = self._sweeping, None
+        await cancel_and_wait(sweeping)
         assert self._stop_deadline is not None
         await self._dispatch.let_sends_finish(self._stop_deadline)
         await self.line.close()
@@ -218,8 +216,7 @@ class JobTracker(JobPolling):
         for task in tasks:
             task.cancel()
         for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await wait_until_done(task)
         self._tasks.clear()
         try:  # another process may take these jobs over at once
             await self.jobs.release(self.owner)
@@ -240,8 +237,7 @@ class JobTracker(JobPolling):
         """Wait until the job's task ends (if any) and return the stored job."""
         task = self._tasks.get(job_id)
         if task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.shield(task)
+            await wait_until_done(task)
         return await self.jobs.get(job_id)
 
     # --- submission -----------------------------------------------------------------------

@@ -27,6 +27,7 @@ waited for, and removes its directory itself if the caller has gone).
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import tempfile
 import threading
@@ -196,7 +197,7 @@ class MediaIntake:
             self._check_upload_size(clip.size)
             uploaded = await self.provider.upload_video(clip.cut.path, filename=CLIP_NAME)
         finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, workspace, ignore_errors=True)
         rel_start = snap_whole(start - clip.cut.offset)
         return PreparedSource(
             url=uploaded.url,
@@ -256,7 +257,7 @@ class MediaIntake:
             )
             uploaded = await self.provider.upload_video(section.path, filename=f"clip{suffix}")
         finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, workspace, ignore_errors=True)
         return PreparedSource(
             url=uploaded.url,
             from_task=None,

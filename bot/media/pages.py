@@ -24,8 +24,9 @@ from typing import Any, TypeVar
 
 import av
 import yt_dlp
+import yt_dlp.downloader.external as yt_dlp_external
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
-from yt_dlp.utils import DownloadError, YoutubeDLError
+from yt_dlp.utils import DownloadError, Popen, YoutubeDLError
 
 from bot.jobs.ranges import format_clock
 from bot.media.egress_proxy import EgressProxy
@@ -191,7 +192,7 @@ async def resolve_page(
     )
     job.probe_progressive = probe_progressive
     await _check_page_host(url, allow_private=allow_private)
-    _drop_proxy_exceptions()
+    _warn_proxy_exceptions()
     async with EgressProxy(allow_private=allow_private) as proxy:
         job.proxy_url = proxy.url
         return await _run(job, proxy, job.resolve_only, timeout, pool, watcher)
@@ -234,7 +235,7 @@ async def download_page_section(
     deadline = asyncio.get_running_loop().time() + timeout
     if resolved is None:
         resolved = await resolve_page(url, start, end, pool=pool, watcher=watcher, **options)
-    _drop_proxy_exceptions()
+    _warn_proxy_exceptions()
     async with EgressProxy(allow_private=allow_private) as proxy:
         job.proxy_url = proxy.url
         page = resolved
@@ -258,10 +259,29 @@ async def _check_page_host(url: str, *, allow_private: bool) -> None:
         raise MediaError(kind, str(exc)) from None
 
 
-def _drop_proxy_exceptions() -> None:
-    """ffmpeg inherits the environment and would bypass the proxy for NO_PROXY hosts."""
-    for name in ("NO_PROXY", "no_proxy"):
-        if os.environ.pop(name, None) is not None:
+NO_PROXY_NAMES = ("NO_PROXY", "no_proxy")
+
+
+class _ProxiedPopen(Popen):  # type: ignore[misc]
+    """yt-dlp's `Popen` for the ffmpeg it starts to download: its environment has no
+    NO_PROXY, which would let ffmpeg bypass the egress proxy (it reads `no_proxy` itself).
+    Only the child's copy changes; the bot's own environment is left alone."""
+
+    def __init__(self, args: Any, *rest: Any, env: dict[str, str] | None = None, **kw: Any) -> None:
+        child = dict(os.environ if env is None else env)
+        for name in NO_PROXY_NAMES:
+            child.pop(name, None)
+        super().__init__(args, *rest, env=child, **kw)
+
+
+yt_dlp_external.Popen = _ProxiedPopen  # FFmpegFD starts ffmpeg through this name
+
+
+@cache
+def _warn_proxy_exceptions() -> None:
+    """Say once that NO_PROXY does not apply to page downloads."""
+    for name in NO_PROXY_NAMES:
+        if os.environ.get(name):
             logger.warning("%s ignored: page downloads always go through the egress check", name)
 
 
@@ -295,7 +315,7 @@ async def _run(
     except BaseException as exc:
         job.cancelled.set()
         if workdir is not None:
-            _remove_new(workdir, before)
+            await asyncio.to_thread(_remove_new, workdir, before)
             if not task.done():  # the thread goes on until yt-dlp notices; clean up after it
                 task.add_done_callback(_after(lambda: _remove_new(workdir, before)))
         if proxy.refused and isinstance(exc, Exception):
@@ -314,6 +334,6 @@ def _after(cleanup: Callable[[], None]) -> Callable[[asyncio.Future[Any]], None]
     def done(task: asyncio.Future[Any]) -> None:
         if not task.cancelled():
             task.exception()  # retrieved, so asyncio does not log it
-        cleanup()
+        asyncio.get_running_loop().run_in_executor(None, cleanup)  # files: off the loop
 
     return done

@@ -10,6 +10,7 @@ analysis stops after 60 s of work ("pick a range").
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import shutil
 import tempfile
@@ -221,7 +222,7 @@ class Suggester:
             )
             return await intake.workers.media.run(lambda: self._local(section.path))
         finally:
-            shutil.rmtree(workspace, ignore_errors=True)
+            await asyncio.to_thread(shutil.rmtree, workspace, ignore_errors=True)
 
     def _local(self, path: Path) -> Analysis:
         with av.open(str(path), mode="r") as container:

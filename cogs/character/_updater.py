@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 
+from bot.stopping import cancel_and_wait
 from cogs.character._render import Rendered
 
 log = logging.getLogger(__name__)
@@ -57,10 +57,8 @@ class MessageUpdater:
     async def cancel(self) -> None:
         """Stop the worker (pending state is dropped)."""
         worker, self._worker = self._worker, None
-        if worker is not None and worker is not asyncio.current_task():
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+        if worker is not asyncio.current_task():
+            await cancel_and_wait(worker)
 
     async def _run(self) -> None:
         while self._pending is not None:

@@ -14,6 +14,8 @@ import os
 import re
 import shutil
 import signal
+import site
+import subprocess
 import sys
 import tempfile
 import time
@@ -70,6 +72,58 @@ def image_root() -> Iterator[Path]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _linked_copy(source: Path, target: Path) -> None:
+    """`source` as `target`: hard links where the file system allows, else copies."""
+
+    def link(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(source, target, copy_function=link, ignore=ignore)
+
+
+def _import_problem(root: Path, env: dict[str, str]) -> str | None:
+    """Why uid 10001 cannot import the bot and its packages with `env` (None: it can)."""
+    probe = as_bot_user(["python", "-c", "import bot.app"])
+    try:
+        done = subprocess.run(probe, cwd=root, env=env, capture_output=True, timeout=60)
+    except OSError as exc:
+        return str(exc)
+    output = (done.stdout + done.stderr).decode(errors="replace").strip()
+    return None if done.returncode == 0 else output or f"exit code {done.returncode}"
+
+
+@pytest.fixture
+def readable_code(image_root: Path) -> dict[str, str]:
+    """What the bot's user needs in its environment to import our code and packages.
+
+    Nothing when it can read them where they are. A checkout in a folder only its owner
+    may enter (a clone under `mktemp -d`) gets a copy of the code and the site-packages
+    under `image_root`, found through PYTHONPATH.
+    """
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(image_root)}
+    if _import_problem(image_root, env) is None:
+        return {}
+    copy = image_root / "python"
+    paths = [copy / "code"]
+    for package in ("bot", "cogs", "storage"):
+        _linked_copy(ROOT / package, copy / "code" / package)
+    for number, site_packages in enumerate(site.getsitepackages()):
+        if Path(site_packages).is_dir():
+            paths.append(copy / f"site-{number}")
+            _linked_copy(Path(site_packages), paths[-1])
+    extra = {"PYTHONPATH": os.pathsep.join(map(str, paths))}
+    problem = _import_problem(image_root, {**env, **extra})
+    if problem is not None:
+        pytest.skip(
+            f"uid {UID} cannot run {sys.executable} even with a copy of the code: {problem}"
+        )
+    return extra
+
+
 def as_bot_user(command: list[str]) -> list[str]:
     """`command` as uid/gid 10001 with no supplementary groups; `python` is ours."""
     assert SETPRIV is not None
@@ -92,7 +146,7 @@ async def run_as_bot_user(command: list[str], cwd: Path, env: dict[str, str]) ->
 
 
 async def test_image_paths_entrypoint_and_healthcheck_as_uid_10001(
-    image_root, fake_discord, simulator
+    image_root, readable_code, fake_discord, simulator
 ):
     image = dockerfile()
     image_env = image["env"]
@@ -114,6 +168,7 @@ async def test_image_paths_entrypoint_and_healthcheck_as_uid_10001(
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(app),
+        **readable_code,
         **{k: str(v) for k, v in image_env.items()},
         "DATA_DIR": str(data),
         **dotenv,

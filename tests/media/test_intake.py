@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import shutil
 import socket
 import struct
 import threading
@@ -366,3 +367,27 @@ async def test_connection_reset_is_said_as_such(intake: MediaIntake):
         await server.wait_closed()
     assert caught.value.kind == "unreachable"
     assert str(caught.value) == "The connection to `127.0.0.1` was reset; try again."
+
+
+async def test_workspaces_are_removed_off_the_event_loop(
+    intake, media_server, short_video, ten_minutes, workdir, monkeypatch
+):
+    # Removing a folder of clips blocks for as long as the disk takes: never on the loop,
+    # where every other member's interaction waits behind it.
+    removed: list[tuple[str, bool]] = []
+    real_rmtree = shutil.rmtree
+
+    def rmtree(path: Any, *args: Any, **kwargs: Any) -> None:
+        try:
+            asyncio.get_running_loop()
+            on_loop = True
+        except RuntimeError:
+            on_loop = False
+        removed.append((Path(path).name, on_loop))
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", rmtree)
+    await intake.prepare(link(media_server, short_video, 0.5, 2.5))  # passed through
+    await intake.prepare(link(media_server, ten_minutes, 61.5, 63.5))  # cut and uploaded
+    assert [on_loop for _, on_loop in removed] == [False, False], removed
+    assert list(workdir.iterdir()) == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -351,3 +352,21 @@ async def test_hls_segments_on_a_private_address_are_refused(
     error = await _refused(f"{public_site}{path}", tmp_path, allow_private=False)
     assert (error.kind, str(error)) == ("private_address", page_checks.PRIVATE)
     assert private_site[1] == [], "ffmpeg fetched no segment from the private server"
+
+
+async def test_no_proxy_lets_no_segment_bypass_the_proxy_and_stays_set(
+    public_site: str,
+    private_site: tuple[str, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # ffmpeg skips its proxy for hosts in `no_proxy`: the private server's segments
+    # would be fetched directly if ffmpeg inherited it.
+    private_host = "127.0.0.1"
+    monkeypatch.setenv("NO_PROXY", private_host)
+    monkeypatch.setenv("no_proxy", private_host)
+    error = await _refused(f"{public_site}/evil.m3u8", tmp_path, allow_private=False)
+    assert (error.kind, str(error)) == ("private_address", page_checks.PRIVATE)
+    assert private_site[1] == [], "ffmpeg fetched no segment from the private server"
+    # The rest of the process (the toapis client, other tools) still sees the setting.
+    assert os.environ["NO_PROXY"] == os.environ["no_proxy"] == private_host
