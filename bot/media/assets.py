@@ -1,31 +1,46 @@
-"""Small result assets (a character's avatar) fetched with the same checks as member links.
+"""Results fetched with the same checks as member links: avatars, and finished videos.
 
 The service hands us a URL; it is read through `CheckedReader` (no private addresses, on
 every redirect hop; bounded size and time) behind the egress proxy (which connects only to
-the address it checked, so DNS rebinding gets nowhere), on a small pool of its own so that
-cards never wait behind video cuts, never with a plain client.
+the address it checked, so DNS rebinding gets nowhere), never with a plain client. Avatars
+(small, in memory) have a small pool of their own so that cards never wait behind video
+cuts; finished videos (up to hundreds of MB, minutes) have another, so cards never wait
+behind them either, and are streamed to a temporary file, never held in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import ssl
-from collections.abc import Awaitable, Callable
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache, partial
+from pathlib import Path
 
 import httpx
 
 from bot.media.egress_proxy import EgressProxy
 from bot.media.errors import MediaError
-from bot.media.reader import CheckedReader
+from bot.media.reader import CheckedReader, WholeFileReader
 from bot.media.workers import WorkerPool
 
 ASSET_TIMEOUT = 20.0
 ASSET_WORKERS = 2
+VIDEO_WORKERS = 2
+DOWNLOAD_CHUNK = 1024 * 1024
 
 
 @cache
 def _pool() -> WorkerPool:
     return WorkerPool(ASSET_WORKERS, "asset-download")
+
+
+@cache
+def video_pool() -> WorkerPool:
+    """The pool finished videos download on (never the avatars' pool)."""
+    return WorkerPool(VIDEO_WORKERS, "video-download")
 
 
 @cache
@@ -68,6 +83,75 @@ async def fetch_asset(
             proxy_url=proxy.url,
         )
         return await _pool().run(work)
+
+
+def _stream_to_file(
+    url: str,
+    *,
+    allow_private: bool,
+    max_bytes: int,
+    timeout: float,
+    proxy_url: str,
+    path: Path,
+    stop: threading.Event,
+) -> None:
+    reader = WholeFileReader(
+        url,
+        allow_private=allow_private,
+        max_bytes=max_bytes,
+        max_download_bytes=max_bytes,
+        timeout=timeout,
+        chunk_size=DOWNLOAD_CHUNK,
+        transport=httpx.HTTPTransport(proxy=proxy_url, verify=_tls()),
+    )
+    with reader, path.open("wb") as out:
+        reader.download_to(out, stop)
+
+
+async def fetch_to_file(
+    url: str, *, allow_private: bool, max_bytes: int, time_limit: float, suffix: str = ""
+) -> Path:
+    """Stream `url` (at most `max_bytes`) into a new temporary file, on the video pool;
+    the caller deletes it. `MediaError` when refused or failed (no file is left)."""
+    handle, name = tempfile.mkstemp(prefix="sora-", suffix=suffix)
+    os.close(handle)
+    path, stop = Path(name), threading.Event()
+    try:
+        async with EgressProxy(allow_private=allow_private) as proxy:
+            work = partial(
+                _stream_to_file,
+                url,
+                allow_private=allow_private,
+                max_bytes=max_bytes,
+                timeout=time_limit,
+                proxy_url=proxy.url,
+                path=path,
+                stop=stop,
+            )
+            await video_pool().run(work, cancel=stop)  # waits for the worker, even if cancelled
+    except BaseException:
+        discard(path)
+        raise
+    return path
+
+
+@contextlib.asynccontextmanager
+async def downloaded(
+    url: str, *, allow_private: bool, max_bytes: int, time_limit: float, suffix: str = ""
+) -> AsyncIterator[Path]:
+    """`fetch_to_file` for the length of a `with` block; the file is deleted after it."""
+    path = await fetch_to_file(
+        url, allow_private=allow_private, max_bytes=max_bytes, time_limit=time_limit, suffix=suffix
+    )
+    try:
+        yield path
+    finally:
+        discard(path)
+
+
+def discard(path: Path) -> None:
+    """Delete a downloaded file (an unlink: quick enough for the event loop)."""
+    path.unlink(missing_ok=True)
 
 
 AssetDownload = Callable[[str, int], Awaitable[bytes]]

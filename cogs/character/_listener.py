@@ -277,15 +277,15 @@ class DiscordJobListener:
     async def video_ready(self, job: Job) -> None:
         """The video replaces the reply: as a file when it fits the channel, else a link."""
         from cogs.video._buttons import video_view  # the video cog's; imported late
-        from cogs.video._result import render_video_result
+        from cogs.video._result import video_result
 
         if not await self._still_shown(job):
             return
         core = getattr(self.client, "core", None)
         allow_private = bool(core and core.settings.allow_private_urls)
-        rendered = await render_video_result(job, allow_private=allow_private)
-        rendered.view = video_view(job.id)
-        await self._final(job, rendered, nonce=f"sora-v{job.id}")
+        async with video_result(job, allow_private=allow_private) as rendered:
+            rendered.view = video_view(job.id)
+            await self._final(job, rendered, nonce=f"sora-v{job.id}")
 
     async def job_unknown(self, job: Job) -> None:
         """Say the submission may or may not have happened."""
