@@ -19,7 +19,7 @@ from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, payloads
 
 JOBS = 500
-WAVE = 50
+WAVE = 100
 SOURCE = "https://example.com/clip.mp4"
 
 
@@ -136,7 +136,7 @@ async def test_five_hundred_jobs_leave_nothing_behind(
         tmp_path,
         fake_discord,
         simulator,
-        poll_interval_seconds=0.05,
+        poll_interval_seconds=0.2,
         lease_seconds=3,  # the lease loop, and the sweeper with it, runs every second
         toapis_submit_per_second=1000,
         toapis_query_per_second=10000,
