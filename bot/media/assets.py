@@ -10,6 +10,7 @@ behind them either, and are streamed to a temporary file, never held in memory.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import ssl
@@ -18,6 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import cache, partial
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -29,7 +31,6 @@ from bot.media.workers import WorkerPool
 ASSET_TIMEOUT = 20.0
 ASSET_WORKERS = 2
 VIDEO_WORKERS = 2
-DOWNLOAD_CHUNK = 1024 * 1024
 
 
 @cache
@@ -92,30 +93,35 @@ def _stream_to_file(
     max_bytes: int,
     timeout: float,
     proxy_url: str,
-    path: Path,
+    out: BinaryIO,
     stop: threading.Event,
 ) -> None:
-    reader = WholeFileReader(
-        url,
-        allow_private=allow_private,
-        max_bytes=max_bytes,
-        max_download_bytes=max_bytes,
-        timeout=timeout,
-        chunk_size=DOWNLOAD_CHUNK,
-        transport=httpx.HTTPTransport(proxy=proxy_url, verify=_tls()),
-    )
-    with reader, path.open("wb") as out:
-        reader.download_to(out, stop)
+    with out:  # closed here whatever happens: the file is this worker's from now on
+        reader = WholeFileReader(
+            url,
+            allow_private=allow_private,
+            max_bytes=max_bytes,
+            max_download_bytes=max_bytes,
+            timeout=timeout,
+            transport=httpx.HTTPTransport(proxy=proxy_url, verify=_tls()),
+        )
+        with reader:
+            reader.download_to(out, stop)
 
 
 async def fetch_to_file(
     url: str, *, allow_private: bool, max_bytes: int, time_limit: float, suffix: str = ""
 ) -> Path:
     """Stream `url` (at most `max_bytes`) into a new temporary file, on the video pool;
-    the caller deletes it. `MediaError` when refused or failed (no file is left)."""
+    the caller deletes it. `MediaError` when refused or failed (no file is left).
+
+    A caller cancelled mid-download (a shutdown) does not wait for the worker: the file is
+    deleted at once, and the worker, its proxy closed, stops at its next read.
+    """
     handle, name = tempfile.mkstemp(prefix="sora-", suffix=suffix)
-    os.close(handle)
     path, stop = Path(name), threading.Event()
+    out = os.fdopen(handle, "wb")
+    future: asyncio.Future[None] | None = None
     try:
         async with EgressProxy(allow_private=allow_private) as proxy:
             work = partial(
@@ -125,14 +131,25 @@ async def fetch_to_file(
                 max_bytes=max_bytes,
                 timeout=time_limit,
                 proxy_url=proxy.url,
-                path=path,
+                out=out,
                 stop=stop,
             )
-            await video_pool().run(work, cancel=stop)  # waits for the worker, even if cancelled
+            future = await video_pool().start(work)
+            future.add_done_callback(_retrieved)
+            await asyncio.shield(future)
     except BaseException:
+        stop.set()
+        if future is None:  # never started: the file is still ours to close
+            out.close()
         discard(path)
         raise
     return path
+
+
+def _retrieved(future: asyncio.Future[None]) -> None:
+    """A download nobody waits for any more ends quietly (its failure is expected)."""
+    if not future.cancelled():
+        future.exception()
 
 
 @contextlib.asynccontextmanager

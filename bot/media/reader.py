@@ -152,7 +152,7 @@ class CheckedReader(io.RawIOBase):
                 self._check_download_size(_parse_size(length))
             written = 0
             try:
-                for piece in response.iter_bytes(self.chunk_size):
+                for piece in response.iter_bytes():  # as it arrives: `stop` is seen soon
                     self._check_deadline()
                     if stop is not None and stop.is_set():
                         raise MediaError("download_failed", "The download was stopped.")

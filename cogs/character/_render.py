@@ -71,15 +71,16 @@ class Rendered:
             self.content,
             tuple(repr(e.to_dict()) for e in self.embeds),
             self.avatar[0] if self.avatar else None,
-            _size(self.avatar[1]) if self.avatar else 0,
+            _file_key(self.avatar[1]) if self.avatar else 0,
             tuple(i.custom_id for i in self.view.children if hasattr(i, "custom_id"))
             if self.view
             else (),
         )
 
 
-def _size(data: bytes | Path) -> int:
-    return data.stat().st_size if isinstance(data, Path) else len(data)
+def _file_key(data: bytes | Path) -> object:
+    """Tells files apart without reading them (a downloaded file has a name of its own)."""
+    return data if isinstance(data, Path) else len(data)
 
 
 def progress_bar(percent: int) -> str:
