@@ -134,7 +134,7 @@ class CheckedReader(io.RawIOBase):
     def download_to(self, out: IO[bytes], stop: threading.Event | None = None) -> int:
         """Stream the whole file into `out` with one request; returns its size.
 
-        Nothing is held in memory but one chunk. More than `max_download_bytes` is
+        Nothing is held in memory but the piece being written. More than `max_download_bytes` is
         refused: a larger Content-Length before reading, a longer body as soon as it
         passes the limit. `stop` set (the caller gave up) ends it at the next chunk.
         """
