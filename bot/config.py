@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -16,6 +15,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.config_problems import WHERE
+from bot.config_problems import ConfigError as ConfigError
+from bot.config_problems import Problem as Problem
+from bot.config_problems import one_line as one_line
+from bot.config_problems import parse_shard_ids as parse_shard_ids
 from storage.database import DEFAULT_POOL_SIZE, is_postgres_url
 
 DEFAULT_DATA_DIR = "data"
@@ -23,7 +27,6 @@ DATABASE_FILE = "bot.sqlite3"
 HEARTBEAT_FILE = "heartbeat"
 DEFAULT_DATABASE_URL = f"sqlite:///{DEFAULT_DATA_DIR}/{DATABASE_FILE}"
 REQUIRED = ("DISCORD_TOKEN", "TOAPIS_API_KEY")
-WHERE = "in the environment or in a .env file (copy .env.example to .env and fill it in)"
 
 # What a valid value looks like, for the "how to fix" of an invalid setting.
 VALID: dict[str, str] = {
@@ -43,47 +46,6 @@ VALID: dict[str, str] = {
     "media_workers": "a whole number from 1 to 64, or nothing",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
 }
-
-
-def parse_shard_ids(text: str) -> list[int]:
-    """Shard numbers from ``0-3`` or ``0,2,5-7`` (sorted, each once; empty: none given).
-
-    Raises ValueError saying what is wrong.
-    """
-    ids: set[int] = set()
-    for part in (p.strip() for p in text.split(",")):
-        if not part:
-            continue
-        low, dash, high = part.partition("-")
-        if not low.strip().isdigit() or (dash and not high.strip().isdigit()):
-            raise ValueError(f"{part!r} is not a shard number or a range like 0-3")
-        first, last = int(low), int(high) if dash else int(low)
-        if last < first:
-            raise ValueError(f"the range {part!r} runs backwards")
-        if last - first > 10000:
-            raise ValueError(f"the range {part!r} is too long")
-        ids.update(range(first, last + 1))
-    return sorted(ids)
-
-
-class Problem(NamedTuple):
-    """One missing or invalid setting: what is wrong and how to fix it."""
-
-    setting: str
-    what: str
-    fix: str
-
-
-class ConfigError(Exception):
-    """A setting is missing or wrong; the message is one line a person can act on.
-
-    `problems` lists every missing or invalid setting found at once (may be empty when
-    the message alone says it).
-    """
-
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems)
 
 
 class Settings(BaseSettings):
@@ -392,17 +354,6 @@ def inspect_settings(**overrides: Any) -> tuple[Settings, list[Problem]]:
             )
         defaults = {field: Settings.model_fields[field].default for field in invalid}
         return Settings(**{**overrides, **defaults}), list(invalid.values())
-
-
-def one_line(problems: Sequence[Problem]) -> str:
-    """Every problem in one sentence: the settings not set together, then invalid ones."""
-    missing = [p.setting for p in problems if p.what.endswith(" is not set")]
-    parts = []
-    if missing:
-        verb, them = ("is", "it") if len(missing) == 1 else ("are", "them")
-        parts.append(f"{' and '.join(missing)} {verb} not set: put {them} {WHERE}")
-    parts += [f"{p.what}: {p.fix}" for p in problems if p.setting not in missing]
-    return "; ".join(parts) + "."
 
 
 def load_settings(**overrides: Any) -> Settings:

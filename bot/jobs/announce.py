@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass, field
 
 from bot.jobs.events import JobListener
 from bot.jobs.timings import TrackerTimings, announce_backoff
@@ -15,6 +16,12 @@ from bot.records import Character, Job, JobKind, JobState
 from storage import CharacterRepository, JobRepository
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class _JobLock:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # callers holding or awaiting `lock`
 
 
 class Announcer:
@@ -31,7 +38,10 @@ class Announcer:
         self.characters = characters
         self.listener = listener
         self.timings = timings
-        self._locks: dict[int, asyncio.Lock] = {}
+        # One lock per job being announced, with how many callers hold or await it; it
+        # goes when the last leaves (a waiter not yet woken still counts, so a caller
+        # arriving then finds the same lock, never a second one).
+        self._locks: dict[int, _JobLock] = {}
 
     async def announce(self, job: Job) -> None:
         """Announce a final job's outcome unless that was done already.
@@ -39,13 +49,15 @@ class Announcer:
         One announcement per job at a time (polling, a webhook and the sweeper may all
         arrive at once), re-read from storage inside, so nothing is announced twice.
         """
-        lock = self._locks.setdefault(job.id, asyncio.Lock())
+        held = self._locks.setdefault(job.id, _JobLock())
+        held.users += 1
         try:
-            async with lock:
+            async with held.lock:
                 fresh = await self.jobs.get(job.id)
                 await self._announce_once(fresh or job)
         finally:
-            if not lock.locked() and self._locks.get(job.id) is lock:
+            held.users -= 1
+            if not held.users:
                 del self._locks[job.id]
 
     async def _announce_once(self, job: Job) -> None:

@@ -58,10 +58,18 @@ class Sweeper:
         self._due.pop(job_id, None)
 
     async def sweep(self) -> list[int]:
-        """Follow again every job that has work left, no task and no pending wait."""
+        """Follow again every job that has work left, no task and no pending wait; forget
+        the crashes of jobs that ended meanwhile."""
         now = self._clock()
+        waiting = set(self._crashes) | set(self._due)  # before the query: see below
+        active = await self._active()
+        # A job that crashed here may end elsewhere (cancelled, its webhook event, another
+        # process): no longer active, it is forgotten here (a crash recorded during the
+        # query is kept, its job may be too new for the answer).
+        for job_id in waiting - {job.id for job in active}:
+            self.finished(job_id)
         picked: list[int] = []
-        for job in await self._active():
+        for job in active:
             if self._running(job.id) or self._due.get(job.id, now) > now:
                 continue
             log.info("job %d: following it again (its task ended with work left)", job.id)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -44,6 +45,8 @@ def _parse_size(text: str) -> int:
 class CheckedReader(io.RawIOBase):
     """A read-only, seekable view of an HTTP(S) resource fetched by byte ranges."""
 
+    probe_first = True  # the first range is read at once (size, and whether Range works)
+
     def __init__(
         self,
         url: str,
@@ -75,6 +78,8 @@ class CheckedReader(io.RawIOBase):
         self._stream: httpx.Response | None = None
         self._chunks: Any = None
         self._eof = False
+        if not self.probe_first:
+            return
         try:
             self._fetch_chunk(0)  # learns the size and whether Range is honoured
         except BaseException:
@@ -125,6 +130,48 @@ class CheckedReader(io.RawIOBase):
             self._stream = None
         self._client.close()
         super().close()
+
+    def download_to(self, out: IO[bytes], stop: threading.Event | None = None) -> int:
+        """Stream the whole file into `out` with one request; returns its size.
+
+        Nothing is held in memory but the piece being written. More than `max_download_bytes` is
+        refused: a larger Content-Length before reading, a longer body as soon as it
+        passes the limit. `stop` set (the caller gave up) ends it at the next chunk.
+        """
+        response = self._get(headers={})
+        try:
+            if response.status_code != 200:
+                failure = response.headers.get(FAILURE_HEADER)
+                if response.status_code == 502 and failure:
+                    raise unreachable(urlsplit(self.url).hostname, failure)
+                raise MediaError(
+                    "download_failed", f"Could not download it (HTTP {response.status_code})."
+                )
+            length = response.headers.get("Content-Length", "")
+            if length.isascii() and length.isdigit():
+                self._check_download_size(_parse_size(length))
+            written = 0
+            try:
+                for piece in response.iter_bytes():  # as it arrives: `stop` is seen soon
+                    self._check_deadline()
+                    if stop is not None and stop.is_set():
+                        raise MediaError("download_failed", "The download was stopped.")
+                    written += len(piece)
+                    self.bytes_read += len(piece)
+                    self._check_download_size(written)
+                    out.write(piece)
+            except httpx.HTTPError as exc:
+                raise self._http_failure(exc) from None
+        finally:
+            response.close()
+        self.size = written
+        return written
+
+    def _check_download_size(self, size: int) -> None:
+        if size > self.max_download_bytes:
+            raise MediaError(
+                "too_big", f"That file is over the limit of {_mb(self.max_download_bytes)}."
+            )
 
     def _read(self, size: int) -> bytes:
         if size is None or size < 0:
@@ -323,3 +370,9 @@ def unreachable(host: str | None, why: str) -> MediaError:
         return MediaError("unreachable", f"The connection to `{host}` was reset; try again.")
     detail = " (connection refused)" if why == "refused" else ""
     return MediaError("unreachable", f"Could not connect to the host `{host}`{detail}.")
+
+
+class WholeFileReader(CheckedReader):
+    """A `CheckedReader` used only for `download_to`: it asks for nothing before that."""
+
+    probe_first = False

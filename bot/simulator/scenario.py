@@ -59,6 +59,7 @@ class Scenario:
     max_upload_bytes: int = 50 * 1024 * 1024  # upload size limit
     retired_models: list[str] = field(default_factory=list)  # refused as not available
     video_bytes: int = 64 * 1024  # size of the file a completed video task serves
+    video_bytes_per_second: float = 0  # how fast that file is served (0: at once)
     webhook_secret: str | None = None  # webhooks configured for the key (None: 400 if asked)
 
     @classmethod
@@ -206,6 +207,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "check_media": _flag,
     "max_upload_bytes": _count,
     "video_bytes": _count,
+    "video_bytes_per_second": _number,
     "retired_models": _names,
     "webhook_secret": _optional_text,
     "tier": _tier,

@@ -12,7 +12,6 @@ import contextlib
 import json
 import logging
 import random
-import re
 import secrets
 import shutil
 import tempfile
@@ -25,6 +24,7 @@ import httpx
 from aiohttp import web
 
 from bot.simulator.control import SimulatorControls
+from bot.simulator.files import SimulatorFiles
 from bot.simulator.limits import RateLimits
 from bot.simulator.media_check import make_avatar_jpeg
 from bot.simulator.scenario import Scenario
@@ -35,15 +35,13 @@ from bot.simulator.tasks import (
     run_task,
     validate_create,
 )
-from bot.simulator.uploads import receive_upload
-from bot.simulator.videos import result_video, validate_video
+from bot.simulator.videos import validate_video
 from bot.simulator.webhook_sender import SentEvent, deliver, event_for, signed
 
 log = logging.getLogger(__name__)
 
 Kind = Literal["submit", "query", "upload"]
 _RATE_LIMITS = {"submit": ("async_submit", 300), "query": ("async_query", 3000)}
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 _MALFORMED_BODY = "<html><body><h1>502 Bad Gateway</h1></body></html>"
 
 
@@ -66,7 +64,7 @@ def api_error(status: int, code: int | str, message: str, kind: str | None = Non
     return web.json_response({"error": error}, status=status)
 
 
-class Simulator(SimulatorControls):
+class Simulator(SimulatorControls, SimulatorFiles):
     """A loopback toapis: start it, point a client at `.base_url`, script `.scenario`."""
 
     def __init__(self, scenario: Scenario | None = None) -> None:
@@ -76,6 +74,7 @@ class Simulator(SimulatorControls):
         self.submits = 0
         self.base_url = ""
         self.webhooks_sent: list[SentEvent] = []
+        self.video_requests: list[str] = []
         self._deliveries: set[asyncio.Future[SentEvent]] = set()
         self._runner: web.AppRunner | None = None
         self._client: httpx.AsyncClient | None = None
@@ -321,14 +320,6 @@ class Simulator(SimulatorControls):
         log.info("created video %s (%s %ss)", task.id, task.model, task.duration)
         return web.json_response(task.to_json())
 
-    async def _video(self, request: web.Request) -> web.Response:
-        """A completed video task's result file."""
-        name = request.match_info["name"]
-        task = self.tasks.get(name.removesuffix(".mp4"))
-        if task is None or task.kind != "video" or task.video_url is None:
-            raise web.HTTPNotFound()
-        return web.Response(body=result_video(self.scenario.video_bytes), content_type="video/mp4")
-
     def _send_webhook(self, task: SimTask) -> None:
         """Deliver the task's final event to its callback URL (in the background)."""
         secret = self.scenario.webhook_secret
@@ -365,32 +356,6 @@ class Simulator(SimulatorControls):
             return refused
         data = [{"id": model, "object": "model", "owned_by": "sora"} for model in MODELS]
         return web.json_response({"object": "list", "data": data})
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        refused = self._refuse(request, "upload")
-        if refused is not None:
-            return refused
-        assert self._upload_dir is not None
-        status, body = await receive_upload(
-            request,
-            self._upload_dir,
-            max_bytes=self.scenario.max_upload_bytes,
-            base_url=self.base_url,
-        )
-        return web.json_response(body, status=status)
-
-    async def _uploaded_file(self, request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        path = self._upload_dir / name if self._upload_dir is not None else None
-        if not _SAFE_NAME.match(name) or path is None or not path.is_file():
-            raise web.HTTPNotFound()
-        return web.FileResponse(path)
-
-    async def _image(self, request: web.Request) -> web.Response:
-        name = request.match_info["name"]
-        if not _SAFE_NAME.match(name) or not name.lower().endswith((".jpg", ".jpeg")):
-            raise web.HTTPNotFound()
-        return web.Response(body=self._avatar, content_type="image/jpeg")
 
 
 def _retired(model: str) -> web.Response:

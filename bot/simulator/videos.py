@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,7 +73,20 @@ def validate_video(body: dict[str, Any], tasks: Mapping[str, SimTask]) -> VideoC
     )
 
 
+_HEAD = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
+
+
 def result_video(size: int) -> bytes:
     """The bytes served as a generated video: an MP4 `ftyp` box, padded to `size`."""
-    head = b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom"
-    return head + b"\x00" * max(0, size - len(head))
+    return b"".join(result_video_chunks(size, max(1, size)))
+
+
+def result_video_chunks(size: int, chunk: int) -> Iterator[bytes]:
+    """`result_video(size)` in pieces of `chunk` bytes (a large one is never built whole)."""
+    head = _HEAD[:size]
+    yield head
+    left = size - len(head)
+    zeros = bytes(min(chunk, left))
+    while left > 0:
+        yield zeros[: min(chunk, left)]
+        left -= chunk

@@ -201,6 +201,7 @@ class DiscordJobListener:
         """Turn the reply into `rendered`; if the reply is gone, post it as a new message.
 
         Returns False when the channel was closed to the bot and the requester got a DM.
+        The reply's updater is freed either way (a retry after a failure makes a new one).
         """
         try:
             await self._updater(job).send_now(rendered)
@@ -210,6 +211,8 @@ class DiscordJobListener:
         except discord.Forbidden:
             await self._direct_message(job, rendered)
             return False
+        finally:
+            await self._forget(job)
         return True
 
     def _has_reply(self, job: Job) -> bool:
@@ -218,22 +221,28 @@ class DiscordJobListener:
 
     async def job_changed(self, job: Job) -> None:
         """Show progress (throttled; only when something visible changed)."""
-        if self._has_reply(job) and not job.state.is_final:
+        if await self._still_shown(job) and not job.state.is_final:
             self._updater(job).push(render_progress(job))
 
     async def job_in_line(self, job: Job, place: Place) -> None:
         """Show the job's place in the bot's submit line (newest wins, throttled)."""
-        if self._has_reply(job) and job.state is JobState.WAITING:
+        if await self._still_shown(job) and job.state is JobState.WAITING:
             self._updater(job).push(render_in_line(job, place))
 
     async def job_stalled(self, job: Job) -> None:
         """Say it is still running at toapis."""
-        if self._has_reply(job):
+        if await self._still_shown(job):
             self._updater(job).push(render_progress(job))
+
+    async def _still_shown(self, job: Job) -> bool:
+        """Whether the reply shows this job; a cancelled job's updater is dropped."""
+        if job.cancelled_at:
+            await self._forget(job)
+        return self._has_reply(job)
 
     async def character_ready(self, job: Job, character: Character) -> None:
         """The first card replaces the reply and pings the requester; more cards follow."""
-        if not self._has_reply(job):
+        if not await self._still_shown(job):
             return
         metrics.CARDS_DELIVERED.inc()
         card = render_card(job, character)
@@ -241,7 +250,6 @@ class DiscordJobListener:
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
             in_channel = await self._final(job, card, nonce=f"sora-c{character.id}")
-            self._forget(job)
             if in_channel and job.requester_id:
                 await self._send(
                     job,
@@ -256,10 +264,10 @@ class DiscordJobListener:
     async def job_failed(self, job: Job) -> None:
         """Say why, and what to do next (in a new message if the reply is not known)."""
         if job.cancelled_at:
+            await self._forget(job)
             return  # the member cancelled it and was told then
         if self._has_reply(job):
             await self._final(job, render_failure(job), nonce=f"sora-f{job.id}")
-            self._forget(job)
         elif job.channel_id is not None:
             rendered = render_failure(job)
             if job.requester_id:
@@ -269,27 +277,28 @@ class DiscordJobListener:
     async def video_ready(self, job: Job) -> None:
         """The video replaces the reply: as a file when it fits the channel, else a link."""
         from cogs.video._buttons import video_view  # the video cog's; imported late
-        from cogs.video._result import render_video_result
+        from cogs.video._result import video_result
 
-        if not self._has_reply(job):
+        if not await self._still_shown(job):
             return
         core = getattr(self.client, "core", None)
         allow_private = bool(core and core.settings.allow_private_urls)
-        rendered = await render_video_result(job, allow_private=allow_private)
-        rendered.view = video_view(job.id)
-        await self._final(job, rendered, nonce=f"sora-v{job.id}")
-        self._forget(job)
+        async with video_result(job, allow_private=allow_private) as rendered:
+            rendered.view = video_view(job.id)
+            await self._final(job, rendered, nonce=f"sora-v{job.id}")
 
     async def job_unknown(self, job: Job) -> None:
         """Say the submission may or may not have happened."""
-        if self._has_reply(job):
+        if await self._still_shown(job):
             rendered = render_unknown(job)
             rendered.view = retry_view(job.id)
             await self._final(job, rendered, nonce=f"sora-u{job.id}")
-            self._forget(job)
 
-    def _forget(self, job: Job) -> None:
-        self._updaters.pop(job.id, None)
+    async def _forget(self, job: Job) -> None:
+        """Free the job's updater; progress it still had to send is dropped."""
+        updater = self._updaters.pop(job.id, None)
+        if updater is not None:
+            await updater.cancel()
 
     async def close(self) -> None:
         """Stop pending progress edits."""

@@ -7,6 +7,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import discord
 
@@ -53,7 +54,7 @@ class Rendered:
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
-    avatar: tuple[str, bytes] | None = None
+    avatar: tuple[str, bytes | Path] | None = None  # a file's name, and bytes or its path
     view: discord.ui.View | None = None
 
     def files(self) -> list[discord.File]:
@@ -61,6 +62,8 @@ class Rendered:
         if self.avatar is None:
             return []
         name, data = self.avatar
+        if isinstance(data, Path):  # a large file, read as it is sent
+            return [discord.File(data, filename=name)]
         return [discord.File(io.BytesIO(data), filename=name)]
 
     def key(self) -> tuple[object, ...]:
@@ -69,11 +72,16 @@ class Rendered:
             self.content,
             tuple(repr(e.to_dict()) for e in self.embeds),
             self.avatar[0] if self.avatar else None,
-            len(self.avatar[1]) if self.avatar else 0,
+            _file_key(self.avatar[1]) if self.avatar else 0,
             tuple(i.custom_id for i in self.view.children if hasattr(i, "custom_id"))
             if self.view
             else (),
         )
+
+
+def _file_key(data: bytes | Path) -> object:
+    """Tells files apart without reading them (a downloaded file has a name of its own)."""
+    return data if isinstance(data, Path) else len(data)
 
 
 def progress_bar(percent: int) -> str:

@@ -1,12 +1,19 @@
-"""The finished video: posted as a file when it fits the channel's upload limit, else a link."""
+"""The finished video: posted as a file when it fits the channel's upload limit, else a link.
+
+The file is streamed to a temporary file on the video download pool (never in memory,
+never ahead of the avatars that cards wait for) and deleted once the message is sent.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import discord
 
-from bot.media.assets import fetch_asset
+from bot.media.assets import downloaded
 from bot.media.errors import MediaError
 from bot.records import Job
 from cogs.character._render import COLOR_DONE, Rendered, video_fields
@@ -24,33 +31,43 @@ def video_url(job: Job) -> str | None:
     return str(videos[0]["url"]) if videos and videos[0].get("url") else None
 
 
-async def render_video_result(job: Job, *, allow_private: bool) -> Rendered:
-    """The video card: the file when it fits the limit stored with the job, else the link."""
+@contextlib.asynccontextmanager
+async def video_result(job: Job, *, allow_private: bool) -> AsyncIterator[Rendered]:
+    """The video card, for the length of a `with` block: the file when it fits the limit
+    stored with the job, else the link (the downloaded file is deleted afterwards)."""
     url = video_url(job)
     limit = int(job.meta.get("filesize_limit") or DEFAULT_UPLOAD_LIMIT)
-    data: bytes | None = None
-    if url is not None:
-        try:
-            data = await fetch_asset(
-                url,
-                allow_private=allow_private,
-                max_bytes=min(VIDEO_MAX_BYTES, limit),
-                time_limit=VIDEO_TIME_LIMIT,
-            )
-        except MediaError as exc:  # too large for the channel, or not fetched: the link
-            log.info("job %d: video posted as a link (%s: %s)", job.id, exc.kind, exc)
+    async with contextlib.AsyncExitStack() as stack:
+        path: Path | None = None
+        if url is not None:
+            try:
+                path = await stack.enter_async_context(
+                    downloaded(
+                        url,
+                        allow_private=allow_private,
+                        max_bytes=min(VIDEO_MAX_BYTES, limit),
+                        time_limit=VIDEO_TIME_LIMIT,
+                        suffix=".mp4",
+                    )
+                )
+            except MediaError as exc:  # too large for the channel, or not fetched: the link
+                log.info("job %d: video posted as a link (%s: %s)", job.id, exc.kind, exc)
+        yield _render(job, url, path)
+
+
+def _render(job: Job, url: str | None, path: Path | None) -> Rendered:
     embed = discord.Embed(title="Your Sora video is ready", colour=COLOR_DONE)
-    if data is None and url is not None:
+    if path is None and url is not None:
         expires = int(job.result.get("expires_at") or (job.finished_at or 0) + 24 * 3600)
         embed.description = (
             f"[Open the video]({url}): it is too large to post here. "
             f"The link expires in 24 hours (<t:{expires}:R>)."
         )
-    elif data is None:
+    elif path is None:
         embed.description = "toapis finished but sent no video link."
     video_fields(embed, job)
     if job.task_id:
         embed.set_footer(text=f"Task {job.task_id}")
     content = f"<@{job.requester_id}>" if job.requester_id else None
-    attached = ("video.mp4", data) if data is not None else None
+    attached = ("video.mp4", path) if path is not None else None
     return Rendered(content=content, embeds=[embed], avatar=attached)

@@ -78,3 +78,19 @@ async def test_a_job_with_a_running_task_is_left_alone():
     world = World()
     world.running = {1, 2}
     assert await world.sweeper().sweep() == []
+
+
+async def test_a_crashed_job_that_ended_elsewhere_is_forgotten_at_the_next_sweep():
+    world = World()
+    sweeper = world.sweeper()
+    sweeper.crashed(1)
+    sweeper.crashed(2)
+    world.jobs = [a_job(2)]  # job 1 was announced by another process meanwhile
+    assert await sweeper.sweep() == []  # job 2 still waits out its backoff
+    world.jobs = [a_job(2), a_job(3)]
+    assert await sweeper.sweep() == [3]
+    world.now = 100
+    assert await sweeper.sweep() == [2, 3]
+    world.jobs = []
+    await sweeper.sweep()
+    assert sweeper.crashed(1) < 13 and sweeper.crashed(2) < 13  # both start over
