@@ -59,10 +59,11 @@ async def failed_job(
         message_id=11,
         requester_id=42,
     )
-    job = await jobs.create(new)
+    created = await jobs.create(new)
     job = await jobs.update_status(
-        job.id, JobState.FAILED, 0, error_code="generation_failed", error_message="No."
+        created.id, JobState.FAILED, 0, error_code="generation_failed", error_message="No."
     )
+    assert job is not None
     yield jobs, CharacterRepository(db), job
     await db.close()
 
