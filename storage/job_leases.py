@@ -11,6 +11,7 @@ from storage.database import Database
 from storage.job_rows import (
     ACTIVE_SQL,
     INTERRUPTED_PREPARING,
+    REFETCHABLE_SQL,
     TAKEABLE_SQL,
     load_job,
     row_to_job,
@@ -64,6 +65,36 @@ class JobLeases:
                 )
                 jobs.append(await load_job(tx, job_id))
             return jobs
+
+    async def adopt_preparing(self, owner: str, seconds: float) -> list[Job]:
+        """Take every job left preparing by a process that is gone (nobody holds it, or
+        its holder's lease ran out) whose source can be fetched again, for `seconds`; the
+        caller prepares them again. Run before `claim`, which fails the others."""
+        now = time.time()
+        lock = " FOR UPDATE SKIP LOCKED" if self.shared else ""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE jobs SET owner = ?, lease_until = ?, updated_at = ? WHERE id IN ("  # noqa: S608
+                f"SELECT id FROM jobs WHERE state = ? AND {REFETCHABLE_SQL} AND "
+                f"(owner IS NULL OR (owner <> ? AND lease_until < ?)) ORDER BY id{lock}"
+                ") RETURNING *",
+                (owner, now + seconds, now, JobState.PREPARING.value, owner, now),
+            )
+        return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
+
+    async def fail_preparing(self, job_id: int, message: str) -> Job | None:
+        """A job still preparing ends FAILED with `message` (nothing was sent), to be
+        announced; None if it was not preparing any more."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "
+                "updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND state = ?",
+                (JobState.FAILED.value, message, now, now, job_id, JobState.PREPARING.value),
+            )
+            if outcome.rowcount == 0:
+                return None
+            return await load_job(tx, job_id)
 
     async def active(self) -> list[Job]:
         """Jobs the tracker still has work for, oldest first.

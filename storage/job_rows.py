@@ -29,6 +29,12 @@ INTERRUPTED_PREPARING = (
     "The bot restarted while it was preparing your video; nothing was sent to toapis "
     "and nothing was charged. Please run the command again."
 )
+# A job left preparing whose source can be fetched again from what is stored (a link, a
+# page or an earlier task; a Discord attachment's signed link is not kept): prepared again.
+REFETCHABLE_SQL = (
+    f"kind = '{JobKind.CHARACTER.value}' AND source_kind IN "
+    f"('{SourceKind.URL.value}', '{SourceKind.PAGE.value}', '{SourceKind.TASK.value}')"
+)
 
 # Jobs the tracker still has work for (see `JobRepository.active`).
 ACTIVE_SQL = (

@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -40,6 +40,10 @@ from bot.records import Job, JobState, NewJob
 from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
+
+# Prepares again a job whose media work died with its process: the request and meta to
+# send, or the reason (shown to the member) it cannot be (`bot.jobs.again.PrepareAgain`).
+Preparer = Callable[[Job], Awaitable[tuple[CharacterRequest | VideoRequest, dict[str, Any]] | str]]
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +94,8 @@ class JobTracker(JobPolling):
         self._sweeping: asyncio.Task[None] | None = None
         self._stop_deadline: float | None = None
         self.webhook_seen_at: float | None = None  # the last verified webhook event
+        # Without one, jobs left preparing by a process that is gone fail with a reason.
+        self.preparer: Preparer | None = None
         # One scheduler over every job: the submit line and the polls share the account's
         # budgets (the provider's, when it is a budgeted client).
         self.budgets = budgets or getattr(provider, "budgets", None)
@@ -140,13 +146,14 @@ class JobTracker(JobPolling):
         """
         if not self.jobs.shared:
             await self.jobs.forget_owners()  # one process per SQLite file: all are ours
+        adopted = await self._adopt_preparing()  # before the others left preparing fail
         interrupted = await self.jobs.mark_interrupted_submissions(owner=self.owner)
         for job in interrupted:
             log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        resumed = await self._claim()
+        resumed = sorted([*adopted, *await self._claim()], key=lambda job: job.id)
         for job in resumed:  # the whole line first, so the first turn goes to the first job
-            if job.state is JobState.WAITING:
-                self.line.add(job, ready=True)
+            if job.state in (JobState.WAITING, JobState.PREPARING):
+                self.line.add(job, ready=job.state is JobState.WAITING)
         for job in resumed:
             self._spawn(job)
         if resumed:
@@ -157,7 +164,20 @@ class JobTracker(JobPolling):
 
     async def _claim(self) -> list[Job]:
         """Take the jobs nobody holds (or whose lease ran out); the jobs held now."""
-        return await self.jobs.claim(self.owner, self.timings.lease)
+        adopted = await self._adopt_preparing()
+        held = await self.jobs.claim(self.owner, self.timings.lease)
+        return sorted([*adopted, *held], key=lambda job: job.id)
+
+    async def _adopt_preparing(self) -> list[Job]:
+        """Take the jobs left preparing by a process that is gone, to prepare them again."""
+        if self.preparer is None:
+            return []
+        adopted = await self.jobs.adopt_preparing(self.owner, self.timings.lease)
+        for job in adopted:
+            log.warning(
+                "job %d: its video was being prepared elsewhere; preparing it again", job.id
+            )
+        return adopted
 
     async def _tend(self) -> None:
         """Every third of a lease (or sweep interval, if shorter): renew the leases held,
@@ -319,6 +339,10 @@ class JobTracker(JobPolling):
 
     async def _follow(self, job: Job) -> None:
         try:
+            if job.state is JobState.PREPARING:
+                job = await self._prepare_again(job)
+                if job.state is JobState.PREPARING:
+                    return  # it is gone (deleted meanwhile)
             if job.state is JobState.WAITING:
                 job = await self._dispatch.send_in_turn(job)
                 if job.state is JobState.WAITING:
@@ -336,6 +360,26 @@ class JobTracker(JobPolling):
             if job.state.is_final:
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.jobs.release(self.owner, job.id)
+
+    async def _prepare_again(self, job: Job) -> Job:
+        """An adopted job left preparing: prepare it again, or end it with the reason."""
+        assert self.preparer is not None
+        self.line.add(job, ready=False)  # keeps its place while its video is prepared
+        outcome = await self.preparer(job)
+        if isinstance(outcome, str):
+            self.line.leave(job.id)
+            settled = await self.jobs.fail_preparing(job.id, outcome)
+        else:
+            request, meta = outcome
+            settled = await self.jobs.set_prepared(
+                job.id, request.model_dump(exclude_none=True), meta
+            )
+            if settled is not None:
+                await self._tell("job_changed", settled)
+        if settled is None:  # no longer preparing: someone else decided its fate
+            self.line.leave(job.id)
+            settled = await self.jobs.get(job.id)
+        return settled or job
 
     async def _announce(self, job: Job) -> bool:
         # Only the job's owner announces (a webhook may reach any process): taking the

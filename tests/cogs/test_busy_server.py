@@ -108,9 +108,11 @@ async def test_a_restart_while_preparing_tells_the_member_nothing_was_sent(
 
 
 def _new_job(*, channel_id: int, requester_id: int) -> Any:
-    from bot.jobs.orders import plan_order
+    from bot.jobs.orders import AttachmentInfo, plan_order
 
-    order = plan_order(url="https://videos.example.com/a.mp4", start="1", end="3", model=None)
+    # An attachment: its signed link is not stored, so it cannot be prepared again.
+    video = AttachmentInfo(url="https://cdn.example.com/a.mp4", filename="a.mp4", size=1000)
+    order = plan_order(video=video, start="1", end="3", model=None)
     return order.new_job(
         guild_id=GUILD_ID,
         channel_id=channel_id,
