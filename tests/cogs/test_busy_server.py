@@ -107,6 +107,43 @@ async def test_a_restart_while_preparing_tells_the_member_nothing_was_sent(
         await again.bot.close()
 
 
+async def test_a_restart_while_preparing_a_link_prepares_it_again_and_sends_it(
+    tmp_path: Path, fake_discord: Any, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    from bot.jobs.orders import plan_order
+    from tests.fakes.objects import message
+
+    settings = bot_settings(tmp_path, fake_discord, simulator)
+    reply = fake_discord.add_message(message(content="Preparing the video…"))
+    link = f"{media_server}/{short_video.name}"
+    order = plan_order(url=link, start="1", end="3", model=None, allow_private=True)
+    sora = await start_bot(settings, fake_discord)
+    try:
+        job = await sora.core.tracker.open_preparing(
+            order.new_job(
+                guild_id=GUILD_ID,
+                channel_id=CHANNEL_ID,
+                message_id=int(reply["id"]),
+                requester_id=USER_ID,
+                provider="toapis",
+            )
+        )
+    finally:
+        await sora.bot.close()  # its media work dies with it
+
+    again = await start_bot(settings, fake_discord)
+    try:
+        await again.wait_call(
+            "PATCH", rf"/channels/{CHANNEL_ID}/messages/{reply['id']}", is_card, within=60
+        )
+        stored = await again.core.jobs.get(job.id)
+        assert stored is not None and stored.task_id is not None
+        submits = [r for r in simulator.requests if r[1] == "/v1/videos/generations"]
+        assert [r[2]["url"] for r in submits] == [link]  # prepared again, sent once
+    finally:
+        await again.bot.close()
+
+
 def _new_job(*, channel_id: int, requester_id: int) -> Any:
     from bot.jobs.orders import AttachmentInfo, plan_order
 
