@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.jobs.orders import CreateOrder, OrderError, resolve
@@ -18,9 +19,15 @@ from bot.jobs.ranges import ClipRange
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
+from bot.providers.video import VideoRequest
 from bot.records import Job, SourceKind
+from storage import JobRepository
 
 log = logging.getLogger(__name__)
+
+# The request and meta to send, or the reason (shown to the member) it cannot be.
+Outcome = tuple[CharacterRequest | VideoRequest, dict[str, Any]] | str
+Preparer = Callable[[Job], Awaitable[Outcome]]
 
 NOT_PREPARED = (
     "The bot restarted while it was preparing your video and could not prepare it again: "
@@ -82,6 +89,19 @@ class PrepareAgain:
             from_task=prepared.from_task,
         )
         return request, {**job.meta, **source_meta(order, prepared)}
+
+
+async def store_outcome(job: Job, outcome: Outcome, jobs: JobRepository) -> Job | None:
+    """Store what came of preparing a job again: WAITING with its request (the tracker
+    sends it in its turn), or FAILED with the reason (announced). If it was no longer
+    preparing, the job as stored (None if it is gone)."""
+    if isinstance(outcome, str):
+        settled = await jobs.fail_preparing(job.id, outcome)
+    else:
+        request, meta = outcome
+        dumped = request.model_dump(exclude_none=True)
+        settled = await jobs.set_prepared(job.id, dumped, meta)
+    return settled if settled is not None else await jobs.get(job.id)
 
 
 def _sentence(text: str) -> str:

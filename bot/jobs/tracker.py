@@ -16,11 +16,12 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from bot.jobs.again import Preparer, store_outcome
 from bot.jobs.announce import Announcer
 from bot.jobs.budget import TIERS, AccountBudgets
 from bot.jobs.dispatch import Dispatcher
@@ -41,9 +42,6 @@ from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
 
-# Prepares again a job whose media work died with its process: the request and meta to
-# send, or the reason (shown to the member) it cannot be (`bot.jobs.again.PrepareAgain`).
-Preparer = Callable[[Job], Awaitable[tuple[CharacterRequest | VideoRequest, dict[str, Any]] | str]]
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +172,7 @@ class JobTracker(JobPolling):
             return []
         adopted = await self.jobs.adopt_preparing(self.owner, self.timings.lease)
         for job in adopted:
+            self._sweeper.finished(job.id)  # adopted again after a crash: no wait left
             log.warning(
                 "job %d: its video was being prepared elsewhere; preparing it again", job.id
             )
@@ -365,20 +364,17 @@ class JobTracker(JobPolling):
         """An adopted job left preparing: prepare it again, or end it with the reason."""
         assert self.preparer is not None
         self.line.add(job, ready=False)  # keeps its place while its video is prepared
-        outcome = await self.preparer(job)
-        if isinstance(outcome, str):
+        try:
+            settled = await store_outcome(job, await self.preparer(job), self.jobs)
+        except Exception:  # still preparing: let go of it, so that a sweep adopts it again
             self.line.leave(job.id)
-            settled = await self.jobs.fail_preparing(job.id, outcome)
+            with contextlib.suppress(Exception):
+                await self.jobs.release(self.owner, job.id)
+            raise
+        if settled is None or settled.state is not JobState.WAITING:
+            self.line.leave(job.id)
         else:
-            request, meta = outcome
-            settled = await self.jobs.set_prepared(
-                job.id, request.model_dump(exclude_none=True), meta
-            )
-            if settled is not None:
-                await self._tell("job_changed", settled)
-        if settled is None:  # no longer preparing: someone else decided its fate
-            self.line.leave(job.id)
-            settled = await self.jobs.get(job.id)
+            await self._tell("job_changed", settled)  # no longer "preparing" on its reply
         return settled or job
 
     async def _announce(self, job: Job) -> bool:
