@@ -282,8 +282,9 @@ class JobTracker(JobPolling):
     async def open_preparing(self, new: NewJob) -> Job:
         """Store a job whose video is about to be prepared (nothing is sent yet).
 
-        It goes on with `submit_prepared`, or ends with `abandon`; a restart in between
-        fails it with a message (nothing was sent, nothing charged).
+        It goes on with `submit_prepared`, or ends with `abandon`. If this process dies
+        in between, the job is prepared again from its link (`bot.jobs.again`), or fails
+        with a message when it cannot be (nothing was sent, nothing charged).
         """
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
