@@ -42,7 +42,6 @@ from storage import CharacterRepository, JobRepository
 
 __all__ = ["JobListener", "JobTracker", "ListenerHub", "NullListener", "TrackerTimings"]
 
-
 log = logging.getLogger(__name__)
 
 
