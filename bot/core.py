@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.config import Settings
 from bot.guild_settings import SettingsService
+from bot.jobs.again import PrepareAgain
 from bot.jobs.budget import AccountBudgets, tier_limits
 from bot.jobs.limits import SpendingLimits
 from bot.jobs.orders import CreateOrder, OrderError
@@ -199,6 +200,13 @@ async def open_core(
             await provider.aclose()
             await database.close()
             raise
+    intake = MediaIntake(
+        provider,
+        allow_private=settings.allow_private_urls,
+        workers=MediaWorkers.create(settings.media_workers),
+    )
+    # Jobs whose video a process that is gone was preparing are prepared again here.
+    tracker.preparer = PrepareAgain(intake, allow_private=settings.allow_private_urls)
     return Core(
         settings,
         database,
@@ -212,11 +220,7 @@ async def open_core(
         SpendingLimits(guild_settings, jobs, owner, tracker),
         owner,
         WebhookEventRepository(database),
-        MediaIntake(
-            provider,
-            allow_private=settings.allow_private_urls,
-            workers=MediaWorkers.create(settings.media_workers),
-        ),
+        intake,
         DataLifecycle(
             LifecycleRepository(database),
             guild_days=settings.guild_retention_days,

@@ -14,7 +14,9 @@ from storage.database import Database
 from storage.job_rows import (
     ACTIVE_SQL,
     INTERRUPTED_PREPARING,
+    REFETCHABLE_SQL,
     TAKEABLE_SQL,
+    load_job,
     now_sql,
     row_to_job,
 )
@@ -70,6 +72,35 @@ class JobLeases:
                 ),
             )
             return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
+
+    async def adopt_preparing(self, owner: str, seconds: float) -> list[Job]:
+        """Take every job left preparing by a process that is gone (nobody holds it, or
+        its holder's lease ran out) whose source can be fetched again, for `seconds`; the
+        caller prepares them again. Run before `claim`, which fails the others."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.shared else ""
+        async with self._db.transaction() as tx:
+            rows = await tx.fetchall(
+                f"UPDATE jobs SET owner = ?, lease_until = {self._now} + ?, updated_at = ? "  # noqa: S608
+                f"WHERE id IN (SELECT id FROM jobs WHERE state = ? AND {REFETCHABLE_SQL} AND "
+                f"(owner IS NULL OR (owner <> ? AND lease_until < {self._now})) ORDER BY id{lock}"
+                ") RETURNING *",
+                (owner, seconds, time.time(), JobState.PREPARING.value, owner),
+            )
+        return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
+
+    async def fail_preparing(self, job_id: int, message: str) -> Job | None:
+        """A job still preparing ends FAILED with `message` (nothing was sent), to be
+        announced; None if it was not preparing any more."""
+        now = time.time()
+        async with self._db.transaction() as tx:
+            outcome = await tx.execute(
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "
+                "updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND state = ?",
+                (JobState.FAILED.value, message, now, now, job_id, JobState.PREPARING.value),
+            )
+            if outcome.rowcount == 0:
+                return None
+            return await load_job(tx, job_id)
 
     async def active(self) -> list[Job]:
         """Jobs the tracker still has work for, oldest first.

@@ -19,6 +19,12 @@ INTERRUPTED_PREPARING = (
     "The bot restarted while it was preparing your video; nothing was sent to toapis "
     "and nothing was charged. Please run the command again."
 )
+# A job left preparing whose source can be fetched again from what is stored (a link, a
+# page or an earlier task; a Discord attachment's signed link is not kept): prepared again.
+REFETCHABLE_SQL = (
+    f"kind = '{JobKind.CHARACTER.value}' AND source_kind IN "
+    f"('{SourceKind.URL.value}', '{SourceKind.PAGE.value}', '{SourceKind.TASK.value}')"
+)
 
 # States a job may leave for another by default: in flight, never a final state.
 IN_FLIGHT_STATES = (

@@ -72,7 +72,9 @@ class Sweeper:
         for job in active:
             if self._running(job.id) or self._due.get(job.id, now) > now:
                 continue
-            log.info("job %d: following it again (its task ended with work left)", job.id)
+            log.info(
+                "job %d: following it (its task ended with work left, or it was taken over)", job.id
+            )
             self._spawn(job)
             picked.append(job.id)
         return picked

@@ -21,6 +21,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from bot.jobs.again import Preparer, store_outcome
 from bot.jobs.announce import Announcer
 from bot.jobs.budget import TIERS, AccountBudgets
 from bot.jobs.dispatch import Admit, Dispatcher
@@ -91,6 +92,8 @@ class JobTracker(JobPolling):
         self._sweeping: asyncio.Task[None] | None = None
         self._stop_deadline: float | None = None
         self.webhook_seen_at: float | None = None  # the last verified webhook event
+        # Without one, jobs left preparing by a process that is gone fail with a reason.
+        self.preparer: Preparer | None = None
         # One scheduler over every job: the submit line and the polls share the account's
         # budgets (the provider's, when it is a budgeted client).
         self.budgets = budgets or getattr(provider, "budgets", None)
@@ -146,13 +149,14 @@ class JobTracker(JobPolling):
         """
         if not self.jobs.shared:
             await self.jobs.forget_owners()  # one process per SQLite file: all are ours
+        adopted = await self._adopt_preparing()  # before the others left preparing fail
         interrupted = await self.jobs.mark_interrupted_submissions(owner=self.owner)
         for job in interrupted:
             log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        resumed = await self._claim()
+        resumed = sorted([*adopted, *await self._claim()], key=lambda job: job.id)
         for job in resumed:  # the whole line first, so the first turn goes to the first job
-            if job.state is JobState.WAITING:
-                self.line.add(job, ready=True)
+            if job.state in (JobState.WAITING, JobState.PREPARING):
+                self.line.add(job, ready=job.state is JobState.WAITING)
         for job in resumed:
             self._spawn(job)
         if resumed:
@@ -163,7 +167,21 @@ class JobTracker(JobPolling):
 
     async def _claim(self) -> list[Job]:
         """Take the jobs nobody holds (or whose lease ran out); the jobs held now."""
-        return await self.jobs.claim(self.owner, self.timings.lease)
+        adopted = await self._adopt_preparing()
+        held = await self.jobs.claim(self.owner, self.timings.lease)
+        return sorted([*adopted, *held], key=lambda job: job.id)
+
+    async def _adopt_preparing(self) -> list[Job]:
+        """Take the jobs left preparing by a process that is gone, to prepare them again."""
+        if self.preparer is None:
+            return []
+        adopted = await self.jobs.adopt_preparing(self.owner, self.timings.lease)
+        for job in adopted:
+            self._sweeper.finished(job.id)  # adopted again after a crash: no wait left
+            log.warning(
+                "job %d: its video was being prepared elsewhere; preparing it again", job.id
+            )
+        return adopted
 
     async def _tend(self) -> None:
         """Every third of a lease (or sweep interval, if shorter): renew the leases held,
@@ -267,9 +285,10 @@ class JobTracker(JobPolling):
         """Store a job whose video is about to be prepared, within `quota` (counted and
         written in one step), or say which limit it would pass and store nothing.
 
-        It goes on with `submit_prepared`, or ends with `abandon`; a restart in between
-        fails it with a message (nothing was sent, nothing charged). `replaces` is the
-        UNKNOWN job it sends again (Retry) and the note that job ends with.
+        It goes on with `submit_prepared`, or ends with `abandon`. If this process dies
+        in between, the job is prepared again from its link (`bot.jobs.again`), or fails
+        with a message when it cannot be (nothing was sent, nothing charged). `replaces`
+        is the UNKNOWN job it sends again (Retry) and the note that job ends with.
         """
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
@@ -329,6 +348,10 @@ class JobTracker(JobPolling):
 
     async def _follow(self, job: Job) -> None:
         try:
+            if job.state is JobState.PREPARING:
+                job = await self._prepare_again(job)
+                if job.state is JobState.PREPARING:
+                    return  # it is gone (deleted meanwhile)
             if job.state is JobState.WAITING:
                 job = await self._dispatch.send_in_turn(job)
                 if job.state is JobState.WAITING:
@@ -348,6 +371,23 @@ class JobTracker(JobPolling):
             if job.state.is_final:
                 with contextlib.suppress(Exception):  # it expires anyway
                     await self.jobs.release(self.owner, job.id)
+
+    async def _prepare_again(self, job: Job) -> Job:
+        """An adopted job left preparing: prepare it again, or end it with the reason."""
+        assert self.preparer is not None
+        self.line.add(job, ready=False)  # keeps its place while its video is prepared
+        try:
+            settled = await store_outcome(job, await self.preparer(job), self.jobs)
+        except Exception:  # still preparing: let go of it, so that a sweep adopts it again
+            self.line.leave(job.id)
+            with contextlib.suppress(Exception):
+                await self.jobs.release(self.owner, job.id)
+            raise
+        if settled is None or settled.state is not JobState.WAITING:
+            self.line.leave(job.id)
+        else:
+            await self._tell("job_changed", settled)  # no longer "preparing" on its reply
+        return settled or job
 
     async def _announce(self, job: Job) -> bool:
         # Only the job's owner announces (a webhook may reach any process): taking the

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.records import JobState
+from bot.records import Job, JobState, NewJob, Quota
 from storage.jobs import INTERRUPTED_PREPARING
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, embed_of, is_card
@@ -82,15 +82,20 @@ async def test_twelve_members_creating_from_attachments_at_once_all_get_their_ca
         await sora.bot.close()
 
 
+async def preparing(sora: Running, new: NewJob) -> Job:
+    """A job stored as its video is about to be prepared (no limit in the way)."""
+    job = await sora.core.tracker.reserve(new, Quota(since=0))
+    assert isinstance(job, Job)
+    return job
+
+
 async def test_a_restart_while_preparing_tells_the_member_nothing_was_sent(
     tmp_path: Path, fake_discord: Any, simulator: Any, short_video: Path
 ) -> None:
     settings = bot_settings(tmp_path, fake_discord, simulator)
     sora = await start_bot(settings, fake_discord)
     try:
-        order_job = await sora.core.tracker.open_preparing(
-            _new_job(channel_id=CHANNEL_ID, requester_id=USER_ID)
-        )
+        order_job = await preparing(sora, _new_job(channel_id=CHANNEL_ID, requester_id=USER_ID))
     finally:
         await sora.bot.close()
     fake_discord.clear()
@@ -107,10 +112,50 @@ async def test_a_restart_while_preparing_tells_the_member_nothing_was_sent(
         await again.bot.close()
 
 
-def _new_job(*, channel_id: int, requester_id: int) -> Any:
+async def test_a_restart_while_preparing_a_link_prepares_it_again_and_sends_it(
+    tmp_path: Path, fake_discord: Any, simulator: Any, media_server: str, short_video: Path
+) -> None:
     from bot.jobs.orders import plan_order
+    from tests.fakes.objects import message
 
-    order = plan_order(url="https://videos.example.com/a.mp4", start="1", end="3", model=None)
+    settings = bot_settings(tmp_path, fake_discord, simulator)
+    reply = fake_discord.add_message(message(content="Preparing the video…"))
+    link = f"{media_server}/{short_video.name}"
+    order = plan_order(url=link, start="1", end="3", model=None, allow_private=True)
+    sora = await start_bot(settings, fake_discord)
+    try:
+        job = await preparing(
+            sora,
+            order.new_job(
+                guild_id=GUILD_ID,
+                channel_id=CHANNEL_ID,
+                message_id=int(reply["id"]),
+                requester_id=USER_ID,
+                provider="toapis",
+            ),
+        )
+    finally:
+        await sora.bot.close()  # its media work dies with it
+
+    again = await start_bot(settings, fake_discord)
+    try:
+        await again.wait_call(
+            "PATCH", rf"/channels/{CHANNEL_ID}/messages/{reply['id']}", is_card, within=60
+        )
+        stored = await again.core.jobs.get(job.id)
+        assert stored is not None and stored.task_id is not None
+        submits = [r for r in simulator.requests if r[1] == "/v1/videos/generations"]
+        assert [r[2]["url"] for r in submits] == [link]  # prepared again, sent once
+    finally:
+        await again.bot.close()
+
+
+def _new_job(*, channel_id: int, requester_id: int) -> Any:
+    from bot.jobs.orders import AttachmentInfo, plan_order
+
+    # An attachment: its signed link is not stored, so it cannot be prepared again.
+    video = AttachmentInfo(url="https://cdn.example.com/a.mp4", filename="a.mp4", size=1000)
+    order = plan_order(video=video, start="1", end="3", model=None)
     return order.new_job(
         guild_id=GUILD_ID,
         channel_id=channel_id,

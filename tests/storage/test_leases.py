@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
-from bot.records import JobState
+from bot.records import JobState, SourceKind
 from storage import Database, JobRepository
+from storage.jobs import INTERRUPTED_PREPARING
 from tests.storage.test_storage import new_job
 
 A, B = "process-a", "process-b"
@@ -98,3 +100,30 @@ async def test_concurrent_claims_never_share_a_job(db_target: object) -> None:
     finally:
         await first.close()
         await second.close()
+
+
+async def test_jobs_left_preparing_by_a_gone_process_are_adopted_if_refetchable(
+    db: Database,
+) -> None:
+    """A link (or page, or task) is taken to be prepared again; an attachment is failed
+    with the plain reason by the claim that follows; a live process's job is left alone."""
+    jobs = JobRepository(db)
+    gone = await jobs.create(new_job(), state=JobState.PREPARING, owner=A, lease_seconds=-1)
+    live = await jobs.create(new_job(), state=JobState.PREPARING, owner=B, lease_seconds=30)
+    attached = replace(new_job(), source_kind=SourceKind.ATTACHMENT, source_ref="a.mp4")
+    lost = await jobs.create(attached, state=JobState.PREPARING, owner=A, lease_seconds=-1)
+
+    adopted = await jobs.adopt_preparing("me", 30)
+    assert [(j.id, j.state, j.owner) for j in adopted] == [(gone.id, JobState.PREPARING, "me")]
+    assert await jobs.adopt_preparing("other", 30) == []  # held by "me" now
+    assert [j.id for j in await jobs.claim("me", 30)] == [lost.id]  # failed, to announce
+    stored = await jobs.get(lost.id)
+    assert stored is not None and stored.state is JobState.FAILED
+    assert stored.error_message == INTERRUPTED_PREPARING
+    kept = await jobs.get(live.id)
+    assert kept is not None and kept.state is JobState.PREPARING and kept.owner == B
+
+    failed = await jobs.fail_preparing(gone.id, "gone. Nothing was charged.")
+    assert failed is not None and failed.state is JobState.FAILED and failed.task_id is None
+    assert failed.error_message == "gone. Nothing was charged."
+    assert await jobs.fail_preparing(gone.id, "again") is None  # no longer preparing

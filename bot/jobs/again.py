@@ -1,0 +1,109 @@
+"""Preparing again a job whose media work died with its process (a crash, or a process of
+several on PostgreSQL killed): the source is fetched again from what the job stored.
+
+Only sources that can be fetched again are taken over (a link, a page, an earlier task:
+`JobRepository.adopt_preparing`); a Discord attachment's signed link is not stored, so
+those jobs end with a plain reason instead (`INTERRUPTED_PREPARING`). A source that
+cannot be prepared now ends the job with the reason; nothing was sent, nothing charged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.jobs.orders import CreateOrder, OrderError, resolve
+from bot.jobs.ranges import ClipRange
+from bot.media.errors import MediaError
+from bot.media.intake import MediaIntake, PreparedSource
+from bot.providers.base import CharacterRequest, ProviderError
+from bot.providers.video import VideoRequest
+from bot.records import Job, SourceKind
+from storage import JobRepository
+
+log = logging.getLogger(__name__)
+
+# The request and meta to send, or the reason (shown to the member) it cannot be.
+Outcome = tuple[CharacterRequest | VideoRequest, dict[str, Any]] | str
+Preparer = Callable[[Job], Awaitable[Outcome]]
+
+NOT_PREPARED = (
+    "The bot restarted while it was preparing your video and could not prepare it again: "
+    "{reason} Nothing was sent to toapis and nothing was charged."
+)
+
+
+def order_of(job: Job) -> CreateOrder:
+    """The order a job was opened with, rebuilt from its stored source and range."""
+    kind = job.source_kind
+    link = job.source_ref if kind in (SourceKind.URL, SourceKind.PAGE) else None
+    task = job.source_ref if kind is SourceKind.TASK else None
+    clip = ClipRange(job.range_start, job.range_end)
+    return CreateOrder(kind, job.source_ref, clip, job.model, url=link, from_task=task)
+
+
+def source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
+    """What "Create from same video" needs to fetch the source again."""
+    source: dict[str, Any] = {
+        "kind": order.kind.value,
+        "url": order.url,
+        "from_task": order.from_task,
+        "name": order.reference,
+    }
+    if prepared.uploaded and prepared.clip_offset is not None:
+        source["clip_url"] = prepared.url
+        source["clip_offset"] = prepared.clip_offset
+        source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
+    return {"source": source}
+
+
+class PrepareAgain:
+    """Prepares a job again; the tracker then sends it in its turn."""
+
+    def __init__(self, intake: MediaIntake, *, allow_private: bool) -> None:
+        self.intake = intake
+        self.allow_private = allow_private
+
+    async def __call__(self, job: Job) -> tuple[CharacterRequest, dict[str, Any]] | str:
+        """The request and meta to send, or the reason (for the member) it cannot be."""
+        order = order_of(job)
+        try:
+            order = await resolve(order, allow_private=self.allow_private)
+            prepared = await self.intake.prepare(order)
+        except (OrderError, MediaError) as exc:
+            return NOT_PREPARED.format(reason=_sentence(str(exc)))
+        except ProviderError as exc:
+            return NOT_PREPARED.format(reason=_sentence(exc.user_message))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %d: preparing its video again failed", job.id)
+            return NOT_PREPARED.format(reason="something went wrong on the bot's side.")
+        request = CharacterRequest(
+            model=order.model,
+            start=prepared.start,
+            end=prepared.end,
+            url=prepared.url,
+            from_task=prepared.from_task,
+        )
+        return request, {**job.meta, **source_meta(order, prepared)}
+
+
+async def store_outcome(job: Job, outcome: Outcome, jobs: JobRepository) -> Job | None:
+    """Store what came of preparing a job again: WAITING with its request (the tracker
+    sends it in its turn), or FAILED with the reason (announced). If it was no longer
+    preparing, the job as stored (None if it is gone)."""
+    if isinstance(outcome, str):
+        settled = await jobs.fail_preparing(job.id, outcome)
+    else:
+        request, meta = outcome
+        dumped = request.model_dump(exclude_none=True)
+        settled = await jobs.set_prepared(job.id, dumped, meta)
+    return settled if settled is not None else await jobs.get(job.id)
+
+
+def _sentence(text: str) -> str:
+    text = text.strip() or "the video could not be read."
+    return text if text.endswith((".", "!", "?")) else text + "."
