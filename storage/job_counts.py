@@ -1,11 +1,11 @@
-"""Reading the jobs table: jobs in flight, counts for spending limits and status, pages.
-Mixed into `storage.jobs.JobRepository`."""
+"""Reading the jobs table: jobs in flight, counts for status, pages (the counts for
+spending limits are in `storage.job_quota`). Mixed into `storage.jobs.JobRepository`."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.records import Job, JobKind, JobState
+from bot.records import Job, JobState
 from storage.database import Database
 from storage.job_rows import FINAL_SQL, IN_FLIGHT_SQL, row_to_job
 
@@ -73,53 +73,6 @@ class JobCounts:
         )
         return row is not None
 
-    async def count_unaccepted(self, guild_id: int, requester_id: int | None = None) -> int:
-        """Jobs in flight that the provider has not accepted yet (no task id): a server's,
-        or one member's there."""
-        where = f"guild_id = ? AND task_id IS NULL AND state IN ({IN_FLIGHT_SQL})"
-        params: tuple[Any, ...] = (guild_id,)
-        if requester_id is not None:
-            where += " AND requester_id = ?"
-            params += (requester_id,)
-        row = await self._db.fetchone(
-            f"SELECT COUNT(*) AS n FROM jobs WHERE {where}",  # noqa: S608 (constant SQL)
-            params,
-        )
-        return int(row["n"]) if row is not None else 0
-
-    async def count_in_flight(self, guild_id: int, requester_id: int) -> int:
-        """A member's jobs preparing, waiting to be sent, or running at the provider."""
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND requester_id = ? "  # noqa: S608
-            f"AND state IN ({IN_FLIGHT_SQL})",
-            (guild_id, requester_id),
-        )
-        return int(row["n"]) if row is not None else 0
-
-    async def count_accepted_since(
-        self, guild_id: int | None, since: float, requester_id: int | None = None
-    ) -> int:
-        """Jobs the provider accepted (a task id came back) since `since`, failed ones
-        included: every server's (`guild_id` None), a server's, or one member's."""
-        if guild_id is None:
-            row = await self._db.fetchone(
-                "SELECT COUNT(*) AS n FROM jobs WHERE submitted_at >= ? AND task_id IS NOT NULL",
-                (since,),
-            )
-        elif requester_id is None:
-            row = await self._db.fetchone(
-                "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND submitted_at >= ? "
-                "AND task_id IS NOT NULL",
-                (guild_id, since),
-            )
-        else:
-            row = await self._db.fetchone(
-                "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND requester_id = ? "
-                "AND submitted_at >= ? AND task_id IS NOT NULL",
-                (guild_id, requester_id, since),
-            )
-        return int(row["n"]) if row is not None else 0
-
     async def list_for_guild(self, guild_id: int, *, limit: int = 25, offset: int = 0) -> list[Job]:
         """One page of a guild's jobs, newest first."""
         if limit < 0 or offset < 0:
@@ -130,12 +83,3 @@ class JobCounts:
             (guild_id, limit, offset),
         )
         return [row_to_job(row) for row in rows]
-
-    async def count_videos_since(self, guild_id: int, requester_id: int, since: float) -> int:
-        """A member's video jobs toapis accepted since `since` (failed ones included)."""
-        row = await self._db.fetchone(
-            "SELECT COUNT(*) AS n FROM jobs WHERE guild_id = ? AND requester_id = ? "
-            "AND kind = ? AND submitted_at >= ? AND task_id IS NOT NULL",
-            (guild_id, requester_id, JobKind.VIDEO.value, since),
-        )
-        return int(row["n"]) if row is not None else 0

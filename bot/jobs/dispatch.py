@@ -115,12 +115,23 @@ class Dispatcher:
                 if self.closing:
                     self.budget.give_back(slot)
                     return job
-                refusal = await self.admit(job) if self.admit is not None else None
+                try:
+                    refusal = await self.admit(job) if self.admit is not None else None
+                    claimed = None
+                    if refusal is None:
+                        claimed = await self.jobs.claim_waiting(job.id, owner=self.owner)
+                except BaseException:
+                    # The turn is not used: the slot goes back and, if this job was the
+                    # one trying while the line was held, another may try.
+                    self.budget.give_back(slot)
+                    self.line.done_probing()
+                    raise
                 if refusal is not None:
                     self.budget.give_back(slot)
                     return await self._refuse(job, refusal)
-                claimed = await self.jobs.claim_waiting(job.id, owner=self.owner)
                 if claimed is None:  # not waiting, or not ours: someone else decides its fate
+                    self.budget.give_back(slot)
+                    self.line.done_probing()
                     stored = await self.jobs.get(job.id)
                     assert stored is not None
                     return stored

@@ -315,9 +315,9 @@ async def _run(
     except BaseException as exc:
         job.cancelled.set()
         if workdir is not None:
-            await asyncio.to_thread(_remove_new, workdir, before)
             if not task.done():  # the thread goes on until yt-dlp notices; clean up after it
                 task.add_done_callback(_after(lambda: _remove_new(workdir, before)))
+            await asyncio.to_thread(_remove_new, workdir, before)
         if proxy.refused and isinstance(exc, Exception):
             job.log.debug("egress proxy refused: %s", ", ".join(proxy.refused[:5]))
             raise MediaError("private_address", PRIVATE) from None

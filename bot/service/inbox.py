@@ -6,7 +6,6 @@ failed is tried again a few times, then on its next delivery or at the next star
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import TYPE_CHECKING, Literal
 
@@ -16,6 +15,7 @@ from bot.providers.base import Task
 from bot.records import Job
 from bot.service import metrics
 from bot.service.webhooks import WebhookEvent
+from bot.stopping import cancel_and_wait
 
 if TYPE_CHECKING:
     from bot.jobs.tracker import JobTracker
@@ -85,8 +85,7 @@ class WebhookInbox:
         for task in running:
             task.cancel()
         for task in running:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     def _start(self, event_id: str, kind: str, task: Task) -> None:
         if self._closed or event_id in self._applying:

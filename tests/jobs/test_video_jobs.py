@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.jobs.tracker import TrackerTimings
 from bot.providers.video import VideoRequest
-from bot.records import Job, JobKind, JobState, NewJob, SourceKind
+from bot.records import Job, JobKind, JobState, NewJob, Quota, SourceKind
 from tests.jobs.test_tracker import Harness, Recorder, eventually, new_job
 
 VIDEO_TIMINGS = TrackerTimings(
@@ -68,8 +68,9 @@ async def test_a_video_job_is_stored_polled_on_the_general_page_and_announced(
         polled = {r.path for r in simulator.requests if r.method == "GET"}
         assert f"/v1/videos/generations/{done.task_id}" in polled
         assert f"/v1/characters_tasks/{done.task_id}" not in polled
-        # It counts toward the member's jobs like any other.
-        assert await tracker.jobs.count_videos_since(1, 42, 0) == 1
+        # It counts toward the member's videos (and jobs, with the character made first).
+        used = await tracker.jobs.usage(1, 42, Quota(since=0, videos_day=9))
+        assert (used.videos_day, used.member_day) == (1, 2)
     finally:
         await harness.close()
 
