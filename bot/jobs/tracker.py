@@ -16,7 +16,7 @@ import os
 import secrets
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any
@@ -328,6 +328,17 @@ class JobTracker(JobPolling):
         self.line.watch(ready.id, None)  # places now go to the listener
         self._spawn(ready)
         return ready
+
+    @contextlib.asynccontextmanager
+    async def abandoned_on_error(self, job_id: int) -> AsyncIterator[None]:
+        """Around a front's steps between `reserve` and `submit_prepared`: an error there
+        (e.g. Discord refusing the reply) drops the job instead of leaving it preparing,
+        and counted against the member, for as long as this process lives."""
+        try:
+            yield
+        except Exception:
+            await self.abandon(job_id)
+            raise
 
     async def abandon(self, job_id: int) -> None:
         """Forget a job still preparing that will not be sent (the member was told why)."""

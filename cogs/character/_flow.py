@@ -212,24 +212,25 @@ class CreateFlow:
         await line.stop()
         if await self._cancelled_meanwhile(job.id):
             return
-        shown = sending(order, prepared)
-        reply = await interaction.edit_original_response(
-            embeds=shown.embeds, attachments=shown.files()
-        )
-        self.replies.remember(reply.id, interaction)
-        request = CharacterRequest(
-            model=order.model,
-            start=prepared.start,
-            end=prepared.end,
-            url=prepared.url,
-            from_task=prepared.from_task,
-        )
-        job = await self.core.tracker.submit_prepared(
-            job,
-            request,
-            {**(meta or {}), **_source_meta(order, prepared)},
-            message=(reply.channel.id, reply.id),
-        )
+        async with self.core.tracker.abandoned_on_error(job.id):
+            shown = sending(order, prepared)
+            reply = await interaction.edit_original_response(
+                embeds=shown.embeds, attachments=shown.files()
+            )
+            self.replies.remember(reply.id, interaction)
+            request = CharacterRequest(
+                model=order.model,
+                start=prepared.start,
+                end=prepared.end,
+                url=prepared.url,
+                from_task=prepared.from_task,
+            )
+            job = await self.core.tracker.submit_prepared(
+                job,
+                request,
+                {**(meta or {}), **_source_meta(order, prepared)},
+                message=(reply.channel.id, reply.id),
+            )
         log.info(
             "job %d in the submit line for %d in guild %d",
             job.id,

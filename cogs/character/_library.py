@@ -283,17 +283,18 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
     if isinstance(job, str):  # over a limit now, or another Retry was first
         await interaction.response.send_message(job, ephemeral=True)
         return
-    await interaction.response.defer(thinking=True)
-    reply = await interaction.edit_original_response(content="Sending the request again…")
-    library.flow.replies.remember(reply.id, interaction)
-    if interaction.message is not None:
-        try:
-            await interaction.message.edit(view=None)
-        except discord.HTTPException as exc:
-            log.info("could not remove the Retry button: %s", exc)
-    await core.tracker.submit_prepared(
-        job, request_of(old), job.meta, message=(reply.channel.id, reply.id)
-    )
+    async with core.tracker.abandoned_on_error(job.id):
+        await interaction.response.defer(thinking=True)
+        reply = await interaction.edit_original_response(content="Sending the request again…")
+        library.flow.replies.remember(reply.id, interaction)
+        if interaction.message is not None:
+            try:
+                await interaction.message.edit(view=None)
+            except discord.HTTPException as exc:
+                log.info("could not remove the Retry button: %s", exc)
+        await core.tracker.submit_prepared(
+            job, request_of(old), job.meta, message=(reply.channel.id, reply.id)
+        )
 
 
 class ConfirmDelete(discord.ui.View):

@@ -124,11 +124,12 @@ class VideoFlow:
             await interaction.delete_original_response()  # the public "thinking…"
             await interaction.followup.send(job, ephemeral=True)
             return
-        reply = await interaction.edit_original_response(embeds=sending(job).embeds)
-        self.replies.remember(reply.id, interaction)
-        await self.core.tracker.submit_prepared(
-            job, request, meta, message=(reply.channel.id, reply.id)
-        )
+        async with self.core.tracker.abandoned_on_error(job.id):
+            reply = await interaction.edit_original_response(embeds=sending(job).embeds)
+            self.replies.remember(reply.id, interaction)
+            await self.core.tracker.submit_prepared(
+                job, request, meta, message=(reply.channel.id, reply.id)
+            )
         log.info("video job %d in the submit line for %d", job.id, interaction.user.id)
 
 
