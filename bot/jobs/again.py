@@ -10,17 +10,19 @@ cannot be prepared now ends the job with the reason; nothing was sent, nothing c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.jobs.line import SubmitLine
 from bot.jobs.orders import CreateOrder, OrderError, resolve
 from bot.jobs.ranges import ClipRange
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from bot.providers.video import VideoRequest
-from bot.records import Job, SourceKind
+from bot.records import Job, JobState, SourceKind
 from storage import JobRepository
 
 log = logging.getLogger(__name__)
@@ -102,6 +104,25 @@ async def store_outcome(job: Job, outcome: Outcome, jobs: JobRepository) -> Job 
         dumped = request.model_dump(exclude_none=True)
         settled = await jobs.set_prepared(job.id, dumped, meta)
     return settled if settled is not None else await jobs.get(job.id)
+
+
+async def prepare_again(
+    job: Job, preparer: Preparer, jobs: JobRepository, line: SubmitLine, owner: str
+) -> Job | None:
+    """Prepare an adopted job again while it keeps its place in `line`; the job as stored
+    after (None if it is gone). If storing fails, `owner` lets go of it, so that a later
+    sweep adopts it again."""
+    line.add(job, ready=False)  # keeps its place while its video is prepared
+    try:
+        settled = await store_outcome(job, await preparer(job), jobs)
+    except Exception:  # still preparing
+        line.leave(job.id)
+        with contextlib.suppress(Exception):
+            await jobs.release(owner, job.id)
+        raise
+    if settled is None or settled.state is not JobState.WAITING:
+        line.leave(job.id)
+    return settled
 
 
 def _sentence(text: str) -> str:

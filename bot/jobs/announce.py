@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 
 from bot.jobs.events import JobListener
+from bot.jobs.line import Place
 from bot.jobs.timings import TrackerTimings, announce_backoff
 from bot.records import Character, Job, JobKind, JobState
 from storage import CharacterRepository, JobRepository
@@ -104,6 +105,12 @@ class Announcer:
                     delay,
                 )
                 await asyncio.sleep(delay)
+
+    async def tell_place(self, job: Job, place: Place) -> None:
+        """A queued job's place in line changed: tell listeners that show places."""
+        shown = getattr(self.listener, "job_in_line", None)
+        if shown is not None:
+            await shown(job, place)
 
     async def tell(self, event: str, job: Job) -> None:
         """Tell the listener about a change; its failure is logged, never raised."""

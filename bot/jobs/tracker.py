@@ -21,21 +21,18 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from bot.jobs.again import Preparer, store_outcome
+from bot.jobs.again import Preparer, prepare_again
 from bot.jobs.announce import Announcer
 from bot.jobs.budget import TIERS, AccountBudgets
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
-from bot.jobs.line import Place, SubmitLine
+from bot.jobs.line import SubmitLine
 from bot.jobs.polling import JobPolling
 from bot.jobs.scheduler import Pace, PollScheduler
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings
 from bot.media.assets import AssetDownload, checked_download
-from bot.providers.base import (
-    CharacterProvider,
-    CharacterRequest,
-)
+from bot.providers.base import CharacterProvider, CharacterRequest
 from bot.providers.video import VideoRequest
 from bot.records import Job, JobState, LimitHit, NewJob, Quota
 from bot.stopping import cancel_and_wait, wait_until_done
@@ -108,7 +105,7 @@ class JobTracker(JobPolling):
             tell=self._tell,
             owner=self.lease_holder,
         )
-        self._dispatch.line.watcher = self._tell_place
+        self._dispatch.line.watcher = self._announcer.tell_place
         self.polls = PollScheduler(self.budgets.query)
         self.pace = Pace(self.timings)
 
@@ -149,11 +146,7 @@ class JobTracker(JobPolling):
         """
         if not self.jobs.shared:
             await self.jobs.forget_owners()  # one process per SQLite file: all are ours
-        adopted = await self._adopt_preparing()  # before the others left preparing fail
-        interrupted = await self.jobs.mark_interrupted_submissions(owner=self.owner)
-        for job in interrupted:
-            log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        resumed = sorted([*adopted, *await self._claim()], key=lambda job: job.id)
+        resumed = await self._claim()
         for job in resumed:  # the whole line first, so the first turn goes to the first job
             if job.state in (JobState.WAITING, JobState.PREPARING):
                 self.line.add(job, ready=job.state is JobState.WAITING)
@@ -166,9 +159,13 @@ class JobTracker(JobPolling):
         return resumed
 
     async def _claim(self) -> list[Job]:
-        """Take the jobs nobody holds (or whose lease ran out); the jobs held now."""
+        """Take the jobs nobody holds (or whose lease ran out); the jobs held now. Jobs
+        left preparing are adopted first, before `claim` fails those it cannot adopt."""
         adopted = await self._adopt_preparing()
         held = await self.jobs.claim(self.owner, self.timings.lease)
+        for job in held:
+            if job.state is JobState.UNKNOWN and job.announced_at is None:
+                log.warning("job %d was interrupted while submitting: state unknown", job.id)
         return sorted([*adopted, *held], key=lambda job: job.id)
 
     async def _adopt_preparing(self) -> list[Job]:
@@ -283,12 +280,10 @@ class JobTracker(JobPolling):
         self, new: NewJob, quota: Quota, *, replaces: tuple[int, str] | None = None
     ) -> Job | LimitHit:
         """Store a job whose video is about to be prepared, within `quota` (counted and
-        written in one step), or say which limit it would pass and store nothing.
-
-        It goes on with `submit_prepared`, or ends with `abandon`. If this process dies
-        in between, the job is prepared again from its link (`bot.jobs.again`), or fails
-        with a message when it cannot be (nothing was sent, nothing charged). `replaces`
-        is the UNKNOWN job it sends again (Retry) and the note that job ends with.
+        written in one step), or the limit it would pass (nothing stored). It goes on with
+        `submit_prepared` or ends with `abandon`; if this process dies in between, it is
+        prepared again (`bot.jobs.again`) or fails with a reason, nothing sent or charged.
+        `replaces`: the UNKNOWN job it sends again (Retry), and the note that one ends with.
         """
         if self._closing:
             raise RuntimeError("the tracker is shutting down")
@@ -332,8 +327,7 @@ class JobTracker(JobPolling):
     @contextlib.asynccontextmanager
     async def abandoned_on_error(self, job_id: int) -> AsyncIterator[None]:
         """Around a front's steps between `reserve` and `submit_prepared`: an error there
-        (e.g. Discord refusing the reply) drops the job instead of leaving it preparing,
-        and counted against the member, for as long as this process lives."""
+        (Discord refusing the reply, say) drops the job, which would else count forever."""
         try:
             yield
         except Exception:
@@ -386,17 +380,8 @@ class JobTracker(JobPolling):
     async def _prepare_again(self, job: Job) -> Job:
         """An adopted job left preparing: prepare it again, or end it with the reason."""
         assert self.preparer is not None
-        self.line.add(job, ready=False)  # keeps its place while its video is prepared
-        try:
-            settled = await store_outcome(job, await self.preparer(job), self.jobs)
-        except Exception:  # still preparing: let go of it, so that a sweep adopts it again
-            self.line.leave(job.id)
-            with contextlib.suppress(Exception):
-                await self.jobs.release(self.owner, job.id)
-            raise
-        if settled is None or settled.state is not JobState.WAITING:
-            self.line.leave(job.id)
-        else:
+        settled = await prepare_again(job, self.preparer, self.jobs, self.line, self.owner)
+        if settled is not None and settled.state is JobState.WAITING:
             await self._tell("job_changed", settled)  # no longer "preparing" on its reply
         return settled or job
 
@@ -412,9 +397,3 @@ class JobTracker(JobPolling):
 
     async def _tell(self, event: str, job: Job) -> None:
         await self._announcer.tell(event, job)
-
-    async def _tell_place(self, job: Job, place: Place) -> None:
-        """A queued job's place in line changed: tell listeners that show places."""
-        shown = getattr(self.listener, "job_in_line", None)
-        if shown is not None:
-            await shown(job, place)
