@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from bot.cli import build_parser, run_cli
-from bot.config import REQUIRED, inspect_settings, one_line
-from bot.log_redaction import setup_logging
+from bot.cli.main import build_parser, run_cli
+from bot.runtime.config import REQUIRED, inspect_settings, one_line
+from bot.runtime.log_redaction import setup_logging
 
 
 def run_bot() -> int:
@@ -18,7 +18,7 @@ def run_bot() -> int:
         print(f"error: {one_line(problems)}", file=sys.stderr)
         return 1
     setup_logging(settings.log_level, settings.secrets(), json_lines=settings.log_format == "json")
-    from bot.app import run  # discord is imported only when the bot really starts
+    from bot.runtime.app import run  # discord is imported only when the bot really starts
 
     return run(settings)
 

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 if TYPE_CHECKING:
-    from bot.core import Core
-    from bot.records import Job
+    from bot.domain.records import Job
+    from bot.runtime.container import Core
 
 FOREIGN = (
     "That button points at something that is not in this server (or is gone); nothing was done."

@@ -12,7 +12,7 @@ from discord.ext import commands
 from bot.providers.base import ProviderError
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
+    from bot.runtime.app import SoraBot
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
+    from bot.runtime.app import SoraBot
 
 README_URL = "https://github.com/sora-character-bot/sora-character-bot#readme"
 

@@ -1,5 +1,5 @@
 """Servers the bot joins and leaves: their data is kept while it is there, purged some days
-after it leaves (restored if it comes back in time). The rules live in `bot.lifecycle`."""
+after it leaves (restored if it comes back in time). The rules live in `bot.policy.retention`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import discord
 from discord.ext import commands, tasks
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
-    from bot.lifecycle import DataLifecycle
+    from bot.policy.retention import DataLifecycle
+    from bot.runtime.app import SoraBot
 
 log = logging.getLogger(__name__)
 

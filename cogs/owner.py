@@ -15,13 +15,13 @@ import discord
 from discord import app_commands
 
 from bot.jobs.line import SubmitLine
-from bot.owner import OwnerState
-from bot.usage import format_report, usage_report
+from bot.policy.owner_controls import OwnerState
+from bot.policy.usage import format_report, usage_report
 from storage import UsageRepository
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
-    from bot.owner import OwnerControls
+    from bot.policy.owner_controls import OwnerControls
+    from bot.runtime.app import SoraBot
 
 log = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from cogs.character._buttons import CreateFromMessageButton
 from cogs.character._flow import source_from_message
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
+    from bot.runtime.app import SoraBot
 
 log = logging.getLogger(__name__)
 

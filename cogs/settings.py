@@ -9,12 +9,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.guild_settings import GuildSettings
+from bot.policy.guild_settings import GuildSettings
 from bot.providers.base import MODELS
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
-    from bot.guild_settings import SettingsService
+    from bot.policy.guild_settings import SettingsService
+    from bot.runtime.app import SoraBot
 
 NEEDS_MANAGE = "You need the Manage Server permission to change settings."
 QUIET = discord.AllowedMentions.none()

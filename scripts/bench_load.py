@@ -159,7 +159,7 @@ async def wait_for_cards(control: httpx.AsyncClient, jobs: int, probe: Probe) ->
 
 async def made_here(core: Any, task_id: str) -> None:
     """Record the seed task as one this server made: members may only use those."""
-    from bot.records import JobState, NewJob, SourceKind
+    from bot.domain.records import JobState, NewJob, SourceKind
 
     seed = await core.jobs.create(NewJob(GUILD_ID, SourceKind.URL, "seed", 1, 3, "sora-2"))
     await core.jobs.set_submitted(seed.id, task_id, JobState.COMPLETED, 100)
@@ -170,8 +170,8 @@ async def run_real(
     urls: dict[str, str], jobs: int, spread: float, *, webhooks: bool = False
 ) -> dict[str, Any]:
     """The real bot: `SoraBot` with its core, cogs and scheduler, fed interactions."""
-    from bot.app import SoraBot, apply_endpoints
-    from bot.config import load_settings
+    from bot.runtime.app import SoraBot, apply_endpoints
+    from bot.runtime.config import load_settings
 
     folder = tempfile.mkdtemp(prefix="bench-load-")
     hooks: dict[str, Any] = {}

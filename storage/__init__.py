@@ -1,7 +1,7 @@
 """Persistence for the bot: one SQLite file holding jobs and characters.
 
 This package is the only place with SQL. It maps rows to the core's records
-(`bot.records`) and imports nothing else from ``bot``, and never discord.
+(`bot.domain.records`) and imports nothing else from ``bot``, and never discord.
 """
 
 from storage.characters import CharacterRepository

@@ -3,7 +3,7 @@
 The issue asked for "token buckets kept in PostgreSQL", but toapis (and the simulator)
 count every limit as a SLIDING window: "5 in any 1 s and 50 in any 10 s". A bucket lets a
 full burst out at once and so goes over the 1 s window; this is a sliding-window ledger
-instead, the shared twin of `bot.jobs.budget.Budget`. Each grant is a stamp in
+instead, the shared twin of `bot.net.rate_budget.Budget`. Each grant is a stamp in
 ``budget_grants``; `BudgetLedger.admit` runs one function (``budget_admit``, migration
 12) that, under an advisory lock for the budget, drops stamps older than the longest
 window, counts each window by the database server's clock (``clock_timestamp()``, so

@@ -3,7 +3,7 @@ mapping, and the writes a job makes inside its own transaction (see `storage.job
 
 from __future__ import annotations
 
-from bot.records import Character, NewCharacter
+from bot.domain.records import Character, NewCharacter
 from storage.database import Database, Row, Session
 
 # Columns of a Character, without the avatar bytes (those can be large).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from bot.records import Character
+from bot.domain.records import Character
 from storage.character_rows import (
     BEFORE,
     BY_CREATOR,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.records import Job, JobState
+from bot.domain.records import Job, JobState
 from storage.database import Database
 from storage.job_rows import FINAL_SQL, IN_FLIGHT_SQL, row_to_job
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bot.records import Job, JobState
+from bot.domain.records import Job, JobState
 from storage.database import Database
 from storage.job_rows import (
     ACTIVE_SQL,

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from bot.records import Job, JobKind, JobState, LimitHit, NewJob, Quota, Usage
+from bot.domain.records import Job, JobKind, JobState, LimitHit, NewJob, Quota, Usage
 from storage.database import Database, Session
 from storage.job_rows import IN_FLIGHT_SQL, claim_unknown_in, insert_job, load_job
 

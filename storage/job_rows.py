@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.records import FINAL_STATES, Job, JobKind, JobState, NewJob, SourceKind
+from bot.domain.records import FINAL_STATES, Job, JobKind, JobState, NewJob, SourceKind
 from storage.database import NotFoundError, Row, Session
 
 # SQL lists of state values, built from the enums (never from user input).

@@ -6,7 +6,7 @@ import time
 from collections.abc import Collection
 from typing import Any
 
-from bot.records import (
+from bot.domain.records import (
     Character,
     Job,
     JobState,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from bot.records import FINAL_STATES
+from bot.domain.records import FINAL_STATES
 from storage.database import Database, Session
 
 # SQL list of final state values, built from the enum (never from user input).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.records import JobState, UsageCount
+from bot.domain.records import JobState, UsageCount
 from storage.database import Database
 
 

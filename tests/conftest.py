@@ -118,7 +118,7 @@ _LOG_ROOT: list[Path] = []
 @pytest.fixture(scope="session", autouse=True)
 def _production_formatted_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Every log record of the run, at DEBUG, formatted as production formats it."""
-    from bot.log_redaction import RedactingFormatter, SecretRegistry
+    from bot.runtime.log_redaction import RedactingFormatter, SecretRegistry
     from tests.log_scan import configured_secrets
 
     root = tmp_path_factory.getbasetemp()

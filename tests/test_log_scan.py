@@ -6,7 +6,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from bot.log_redaction import RedactingFormatter, SecretRegistry
+from bot.runtime.log_redaction import RedactingFormatter, SecretRegistry
 from tests.cogs.conftest import BOT_TOKEN
 from tests.fakes import interaction_token
 from tests.log_scan import configured_secrets, scan_lines, scan_logs

@@ -15,14 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.domain.ranges import ClipRange
+from bot.domain.records import Job, JobState, SourceKind
 from bot.jobs.line import SubmitLine
 from bot.jobs.orders import CreateOrder, OrderError, resolve
-from bot.jobs.ranges import ClipRange
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from bot.providers.video import VideoRequest
-from bot.records import Job, JobState, SourceKind
 from storage import JobRepository
 
 log = logging.getLogger(__name__)

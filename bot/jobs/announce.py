@@ -10,10 +10,10 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 
+from bot.domain.records import Character, Job, JobKind, JobState
 from bot.jobs.events import JobListener
 from bot.jobs.line import Place
 from bot.jobs.timings import TrackerTimings, announce_backoff
-from bot.records import Character, Job, JobKind, JobState
 from storage import CharacterRepository, JobRepository
 
 log = logging.getLogger(__name__)

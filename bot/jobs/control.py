@@ -13,11 +13,11 @@ import asyncio
 import logging
 from collections.abc import Callable
 
-from bot.changes import JOB_OUTCOME, ChangePublisher
+from bot.domain.changes import JOB_OUTCOME, ChangePublisher
+from bot.domain.records import Job, JobState
 from bot.jobs.line import SubmitLine
 from bot.jobs.timings import TrackerTimings
 from bot.providers.base import CharacterProvider, Task
-from bot.records import Job, JobState
 from bot.stopping import cancel_and_wait
 from storage import JobRepository
 

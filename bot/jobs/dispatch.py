@@ -12,13 +12,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.jobs.budget import Budget, prepaid
+from bot.domain.records import Job, JobState
 from bot.jobs.line import HOLD_NOTES, SubmitLine
 from bot.jobs.submission import request_of, send_and_record
 from bot.jobs.timings import TrackerTimings
+from bot.net.rate_budget import Budget, prepaid
 from bot.providers.base import CharacterProvider, CharacterRequest
 from bot.providers.video import VideoRequest
-from bot.records import Job, JobState
 from storage import JobRepository
 
 log = logging.getLogger("bot.jobs.tracker")

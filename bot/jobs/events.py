@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from bot.domain.records import Character, Job
 from bot.jobs.line import Place
-from bot.records import Character, Job
 
 
 class JobListener(Protocol):

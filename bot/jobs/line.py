@@ -22,8 +22,8 @@ import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.jobs.budget import Budget, Slot
-from bot.records import Job
+from bot.domain.records import Job
+from bot.net.rate_budget import Budget, Slot
 from bot.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)

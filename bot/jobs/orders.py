@@ -12,10 +12,10 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bot.jobs.ranges import ClipRange, RangeError
-from bot.media.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
+from bot.domain.ranges import ClipRange, RangeError
+from bot.domain.records import NewJob, SourceKind
+from bot.net.address_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
 from bot.providers.base import DEFAULT_MODEL, MODELS, CharacterRequest
-from bot.records import NewJob, SourceKind
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v")
 TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{3,99}$", re.ASCII)

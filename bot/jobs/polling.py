@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.jobs.budget import prepaid
+from bot.domain.records import Job, JobKind, JobState
 from bot.jobs.control import JobControls
 from bot.jobs.results import (
     AVATAR_MAX_BYTES,
@@ -21,13 +21,13 @@ from bot.jobs.submission import STATE_OF, retry_after
 from bot.jobs.timings import video_poll_wait
 from bot.media.assets import AssetDownload
 from bot.media.errors import MediaError
+from bot.net.rate_budget import prepaid
 from bot.providers.base import (
     ProviderError,
     Task,
     TaskNotFoundError,
     TaskStatus,
 )
-from bot.records import Job, JobKind, JobState
 
 log = logging.getLogger("bot.jobs.tracker")
 

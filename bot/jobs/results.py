@@ -8,8 +8,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.domain.records import Job, JobState, NewCharacter
 from bot.providers.base import Task
-from bot.records import Job, JobState, NewCharacter
 from storage import JobRepository
 
 log = logging.getLogger(__name__)

@@ -15,9 +15,9 @@ import itertools
 import random
 from collections import deque
 
-from bot.jobs.budget import Budget, Slot
+from bot.domain.records import JobState
 from bot.jobs.timings import TrackerTimings
-from bot.records import JobState
+from bot.net.rate_budget import Budget, Slot
 from bot.stopping import cancel_and_wait
 
 _Entry = tuple[float, int, "asyncio.Future[Slot]"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from bot import metrics
+from bot.domain.records import Job, JobState
 from bot.jobs.line import HOLD_NOTES
 from bot.jobs.results import stored_now
 from bot.jobs.timings import TrackerTimings, submit_backoff
@@ -20,8 +22,6 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.video import VideoRequest, is_video_request
-from bot.records import Job, JobState
-from bot.service import metrics
 from storage import JobRepository
 
 log = logging.getLogger("bot.jobs.tracker")

@@ -13,8 +13,8 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 
+from bot.domain.records import Job
 from bot.jobs.timings import TrackerTimings
-from bot.records import Job
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
+from bot.domain.records import Job, JobState, LimitHit, NewJob, Quota
 from bot.jobs.again import Preparer, prepare_again
 from bot.jobs.announce import Announcer
-from bot.jobs.budget import TIERS, AccountBudgets
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.line import SubmitLine
@@ -32,9 +32,9 @@ from bot.jobs.scheduler import Pace, PollScheduler
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings
 from bot.media.assets import AssetDownload, checked_download
+from bot.net.rate_budget import TIERS, AccountBudgets
 from bot.providers.base import CharacterProvider, CharacterRequest
 from bot.providers.video import VideoRequest
-from bot.records import Job, JobState, LimitHit, NewJob, Quota
 from bot.stopping import cancel_and_wait, wait_until_done
 from storage import CharacterRepository, JobRepository
 

@@ -21,7 +21,7 @@ import av
 import cv2
 import numpy as np
 
-from bot.jobs.ranges import format_clock
+from bot.domain.ranges import format_clock
 from bot.media.errors import MediaError
 from bot.media.scoring import (
     ENVELOPE_RATE,

@@ -23,10 +23,10 @@ from typing import BinaryIO
 
 import httpx
 
-from bot.media.egress_proxy import EgressProxy
 from bot.media.errors import MediaError
 from bot.media.reader import CheckedReader, WholeFileReader
 from bot.media.workers import WorkerPool
+from bot.net.egress_proxy import EgressProxy
 
 ASSET_TIMEOUT = 20.0
 ASSET_WORKERS = 2

@@ -38,8 +38,9 @@ from pathlib import Path
 import av
 import httpx
 
+from bot.domain.ranges import format_timestamps
+from bot.domain.records import SourceKind
 from bot.jobs.orders import CreateOrder
-from bot.jobs.ranges import format_timestamps
 from bot.media.cut import (
     KEYFRAME_TOLERANCE,
     Cut,
@@ -49,15 +50,14 @@ from bot.media.cut import (
     snap_whole,
     still_jpeg,
 )
-from bot.media.egress_proxy import EgressProxy
 from bot.media.errors import MediaError
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page
 from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open
 from bot.media.reader import CheckedReader
 from bot.media.workers import LineWatcher, MediaWorkers
+from bot.net.egress_proxy import EgressProxy
 from bot.providers.base import CharacterProvider
-from bot.records import SourceKind
 
 CLIP_NAME = "clip.mp4"
 UPLOADABLE_SUFFIXES = (".mp4", ".webm", ".mov")

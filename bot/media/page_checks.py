@@ -9,10 +9,10 @@ from functools import cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.jobs.ranges import format_clock
-from bot.media import dns
+from bot.domain.ranges import format_clock
 from bot.media.errors import MediaError
-from bot.media.net_guard import UnsafeURLError, check_url_shape, is_public_address
+from bot.net import dns
+from bot.net.address_guard import UnsafeURLError, check_url_shape, is_public_address
 
 FORMAT = "best[acodec!=none][vcodec!=none]/bestvideo*+bestaudio/best"
 MAX_URL_HOPS = 3

@@ -28,14 +28,14 @@ import yt_dlp.downloader.external as yt_dlp_external
 from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, Popen, YoutubeDLError
 
-from bot.jobs.ranges import format_clock
-from bot.media.egress_proxy import EgressProxy
+from bot.domain.ranges import format_clock
 from bot.media.errors import MediaError
-from bot.media.net_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
 from bot.media.page_checks import FAILED, NO_AUDIO, OUTPUT_STEM, PRIVATE, TIMED_OUT, ffmpeg_path
 from bot.media.page_resolve import PageJob, ResolvedPage
 from bot.media.reader import unreachable
 from bot.media.workers import PAGE_DOWNLOAD_WORKERS, LineWatcher, WorkerPool
+from bot.net.address_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
+from bot.net.egress_proxy import EgressProxy
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from typing import Any
 import av
 import httpx
 
-from bot.jobs.ranges import format_clock
+from bot.domain.ranges import format_clock
 from bot.media.errors import MediaError
 from bot.media.reader import (
     DEFAULT_MAX_BYTES,

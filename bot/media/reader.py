@@ -17,10 +17,10 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from bot.media import dns
-from bot.media.egress_proxy import FAILURE_HEADER
 from bot.media.errors import MediaError
-from bot.media.net_guard import UnsafeURLError, check_url_shape, is_public_address
+from bot.net import dns
+from bot.net.address_guard import UnsafeURLError, check_url_shape, is_public_address
+from bot.net.egress_proxy import FAILURE_HEADER
 
 CHUNK_SIZE = 256 * 1024
 CACHE_CHUNKS = 8

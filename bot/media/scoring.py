@@ -18,7 +18,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bot.jobs.ranges import format_clock
+from bot.domain.ranges import format_clock
 
 CASCADES = {
     "face": "haarcascade_frontalface_default.xml",

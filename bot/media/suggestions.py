@@ -24,9 +24,9 @@ from typing import Any
 import av
 import httpx
 
+from bot.domain.records import SourceKind
 from bot.jobs.orders import CreateOrder
 from bot.media.analysis import TOO_SLOW, Analysis, AnalysisLimits, analyse_container
-from bot.media.egress_proxy import EgressProxy
 from bot.media.errors import MediaError
 from bot.media.intake import READ_CHUNK, MediaIntake
 from bot.media.page_resolve import ProgressiveFile
@@ -35,7 +35,7 @@ from bot.media.probe import refuse_nested_open
 from bot.media.reader import CheckedReader
 from bot.media.scoring import Window
 from bot.media.workers import LineWatcher
-from bot.records import SourceKind
+from bot.net.egress_proxy import EgressProxy
 
 SUGGESTION_TTL = 3600.0
 STORE_CAPACITY = 500

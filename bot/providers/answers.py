@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-from bot.jobs.budget import Budget
+from bot.net.rate_budget import Budget
 from bot.providers.base import (
     AuthenticationError,
     ContentPolicyError,

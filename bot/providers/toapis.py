@@ -28,8 +28,9 @@ from aiohttp.helpers import get_env_proxy_for_url
 from pydantic import SecretStr, ValidationError
 from yarl import URL
 
-from bot.jobs.budget import AccountBudgets, Budget
-from bot.jobs.ranges import format_timestamps
+from bot import metrics
+from bot.domain.ranges import format_timestamps
+from bot.net.rate_budget import AccountBudgets, Budget
 from bot.providers.answers import Answer, interpret, observe, outcome
 from bot.providers.base import (
     CharacterRequest,
@@ -45,7 +46,6 @@ from bot.providers.base import (
 )
 from bot.providers.models import ModelAvailability, says_model_is_gone
 from bot.providers.video import VideoRequest
-from bot.service import metrics
 
 log = logging.getLogger(__name__)
 

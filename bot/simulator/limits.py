@@ -14,7 +14,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-# Same table as the bot's (bot.jobs.budget.TIERS), restated so the simulator stands alone.
+# Same table as the bot's (bot.net.rate_budget.TIERS), restated so the simulator stands alone.
 TIER_RATES: dict[str, dict[str, tuple[int, int]]] = {
     "default": {"submit": (5, 50), "query": (50, 500)},
     "vip": {"submit": (16, 160), "query": (166, 1660)},

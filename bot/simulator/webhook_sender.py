@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from bot.service.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from bot.http.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.simulator.tasks import COMPLETED, SimTask
 
 log = logging.getLogger(__name__)

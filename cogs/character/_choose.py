@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from bot.records import Character
+from bot.domain.records import Character
 from cogs.errors import report_failure
 
 MAX_CHOICES = 25  # a select menu's limit

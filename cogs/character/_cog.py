@@ -10,10 +10,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain.records import Character
 from bot.jobs.orders import OrderError
 from bot.media.suggestions import Suggester
 from bot.providers.base import MODELS
-from bot.records import Character
 from cogs.character._buttons import DYNAMIC_ITEMS
 from cogs.character._flow import (
     GUILD_ONLY,
@@ -33,8 +33,8 @@ from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
 from cogs.character._writes import DiscordWrites
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
-    from bot.core import Core
+    from bot.runtime.app import SoraBot
+    from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
 

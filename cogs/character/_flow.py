@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.domain.ranges import ClipRange, RangeError, format_clock, format_seconds
+from bot.domain.records import JobState
 from bot.jobs.line import Place
 from bot.jobs.orders import (
     AttachmentInfo,
@@ -18,11 +20,9 @@ from bot.jobs.orders import (
     plan_order,
     resolve,
 )
-from bot.jobs.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
-from bot.records import JobState
 from cogs.character._limits import limited, reserve
 from cogs.character._render import Rendered, progress_bar
 from cogs.character._replies import InteractionReplies
@@ -30,8 +30,8 @@ from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
-    from bot.core import Core
+    from bot.runtime.app import SoraBot
+    from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.lifecycle import Forgotten
+from bot.policy.retention import Forgotten
 from cogs.errors import report_failure
 
 if TYPE_CHECKING:
-    from bot.core import Core
+    from bot.runtime.container import Core
 
 KEEP = "Keep my characters, unattributed"
 DELETE = "Delete my characters too"

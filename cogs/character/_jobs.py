@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.jobs.ranges import format_clock
-from bot.records import Job, JobState
+from bot.domain.ranges import format_clock
+from bot.domain.records import Job, JobState
 from cogs._components import JOB_ID, Guarded, Named
 from cogs.character._render import describe_source, render_cancelled
 
 if TYPE_CHECKING:
-    from bot.core import Core
+    from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
 

@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.domain.records import Character, JobState, NewJob
 from bot.jobs.orders import AttachmentInfo
 from bot.jobs.submission import request_of
-from bot.records import Character, JobState, NewJob
 from cogs._owned import FOREIGN_CHANNEL, member_sees
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
@@ -24,7 +24,7 @@ from cogs.character._render import render_card
 from cogs.errors import report_failure
 
 if TYPE_CHECKING:
-    from bot.core import Core
+    from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.jobs.limits import Asker, Refusal
-from bot.records import Job, NewJob
+from bot.domain.records import Job, NewJob
+from bot.policy.spending_limits import Asker, Refusal
 
 if TYPE_CHECKING:
-    from bot.core import Core
+    from bot.runtime.container import Core
 
 
 def asker_of(interaction: discord.Interaction) -> Asker:

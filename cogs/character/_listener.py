@@ -13,9 +13,9 @@ import logging
 
 import discord
 
+from bot import metrics
+from bot.domain.records import Character, Job, JobState
 from bot.jobs.line import Place
-from bot.records import Character, Job, JobState
-from bot.service import metrics
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     Rendered,

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import discord
 
+from bot.domain.ranges import format_clock
+from bot.domain.records import Character, Job, JobKind, JobState, SourceKind
 from bot.jobs.line import Place
-from bot.jobs.ranges import format_clock
-from bot.records import Character, Job, JobKind, JobState, SourceKind
 
 BAR_CELLS = 12
 COLOR_WORKING = discord.Colour.blurple()

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.domain.ranges import ClipRange, format_clock
+from bot.domain.records import SourceKind
 from bot.jobs.orders import AttachmentInfo, CreateOrder, OrderError, resolve
-from bot.jobs.ranges import ClipRange, format_clock
 from bot.media.errors import MediaError
 from bot.media.scoring import Window
 from bot.media.suggestions import Suggester, Suggestion
-from bot.records import SourceKind
 from cogs._components import Guarded, Named
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._limits import limited

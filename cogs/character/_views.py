@@ -7,7 +7,7 @@ from typing import Any
 
 import discord
 
-from bot.records import Character
+from bot.domain.records import Character
 from cogs.errors import report_failure
 
 PAGE_SIZE = 10

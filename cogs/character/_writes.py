@@ -9,8 +9,8 @@ edits are coalesced per message while they wait, so the newest state is the one 
 
 from __future__ import annotations
 
-from bot.jobs.budget import Budget, Rate, SharedLedger
-from bot.service import metrics
+from bot import metrics
+from bot.net.rate_budget import Budget, Rate, SharedLedger
 
 
 class DiscordWrites:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from cogs.video._cog import VideoCog
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
+    from bot.runtime.app import SoraBot
 
 
 async def setup(bot: SoraBot) -> None:

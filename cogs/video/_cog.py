@@ -9,8 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.domain.records import Character, JobKind, JobState
 from bot.providers.video import ASPECT_RATIOS
-from bot.records import Character, JobKind, JobState
 from cogs.character._flow import GUILD_ONLY, SourceSpec
 from cogs.character._limits import refuse_if_limited
 from cogs.character._modals import CreateModal
@@ -18,8 +18,8 @@ from cogs.video._buttons import VIDEO_ITEMS
 from cogs.video._flow import VideoFlow, refuse
 
 if TYPE_CHECKING:
-    from bot.app import SoraBot
-    from bot.core import Core
+    from bot.runtime.app import SoraBot
+    from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
 

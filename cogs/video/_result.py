@@ -13,9 +13,9 @@ from pathlib import Path
 
 import discord
 
+from bot.domain.records import Job
 from bot.media.assets import downloaded
 from bot.media.errors import MediaError
-from bot.records import Job
 from cogs.character._render import COLOR_DONE, Rendered, video_fields
 
 log = logging.getLogger(__name__)

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest_asyncio
 
-from bot.app import SoraBot
-from bot.config import Settings, load_settings
 from bot.providers.toapis import ToapisClient
+from bot.runtime.app import SoraBot
+from bot.runtime.config import Settings, load_settings
 from tests.fakes import GUILD_ID, FakeDiscord
 from tests.fakes.discord_http import RecordedCall
 

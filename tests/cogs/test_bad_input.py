@@ -16,7 +16,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.records import JobState, NewJob, SourceKind
+from bot.domain.records import JobState, NewJob, SourceKind
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of
 from tests.cogs.test_character_list import seed

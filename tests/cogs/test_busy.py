@@ -6,7 +6,7 @@ import logging
 import math
 import time
 
-from bot.records import JobState
+from bot.domain.records import JobState
 from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of
 from tests.cogs.test_fault_matrix import World, says, submits_sent, the_job
 

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from bot.records import Job, JobState, NewJob, Quota
+from bot.domain.records import Job, JobState, NewJob, Quota
 from storage.jobs import INTERRUPTED_PREPARING
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, embed_of, is_card

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.records import NewCharacter, NewJob, SourceKind
+from bot.domain.records import NewCharacter, NewJob, SourceKind
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest_asyncio
 
-from bot.lifecycle import DAY
-from bot.usage import usage_report
+from bot.policy.retention import DAY
+from bot.policy.usage import usage_report
 from storage import UsageRepository
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_list import seed
@@ -43,7 +43,7 @@ async def reply_to(running: Running, payload: dict[str, Any]) -> Any:
 
 async def accepted_jobs(running: Running, guild_id: int, requester: int, count: int) -> None:
     """`count` jobs of a member that toapis accepted (they count in usage)."""
-    from bot.records import JobState, NewJob, SourceKind
+    from bot.domain.records import JobState, NewJob, SourceKind
 
     for i in range(count):
         job = await running.core.jobs.create(

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import SoraBot
+from bot.domain.records import Job, JobState
 from bot.providers.toapis import ToapisClient
-from bot.records import Job, JobState
+from bot.runtime.app import SoraBot
 from bot.simulator import Scenario, Simulator
 from tests.cogs.conftest import BOT_TOKEN, Running, bot_settings
 from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, embed_of, is_card

@@ -87,7 +87,7 @@ def _linked_copy(source: Path, target: Path) -> None:
 
 def _import_problem(root: Path, env: dict[str, str]) -> str | None:
     """Why uid 10001 cannot import the bot and its packages with `env` (None: it can)."""
-    probe = as_bot_user(["python", "-c", "import bot.app"])
+    probe = as_bot_user(["python", "-c", "import bot.runtime.app"])
     try:
         done = subprocess.run(probe, cwd=root, env=env, capture_output=True, timeout=60)
     except OSError as exc:

@@ -11,8 +11,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bot.domain.records import Job, JobState, NewJob, SourceKind
 from bot.providers.base import CharacterRequest
-from bot.records import Job, JobState, NewJob, SourceKind
 from cogs.character._writes import DiscordWrites
 from storage import Database, JobRepository
 from tests.cogs.conftest import Running, bot_settings, start_bot

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bot.records import JobState
+from bot.domain.records import JobState
 from cogs._owned import FOREIGN
 from tests.cogs.conftest import Running
 from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, is_card

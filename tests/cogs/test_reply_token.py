@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.log_redaction import RedactingFormatter
+from bot.runtime.log_redaction import RedactingFormatter
 from tests.cogs.conftest import Running
 from tests.cogs.test_character_create import BOT_EDIT, create, is_card
 from tests.fakes import APP_ID, CHANNEL_ID, USER_ID, payloads

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.records import JobState
+from bot.domain.records import JobState
 from storage import Database, JobRepository
 from tests.cogs.test_character_create import create, is_card
 from tests.cogs.test_fault_matrix import World, submits_sent, the_job, until

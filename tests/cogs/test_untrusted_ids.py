@@ -8,7 +8,7 @@ from typing import Any
 import discord
 import pytest
 
-from bot.records import JobKind, JobState, NewCharacter, NewJob, SourceKind
+from bot.domain.records import JobKind, JobState, NewCharacter, NewJob, SourceKind
 from cogs._components import Guarded
 from cogs._owned import FOREIGN
 from tests.cogs.conftest import Running

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.records import Job
-from bot.service.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from bot.domain.records import Job
+from bot.http.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.simulator.webhook_sender import SentEvent
 from tests.cogs.conftest import Running, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, create, is_card

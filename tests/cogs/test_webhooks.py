@@ -12,8 +12,8 @@ import httpx
 import pytest_asyncio
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.config import Settings
-from bot.service.inbox import WebhookInbox
+from bot.http.inbox import WebhookInbox
+from bot.runtime.config import Settings
 from bot.simulator.webhook_sender import event_for, signed
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, create, is_card

@@ -12,8 +12,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from bot.process_lock import ProcessLock
-from bot.records import JobState, NewCharacter, NewJob, SourceKind
+from bot.domain.records import JobState, NewCharacter, NewJob, SourceKind
+from bot.runtime.process_lock import ProcessLock
 from storage import CharacterRepository, Database, JobRepository
 
 GUILD = 4242

@@ -9,8 +9,8 @@ import os
 import sys
 from pathlib import Path
 
-from bot.process_lock import ProcessLock
-from bot.records import JobState, NewJob, SourceKind
+from bot.domain.records import JobState, NewJob, SourceKind
+from bot.runtime.process_lock import ProcessLock
 from storage import Database, JobRepository
 from tests.storage.backends import postgres_schema, skip_without_postgres
 

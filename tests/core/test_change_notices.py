@@ -11,9 +11,9 @@ from pathlib import Path
 
 import asyncpg
 
-from bot.core import follow_changes
-from bot.guild_settings import SettingsService
-from bot.owner import OwnerControls
+from bot.policy.guild_settings import SettingsService
+from bot.policy.owner_controls import OwnerControls
+from bot.runtime.container import follow_changes
 from storage import Database, StateRepository
 from storage.guild_settings import GuildSettingsRepository
 from storage.notices import ChangeNotices, change_notices

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import Settings, inspect_settings
+from bot.runtime.config import Settings, inspect_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import ConfigError, load_settings, sqlite_path
+from bot.runtime.config import ConfigError, load_settings, sqlite_path
 
 ROOT = Path(__file__).resolve().parents[2]
 

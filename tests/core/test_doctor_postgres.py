@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.checks import Status
-from bot.config import Settings
-from bot.doctor import data_checks
+from bot.cli.doctor import data_checks
+from bot.runtime.config import Settings
+from bot.runtime.startup_checks import Status
 from storage import Database
 from storage.migrations import SCHEMA_VERSION
 from tests.storage.backends import postgres_schema, skip_without_postgres

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.guild_settings import GuildSettings, SettingsService
+from bot.policy.guild_settings import GuildSettings, SettingsService
 from storage import Database
 from storage.guild_settings import GuildSettingsRepository
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import logging
 
-from bot.log_redaction import REDACTED, RedactingFormatter, SecretRegistry
+from bot.runtime.log_redaction import REDACTED, RedactingFormatter, SecretRegistry
 
 TOKEN = "MTA5ODc2NTQzMjEwOTg3NjU0.GaBcDe.abcdefghijklmnopqrstuvwxyz0123456789"
 KEY = "sk-live-0123456789abcdef"

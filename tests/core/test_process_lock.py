@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.process_lock import LockBusy, ProcessLock, holder, lock_path
+from bot.runtime.process_lock import LockBusy, ProcessLock, holder, lock_path
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from bot.process_lock import ProcessLock
+from bot.runtime.process_lock import ProcessLock
 ProcessLock.acquire(Path(sys.argv[1]))
 print("locked", flush=True)
 time.sleep(120)

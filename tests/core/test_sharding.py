@@ -8,8 +8,8 @@ from unittest.mock import AsyncMock
 import discord
 import pytest
 
-from bot.app import ShardedSoraBot, SoraBot, make_bot
-from bot.config import Settings, inspect_settings, parse_shard_ids
+from bot.runtime.app import ShardedSoraBot, SoraBot, make_bot
+from bot.runtime.config import Settings, inspect_settings, parse_shard_ids
 
 
 def settings(**fields: object) -> Settings:

@@ -15,7 +15,7 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.heartbeat import Heartbeat
+from bot.runtime.heartbeat import Heartbeat
 from cogs.character._render import Rendered
 from cogs.character._updater import MessageUpdater
 from tests.jobs.test_tracker import Harness, Recorder, new_job

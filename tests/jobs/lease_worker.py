@@ -24,12 +24,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bot.config import Settings
-from bot.core import open_core
+from bot.domain.records import Character, Job, NewJob, SourceKind
 from bot.jobs.events import NullListener
 from bot.jobs.timings import TrackerTimings
 from bot.providers.base import CharacterRequest, Task
-from bot.records import Character, Job, NewJob, SourceKind
+from bot.runtime.config import Settings
+from bot.runtime.container import open_core
 
 LEASE = 3.0
 SUBMITS = 20.0  # per second, and ten times that per 10 s

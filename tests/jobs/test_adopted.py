@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from bot.domain.records import Job, JobState
 from bot.jobs.again import PrepareAgain
 from bot.jobs.tracker import JobTracker
 from bot.media.intake import MediaIntake
 from bot.media.workers import MediaWorkers
-from bot.records import Job, JobState
 from tests.jobs.test_tracker import FAST, Harness, Recorder, eventually, new_job
 
 SWEEPING = replace(FAST, sweep_interval=0.1, sweep_retry=0.1)

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.records import Job, JobState, NewJob, SourceKind
 from bot.jobs.announce import Announcer
 from bot.jobs.events import NullListener
 from bot.jobs.timings import TrackerTimings
-from bot.records import Job, JobState, NewJob, SourceKind
 from storage import CharacterRepository, Database, JobRepository
 
 

@@ -9,8 +9,10 @@ import pytest_asyncio
 from aiohttp import web
 
 from bot.jobs.tracker import JobTracker
-from bot.media import egress_proxy, net_guard, reader
+from bot.media import reader
 from bot.media.assets import checked_download
+from bot.net import address_guard as net_guard
+from bot.net import egress_proxy
 from bot.providers.toapis import ToapisClient
 from bot.simulator.tasks import new_character
 from storage import CharacterRepository, Database, JobRepository

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.jobs.budget import TIERS, AccountBudgets, Budget, Rate, prepaid, tier_limits
+from bot.net.rate_budget import TIERS, AccountBudgets, Budget, Rate, prepaid, tier_limits
 
 
 async def test_urgent_callers_are_served_before_earlier_ordinary_ones() -> None:

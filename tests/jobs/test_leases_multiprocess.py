@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from bot.records import JobState
+from bot.domain.records import JobState
 from bot.simulator import Simulator
 from storage import Database
 from tests.jobs.lease_worker import LEASE, QUERIES, REQUESTER, SUBMITS

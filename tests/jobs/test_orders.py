@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from bot.domain.records import SourceKind
 from bot.jobs.orders import AttachmentInfo, OrderError, plan_order, resolve
-from bot.media import dns
-from bot.media.net_guard import is_public_address
-from bot.records import SourceKind
+from bot.net import dns
+from bot.net.address_guard import is_public_address
 
 CLIP: dict[str, Any] = {"start": "1", "end": "3"}
 VIDEO = AttachmentInfo("https://cdn.example/a.mp4", "a.mp4", 1000, "video/mp4")

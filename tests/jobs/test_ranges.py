@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.jobs.ranges import ClipRange, RangeError, format_clock, format_timestamps, parse_seconds
+from bot.domain.ranges import ClipRange, RangeError, format_clock, format_timestamps, parse_seconds
 
 
 @pytest.mark.parametrize(

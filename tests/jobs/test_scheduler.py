@@ -13,14 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs.budget import AccountBudgets, tier_limits
+from bot.domain.records import Job, JobState, NewJob, SourceKind
 from bot.jobs.line import Place, fair_order
 from bot.jobs.scheduler import Pace, next_poll
 from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.media.assets import checked_download
+from bot.net.rate_budget import AccountBudgets, tier_limits
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
-from bot.records import Job, JobState, NewJob, SourceKind
 from bot.simulator import Simulator
 from storage import CharacterRepository, Database, JobRepository
 from tests.jobs.test_tracker import Recorder, eventually

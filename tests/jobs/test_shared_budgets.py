@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from bot.jobs.budget import Budget, Rate
+from bot.net.rate_budget import Budget, Rate
 from storage import Database
 from storage.budget_ledger import BudgetLedger, budget_ledger
 from tests.storage.backends import postgres_schema, skip_without_postgres

@@ -8,12 +8,12 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
-from bot.config import Settings
-from bot.core import Core, open_core
+from bot.domain.records import Character, Job, JobState, NewJob, SourceKind
 from bot.jobs.events import NullListener
 from bot.jobs.timings import TrackerTimings
 from bot.providers.base import CharacterRequest, Task, TaskStatus
-from bot.records import Character, Job, JobState, NewJob, SourceKind
+from bot.runtime.config import Settings
+from bot.runtime.container import Core, open_core
 from bot.simulator import Simulator
 from tests.storage.backends import postgres_schema, skip_without_postgres
 

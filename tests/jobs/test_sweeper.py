@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain.records import Job, JobState, SourceKind
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings
-from bot.records import Job, JobState, SourceKind
 
 TIMINGS = TrackerTimings(sweep_retry=10.0, sweep_max_backoff=60.0)
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.domain.records import Character, Job, JobState, NewJob, SourceKind
 from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.media.assets import checked_download
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
-from bot.records import Character, Job, JobState, NewJob, SourceKind
 from bot.simulator.tasks import new_character
 from storage import CharacterRepository, Database, JobRepository
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from bot.domain.records import Job, JobKind, JobState, NewJob, Quota, SourceKind
 from bot.jobs.tracker import TrackerTimings
 from bot.providers.video import VideoRequest
-from bot.records import Job, JobKind, JobState, NewJob, Quota, SourceKind
 from tests.jobs.test_tracker import Harness, Recorder, eventually, new_job
 
 VIDEO_TIMINGS = TrackerTimings(

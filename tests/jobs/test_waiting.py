@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.domain.records import JobState
 from bot.jobs.tracker import TrackerTimings
-from bot.records import JobState
 from tests.jobs.test_tracker import Harness, Recorder, new_job
 
 # Tasks wait at toapis for 50 poll intervals, then run 4 steps of 2 or 3 intervals.

@@ -8,10 +8,10 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 import pytest_asyncio
 
-from bot.media import dns as dns_module
-from bot.media import egress_proxy
-from bot.media.egress_proxy import EgressProxy
-from bot.media.net_guard import is_public_address
+from bot.net import dns as dns_module
+from bot.net import egress_proxy
+from bot.net.address_guard import is_public_address
+from bot.net.egress_proxy import EgressProxy
 
 PUBLIC = "127.0.0.2"  # treated as public by the `dns` fixture
 PRIVATE = "127.0.0.1"

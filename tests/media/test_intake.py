@@ -290,7 +290,9 @@ async def test_every_read_goes_through_the_egress_proxy(
     connects to what it checked; a direct connection could not even resolve the name."""
     from aiohttp import web
 
-    from bot.media import dns, egress_proxy, net_guard, reader
+    from bot.media import reader
+    from bot.net import address_guard as net_guard
+    from bot.net import dns, egress_proxy
 
     app = web.Application()
     app.router.add_static("/", media_dir)

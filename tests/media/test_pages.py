@@ -15,10 +15,12 @@ import pytest_asyncio
 from aiohttp import web
 
 import bot.media.pages as media_pages
-from bot.media import dns, egress_proxy, net_guard, page_checks, reader
+from bot.media import page_checks, reader
 from bot.media.errors import MediaError
 from bot.media.page_checks import ffmpeg_path
 from bot.media.pages import download_page_section
+from bot.net import address_guard as net_guard
+from bot.net import dns, egress_proxy
 from tests.sample_media import ffmpeg_exe, make_video
 
 

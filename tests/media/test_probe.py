@@ -10,9 +10,9 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from bot.media import dns
 from bot.media.errors import MediaError
 from bot.media.probe import MediaInfo, check_clip, probe, probe_url
+from bot.net import dns
 from tests.sample_media import make_video
 
 

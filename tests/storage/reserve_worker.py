@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.records import Job, NewJob, Quota, SourceKind
+from bot.domain.records import Job, NewJob, Quota, SourceKind
 from storage import Database, JobRepository
 
 

@@ -9,7 +9,7 @@ import time
 import asyncpg
 import pytest
 
-from bot.records import JobState, NewCharacter, NewJob, SourceKind
+from bot.domain.records import JobState, NewCharacter, NewJob, SourceKind
 from storage import Database, JobRepository, LifecycleRepository, StorageError, UsageRepository
 from storage.guild_settings import GuildSettingsRepository
 from storage.migrations import SCHEMA_VERSION

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.records import JobState, NewCharacter, NewJob, SourceKind
+from bot.domain.records import JobState, NewCharacter, NewJob, SourceKind
 from storage import (
     CharacterRepository,
     Database,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from bot.records import Job, JobState
+from bot.domain.records import Job, JobState
 from storage import CharacterRepository, Database, JobRepository
 from tests.storage.test_storage import new_character, new_job
 

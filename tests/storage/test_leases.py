@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from bot.records import JobState, SourceKind
+from bot.domain.records import JobState, SourceKind
 from storage import Database, JobRepository
 from storage.jobs import INTERRUPTED_PREPARING
 from tests.storage.test_storage import new_job

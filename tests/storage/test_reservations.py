@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from bot.records import Job, JobKind, JobState, LimitHit, Quota
+from bot.domain.records import Job, JobKind, JobState, LimitHit, Quota
 from storage import Database, JobRepository
 from tests.storage.backends import postgres_schema, skip_without_postgres
 from tests.storage.test_storage import new_job

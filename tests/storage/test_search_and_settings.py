@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.records import Character, NewCharacter
+from bot.domain.records import Character, NewCharacter
 from storage import CharacterRepository, Database
 from storage import characters as characters_module
 from storage import postgres as postgres_module

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.records import Character, Job, JobState, NewCharacter, NewJob, SourceKind
+from bot.domain.records import Character, Job, JobState, NewCharacter, NewJob, SourceKind
 from storage import (
     CharacterRepository,
     Database,

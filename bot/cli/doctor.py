@@ -1,7 +1,8 @@
 """`python -m bot doctor`: every check of a setup, one line each, ok / what is wrong / fix.
 
 Configuration (every missing or invalid setting at once), the data folder and database
-(writable, schema, "bot running (pid N)"), ffmpeg, Discord and toapis (see `bot.checks`).
+(writable, schema, "bot running (pid N)"), ffmpeg, Discord and toapis (see
+`bot.runtime.startup_checks`).
 Exit 0 when nothing failed (warnings allowed), 1 otherwise.
 
 `doctor --quick` only checks that the heartbeat file of a running bot is fresh: the
@@ -18,11 +19,11 @@ from typing import TextIO
 
 import httpx
 
-from bot.checks import Check, Status, client, discord_checks, toapis_checks
-from bot.config import REQUIRED, Problem, Settings, inspect_settings
-from bot.heartbeat import STALE_AFTER_BEATS, age
-from bot.log_redaction import setup_logging
-from bot.process_lock import holder
+from bot.runtime.config import REQUIRED, Problem, Settings, inspect_settings
+from bot.runtime.heartbeat import STALE_AFTER_BEATS, age
+from bot.runtime.log_redaction import setup_logging
+from bot.runtime.process_lock import holder
+from bot.runtime.startup_checks import Check, Status, client, discord_checks, toapis_checks
 from storage.database import StorageError, is_shared, schema_version
 from storage.migrations import SCHEMA_VERSION
 from storage.postgres import redact

@@ -15,14 +15,21 @@ import httpx
 import yarl
 from discord.ext import commands
 
-from bot.checks import Status, client, connect_cause, discord_base, discord_login, toapis_key
-from bot.config import Settings
-from bot.core import Core, open_core
-from bot.heartbeat import Heartbeat
-from bot.process_lock import LockBusy, ProcessLock
+from bot.http.server import ServiceServer
+from bot.metrics import DiscordRateLimits
 from bot.providers.base import CharacterProvider
-from bot.service.metrics import DiscordRateLimits
-from bot.service.server import ServiceServer
+from bot.runtime.config import Settings
+from bot.runtime.container import Core, open_core
+from bot.runtime.heartbeat import Heartbeat
+from bot.runtime.process_lock import LockBusy, ProcessLock
+from bot.runtime.startup_checks import (
+    Status,
+    client,
+    connect_cause,
+    discord_base,
+    discord_login,
+    toapis_key,
+)
 from bot.stopping import cancel_and_wait, wait_until_done
 from storage import Database, StorageError
 from storage.database import check_database_path, is_shared

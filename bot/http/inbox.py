@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ValidationError
 
+from bot import metrics
+from bot.domain.records import Job
+from bot.http.webhooks import WebhookEvent
 from bot.providers.base import Task
-from bot.records import Job
-from bot.service import metrics
-from bot.service.webhooks import WebhookEvent
 from bot.stopping import cancel_and_wait
 
 if TYPE_CHECKING:

@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.changes import OWNER, ChangePublisher
+from bot.domain.changes import OWNER, ChangePublisher
 from storage import StateRepository
 
 log = logging.getLogger(__name__)

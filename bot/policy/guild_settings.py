@@ -13,7 +13,7 @@ import typing
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from bot.changes import GUILD_SETTINGS, ChangePublisher
+from bot.domain.changes import GUILD_SETTINGS, ChangePublisher
 
 log = logging.getLogger(__name__)
 

@@ -14,8 +14,8 @@ import time
 from types import TracebackType
 from urllib.parse import urlsplit
 
-from bot.media import dns
-from bot.media.net_guard import is_public_address
+from bot.net import dns
+from bot.net.address_guard import is_public_address
 
 logger = logging.getLogger(__name__)
 

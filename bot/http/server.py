@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot.records import JobState
-from bot.service import metrics
-from bot.service.inbox import WebhookInbox
-from bot.service.webhooks import MAX_BODY, WebhookRefused, verify
+from bot import metrics
+from bot.domain.records import JobState
+from bot.http.inbox import WebhookInbox
+from bot.http.webhooks import MAX_BODY, WebhookRefused, verify
 
 if TYPE_CHECKING:
-    from bot.core import Core
+    from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
-from bot.config import Settings
-from bot.process_lock import holder
-from bot.records import Job
-from bot.transfer import TransferError, export_guild, read_export
-from bot.usage import format_report, usage_report
+from bot.domain.records import Job
+from bot.policy.transfer import TransferError, export_guild, read_export
+from bot.policy.usage import format_report, usage_report
+from bot.runtime.config import Settings
+from bot.runtime.process_lock import holder
 from storage import (
     CharacterRepository,
     Database,

@@ -15,11 +15,11 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from bot.config_problems import WHERE
-from bot.config_problems import ConfigError as ConfigError
-from bot.config_problems import Problem as Problem
-from bot.config_problems import one_line as one_line
-from bot.config_problems import parse_shard_ids as parse_shard_ids
+from bot.runtime.config_problems import WHERE
+from bot.runtime.config_problems import ConfigError as ConfigError
+from bot.runtime.config_problems import Problem as Problem
+from bot.runtime.config_problems import one_line as one_line
+from bot.runtime.config_problems import parse_shard_ids as parse_shard_ids
 from storage.database import DEFAULT_POOL_SIZE, is_postgres_url
 
 DEFAULT_DATA_DIR = "data"

@@ -5,21 +5,21 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from bot.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
-from bot.config import Settings
-from bot.guild_settings import SettingsService
+from bot.domain.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.jobs.again import PrepareAgain
-from bot.jobs.budget import AccountBudgets, tier_limits
-from bot.jobs.limits import SpendingLimits
 from bot.jobs.orders import CreateOrder, OrderError
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
-from bot.lifecycle import DataLifecycle
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
 from bot.media.workers import MediaWorkers
-from bot.owner import OwnerControls
+from bot.net.rate_budget import AccountBudgets, tier_limits
+from bot.policy.guild_settings import SettingsService
+from bot.policy.owner_controls import OwnerControls
+from bot.policy.retention import DataLifecycle
+from bot.policy.spending_limits import SpendingLimits
 from bot.providers.base import CharacterProvider
 from bot.providers.toapis import ToapisClient
+from bot.runtime.config import Settings
 from storage import (
     CharacterRepository,
     Database,

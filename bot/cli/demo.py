@@ -19,11 +19,11 @@ from typing import TextIO
 
 from aiohttp import web
 
-from bot.config import load_settings
-from bot.console import CLI_GUILD, PrintingListener, submit_and_follow
-from bot.core import open_core
+from bot.cli.console import CLI_GUILD, PrintingListener, submit_and_follow
 from bot.jobs.orders import plan_order
 from bot.media.page_checks import ffmpeg_path
+from bot.runtime.config import load_settings
+from bot.runtime.container import open_core
 from bot.simulator import Scenario, Simulator
 
 CLIP_SECONDS = 6

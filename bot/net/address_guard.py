@@ -6,7 +6,7 @@ import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
-from bot.media import dns
+from bot.net import dns
 
 MAX_URL_LENGTH = 2048
 

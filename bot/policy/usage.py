@@ -8,7 +8,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.records import UsageCount
+from bot.domain.records import UsageCount
 from storage import UsageRepository
 
 DAY = 86_400.0

@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime
 from typing import TextIO
 
-from bot.core import Core
+from bot.domain.ranges import format_seconds
+from bot.domain.records import Character, Job, JobState
 from bot.jobs.orders import CreateOrder, resolve
-from bot.jobs.ranges import format_seconds
 from bot.providers.base import CharacterRequest
-from bot.records import Character, Job, JobState
+from bot.runtime.container import Core
 
 BAR_CELLS = 20
 DEFAULT_GIVE_UP = 60.0

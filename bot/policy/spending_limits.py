@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from bot.guild_settings import GuildSettings, SettingsService
-from bot.owner import OwnerControls, OwnerState
-from bot.records import Job, JobKind, LimitHit, NewJob, Quota
+from bot.domain.records import Job, JobKind, LimitHit, NewJob, Quota
+from bot.policy.guild_settings import GuildSettings, SettingsService
+from bot.policy.owner_controls import OwnerControls, OwnerState
 from storage import JobRepository
 
 if TYPE_CHECKING:

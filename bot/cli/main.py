@@ -9,20 +9,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
-from bot.admin import add_admin_parser, run_admin
-from bot.config import ConfigError, Settings, load_settings
-from bot.console import (
+from bot.cli.admin import add_admin_parser, run_admin
+from bot.cli.console import (
     CLI_GUILD,
     DEFAULT_GIVE_UP,
     PrintingListener,
     submit_and_follow,
 )
-from bot.core import make_provider, open_core
+from bot.domain.ranges import RangeError
 from bot.jobs.orders import OrderError, plan_order
-from bot.jobs.ranges import RangeError
-from bot.log_redaction import setup_logging
 from bot.media.errors import MediaError
 from bot.providers.base import DEFAULT_MODEL, MODELS, ProviderError
+from bot.runtime.config import ConfigError, Settings, load_settings
+from bot.runtime.container import make_provider, open_core
+from bot.runtime.log_redaction import setup_logging
 from storage import StorageError
 
 PRIVATE_HINT = (
@@ -168,12 +168,12 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
     """Run a CLI command (`create`, `characters`, `demo`, `doctor`); returns the exit code."""
     args = build_parser().parse_args(list(argv))
     if args.command == "demo":  # needs no settings at all
-        from bot.demo import run_demo
+        from bot.cli.demo import run_demo
 
         setup_logging("WARNING", [])
         return asyncio.run(run_demo(out))
     if args.command == "doctor":  # reports settings problems itself, all at once
-        from bot.doctor import run_doctor
+        from bot.cli.doctor import run_doctor
 
         return run_doctor(out, quick=args.quick)
     try:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.records import Character
+from bot.domain.records import Character
 from storage import CharacterRepository
 
 FORMAT = "sora-character-bot/characters"

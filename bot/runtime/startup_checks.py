@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 
-from bot.config import Settings
 from bot.providers.base import MODELS
+from bot.runtime.config import Settings
 
 DISCORD_API = "https://discord.com/api/v10"
 PROBE_TASK = "doctor-probe-no-such-task"  # a task id that does not exist

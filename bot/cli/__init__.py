@@ -1,0 +1,1 @@
+"""The command line: the bot itself, admin, console, demo and doctor."""
