@@ -3,7 +3,7 @@
 toapis is the first implementation (`bot.providers.toapis`). Another service that offers the same
 character API becomes a new module implementing `CharacterProvider`; nothing else changes.
 Models are tolerant: unknown fields are ignored and optional fields may be missing, as
-`shared/api/toapis.md` asks for the fields it marks unconfirmed.
+`docs/toapis.md` asks for the fields it marks unconfirmed.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The toapis client: the `CharacterProvider` for https://toapis.com (see shared/api/toapis.md).
+"""The toapis client: the `CharacterProvider` for https://toapis.com (see docs/toapis.md).
 
 One shared `aiohttp.ClientSession` (opened on first use; a status query costs about a
 fifth of the CPU it cost with httpx, which matters with a thousand jobs waiting). 429 and

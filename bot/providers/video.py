@@ -1,4 +1,4 @@
-"""Video generation with saved characters (`shared/api/toapis.md` section 7).
+"""Video generation with saved characters (`docs/toapis.md` section 7).
 
 The same `POST /v1/videos/generations`, with a `prompt`: characters are named in it as
 `@username`. Model and duration are checked here before anything is sent.

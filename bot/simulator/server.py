@@ -1,4 +1,4 @@
-"""A toapis simulator: a real aiohttp HTTP server that follows `shared/api/toapis.md`.
+"""A toapis simulator: a real aiohttp HTTP server that follows `docs/toapis.md`.
 
 Routes: the API (`/v1/...`, Bearer auth), hosted uploads (`/uploads/videos/{name}`),
 avatar images (`/f/image/{name}`) and a control API (`/_sim/...`, no auth) for
