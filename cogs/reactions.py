@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 import discord
 from discord.ext import commands
 
-from bot.jobs.orders import find_links
 from bot.media.links import is_video_file_name, is_video_link
+from bot.media.orders import find_links
 from cogs.character._buttons import CreateFromMessageButton
 from cogs.character._flow import source_from_message
 

@@ -30,9 +30,9 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from bot.jobs.orders import plan_order
 from bot.media.cut import clip_window, cut_window
 from bot.media.intake import MediaIntake
+from bot.media.orders import plan_order
 from bot.media.pages import resolve_page
 from bot.providers.toapis import ToapisClient
 from bot.simulator import Simulator

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from bot.domain.ranges import format_seconds
 from bot.domain.records import Character, Job, JobState
-from bot.jobs.orders import CreateOrder, resolve
+from bot.media.orders import CreateOrder, resolve
 from bot.providers.base import CharacterRequest
 from bot.runtime.container import Core
 

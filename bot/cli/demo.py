@@ -20,7 +20,7 @@ from typing import TextIO
 from aiohttp import web
 
 from bot.cli.console import CLI_GUILD, PrintingListener, submit_and_follow
-from bot.jobs.orders import plan_order
+from bot.media.orders import plan_order
 from bot.media.page_checks import ffmpeg_path
 from bot.runtime.config import load_settings
 from bot.runtime.container import open_core

@@ -17,8 +17,8 @@ from bot.cli.console import (
     submit_and_follow,
 )
 from bot.domain.ranges import RangeError
-from bot.jobs.orders import OrderError, plan_order
 from bot.media.errors import MediaError
+from bot.media.orders import OrderError, plan_order
 from bot.providers.base import DEFAULT_MODEL, MODELS, ProviderError
 from bot.runtime.config import ConfigError, Settings, load_settings
 from bot.runtime.container import make_provider, open_core

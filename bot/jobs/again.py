@@ -18,9 +18,9 @@ from typing import Any
 from bot.domain.ranges import ClipRange
 from bot.domain.records import Job, JobState, SourceKind
 from bot.jobs.line import SubmitLine
-from bot.jobs.orders import CreateOrder, OrderError, resolve
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake, PreparedSource
+from bot.media.orders import CreateOrder, OrderError, resolve
 from bot.providers.base import CharacterRequest, ProviderError
 from bot.providers.video import VideoRequest
 from storage import JobRepository

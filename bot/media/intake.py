@@ -40,7 +40,6 @@ import httpx
 
 from bot.domain.ranges import format_timestamps
 from bot.domain.records import SourceKind
-from bot.jobs.orders import CreateOrder
 from bot.media.cut import (
     KEYFRAME_TOLERANCE,
     Cut,
@@ -51,6 +50,7 @@ from bot.media.cut import (
     still_jpeg,
 )
 from bot.media.errors import MediaError
+from bot.media.orders import CreateOrder
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page
 from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open

@@ -12,7 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from bot.jobs.orders import VIDEO_SUFFIXES
+from bot.media.orders import VIDEO_SUFFIXES
 
 MAX_URL = 2048
 

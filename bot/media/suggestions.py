@@ -25,10 +25,10 @@ import av
 import httpx
 
 from bot.domain.records import SourceKind
-from bot.jobs.orders import CreateOrder
 from bot.media.analysis import TOO_SLOW, Analysis, AnalysisLimits, analyse_container
 from bot.media.errors import MediaError
 from bot.media.intake import READ_CHUNK, MediaIntake
+from bot.media.orders import CreateOrder
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page
 from bot.media.probe import refuse_nested_open

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 from bot.domain.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.jobs.again import PrepareAgain
-from bot.jobs.orders import CreateOrder, OrderError
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
+from bot.media.orders import CreateOrder, OrderError
 from bot.media.workers import MediaWorkers
 from bot.net.rate_budget import AccountBudgets, tier_limits
 from bot.policy.guild_settings import SettingsService

@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.records import Character
-from bot.jobs.orders import OrderError
+from bot.media.orders import OrderError
 from bot.media.suggestions import Suggester
 from bot.providers.base import MODELS
 from cogs.character._buttons import DYNAMIC_ITEMS

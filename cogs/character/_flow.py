@@ -12,7 +12,9 @@ import discord
 from bot.domain.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.domain.records import JobState
 from bot.jobs.line import Place
-from bot.jobs.orders import (
+from bot.media.errors import MediaError
+from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
+from bot.media.orders import (
     AttachmentInfo,
     CreateOrder,
     OrderError,
@@ -20,8 +22,6 @@ from bot.jobs.orders import (
     plan_order,
     resolve,
 )
-from bot.media.errors import MediaError
-from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._limits import limited, reserve
 from cogs.character._render import Rendered, progress_bar

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.domain.records import Character, JobState, NewJob
-from bot.jobs.orders import AttachmentInfo
 from bot.jobs.submission import request_of
+from bot.media.orders import AttachmentInfo
 from cogs._owned import FOREIGN_CHANNEL, member_sees
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from bot.domain.ranges import ClipRange, RangeError
-from bot.jobs.orders import OrderError
+from bot.media.orders import OrderError
 from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.errors import report_failure

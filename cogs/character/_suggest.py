@@ -19,8 +19,8 @@ import discord
 
 from bot.domain.ranges import ClipRange, format_clock
 from bot.domain.records import SourceKind
-from bot.jobs.orders import AttachmentInfo, CreateOrder, OrderError, resolve
 from bot.media.errors import MediaError
+from bot.media.orders import AttachmentInfo, CreateOrder, OrderError, resolve
 from bot.media.scoring import Window
 from bot.media.suggestions import Suggester, Suggestion
 from cogs._components import Guarded, Named

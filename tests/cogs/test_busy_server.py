@@ -115,7 +115,7 @@ async def test_a_restart_while_preparing_tells_the_member_nothing_was_sent(
 async def test_a_restart_while_preparing_a_link_prepares_it_again_and_sends_it(
     tmp_path: Path, fake_discord: Any, simulator: Any, media_server: str, short_video: Path
 ) -> None:
-    from bot.jobs.orders import plan_order
+    from bot.media.orders import plan_order
     from tests.fakes.objects import message
 
     settings = bot_settings(tmp_path, fake_discord, simulator)
@@ -151,7 +151,7 @@ async def test_a_restart_while_preparing_a_link_prepares_it_again_and_sends_it(
 
 
 def _new_job(*, channel_id: int, requester_id: int) -> Any:
-    from bot.jobs.orders import AttachmentInfo, plan_order
+    from bot.media.orders import AttachmentInfo, plan_order
 
     # An attachment: its signed link is not stored, so it cannot be prepared again.
     video = AttachmentInfo(url="https://cdn.example.com/a.mp4", filename="a.mp4", size=1000)

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from bot.domain.records import SourceKind
-from bot.jobs.orders import AttachmentInfo, OrderError, plan_order, resolve
+from bot.media.orders import AttachmentInfo, OrderError, plan_order, resolve
 from bot.net import dns
 from bot.net.address_guard import is_public_address
 

@@ -9,10 +9,10 @@ import av
 import numpy as np
 import pytest
 
-from bot.jobs.orders import plan_order
 from bot.media.analysis import AnalysisLimits, analyse_container
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake
+from bot.media.orders import plan_order
 from bot.media.scoring import CASCADES, ENVELOPE_RATE, SoundTrack, cascade
 from bot.media.suggestions import Suggester, SuggestionStore
 from bot.media.workers import MediaWorkers

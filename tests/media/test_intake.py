@@ -17,11 +17,11 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.jobs.orders import AttachmentInfo, CreateOrder, plan_order
 from bot.media import intake as intake_module
 from bot.media.cut import Cut, CutCancelled, clip_window
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake, PreparedSource
+from bot.media.orders import AttachmentInfo, CreateOrder, plan_order
 from bot.media.probe import probe
 from bot.providers.base import UploadedVideo, UploadRejectedError
 from bot.providers.toapis import ToapisClient

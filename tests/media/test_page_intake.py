@@ -22,11 +22,11 @@ import pytest_asyncio
 from aiohttp import web
 
 import bot.media.pages as media_pages
-from bot.jobs.orders import plan_order
 from bot.media import intake as intake_module
 from bot.media import page_checks, reader
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake
+from bot.media.orders import plan_order
 from bot.media.page_resolve import ResolvedPage
 from bot.net import address_guard as net_guard
 from bot.net import dns, egress_proxy
