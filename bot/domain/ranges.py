@@ -6,8 +6,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from bot.providers.base import MAX_SPAN_SECONDS, MIN_SPAN_SECONDS
-
+# A character is made from 1 to 3 seconds of video (toapis' `timestamps` rule).
+MIN_SPAN_SECONDS = 1.0
+MAX_SPAN_SECONDS = 3.0
 # Longest source position we accept at all (24 h); anything beyond is a typo or an attack.
 MAX_POSITION_SECONDS = 24 * 3600.0
 _CLOCK = re.compile(r"^(?:(\d{1,2}):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$", re.ASCII)

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
 
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro", "sora-2-vip")
 DEFAULT_MODEL = "sora-2"
-MIN_SPAN_SECONDS = 1.0
-MAX_SPAN_SECONDS = 3.0
 
 
 class _Tolerant(BaseModel):
