@@ -14,6 +14,78 @@ if TYPE_CHECKING:
 README_URL = "https://github.com/sora-character-bot/sora-character-bot#readme"
 
 
+# The help text, one field each (`{retention_days}` is filled in).
+SECTIONS: tuple[tuple[str, str], ...] = (
+    (
+        "Create",
+        (
+            "`/character create` with one source: `video` (attach a file), `url` "
+            "(a video link or a page such as YouTube) or `from_task` (the task id of a "
+            "character or video made in this server); "
+            "optional `start`/`end` and `model`. Without `start` and `end` the bot suggests "
+            "the best moment (one face, speaking) with a preview; nothing is spent until "
+            "you press **Use this**.\nOr right-click a message with a video → **Apps → Create Sora "
+            "character**."
+        ),
+    ),
+    (
+        "Use in a video",
+        (
+            "`/video create prompt: character:` (up to three characters; optional `model`, "
+            "`duration`, `aspect_ratio`) or **Use in a video** on a card. Each character is "
+            "written into the prompt as `@username`. sora-2: 10 or 15 s; sora-2-pro: 15 or "
+            "25 s. The video is posted here (a link valid 24 hours when it is too large)."
+        ),
+    ),
+    (
+        "Browse and manage",
+        (
+            "`/character jobs` (what is in flight, with Cancel), "
+            "`/character list` (filter `mine` or `creator`), `/character show`, "
+            "`/character rename`, `/character delete`. Pick the name from the suggestions; "
+            "if a typed name fits several characters you get to choose. Rename and delete "
+            "only change this bot's library; the `@username` keeps working in Sora."
+        ),
+    ),
+    (
+        "The range",
+        (
+            "Optional: give both `start` and `end` or neither. In seconds (`1.5`) or "
+            "minutes:seconds (`0:12`); the moment must be 1 to 3 s long, inside the video, "
+            "with one character clearly visible. The video needs sound. With a range, the "
+            "job goes at once; a private note follows if another moment looks better."
+        ),
+    ),
+    (
+        "Server settings",
+        (
+            "Manage Server only: `/settings show` (every value), `/settings auto-react` "
+            "(react 🎭 to new video attachments and video links, a file such as `.mp4` or a "
+            "site like YouTube or TikTok, as a shortcut), `/settings channels` (where the "
+            "bot takes jobs), `/settings creator-role` (who may create), "
+            "`/settings default-model`, `/settings limits` (jobs at once and per UTC day, "
+            "per member and for the server; defaults 2, 10 and 100), `/settings video` "
+            "(videos on or off, allowed models, videos per member per UTC day; default 3)."
+        ),
+    ),
+    (
+        "Your data",
+        (
+            "`/character forget-me` removes your user id from what this bot keeps in this "
+            "server; you choose whether your characters stay (without your name) or go. When "
+            "the bot is removed from a server, its data is deleted after {retention_days} days."
+        ),
+    ),
+    (
+        "Bot owner",
+        (
+            "`/owner status`, `/owner usage`, `/owner pause` / `resume`, `/owner cap` (jobs "
+            "per UTC day for the whole bot), `/owner block` / `unblock` (a member or a server)."
+        ),
+    ),
+)
+
+
 def help_embed(retention_days: float = 30) -> discord.Embed:
     """The help text (`retention_days`: how long a server's data outlives the bot there)."""
     embed = discord.Embed(
@@ -24,80 +96,10 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
         ),
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(
-        name="Create",
-        value=(
-            "`/character create` with one source: `video` (attach a file), `url` "
-            "(a video link or a page such as YouTube) or `from_task` (the task id of a "
-            "character or video made in this server); "
-            "optional `start`/`end` and `model`. Without `start` and `end` the bot suggests "
-            "the best moment (one face, speaking) with a preview; nothing is spent until "
-            "you press **Use this**.\nOr right-click a message with a video → **Apps → Create Sora "
-            "character**."
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="Use in a video",
-        value=(
-            "`/video create prompt: character:` (up to three characters; optional `model`, "
-            "`duration`, `aspect_ratio`) or **Use in a video** on a card. Each character is "
-            "written into the prompt as `@username`. sora-2: 10 or 15 s; sora-2-pro: 15 or "
-            "25 s. The video is posted here (a link valid 24 hours when it is too large)."
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="Browse and manage",
-        value=(
-            "`/character jobs` (what is in flight, with Cancel), "
-            "`/character list` (filter `mine` or `creator`), `/character show`, "
-            "`/character rename`, `/character delete`. Pick the name from the suggestions; "
-            "if a typed name fits several characters you get to choose. Rename and delete "
-            "only change this bot's library; the `@username` keeps working in Sora."
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="The range",
-        value=(
-            "Optional: give both `start` and `end` or neither. In seconds (`1.5`) or "
-            "minutes:seconds (`0:12`); the moment must be 1 to 3 s long, inside the video, "
-            "with one character clearly visible. The video needs sound. With a range, the "
-            "job goes at once; a private note follows if another moment looks better."
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="Server settings",
-        value=(
-            "Manage Server only: `/settings show` (every value), `/settings auto-react` "
-            "(react 🎭 to new video attachments and video links, a file such as `.mp4` or a "
-            "site like YouTube or TikTok, as a shortcut), `/settings channels` (where the "
-            "bot takes jobs), `/settings creator-role` (who may create), "
-            "`/settings default-model`, `/settings limits` (jobs at once and per UTC day, "
-            "per member and for the server; defaults 2, 10 and 100), `/settings video` "
-            "(videos on or off, allowed models, videos per member per UTC day; default 3)."
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="Your data",
-        value=(
-            "`/character forget-me` removes your user id from what this bot keeps in this "
-            "server; you choose whether your characters stay (without your name) or go. When "
-            f"the bot is removed from a server, its data is deleted after {retention_days:g} days."
-        ),
-        inline=False,
-    )
-    embed.add_field(
-        name="Bot owner",
-        value=(
-            "`/owner status`, `/owner usage`, `/owner pause` / `resume`, `/owner cap` (jobs "
-            "per UTC day for the whole bot), `/owner block` / `unblock` (a member or a server)."
-        ),
-        inline=False,
-    )
+    for name, value in SECTIONS:
+        embed.add_field(
+            name=name, value=value.format(retention_days=f"{retention_days:g}"), inline=False
+        )
     embed.add_field(name="More", value=f"[README]({README_URL})", inline=False)
     return embed
 
