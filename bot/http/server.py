@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -20,7 +20,8 @@ from bot.http.inbox import WebhookInbox
 from bot.http.webhooks import MAX_BODY, WebhookRefused, verify
 
 if TYPE_CHECKING:
-    from bot.runtime.container import Core
+    from bot.jobs.tracker import JobTracker
+    from storage.webhooks import WebhookEventRepository
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +29,33 @@ log = logging.getLogger(__name__)
 HealthProbe = Callable[[], Awaitable[tuple[bool, str]]]
 
 
+class Readings(Protocol):
+    """What `/health` and `/metrics` read of the running bot, and nothing more."""
+
+    async def ping_database(self) -> None:
+        """Raise when the database does not answer."""
+
+    async def job_counts(self) -> dict[JobState, int]:
+        """Jobs in each state."""
+
+    async def unannounced_jobs(self) -> int:
+        """Finished jobs whose outcome was not shown yet."""
+
+    async def characters(self) -> int:
+        """Characters kept, every server."""
+
+    def queue_length(self) -> int:
+        """Jobs in the submit line."""
+
+
 class ServiceServer:
     """The bot's HTTP side; `start` and `stop` it with the bot."""
 
     def __init__(
         self,
-        core: Core,
+        readings: Readings,
+        events: WebhookEventRepository,
+        tracker: JobTracker,
         *,
         host: str,
         port: int,
@@ -41,13 +63,13 @@ class ServiceServer:
         discord: HealthProbe,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.core = core
+        self.readings = readings
         self.host = host
         self.port = port
         self.secrets = secrets
         self.discord = discord
         self._clock = clock
-        self.inbox = WebhookInbox(core.webhook_events, core.tracker)
+        self.inbox = WebhookInbox(events, tracker)
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -101,7 +123,7 @@ class ServiceServer:
         if not connected:
             problems.append(f"discord: {why}")
         try:
-            await self.core.database.ping()
+            await self.readings.ping_database()
         except Exception as exc:  # any failure of the database is a failed check
             problems.append(f"database: {type(exc).__name__}")
         status = 200 if not problems else 503
@@ -109,12 +131,12 @@ class ServiceServer:
         return web.json_response(body, status=status)
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        counts = await self.core.jobs.count_by_state()
+        counts = await self.readings.job_counts()
         for state in JobState:
             metrics.JOBS.labels(state.value).set(counts.get(state, 0))
-        metrics.UNDELIVERED.set(await self.core.jobs.count_unannounced())
-        metrics.CHARACTERS.set(await self.core.characters.count_all())
-        metrics.QUEUE_LENGTH.set(len(self.core.tracker.line))
+        metrics.UNDELIVERED.set(await self.readings.unannounced_jobs())
+        metrics.CHARACTERS.set(await self.readings.characters())
+        metrics.QUEUE_LENGTH.set(self.readings.queue_length())
         return web.Response(
             body=generate_latest(metrics.REGISTRY), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

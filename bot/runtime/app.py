@@ -22,6 +22,7 @@ from bot.runtime.config import Settings
 from bot.runtime.container import Core, open_core
 from bot.runtime.heartbeat import Heartbeat
 from bot.runtime.process_lock import LockBusy, ProcessLock
+from bot.runtime.readings import CoreReadings
 from bot.runtime.startup_checks import (
     Status,
     client,
@@ -114,7 +115,9 @@ class SoraBot(commands.Bot):
         log.info("core ready; %d job(s) resumed", len(resumed))
         if self.settings.http_port is not None:
             self.service = ServiceServer(
-                self.core,
+                CoreReadings(self.core),
+                self.core.webhook_events,
+                self.core.tracker,
                 host=self.settings.http_host,
                 port=self.settings.http_port,
                 secrets=self.settings.webhook_secrets,
