@@ -28,7 +28,7 @@ from bot.providers.base import (
     WebhookNotConfiguredError,
 )
 
-log = logging.getLogger("bot.providers.toapis")
+log = logging.getLogger(__name__)
 
 RETRY_AFTER_CAP = 15 * 60.0  # the longest Retry-After honoured; longer ones are capped
 
