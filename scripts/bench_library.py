@@ -2,7 +2,7 @@
 
 Not a test: run ``python scripts/bench_library.py [--backend sqlite|postgresql|both]``
 and read the tables. Each query runs through the real repository over
-``Database.open`` (aiosqlite or asyncpg included), next to naive baselines: a substring
+``open_database`` (aiosqlite or asyncpg included), next to naive baselines: a substring
 test that no index can serve, and deep ``OFFSET`` paging. PostgreSQL runs
 when ``--database-url`` or ``TEST_DATABASE_URL`` names a server: the benchmark creates
 its own database there and drops it afterwards.
@@ -26,9 +26,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from storage import CharacterRepository, Database
+from storage import CharacterRepository, Database, open_database
 from storage.characters import CONTAINS, search_key
-from storage.postgres import PostgresDatabase, redact
+from storage.postgres.database import PostgresDatabase, redact
 
 GUILD = 1
 OTHER_GUILD = 2
@@ -273,12 +273,12 @@ async def run_sqlite(seed: Seed, runs: int) -> bool:
     """Seed a temporary SQLite file, then time it."""
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "bench.db"
-        await (await Database.open(path)).close()  # create and migrate
+        await (await open_database(path)).close()  # create and migrate
         started = time.perf_counter()
         seed_sqlite(path, seed)
         total = seed.count + seed.others
         print(f"\nsqlite: seeded {total:,} characters in {time.perf_counter() - started:.1f} s")
-        async with await Database.open(path) as db:
+        async with await open_database(path) as db:
             return await bench(db, seed, runs)
 
 
@@ -295,7 +295,7 @@ async def run_postgres(url: str, seed: Seed, runs: int) -> bool:
         await admin.execute(f"CREATE DATABASE {BENCH_DATABASE}")
         target = with_database(url, BENCH_DATABASE)
         try:
-            db = await Database.open(target, pool_size=2)
+            db = await open_database(target, pool_size=2)
             assert isinstance(db, PostgresDatabase)
             async with db:
                 started = time.perf_counter()

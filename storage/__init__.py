@@ -1,13 +1,17 @@
-"""Persistence for the bot: one SQLite file holding jobs and characters.
+"""Persistence for the bot: jobs, characters and settings in SQLite or PostgreSQL.
 
 This package is the only place with SQL. It maps rows to the core's records
-(`bot.domain.records`) and imports nothing else from ``bot``, and never discord.
+(`bot.domain.records`) and imports nothing else from ``bot``, and never discord. The
+repositories at the top talk to the engine-neutral `storage.database.Database`;
+`storage.sqlite` and `storage.postgres` are the engines, each with its migrations, and
+`open_database` picks one from the target.
 """
 
 from storage.characters import CharacterRepository
 from storage.database import Database, NotFoundError, StorageError
 from storage.jobs import JobRepository
 from storage.lifecycle import LifecycleRepository
+from storage.opener import open_database
 from storage.state import StateRepository
 from storage.usage import UsageRepository
 
@@ -20,4 +24,5 @@ __all__ = [
     "StateRepository",
     "StorageError",
     "UsageRepository",
+    "open_database",
 ]

@@ -18,8 +18,8 @@ from storage.character_rows import (
     search_key,
 )
 from storage.database import Database
-from storage.pg_search import trigram_matches
-from storage.sqlite_search import TRIGRAM, fts_matches
+from storage.postgres.search import trigram_matches
+from storage.sqlite.search import TRIGRAM, fts_matches
 
 __all__ = [
     "CONTAINS",
@@ -158,8 +158,8 @@ class CharacterRepository:
 
         A guild of up to `SMALL_GUILD` characters is read whole from the index of its
         keys. A larger one is searched through a trigram index: on SQLite, the FTS5 table
-        (`storage.sqlite_search`) yields ids in descending order, so the scan stops at
-        ``limit`` rows of this guild; on PostgreSQL, `storage.pg_search` looks in its
+        (`storage.sqlite.search`) yields ids in descending order, so the scan stops at
+        ``limit`` rows of this guild; on PostgreSQL, `storage.postgres.search` looks in its
         newest ids first.
         """
         if await self._recent_count(guild_id) <= SMALL_GUILD:

@@ -15,9 +15,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from storage.database import Database, StorageError, schema_version
-from storage.migrations import SCHEMA_VERSION
-from storage.postgres import PostgresDatabase
+from storage.database import StorageError
+from storage.opener import open_database
+from storage.postgres.database import PostgresDatabase
+from storage.schema import SCHEMA_VERSION
+from storage.sqlite.database import schema_version
 
 # Rows sent to PostgreSQL at a time (avatars make rows large).
 BATCH = 500
@@ -68,8 +70,8 @@ async def copy_sqlite_to_postgres(path: Path, url: str, *, pool_size: int = 2) -
     if version is None:
         raise StorageError(f"there is no database at {path}")
     if version < SCHEMA_VERSION:
-        await (await Database.open(path)).close()  # bring the source up to date first
-    target = await Database.open(url, pool_size=pool_size)
+        await (await open_database(path)).close()  # bring the source up to date first
+    target = await open_database(url, pool_size=pool_size)
     try:
         assert isinstance(target, PostgresDatabase), "the target must be a postgresql:// URL"
         return await _copy(path, target)

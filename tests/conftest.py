@@ -160,7 +160,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say plainly whether the PostgreSQL backend was tested (TEST_DATABASE_URL)."""
-    from storage.postgres import redact
+    from storage.postgres.database import redact
     from tests.storage.backends import postgres_url
 
     url = postgres_url()

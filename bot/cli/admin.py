@@ -22,11 +22,12 @@ from storage import (
     StateRepository,
     StorageError,
     UsageRepository,
+    open_database,
 )
-from storage.backup import backup_database
 from storage.copy_to_postgres import copy_sqlite_to_postgres
 from storage.database import is_postgres_url, is_shared
-from storage.postgres import redact
+from storage.postgres.database import redact
+from storage.sqlite.backup import backup_database
 from storage.state import COMMANDS_HASH_KEY
 
 DESCRIPTION = (
@@ -96,7 +97,7 @@ async def run_admin(settings: Settings, args: argparse.Namespace, out: TextIO, e
             args.characters = await asyncio.to_thread(read_export, args.file, args.guild)
         elif not is_shared(target) and not path.is_file():
             raise StorageError(f"there is no database at {path} (set DATABASE_URL)")
-        database = await Database.open(target, pool_size=settings.database_pool_size)
+        database = await open_database(target, pool_size=settings.database_pool_size)
         try:
             return await _run(database, target, args, out)
         finally:

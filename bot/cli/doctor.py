@@ -24,10 +24,11 @@ from bot.runtime.heartbeat import STALE_AFTER_BEATS, age
 from bot.runtime.log_redaction import setup_logging
 from bot.runtime.process_lock import holder
 from bot.runtime.startup_checks import Check, Status, client, discord_checks, toapis_checks
-from storage.database import StorageError, is_shared, schema_version
-from storage.migrations import SCHEMA_VERSION
-from storage.postgres import redact
-from storage.postgres import schema_version as postgres_schema_version
+from storage.database import StorageError, is_shared
+from storage.postgres.database import redact
+from storage.postgres.database import schema_version as postgres_schema_version
+from storage.schema import SCHEMA_VERSION
+from storage.sqlite.database import schema_version
 
 WRITABLE_FIX = (
     "make the folder writable by the user the bot runs as, or point DATA_DIR (or "

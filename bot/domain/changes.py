@@ -1,7 +1,7 @@
 """Telling the other processes of the bot what changed.
 
 With PostgreSQL several processes share one database, and each caches guild settings and
-the owner's controls; a change made in one is published (`storage.notices`) and the others
+the owner's controls; a change made in one is published (`storage.postgres.notices`) and the others
 forget that entry. A job outcome stored by a process that does not follow the job (a
 webhook reached it) is published too, so the process following it announces it at once.
 With SQLite there is one process and nothing to tell.
@@ -17,7 +17,7 @@ JOB_OUTCOME = "job_outcome"  # key: the job id; stored by a process that does no
 
 
 class ChangePublisher(Protocol):
-    """Where a change is announced (`storage.notices.ChangeNotices`)."""
+    """Where a change is announced (`storage.postgres.notices.ChangeNotices`)."""
 
     async def publish(self, topic: str, key: str = "") -> None:
         """Tell the other processes that `key` of `topic` changed."""

@@ -14,7 +14,7 @@ comes back linearly: every caller waits in one line instead of retrying on its o
 
 Several processes sharing one account (one PostgreSQL database) would each keep their own
 windows and together go N times over. So a budget may also have a shared ledger
-(`storage.budget_ledger`): the budget still orders its callers and keeps its own windows,
+(`storage.postgres.budget_ledger`): the budget still orders its callers and keeps its own windows,
 and right before a request leaves (`take`) the ledger must admit it too, under the same
 windows counted over every process (with `SHARED_MARGIN` for the hop from the ledger to
 the socket). A `slow_down` pauses the ledger too, so every process pauses.
@@ -127,7 +127,7 @@ class Slot:
 
 
 class SharedLedger(Protocol):
-    """Grants and pauses shared by every process (`storage.budget_ledger.BudgetLedger`)."""
+    """Grants and pauses shared by every process (`storage.postgres.budget_ledger.BudgetLedger`)."""
 
     async def admit(self, name: str, windows: Sequence[tuple[int, float]]) -> float:
         """Record a grant and return 0, or return the seconds to wait (nothing recorded)."""

@@ -32,8 +32,9 @@ from bot.runtime.startup_checks import (
     toapis_key,
 )
 from bot.stopping import cancel_and_wait, wait_until_done
-from storage import Database, StorageError
-from storage.database import check_database_path, is_shared
+from storage import StorageError, open_database
+from storage.database import is_shared
+from storage.sqlite.database import check_database_path
 from storage.state import COMMANDS_HASH_KEY
 
 log = logging.getLogger(__name__)
@@ -248,7 +249,7 @@ async def _run(settings: Settings) -> int:
     try:
         # Fail fast, before connecting anywhere: unwritable folder, foreign database...
         target, size = settings.database_target, settings.database_pool_size
-        await (await Database.open(target, pool_size=size)).close()
+        await (await open_database(target, pool_size=size)).close()
     except StorageError as exc:
         log.error("%s", exc)
         return 1

@@ -281,7 +281,7 @@ class Settings(BaseSettings):
 
     @property
     def database_target(self) -> Path | str:
-        """What `storage.Database.open` takes: the PostgreSQL URL, else the SQLite file."""
+        """What `storage.open_database` takes: the PostgreSQL URL, else the SQLite file."""
         if self.database_url is not None and is_postgres_url(self.database_url):
             return self.database_url
         return self.database_path

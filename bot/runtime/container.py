@@ -26,10 +26,11 @@ from storage import (
     JobRepository,
     LifecycleRepository,
     StateRepository,
+    open_database,
 )
-from storage.budget_ledger import BudgetLedger, budget_ledger
 from storage.guild_settings import GuildSettingsRepository
-from storage.notices import ChangeNotices, change_notices
+from storage.postgres.budget_ledger import BudgetLedger, budget_ledger
+from storage.postgres.notices import ChangeNotices, change_notices
 from storage.webhooks import WebhookEventRepository
 
 log = logging.getLogger(__name__)
@@ -155,7 +156,7 @@ async def open_core(
     provider = provider or make_provider(settings)
     budgets = getattr(provider, "budgets", None) or make_budgets(settings)
     try:
-        database = await Database.open(
+        database = await open_database(
             settings.database_target, pool_size=settings.database_pool_size
         )
     except BaseException:

@@ -35,10 +35,10 @@ def bot_settings(tmp_path: Path, fake: FakeDiscord, simulator: Any, **extra: Any
 
 async def roomy_limits(db_path: Path, guild_id: int = GUILD_ID) -> None:
     """Lift a server's spending limits out of the way (tests that run many jobs)."""
-    from storage import Database
+    from storage import open_database
     from storage.guild_settings import GuildSettingsRepository
 
-    db = await Database.open(db_path)
+    db = await open_database(db_path)
     try:
         await GuildSettingsRepository(db).set_many(
             guild_id, {"jobs_at_once": 20, "jobs_per_day": 1000, "server_jobs_per_day": 100_000}

@@ -13,7 +13,7 @@ import pytest_asyncio
 
 from bot.policy.retention import DAY
 from bot.policy.usage import usage_report
-from storage import UsageRepository
+from storage import UsageRepository, open_database
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_list import seed
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
@@ -269,13 +269,13 @@ async def test_a_server_left_over_30_days_ago_is_purged_when_the_bot_starts(
 ):
     import time
 
-    from storage import Database, LifecycleRepository
+    from storage import LifecycleRepository
 
     settings = bot_settings(tmp_path, fake_discord, simulator)
     first = await start_bot(settings, fake_discord)
     await seed(first, OTHER_GUILD_ID, 2)
     await first.bot.close()
-    db = await Database.open(settings.database_path)
+    db = await open_database(settings.database_path)
     try:
         await LifecycleRepository(db).mark_left([OTHER_GUILD_ID], time.time() - 31 * DAY)
     finally:

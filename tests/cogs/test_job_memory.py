@@ -14,7 +14,7 @@ from typing import Any
 from bot.domain.records import Job, JobState, NewJob, SourceKind
 from bot.providers.base import CharacterRequest
 from cogs.character._writes import DiscordWrites
-from storage import Database, JobRepository
+from storage import JobRepository, open_database
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, payloads
 
@@ -137,7 +137,7 @@ async def test_five_hundred_jobs_leave_nothing_behind(
         toapis_query_per_second=10000,
     )
     sora = await start_bot(settings, fake_discord)
-    other = await Database.open(tmp_path / "bot.sqlite3")  # another process's connection
+    other = await open_database(tmp_path / "bot.sqlite3")  # another process's connection
     try:
         tracker = sora.core.tracker
         # A refused card crashes the job's task at once, and the sweeper would wait an

@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
-from storage import Database
+from storage import Database, open_database
 from tests.cogs.test_smoke_process import bot_env, launch, until
 from tests.fakes import FakeDiscord, payloads
 from tests.storage.backends import postgres_schema, skip_without_postgres
@@ -113,7 +113,7 @@ async def test_jobs_of_a_killed_process_are_sent_prepared_again_or_explained(
     async with postgres_schema() as url:
         env = bot_env(tmp_path, fake, sim)
         env.update(DATABASE_URL=url, LEASE_SECONDS="3", MEDIA_WORKERS="4", LOG_LEVEL="INFO")
-        db = await Database.open(url)  # migrated once, before the processes start
+        db = await open_database(url)  # migrated once, before the processes start
         first = await launch(tmp_path, env, "first.log")
         second = None
         try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.domain.records import JobState
-from storage import Database, JobRepository
+from storage import JobRepository, open_database
 from tests.cogs.test_character_create import create, is_card
 from tests.cogs.test_fault_matrix import World, submits_sent, the_job, until
 from tests.fakes import GUILD_ID
@@ -25,7 +25,7 @@ async def test_stop_during_a_create_request_keeps_the_task_id_and_the_card_follo
         await first.bot.close()  # what SIGTERM does
 
         [task_id] = list(simulator.tasks)
-        database = await Database.open(tmp_path / "bot.sqlite3")
+        database = await open_database(tmp_path / "bot.sqlite3")
         try:
             [job] = await JobRepository(database).list_for_guild(GUILD_ID)
         finally:

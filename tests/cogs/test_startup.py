@@ -10,7 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from storage.migrations import SCHEMA_VERSION
+from storage.schema import SCHEMA_VERSION
 from tests.cogs.test_doctor import PORTAL, PROBE, UNREACHABLE_FIX, closed_port, doctor
 from tests.cogs.test_smoke_process import bot_env, launch, until
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from bot.domain.records import JobState, NewCharacter, NewJob, SourceKind
 from bot.runtime.process_lock import ProcessLock
-from storage import CharacterRepository, Database, JobRepository
+from storage import CharacterRepository, JobRepository, open_database
 
 GUILD = 4242
 AVATAR = bytes(range(256)) * 8  # binary, every byte value
@@ -54,7 +54,7 @@ def new_job(guild: int = GUILD, requester: int | None = 7, n: int = 0) -> NewJob
 
 async def seed_characters(path: Path) -> None:
     """Three characters: with and without avatar, creator, announcement; odd names."""
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         jobs = JobRepository(db)
         job = await jobs.create(new_job())
         await jobs.complete(
@@ -109,7 +109,7 @@ async def test_export_import_round_trip_keeps_everything(tmp_path):
     assert (again / f"{GUILD}-characters.csv").read_bytes() == (
         folder / f"{GUILD}-characters.csv"
     ).read_bytes()
-    async with await Database.open(target) as db:
+    async with await open_database(target) as db:
         stored = await CharacterRepository(db).get(GUILD, "ch_a")
         assert stored is not None and stored.avatar == AVATAR and stored.creator_id == 7
         found = await CharacterRepository(db).search(GUILD, "ærø")
@@ -129,7 +129,7 @@ async def test_import_refuses_a_file_that_is_not_an_export(tmp_path):
 async def test_backup_while_50_jobs_write_opens_and_checks_clean(tmp_path):
     path = tmp_path / "bot.sqlite3"
     lock = ProcessLock.acquire(path)  # as a running bot holds it
-    db = await Database.open(path)
+    db = await open_database(path)
     jobs = JobRepository(db)
     stop = asyncio.Event()
     busy = asyncio.Event()  # every job has written a few times
@@ -167,7 +167,7 @@ async def test_backup_while_50_jobs_write_opens_and_checks_clean(tmp_path):
     with sqlite3.connect(copy) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("delete",)  # one file, no WAL
-    async with await Database.open(copy) as restored:  # our own checks: ours, migrated
+    async with await open_database(copy) as restored:  # our own checks: ours, migrated
         assert len(await JobRepository(restored).in_flight()) == 50
     code, _, err = await admin(path, "backup", str(copy))
     assert code == 2 and f"{copy} already exists" in err
@@ -175,7 +175,7 @@ async def test_backup_while_50_jobs_write_opens_and_checks_clean(tmp_path):
 
 async def test_jobs_in_flight_and_usage(tmp_path):
     path = tmp_path / "bot.sqlite3"
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         jobs = JobRepository(db)
         running = await jobs.create(new_job(requester=7, n=1))
         await jobs.set_submitted(running.id, "task_run", JobState.IN_PROGRESS, 40)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bot.domain.records import JobState, NewJob, SourceKind
 from bot.runtime.process_lock import ProcessLock
-from storage import Database, JobRepository
+from storage import JobRepository, open_database
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 
@@ -29,7 +29,7 @@ async def admin(database_url: str, cwd: Path, *args: str) -> tuple[int, str, str
 
 
 async def seed(path: Path) -> None:
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         jobs = JobRepository(db)
         for n in range(3):
             new = NewJob(

@@ -14,9 +14,9 @@ import asyncpg
 from bot.policy.guild_settings import SettingsService
 from bot.policy.owner_controls import OwnerControls
 from bot.runtime.container import follow_changes
-from storage import Database, StateRepository
+from storage import Database, StateRepository, open_database
 from storage.guild_settings import GuildSettingsRepository
-from storage.notices import ChangeNotices, change_notices
+from storage.postgres.notices import ChangeNotices, change_notices
 from tests.storage.backends import postgres_schema, postgres_url, skip_without_postgres
 
 
@@ -35,7 +35,7 @@ async def processes(url: str, count: int = 2) -> AsyncIterator[list[Process]]:
     opened: list[Process] = []
     try:
         for _ in range(count):
-            db = await Database.open(url)
+            db = await open_database(url)
             notices = change_notices(db)
             assert notices is not None
             process = Process(
@@ -123,7 +123,7 @@ async def test_after_a_lost_connection_every_cached_entry_is_read_again() -> Non
 
 
 async def test_schemas_of_one_database_do_not_hear_each_other(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "bot.db") as db:
+    async with await open_database(tmp_path / "bot.db") as db:
         assert change_notices(db) is None  # one process: nothing to tell
     skip_without_postgres()
     async with (

@@ -7,8 +7,8 @@ import asyncio
 from bot.cli.doctor import data_checks
 from bot.runtime.config import Settings
 from bot.runtime.startup_checks import Status
-from storage import Database
-from storage.migrations import SCHEMA_VERSION
+from storage import open_database
+from storage.schema import SCHEMA_VERSION
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 
@@ -18,7 +18,7 @@ async def test_doctor_reports_the_postgres_schema() -> None:
         settings = Settings(database_url=url)
         empty = (await asyncio.to_thread(data_checks, settings))[-1]
         assert empty.status is Status.OK and "is empty" in empty.what
-        await (await Database.open(url)).close()
+        await (await open_database(url)).close()
         ready = (await asyncio.to_thread(data_checks, settings))[-1]
         assert ready.status is Status.OK
         assert f"schema version {SCHEMA_VERSION} (up to date)" in ready.what

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from bot.policy.guild_settings import GuildSettings, SettingsService
-from storage import Database
+from storage import Database, open_database
 from storage.guild_settings import GuildSettingsRepository
 
 
@@ -33,7 +33,7 @@ class CountingStore:
 
 @pytest.fixture
 async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "bot.db")
+    database = await open_database(tmp_path / "bot.db")
     yield database
     await database.close()
 
@@ -108,8 +108,8 @@ async def test_concurrent_sets_keep_every_change(store: CountingStore) -> None:
 
 async def test_survives_reopening_the_database(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         await SettingsService(GuildSettingsRepository(db)).set(7, auto_react=True)
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         settings = await SettingsService(GuildSettingsRepository(db)).get(7)
     assert settings == GuildSettings(auto_react=True)

@@ -14,7 +14,7 @@ from bot.domain.records import Job, JobState, NewJob, SourceKind
 from bot.jobs.announce import Announcer
 from bot.jobs.events import NullListener
 from bot.jobs.timings import TrackerTimings
-from storage import CharacterRepository, Database, JobRepository
+from storage import CharacterRepository, JobRepository, open_database
 
 
 class FlakyDiscord(NullListener):
@@ -46,7 +46,7 @@ class FlakyDiscord(NullListener):
 async def failed_job(
     tmp_path: Path,
 ) -> AsyncIterator[tuple[JobRepository, CharacterRepository, Job]]:
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await open_database(tmp_path / "bot.sqlite3")
     jobs = JobRepository(db)
     new = NewJob(
         guild_id=1,

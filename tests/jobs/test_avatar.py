@@ -15,7 +15,7 @@ from bot.net import address_guard as net_guard
 from bot.net import egress_proxy
 from bot.providers.toapis import ToapisClient
 from bot.simulator.tasks import new_character
-from storage import CharacterRepository, Database, JobRepository
+from storage import CharacterRepository, JobRepository, open_database
 from tests.jobs.test_tracker import FAST, Recorder, new_job
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
@@ -75,7 +75,7 @@ async def test_an_avatar_at_a_private_address_is_not_fetched_and_the_card_still_
     tmp_path, simulator, media_server, short_video, servers, redirected
 ):
     avatar_url = f"{servers.cdn}/a.jpg" if redirected else f"{servers.private}/a.jpg"
-    db = await Database.open(tmp_path / "bot.sqlite3")
+    db = await open_database(tmp_path / "bot.sqlite3")
     client = ToapisClient(simulator.base_url, simulator.scenario.api_key)
     events = Recorder()
     tracker = JobTracker(

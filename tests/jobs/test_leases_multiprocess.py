@@ -23,7 +23,7 @@ import pytest
 
 from bot.domain.records import JobState
 from bot.simulator import Simulator
-from storage import Database
+from storage import open_database
 from tests.jobs.lease_worker import LEASE, QUERIES, REQUESTER, SUBMITS
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
@@ -72,7 +72,7 @@ async def test_a_killed_process_jobs_are_taken_over_once_within_the_shared_budge
     )
     logs = [tmp_path / f"worker-{i}.jsonl" for i in range(PROCESSES)]
     async with postgres_schema() as url:
-        db = await Database.open(url)  # migrated once, before the workers start
+        db = await open_database(url)  # migrated once, before the workers start
         procs = []
         try:
             for i, log in enumerate(logs):

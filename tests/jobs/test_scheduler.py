@@ -22,7 +22,7 @@ from bot.net.rate_budget import AccountBudgets, tier_limits
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
 from bot.simulator import Simulator
-from storage import CharacterRepository, Database, JobRepository
+from storage import CharacterRepository, Database, JobRepository, open_database
 from tests.jobs.test_tracker import Recorder, eventually
 
 TIMINGS = TrackerTimings(poll_interval=0.05, timeout=30, expected_duration=0.5)
@@ -51,7 +51,7 @@ class Bot:
 
     async def start(self, listener: Recorder, *, begin: bool = True) -> JobTracker:
         budgets = AccountBudgets.create(tier_limits("default", **self.limits), query_share=0.8)
-        db = await Database.open(self.path)
+        db = await open_database(self.path)
         client = ToapisClient(self.simulator.base_url, "sim-key", budgets=budgets)
         tracker = JobTracker(
             client,

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from bot.net.rate_budget import Budget, Rate
-from storage import Database
-from storage.budget_ledger import BudgetLedger, budget_ledger
+from storage import open_database
+from storage.postgres.budget_ledger import BudgetLedger, budget_ledger
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 
@@ -18,7 +18,7 @@ from tests.storage.backends import postgres_schema, skip_without_postgres
 async def ledgers(count: int) -> AsyncIterator[list[BudgetLedger]]:
     """`count` ledgers on one schema, each on a `Database` of its own (as processes)."""
     async with postgres_schema() as url:
-        databases = [await Database.open(url) for _ in range(count)]
+        databases = [await open_database(url) for _ in range(count)]
         try:
             shared = [budget_ledger(db) for db in databases]
             yield [ledger for ledger in shared if ledger is not None]
@@ -81,5 +81,5 @@ async def test_a_pause_in_one_process_holds_the_others() -> None:
 
 
 async def test_sqlite_has_no_shared_ledger(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "bot.db") as db:
+    async with await open_database(tmp_path / "bot.db") as db:
         assert budget_ledger(db) is None

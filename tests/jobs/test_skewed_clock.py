@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from bot.simulator import Simulator
-from storage import Database
+from storage import open_database
 from tests.jobs.lease_worker import CLOCK_SHIFT, LEASE
 from tests.jobs.test_leases_multiprocess import ROOT, read_log, submitted_by, until
 from tests.storage.backends import postgres_schema, skip_without_postgres
@@ -44,7 +44,7 @@ async def test_a_process_whose_clock_runs_ahead_does_not_take_a_live_job(
     simulator.scenario.update(check_media=False, hang=True)  # the job keeps running
     live_log, ahead_log = tmp_path / "live.jsonl", tmp_path / "ahead.jsonl"
     async with postgres_schema() as url:
-        db = await Database.open(url)  # migrated once, before the workers start
+        db = await open_database(url)  # migrated once, before the workers start
         procs: list[asyncio.subprocess.Process] = []
         try:
             live = await worker(url, simulator.base_url, 0, 1, live_log, 0)

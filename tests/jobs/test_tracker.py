@@ -15,7 +15,7 @@ from bot.media.assets import checked_download
 from bot.providers.base import CharacterRequest
 from bot.providers.toapis import ToapisClient
 from bot.simulator.tasks import new_character
-from storage import CharacterRepository, Database, JobRepository
+from storage import CharacterRepository, JobRepository, open_database
 
 FAST = TrackerTimings(poll_interval=0.03, timeout=30, slow_poll_interval=0.05)
 
@@ -66,7 +66,7 @@ class Harness:
         self.closers: list[Callable[[], Awaitable[None]]] = []
 
     async def tracker(self, listener: Recorder, timings: TrackerTimings = FAST) -> JobTracker:
-        db = await Database.open(self.path)
+        db = await open_database(self.path)
         client = ToapisClient(self.simulator.base_url, self.simulator.scenario.api_key)
         tracker = JobTracker(
             client,

@@ -55,7 +55,7 @@ async def postgres_schema() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def database_target(backend: str, tmp_path: Path) -> AsyncIterator[Path | str]:
-    """Where `Database.open` finds a new, empty database of `backend`."""
+    """Where `open_database` finds a new, empty database of `backend`."""
     if backend == "sqlite":
         yield tmp_path / "bot.db"
         return

@@ -7,19 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from storage import Database
+from storage import Database, open_database
 from tests.storage.backends import BACKENDS, database_target
 
 
 @pytest.fixture(params=BACKENDS)
 async def db_target(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Path | str]:
-    """A new, empty database of each backend, as `Database.open` takes it."""
+    """A new, empty database of each backend, as `open_database` takes it."""
     async with database_target(str(request.param), tmp_path) as target:
         yield target
 
 
 @pytest.fixture
 async def db(db_target: Path | str) -> AsyncIterator[Database]:
-    database = await Database.open(db_target)
+    database = await open_database(db_target)
     yield database
     await database.close()

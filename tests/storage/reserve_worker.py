@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bot.domain.records import Job, NewJob, Quota, SourceKind
-from storage import Database, JobRepository
+from storage import JobRepository, open_database
 
 
 def job(guild_id: int, requester_id: int) -> NewJob:
@@ -31,7 +31,7 @@ def job(guild_id: int, requester_id: int) -> NewJob:
 
 
 async def main(url: str, start: float) -> None:
-    db = await Database.open(url, pool_size=6)
+    db = await open_database(url, pool_size=6)
     try:
         jobs = JobRepository(db)
         since = time.time() - 60

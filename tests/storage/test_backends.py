@@ -10,10 +10,17 @@ import asyncpg
 import pytest
 
 from bot.domain.records import JobState, NewCharacter, NewJob, SourceKind
-from storage import Database, JobRepository, LifecycleRepository, StorageError, UsageRepository
+from storage import (
+    Database,
+    JobRepository,
+    LifecycleRepository,
+    StorageError,
+    UsageRepository,
+    open_database,
+)
 from storage.guild_settings import GuildSettingsRepository
-from storage.migrations import SCHEMA_VERSION
-from storage.postgres import redact, schema_version, to_postgres
+from storage.postgres.database import redact, schema_version, to_postgres
+from storage.schema import SCHEMA_VERSION
 from storage.webhooks import StoredEvent, WebhookEventRepository
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
@@ -120,25 +127,25 @@ async def test_postgres_schema_with_other_tables_is_refused() -> None:
         await conn.execute("CREATE TABLE notes (body TEXT)")
         await conn.close()
         with pytest.raises(StorageError, match="do not belong to this bot"):
-            await Database.open(url)
+            await open_database(url)
         assert await schema_version(url) is None
 
 
 async def test_postgres_from_newer_bot_is_refused() -> None:
     skip_without_postgres()
     async with postgres_schema() as url:
-        await (await Database.open(url)).close()
+        await (await open_database(url)).close()
         assert await schema_version(url) == SCHEMA_VERSION
         conn = await asyncpg.connect(url)
         await conn.execute("UPDATE bot_schema SET version = version + 1")
         await conn.close()
         with pytest.raises(StorageError, match="newer version of the bot"):
-            await Database.open(url)
+            await open_database(url)
 
 
 async def test_postgres_plans_each_statement_with_its_parameters() -> None:
     skip_without_postgres()
-    async with postgres_schema() as url, await Database.open(url) as db:
+    async with postgres_schema() as url, await open_database(url) as db:
         row = await db.fetchone("SELECT current_setting('plan_cache_mode') AS mode")
         assert row is not None and row["mode"] == "force_custom_plan"
         row = await db.fetchone("SELECT current_schema() AS name")
@@ -148,7 +155,7 @@ async def test_postgres_plans_each_statement_with_its_parameters() -> None:
 async def test_several_processes_open_and_migrate_postgres_at_once() -> None:
     skip_without_postgres()
     async with postgres_schema() as url:
-        opened = await asyncio.gather(*(Database.open(url, pool_size=2) for _ in range(4)))
+        opened = await asyncio.gather(*(open_database(url, pool_size=2) for _ in range(4)))
         try:
             ids = await asyncio.gather(
                 *(JobRepository(db).create(job(1, n)) for n, db in enumerate(opened))
@@ -162,4 +169,4 @@ async def test_several_processes_open_and_migrate_postgres_at_once() -> None:
 
 async def test_unreachable_postgres_says_where() -> None:
     with pytest.raises(StorageError, match=r"postgresql://bot:\*\*\*@127.0.0.1:1/x"):
-        await Database.open("postgresql://bot:pw@127.0.0.1:1/x")
+        await open_database("postgresql://bot:pw@127.0.0.1:1/x")

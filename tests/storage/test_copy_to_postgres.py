@@ -16,6 +16,7 @@ from storage import (
     StateRepository,
     StorageError,
     UsageRepository,
+    open_database,
 )
 from storage import characters as characters_module
 from storage.copy_to_postgres import copy_sqlite_to_postgres
@@ -44,7 +45,7 @@ def new_job(guild_id: int, n: int) -> NewJob:
 async def seed(path: Path) -> None:
     """Every table gets rows: jobs in several states, characters (shared by two jobs),
     settings, state, webhook events, a guild the bot left."""
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         jobs = JobRepository(db)
         for guild in GUILDS:
             for n in range(6):
@@ -106,7 +107,7 @@ async def test_seeded_database_round_trips(tmp_path: Path, monkeypatch: pytest.M
     skip_without_postgres()
     path = tmp_path / "bot.sqlite3"
     await seed(path)
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         before = await snapshot(db)
     assert before["substring 1"] and before["search 1"] and before["job 3"]
     async with postgres_schema() as url:
@@ -114,7 +115,7 @@ async def test_seeded_database_round_trips(tmp_path: Path, monkeypatch: pytest.M
         assert copied["jobs"] == 12 and copied["characters"] == 6
         assert copied["job_characters"] == 2 and copied["character_counts"] == 2
         assert set(copied) >= {"bot_state", "guild_settings", "webhook_events", "guild_presence"}
-        async with await Database.open(url) as pg:
+        async with await open_database(url) as pg:
             assert await snapshot(pg) == before
             # The search twin was filled by its trigger as the characters were copied.
             twins = await pg.fetchone("SELECT count(*) FROM character_keys")

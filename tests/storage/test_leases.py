@@ -6,7 +6,7 @@ import asyncio
 from dataclasses import replace
 
 from bot.domain.records import JobState, SourceKind
-from storage import Database, JobRepository
+from storage import Database, JobRepository, open_database
 from storage.jobs import INTERRUPTED_PREPARING
 from tests.storage.test_storage import new_job
 
@@ -84,8 +84,8 @@ async def test_only_orphaned_submissions_are_interrupted(db: Database) -> None:
 
 async def test_concurrent_claims_never_share_a_job(db_target: object) -> None:
     """Two processes (two pools) claiming at once split the jobs between them."""
-    first = await Database.open(db_target)  # type: ignore[arg-type]
-    second = await Database.open(db_target)  # type: ignore[arg-type]
+    first = await open_database(db_target)  # type: ignore[arg-type]
+    second = await open_database(db_target)  # type: ignore[arg-type]
     try:
         jobs_a, jobs_b = JobRepository(first), JobRepository(second)
         ids = [(await jobs_a.create(new_job(), state=JobState.WAITING)).id for _ in range(40)]

@@ -12,7 +12,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from bot.domain.records import Job, JobKind, JobState, LimitHit, Quota
-from storage import Database, JobRepository
+from storage import Database, JobRepository, open_database
 from tests.storage.backends import postgres_schema, skip_without_postgres
 from tests.storage.test_storage import new_job
 
@@ -86,7 +86,7 @@ async def test_a_retry_replaces_its_unknown_job_once(db: Database) -> None:
 async def test_two_processes_on_postgresql_never_pass_a_limit_together() -> None:
     skip_without_postgres()
     async with postgres_schema() as url:
-        db = await Database.open(url)  # migrated once, before the workers start
+        db = await open_database(url)  # migrated once, before the workers start
         await db.close()
         start = time.time() + 2.0
         workers = [
@@ -104,7 +104,7 @@ async def test_two_processes_on_postgresql_never_pass_a_limit_together() -> None
         # then 6 by members of six servers each under a cap of 5 over every server.
         assert sum(m["member"] for m in made_by) == 2
         assert sum(m["capped"] for m in made_by) == 3
-        db = await Database.open(url)
+        db = await open_database(url)
         try:
             assert len(await JobRepository(db).in_flight()) == 5
         finally:

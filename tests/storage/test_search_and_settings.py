@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from bot.domain.records import Character, NewCharacter
-from storage import CharacterRepository, Database
+from storage import CharacterRepository, Database, open_database
 from storage import characters as characters_module
-from storage import postgres as postgres_module
 from storage.characters import SMALL_GUILD, insert_character
 from storage.guild_settings import GuildSettingsRepository
-from storage.migrations import APPLICATION_ID, MIGRATIONS, split_statements
+from storage.postgres import database as postgres_module
+from storage.schema import APPLICATION_ID
+from storage.sqlite.migrations import MIGRATIONS, split_statements
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 GUILD = 1
@@ -249,7 +250,7 @@ async def test_migration_indexes_existing_characters(tmp_path: Path) -> None:
     conn.execute("PRAGMA user_version = 2")
     conn.close()
 
-    async with await Database.open(path) as db:
+    async with await open_database(path) as db:
         repo = CharacterRepository(db)
         assert names(await repo.search(1, "cient")) == ["Ancient One"]
         assert await repo.count_for_guild(1) == 1
@@ -260,11 +261,11 @@ async def test_postgres_migration_fills_the_search_twin(monkeypatch: pytest.Monk
     skip_without_postgres()
     async with postgres_schema() as url:
         monkeypatch.setattr(postgres_module, "SCHEMA_VERSION", 13)
-        async with await Database.open(url) as db:  # the schema before the twin table
+        async with await open_database(url) as db:  # the schema before the twin table
             await Library(db).add("Ancient One", "ancient")
         monkeypatch.undo()
         monkeypatch.setattr(characters_module, "SMALL_GUILD", 0)
-        async with await Database.open(url) as db:
+        async with await open_database(url) as db:
             repo = CharacterRepository(db)
             assert names(await repo.search(GUILD, "cient")) == ["Ancient One"]
             assert names(await repo.search(GUILD, "@ncien")) == ["Ancient One"]

@@ -19,8 +19,10 @@ from storage import (
     NotFoundError,
     StateRepository,
     StorageError,
+    open_database,
 )
-from storage.migrations import APPLICATION_ID, MIGRATIONS, split_statements
+from storage.schema import APPLICATION_ID
+from storage.sqlite.migrations import MIGRATIONS, split_statements
 
 
 class Clock:
@@ -134,7 +136,7 @@ def schema_of(path: Path) -> list[tuple[str, str]]:
 
 async def test_open_creates_folder_and_migrates_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "data" / "nested" / "bot.db"
-    db = await Database.open(str(path))
+    db = await open_database(str(path))
     await db.close()
     app, version, tables = read_header(path)
     assert app == APPLICATION_ID
@@ -144,12 +146,12 @@ async def test_open_creates_folder_and_migrates_empty_file(tmp_path: Path) -> No
 
 async def test_reopening_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    db = await Database.open(path)
+    db = await open_database(path)
     job = await JobRepository(db).create(new_job())
     await db.close()
     schema_before = schema_of(path)
 
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         assert await JobRepository(db).get(job.id) == job
     finally:
@@ -159,7 +161,7 @@ async def test_reopening_changes_nothing_and_keeps_data(tmp_path: Path) -> None:
 
 
 async def test_wal_is_on_for_sqlite(tmp_path: Path) -> None:
-    async with await Database.open(tmp_path / "bot.db") as db:
+    async with await open_database(tmp_path / "bot.db") as db:
         row = await db.fetchone("PRAGMA journal_mode")
     assert row is not None and row[0] == "wal"
 
@@ -176,7 +178,7 @@ async def test_not_a_sqlite_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "notes.db"
     path.write_text("these are my notes, not a database\n" * 10)
     with pytest.raises(StorageError, match="not a SQLite database") as info:
-        await Database.open(path)
+        await open_database(path)
     assert str(path) in str(info.value)
     assert path.read_text().startswith("these are my notes")
 
@@ -188,19 +190,19 @@ async def test_foreign_sqlite_database_is_refused_and_left_alone(tmp_path: Path)
     conn.commit()
     conn.close()
     with pytest.raises(StorageError, match="does not belong to this bot") as info:
-        await Database.open(path)
+        await open_database(path)
     assert str(path) in str(info.value)
     assert read_header(path) == (0, 0, ["notes"])
 
 
 async def test_database_from_newer_bot_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "bot.db"
-    await (await Database.open(path)).close()
+    await (await open_database(path)).close()
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
     conn.close()
     with pytest.raises(StorageError, match="written by a newer version of the bot"):
-        await Database.open(path)
+        await open_database(path)
 
 
 async def test_parent_that_is_a_file_is_refused(tmp_path: Path) -> None:
@@ -208,7 +210,7 @@ async def test_parent_that_is_a_file_is_refused(tmp_path: Path) -> None:
     blocker.write_text("I am a file")
     path = blocker / "bot.db"
     with pytest.raises(StorageError, match="cannot open the database at") as info:
-        await Database.open(path)
+        await open_database(path)
     assert str(path) in str(info.value)
 
 
@@ -289,7 +291,7 @@ async def test_missing_job(jobs: JobRepository) -> None:
 
 async def test_interrupted_submissions_become_unknown(db_target: Path | str) -> None:
     path = db_target
-    db = await Database.open(path)
+    db = await open_database(path)
     repo = JobRepository(db)
     first = await repo.create(new_job())
     sent = await repo.create(new_job())
@@ -297,7 +299,7 @@ async def test_interrupted_submissions_become_unknown(db_target: Path | str) -> 
     second = await repo.create(new_job())
     await db.close()  # the bot "crashes" with two jobs still submitting
 
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         repo = JobRepository(db)
         interrupted = await repo.mark_interrupted_submissions()
@@ -481,7 +483,7 @@ async def test_rename_and_delete(
 
 
 async def test_closed_database_says_so(db_target: Path | str) -> None:
-    db = await Database.open(db_target)
+    db = await open_database(db_target)
     await db.close()
     await db.close()
     with pytest.raises(StorageError, match="closed"):
@@ -490,13 +492,13 @@ async def test_closed_database_says_so(db_target: Path | str) -> None:
 
 async def test_bot_state_survives_reopening(db_target: Path | str) -> None:
     path = db_target
-    db = await Database.open(path)
+    db = await open_database(path)
     state = StateRepository(db)
     assert await state.get("commands_hash") is None
     await state.set("commands_hash", "abc")
     await state.set("commands_hash", "def")
     await db.close()
-    db = await Database.open(path)
+    db = await open_database(path)
     try:
         assert await StateRepository(db).get("commands_hash") == "def"
     finally:

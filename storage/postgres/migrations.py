@@ -1,4 +1,4 @@
-"""The PostgreSQL schema: one script per version, the same numbers as `storage.migrations`.
+"""The PostgreSQL schema: one script per version, the same numbers as `storage.sqlite.migrations`.
 
 Script *n* here makes the same tables, columns and indexes as SQLite's script *n*, in
 PostgreSQL's words: ids are BIGINT identities (Discord ids need 64 bits), times DOUBLE
@@ -10,7 +10,7 @@ Scripts are never edited once released: add a new entry to both lists instead.
 
 from __future__ import annotations
 
-from storage.migrations import MIGRATIONS
+from storage.schema import SCHEMA_VERSION
 
 PG_MIGRATIONS: list[str] = [
     # 1: jobs and characters.
@@ -169,7 +169,7 @@ PG_MIGRATIONS: list[str] = [
     """,
     # 12: request budgets shared by every process: the stamps of recent grants, pauses
     # after a 429, and one function that admits a request under all of a budget's windows
-    # (see `storage.budget_ledger`; SQLite has one process and no twin tables).
+    # (see `storage.postgres.budget_ledger`; SQLite has one process and no twin tables).
     """
     CREATE TABLE budget_grants (
         name       TEXT             NOT NULL,
@@ -227,7 +227,7 @@ PG_MIGRATIONS: list[str] = [
     """,
     # 14: substring search in large servers. A narrow twin of the keys, kept by triggers
     # (deleted with its character), with one trigram index on both keys together that
-    # also knows each id's block of 16,384 (`storage.pg_search`): a search looks among
+    # also knows each id's block of 16,384 (`storage.postgres.search`): a search looks among
     # the newest blocks first, and rechecks its candidates in small rows (about a
     # hundred a page) rather than in the wide characters table. It replaces the trigram
     # indexes of the characters table; SQLite's FTS5 table plays this part there.
@@ -274,4 +274,4 @@ PG_MIGRATIONS: list[str] = [
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.
-assert len(PG_MIGRATIONS) == len(MIGRATIONS), "add the PostgreSQL twin of every migration"
+assert len(PG_MIGRATIONS) == SCHEMA_VERSION, "add the PostgreSQL twin of every migration"

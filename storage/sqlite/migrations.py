@@ -2,17 +2,17 @@
 
 Each entry of :data:`MIGRATIONS` is one SQL script; migration *n* (1-based) moves a
 database from ``user_version = n - 1`` to ``user_version = n``. Scripts are never
-edited once released: add a new entry instead. Every file we create also carries
-:data:`APPLICATION_ID` in its header so that we can tell our databases from other
-SQLite files.
+edited once released: add a new entry instead (and its PostgreSQL twin, and raise
+`storage.schema.SCHEMA_VERSION`). Every file we create also carries
+`storage.schema.APPLICATION_ID` in its header so that we can tell our databases from
+other SQLite files.
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-# "Sora" in ASCII: written to the header of every database this bot creates.
-APPLICATION_ID = 0x536F7261
+from storage.schema import SCHEMA_VERSION
 
 MIGRATIONS: list[str] = [
     # 1: jobs and characters.
@@ -184,7 +184,7 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN lease_until REAL NULL;
     CREATE INDEX jobs_owner ON jobs (owner);
     """,
-    # 12: request budgets shared by every process (`storage.budget_ledger`): PostgreSQL
+    # 12: request budgets shared by every process (`storage.postgres.budget_ledger`): PostgreSQL
     # only, as a SQLite file has one process, which keeps its budgets in memory.
     "",
     # 13: library search in large servers. Prefix search lists matches by key, then id:
@@ -213,8 +213,8 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-# The schema version this code writes and understands.
-SCHEMA_VERSION = len(MIGRATIONS)
+# One script per version.
+assert len(MIGRATIONS) == SCHEMA_VERSION, "a new migration raises storage.schema.SCHEMA_VERSION"
 
 
 def split_statements(script: str) -> list[str]:
@@ -229,21 +229,3 @@ def split_statements(script: str) -> list[str]:
     if current.strip():
         raise ValueError(f"SQL script ends with an unfinished statement: {current.strip()!r}")
     return statements
-
-
-def incompatibility(application_id: int, user_version: int, has_schema: bool) -> str | None:
-    """Say why a database with this header cannot be used by this code, or None if it can.
-
-    ``has_schema`` tells whether the file already holds tables, indexes, views or
-    triggers. An empty file (no application id, version 0, no schema) is ours to fill.
-    """
-    if application_id not in (0, APPLICATION_ID) or (
-        application_id == 0 and (user_version != 0 or has_schema)
-    ):
-        return "is a SQLite database that does not belong to this bot"
-    if user_version > SCHEMA_VERSION:
-        return (
-            f"was written by a newer version of the bot (schema version {user_version}, "
-            f"this version knows up to {SCHEMA_VERSION})"
-        )
-    return None

@@ -24,7 +24,7 @@ import asyncpg
 
 from bot.stopping import cancel_and_wait
 from storage.database import Database, StorageError
-from storage.postgres import PostgresDatabase
+from storage.postgres.database import PostgresDatabase
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from storage.database import Database, Outcome, Params, Row, Session, StorageError
-from storage.migrations import APPLICATION_ID, SCHEMA_VERSION, incompatibility
-from storage.pg_migrations import PG_MIGRATIONS
+from storage.postgres.migrations import PG_MIGRATIONS
+from storage.schema import APPLICATION_ID, SCHEMA_VERSION, incompatibility
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +107,12 @@ class PostgresSession(Session):
 
 
 class PostgresDatabase(Database):
-    """A PostgreSQL database shared by any number of processes. Use `Database.open`."""
+    """A PostgreSQL database shared by any number of processes. Use `storage.open_database`."""
 
     dialect = "postgresql"
 
     def __init__(self, pool: Any, url: str) -> None:
-        """Wrap an open pool (use `Database.open` instead)."""
+        """Wrap an open pool (use `storage.open_database` instead)."""
         self._pool = pool
         self._url = url
         self._closed = False

@@ -1,0 +1,1 @@
+"""The SQLite engine: one file, one bot process (migrations, search, backup)."""
