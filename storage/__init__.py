@@ -10,8 +10,8 @@ repositories at the top talk to the engine-neutral `storage.database.Database`;
 from storage.characters import CharacterRepository
 from storage.database import Database, NotFoundError, StorageError
 from storage.jobs import JobRepository
-from storage.lifecycle import LifecycleRepository
 from storage.opener import open_database
+from storage.retention import RetentionRepository
 from storage.state import StateRepository
 from storage.usage import UsageRepository
 
@@ -19,8 +19,8 @@ __all__ = [
     "CharacterRepository",
     "Database",
     "JobRepository",
-    "LifecycleRepository",
     "NotFoundError",
+    "RetentionRepository",
     "StateRepository",
     "StorageError",
     "UsageRepository",

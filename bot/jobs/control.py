@@ -17,7 +17,8 @@ from bot.domain.changes import JOB_OUTCOME, ChangePublisher
 from bot.domain.records import Job, JobState
 from bot.jobs.line import SubmitLine
 from bot.jobs.timings import TrackerTimings
-from bot.providers.base import CharacterProvider, Task
+from bot.providers.base import Task
+from bot.providers.interface import CharacterProvider
 from bot.stopping import cancel_and_wait
 from storage import JobRepository
 

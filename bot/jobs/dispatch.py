@@ -17,7 +17,8 @@ from bot.jobs.line import HOLD_NOTES, SubmitLine
 from bot.jobs.submission import request_of, send_and_record
 from bot.jobs.timings import TrackerTimings
 from bot.net.rate_budget import Budget, prepaid
-from bot.providers.base import CharacterProvider, CharacterRequest
+from bot.providers.base import CharacterRequest
+from bot.providers.interface import CharacterProvider
 from bot.providers.video import VideoRequest
 from storage import JobRepository
 

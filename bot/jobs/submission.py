@@ -12,7 +12,6 @@ from bot.jobs.results import stored_now
 from bot.jobs.timings import TrackerTimings, submit_backoff
 from bot.providers.base import (
     AuthenticationError,
-    CharacterProvider,
     CharacterRequest,
     PaymentRequiredError,
     ProviderError,
@@ -21,6 +20,7 @@ from bot.providers.base import (
     SubmissionUncertainError,
     TaskStatus,
 )
+from bot.providers.interface import CharacterProvider
 from bot.providers.video import VideoRequest, is_video_request
 from storage import JobRepository
 

@@ -33,7 +33,8 @@ from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings
 from bot.media.assets import AssetDownload, checked_download
 from bot.net.rate_budget import TIERS, AccountBudgets
-from bot.providers.base import CharacterProvider, CharacterRequest
+from bot.providers.base import CharacterRequest
+from bot.providers.interface import CharacterProvider
 from bot.providers.video import VideoRequest
 from bot.stopping import cancel_and_wait, wait_until_done
 from storage import CharacterRepository, JobRepository

@@ -57,7 +57,7 @@ from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open
 from bot.media.reader import CheckedReader
 from bot.media.workers import LineWatcher, MediaWorkers
 from bot.net.egress_proxy import EgressProxy
-from bot.providers.base import CharacterProvider
+from bot.providers.interface import CharacterProvider
 
 CLIP_NAME = "clip.mp4"
 UPLOADABLE_SUFFIXES = (".mp4", ".webm", ".mov")

@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from storage import LifecycleRepository
+from storage import RetentionRepository
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class DataLifecycle:
 
     def __init__(
         self,
-        repository: LifecycleRepository,
+        repository: RetentionRepository,
         *,
         guild_days: float,
         job_days: float,

@@ -1,22 +1,16 @@
-"""The character-provider interface: what any character service must offer.
+"""What a character service answers and how it refuses: tasks, requests and errors.
 
-toapis is the first implementation (`bot.providers.toapis`). Another service that offers the same
-character API becomes a new module implementing `CharacterProvider`; nothing else changes.
-Models are tolerant: unknown fields are ignored and optional fields may be missing, as
-`docs/toapis.md` asks for the fields it marks unconfirmed.
+The interface itself is `bot.providers.interface.CharacterProvider`. Models are tolerant:
+unknown fields are ignored and optional fields may be missing, as `docs/toapis.md` asks for
+the fields it marks unconfirmed.
 """
 
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-if TYPE_CHECKING:
-    from bot.providers.models import ModelAvailability
-    from bot.providers.video import VideoRequest
 
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro", "sora-2-vip")
 DEFAULT_MODEL = "sora-2"
@@ -278,43 +272,3 @@ class UploadRejectedError(ProviderError):
             if detail
             else "The video service refused the upload."
         )
-
-
-@runtime_checkable
-class CharacterProvider(Protocol):
-    """A service that turns a video moment into characters."""
-
-    name: str
-
-    @property
-    def models(self) -> ModelAvailability:
-        """Models the service refused recently (checked before anything is sent)."""
-        ...
-
-    async def create_character(self, request: CharacterRequest) -> Task:
-        """Submit a character-creation task and return it as first answered.
-
-        Raises `ModelUnavailableError` without a request when the model was refused
-        recently, and when the service says the model is gone.
-        """
-        ...
-
-    async def get_task(self, task_id: str) -> Task:
-        """Return the task's current state."""
-        ...
-
-    async def create_video(self, request: VideoRequest) -> Task:
-        """Submit a video-generation task (characters named as `@username` in the prompt)."""
-        ...
-
-    async def get_video_task(self, task_id: str) -> Task:
-        """Return a video task's current state (the general task page)."""
-        ...
-
-    async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:
-        """Host a local video file at a public URL the service can read."""
-        ...
-
-    async def aclose(self) -> None:
-        """Release connections."""
-        ...

@@ -68,7 +68,7 @@ def env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
 
 
 class ToapisClient:
-    """Talks to toapis; implements `bot.providers.base.CharacterProvider`."""
+    """Talks to toapis; implements `bot.providers.interface.CharacterProvider`."""
 
     name = "toapis"
 

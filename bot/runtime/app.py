@@ -17,7 +17,7 @@ from discord.ext import commands
 
 from bot.http.server import ServiceServer
 from bot.metrics import DiscordRateLimits
-from bot.providers.base import CharacterProvider
+from bot.providers.interface import CharacterProvider
 from bot.runtime.config import Settings
 from bot.runtime.container import Core, open_core
 from bot.runtime.heartbeat import Heartbeat

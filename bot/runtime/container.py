@@ -17,14 +17,14 @@ from bot.policy.guild_settings import SettingsService
 from bot.policy.owner_controls import OwnerControls
 from bot.policy.retention import DataLifecycle
 from bot.policy.spending_limits import SpendingLimits
-from bot.providers.base import CharacterProvider
+from bot.providers.interface import CharacterProvider
 from bot.providers.toapis import ToapisClient
 from bot.runtime.config import Settings
 from storage import (
     CharacterRepository,
     Database,
     JobRepository,
-    LifecycleRepository,
+    RetentionRepository,
     StateRepository,
     open_database,
 )
@@ -223,7 +223,7 @@ async def open_core(
         WebhookEventRepository(database),
         intake,
         DataLifecycle(
-            LifecycleRepository(database),
+            RetentionRepository(database),
             guild_days=settings.guild_retention_days,
             job_days=settings.job_retention_days,
         ),

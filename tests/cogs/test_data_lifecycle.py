@@ -269,7 +269,7 @@ async def test_a_server_left_over_30_days_ago_is_purged_when_the_bot_starts(
 ):
     import time
 
-    from storage import LifecycleRepository
+    from storage import RetentionRepository
 
     settings = bot_settings(tmp_path, fake_discord, simulator)
     first = await start_bot(settings, fake_discord)
@@ -277,7 +277,7 @@ async def test_a_server_left_over_30_days_ago_is_purged_when_the_bot_starts(
     await first.bot.close()
     db = await open_database(settings.database_path)
     try:
-        await LifecycleRepository(db).mark_left([OTHER_GUILD_ID], time.time() - 31 * DAY)
+        await RetentionRepository(db).mark_left([OTHER_GUILD_ID], time.time() - 31 * DAY)
     finally:
         await db.close()
 

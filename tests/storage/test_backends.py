@@ -13,7 +13,7 @@ from bot.domain.records import JobState, NewCharacter, NewJob, SourceKind
 from storage import (
     Database,
     JobRepository,
-    LifecycleRepository,
+    RetentionRepository,
     StorageError,
     UsageRepository,
     open_database,
@@ -62,7 +62,7 @@ async def test_webhook_events_are_acted_on_once(db: Database) -> None:
     assert await events.last_received() is not None
     # Handled events go after the retention period; one not applied yet stays.
     await events.receive("evt_2", "generation.completed", "task-2", said)
-    lifecycle = LifecycleRepository(db)
+    lifecycle = RetentionRepository(db)
     assert await lifecycle.prune_webhook_events(time.time() - 60) == 0
     assert await lifecycle.prune_webhook_events(time.time() + 60) == 1
     assert [e.event_id for e in await events.unhandled()] == ["evt_2"]
@@ -80,7 +80,7 @@ async def test_usage_counts_accepted_and_failed_jobs(db: Database) -> None:
 
 
 async def test_guild_presence_purge_and_forgetting(db: Database) -> None:
-    lifecycle = LifecycleRepository(db)
+    lifecycle = RetentionRepository(db)
     jobs = JobRepository(db)
     done = await jobs.create(job(1, 7))
     await jobs.complete(done.id, [character(1, "ch_1")])

@@ -12,7 +12,7 @@ from storage import (
     CharacterRepository,
     Database,
     JobRepository,
-    LifecycleRepository,
+    RetentionRepository,
     StateRepository,
     StorageError,
     UsageRepository,
@@ -76,7 +76,7 @@ async def seed(path: Path) -> None:
         await events.receive("evt_1", "generation.completed", "task-1-2", '{"id": "task-1-2"}')
         await events.handled("evt_1")
         await events.receive("evt_2", "generation.failed", "task-1-3", '{"id": "task-1-3"}')
-        await LifecycleRepository(db).mark_left([GUILDS[1]], 123.0)
+        await RetentionRepository(db).mark_left([GUILDS[1]], 123.0)
 
 
 async def snapshot(db: Database) -> dict[str, object]:
@@ -89,8 +89,8 @@ async def snapshot(db: Database) -> dict[str, object]:
         "usage": await UsageRepository(db).since(0.0),
         "settings": await GuildSettingsRepository(db).get_all(1),
         "state": await StateRepository(db).get("commands_hash"),
-        "left": await LifecycleRepository(db).left_at(GUILDS[1]),
-        "known": await LifecycleRepository(db).known_guilds(),
+        "left": await RetentionRepository(db).left_at(GUILDS[1]),
+        "known": await RetentionRepository(db).known_guilds(),
     }
     for guild in GUILDS:
         out[f"jobs {guild}"] = await jobs.list_for_guild(guild, limit=100)

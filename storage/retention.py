@@ -15,7 +15,7 @@ _FINAL = ", ".join(f"'{state.value}'" for state in sorted(FINAL_STATES))
 _GUILD_TABLES = ("characters", "jobs", "guild_settings", "character_counts", "guild_presence")
 
 
-class LifecycleRepository:
+class RetentionRepository:
     """Presence of the bot in each guild, purges, and forgetting a member."""
 
     def __init__(self, db: Database) -> None:
