@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs._components import CHARACTER_ID, Guarded, Named
+from cogs.shared.components import CHARACTER_ID, Guarded, Named
 
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog

@@ -25,12 +25,12 @@ from cogs.character._flow import (
 from cogs.character._forget import ask_forget_me
 from cogs.character._jobs import CancelButton, show_jobs
 from cogs.character._library import Library
-from cogs.character._limits import refuse_if_limited
 from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
 from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
 from cogs.character._writes import DiscordWrites
+from cogs.shared.limits import refuse_if_limited
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot

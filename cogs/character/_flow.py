@@ -23,11 +23,11 @@ from bot.media.orders import (
     resolve,
 )
 from bot.providers.base import CharacterRequest, ProviderError
-from cogs.character._limits import limited, reserve
-from cogs.character._render import Rendered, progress_bar
-from cogs.character._replies import InteractionReplies
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
+from cogs.shared.limits import limited, reserve
+from cogs.shared.render import Rendered, progress_bar
+from cogs.shared.replies import InteractionReplies
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot

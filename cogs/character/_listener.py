@@ -17,7 +17,9 @@ from bot import metrics
 from bot.domain.records import Character, Job, JobState
 from bot.jobs.line import Place
 from cogs.character._buttons import card_view, retry_view
-from cogs.character._render import (
+from cogs.character._updater import MessageUpdater
+from cogs.character._writes import DiscordWrites
+from cogs.shared.render import (
     Rendered,
     render_card,
     render_failure,
@@ -26,9 +28,7 @@ from cogs.character._render import (
     render_progress,
     render_unknown,
 )
-from cogs.character._replies import InteractionReplies
-from cogs.character._updater import MessageUpdater
-from cogs.character._writes import DiscordWrites
+from cogs.shared.replies import InteractionReplies
 from storage import CharacterRepository
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,9 @@ from bot.media.errors import MediaError
 from bot.media.orders import AttachmentInfo, CreateOrder, OrderError, resolve
 from bot.media.scoring import Window
 from bot.media.suggestions import Suggester, Suggestion
-from cogs._components import Guarded, Named
 from cogs.character._flow import CreateFlow, SourceSpec
-from cogs.character._limits import limited
+from cogs.shared.components import Guarded, Named
+from cogs.shared.limits import limited
 
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog

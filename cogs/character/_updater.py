@@ -8,7 +8,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from bot.stopping import cancel_and_wait
-from cogs.character._render import Rendered
+from cogs.shared.render import Rendered
 
 log = logging.getLogger(__name__)
 

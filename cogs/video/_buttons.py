@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs._components import CHARACTER_ID, JOB_ID, Guarded, Named
+from cogs.shared.components import CHARACTER_ID, JOB_ID, Guarded, Named
 
 if TYPE_CHECKING:
     from cogs.video._cog import VideoCog

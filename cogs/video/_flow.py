@@ -10,13 +10,13 @@ import discord
 from bot.domain.records import Job, JobKind, NewJob, SourceKind
 from bot.providers.video import VideoRequest, default_duration, duration_problem, with_mentions
 from cogs.character._flow import GUILD_ONLY, _reply_id
-from cogs.character._limits import limited, reserve
-from cogs.character._render import COLOR_WORKING, Rendered, progress_bar, video_fields
+from cogs.shared.limits import limited, reserve
+from cogs.shared.render import COLOR_WORKING, Rendered, progress_bar, video_fields
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
     from bot.runtime.container import Core
-    from cogs.character._replies import InteractionReplies
+    from cogs.shared.replies import InteractionReplies
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import discord
 from bot.domain.records import Job
 from bot.media.assets import downloaded
 from bot.media.errors import MediaError
-from cogs.character._render import COLOR_DONE, Rendered, video_fields
+from cogs.shared.render import COLOR_DONE, Rendered, video_fields
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from bot.domain.records import JobState
-from cogs._owned import FOREIGN
+from cogs.shared.owned import FOREIGN
 from tests.cogs.conftest import Running
 from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, is_card
 from tests.cogs.test_library import reply_to

@@ -9,8 +9,8 @@ import discord
 import pytest
 
 from bot.domain.records import JobKind, JobState, NewCharacter, NewJob, SourceKind
-from cogs._components import Guarded
-from cogs._owned import FOREIGN
+from cogs.shared.components import Guarded
+from cogs.shared.owned import FOREIGN
 from tests.cogs.conftest import Running
 from tests.cogs.test_bad_input import answered_after_defer
 from tests.cogs.test_character_create import create

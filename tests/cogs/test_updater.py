@@ -6,8 +6,8 @@ import asyncio
 
 import discord
 
-from cogs.character._render import Rendered
 from cogs.character._updater import MessageUpdater
+from cogs.shared.render import Rendered
 
 
 def state(text: str) -> Rendered:

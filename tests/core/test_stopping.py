@@ -16,8 +16,8 @@ import discord
 import pytest
 
 from bot.runtime.heartbeat import Heartbeat
-from cogs.character._render import Rendered
 from cogs.character._updater import MessageUpdater
+from cogs.shared.render import Rendered
 from tests.jobs.test_tracker import Harness, Recorder, new_job
 
 

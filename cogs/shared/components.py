@@ -8,8 +8,8 @@ from typing import Any, ClassVar
 
 import discord
 
-from cogs._owned import NOT_FOR_YOU, Named, refusal
 from cogs.errors import report_failure
+from cogs.shared.owned import NOT_FOR_YOU, Named, refusal
 
 CHARACTER_ID = r"(?P<cid>[A-Za-z0-9_\-]{1,80})"
 JOB_ID = r"(?P<job>\d{1,19})"
