@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING
 
 import discord
@@ -10,13 +9,10 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.providers.base import ProviderError
+from cogs.shared.failures import GENERIC, tell_user
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
-
-log = logging.getLogger(__name__)
-
-GENERIC = "Something went wrong on our side. It has been logged; please try again."
 
 
 def message_for(error: app_commands.AppCommandError) -> str:
@@ -55,35 +51,6 @@ class ErrorHandler(commands.Cog):
     ) -> None:
         """Log unexpected errors; tell the user something short and useful."""
         await tell_user(interaction, message_for(error), getattr(error, "original", error))
-
-
-async def report_failure(interaction: discord.Interaction, error: Exception) -> None:
-    """For modals, views and buttons (outside the command tree): the same treatment."""
-    if isinstance(error, ProviderError):
-        text = error.user_message
-    elif isinstance(error, discord.Forbidden):
-        text = "I don't have permission to do that in this channel."
-    else:
-        text = GENERIC
-    await tell_user(interaction, text, error)
-
-
-async def tell_user(interaction: discord.Interaction, text: str, error: BaseException) -> None:
-    """Log what was unexpected, remove a hanging "thinking…" reply, answer privately."""
-    if text == GENERIC:
-        name = interaction.command.qualified_name if interaction.command else "component"
-        log.error("%s failed", name, exc_info=error)
-    try:
-        deferred = discord.InteractionResponseType.deferred_channel_message
-        if interaction.response.type == deferred:
-            # A "thinking…" placeholder would hang there forever: remove it.
-            await interaction.delete_original_response()
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
-            await interaction.response.send_message(text, ephemeral=True)
-    except discord.HTTPException as exc:
-        log.warning("could not report an error to the user: %s", exc)
 
 
 async def setup(bot: SoraBot) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import discord
 
 from bot.domain.records import Character
-from cogs.errors import report_failure
+from cogs.shared.failures import report_failure
 
 MAX_CHOICES = 25  # a select menu's limit
 NOT_OFFERED = "That is not one of the characters offered; run the command again."

@@ -16,7 +16,6 @@ from bot.media.suggestions import Suggester
 from bot.providers.base import MODELS
 from cogs.character._buttons import DYNAMIC_ITEMS
 from cogs.character._flow import (
-    GUILD_ONLY,
     CreateFlow,
     SourceSpec,
     attachment_info,
@@ -31,6 +30,7 @@ from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
 from cogs.character._writes import DiscordWrites
 from cogs.shared.limits import refuse_if_limited
+from cogs.shared.replies import GUILD_ONLY
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot

@@ -27,15 +27,13 @@ from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import Rendered, progress_bar
-from cogs.shared.replies import InteractionReplies
+from cogs.shared.replies import GUILD_ONLY, InteractionReplies, original_reply_id
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
     from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
-
-GUILD_ONLY = "Characters belong to a server: use this in a server, not in DMs."
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,7 +176,7 @@ class CreateFlow:
         # The job is stored before any media work, so it is never lost, and its reply
         # shows its place while it waits for a worker. Storing it is what holds the
         # limits: the check above only answers early.
-        reply_id = await _reply_id(interaction)
+        reply_id = await original_reply_id(interaction)
         job = await reserve(
             self.core,
             interaction,
@@ -248,14 +246,6 @@ class CreateFlow:
         """Replace the public "thinking…" reply with a private message."""
         await interaction.delete_original_response()
         await interaction.followup.send(text, ephemeral=True)
-
-
-async def _reply_id(interaction: discord.Interaction) -> int | None:
-    """The id of the deferred reply, so that a restart can still edit it (None if unknown)."""
-    try:
-        return (await interaction.original_response()).id
-    except discord.HTTPException:
-        return None
 
 
 class _LineNotice:

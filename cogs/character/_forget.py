@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.policy.retention import Forgotten
-from cogs.errors import report_failure
+from cogs.shared.failures import report_failure
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core

@@ -15,8 +15,8 @@ import discord
 
 from bot.domain.ranges import format_clock
 from bot.domain.records import Job, JobState
+from cogs.character._render import describe_source, render_cancelled
 from cogs.shared.components import JOB_ID, Guarded, Named
-from cogs.shared.render import describe_source, render_cancelled
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core

@@ -18,10 +18,10 @@ from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
-from cogs.errors import report_failure
+from cogs.character._render import render_card
+from cogs.shared.failures import report_failure
 from cogs.shared.limits import refuse_if_limited, reserve
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
-from cogs.shared.render import render_card
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core

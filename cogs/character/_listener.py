@@ -17,10 +17,7 @@ from bot import metrics
 from bot.domain.records import Character, Job, JobState
 from bot.jobs.line import Place
 from cogs.character._buttons import card_view, retry_view
-from cogs.character._updater import MessageUpdater
-from cogs.character._writes import DiscordWrites
-from cogs.shared.render import (
-    Rendered,
+from cogs.character._render import (
     render_card,
     render_failure,
     render_in_line,
@@ -28,6 +25,9 @@ from cogs.shared.render import (
     render_progress,
     render_unknown,
 )
+from cogs.character._updater import MessageUpdater
+from cogs.character._writes import DiscordWrites
+from cogs.shared.render import Rendered
 from cogs.shared.replies import InteractionReplies
 from storage import CharacterRepository
 

@@ -12,7 +12,7 @@ from bot.domain.ranges import ClipRange, RangeError
 from bot.media.orders import OrderError
 from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
-from cogs.errors import report_failure
+from cogs.shared.failures import report_failure
 
 MAX_NAME = 80
 BOTH_OR_NEITHER = "Give both start and end, or leave both empty: then I suggest a moment."

@@ -8,7 +8,7 @@ from typing import Any
 import discord
 
 from bot.domain.records import Character
-from cogs.errors import report_failure
+from cogs.shared.failures import report_failure
 
 PAGE_SIZE = 10
 

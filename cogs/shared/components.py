@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 
 import discord
 
-from cogs.errors import report_failure
+from cogs.shared.failures import report_failure
 from cogs.shared.owned import NOT_FOR_YOU, Named, refusal
 
 CHARACTER_ID = r"(?P<cid>[A-Za-z0-9_\-]{1,80})"

@@ -3,6 +3,7 @@
 An interaction token can edit its reply for 15 minutes, even in a channel the bot cannot
 read; the bot token works after that (and after a restart) where the bot has access.
 Tokens are never stored or logged: this map lives and dies with the process.
+Also what every job reply starts from: the reply's id, and the answer outside a server.
 """
 
 from __future__ import annotations
@@ -13,6 +14,16 @@ import discord
 
 # Stop using a token a little before Discord does, so an edit never races its expiry.
 MARGIN = datetime.timedelta(seconds=60)
+
+GUILD_ONLY = "Characters belong to a server: use this in a server, not in DMs."
+
+
+async def original_reply_id(interaction: discord.Interaction) -> int | None:
+    """The id of the deferred reply, so that a restart can still edit it (None if unknown)."""
+    try:
+        return (await interaction.original_response()).id
+    except discord.HTTPException:
+        return None
 
 
 class InteractionReplies:

@@ -11,9 +11,10 @@ from discord.ext import commands
 
 from bot.domain.records import Character, JobKind, JobState
 from bot.providers.video import ASPECT_RATIOS
-from cogs.character._flow import GUILD_ONLY, SourceSpec
+from cogs.character._flow import SourceSpec
 from cogs.character._modals import CreateModal
 from cogs.shared.limits import refuse_if_limited
+from cogs.shared.replies import GUILD_ONLY
 from cogs.video._buttons import VIDEO_ITEMS
 from cogs.video._flow import VideoFlow, refuse
 

@@ -9,9 +9,9 @@ import discord
 
 from bot.domain.records import Job, JobKind, NewJob, SourceKind
 from bot.providers.video import VideoRequest, default_duration, duration_problem, with_mentions
-from cogs.character._flow import GUILD_ONLY, _reply_id
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import COLOR_WORKING, Rendered, progress_bar, video_fields
+from cogs.shared.replies import GUILD_ONLY, original_reply_id
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -113,7 +113,7 @@ class VideoFlow:
                 model=model,
                 provider=self.core.provider.name,
                 channel_id=interaction.channel_id,
-                message_id=await _reply_id(interaction),
+                message_id=await original_reply_id(interaction),
                 requester_id=interaction.user.id,
                 request=request.model_dump(),
                 meta=meta,

@@ -1,0 +1,242 @@
+"""Embeds for character jobs and cards: what users see. Pure functions of stored records."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+import discord
+
+from bot.domain.ranges import format_clock
+from bot.domain.records import Character, Job, JobKind, JobState, SourceKind
+from bot.jobs.line import Place
+from cogs.shared.render import (
+    COLOR_DONE,
+    COLOR_FAILED,
+    COLOR_WAITING,
+    COLOR_WORKING,
+    Rendered,
+    clean,
+    progress_bar,
+    video_fields,
+)
+
+AVATAR_NAMES = {"image/jpeg": "avatar.jpg", "image/png": "avatar.png", "image/webp": "avatar.webp"}
+
+_STATUS_WORDS = {
+    JobState.SUBMITTING: "Sending the request to toapis…",
+    JobState.WAITING: "Queued at toapis: it is busy right now, retrying automatically.",
+    JobState.QUEUED: "Waiting in the queue at toapis.",
+    JobState.IN_PROGRESS: "Extracting the character.",
+}
+
+# WAITING because toapis refused the account itself: the job keeps its place in line.
+HOLD_CODES = frozenset({"PaymentRequiredError", "AuthenticationError"})
+
+_NEXT_STEPS = {
+    "AuthenticationError": "The bot owner needs to fix the toapis key; try again later.",
+    "PaymentRequiredError": "The bot owner needs to top up the toapis account.",
+    "ModelUnavailableError": "Pick another model with the `model` option, or try again later.",
+    "RateLimitedError": "toapis is busy: try again in a minute.",
+    "ServiceUnavailableError": "toapis could not be reached: try again in a few minutes.",
+    "no_audio": "Pick a video that has sound (toapis needs an audio track).",
+    "invalid_timestamps": "Pick a range inside the video's length.",
+    "no_character": "Try a range where one character is clearly visible.",
+    "gave_up": "Try again; if it keeps happening, try another moment or model.",
+    "over_cap": "Try again after midnight UTC.",
+}
+_VIDEO_NEXT = "Try again, or change the prompt (toapis refuses some content)."
+_DEFAULT_NEXT = "Try another 1-3 s moment where one character is clearly visible, or another video."
+
+
+def describe_source(job: Job) -> str:
+    """The source as a short, safe line."""
+    ref = job.source_ref
+    if job.source_kind is SourceKind.TASK:
+        return f"earlier task `{ref}`"
+    if job.source_kind is SourceKind.ATTACHMENT:
+        return f"attachment `{clean(ref, 80)}`"
+    return clean(ref, 200)
+
+
+def describe_range(job: Job) -> str:
+    """`0:01–0:03 (2 s)`."""
+    span = round(job.range_end - job.range_start, 3)
+    return f"{format_clock(job.range_start)}–{format_clock(job.range_end)} ({span:g} s)"
+
+
+def _title(job: Job) -> str:
+    return "Making a Sora video" if job.kind is JobKind.VIDEO else "Creating a Sora character"
+
+
+def _job_fields(embed: discord.Embed, job: Job) -> discord.Embed:
+    if job.kind is JobKind.VIDEO:
+        return video_fields(embed, job)
+    embed.add_field(name="Source", value=describe_source(job), inline=False)
+    embed.add_field(name="Range", value=describe_range(job), inline=True)
+    embed.add_field(name="Model", value=job.model, inline=True)
+    return embed
+
+
+def render_progress(job: Job) -> Rendered:
+    """The live reply while the job runs."""
+    stalled = job.stalled_at is not None
+    if stalled:
+        words = (
+            "Still running at toapis: this is taking longer than usual. The card will "
+            "appear here when it is done; nothing more to do."
+        )
+    else:
+        words = _STATUS_WORDS.get(job.state, job.state.value)
+        if job.kind is JobKind.VIDEO and job.state is JobState.IN_PROGRESS:
+            words = "Generating the video (usually 1 to 5 minutes)."
+        if job.state is JobState.WAITING and job.error_code in HOLD_CODES and job.error_message:
+            words = _sentence(job.error_message)
+        elif job.state is JobState.WAITING and job.retry_at is not None:
+            at = math.ceil(job.retry_at)
+            words = (
+                "Queued at toapis: it is busy right now, retrying automatically "
+                f"<t:{at}:R> (at <t:{at}:T>)."
+            )
+    started = int(job.created_at)
+    description = f"{progress_bar(job.progress)}\n{words}\nStarted <t:{started}:R>"
+    embed = discord.Embed(
+        title=_title(job),
+        description=description,
+        colour=COLOR_WAITING if stalled else COLOR_WORKING,
+    )
+    _job_fields(embed, job)
+    if job.task_id:
+        embed.set_footer(text=f"Task {job.task_id}")
+    return Rendered(embeds=[embed])
+
+
+def place_words(place: Place) -> str:
+    """`#37 in line, about 10 s.` (and why the line is held, if it is)."""
+    words = f"#{place.number} in line, about {format_wait(place.eta)}."
+    if place.note:
+        words += f"\n{_sentence(place.note)}"
+    return words
+
+
+def format_wait(seconds: float) -> str:
+    """`10 s`, `2 min`."""
+    if seconds < 60:
+        return f"{max(1, math.ceil(seconds))} s"
+    return f"{math.ceil(seconds / 60)} min"
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def render_in_line(job: Job, place: Place) -> Rendered:
+    """The reply while the job waits in the bot's line to be sent to toapis."""
+    description = f"{progress_bar(0)}\n{place_words(place)}\nStarted <t:{int(job.created_at)}:R>"
+    embed = discord.Embed(
+        title=_title(job),
+        description=description,
+        colour=COLOR_WAITING if place.note else COLOR_WORKING,
+    )
+    _job_fields(embed, job)
+    return Rendered(embeds=[embed])
+
+
+def render_card(job: Job | None, character: Character, *, now: float | None = None) -> Rendered:
+    """The character card (`job` may be missing for very old characters)."""
+    embed = discord.Embed(
+        title=clean(character.display_name, 250) or "New character",
+        description=(
+            f"Use it in a Sora prompt: `@{character.username}`"
+            if character.username
+            else "Ready to use in Sora prompts."
+        ),
+        colour=COLOR_DONE,
+    )
+    embed.add_field(name="Username", value=f"`@{character.username}`", inline=True)
+    requester_id = job.requester_id if job else character.creator_id
+    if job is not None:
+        embed.add_field(name="Model", value=job.model, inline=True)
+        embed.add_field(name="Time taken", value=_duration(job, now), inline=True)
+        embed.add_field(name="Source", value=describe_source(job), inline=False)
+        embed.add_field(name="Range", value=describe_range(job), inline=True)
+    requester = f"<@{requester_id}>" if requester_id else "unknown"
+    embed.add_field(name="Requested by", value=requester, inline=True)
+    embed.add_field(name="Character id", value=f"`{character.character_id}`", inline=False)
+    embed.add_field(name="Task id", value=f"`{character.task_id}`", inline=False)
+    embed.timestamp = datetime.fromtimestamp(character.created_at, tz=UTC)
+    avatar = None
+    if character.avatar:
+        name = AVATAR_NAMES.get(character.avatar_mime or "", "avatar.jpg")
+        embed.set_thumbnail(url=f"attachment://{name}")
+        avatar = (name, character.avatar)
+    content = f"<@{requester_id}>" if requester_id else None
+    return Rendered(content=content, embeds=[embed], avatar=avatar)
+
+
+def render_cancelled(job: Job) -> Rendered:
+    """A job the member cancelled (before or after it was sent)."""
+    if job.task_id is None:
+        words = "Cancelled before it was sent to toapis; nothing was charged."
+    else:
+        words = (
+            "Cancelled. toapis has no cancel, so the task may still finish: if it does, "
+            "the character is kept in this server's library, without a ping."
+        )
+    embed = discord.Embed(title="Cancelled", description=words, colour=discord.Colour.dark_grey())
+    return Rendered(embeds=[_job_fields(embed, job)])
+
+
+def render_failure(job: Job) -> Rendered:
+    """Why the job failed, in plain words, and what to do next."""
+    if job.error_code == "cancelled":
+        return render_cancelled(job)
+    reason = job.error_message or "toapis could not create a character from this moment."
+    next_step = _NEXT_STEPS.get(job.error_code or "", _DEFAULT_NEXT)
+    title = "Couldn't create a character"
+    if job.kind is JobKind.VIDEO:
+        next_step = _NEXT_STEPS.get(job.error_code or "", _VIDEO_NEXT)
+        title = "Couldn't make the video"
+    embed = discord.Embed(
+        title=title,
+        description=f"{clean(reason, 1000)}\n\n**What to do next:** {next_step}",
+        colour=COLOR_FAILED,
+    )
+    _job_fields(embed, job)
+    if job.task_id:
+        embed.set_footer(text=f"Task {job.task_id}")
+    return Rendered(embeds=[embed])
+
+
+def render_unknown(job: Job) -> Rendered:
+    """A submission whose fate is unknown (the bot stopped while sending it)."""
+    interrupted = (
+        "The bot stopped while sending this request, so it is not known whether toapis received it."
+    )
+    reason = job.error_message if job.error_code == "uncertain" else interrupted
+    embed = discord.Embed(
+        title="Unknown: may or may not have been submitted",
+        description=(
+            f"{clean(reason or interrupted, 600)} It was not sent again automatically, to "
+            "avoid paying twice. If no card appears, press **Retry** to send it again (if "
+            "the first request did arrive, toapis may charge for both)."
+        ),
+        colour=COLOR_WAITING,
+    )
+    return Rendered(embeds=[_job_fields(embed, job)])
+
+
+def render_ping(job: Job, count: int) -> str:
+    """The short message that pings the requester when the card is ready."""
+    what = "Your character is" if count == 1 else f"Your {count} characters are"
+    return f"<@{job.requester_id}> {what} ready."
+
+
+def _duration(job: Job, now: float | None) -> str:
+    end = job.finished_at or now or time.time()
+    seconds = max(0, int(end - job.created_at))
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes else f"{seconds} s"
