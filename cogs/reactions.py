@@ -21,8 +21,7 @@ from discord.ext import commands
 
 from bot.media.links import is_video_file_name, is_video_link
 from bot.media.orders import find_links
-from cogs.character._buttons import CreateFromMessageButton
-from cogs.character._flow import source_from_message
+from cogs.shared.handoffs import CHARACTERS, CreateFromMessageButton
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -94,7 +93,7 @@ class AutoReact(commands.Cog):
         except discord.HTTPException:
             return
         ours = any(str(r.emoji) == EMOJI and r.me for r in message.reactions)
-        if not ours or source_from_message(message) is None:
+        if not ours or not CHARACTERS.get(self.bot).has_video(message):
             return  # only videos the bot offered, never any message someone reacts to
         self._answered[key] = None
         while len(self._answered) > ANSWERED_MEMORY:

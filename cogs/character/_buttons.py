@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from cogs.character._registry import CHARACTER_COG
 from cogs.shared.components import CHARACTER_ID, Guarded, Named
+from cogs.shared.handoffs import CreateFromMessageButton, UseInVideoButton
 
 if TYPE_CHECKING:
     from cogs.character._cog import CharacterCog
 
 
 def _cog(interaction: discord.Interaction) -> CharacterCog:
-    cog: Any = interaction.client.get_cog("CharacterCog")  # type: ignore[attr-defined]
-    assert cog is not None
-    return cog  # type: ignore[no-any-return]
+    return CHARACTER_COG.get(interaction.client)
 
 
 class RenameButton(
@@ -117,47 +117,6 @@ class AgainButton(
         await _cog(interaction).library.create_again(interaction, self.job_id)
 
 
-class CreateFromMessageButton(
-    Guarded,
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"sora:react:(?P<channel>\d{1,19}):(?P<message>\d{1,19}):(?P<user>\d{1,19})",
-):
-    """Under the reply to a reaction: opens the range form for that message's video."""
-
-    not_for_you = (
-        "This button is for the person who reacted. React to the video yourself, or "
-        "right-click it → Apps → Create Sora character."
-    )
-
-    def __init__(self, channel_id: int, message_id: int, user_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Create character",
-                emoji="🎭",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"sora:react:{channel_id}:{message_id}:{user_id}",
-            )
-        )
-        self.channel_id, self.message_id, self.user_id = channel_id, message_id, user_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> CreateFromMessageButton:
-        """Rebuild from the custom_id after a restart."""
-        return cls(int(match["channel"]), int(match["message"]), int(match["user"]))
-
-    def named(self) -> Named:
-        """A channel of this server the member can see; for the member who reacted."""
-        return Named(channel_id=self.channel_id, user_id=self.user_id)
-
-    async def act(self, interaction: discord.Interaction) -> None:
-        """The range form (only the person who reacted gets here)."""
-        await _cog(interaction).library.create_from_message(
-            interaction, self.channel_id, self.message_id
-        )
-
-
 class RetryButton(
     Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -205,8 +164,6 @@ DYNAMIC_ITEMS = (RenameButton, DeleteButton, AgainButton, CreateFromMessageButto
 def card_view(character_id: str, job_id: int | None) -> discord.ui.View:
     """The buttons under a character card."""
     view = discord.ui.View(timeout=None)
-    from cogs.video._buttons import UseInVideoButton  # the video cog's; imported late
-
     view.add_item(UseInVideoButton(character_id))
     view.add_item(RenameButton(character_id))
     view.add_item(DeleteButton(character_id))

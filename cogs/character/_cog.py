@@ -26,11 +26,13 @@ from cogs.character._jobs import CancelButton, show_jobs
 from cogs.character._library import Library
 from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
+from cogs.character._registry import CHARACTER_COG
 from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
 from cogs.character._writes import DiscordWrites
+from cogs.shared.handoffs import CHARACTERS
 from cogs.shared.limits import refuse_if_limited
-from cogs.shared.replies import GUILD_ONLY
+from cogs.shared.replies import GUILD_ONLY, InteractionReplies
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -77,13 +79,18 @@ class CharacterCog(commands.Cog):
         return self.bot.core
 
     async def cog_load(self) -> None:
-        """Start hearing about jobs; register the menu and the restart-proof buttons."""
+        """Start hearing about jobs; register the menu and the restart-proof buttons, and
+        offer the forms to the buttons and the other cogs."""
+        CHARACTER_COG.set(self.bot, self)
+        CHARACTERS.set(self.bot, self)
         self.core.listeners.add(self.job_listener)
         self.bot.tree.add_command(self.context_menu)
         self.bot.add_dynamic_items(*DYNAMIC_ITEMS, CancelButton, SuggestionButton)
 
     async def cog_unload(self) -> None:
         """Stop hearing about jobs."""
+        CHARACTER_COG.clear(self.bot)
+        CHARACTERS.clear(self.bot)
         self.bot.tree.remove_command(self.context_menu.name, type=self.context_menu.type)
         self.bot.remove_dynamic_items(*DYNAMIC_ITEMS, CancelButton, SuggestionButton)
         for task in list(self._opinions):
@@ -158,6 +165,29 @@ class CharacterCog(commands.Cog):
             return
         await interaction.response.send_modal(
             CreateModal(self.flow, source, model=await self.default_model(interaction.guild_id))
+        )
+
+    @property
+    def replies(self) -> InteractionReplies:
+        """The interaction tokens of job replies (the create flow's and the listener's)."""
+        return self.flow.replies
+
+    def has_video(self, message: discord.Message) -> bool:
+        """Whether a character can be made from the message's video (file or link)."""
+        return source_from_message(message) is not None
+
+    async def open_form_for_message(
+        self, interaction: discord.Interaction, channel_id: int, message_id: int
+    ) -> None:
+        """The range form for a message's video (the reaction's button)."""
+        await self.library.create_from_message(interaction, channel_id, message_id)
+
+    async def open_form_for_task(
+        self, interaction: discord.Interaction, task_id: str, model: str
+    ) -> None:
+        """The range form for an earlier task of this server ("Make a character from this")."""
+        await interaction.response.send_modal(
+            CreateModal(self.flow, SourceSpec(from_task=task_id), model=model)
         )
 
     async def default_model(self, guild_id: int) -> str:

@@ -27,6 +27,7 @@ from cogs.character._render import (
 )
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
+from cogs.shared.handoffs import VIDEOS
 from cogs.shared.render import Rendered
 from cogs.shared.replies import InteractionReplies
 from storage import CharacterRepository
@@ -276,15 +277,12 @@ class DiscordJobListener:
 
     async def video_ready(self, job: Job) -> None:
         """The video replaces the reply: as a file when it fits the channel, else a link."""
-        from cogs.video._buttons import video_view  # the video cog's; imported late
-        from cogs.video._result import video_result
-
         if not await self._still_shown(job):
             return
         core = getattr(self.client, "core", None)
         allow_private = bool(core and core.settings.allow_private_urls)
-        async with video_result(job, allow_private=allow_private) as rendered:
-            rendered.view = video_view(job.id)
+        videos = VIDEOS.get(self.client)
+        async with videos.finished_video(job, allow_private=allow_private) as rendered:
             await self._final(job, rendered, nonce=f"sora-v{job.id}")
 
     async def job_unknown(self, job: Job) -> None:

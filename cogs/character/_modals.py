@@ -4,7 +4,6 @@ renaming a character."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import discord
 
@@ -12,6 +11,7 @@ from bot.domain.ranges import ClipRange, RangeError
 from bot.media.orders import OrderError
 from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
+from cogs.character._registry import CHARACTER_COG
 from cogs.shared.failures import report_failure
 
 MAX_NAME = 80
@@ -61,7 +61,7 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         model = self.model.value.strip().lower() or None
         start, end = self.start.value.strip(), self.end.value.strip()
         if not start and not end:  # no range: the bot suggests one
-            cog: Any = interaction.client.get_cog("CharacterCog")  # type: ignore[attr-defined]
+            cog = CHARACTER_COG.get(interaction.client)
             await cog.suggest.start(interaction, self.source, model)
             return
         if not start or not end:

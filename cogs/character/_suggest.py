@@ -24,6 +24,7 @@ from bot.media.orders import AttachmentInfo, CreateOrder, OrderError, resolve
 from bot.media.scoring import Window
 from bot.media.suggestions import Suggester, Suggestion
 from cogs.character._flow import CreateFlow, SourceSpec
+from cogs.character._registry import CHARACTER_COG
 from cogs.shared.components import Guarded, Named
 from cogs.shared.limits import limited
 
@@ -39,9 +40,7 @@ WORKING = "Looking for the best moment (one face, speaking) in the first 10 minu
 
 
 def _cog(interaction: discord.Interaction) -> CharacterCog:
-    cog: Any = interaction.client.get_cog("CharacterCog")  # type: ignore[attr-defined]
-    assert cog is not None
-    return cog  # type: ignore[no-any-return]
+    return CHARACTER_COG.get(interaction.client)
 
 
 class SuggestFlow:

@@ -1,5 +1,6 @@
-"""Buttons that survive restarts: under a video ("Again", "Make a character from this") and
-under a character card ("Use in a video"). State lives in the custom_id."""
+"""Buttons that survive restarts: under a video ("Again", "Make a character from this");
+the one under a character card ("Use in a video") is in `cogs.shared.handoffs`. State lives
+in the custom_id."""
 
 from __future__ import annotations
 
@@ -8,16 +9,16 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from cogs.shared.components import CHARACTER_ID, JOB_ID, Guarded, Named
+from cogs.shared.components import JOB_ID, Guarded, Named
+from cogs.shared.handoffs import UseInVideoButton
+from cogs.video._registry import VIDEO_COG
 
 if TYPE_CHECKING:
     from cogs.video._cog import VideoCog
 
 
 def _cog(interaction: discord.Interaction) -> VideoCog:
-    cog: Any = interaction.client.get_cog("VideoCog")  # type: ignore[attr-defined]
-    assert cog is not None
-    return cog  # type: ignore[no-any-return]
+    return VIDEO_COG.get(interaction.client)
 
 
 class VideoAgainButton(
@@ -82,38 +83,6 @@ class CharacterFromVideoButton(
     async def act(self, interaction: discord.Interaction) -> None:
         """The range form, with the video's task as the source."""
         await _cog(interaction).character_from(interaction, self.job_id)
-
-
-class UseInVideoButton(
-    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vuse:{CHARACTER_ID}"
-):
-    """Under a character card: a form for the prompt of a video starring it."""
-
-    def __init__(self, character_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Use in a video",
-                emoji="🎥",
-                style=discord.ButtonStyle.success,
-                custom_id=f"sora:vuse:{character_id}",
-            )
-        )
-        self.character_id = character_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> UseInVideoButton:
-        """Rebuild from the custom_id after a restart."""
-        return cls(match["cid"])
-
-    def named(self) -> Named:
-        """A character of this server."""
-        return Named(character_id=self.character_id)
-
-    async def act(self, interaction: discord.Interaction) -> None:
-        """Open the prompt form."""
-        await interaction.response.send_modal(PromptModal(_cog(interaction), [self.character_id]))
 
 
 class PromptModal(discord.ui.Modal, title="Make a Sora video"):

@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.domain.records import Character, JobKind, JobState
+from bot.domain.records import Character, Job, JobKind, JobState
 from bot.providers.video import ASPECT_RATIOS
-from cogs.character._flow import SourceSpec
-from cogs.character._modals import CreateModal
+from cogs.shared.handoffs import CHARACTERS, VIDEOS
 from cogs.shared.limits import refuse_if_limited
+from cogs.shared.render import Rendered
 from cogs.shared.replies import GUILD_ONLY
-from cogs.video._buttons import VIDEO_ITEMS
+from cogs.video._buttons import VIDEO_ITEMS, PromptModal, video_view
 from cogs.video._flow import VideoFlow, refuse
+from cogs.video._registry import VIDEO_COG
+from cogs.video._result import video_result
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -39,9 +43,8 @@ class VideoCog(commands.Cog):
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
-        character_cog: Any = bot.get_cog("CharacterCog")
-        self.character_flow = character_cog.flow
-        self.flow = VideoFlow(bot, self.character_flow.replies)
+        self.characters = CHARACTERS.get(bot)  # loaded first
+        self.flow = VideoFlow(bot, self.characters.replies)
 
     @property
     def core(self) -> Core:
@@ -50,12 +53,28 @@ class VideoCog(commands.Cog):
         return self.bot.core
 
     async def cog_load(self) -> None:
-        """The restart-proof buttons."""
+        """The restart-proof buttons; offer the prompt form and finished videos."""
+        VIDEO_COG.set(self.bot, self)
+        VIDEOS.set(self.bot, self)
         self.bot.add_dynamic_items(*VIDEO_ITEMS)
 
     async def cog_unload(self) -> None:
         """Forget the buttons."""
+        VIDEO_COG.clear(self.bot)
+        VIDEOS.clear(self.bot)
         self.bot.remove_dynamic_items(*VIDEO_ITEMS)
+
+    async def open_prompt_form(self, interaction: discord.Interaction, character_id: str) -> None:
+        """The prompt form of a video starring the character ("Use in a video")."""
+        await interaction.response.send_modal(PromptModal(self, [character_id]))
+
+    @contextlib.asynccontextmanager
+    async def finished_video(self, job: Job, *, allow_private: bool) -> AsyncIterator[Rendered]:
+        """The finished video's message with its buttons (a downloaded file lives as long
+        as the `with` block)."""
+        async with video_result(job, allow_private=allow_private) as rendered:
+            rendered.view = video_view(job.id)
+            yield rendered
 
     @video.command(name="create", description="Make a Sora video starring saved characters")
     @app_commands.describe(
@@ -134,9 +153,7 @@ class VideoCog(commands.Cog):
         if await refuse_if_limited(self.core, interaction):
             return
         model = (await self.core.guild_settings.get(interaction.guild_id)).default_model
-        await interaction.response.send_modal(
-            CreateModal(self.character_flow, SourceSpec(from_task=old.task_id), model=model)
-        )
+        await self.characters.open_form_for_task(interaction, old.task_id, model)
 
 
 def _label(character: Character) -> str:
