@@ -16,8 +16,7 @@ from discord import app_commands
 
 from bot.jobs.line import SubmitLine
 from bot.policy.owner_controls import OwnerState
-from bot.policy.usage import format_report, usage_report
-from storage import UsageRepository
+from bot.policy.usage import format_report, report_from
 
 if TYPE_CHECKING:
     from bot.policy.owner_controls import OwnerControls
@@ -131,7 +130,7 @@ class OwnerCommands(app_commands.Group):
             )
             return
         assert self.bot.core is not None
-        report = await usage_report(UsageRepository(self.bot.core.database), guild)
+        report = await report_from(self.bot.core.database, guild)
         text = format_report(report)
         if len(text) > USAGE_LIMIT:
             text = text[: USAGE_LIMIT - 40] + "\n… (cut: python -m bot admin usage has it all)"

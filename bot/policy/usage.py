@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from bot.domain.records import UsageCount
 from storage import UsageRepository
+from storage.database import Database
 
 DAY = 86_400.0
 
@@ -79,6 +80,11 @@ async def usage_report(
         )
         servers[server] = (total, members)
     return UsageReport(columns, servers)
+
+
+async def report_from(database: Database, guild_id: int | None = None) -> UsageReport:
+    """The report read from `database` (for callers that do not hold a repository)."""
+    return await usage_report(UsageRepository(database), guild_id)
 
 
 def format_report(report: UsageReport) -> str:

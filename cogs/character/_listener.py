@@ -10,6 +10,7 @@ restart, or if the token is refused, edits go through the bot token
 from __future__ import annotations
 
 import logging
+from typing import Protocol
 
 import discord
 
@@ -30,11 +31,18 @@ from cogs.character._writes import DiscordWrites
 from cogs.shared.handoffs import VIDEOS
 from cogs.shared.render import Rendered
 from cogs.shared.replies import InteractionReplies
-from storage import CharacterRepository
 
 log = logging.getLogger(__name__)
 
 MENTION_REQUESTER = discord.AllowedMentions(everyone=False, roles=False, users=True)
+
+
+class JobCharacters(Protocol):
+    """The characters a job made (the core's character repository)."""
+
+    async def for_job(self, job_id: int) -> list[Character]:
+        """Every character stored for a job, oldest first."""
+        ...
 
 
 class DiscordJobListener:
@@ -43,7 +51,7 @@ class DiscordJobListener:
     def __init__(
         self,
         client: discord.Client,
-        characters: CharacterRepository,
+        characters: JobCharacters,
         *,
         min_interval: float = 3.0,
         replies: InteractionReplies | None = None,
