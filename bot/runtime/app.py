@@ -47,7 +47,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.reactions",
     "cogs.help",
     "cogs.owner",
-    "cogs.lifecycle",
+    "cogs.housekeeping",
 )
 
 
