@@ -31,7 +31,7 @@ def message_for(error: app_commands.AppCommandError) -> str:
     return GENERIC
 
 
-class ErrorHandler(commands.Cog):
+class ErrorHandlerCog(commands.Cog):
     """Installs itself as the command tree's error handler."""
 
     def __init__(self, bot: SoraBot) -> None:
@@ -55,4 +55,4 @@ class ErrorHandler(commands.Cog):
 
 async def setup(bot: SoraBot) -> None:
     """Load the extension."""
-    await bot.add_cog(ErrorHandler(bot))
+    await bot.add_cog(ErrorHandlerCog(bot))

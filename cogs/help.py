@@ -104,7 +104,7 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
     return embed
 
 
-class Help(commands.Cog):
+class HelpCog(commands.Cog):
     """The /help command."""
 
     def __init__(self, bot: SoraBot) -> None:
@@ -120,4 +120,4 @@ class Help(commands.Cog):
 
 async def setup(bot: SoraBot) -> None:
     """Load the extension."""
-    await bot.add_cog(Help(bot))
+    await bot.add_cog(HelpCog(bot))

@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 PURGE_EVERY_HOURS = 1.0
 
 
-class Lifecycle(commands.Cog):
+class HousekeepingCog(commands.Cog):
     """Gateway events to the data lifecycle, and the periodic purge."""
 
     def __init__(self, bot: SoraBot) -> None:
@@ -76,4 +76,4 @@ class Lifecycle(commands.Cog):
 
 async def setup(bot: SoraBot) -> None:
     """Load the extension."""
-    await bot.add_cog(Lifecycle(bot))
+    await bot.add_cog(HousekeepingCog(bot))

@@ -48,7 +48,7 @@ async def carries_video(message: discord.Message) -> bool:
     return False
 
 
-class AutoReact(commands.Cog):
+class AutoReactCog(commands.Cog):
     """Reacts to videos and answers clicks on the reaction."""
 
     def __init__(self, bot: SoraBot) -> None:
@@ -120,4 +120,4 @@ class AutoReact(commands.Cog):
 
 async def setup(bot: SoraBot) -> None:
     """Load the extension."""
-    await bot.add_cog(AutoReact(bot))
+    await bot.add_cog(AutoReactCog(bot))

@@ -28,7 +28,7 @@ NEEDS_INTENT = (
 
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
-class Settings(commands.GroupCog, group_name="settings", group_description="Server settings"):
+class SettingsCog(commands.GroupCog, group_name="settings", group_description="Server settings"):
     """Settings that change how the bot behaves in this server."""
 
     def __init__(self, bot: SoraBot) -> None:
@@ -223,4 +223,4 @@ def settings_embed(current: GuildSettings) -> discord.Embed:
 
 async def setup(bot: SoraBot) -> None:
     """Load the extension."""
-    await bot.add_cog(Settings(bot))
+    await bot.add_cog(SettingsCog(bot))

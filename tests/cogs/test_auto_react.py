@@ -106,7 +106,7 @@ async def test_only_links_to_videos_get_the_reaction(sora: Running):
     sora.dispatch("GUILD_CREATE", payloads.guild())
     await reply_to(sora, auto_react(True))
     sora.fake.clear()
-    cog: Any = sora.bot.get_cog("AutoReact")
+    cog: Any = sora.bot.get_cog("AutoReactCog")
     links = {
         "https://www.youtube.com/watch?v=dQw4w9WgXcQ": True,
         "look <https://www.tiktok.com/@someone/video/7106594312292453675>": True,

@@ -158,7 +158,7 @@ async def online(tmp_path, fake_discord, simulator) -> AsyncIterator[tuple[Runni
 
 async def purge(running: Running) -> None:
     """One run of the bot's periodic purge."""
-    cog: Any = running.bot.get_cog("Lifecycle")
+    cog: Any = running.bot.get_cog("HousekeepingCog")
     await cog.purge()
 
 
