@@ -11,5 +11,5 @@ if TYPE_CHECKING:
 
 
 async def setup(bot: SoraBot) -> None:
-    """Load the extension (after `cogs.character`, whose flow it shares)."""
+    """Load the extension (after `cogs.character`, whose offers it uses)."""
     await bot.add_cog(VideoCog(bot))
