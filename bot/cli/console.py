@@ -10,7 +10,7 @@ from typing import TextIO
 
 from bot.domain.ranges import format_seconds
 from bot.domain.records import Character, Job, JobState, NewJob
-from bot.jobs.create import Location, Origin, create_character
+from bot.jobs.create import Location, Origin, start_character
 from bot.jobs.tracker import JobTracker
 from bot.media.intake import PreparedSource
 from bot.media.orders import CreateOrder, OrderError
@@ -147,7 +147,7 @@ async def submit_and_follow(
     abandoned: the job is stored as failed, nothing was sent or charged.
     """
     origin = Origin(guild_id=guild, any_task=True)
-    job = await create_character(core, TerminalFront(core.tracker, out), order, origin)
+    job = await start_character(core, TerminalFront(core.tracker, out), order, origin)
     if job is None:  # cancelled meanwhile
         return 1
     final = await _follow(core, job, give_up)

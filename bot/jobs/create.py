@@ -117,7 +117,7 @@ class Origin:
     any_task: bool = False  # the owner (command line) may use any task of the account
 
 
-async def create_character(
+async def start_character(
     core: CreateCore, front: CreateFront, order: CreateOrder, origin: Origin
 ) -> Job | None:
     """Check, store the job, prepare the video, show the clip and put the job in the

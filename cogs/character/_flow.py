@@ -12,7 +12,7 @@ import discord
 
 from bot.domain.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.domain.records import Job, NewJob
-from bot.jobs.create import Location, Origin, create_character
+from bot.jobs.create import Location, Origin, start_character
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.media.orders import (
     AttachmentInfo,
@@ -163,7 +163,7 @@ class CreateFlow:
             preview_limit=int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT)),
         )
         front = InteractionFront(self, interaction, order)
-        job = await create_character(self.core, front, order, origin)
+        job = await start_character(self.core, front, order, origin)
         if job is not None:
             log.info(
                 "job %d in the submit line for %d in guild %d",
