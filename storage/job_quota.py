@@ -97,7 +97,7 @@ class JobQuota:
     async def reserve(
         self,
         new: NewJob,
-        quota: Quota,
+        quota: Quota | None,
         *,
         state: JobState = JobState.PREPARING,
         owner: str | None = None,
@@ -109,12 +109,17 @@ class JobQuota:
 
         `replaces` is (job id, note) of an UNKNOWN job this one sends again (Retry): it
         ends FAILED with the note in the same step, or, when it is not UNKNOWN any more,
-        nothing is written and the hit is of kind "replaced".
+        nothing is written and the hit is of kind "replaced". No `quota`: no limits (the
+        owner, at the command line), nothing counted.
         """
-        if new.requester_id is None:
-            raise ValueError("a reserved job needs the member who asked for it")
         if state not in (JobState.PREPARING, JobState.WAITING):
             raise ValueError(f"a reserved job starts preparing or waiting, not {state.value}")
+        if quota is None:
+            if replaces is not None:
+                raise ValueError("Retry is reserved within the member's limits")
+            return await self._insert(new, state, owner, lease_seconds)
+        if new.requester_id is None:
+            raise ValueError("a reserved job needs the member who asked for it")
         async with self._db.transaction() as tx:
             if self._db.dialect == "postgresql":
                 # Lock order: every server's first, so two reservations never wait on
@@ -136,6 +141,22 @@ class JobQuota:
                 owner=owner,
                 lease_seconds=lease_seconds,
                 now=now,
+            )
+            return await load_job(tx, job_id)
+
+    async def _insert(
+        self, new: NewJob, state: JobState, owner: str | None, lease_seconds: float
+    ) -> Job:
+        """Write `new` without counting anything."""
+        async with self._db.transaction() as tx:
+            job_id = await insert_job(
+                tx,
+                new,
+                state,
+                dialect=self._db.dialect,
+                owner=owner,
+                lease_seconds=lease_seconds,
+                now=time.time(),
             )
             return await load_job(tx, job_id)
 

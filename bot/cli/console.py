@@ -9,9 +9,11 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.domain.ranges import format_seconds
-from bot.domain.records import Character, Job, JobState
-from bot.media.orders import CreateOrder, resolve
-from bot.providers.base import CharacterRequest
+from bot.domain.records import Character, Job, JobState, NewJob
+from bot.jobs.create import Location, Origin, start_character
+from bot.jobs.tracker import JobTracker
+from bot.media.intake import PreparedSource
+from bot.media.orders import CreateOrder, OrderError
 from bot.runtime.container import Core
 
 BAR_CELLS = 20
@@ -77,6 +79,59 @@ def format_character(character: Character) -> str:
     )
 
 
+class TerminalFront:
+    """The create steps (`bot.jobs.create`) at a terminal, run by the owner: no member
+    limits, any task of the account, and a refusal raised as the error it came from."""
+
+    def __init__(self, tracker: JobTracker, out: TextIO) -> None:
+        self.tracker = tracker
+        self.out = out
+
+    async def limited(self) -> str | None:
+        """The owner is not bound by the servers' limits."""
+        return None
+
+    async def reserve(self, new: NewJob) -> Job | str:
+        """Store the job, preparing, without member limits."""
+        job = await self.tracker.reserve(new, None)
+        if isinstance(job, Job):
+            return job
+        return f"over the {job.kind} limit ({job.used} of {job.limit})"
+
+    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+        """Raise the error (the command prints it and picks the exit code)."""
+        raise cause if cause is not None else OrderError(text)
+
+    async def started(self) -> None:
+        """Nothing to show yet."""
+
+    async def reply_id(self) -> int | None:
+        """No reply message at a terminal."""
+        return None
+
+    def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
+        """Places are not printed."""
+
+    async def quiet(self) -> None:
+        """Nothing to stop."""
+
+    async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
+        """Print what is sent."""
+        if prepared.uploaded:
+            print(
+                f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
+                file=self.out,
+                flush=True,
+            )
+        print(
+            f"submitting {order.reference} {format_seconds(order.clip.start)}-"
+            f"{format_seconds(order.clip.end)} s with {order.model}",
+            file=self.out,
+            flush=True,
+        )
+        return None
+
+
 async def submit_and_follow(
     core: Core,
     order: CreateOrder,
@@ -91,38 +146,10 @@ async def submit_and_follow(
     A request toapis has not accepted after `give_up` seconds (unreachable, busy) is
     abandoned: the job is stored as failed, nothing was sent or charged.
     """
-    gone = core.provider.models.unavailable(order.model)
-    if gone is not None:
-        raise gone
-    order = await resolve(order, allow_private=core.settings.allow_private_urls)
-    prepared = await core.intake.prepare(order)
-    if prepared.uploaded:
-        print(
-            f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
-            file=out,
-            flush=True,
-        )
-    request = CharacterRequest(
-        model=order.model,
-        start=prepared.start,
-        end=prepared.end,
-        url=prepared.url,
-        from_task=prepared.from_task,
-    )
-    new = order.new_job(
-        guild_id=guild,
-        channel_id=None,
-        message_id=None,
-        requester_id=None,
-        provider=core.provider.name,
-    )
-    print(
-        f"submitting {order.reference} {format_seconds(order.clip.start)}-"
-        f"{format_seconds(order.clip.end)} s with {order.model}",
-        file=out,
-        flush=True,
-    )
-    job = await core.tracker.submit(new, request)
+    origin = Origin(guild_id=guild, any_task=True)
+    job = await start_character(core, TerminalFront(core.tracker, out), order, origin)
+    if job is None:  # cancelled meanwhile
+        return 1
     final = await _follow(core, job, give_up)
     if final is not None and final.error_code == GAVE_UP:
         print(f"error: {final.error_message}", file=out, flush=True)

@@ -278,7 +278,7 @@ class JobTracker(JobPolling):
         return await asyncio.shield(sent)
 
     async def reserve(
-        self, new: NewJob, quota: Quota, *, replaces: tuple[int, str] | None = None
+        self, new: NewJob, quota: Quota | None, *, replaces: tuple[int, str] | None = None
     ) -> Job | LimitHit:
         """Store a job whose video is about to be prepared, within `quota` (counted and
         written in one step), or the limit it would pass (nothing stored). It goes on with

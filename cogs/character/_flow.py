@@ -1,5 +1,6 @@
-"""The create flow shared by the slash command, the context menu, the reaction button and
-"Create from same video": defer, check the source, show the reply, submit."""
+"""The create flow shared by the slash command, the context menu, the reaction button, the
+range form, suggestions and "Create from same video": the Discord front of the create
+steps in `bot.jobs.create` (it asks and renders; the steps decide)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,8 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.domain.ranges import ClipRange, RangeError, format_clock, format_seconds
-from bot.domain.records import JobState
-from bot.jobs.line import Place
-from bot.media.errors import MediaError
+from bot.domain.records import Job, NewJob
+from bot.jobs.create import Location, Origin, start_character
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.media.orders import (
     AttachmentInfo,
@@ -20,14 +20,17 @@ from bot.media.orders import (
     OrderError,
     find_links,
     plan_order,
-    resolve,
 )
-from bot.providers.base import CharacterRequest, ProviderError
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import Rendered, progress_bar
-from cogs.shared.replies import GUILD_ONLY, InteractionReplies, original_reply_id
+from cogs.shared.replies import (
+    GUILD_ONLY,
+    InteractionReplies,
+    original_reply_id,
+    refuse_privately,
+)
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -155,166 +158,76 @@ class CreateFlow:
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
-        gone = self.core.provider.models.unavailable(order.model)
-        refusal = gone.user_message if gone is not None else await limited(self.core, interaction)
-        if refusal is not None:  # over a limit, or a model refused a moment ago: send nothing
-            if interaction.response.is_done():
-                await self._refuse(interaction, refusal)
-            else:
-                await interaction.response.send_message(
-                    refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
-                )
-            return
-        if not interaction.response.is_done():  # the range form defers before reading
-            await interaction.response.defer(thinking=True)
-        try:
-            order = await resolve(order, allow_private=self.core.settings.allow_private_urls)
-            await self.core.check_task_source(interaction.guild_id, order)
-        except OrderError as exc:
-            await self._refuse(interaction, str(exc))
-            return
-        # The job is stored before any media work, so it is never lost, and its reply
-        # shows its place while it waits for a worker. Storing it is what holds the
-        # limits: the check above only answers early.
-        reply_id = await original_reply_id(interaction)
-        job = await reserve(
-            self.core,
-            interaction,
-            order.new_job(
-                guild_id=interaction.guild_id,
-                channel_id=interaction.channel_id,
-                message_id=reply_id,
-                requester_id=interaction.user.id,
-                provider=self.core.provider.name,
-                meta=meta,
-            ),
+        origin = Origin(
+            guild_id=interaction.guild_id,
+            channel_id=interaction.channel_id,
+            requester_id=interaction.user.id,
+            meta=meta,
+            preview_limit=int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT)),
         )
-        if isinstance(job, str):  # a burst passed the early check: this one is over
-            await self._refuse(interaction, job)
-            return
-        line = _LineNotice(interaction, order, self.writes)
-        self.core.tracker.line.watch(job.id, line.tell_place)  # one place across both phases
-        limit = int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT))
-        try:
-            prepared = await self.core.intake.prepare(order, preview_limit=limit, watcher=line.tell)
-        except (MediaError, ProviderError) as exc:
-            text = exc.user_message if isinstance(exc, ProviderError) else str(exc)
-            await line.stop()
-            await self.core.tracker.abandon(job.id)
-            await self._refuse(interaction, text)
-            return
-        except BaseException:
-            await line.stop()
-            await self.core.tracker.abandon(job.id)
-            raise
-        await line.stop()
-        if await self._cancelled_meanwhile(job.id):
-            return
-        async with self.core.tracker.abandoned_on_error(job.id):
-            shown = sending(order, prepared)
-            reply = await interaction.edit_original_response(
-                embeds=shown.embeds, attachments=shown.files()
+        front = InteractionFront(self, interaction, order)
+        job = await start_character(self.core, front, order, origin)
+        if job is not None:
+            log.info(
+                "job %d in the submit line for %d in guild %d",
+                job.id,
+                interaction.user.id,
+                interaction.guild_id,
             )
-            self.replies.remember(reply.id, interaction)
-            request = CharacterRequest(
-                model=order.model,
-                start=prepared.start,
-                end=prepared.end,
-                url=prepared.url,
-                from_task=prepared.from_task,
-            )
-            job = await self.core.tracker.submit_prepared(
-                job,
-                request,
-                {**(meta or {}), **_source_meta(order, prepared)},
-                message=(reply.channel.id, reply.id),
-            )
-        log.info(
-            "job %d in the submit line for %d in guild %d",
-            job.id,
-            interaction.user.id,
-            interaction.guild_id,
-        )
-
-    async def _cancelled_meanwhile(self, job_id: int) -> bool:
-        """The member cancelled while the video was prepared (the reply says so already)."""
-        stored = await self.core.jobs.get(job_id)
-        return stored is None or stored.state is not JobState.PREPARING
-
-    @staticmethod
-    async def _refuse(interaction: discord.Interaction, text: str) -> None:
-        """Replace the public "thinking…" reply with a private message."""
-        await interaction.delete_original_response()
-        await interaction.followup.send(text, ephemeral=True)
 
 
-class _LineNotice:
-    """Shows a job's place in line while its video is prepared (newest wins).
-
-    One number for the member: the job's place in the bot's submit line (every job ahead,
-    preparing or waiting to be sent), and while it waits for a media worker at least one
-    more than the jobs ahead of it there.
-    """
+class InteractionFront:
+    """The create steps (`bot.jobs.create`) for one interaction: its reply shows the job."""
 
     def __init__(
-        self, interaction: discord.Interaction, order: CreateOrder, writes: DiscordWrites
+        self, flow: CreateFlow, interaction: discord.Interaction, order: CreateOrder
     ) -> None:
+        self.flow = flow
+        self.interaction = interaction
         self.order = order
-        self.waited = False
-        self.stopped = False
-        self.media_ahead: int | None = None
-        self.place: Place | None = None
 
         async def edit(rendered: Rendered) -> None:
             await interaction.edit_original_response(embeds=rendered.embeds)
 
-        self._updater = MessageUpdater(edit, min_interval=2.0, gate=writes.wait)
+        self._updater = MessageUpdater(edit, min_interval=2.0, gate=flow.writes.wait)
 
-    def tell(self, ahead: int | None) -> None:
-        """The media pool's watcher: `ahead` jobs before this one, None once it is working."""
-        if self.stopped or (ahead is None and not self.waited):
-            return
-        self.waited = True
-        self.media_ahead = ahead
-        self._show()
+    async def limited(self) -> str | None:
+        """The spending limits' early answer."""
+        return await limited(self.flow.core, self.interaction)
 
-    def tell_place(self, job: object, place: Place) -> None:
-        """The submit line's watcher: the job's place changed."""
-        if self.stopped:
-            return
-        self.place = place
-        self._show()
+    async def reserve(self, new: NewJob) -> Job | str:
+        """Store the member's job within their limits, or the refusal."""
+        return await reserve(self.flow.core, self.interaction, new)
 
-    def _show(self) -> None:
-        number = self.place.number if self.place is not None else 1
-        if self.media_ahead is not None:
-            number = max(number, self.media_ahead + 1)
-        note = self.place.note if self.place is not None else None
-        self._updater.push(
-            preparing(self.order, number, waiting=self.media_ahead is not None, note=note)
-        )
+    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+        """Replace the public "thinking…" reply (if any) with a private message."""
+        await refuse_privately(self.interaction, text)
 
-    async def stop(self) -> None:
-        """No more line updates (the caller edits the reply next)."""
-        self.stopped = True
+    async def started(self) -> None:
+        """The public "thinking…" reply (the range form defers before reading)."""
+        if not self.interaction.response.is_done():
+            await self.interaction.response.defer(thinking=True)
+
+    async def reply_id(self) -> int | None:
+        """The deferred reply's id."""
+        return await original_reply_id(self.interaction)
+
+    def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
+        """Show the job's place in line (edits at most every 2 s, newest wins)."""
+        self._updater.push(preparing(self.order, number, waiting=waiting, note=note))
+
+    async def quiet(self) -> None:
+        """No more place updates."""
         await self._updater.cancel()
 
-
-def _source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
-    """What "Create from same video" needs to fetch the source again."""
-    source: dict[str, Any] = {
-        "kind": order.kind.value,
-        "url": order.url,
-        "from_task": order.from_task,
-        "name": order.reference,
-    }
-    if prepared.uploaded and prepared.clip_offset is not None:
-        source["clip_url"] = prepared.url
-        source["clip_offset"] = prepared.clip_offset
-        # The cut keeps a 1 s margin after the range (less at the very end of a video,
-        # where the probe of the clip then explains the limit).
-        source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
-    return {"source": source}
+    async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
+        """The reply shows the clip sent; its token is kept for the card."""
+        shown = sending(order, prepared)
+        reply = await self.interaction.edit_original_response(
+            embeds=shown.embeds, attachments=shown.files()
+        )
+        self.flow.replies.remember(reply.id, self.interaction)
+        return (reply.channel.id, reply.id)
 
 
 def preparing(

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.domain.records import Character, JobState, NewJob
+from bot.domain.records import Character, Job, JobState, NewJob
+from bot.jobs.create import Location, start_ready
 from bot.jobs.submission import request_of
 from bot.media.orders import AttachmentInfo
 from cogs.character._buttons import card_view
@@ -262,39 +263,56 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         return
     # Reserved before answering (a refusal, or a second click, is answered privately at
     # once); its reply is attached when it goes into the line.
-    job = await reserve(
-        core,
-        interaction,
-        NewJob(
-            guild_id=old.guild_id,
-            source_kind=old.source_kind,
-            source_ref=old.source_ref,
-            range_start=old.range_start,
-            range_end=old.range_end,
-            model=old.model,
-            provider=old.provider,
-            channel_id=interaction.channel_id,
-            requester_id=interaction.user.id,
-            meta={**old.meta, "retry_of": old.id},
-            kind=old.kind,
-        ),
-        replaces=(old.id, "sent again as a new job (Retry)"),
+    new = NewJob(
+        guild_id=old.guild_id,
+        source_kind=old.source_kind,
+        source_ref=old.source_ref,
+        range_start=old.range_start,
+        range_end=old.range_end,
+        model=old.model,
+        provider=old.provider,
+        channel_id=interaction.channel_id,
+        requester_id=interaction.user.id,
+        meta={**old.meta, "retry_of": old.id},
+        kind=old.kind,
     )
-    if isinstance(job, str):  # over a limit now, or another Retry was first
-        await interaction.response.send_message(job, ephemeral=True)
-        return
-    async with core.tracker.abandoned_on_error(job.id):
+    await start_ready(core.tracker, _RetryFront(library, interaction, old.id), new, request_of(old))
+
+
+class _RetryFront:
+    """Retry's reserve, show and submit steps (`bot.jobs.create`): the new job replaces
+    the unknown one, and the Retry button goes."""
+
+    def __init__(self, library: Library, interaction: discord.Interaction, old_id: int) -> None:
+        self.library = library
+        self.interaction = interaction
+        self.old_id = old_id
+
+    async def reserve(self, new: NewJob) -> Job | str:
+        """Store the new job within the member's limits in place of the old one."""
+        return await reserve(
+            self.library.core,
+            self.interaction,
+            new,
+            replaces=(self.old_id, "sent again as a new job (Retry)"),
+        )
+
+    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+        """Over a limit now, or another Retry was first."""
+        await self.interaction.response.send_message(text, ephemeral=True)
+
+    async def show_sending(self, job: Job) -> Location:
+        """A public reply for the new job; the Retry button is removed."""
+        interaction = self.interaction
         await interaction.response.defer(thinking=True)
         reply = await interaction.edit_original_response(content="Sending the request again…")
-        library.flow.replies.remember(reply.id, interaction)
+        self.library.flow.replies.remember(reply.id, interaction)
         if interaction.message is not None:
             try:
                 await interaction.message.edit(view=None)
             except discord.HTTPException as exc:
                 log.info("could not remove the Retry button: %s", exc)
-        await core.tracker.submit_prepared(
-            job, request_of(old), job.meta, message=(reply.channel.id, reply.id)
-        )
+        return (reply.channel.id, reply.id)
 
 
 class ConfirmDelete(discord.ui.View):

@@ -3,7 +3,8 @@
 An interaction token can edit its reply for 15 minutes, even in a channel the bot cannot
 read; the bot token works after that (and after a restart) where the bot has access.
 Tokens are never stored or logged: this map lives and dies with the process.
-Also what every job reply starts from: the reply's id, and the answer outside a server.
+Also what every job reply starts from: the reply's id, the answer outside a server, and
+a refusal given privately.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ async def original_reply_id(interaction: discord.Interaction) -> int | None:
         return (await interaction.original_response()).id
     except discord.HTTPException:
         return None
+
+
+async def refuse_privately(interaction: discord.Interaction, text: str) -> None:
+    """Answer privately: in place of the public "thinking…" reply once there is one."""
+    if interaction.response.is_done():
+        await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
+    else:
+        await interaction.response.send_message(
+            text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
+        )
 
 
 class InteractionReplies:

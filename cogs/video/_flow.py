@@ -8,10 +8,11 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.domain.records import Job, JobKind, NewJob, SourceKind
+from bot.jobs.create import Location, start_ready
 from bot.providers.video import VideoRequest, default_duration, duration_problem, with_mentions
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import COLOR_WORKING, Rendered, progress_bar, video_fields
-from cogs.shared.replies import GUILD_ONLY, original_reply_id
+from cogs.shared.replies import GUILD_ONLY, original_reply_id, refuse_privately
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -61,30 +62,11 @@ class VideoFlow:
         if guild_id is None:
             await refuse(interaction, GUILD_ONLY)
             return
-        settings = await self.core.guild_settings.get(guild_id)
-        if not settings.video_enabled:
-            await refuse(interaction, VIDEOS_OFF)
+        options = await self._options(guild_id, model, duration, character_ids)
+        if isinstance(options, str):
+            await refuse(interaction, options)
             return
-        model = model or settings.default_model
-        if settings.video_models and model not in settings.video_models:
-            allowed = ", ".join(settings.video_models)
-            await refuse(interaction, f"This server allows videos with {allowed} only.")
-            return
-        duration = duration or default_duration(model)
-        problem = duration_problem(model, duration)
-        if problem is not None:
-            await refuse(interaction, problem)
-            return
-        usernames: list[str] = []
-        for character_id in dict.fromkeys(character_ids):
-            character = await self.core.characters.get(guild_id, character_id)
-            if character is None or not character.username:
-                await refuse(
-                    interaction,
-                    "That character is not in this server's library: pick one from the list.",
-                )
-                return
-            usernames.append(character.username)
+        model, duration, usernames = options
         refusal = await limited(self.core, interaction, video=True)
         if refusal is not None:
             await refuse(interaction, refusal)
@@ -101,36 +83,70 @@ class VideoFlow:
             # The channel's upload limit, for the card posted long after the interaction.
             "filesize_limit": int(interaction.filesize_limit),
         }
-        job = await reserve(
-            self.core,
-            interaction,
-            NewJob(
-                guild_id=guild_id,
-                source_kind=SourceKind.PROMPT,
-                source_ref=final[:500],
-                range_start=0,
-                range_end=duration,
-                model=model,
-                provider=self.core.provider.name,
-                channel_id=interaction.channel_id,
-                message_id=await original_reply_id(interaction),
-                requester_id=interaction.user.id,
-                request=request.model_dump(),
-                meta=meta,
-                kind=JobKind.VIDEO,
-            ),
+        new = NewJob(
+            guild_id=guild_id,
+            source_kind=SourceKind.PROMPT,
+            source_ref=final[:500],
+            range_start=0,
+            range_end=duration,
+            model=model,
+            provider=self.core.provider.name,
+            channel_id=interaction.channel_id,
+            message_id=await original_reply_id(interaction),
+            requester_id=interaction.user.id,
+            request=request.model_dump(),
+            meta=meta,
+            kind=JobKind.VIDEO,
         )
-        if isinstance(job, str):  # a burst passed the early check: this one is over
-            await interaction.delete_original_response()  # the public "thinking…"
-            await interaction.followup.send(job, ephemeral=True)
-            return
-        async with self.core.tracker.abandoned_on_error(job.id):
-            reply = await interaction.edit_original_response(embeds=sending(job).embeds)
-            self.replies.remember(reply.id, interaction)
-            await self.core.tracker.submit_prepared(
-                job, request, meta, message=(reply.channel.id, reply.id)
-            )
-        log.info("video job %d in the submit line for %d", job.id, interaction.user.id)
+        job = await start_ready(
+            self.core.tracker, _VideoFront(self, interaction), new, request, meta
+        )
+        if job is not None:
+            log.info("video job %d in the submit line for %d", job.id, interaction.user.id)
+
+    async def _options(
+        self, guild_id: int, model: str | None, duration: int | None, character_ids: list[str]
+    ) -> tuple[str, int, list[str]] | str:
+        """The model, duration and characters' usernames, or why they are refused."""
+        settings = await self.core.guild_settings.get(guild_id)
+        if not settings.video_enabled:
+            return VIDEOS_OFF
+        model = model or settings.default_model
+        if settings.video_models and model not in settings.video_models:
+            return f"This server allows videos with {', '.join(settings.video_models)} only."
+        duration = duration or default_duration(model)
+        problem = duration_problem(model, duration)
+        if problem is not None:
+            return problem
+        usernames: list[str] = []
+        for character_id in dict.fromkeys(character_ids):
+            character = await self.core.characters.get(guild_id, character_id)
+            if character is None or not character.username:
+                return "That character is not in this server's library: pick one from the list."
+            usernames.append(character.username)
+        return model, duration, usernames
+
+
+class _VideoFront:
+    """The reserve, show and submit steps (`bot.jobs.create`) for one interaction."""
+
+    def __init__(self, flow: VideoFlow, interaction: discord.Interaction) -> None:
+        self.flow = flow
+        self.interaction = interaction
+
+    async def reserve(self, new: NewJob) -> Job | str:
+        """Store the member's video job within their limits, or the refusal."""
+        return await reserve(self.flow.core, self.interaction, new)
+
+    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+        """Replace the public "thinking…" reply with a private message."""
+        await refuse_privately(self.interaction, text)
+
+    async def show_sending(self, job: Job) -> Location:
+        """The reply shows the final prompt; its token is kept for the card."""
+        reply = await self.interaction.edit_original_response(embeds=sending(job).embeds)
+        self.flow.replies.remember(reply.id, self.interaction)
+        return (reply.channel.id, reply.id)
 
 
 def sending(job: Job) -> Rendered:

@@ -1,0 +1,294 @@
+"""The steps of every create, whatever the front (Discord, the command line): the fronts
+only ask and render, through the small interfaces below; these steps decide.
+
+A character: a model refused a moment ago or the limits answer early, the order is
+resolved (a link's host must be public) and a member's `from_task` must have been made in
+their server; then the job is stored, preparing, within every limit (that is what holds
+them, and nothing is lost), its reply shows its place in line while the video is prepared,
+and it goes into the submit line with what "Create from same video" needs. A refusal
+drops the job and is answered privately. A video (or a Retry) needs no intake: reserve,
+show, submit (`start_ready`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from bot.domain.records import Job, JobState, NewJob
+from bot.jobs.line import Place
+from bot.media.errors import MediaError
+from bot.media.intake import DEFAULT_PREVIEW_LIMIT, MediaIntake, PreparedSource
+from bot.media.orders import CreateOrder, OrderError, resolve
+from bot.providers.base import CharacterRequest, ProviderError
+from bot.providers.video import VideoRequest
+
+if TYPE_CHECKING:
+    from bot.jobs.tracker import JobTracker
+    from bot.providers.interface import CharacterProvider
+    from storage import JobRepository
+
+# Where the reply that shows a job is: (channel id, message id); None if there is none.
+Location = tuple[int, int] | None
+
+
+class Asking(Protocol):
+    """One request at a front: whose limits it spends, and how to answer it."""
+
+    async def reserve(self, new: NewJob) -> Job | str:
+        """Store the job within the asker's limits, or the refusal (nothing stored)."""
+        ...
+
+    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+        """Answer privately that nothing will be made (`cause`: the error, if one)."""
+        ...
+
+
+class ReadyFront(Asking, Protocol):
+    """A front whose request needs no media work (a video, a Retry)."""
+
+    async def show_sending(self, job: Job) -> Location:
+        """Show the request about to be sent; where that reply is."""
+        ...
+
+
+class CreateFront(Asking, Protocol):
+    """A front that creates a character from a video."""
+
+    async def limited(self) -> str | None:
+        """The limits' early answer (None: go ahead); only `reserve` holds them."""
+        ...
+
+    async def started(self) -> None:
+        """The request is taken: show that it is being worked on ("thinking…")."""
+        ...
+
+    async def reply_id(self) -> int | None:
+        """The id of the reply that shows the job (None: unknown or none)."""
+        ...
+
+    def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
+        """The job's place in line while its video is prepared (newest wins)."""
+        ...
+
+    async def quiet(self) -> None:
+        """No more places: the reply is edited next."""
+        ...
+
+    async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
+        """Show the clip about to be sent; where that reply is."""
+        ...
+
+
+class _Settings(Protocol):
+    @property
+    def allow_private_urls(self) -> bool: ...
+
+
+class CreateCore(Protocol):
+    """The services the steps use (`bot.runtime.container.Core` has them)."""
+
+    @property
+    def settings(self) -> _Settings: ...
+    @property
+    def provider(self) -> CharacterProvider: ...
+    @property
+    def tracker(self) -> JobTracker: ...
+    @property
+    def intake(self) -> MediaIntake: ...
+    @property
+    def jobs(self) -> JobRepository: ...
+
+    async def check_task_source(self, guild_id: int, order: CreateOrder) -> None:
+        """OrderError unless the order's `from_task` was made in this server."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a create comes from and what its job carries."""
+
+    guild_id: int
+    channel_id: int | None = None
+    requester_id: int | None = None
+    meta: dict[str, Any] | None = None
+    preview_limit: int = DEFAULT_PREVIEW_LIMIT
+    any_task: bool = False  # the owner (command line) may use any task of the account
+
+
+async def start_character(
+    core: CreateCore, front: CreateFront, order: CreateOrder, origin: Origin
+) -> Job | None:
+    """Check, store the job, prepare the video, show the clip and put the job in the
+    submit line (returned, WAITING); None when refused or cancelled meanwhile."""
+    gone = core.provider.models.unavailable(order.model)
+    refusal = gone.user_message if gone is not None else await front.limited()
+    if refusal is not None:  # over a limit, or a model refused a moment ago: send nothing
+        await front.refuse(refusal, gone)
+        return None
+    await front.started()
+    try:
+        order = await resolve(order, allow_private=core.settings.allow_private_urls)
+        if not origin.any_task:
+            await core.check_task_source(origin.guild_id, order)
+    except OrderError as exc:
+        await front.refuse(str(exc), exc)
+        return None
+    new = order.new_job(
+        guild_id=origin.guild_id,
+        channel_id=origin.channel_id,
+        message_id=await front.reply_id(),
+        requester_id=origin.requester_id,
+        provider=core.provider.name,
+        meta=origin.meta,
+    )
+    job = await reserve(front, new)
+    if job is None:
+        return None
+    prepared = await _prepare(core, front, order, job, origin.preview_limit)
+    if prepared is None or await _cancelled_meanwhile(core.jobs, job.id):
+        return None
+    request = CharacterRequest(
+        model=order.model,
+        start=prepared.start,
+        end=prepared.end,
+        url=prepared.url,
+        from_task=prepared.from_task,
+    )
+    meta = {**(origin.meta or {}), **source_meta(order, prepared)}
+
+    async def show(_job: Job) -> Location:
+        return await front.show_clip(order, prepared)
+
+    return await send(core.tracker, job, request, meta, show)
+
+
+async def start_ready(
+    tracker: JobTracker,
+    front: ReadyFront,
+    new: NewJob,
+    request: CharacterRequest | VideoRequest,
+    meta: dict[str, Any] | None = None,
+) -> Job | None:
+    """Store a job that needs no media work, show it and put it in the submit line
+    (`meta`: what it carries then, the stored job's own if None); None when refused."""
+    job = await reserve(front, new)
+    if job is None:
+        return None
+    return await send(tracker, job, request, job.meta if meta is None else meta, front.show_sending)
+
+
+async def reserve(front: Asking, new: NewJob) -> Job | None:
+    """Store the job within the asker's limits, or refuse (a burst passed the early check:
+    this one is over)."""
+    job = await front.reserve(new)
+    if isinstance(job, str):
+        await front.refuse(job)
+        return None
+    return job
+
+
+async def send(
+    tracker: JobTracker,
+    job: Job,
+    request: CharacterRequest | VideoRequest,
+    meta: dict[str, Any],
+    show: Callable[[Job], Awaitable[Location]],
+) -> Job:
+    """Show the reserved job and put it in the submit line; an error on the way (the
+    front refusing the reply, say) drops the job, which would else count forever."""
+    async with tracker.abandoned_on_error(job.id):
+        message = await show(job)
+        return await tracker.submit_prepared(job, request, meta, message=message)
+
+
+async def _prepare(
+    core: CreateCore, front: CreateFront, order: CreateOrder, job: Job, preview_limit: int
+) -> PreparedSource | None:
+    """The video prepared while the reply shows the job's place; None once refused (the
+    job is dropped)."""
+    places = _Places(front)
+    core.tracker.line.watch(job.id, places.tell_place)  # one place across both phases
+    try:
+        prepared = await core.intake.prepare(
+            order, preview_limit=preview_limit, watcher=places.tell
+        )
+    except (MediaError, ProviderError) as exc:
+        text = exc.user_message if isinstance(exc, ProviderError) else str(exc)
+        await places.stop()
+        await core.tracker.abandon(job.id)
+        await front.refuse(text, exc)
+        return None
+    except BaseException:
+        await places.stop()
+        await core.tracker.abandon(job.id)
+        raise
+    await places.stop()
+    return prepared
+
+
+async def _cancelled_meanwhile(jobs: JobRepository, job_id: int) -> bool:
+    """The member cancelled while the video was prepared (the reply says so already)."""
+    stored = await jobs.get(job_id)
+    return stored is None or stored.state is not JobState.PREPARING
+
+
+class _Places:
+    """A job's place while its video is prepared, told to the front (newest wins).
+
+    One number for the member: the job's place in the bot's submit line (every job ahead,
+    preparing or waiting to be sent), and while it waits for a media worker at least one
+    more than the jobs ahead of it there.
+    """
+
+    def __init__(self, front: CreateFront) -> None:
+        self.front = front
+        self.waited = False
+        self.stopped = False
+        self.media_ahead: int | None = None
+        self.place: Place | None = None
+
+    def tell(self, ahead: int | None) -> None:
+        """The media pool's watcher: `ahead` jobs before this one, None once it is working."""
+        if self.stopped or (ahead is None and not self.waited):
+            return
+        self.waited = True
+        self.media_ahead = ahead
+        self._show()
+
+    def tell_place(self, job: object, place: Place) -> None:
+        """The submit line's watcher: the job's place changed."""
+        if self.stopped:
+            return
+        self.place = place
+        self._show()
+
+    def _show(self) -> None:
+        number = self.place.number if self.place is not None else 1
+        if self.media_ahead is not None:
+            number = max(number, self.media_ahead + 1)
+        note = self.place.note if self.place is not None else None
+        self.front.tell_place(number, waiting=self.media_ahead is not None, note=note)
+
+    async def stop(self) -> None:
+        """No more places (the front edits the reply next)."""
+        self.stopped = True
+        await self.front.quiet()
+
+
+def source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
+    """What "Create from same video" needs to fetch the source again."""
+    source: dict[str, Any] = {
+        "kind": order.kind.value,
+        "url": order.url,
+        "from_task": order.from_task,
+        "name": order.reference,
+    }
+    if prepared.uploaded and prepared.clip_offset is not None:
+        source["clip_url"] = prepared.url
+        source["clip_offset"] = prepared.clip_offset
+        # The cut keeps a 1 s margin after the range (less at the very end of a video,
+        # where the probe of the clip then explains the limit).
+        source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
+    return {"source": source}
