@@ -4,9 +4,10 @@ answer stored (and told) before the next."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from bot.domain.records import Job, JobKind, JobState
+from bot.jobs.events import Tell
 from bot.jobs.results import (
     AVATAR_MAX_BYTES,
     store_characters,
@@ -33,9 +34,6 @@ from storage import JobRepository
 log = logging.getLogger("bot.jobs.tracker")
 
 WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
-
-
-Tell = Callable[[str, Job], Awaitable[None]]
 
 
 class Holder:
