@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.domain.records import Job, JobKind, JobState
 from bot.jobs.events import Tell
@@ -34,6 +35,20 @@ from storage import JobRepository
 log = logging.getLogger("bot.jobs.tracker")
 
 WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
+GAVE_UP = "The service did not finish within 24 hours; giving up."
+NOT_FOUND = "The service no longer knows this task."
+
+
+@dataclass
+class _Seen:
+    """What polling one job has seen so far."""
+
+    video: bool
+    errors: int = 0  # failed status queries in a row
+    polls: int = 0
+    running: bool = False
+    started: float | None = None  # age when first seen running (not resumed so)
+    hold: float = 0.0  # toapis' Retry-After of the last status query
 
 
 class Holder:
@@ -86,82 +101,35 @@ class Poller:
         """Query the job's task until it ends (or another process holds the job)."""
         task_id = job.task_id
         assert task_id is not None
-        errors = polls = 0
-        running = False
-        started: float | None = None  # age when first seen running (not resumed so)
-        video = job.kind is JobKind.VIDEO
-        timeout = self._timings().video_timeout if video else self._timings().timeout
-        query = self.provider.get_video_task if video else self.provider.get_task
-        hold = 0.0  # toapis' Retry-After of the last status query
+        seen = _Seen(video=job.kind is JobKind.VIDEO)
+        timeout = self._timings().video_timeout if seen.video else self._timings().timeout
+        query = self.provider.get_video_task if seen.video else self.provider.get_task
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
             if age > self._timings().max_age:
-                changed = await self.jobs.update_status(
-                    job.id,
-                    JobState.FAILED,
-                    job.progress,
-                    error_code="gave_up",
-                    error_message="The service did not finish within 24 hours; giving up.",
-                    owner=self.holder.required,
-                )
-                return await stored_now(self.jobs, job.id, changed)
+                return await self._fail(job, "gave_up", GAVE_UP)
             if job.stalled_at is None and age > timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            stalled = job.stalled_at is not None
-            if video:
-                wait = video_poll_wait(self._timings(), polls=polls, stalled=stalled, errors=errors)
-            else:
-                wait = next_poll(
-                    self._timings(),
-                    self.pace,
-                    state=job.state,
-                    age=age,
-                    polls=polls,
-                    stalled=stalled,
-                    errors=errors,
-                    started=started,
-                    oldest=self.pace.oldest_queued(self._clock()),
-                )
-            if self.health.healthy():
-                wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
-            slot = await self.polls.turn(max(wait, hold))  # sleeps until granted
-            hold = 0.0
-            polls += 1
+            wait = max(self._wait(job, age, seen), seen.hold)
+            slot = await self.polls.turn(wait)  # sleeps until granted
+            seen.hold = 0.0
+            seen.polls += 1
             try:
                 with prepaid(slot):
                     task = await query(task_id)
             except TaskNotFoundError:
-                errors += 1
+                seen.errors += 1
                 if age > self._timings().not_found_grace:
-                    changed = await self.jobs.update_status(
-                        job.id,
-                        JobState.FAILED,
-                        job.progress,
-                        error_code="not_found",
-                        error_message="The service no longer knows this task.",
-                        owner=self.holder.required,
-                    )
-                    return await stored_now(self.jobs, job.id, changed)
+                    return await self._fail(job, "not_found", NOT_FOUND)
                 continue
             except ProviderError as exc:
-                errors += 1
-                hold = retry_after(exc)
+                seen.errors += 1
+                seen.hold = retry_after(exc)
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
-            errors = 0
-            now = self._clock()
-            age = now - (job.submitted_at or job.created_at)
-            if not video and task.status is TaskStatus.QUEUED:
-                self.pace.still_queued(age, now)
-            if not video and not running and task.status is not TaskStatus.QUEUED:
-                running = True
-                if job.state is not JobState.IN_PROGRESS:  # not resumed already running
-                    self.pace.started(age)
-                    if task.status is TaskStatus.IN_PROGRESS:
-                        started = age
-            if not video and task.status is TaskStatus.COMPLETED:
-                self.pace.finished(age, started)
+            seen.errors = 0
+            self._note_pace(job, task, seen)
             job = await self.record(job, task)
             if job.state.is_final:
                 if task.status.is_final:  # not an outcome stored elsewhere meanwhile
@@ -169,6 +137,58 @@ class Poller:
                 return job
             if self.holder.lost(job):
                 return job  # its new holder follows it
+
+    def _wait(self, job: Job, age: float, seen: _Seen) -> float:
+        """How long to wait before the next status query of `job`."""
+        stalled = job.stalled_at is not None
+        if seen.video:
+            wait = video_poll_wait(
+                self._timings(), polls=seen.polls, stalled=stalled, errors=seen.errors
+            )
+        else:
+            wait = next_poll(
+                self._timings(),
+                self.pace,
+                state=job.state,
+                age=age,
+                polls=seen.polls,
+                stalled=stalled,
+                errors=seen.errors,
+                started=seen.started,
+                oldest=self.pace.oldest_queued(self._clock()),
+            )
+        if self.health.healthy():
+            wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
+        return wait
+
+    def _note_pace(self, job: Job, task: Task, seen: _Seen) -> None:
+        """Tell the pace how long character tasks queue and run (videos are not counted)."""
+        now = self._clock()
+        age = now - (job.submitted_at or job.created_at)
+        if seen.video:
+            return
+        if task.status is TaskStatus.QUEUED:
+            self.pace.still_queued(age, now)
+        if not seen.running and task.status is not TaskStatus.QUEUED:
+            seen.running = True
+            if job.state is not JobState.IN_PROGRESS:  # not resumed already running
+                self.pace.started(age)
+                if task.status is TaskStatus.IN_PROGRESS:
+                    seen.started = age
+        if task.status is TaskStatus.COMPLETED:
+            self.pace.finished(age, seen.started)
+
+    async def _fail(self, job: Job, code: str, message: str) -> Job:
+        """Polling gives up on `job`: it ends FAILED with `message` (unless settled)."""
+        changed = await self.jobs.update_status(
+            job.id,
+            JobState.FAILED,
+            job.progress,
+            error_code=code,
+            error_message=message,
+            owner=self.holder.required,
+        )
+        return await stored_now(self.jobs, job.id, changed)
 
     async def record(self, job: Job, task: Task) -> Job:
         """Store what a status answer (or webhook event) says; tell the listener of a change."""
