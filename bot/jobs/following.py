@@ -1,12 +1,14 @@
 """Following jobs: one asyncio task per job held here, from its preparation to its
-announcement; a task that ends with work left is picked up again by the sweeper."""
+announcement; a task that ends with work left is picked up again by the sweeper. Jobs are
+held by lease: this process takes the jobs nobody holds, renews its leases while it
+follows them and takes over those whose lease ran out."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from functools import partial
 
 from bot.domain.records import Job, JobState
@@ -23,8 +25,8 @@ log = logging.getLogger("bot.jobs.tracker")
 
 
 class Followers:
-    """The task following each job, and the steps each takes: prepare again, send in turn,
-    poll until final, announce."""
+    """The jobs this process holds: their leases, the task following each, and the steps
+    each takes (prepare again, send in turn, poll until final, announce)."""
 
     def __init__(
         self,
@@ -34,7 +36,6 @@ class Followers:
         dispatch: Dispatcher,
         poller: Poller,
         announcer: Announcer,
-        active: Callable[[], Awaitable[list[Job]]],
         timings: Callable[[], TrackerTimings],
         clock: Callable[[], float],
     ) -> None:
@@ -49,12 +50,60 @@ class Followers:
         # Without one, jobs left preparing by a process that is gone fail with a reason.
         self.preparer: Preparer | None = None
         self.sweeper = Sweeper(
-            active=active,
+            active=self.claim,
             running=self.__contains__,
             spawn=self.spawn,
             timings=timings,
             clock=clock,
         )
+
+    async def claim(self) -> list[Job]:
+        """Take the jobs nobody holds (or whose lease ran out); the jobs held now. Jobs
+        left preparing are adopted first, before `claim` fails those it cannot adopt."""
+        adopted = await self._adopt_preparing()
+        held = await self.jobs.claim(self.owner, self._timings().lease)
+        for job in held:
+            if job.state is JobState.UNKNOWN and job.announced_at is None:
+                log.warning("job %d was interrupted while submitting: state unknown", job.id)
+        return sorted([*adopted, *held], key=lambda job: job.id)
+
+    async def _adopt_preparing(self) -> list[Job]:
+        """Take the jobs left preparing by a process that is gone, to prepare them again."""
+        if self.preparer is None:
+            return []
+        adopted = await self.jobs.adopt_preparing(self.owner, self._timings().lease)
+        for job in adopted:
+            self.sweeper.finished(job.id)  # adopted again after a crash: no wait left
+            log.warning(
+                "job %d: its video was being prepared elsewhere; preparing it again", job.id
+            )
+        return adopted
+
+    async def tend(self) -> None:
+        """Every third of a lease (or sweep interval, if shorter): renew the leases held,
+        stop following jobs another process took over, then take over orphaned jobs and
+        follow again jobs left without a task (the sweeper)."""
+        while True:
+            t = self._timings()
+            await asyncio.sleep(min(t.sweep_interval, t.lease / 3))
+            try:
+                await self.renew()
+                await self.sweeper.sweep()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("renewing leases or sweeping for jobs left without a task failed")
+            self.sweeper.rounds += 1
+
+    async def renew(self) -> set[int]:
+        """Extend this process's leases; a job it lost (taken over after its lease ran
+        out, e.g. while this process was stalled) is no longer followed here."""
+        held = await self.jobs.renew(self.owner, self._timings().lease)
+        for job_id, task in self.tasks():
+            if job_id not in held and not task.done():
+                log.warning("job %d: its lease was taken over; no longer followed here", job_id)
+                task.cancel()
+        return held
 
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._tasks

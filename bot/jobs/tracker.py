@@ -98,30 +98,19 @@ class JobTracker:
         self.polls = PollScheduler(self.budgets.query)
         self.pace = Pace(self.timings)
         self._health = WebhookHealth(provider, clock)
-        self._poller = Poller(
-            provider,
-            jobs,
-            holder=holder,
-            timings=lambda: self.timings,
-            clock=clock,
-            pace=self.pace,
-            polls=self.polls,
-            health=self._health,
-            tell=self._announcer.tell,
-            # Avatars are read like member links: no private addresses unless allowed.
-            download=download or checked_download(allow_private=False),
-        )
+        # Avatars are read like member links: no private addresses unless allowed.
+        download = download or checked_download(allow_private=False)
+        self._poller = self._make_poller(holder, clock, download)
         self._followers = Followers(
             jobs,
             owner=self.owner,
             dispatch=self._dispatch,
             poller=self._poller,
             announcer=self._announcer,
-            active=self._claim,
             timings=lambda: self.timings,
             clock=clock,
         )
-        self._sweeper = self._followers.sweeper
+        self._sweeper = self._followers.sweeper  # its crash records (tests read them)
         self._controls = JobControls(
             jobs,
             owner=self.owner,
@@ -129,6 +118,23 @@ class JobTracker:
             followers=self._followers,
             poller=self._poller,
             clock=clock,
+        )
+
+    def _make_poller(
+        self, holder: Holder, clock: Callable[[], float], download: AssetDownload
+    ) -> Poller:
+        """The poller of this tracker's jobs, under its query budget and pace."""
+        return Poller(
+            self.provider,
+            self.jobs,
+            holder=holder,
+            timings=lambda: self.timings,
+            clock=clock,
+            pace=self.pace,
+            polls=self.polls,
+            health=self._health,
+            tell=self._announcer.tell,
+            download=download,
         )
 
     def admit_with(self, admit: Admit) -> None:
@@ -168,7 +174,7 @@ class JobTracker:
         """
         if not self.jobs.shared:
             await self.jobs.forget_owners()  # one process per SQLite file: all are ours
-        resumed = await self._claim()
+        resumed = await self._followers.claim()
         for job in resumed:  # the whole line first, so the first turn goes to the first job
             if job.state in (JobState.WAITING, JobState.PREPARING):
                 self.line.add(job, ready=job.state is JobState.WAITING)
@@ -177,56 +183,13 @@ class JobTracker:
         if resumed:
             log.info("resumed %d job(s)", len(resumed))
         if self._sweeping is None and not self._closing:
-            self._sweeping = asyncio.create_task(self._tend(), name="job-leases")
+            self._sweeping = asyncio.create_task(self._followers.tend(), name="job-leases")
         return resumed
-
-    async def _claim(self) -> list[Job]:
-        """Take the jobs nobody holds (or whose lease ran out); the jobs held now. Jobs
-        left preparing are adopted first, before `claim` fails those it cannot adopt."""
-        adopted = await self._adopt_preparing()
-        held = await self.jobs.claim(self.owner, self.timings.lease)
-        for job in held:
-            if job.state is JobState.UNKNOWN and job.announced_at is None:
-                log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        return sorted([*adopted, *held], key=lambda job: job.id)
-
-    async def _adopt_preparing(self) -> list[Job]:
-        """Take the jobs left preparing by a process that is gone, to prepare them again."""
-        if self._followers.preparer is None:
-            return []
-        adopted = await self.jobs.adopt_preparing(self.owner, self.timings.lease)
-        for job in adopted:
-            self._sweeper.finished(job.id)  # adopted again after a crash: no wait left
-            log.warning(
-                "job %d: its video was being prepared elsewhere; preparing it again", job.id
-            )
-        return adopted
-
-    async def _tend(self) -> None:
-        """Every third of a lease (or sweep interval, if shorter): renew the leases held,
-        stop following jobs another process took over, then take over orphaned jobs and
-        follow again jobs left without a task (the sweeper)."""
-        while True:
-            t = self.timings
-            await asyncio.sleep(min(t.sweep_interval, t.lease / 3))
-            try:
-                await self.renew_leases()
-                await self._sweeper.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("renewing leases or sweeping for jobs left without a task failed")
-            self._sweeper.rounds += 1
 
     async def renew_leases(self) -> set[int]:
         """Extend this process's leases; a job it lost (taken over after its lease ran
         out, e.g. while this process was stalled) is no longer followed here."""
-        held = await self.jobs.renew(self.owner, self.timings.lease)
-        for job_id, task in self._followers.tasks():
-            if job_id not in held and not task.done():
-                log.warning("job %d: its lease was taken over; no longer followed here", job_id)
-                task.cancel()
-        return held
+        return await self._followers.renew()
 
     def begin_stop(self) -> None:
         """Accept no new submissions; create requests in flight get `stop_grace` from now."""
