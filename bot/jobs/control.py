@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
 
 from bot.domain.changes import JOB_OUTCOME, ChangePublisher
 from bot.domain.records import Job, JobState
 from bot.jobs.following import Followers
 from bot.jobs.line import SubmitLine
 from bot.jobs.polling import Poller
+from bot.jobs.webhook_health import WebhookHealth
 from bot.providers.base import Task
 from bot.stopping import cancel_and_wait
 from storage import JobRepository
@@ -38,14 +38,14 @@ class JobControls:
         line: SubmitLine,
         followers: Followers,
         poller: Poller,
-        clock: Callable[[], float],
+        health: WebhookHealth,
     ) -> None:
         self.jobs = jobs
         self.owner = owner
         self.line = line
         self.followers = followers
         self.poller = poller
-        self._clock = clock
+        self.health = health
         self.changes: ChangePublisher | None = None  # the other processes (PostgreSQL), if any
         self._told: set[asyncio.Task[None]] = set()  # announcing outcomes stored elsewhere
 
@@ -73,7 +73,7 @@ class JobControls:
     async def apply_event(self, task: Task) -> Job | None:
         """A webhook said how a task ended: store and announce it now, through the same
         store-once, announce-once path as polling (None: no job follows that task)."""
-        self.poller.health.seen_at = self._clock()  # webhooks work: polling can slow down
+        self.health.event_seen()
         job = await self.jobs.by_task(task.id)
         if job is None:
             return None

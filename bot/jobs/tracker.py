@@ -117,7 +117,7 @@ class JobTracker:
             line=self.line,
             followers=self._followers,
             poller=self._poller,
-            clock=clock,
+            health=self._health,
         )
 
     def _make_poller(

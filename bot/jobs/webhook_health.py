@@ -22,6 +22,10 @@ class WebhookHealth:
         self.seen_at: float | None = None  # the last verified webhook event
         self.missed_at: float | None = None  # a task ended with no event (polls found it)
 
+    def event_seen(self) -> None:
+        """A verified event arrived: webhooks work, polling can slow down."""
+        self.seen_at = self._clock()
+
     def healthy(self) -> bool:
         """Events bring the outcomes, so polls can be rarer: a verified event arrived within
         the last hour and none went missing since, or, before the first event, the create
