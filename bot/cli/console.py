@@ -11,6 +11,7 @@ from typing import TextIO
 from bot.domain.ranges import format_seconds
 from bot.domain.records import Character, Job, JobState, NewJob
 from bot.jobs.create import Location, Origin, start_character
+from bot.jobs.events import NullListener
 from bot.jobs.tracker import JobTracker
 from bot.media.intake import PreparedSource
 from bot.media.orders import CreateOrder, OrderError
@@ -21,8 +22,8 @@ DEFAULT_GIVE_UP = 60.0
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
 
 
-class PrintingListener:
-    """Prints what happens to the job, one line per visible change."""
+class PrintingListener(NullListener):
+    """Prints what happens to the job, one line per visible change (no videos or places)."""
 
     def __init__(self, out: TextIO) -> None:
         self.out = out

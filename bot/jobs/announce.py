@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
-from bot.domain.records import Character, Job, JobKind, JobState
-from bot.jobs.events import JobListener
+from bot.domain.records import Job, JobKind, JobState
+from bot.jobs.events import JobEvent, JobListener, handler
 from bot.jobs.line import Place
 from bot.jobs.timings import TrackerTimings, announce_backoff
 from storage import CharacterRepository, JobRepository
@@ -65,22 +67,22 @@ class Announcer:
         if job.announced_at is not None:
             return
         if job.state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
-            if hasattr(self.listener, "video_ready"):
-                await self.deliver(job, "video_ready")
+            await self.deliver(job, partial(self.listener.video_ready, job))
         elif job.state is JobState.COMPLETED:
             for character in await self.characters.unannounced_for_job(job.id):
-                await self.deliver(job, "character_ready", character)
+                await self.deliver(job, partial(self.listener.character_ready, job, character))
                 await self.characters.mark_announced(character.id, job_id=job.id)
         elif job.state is JobState.FAILED:
-            await self.deliver(job, "job_failed")
+            await self.deliver(job, partial(self.listener.job_failed, job))
         elif job.state is JobState.UNKNOWN:
-            await self.deliver(job, "job_unknown")
+            await self.deliver(job, partial(self.listener.job_unknown, job))
         else:
             return
         await self.jobs.mark_announced(job.id)
 
-    async def deliver(self, job: Job, event: str, *args: Character) -> None:
-        """Tell the listener, retrying a few times with backoff (Discord may be down).
+    async def deliver(self, job: Job, tell: Callable[[], Awaitable[None]]) -> None:
+        """Tell the listener (`tell` calls it once), retrying a few times with backoff
+        (Discord may be down).
 
         If it still fails, the error propagates: the outcome stays unannounced in storage
         and is announced again later.
@@ -88,7 +90,7 @@ class Announcer:
         attempts = self.timings.announce_attempts
         for attempt in range(1, attempts + 1):
             try:
-                await getattr(self.listener, event)(job, *args)
+                await tell()
                 return
             except asyncio.CancelledError:
                 raise
@@ -108,13 +110,11 @@ class Announcer:
 
     async def tell_place(self, job: Job, place: Place) -> None:
         """A queued job's place in line changed: tell listeners that show places."""
-        shown = getattr(self.listener, "job_in_line", None)
-        if shown is not None:
-            await shown(job, place)
+        await self.listener.job_in_line(job, place)
 
-    async def tell(self, event: str, job: Job) -> None:
+    async def tell(self, event: JobEvent, job: Job) -> None:
         """Tell the listener about a change; its failure is logged, never raised."""
         try:
-            await getattr(self.listener, event)(job)
+            await handler(self.listener, event)(job)
         except Exception:
             log.exception("job %d: listener failed on %s", job.id, event)

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.domain.records import Job, JobState
+from bot.jobs.events import Tell
 from bot.jobs.line import HOLD_NOTES, SubmitLine
 from bot.jobs.submission import request_of, send_and_record
 from bot.jobs.timings import TrackerTimings
@@ -22,9 +23,8 @@ from bot.providers.interface import CharacterProvider
 from bot.providers.video import VideoRequest
 from storage import JobRepository
 
-log = logging.getLogger("bot.jobs.tracker")
+log = logging.getLogger(__name__)
 
-Tell = Callable[[str, Job], Awaitable[None]]
 # Asked when a job's turn has come, just before it is sent: None to send it, else why it
 # may not be sent any more (the owner's daily cap was reached meanwhile).
 Admit = Callable[[Job], Awaitable[str | None]]

@@ -6,14 +6,21 @@ Discord cogs, the CLI, tests) implement `JobListener` and register with `Listene
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from typing import Literal, Protocol
 
 from bot.domain.records import Character, Job
 from bot.jobs.line import Place
 
+# The events about one job that need nothing but the job (`character_ready` also takes
+# the character, `job_in_line` the place).
+JobEvent = Literal["job_changed", "job_stalled", "job_failed", "video_ready", "job_unknown"]
+Tell = Callable[[JobEvent, Job], Awaitable[None]]  # tells the listener an event
+
 
 class JobListener(Protocol):
-    """Who hears about jobs: the Discord front, the CLI, tests."""
+    """Who hears about jobs: the Discord front, the CLI, tests. A front that has no use
+    for an event (videos, places in line) subclasses `NullListener`, which ignores it."""
 
     async def job_changed(self, job: Job) -> None:
         """State or progress changed (already stored)."""
@@ -27,15 +34,30 @@ class JobListener(Protocol):
     async def job_failed(self, job: Job) -> None:
         """The job ended without a character; `job.error_message` says why."""
 
-    # Optional: `async def video_ready(self, job: Job) -> None`, a video job completed and
-    # `job.result` holds its video URLs (valid 24 hours). Fronts without videos omit it.
+    async def video_ready(self, job: Job) -> None:
+        """A video job completed; `job.result` holds its video URLs (valid 24 hours)."""
 
     async def job_unknown(self, job: Job) -> None:
         """The process died while submitting: the task may or may not exist."""
 
+    async def job_in_line(self, job: Job, place: Place) -> None:
+        """A queued job's place in the submit line changed."""
+
+
+def handler(listener: JobListener, event: JobEvent) -> Callable[[Job], Awaitable[None]]:
+    """The listener's method for `event`."""
+    handlers: dict[JobEvent, Callable[[Job], Awaitable[None]]] = {
+        "job_changed": listener.job_changed,
+        "job_stalled": listener.job_stalled,
+        "job_failed": listener.job_failed,
+        "video_ready": listener.video_ready,
+        "job_unknown": listener.job_unknown,
+    }
+    return handlers[event]
+
 
 class NullListener:
-    """A listener that ignores everything."""
+    """A listener that ignores everything: the base of listeners that hear only some events."""
 
     async def job_changed(self, job: Job) -> None:
         """Ignore."""
@@ -53,6 +75,9 @@ class NullListener:
         """Ignore."""
 
     async def job_unknown(self, job: Job) -> None:
+        """Ignore."""
+
+    async def job_in_line(self, job: Job, place: Place) -> None:
         """Ignore."""
 
 
@@ -92,11 +117,9 @@ class ListenerHub(NullListener):
             await listener.job_failed(job)
 
     async def video_ready(self, job: Job) -> None:
-        """Tell every listener that shows videos (the method is optional)."""
+        """Tell every listener (those without videos ignore it)."""
         for listener in list(self.listeners):
-            shown = getattr(listener, "video_ready", None)
-            if shown is not None:
-                await shown(job)
+            await listener.video_ready(job)
 
     async def job_unknown(self, job: Job) -> None:
         """Tell every listener."""
@@ -104,8 +127,6 @@ class ListenerHub(NullListener):
             await listener.job_unknown(job)
 
     async def job_in_line(self, job: Job, place: Place) -> None:
-        """Tell every listener that shows places in line (the method is optional)."""
+        """Tell every listener (those that show no places ignore it)."""
         for listener in list(self.listeners):
-            shown = getattr(listener, "job_in_line", None)
-            if shown is not None:
-                await shown(job, place)
+            await listener.job_in_line(job, place)

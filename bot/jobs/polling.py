@@ -1,14 +1,14 @@
 """Following a sent job: status queries granted by the scheduler until the task ends, each
-answer stored (and told) before the next. Mixed into `JobTracker`, which owns the state
-used here.
-"""
+answer stored (and told) before the next."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot.domain.records import Job, JobKind, JobState
-from bot.jobs.control import JobControls
+from bot.jobs.events import Tell
 from bot.jobs.results import (
     AVATAR_MAX_BYTES,
     store_characters,
@@ -18,7 +18,8 @@ from bot.jobs.results import (
 )
 from bot.jobs.scheduler import Pace, PollScheduler, next_poll
 from bot.jobs.submission import STATE_OF, retry_after
-from bot.jobs.timings import video_poll_wait
+from bot.jobs.timings import TrackerTimings, video_poll_wait
+from bot.jobs.webhook_health import WebhookHealth
 from bot.media.assets import AssetDownload
 from bot.media.errors import MediaError
 from bot.net.rate_budget import prepaid
@@ -28,120 +29,169 @@ from bot.providers.base import (
     TaskNotFoundError,
     TaskStatus,
 )
+from bot.providers.interface import CharacterProvider
+from storage import JobRepository
 
-log = logging.getLogger("bot.jobs.tracker")
+log = logging.getLogger(__name__)
 
 WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
+GAVE_UP = "The service did not finish within 24 hours; giving up."
+NOT_FOUND = "The service no longer knows this task."
 
 
-class JobPolling(JobControls):
-    """Polling one job to its end (see `JobTracker`)."""
+@dataclass
+class _Seen:
+    """What polling one job has seen so far."""
 
-    pace: Pace
-    polls: PollScheduler
-    _download: AssetDownload
+    video: bool
+    errors: int = 0  # failed status queries in a row
+    polls: int = 0
+    running: bool = False
+    started: float | None = None  # age when first seen running (not resumed so)
+    hold: float = 0.0  # toapis' Retry-After of the last status query
 
-    async def _tell(self, event: str, job: Job) -> None:
-        raise NotImplementedError
+
+class Holder:
+    """This process as the holder of job leases."""
+
+    def __init__(self, jobs: JobRepository, owner: str) -> None:
+        self.jobs = jobs
+        self.owner = owner
 
     @property
-    def lease_holder(self) -> str | None:
+    def required(self) -> str | None:
         """Who must hold a job for this process to change its state: this process on a
         shared database (PostgreSQL); nobody on SQLite (one process owns every job)."""
         return self.owner if self.jobs.shared else None
 
-    def followed_elsewhere(self, job: Job) -> bool:
+    def lost(self, job: Job) -> bool:
         """Another process holds this job now (a write of ours changed nothing)."""
         return self.jobs.shared and job.owner != self.owner
 
-    async def _poll_until_final(self, job: Job) -> Job:
+
+class Poller:
+    """Polls one job at a time to its end, under the shared query budget."""
+
+    def __init__(
+        self,
+        provider: CharacterProvider,
+        jobs: JobRepository,
+        *,
+        holder: Holder,
+        timings: Callable[[], TrackerTimings],
+        clock: Callable[[], float],
+        pace: Pace,
+        polls: PollScheduler,
+        health: WebhookHealth,
+        tell: Tell,
+        download: AssetDownload,
+    ) -> None:
+        self.provider = provider
+        self.jobs = jobs
+        self.holder = holder
+        self._timings = timings
+        self._clock = clock
+        self.pace = pace
+        self.polls = polls
+        self.health = health
+        self._tell = tell
+        self._download = download
+
+    async def until_final(self, job: Job) -> Job:
+        """Query the job's task until it ends (or another process holds the job)."""
         task_id = job.task_id
         assert task_id is not None
-        errors = polls = 0
-        running = False
-        started: float | None = None  # age when first seen running (not resumed so)
-        video = job.kind is JobKind.VIDEO
-        timeout = self.timings.video_timeout if video else self.timings.timeout
-        query = self.provider.get_video_task if video else self.provider.get_task
-        hold = 0.0  # toapis' Retry-After of the last status query
+        seen = _Seen(video=job.kind is JobKind.VIDEO)
+        timeout = self._timings().video_timeout if seen.video else self._timings().timeout
+        query = self.provider.get_video_task if seen.video else self.provider.get_task
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
-            if age > self.timings.max_age:
-                changed = await self.jobs.update_status(
-                    job.id,
-                    JobState.FAILED,
-                    job.progress,
-                    error_code="gave_up",
-                    error_message="The service did not finish within 24 hours; giving up.",
-                    owner=self.lease_holder,
-                )
-                return await stored_now(self.jobs, job.id, changed)
+            if age > self._timings().max_age:
+                return await self._fail(job, "gave_up", GAVE_UP)
             if job.stalled_at is None and age > timeout:
                 job = await self.jobs.mark_stalled(job.id)
                 await self._tell("job_stalled", job)
-            stalled = job.stalled_at is not None
-            if video:
-                wait = video_poll_wait(self.timings, polls=polls, stalled=stalled, errors=errors)
-            else:
-                wait = next_poll(
-                    self.timings,
-                    self.pace,
-                    state=job.state,
-                    age=age,
-                    polls=polls,
-                    stalled=stalled,
-                    errors=errors,
-                    started=started,
-                    oldest=self.pace.oldest_queued(self._clock()),
-                )
-            if self.webhooks_healthy():
-                wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
-            slot = await self.polls.turn(max(wait, hold))  # sleeps until granted
-            hold = 0.0
-            polls += 1
+            wait = max(self._wait(job, age, seen), seen.hold)
+            slot = await self.polls.turn(wait)  # sleeps until granted
+            seen.hold = 0.0
+            seen.polls += 1
             try:
                 with prepaid(slot):
                     task = await query(task_id)
             except TaskNotFoundError:
-                errors += 1
-                if age > self.timings.not_found_grace:
-                    changed = await self.jobs.update_status(
-                        job.id,
-                        JobState.FAILED,
-                        job.progress,
-                        error_code="not_found",
-                        error_message="The service no longer knows this task.",
-                        owner=self.lease_holder,
-                    )
-                    return await stored_now(self.jobs, job.id, changed)
+                seen.errors += 1
+                if age > self._timings().not_found_grace:
+                    return await self._fail(job, "not_found", NOT_FOUND)
                 continue
             except ProviderError as exc:
-                errors += 1
-                hold = retry_after(exc)
+                seen.errors += 1
+                seen.hold = retry_after(exc)
                 log.warning("job %d: status query failed (%s)", job.id, exc.detail or exc)
                 continue
-            errors = 0
-            now = self._clock()
-            age = now - (job.submitted_at or job.created_at)
-            if not video and task.status is TaskStatus.QUEUED:
-                self.pace.still_queued(age, now)
-            if not video and not running and task.status is not TaskStatus.QUEUED:
-                running = True
-                if job.state is not JobState.IN_PROGRESS:  # not resumed already running
-                    self.pace.started(age)
-                    if task.status is TaskStatus.IN_PROGRESS:
-                        started = age
-            if not video and task.status is TaskStatus.COMPLETED:
-                self.pace.finished(age, started)
-            job = await self._record(job, task)
+            seen.errors = 0
+            self._note_pace(job, task, seen)
+            job = await self.record(job, task)
             if job.state.is_final:
                 if task.status.is_final:  # not an outcome stored elsewhere meanwhile
-                    self.ended_without_event(job)
+                    self.health.ended_without_event(job)
                 return job
-            if self.followed_elsewhere(job):
+            if self.holder.lost(job):
                 return job  # its new holder follows it
 
-    async def _record(self, job: Job, task: Task) -> Job:
+    def _wait(self, job: Job, age: float, seen: _Seen) -> float:
+        """How long to wait before the next status query of `job`."""
+        stalled = job.stalled_at is not None
+        if seen.video:
+            wait = video_poll_wait(
+                self._timings(), polls=seen.polls, stalled=stalled, errors=seen.errors
+            )
+        else:
+            wait = next_poll(
+                self._timings(),
+                self.pace,
+                state=job.state,
+                age=age,
+                polls=seen.polls,
+                stalled=stalled,
+                errors=seen.errors,
+                started=seen.started,
+                oldest=self.pace.oldest_queued(self._clock()),
+            )
+        if self.health.healthy():
+            wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
+        return wait
+
+    def _note_pace(self, job: Job, task: Task, seen: _Seen) -> None:
+        """Tell the pace how long character tasks queue and run (videos are not counted)."""
+        now = self._clock()
+        age = now - (job.submitted_at or job.created_at)
+        if seen.video:
+            return
+        if task.status is TaskStatus.QUEUED:
+            self.pace.still_queued(age, now)
+        if not seen.running and task.status is not TaskStatus.QUEUED:
+            seen.running = True
+            if job.state is not JobState.IN_PROGRESS:  # not resumed already running
+                self.pace.started(age)
+                if task.status is TaskStatus.IN_PROGRESS:
+                    seen.started = age
+        if task.status is TaskStatus.COMPLETED:
+            self.pace.finished(age, seen.started)
+
+    async def _fail(self, job: Job, code: str, message: str) -> Job:
+        """Polling gives up on `job`: it ends FAILED with `message` (unless settled)."""
+        changed = await self.jobs.update_status(
+            job.id,
+            JobState.FAILED,
+            job.progress,
+            error_code=code,
+            error_message=message,
+            owner=self.holder.required,
+        )
+        return await stored_now(self.jobs, job.id, changed)
+
+    async def record(self, job: Job, task: Task) -> Job:
+        """Store what a status answer (or webhook event) says; tell the listener of a change."""
         state = STATE_OF[task.status]
         if state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
             return await store_video(self.jobs, job, task)
@@ -151,7 +201,7 @@ class JobPolling(JobControls):
             return await store_failure(self.jobs, job, task)
         if state != job.state or task.progress != job.progress:
             changed = await self.jobs.update_status(
-                job.id, state, task.progress, owner=self.lease_holder
+                job.id, state, task.progress, owner=self.holder.required
             )
             if changed is None:  # a stale answer: ended meanwhile, or followed elsewhere
                 return await stored_now(self.jobs, job.id, None)

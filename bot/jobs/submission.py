@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from bot import metrics
 from bot.domain.records import Job, JobState
@@ -18,13 +19,14 @@ from bot.providers.base import (
     RateLimitedError,
     ServiceUnavailableError,
     SubmissionUncertainError,
+    Task,
     TaskStatus,
 )
 from bot.providers.interface import CharacterProvider
 from bot.providers.video import VideoRequest, is_video_request
 from storage import JobRepository
 
-log = logging.getLogger("bot.jobs.tracker")
+log = logging.getLogger(__name__)
 
 SENDING = (JobState.SUBMITTING,)  # the one state a create request's answer may leave
 
@@ -56,57 +58,62 @@ async def send_and_record(
             task = await provider.create_video(request)
         else:
             task = await provider.create_character(request)
-    except SubmissionUncertainError as exc:
+    except ProviderError as exc:
+        refusal = _refusal(exc, timings, attempt, clock)
         changed = await jobs.update_status(
             job.id,
-            JobState.UNKNOWN,
+            refusal.state,
             0,
-            error_code="uncertain",
-            error_message=exc.user_message,
+            error_code=refusal.code,
+            error_message=refusal.message,
+            retry_at=refusal.retry_at,
             leaving=SENDING,
             owner=owner,
         )
-        return await stored_now(jobs, job.id, changed), False
-    except (RateLimitedError, ServiceUnavailableError) as exc:
+        told = changed is not None and refusal.state is JobState.WAITING
+        return await stored_now(jobs, job.id, changed), told
+    return await _record_accepted(provider, jobs, job, task, clock, owner)
+
+
+@dataclass(frozen=True)
+class _Refusal:
+    """What a create request that raised leaves the job as."""
+
+    state: JobState
+    code: str
+    message: str
+    retry_at: float | None = None
+
+
+def _refusal(
+    exc: ProviderError, timings: TrackerTimings, attempt: int, clock: Callable[[], float]
+) -> _Refusal:
+    """The job's state after `exc`: WAITING when nothing was created (sent again later),
+    UNKNOWN when the request may have reached the service, else FAILED."""
+    code = type(exc).__name__
+    if isinstance(exc, SubmissionUncertainError):
+        return _Refusal(JobState.UNKNOWN, "uncertain", exc.user_message)
+    if isinstance(exc, (RateLimitedError, ServiceUnavailableError)):
         # Not accepted, so nothing was created or charged: safe to send again later,
         # not before toapis' Retry-After (the member is shown when).
         wait = max(submit_backoff(timings, attempt), retry_after(exc))
-        changed = await jobs.update_status(
-            job.id,
-            JobState.WAITING,
-            0,
-            error_code=type(exc).__name__,
-            error_message=exc.user_message,
-            retry_at=clock() + wait,
-            leaving=SENDING,
-            owner=owner,
-        )
-        return await stored_now(jobs, job.id, changed), changed is not None
-    except (PaymentRequiredError, AuthenticationError) as exc:
+        return _Refusal(JobState.WAITING, code, exc.user_message, clock() + wait)
+    if isinstance(exc, (PaymentRequiredError, AuthenticationError)):
         # The account itself is refused: nothing was created; the job keeps its place in
         # line while the line is held, and the member is told why.
-        code = type(exc).__name__
-        changed = await jobs.update_status(
-            job.id,
-            JobState.WAITING,
-            0,
-            error_code=code,
-            error_message=HOLD_NOTES[code],
-            leaving=SENDING,
-            owner=owner,
-        )
-        return await stored_now(jobs, job.id, changed), changed is not None
-    except ProviderError as exc:
-        changed = await jobs.update_status(
-            job.id,
-            JobState.FAILED,
-            0,
-            error_code=type(exc).__name__,
-            error_message=exc.user_message,
-            leaving=SENDING,
-            owner=owner,
-        )
-        return await stored_now(jobs, job.id, changed), False
+        return _Refusal(JobState.WAITING, code, HOLD_NOTES[code])
+    return _Refusal(JobState.FAILED, code, exc.user_message)
+
+
+async def _record_accepted(
+    provider: CharacterProvider,
+    jobs: JobRepository,
+    job: Job,
+    task: Task,
+    clock: Callable[[], float],
+    owner: str | None,
+) -> tuple[Job, bool]:
+    """Store the task id toapis gave the job (True: the listener is to be told)."""
     log.info(
         "job %d: %s task %s",
         job.id,

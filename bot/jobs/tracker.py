@@ -18,22 +18,24 @@ import socket
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
-from functools import partial
 from typing import Any
 
+from bot.domain.changes import ChangePublisher
 from bot.domain.records import Job, JobState, LimitHit, NewJob, Quota
-from bot.jobs.again import Preparer, prepare_again
+from bot.jobs.again import Preparer
 from bot.jobs.announce import Announcer
+from bot.jobs.control import JobControls
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
+from bot.jobs.following import Followers
 from bot.jobs.line import SubmitLine
-from bot.jobs.polling import JobPolling
+from bot.jobs.polling import Holder, Poller
 from bot.jobs.scheduler import Pace, PollScheduler
-from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings
+from bot.jobs.webhook_health import WebhookHealth
 from bot.media.assets import AssetDownload, checked_download
 from bot.net.rate_budget import TIERS, AccountBudgets
-from bot.providers.base import CharacterRequest
+from bot.providers.base import CharacterRequest, Task
 from bot.providers.interface import CharacterProvider
 from bot.providers.video import VideoRequest
 from bot.stopping import cancel_and_wait, wait_until_done
@@ -49,7 +51,7 @@ def process_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-class JobTracker(JobPolling):
+class JobTracker:
     """Submits jobs and follows each with its own asyncio task."""
 
     def __init__(
@@ -74,41 +76,66 @@ class JobTracker(JobPolling):
         self._announcer = Announcer(
             jobs, characters, listener or NullListener(), timings or TrackerTimings()
         )
-        self._clock = clock
-        # Avatars are read like member links: no private addresses unless allowed.
-        self._download = download or checked_download(allow_private=False)
-        self._tasks: dict[int, asyncio.Task[None]] = {}
-        self._told: set[asyncio.Task[None]] = set()  # announcing outcomes stored elsewhere
         self._closing = False
-        self._sweeper = Sweeper(
-            active=self._claim,
-            running=lambda job_id: job_id in self._tasks,
-            spawn=self._spawn,
-            timings=lambda: self.timings,
-            clock=clock,
-        )
         self._sweeping: asyncio.Task[None] | None = None
         self._stop_deadline: float | None = None
-        self.webhook_seen_at: float | None = None  # the last verified webhook event
-        # Without one, jobs left preparing by a process that is gone fail with a reason.
-        self.preparer: Preparer | None = None
         # One scheduler over every job: the submit line and the polls share the account's
         # budgets (the provider's, when it is a budgeted client).
         self.budgets = budgets or getattr(provider, "budgets", None)
         if self.budgets is None:
             self.budgets = AccountBudgets.create(TIERS["default"])
+        holder = Holder(jobs, self.owner)
         self._dispatch = Dispatcher(
             provider,
             jobs,
             self.budgets.submit,
             timings=lambda: self.timings,
             clock=clock,
-            tell=self._tell,
-            owner=self.lease_holder,
+            tell=self._announcer.tell,
+            owner=holder.required,
         )
         self._dispatch.line.watcher = self._announcer.tell_place
         self.polls = PollScheduler(self.budgets.query)
         self.pace = Pace(self.timings)
+        self._health = WebhookHealth(provider, clock)
+        # Avatars are read like member links: no private addresses unless allowed.
+        download = download or checked_download(allow_private=False)
+        self._poller = self._make_poller(holder, clock, download)
+        self._followers = Followers(
+            jobs,
+            owner=self.owner,
+            dispatch=self._dispatch,
+            poller=self._poller,
+            announcer=self._announcer,
+            timings=lambda: self.timings,
+            clock=clock,
+        )
+        self._sweeper = self._followers.sweeper  # its crash records (tests read them)
+        self._controls = JobControls(
+            jobs,
+            owner=self.owner,
+            line=self.line,
+            followers=self._followers,
+            poller=self._poller,
+            health=self._health,
+        )
+
+    def _make_poller(
+        self, holder: Holder, clock: Callable[[], float], download: AssetDownload
+    ) -> Poller:
+        """The poller of this tracker's jobs, under its query budget and pace."""
+        return Poller(
+            self.provider,
+            self.jobs,
+            holder=holder,
+            timings=lambda: self.timings,
+            clock=clock,
+            pace=self.pace,
+            polls=self.polls,
+            health=self._health,
+            tell=self._announcer.tell,
+            download=download,
+        )
 
     def admit_with(self, admit: Admit) -> None:
         """Ask `admit` before each job is sent whether it still may be (spending limits)."""
@@ -147,70 +174,28 @@ class JobTracker(JobPolling):
         """
         if not self.jobs.shared:
             await self.jobs.forget_owners()  # one process per SQLite file: all are ours
-        resumed = await self._claim()
+        resumed = await self._followers.claim()
         for job in resumed:  # the whole line first, so the first turn goes to the first job
             if job.state in (JobState.WAITING, JobState.PREPARING):
                 self.line.add(job, ready=job.state is JobState.WAITING)
         for job in resumed:
-            self._spawn(job)
+            self._followers.spawn(job)
         if resumed:
             log.info("resumed %d job(s)", len(resumed))
         if self._sweeping is None and not self._closing:
-            self._sweeping = asyncio.create_task(self._tend(), name="job-leases")
+            self._sweeping = asyncio.create_task(self._followers.tend(), name="job-leases")
         return resumed
-
-    async def _claim(self) -> list[Job]:
-        """Take the jobs nobody holds (or whose lease ran out); the jobs held now. Jobs
-        left preparing are adopted first, before `claim` fails those it cannot adopt."""
-        adopted = await self._adopt_preparing()
-        held = await self.jobs.claim(self.owner, self.timings.lease)
-        for job in held:
-            if job.state is JobState.UNKNOWN and job.announced_at is None:
-                log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        return sorted([*adopted, *held], key=lambda job: job.id)
-
-    async def _adopt_preparing(self) -> list[Job]:
-        """Take the jobs left preparing by a process that is gone, to prepare them again."""
-        if self.preparer is None:
-            return []
-        adopted = await self.jobs.adopt_preparing(self.owner, self.timings.lease)
-        for job in adopted:
-            self._sweeper.finished(job.id)  # adopted again after a crash: no wait left
-            log.warning(
-                "job %d: its video was being prepared elsewhere; preparing it again", job.id
-            )
-        return adopted
-
-    async def _tend(self) -> None:
-        """Every third of a lease (or sweep interval, if shorter): renew the leases held,
-        stop following jobs another process took over, then take over orphaned jobs and
-        follow again jobs left without a task (the sweeper)."""
-        while True:
-            t = self.timings
-            await asyncio.sleep(min(t.sweep_interval, t.lease / 3))
-            try:
-                await self.renew_leases()
-                await self._sweeper.sweep()
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("renewing leases or sweeping for jobs left without a task failed")
-            self._sweeper.rounds += 1
 
     async def renew_leases(self) -> set[int]:
         """Extend this process's leases; a job it lost (taken over after its lease ran
         out, e.g. while this process was stalled) is no longer followed here."""
-        held = await self.jobs.renew(self.owner, self.timings.lease)
-        for job_id, task in list(self._tasks.items()):
-            if job_id not in held and not task.done():
-                log.warning("job %d: its lease was taken over; no longer followed here", job_id)
-                task.cancel()
-        return held
+        return await self._followers.renew()
 
     def begin_stop(self) -> None:
         """Accept no new submissions; create requests in flight get `stop_grace` from now."""
         if self._stop_deadline is None:
             self._closing = True
+            self._followers.closing = True
             self._dispatch.closing = True
             self._stop_deadline = asyncio.get_running_loop().time() + self.timings.stop_grace
 
@@ -228,12 +213,7 @@ class JobTracker(JobPolling):
         await self._dispatch.let_sends_finish(self._stop_deadline)
         await self.line.close()
         await self.polls.close()
-        tasks = list(self._tasks.values())
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            await wait_until_done(task)
-        self._tasks.clear()
+        await self._followers.stop()
         try:  # another process may take these jobs over at once
             await self.jobs.release(self.owner)
         except Exception:
@@ -242,7 +222,7 @@ class JobTracker(JobPolling):
     @property
     def running(self) -> int:
         """How many jobs are being followed right now."""
-        return len(self._tasks)
+        return len(self._followers)
 
     @property
     def sweeps(self) -> int:
@@ -251,7 +231,7 @@ class JobTracker(JobPolling):
 
     async def wait(self, job_id: int) -> Job | None:
         """Wait until the job's task ends (if any) and return the stored job."""
-        task = self._tasks.get(job_id)
+        task = self._followers.get(job_id)
         if task is not None:
             await wait_until_done(task)
         return await self.jobs.get(job_id)
@@ -274,7 +254,7 @@ class JobTracker(JobPolling):
         )
         self.line.add(job, ready=True)
         sent = self._dispatch.first_outcome(job.id)
-        self._spawn(job)
+        self._followers.spawn(job)
         return await asyncio.shield(sent)
 
     async def reserve(
@@ -322,7 +302,7 @@ class JobTracker(JobPolling):
             return stored
         self.line.add(ready, ready=True)
         self.line.watch(ready.id, None)  # places now go to the listener
-        self._spawn(ready)
+        self._followers.spawn(ready)
         return ready
 
     @contextlib.asynccontextmanager
@@ -340,61 +320,43 @@ class JobTracker(JobPolling):
         self.line.leave(job_id)
         await self.jobs.discard_preparing(job_id)
 
-    # --- following ------------------------------------------------------------------------
+    # --- controls -------------------------------------------------------------------------
 
-    def _spawn(self, job: Job) -> None:
-        if job.id in self._tasks or self._closing:
-            return
-        task = asyncio.create_task(self._follow(job), name=f"job-{job.id}")
-        self._tasks[job.id] = task
-        task.add_done_callback(partial(self._forget, job.id))
+    @property
+    def preparer(self) -> Preparer | None:
+        """Prepares again the jobs a process that is gone left preparing (None: they fail
+        with a reason)."""
+        return self._followers.preparer
 
-    def _forget(self, job_id: int, _task: asyncio.Task[None]) -> None:
-        self._tasks.pop(job_id, None)
+    @preparer.setter
+    def preparer(self, preparer: Preparer | None) -> None:
+        self._followers.preparer = preparer
 
-    async def _follow(self, job: Job) -> None:
-        try:
-            if job.state is JobState.PREPARING:
-                job = await self._prepare_again(job)
-                if job.state is JobState.PREPARING:
-                    return  # it is gone (deleted meanwhile)
-            if job.state is JobState.WAITING:
-                job = await self._dispatch.send_in_turn(job)
-                if job.state is JobState.WAITING:
-                    return  # shutting down
-            if not job.state.is_final:
-                job = await self._poll_until_final(job)
-                if not job.state.is_final:
-                    return  # another process holds it now and follows it
-            await self._announce(job)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            delay = self._sweeper.crashed(job.id)
-            log.exception("job %d: tracker error; it is picked up again in %.0fs", job.id, delay)
-        else:
-            self._sweeper.finished(job.id)
-            if job.state.is_final:
-                with contextlib.suppress(Exception):  # it expires anyway
-                    await self.jobs.release(self.owner, job.id)
+    @property
+    def changes(self) -> ChangePublisher | None:
+        """Where outcomes stored here are told to the other processes (PostgreSQL)."""
+        return self._controls.changes
 
-    async def _prepare_again(self, job: Job) -> Job:
-        """An adopted job left preparing: prepare it again, or end it with the reason."""
-        assert self.preparer is not None
-        settled = await prepare_again(job, self.preparer, self.jobs, self.line, self.owner)
-        if settled is not None and settled.state is JobState.WAITING:
-            await self._tell("job_changed", settled)  # no longer "preparing" on its reply
-        return settled or job
+    @changes.setter
+    def changes(self, changes: ChangePublisher | None) -> None:
+        self._controls.changes = changes
 
-    async def _announce(self, job: Job) -> bool:
-        # Only the job's owner announces (a webhook may reach any process): taking the
-        # lease is atomic, so of two processes at most one goes on to the announce-once
-        # record. False: another process holds the job and announces it.
-        if self.jobs.shared and not await self.jobs.take(job.id, self.owner, self.timings.lease):
-            log.info("job %d: another process holds it and announces it", job.id)
-            return False
-        await self._announcer.announce(job)
-        return True
+    async def cancel(self, job_id: int) -> Job | None:
+        """The member no longer wants this job (see `JobControls.cancel`)."""
+        return await self._controls.cancel(job_id)
 
-    async def _tell(self, event: str, job: Job) -> None:
-        await self._announcer.tell(event, job)
+    async def apply_event(self, task: Task) -> Job | None:
+        """A webhook said how a task ended: store and announce it now (None: no job)."""
+        return await self._controls.apply_event(task)
+
+    def outcome_stored(self, job_id: int) -> None:
+        """Another process stored the outcome of `job_id`: announce it now if followed here."""
+        self._controls.outcome_stored(job_id)
+
+    def webhooks_healthy(self) -> bool:
+        """Webhook events arrive, so polls can be rarer (see `WebhookHealth.healthy`)."""
+        return self._health.healthy()
+
+    def event_not_applied(self) -> None:
+        """A webhook event could not be applied: polls keep their usual pace until one is."""
+        self._health.event_not_applied()

@@ -155,13 +155,7 @@ async def open_core(
     """
     provider = provider or make_provider(settings)
     budgets = getattr(provider, "budgets", None) or make_budgets(settings)
-    try:
-        database = await open_database(
-            settings.database_target, pool_size=settings.database_pool_size
-        )
-    except BaseException:
-        await provider.aclose()
-        raise
+    database = await _open_database(settings, provider)
     ledger = budget_ledger(database)
     if ledger is not None:  # several processes: each request is counted over all of them
         budgets.share(ledger)
@@ -175,16 +169,7 @@ async def open_core(
         jobs,
         characters,
         hub,
-        timings=timings
-        or TrackerTimings(
-            poll_interval=settings.poll_interval_seconds,
-            timeout=settings.job_timeout_seconds,
-            submit_retry=settings.poll_interval_seconds * 3,
-            video_first_poll=settings.poll_interval_seconds,
-            video_poll_interval=settings.poll_interval_seconds * 2,
-            video_timeout=settings.job_timeout_seconds * 2,
-            lease=settings.lease_seconds,
-        ),
+        timings=timings or tracker_timings(settings),
         download=checked_download(allow_private=settings.allow_private_urls),
         budgets=budgets,
     )
@@ -193,14 +178,7 @@ async def open_core(
     state = StateRepository(database)
     owner = OwnerControls(state, notices)
     if notices is not None:
-        try:
-            tracker.changes = notices
-            await follow_changes(notices, guild_settings, owner, tracker)
-        except BaseException:
-            await notices.close()
-            await provider.aclose()
-            await database.close()
-            raise
+        await _follow_notices(notices, guild_settings, owner, tracker, provider, database)
     intake = MediaIntake(
         provider,
         allow_private=settings.allow_private_urls,
@@ -230,3 +208,44 @@ async def open_core(
         ledger,
         notices,
     )
+
+
+async def _open_database(settings: Settings, provider: CharacterProvider) -> Database:
+    """The configured database; the provider is closed if it cannot be opened."""
+    try:
+        return await open_database(settings.database_target, pool_size=settings.database_pool_size)
+    except BaseException:
+        await provider.aclose()
+        raise
+
+
+def tracker_timings(settings: Settings) -> TrackerTimings:
+    """How the tracker polls, retries and holds leases, from the settings."""
+    return TrackerTimings(
+        poll_interval=settings.poll_interval_seconds,
+        timeout=settings.job_timeout_seconds,
+        submit_retry=settings.poll_interval_seconds * 3,
+        video_first_poll=settings.poll_interval_seconds,
+        video_poll_interval=settings.poll_interval_seconds * 2,
+        video_timeout=settings.job_timeout_seconds * 2,
+        lease=settings.lease_seconds,
+    )
+
+
+async def _follow_notices(
+    notices: ChangeNotices,
+    guild_settings: SettingsService,
+    owner: OwnerControls,
+    tracker: JobTracker,
+    provider: CharacterProvider,
+    database: Database,
+) -> None:
+    """Listen to what the other processes change; if that fails, close what is open."""
+    try:
+        tracker.changes = notices
+        await follow_changes(notices, guild_settings, owner, tracker)
+    except BaseException:
+        await notices.close()
+        await provider.aclose()
+        await database.close()
+        raise

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.records import Character, Job, JobState, NewJob, SourceKind
+from bot.jobs.events import NullListener
 from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.media.assets import checked_download
 from bot.providers.base import CharacterRequest
@@ -20,8 +21,8 @@ from storage import CharacterRepository, JobRepository, open_database
 FAST = TrackerTimings(poll_interval=0.03, timeout=30, slow_poll_interval=0.05)
 
 
-class Recorder:
-    """A listener that records every event, in order."""
+class Recorder(NullListener):
+    """A listener that records every event, in order (videos and places it ignores)."""
 
     def __init__(self, block_on_character: bool = False) -> None:
         self.events: list[tuple[str, int, object]] = []
