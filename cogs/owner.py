@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.jobs.line import SubmitLine
+from bot.jobs.submit_line import SubmitLine
 from bot.policy.owner_controls import OwnerState
 from bot.policy.usage import format_report, report_from
 

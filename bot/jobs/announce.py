@@ -14,7 +14,7 @@ from functools import partial
 
 from bot.domain.records import Job, JobKind, JobState
 from bot.jobs.events import JobEvent, JobListener, handler
-from bot.jobs.line import Place
+from bot.jobs.submit_line import Place
 from bot.jobs.timings import TrackerTimings, announce_backoff
 from storage import CharacterRepository, JobRepository
 

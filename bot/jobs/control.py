@@ -15,8 +15,8 @@ import logging
 from bot.domain.changes import JOB_OUTCOME, ChangePublisher
 from bot.domain.records import Job, JobState
 from bot.jobs.following import Followers
-from bot.jobs.line import SubmitLine
 from bot.jobs.polling import Poller
+from bot.jobs.submit_line import SubmitLine
 from bot.jobs.webhook_health import WebhookHealth
 from bot.providers.base import Task
 from bot.stopping import cancel_and_wait

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.records import Job, JobState, NewJob
-from bot.jobs.line import Place
+from bot.jobs.submit_line import Place
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, MediaIntake, PreparedSource
 from bot.media.orders import CreateOrder, OrderError, resolve

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable
 
 from bot.domain.records import Job, JobState
 from bot.jobs.events import Tell
-from bot.jobs.line import HOLD_NOTES, SubmitLine
 from bot.jobs.submission import request_of, send_and_record
+from bot.jobs.submit_line import HOLD_NOTES, SubmitLine
 from bot.jobs.timings import TrackerTimings
 from bot.net.rate_budget import Budget, prepaid
 from bot.providers.base import CharacterRequest

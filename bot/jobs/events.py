@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol
 
 from bot.domain.records import Character, Job
-from bot.jobs.line import Place
+from bot.jobs.submit_line import Place
 
 # The events about one job that need nothing but the job (`character_ready` also takes
 # the character, `job_in_line` the place).

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from bot import metrics
 from bot.domain.records import Job, JobState
-from bot.jobs.line import HOLD_NOTES
 from bot.jobs.results import stored_now
+from bot.jobs.submit_line import HOLD_NOTES
 from bot.jobs.timings import TrackerTimings, submit_backoff
 from bot.providers.base import (
     AuthenticationError,

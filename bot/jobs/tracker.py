@@ -28,9 +28,9 @@ from bot.jobs.control import JobControls
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.following import Followers
-from bot.jobs.line import SubmitLine
 from bot.jobs.polling import Holder, Poller
 from bot.jobs.scheduler import Pace, PollScheduler
+from bot.jobs.submit_line import SubmitLine
 from bot.jobs.timings import TrackerTimings
 from bot.jobs.webhook_health import WebhookHealth
 from bot.media.assets import AssetDownload, checked_download

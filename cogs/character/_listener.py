@@ -16,7 +16,7 @@ import discord
 
 from bot import metrics
 from bot.domain.records import Character, Job, JobState
-from bot.jobs.line import Place
+from bot.jobs.submit_line import Place
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
     render_card,

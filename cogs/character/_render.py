@@ -10,7 +10,7 @@ import discord
 
 from bot.domain.ranges import format_clock
 from bot.domain.records import Character, Job, JobKind, JobState, SourceKind
-from bot.jobs.line import Place
+from bot.jobs.submit_line import Place
 from cogs.shared.render import (
     COLOR_DONE,
     COLOR_FAILED,

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.domain.records import Job, JobState, NewJob, SourceKind
-from bot.jobs.line import Place, fair_order
 from bot.jobs.scheduler import Pace, next_poll
+from bot.jobs.submit_line import Place, fair_order
 from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.media.assets import checked_download
 from bot.net.rate_budget import AccountBudgets, tier_limits
