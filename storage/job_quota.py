@@ -114,25 +114,16 @@ class JobQuota:
         """
         if state not in (JobState.PREPARING, JobState.WAITING):
             raise ValueError(f"a reserved job starts preparing or waiting, not {state.value}")
-        if quota is None:
-            if replaces is not None:
-                raise ValueError("Retry is reserved within the member's limits")
-            return await self._insert(new, state, owner, lease_seconds)
-        if new.requester_id is None:
+        if quota is None and replaces is not None:
+            raise ValueError("Retry is reserved within the member's limits")
+        if quota is not None and new.requester_id is None:
             raise ValueError("a reserved job needs the member who asked for it")
         async with self._db.transaction() as tx:
-            if self._db.dialect == "postgresql":
-                # Lock order: every server's first, so two reservations never wait on
-                # each other in opposite orders.
-                if quota.global_day is not None:
-                    await _lock(tx, "reserve:*")
-                await _lock(tx, f"reserve:{new.guild_id}")
-            hit = (await usage_in(tx, new.guild_id, new.requester_id, quota)).first_over(quota)
-            if hit is not None:
-                return hit
             now = time.time()
-            if replaces is not None and not await claim_unknown_in(tx, *replaces, now=now):
-                return LimitHit("replaced", 0, 0)
+            if quota is not None:
+                hit = await self._over(tx, new, quota, replaces, now)
+                if hit is not None:
+                    return hit
             job_id = await insert_job(
                 tx,
                 new,
@@ -144,21 +135,29 @@ class JobQuota:
             )
             return await load_job(tx, job_id)
 
-    async def _insert(
-        self, new: NewJob, state: JobState, owner: str | None, lease_seconds: float
-    ) -> Job:
-        """Write `new` without counting anything."""
-        async with self._db.transaction() as tx:
-            job_id = await insert_job(
-                tx,
-                new,
-                state,
-                dialect=self._db.dialect,
-                owner=owner,
-                lease_seconds=lease_seconds,
-                now=time.time(),
-            )
-            return await load_job(tx, job_id)
+    async def _over(
+        self,
+        tx: Session,
+        new: NewJob,
+        quota: Quota,
+        replaces: tuple[int, str] | None,
+        now: float,
+    ) -> LimitHit | None:
+        """The limit one more job would pass (counted under the reservation locks), or
+        "replaced" when the job a Retry replaces is not unknown any more; None: go on."""
+        assert new.requester_id is not None
+        if self._db.dialect == "postgresql":
+            # Lock order: every server's first, so two reservations never wait on
+            # each other in opposite orders.
+            if quota.global_day is not None:
+                await _lock(tx, "reserve:*")
+            await _lock(tx, f"reserve:{new.guild_id}")
+        hit = (await usage_in(tx, new.guild_id, new.requester_id, quota)).first_over(quota)
+        if hit is not None:
+            return hit
+        if replaces is not None and not await claim_unknown_in(tx, *replaces, now=now):
+            return LimitHit("replaced", 0, 0)
+        return None
 
 
 async def _lock(tx: Session, name: str) -> None:

@@ -17,9 +17,10 @@ from typing import Any
 
 from bot.domain.ranges import ClipRange
 from bot.domain.records import Job, JobState, SourceKind
+from bot.jobs.create import source_meta
 from bot.jobs.submit_line import SubmitLine
 from bot.media.errors import MediaError
-from bot.media.intake import MediaIntake, PreparedSource
+from bot.media.intake import MediaIntake
 from bot.media.orders import CreateOrder, OrderError, resolve
 from bot.providers.base import CharacterRequest, ProviderError
 from bot.providers.video import VideoRequest
@@ -44,21 +45,6 @@ def order_of(job: Job) -> CreateOrder:
     task = job.source_ref if kind is SourceKind.TASK else None
     clip = ClipRange(job.range_start, job.range_end)
     return CreateOrder(kind, job.source_ref, clip, job.model, url=link, from_task=task)
-
-
-def source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
-    """What "Create from same video" needs to fetch the source again."""
-    source: dict[str, Any] = {
-        "kind": order.kind.value,
-        "url": order.url,
-        "from_task": order.from_task,
-        "name": order.reference,
-    }
-    if prepared.uploaded and prepared.clip_offset is not None:
-        source["clip_url"] = prepared.url
-        source["clip_offset"] = prepared.clip_offset
-        source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
-    return {"source": source}
 
 
 class PrepareAgain:

@@ -8,7 +8,6 @@ updating its member, and a late result is stored without a ping.
 from __future__ import annotations
 
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -16,7 +15,7 @@ import discord
 from bot.domain.ranges import format_clock
 from bot.domain.records import Job, JobState
 from cogs.character._render import describe_source, render_cancelled
-from cogs.shared.components import JOB_ID, Guarded, Named
+from cogs.shared.components import JobButton
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
@@ -76,31 +75,11 @@ async def show_jobs(interaction: discord.Interaction) -> None:
     )
 
 
-class CancelButton(
-    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:cancel:{JOB_ID}"
-):
+class CancelButton(JobButton, prefix="cancel"):
     """Cancel one job (the requester or Manage Server)."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=f"Cancel #{job_id}",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"sora:cancel:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> CancelButton:
-        """Rebuild from the custom_id (untrusted: `named` is checked before `act`)."""
-        return cls(int(match["job"]))
-
-    def named(self) -> Named:
-        """A job of this server, its requester's (or Manage Server)."""
-        return Named(job_id=self.job_id, member=True)
+    label = "Cancel #{id}"
+    member = True
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Cancel, tell the member, refresh the list."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
-from cogs.shared.components import CHARACTER_ID, Guarded, Named
+from cogs.shared.components import CharacterButton, Guarded, Named
 from cogs.shared.per_bot import PerBot
 
 if TYPE_CHECKING:
@@ -63,32 +63,12 @@ CHARACTERS: PerBot[CharacterOffers] = PerBot("the character cog")
 VIDEOS: PerBot[VideoOffers] = PerBot("the video cog")
 
 
-class UseInVideoButton(
-    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vuse:{CHARACTER_ID}"
-):
+class UseInVideoButton(CharacterButton, prefix="vuse"):
     """Under a character card: a form for the prompt of a video starring it."""
 
-    def __init__(self, character_id: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Use in a video",
-                emoji="🎥",
-                style=discord.ButtonStyle.success,
-                custom_id=f"sora:vuse:{character_id}",
-            )
-        )
-        self.character_id = character_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> UseInVideoButton:
-        """Rebuild from the custom_id after a restart."""
-        return cls(match["cid"])
-
-    def named(self) -> Named:
-        """A character of this server."""
-        return Named(character_id=self.character_id)
+    label = "Use in a video"
+    emoji = "🎥"
+    style = discord.ButtonStyle.success
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Open the prompt form."""

@@ -4,12 +4,11 @@ in the custom_id."""
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
-from cogs.shared.components import JOB_ID, Guarded, Named
+from cogs.shared.components import JobButton
 from cogs.shared.handoffs import UseInVideoButton
 from cogs.video._registry import VIDEO_COG
 
@@ -21,64 +20,23 @@ def _cog(interaction: discord.Interaction) -> VideoCog:
     return VIDEO_COG.get(interaction.client)
 
 
-class VideoAgainButton(
-    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vagain:{JOB_ID}"
-):
+class VideoAgainButton(JobButton, prefix="vagain"):
     """Make another video with the same prompt, characters and settings."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Again",
-                emoji="🔁",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"sora:vagain:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> VideoAgainButton:
-        """Rebuild from the custom_id after a restart."""
-        return cls(int(match["job"]))
-
-    def named(self) -> Named:
-        """A job of this server."""
-        return Named(job_id=self.job_id)
+    label = "Again"
+    emoji = "🔁"
+    style = discord.ButtonStyle.primary
 
     async def act(self, interaction: discord.Interaction) -> None:
         """The same settings again."""
         await _cog(interaction).again(interaction, self.job_id)
 
 
-class CharacterFromVideoButton(
-    Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], template=rf"sora:vchar:{JOB_ID}"
-):
+class CharacterFromVideoButton(JobButton, prefix="vchar"):
     """Open the range form for a character from this video (`from_task`)."""
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Make a character from this",
-                emoji="🎭",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"sora:vchar:{job_id}",
-            )
-        )
-        self.job_id = job_id
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str]
-    ) -> CharacterFromVideoButton:
-        """Rebuild from the custom_id after a restart."""
-        return cls(int(match["job"]))
-
-    def named(self) -> Named:
-        """A job of this server."""
-        return Named(job_id=self.job_id)
+    label = "Make a character from this"
+    emoji = "🎭"
 
     async def act(self, interaction: discord.Interaction) -> None:
         """The range form, with the video's task as the source."""
