@@ -114,8 +114,8 @@ class JobQuota:
         """
         if state not in (JobState.PREPARING, JobState.WAITING):
             raise ValueError(f"a reserved job starts preparing or waiting, not {state.value}")
-        if quota is None and replaces is not None:
-            raise ValueError("Retry is reserved within the member's limits")
+        if quota is None and (replaces is not None or new.requester_id is not None):
+            raise ValueError("a member's job (and a Retry) is reserved within their limits")
         if quota is not None and new.requester_id is None:
             raise ValueError("a reserved job needs the member who asked for it")
         async with self._db.transaction() as tx:

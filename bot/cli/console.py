@@ -16,6 +16,7 @@ from bot.jobs.tracker import JobTracker
 from bot.media.intake import PreparedSource
 from bot.media.orders import CreateOrder, OrderError
 from bot.runtime.container import Core
+from bot.stopping import cancel_and_wait
 
 BAR_CELLS = 20
 DEFAULT_GIVE_UP = 60.0
@@ -148,10 +149,19 @@ async def submit_and_follow(
     abandoned: the job is stored as failed, nothing was sent or charged.
     """
     origin = Origin(guild_id=guild, any_task=True)
-    job = await start_character(core, TerminalFront(core.tracker, out), order, origin)
-    if job is None:  # cancelled meanwhile
-        return 1
-    final = await _follow(core, job, give_up)
+    keeping = asyncio.create_task(_keep_leases(core.tracker), name="cli-leases")
+    try:
+        job = await start_character(core, TerminalFront(core.tracker, out), order, origin)
+        if job is None:
+            print(
+                "error: the job ended while its video was prepared (cancelled, or ended "
+                "by another process on this database); nothing was sent",
+                file=out,
+            )
+            return 1
+        final = await _follow(core, job, give_up)
+    finally:
+        await cancel_and_wait(keeping)
     if final is not None and final.error_code == GAVE_UP:
         print(f"error: {final.error_message}", file=out, flush=True)
         return 1
@@ -159,6 +169,15 @@ async def submit_and_follow(
 
 
 GAVE_UP = "not_accepted"
+
+
+async def _keep_leases(tracker: JobTracker) -> None:
+    """Renew the command's lease on its job every third of a lease (a terminal runs no
+    lease loop), so a bot on the same database never takes over a job still followed
+    here, however long the video takes to prepare."""
+    while True:
+        await asyncio.sleep(tracker.timings.lease / 3)
+        await tracker.renew_leases()
 
 
 async def _follow(core: Core, job: Job, give_up: float) -> Job | None:
