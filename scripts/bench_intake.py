@@ -8,7 +8,12 @@ intake: bytes sent by the origin, wall time and peak Python memory (tracemalloc)
 ratios and whether the targets hold (origin bytes <= 5 % of the file for both links,
 intake time < 20 % of naive). yt-dlp is loaded before the page link is timed.
 
+Then the likeness row (`_likeness_bench.py`): the clip + three stills of issue 24 against
+the cut alone, from a 1080p source, CPU seconds and bytes read side by side
+(`--likeness-only` runs that part alone).
+
     python scripts/bench_intake.py [--rate-mb 2] [--bitrate 400k] [--start 300.5]
+        [--likeness-only] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from _likeness_bench import run_likeness_bench
 from aiohttp import web
 
 from bot.media.cut import clip_window, cut_window
@@ -200,7 +206,16 @@ async def main() -> None:
     parser.add_argument("--rate-mb", type=float, default=2.0, help="origin rate, MB/s")
     parser.add_argument("--bitrate", default="400k", help="video bitrate of the source")
     parser.add_argument("--start", type=float, default=300.5, help="range start (3 s range)")
+    parser.add_argument("--likeness-only", action="store_true", help="the likeness row only")
+    parser.add_argument("--repeat", type=int, default=3, help="likeness runs (median)")
     args = parser.parse_args()
+    if not args.likeness_only:
+        await intake_rows(args)
+    run_likeness_bench(ffmpeg_exe(), args.repeat)
+
+
+async def intake_rows(args: argparse.Namespace) -> None:
+    """The intake rows: direct link, page link, naive."""
     start, end = args.start, args.start + 3.0
     with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
         work = Path(tmp)

@@ -131,3 +131,44 @@ def make_face_video(
     ]  # fmt: skip
     _run(args)
     return path
+
+
+TIMECODE_STEP = 14  # grey levels between two frame-number digits
+
+
+def make_timecode_video(
+    path: Path, *, seconds: float = 8, sharp: tuple[float, float] = (3.2, 4.2), fps: int = 25
+) -> Path:
+    """A 320x240 H.264 + AAC MP4 (a keyframe every second) whose frames show their number.
+
+    The top half's left and right quarters are flat greys for the frame number's two base-16
+    digits (`timecode_of` reads them back); the bottom quarter is fine noise (sharp) only
+    inside `sharp` seconds, flat elsewhere.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    step = TIMECODE_STEP
+    digits = f"if(lt(X,W/2),mod(N,16),mod(floor(N/16),16))*{step}+16"
+    noise = f"if(gt(Y,H*3/4)*between(T,{sharp[0]},{sharp[1]}),(random(1)-0.5)*200,0)"
+    args = [
+        "-f", "lavfi", "-i", f"nullsrc=s=320x240:r={fps}:d={seconds}",
+        "-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=44100:duration={seconds}",
+        "-vf", f"geq=lum='{digits}+{noise}':cb=128:cr=128",
+        "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+        "-g", str(fps), "-keyint_min", str(fps), "-sc_threshold", "0",
+        "-c:a", "aac", "-b:a", "64k", "-t", str(seconds), "-movflags", "+faststart",
+        "-f", "mp4", str(path),
+    ]  # fmt: skip
+    _run(args)
+    return path
+
+
+def timecode_of(grey: object) -> int:
+    """The frame number a `make_timecode_video` frame (a full-range grey array) shows."""
+    import numpy as np
+
+    image = np.asarray(grey, dtype=np.float64) * 219 / 255 + 16  # back to video levels
+    height, width = image.shape[:2]
+    band = image[height // 8 : height * 3 // 8]
+    low = round((float(band[:, width // 16 : width * 7 // 16].mean()) - 16) / TIMECODE_STEP)
+    high = round((float(band[:, width * 9 // 16 : width * 15 // 16].mean()) - 16) / TIMECODE_STEP)
+    return high * 16 + low

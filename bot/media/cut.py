@@ -17,7 +17,7 @@ import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import av
 
@@ -35,6 +35,13 @@ class CutCancelled(Exception):
     """The caller gave up (its `cancel` event was set) while the cut was running."""
 
 
+class FrameTap(Protocol):
+    """Shown every decoded video frame of the window while the cut runs (same pass)."""
+
+    def take(self, frame: Any) -> None:
+        """Look at one frame (a PyAV `VideoFrame`, source time in `frame.time`)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Cut:
     """A clip written to `path`, starting at `offset` seconds into the source."""
@@ -45,18 +52,34 @@ class Cut:
 
 
 def cut_window(
-    source: Any, dest: Path, begin: float, finish: float, *, cancel: threading.Event
+    source: Any,
+    dest: Path,
+    begin: float,
+    finish: float,
+    *,
+    cancel: threading.Event,
+    tap: FrameTap | None = None,
 ) -> Cut:
-    """Write [begin, finish] of `source` to `dest` (an MP4) and describe the result."""
+    """Write [begin, finish] of `source` to `dest` (an MP4) and describe the result.
+
+    With a `tap`, every video frame of the window is also decoded (when copying) and shown
+    to it, in the same read of the source.
+    """
     container = av.open(source, mode="r", io_open=refuse_nested_open)
     try:
-        return cut_container(container, dest, begin, finish, cancel=cancel)
+        return cut_container(container, dest, begin, finish, cancel=cancel, tap=tap)
     finally:
         container.close()
 
 
 def cut_container(
-    container: Any, dest: Path, begin: float, finish: float, *, cancel: threading.Event
+    container: Any,
+    dest: Path,
+    begin: float,
+    finish: float,
+    *,
+    cancel: threading.Event,
+    tap: FrameTap | None = None,
 ) -> Cut:
     """Like `cut_window`, on an input container the caller opened (and closes)."""
     if not container.streams.video:
@@ -71,9 +94,9 @@ def cut_container(
         and audio.codec_context.name in COPY_AUDIO_CODECS
     )
     if copyable and keyframe is not None and abs(keyframe - begin) <= KEYFRAME_TOLERANCE:
-        _copy(container, video, audio, dest, keyframe, finish, cancel)
+        _copy(container, video, audio, dest, (keyframe, finish), cancel, tap)
         return Cut(dest, keyframe, copied=True)
-    _encode(container, video, audio, dest, begin, finish, cancel)
+    _encode(container, video, audio, dest, (begin, finish), cancel, tap)
     return Cut(dest, begin, copied=False)
 
 
@@ -100,11 +123,12 @@ def _copy(
     video: Any,
     audio: Any,
     dest: Path,
-    start: float,
-    finish: float,
+    window: tuple[float, float],
     cancel: threading.Event,
+    tap: FrameTap | None,
 ) -> None:
     """Copy the packets of [start, finish] (start is a keyframe) into a new MP4."""
+    start, finish = window
     v_off, v_end = _pts(start, video.time_base), _pts(finish, video.time_base)
     a_off, a_end = _pts(start, audio.time_base), _pts(finish, audio.time_base)
     container.seek(v_off, stream=video, backward=True)
@@ -120,11 +144,14 @@ def _copy(
             if packet.stream.index == video.index:
                 if packet.dts >= v_end:
                     video_done = True
-                elif packet.pts >= v_off:
-                    packet.pts -= v_off
-                    packet.dts -= v_off
-                    packet.stream = out_video
-                    output.mux(packet)
+                else:
+                    if tap is not None:  # decoded before the packet is retimed
+                        _show(tap, packet.decode(), start, finish)
+                    if packet.pts >= v_off:
+                        packet.pts -= v_off
+                        packet.dts -= v_off
+                        packet.stream = out_video
+                        output.mux(packet)
             elif packet.stream.index == audio.index:
                 if packet.pts >= a_end:
                     audio_done = True
@@ -139,7 +166,14 @@ def _copy(
         output.close()
 
 
-def _even_fit(width: int, height: int) -> tuple[int, int]:
+def _show(tap: FrameTap, frames: Any, start: float, finish: float) -> None:
+    """Show the tap the frames of [start, finish) among `frames`."""
+    for frame in frames:
+        if frame.time is not None and start - _EPSILON <= frame.time < finish - _EPSILON:
+            tap.take(frame)
+
+
+def fit_size(width: int, height: int) -> tuple[int, int]:
     """The source size scaled down to MAX_LONG_SIDE if needed, in even numbers."""
     scale = min(1.0, MAX_LONG_SIDE / max(width, height, 1))
     return max(2, round(width * scale / 2) * 2), max(2, round(height * scale / 2) * 2)
@@ -150,14 +184,15 @@ def _encode(
     video: Any,
     audio: Any,
     dest: Path,
-    start: float,
-    finish: float,
+    window: tuple[float, float],
     cancel: threading.Event,
+    tap: FrameTap | None,
 ) -> None:
     """Decode [start, finish] from the preceding keyframe; encode H.264 + AAC."""
+    start, finish = window
     vtb: Fraction = video.time_base
     v_off = _pts(start, vtb)
-    width, height = _even_fit(video.codec_context.width, video.codec_context.height)
+    width, height = fit_size(video.codec_context.width, video.codec_context.height)
     rate = audio.codec_context.sample_rate or 44100
     layout = "mono" if audio.codec_context.channels == 1 else "stereo"
     container.seek(_pts(start, vtb), stream=video, backward=True)
@@ -189,6 +224,8 @@ def _encode(
                         audio_done = True
                     continue
                 if is_video:
+                    if tap is not None:
+                        tap.take(frame)
                     image = frame.reformat(width=width, height=height, format="yuv420p")
                     image.pts = frame.pts - v_off
                     image.time_base = vtb
