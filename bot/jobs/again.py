@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.domain.ranges import ClipRange
 from bot.domain.records import Job, JobState, SourceKind
-from bot.jobs.create import source_meta
+from bot.jobs.sources import source_meta
 from bot.jobs.submit_line import SubmitLine
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake

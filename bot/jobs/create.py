@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.records import Job, JobState, NewJob
+from bot.jobs.sources import source_meta
 from bot.jobs.submit_line import Place
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, MediaIntake, PreparedSource
@@ -275,20 +276,3 @@ class _Places:
         """No more places (the front edits the reply next)."""
         self.stopped = True
         await self.front.quiet()
-
-
-def source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
-    """What "Create from same video" needs to fetch the source again."""
-    source: dict[str, Any] = {
-        "kind": order.kind.value,
-        "url": order.url,
-        "from_task": order.from_task,
-        "name": order.reference,
-    }
-    if prepared.uploaded and prepared.clip_offset is not None:
-        source["clip_url"] = prepared.url
-        source["clip_offset"] = prepared.clip_offset
-        # The cut keeps a 1 s margin after the range (less at the very end of a video,
-        # where the probe of the clip then explains the limit).
-        source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
-    return {"source": source}
