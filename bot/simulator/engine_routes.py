@@ -1,5 +1,6 @@
 """The simulator's endpoints for the engines beyond sora-2 (docs/engines.md): image
-uploads, Seedance 2 and Vidu Q3 video requests (looked up by `client_business_id` too),
+uploads, Seedance 2 and Vidu Q3 video requests (looked up by `client_business_id` too, and
+a signed webhook to `callback_url` as for characters),
 the balance, and the sora-2 family retired. Mixed into `bot.simulator.server.Simulator`.
 """
 
@@ -11,7 +12,7 @@ from typing import Any, Literal
 
 from aiohttp import web
 
-from bot.simulator.answers import invalid, retired
+from bot.simulator.answers import api_error, invalid, retired
 from bot.simulator.avatars import SimulatorAvatars
 from bot.simulator.balance import balance_answer
 from bot.simulator.engines import SEEDANCE, validate_seedance, validate_vidu
@@ -31,6 +32,9 @@ class SimulatorEngines(SimulatorAvatars):
     _upload_dir: Path | None
 
     def _start(self, task: SimTask) -> None:
+        raise NotImplementedError
+
+    def _send_webhook(self, task: SimTask) -> None:
         raise NotImplementedError
 
     def _refuse(
@@ -90,6 +94,14 @@ class SimulatorEngines(SimulatorAvatars):
             checked = validate_vidu(body, needs_image_urls=self.scenario.vidu_needs_image_urls)
         if isinstance(checked, str):
             return invalid(checked)
+        callback = body.get("callback_url")
+        if callback is not None and self.scenario.webhook_secret is None:
+            return api_error(
+                400,
+                "webhook_not_configured",
+                "Webhooks are not configured for this API token",
+                "invalid_request_error",
+            )
         task = SimTask(
             id=new_task_id(),
             model=model,
@@ -100,6 +112,9 @@ class SimulatorEngines(SimulatorAvatars):
             duration=checked.duration,
             aspect_ratio=checked.aspect_ratio,
         )
+        if isinstance(callback, str) and callback:
+            task.callback_url = callback
+            task.on_final = self._send_webhook
         self._start(task)
         if checked.client_business_id is not None:
             self.business_ids[checked.client_business_id] = task.id

@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from typing import Any
 
 import httpx
 import pytest
+from aiohttp import web
 
+from bot.http.webhooks import ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from bot.providers.base import Task
 from bot.simulator import Simulator
 from tests.simulator.engine_helpers import (
@@ -225,3 +229,42 @@ async def test_the_balance_shows_what_tasks_spent_and_an_empty_account(
     assert refused.status_code == 402
     simulator.scenario.out_of_credit = False  # a top-up
     assert (await client.get("/v1/user/balance")).json()["remain_credits"] == 960.0
+
+
+async def test_a_seedance_video_with_a_callback_sends_one_signed_event(
+    simulator: Simulator, client: httpx.AsyncClient
+) -> None:
+    body = {"model": "seedance-2", "prompt": "a cat", "callback_url": "http://127.0.0.1:9/x"}
+    refused = await client.post(GENERATIONS, json=body)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["code"] == "webhook_not_configured"
+    received: asyncio.Queue[tuple[dict[str, Any], str, str, str]] = asyncio.Queue()
+
+    async def receive(request: web.Request) -> web.Response:
+        raw = await request.read()
+        headers = request.headers
+        signature = headers[SIGNATURE_HEADER].removeprefix("v1=")
+        expected = sign("s3cret", headers[ID_HEADER], headers[TIMESTAMP_HEADER], raw)
+        await received.put((json.loads(raw), signature, expected, request.path))
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        simulator.scenario.webhook_secret = "s3cret"
+        port = runner.addresses[0][1]
+        last = await _finished_video(
+            client, body | {"callback_url": f"http://127.0.0.1:{port}/hook"}
+        )
+        event, signature, expected, path = await asyncio.wait_for(received.get(), 10)
+    finally:
+        await runner.cleanup()
+    assert path == "/hook" and signature == expected
+    assert event["type"] == "generation.completed"
+    assert event["data"]["task_id"] == last["id"]
+    assert event["data"]["task_type"] == "video"
+    assert event["data"]["result"] == last["result"]
