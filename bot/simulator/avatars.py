@@ -114,10 +114,11 @@ class SimulatorAvatars:
         raise NotImplementedError
 
     def add_avatar_routes(self, app: web.Application) -> None:
-        """The three private-avatar endpoints."""
+        """The three private-avatar endpoints, and `GET /_sim/assets` (every asset)."""
         app.router.add_post(f"{AVATAR_PATH}/groups", self._create_group)
         app.router.add_post(f"{AVATAR_PATH}/assets", self._create_asset)
         app.router.add_get(f"{AVATAR_PATH}/assets/{{asset_id}}", self._read_asset)
+        app.router.add_get("/_sim/assets", self._list_assets)  # control API: no auth
 
     async def _create_group(self, request: web.Request) -> web.Response:
         refused = self._refuse(request, "submit")
@@ -155,6 +156,9 @@ class SimulatorAvatars:
         if asset is None:
             return api_error(404, 404, "Asset not found", "not_found_error")
         return web.json_response({"success": True, "data": asset.to_json()})
+
+    async def _list_assets(self, request: web.Request) -> web.Response:
+        return web.json_response({asset_id: a.to_json() for asset_id, a in self.assets.items()})
 
     async def _process(self, asset: Asset, plan: Scenario, client: httpx.AsyncClient) -> None:
         """Keep the asset processing for `asset_delay`, then judge it."""

@@ -1,6 +1,7 @@
 """A toapis simulator: a real aiohttp HTTP server that follows `docs/toapis.md`.
 
-Routes: the API (`/v1/...`, Bearer auth), hosted uploads (`/uploads/videos/{name}`),
+Routes: the API (`/v1/...`, Bearer auth; the engines beyond sora-2 in `engine_routes.py`
+and `avatars.py`), hosted uploads (`/uploads/videos/{name}`, `/uploads/images/{name}`),
 avatar images (`/f/image/{name}`) and a control API (`/_sim/...`, no auth) for
 scripting a running simulator from another process.
 """

@@ -73,6 +73,9 @@ async def test_an_asset_is_processing_then_active(
     assert last["data"]["asset_type"] == "image"
     assert last["data"]["source_url"] == url
     assert last["data"]["group_id"].startswith("group_")
+    async with httpx.AsyncClient(base_url=simulator.base_url) as control:
+        listed = (await control.get("/_sim/assets")).json()
+    assert listed == {asset_id: last["data"]}
 
 
 async def test_a_face_is_refused_only_when_the_switch_is_on(
