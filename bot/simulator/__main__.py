@@ -56,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = Scenario()
     parser = argparse.ArgumentParser(
         prog="python -m bot.simulator",
-        description="A local simulator of the toapis video API (character creation).",
+        description="A local simulator of the toapis video API (characters, videos, engines).",
     )
     add = parser.add_argument
     add("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -125,6 +125,23 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODEL",
         help="answer create requests for MODEL with 400 model_not_found (repeatable)",
     )
+    add("--retire-sora", action="store_true", help="the whole sora-2 family is retired")
+    add(
+        "--refuse-faces",
+        action="store_true",
+        help="private-avatar images with a face in them end failed",
+    )
+    add(
+        "--vidu-needs-image-urls",
+        action="store_true",
+        help="viduq3 requests without image_urls answer 400 asking for them",
+    )
+    add(
+        "--asset-delay",
+        type=float,
+        default=defaults.asset_delay,
+        help="seconds a private-avatar asset stays processing (default: %(default)s)",
+    )
     add("--log-level", default="INFO", help="logging level (default: %(default)s)")
     return parser
 
@@ -147,6 +164,10 @@ def scenario_from_args(args: argparse.Namespace) -> Scenario:
         check_media=not args.no_check_media,
         retired_models=list(args.retire),
         tier=args.tier,
+        sora_retired=args.retire_sora,
+        refuse_faces=args.refuse_faces,
+        vidu_needs_image_urls=args.vidu_needs_image_urls,
+        asset_delay=args.asset_delay,
     )
 
 

@@ -61,6 +61,15 @@ class Scenario:
     video_bytes: int = 64 * 1024  # size of the file a completed video task serves
     video_bytes_per_second: float = 0  # how fast that file is served (0: at once)
     webhook_secret: str | None = None  # webhooks configured for the key (None: 400 if asked)
+    # Engines beyond sora-2 (docs/engines.md):
+    sora_retired: bool = False  # the sora-2 family answers "model not found" everywhere
+    refuse_faces: bool = False  # private-avatar images with a face in them end failed
+    vidu_needs_image_urls: bool = False  # viduq3 without `image_urls` answers 400 asking for it
+    asset_delay: float = 0.2  # seconds a private-avatar asset stays processing
+    asset_fail_with: str | None = None  # a message: assets end failed with it
+    credits: float = 100_000.0  # the account's credit before any spending (200 per USD)
+    credits_per_task: float = 20.0  # credits each created task spends
+    unlimited_quota: bool = False  # the balance says the key has no quota
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -214,6 +223,14 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "submit_per_second": _number,
     "query_per_second": _number,
     "out_of_credit": _flag,
+    "sora_retired": _flag,
+    "refuse_faces": _flag,
+    "vidu_needs_image_urls": _flag,
+    "asset_delay": _number,
+    "asset_fail_with": _optional_text,
+    "credits": _number,
+    "credits_per_task": _number,
+    "unlimited_quota": _flag,
 }
 
 

@@ -1,6 +1,7 @@
 """A toapis simulator: a real aiohttp HTTP server that follows `docs/toapis.md`.
 
-Routes: the API (`/v1/...`, Bearer auth), hosted uploads (`/uploads/videos/{name}`),
+Routes: the API (`/v1/...`, Bearer auth; the engines beyond sora-2 in `engine_routes.py`
+and `avatars.py`), hosted uploads (`/uploads/videos/{name}`, `/uploads/images/{name}`),
 avatar images (`/f/image/{name}`) and a control API (`/_sim/...`, no auth) for
 scripting a running simulator from another process.
 """
@@ -23,7 +24,11 @@ from typing import Any, Literal, NamedTuple
 import httpx
 from aiohttp import web
 
+from bot.simulator.answers import api_error, retired
+from bot.simulator.avatars import Asset
 from bot.simulator.control import SimulatorControls
+from bot.simulator.engine_routes import SimulatorEngines
+from bot.simulator.engines import ENGINE_MODELS
 from bot.simulator.files import SimulatorFiles
 from bot.simulator.limits import RateLimits
 from bot.simulator.media_check import make_avatar_jpeg
@@ -56,20 +61,15 @@ class RecordedRequest(NamedTuple):
     body: Any
 
 
-def api_error(status: int, code: int | str, message: str, kind: str | None = None) -> web.Response:
-    """An error answer in the `{"error": {...}}` shape of the contract."""
-    error: dict[str, Any] = {"code": code, "message": message}
-    if kind is not None:
-        error["type"] = kind
-    return web.json_response({"error": error}, status=status)
-
-
-class Simulator(SimulatorControls, SimulatorFiles):
+class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
     """A loopback toapis: start it, point a client at `.base_url`, script `.scenario`."""
 
     def __init__(self, scenario: Scenario | None = None) -> None:
         self.scenario = scenario if scenario is not None else Scenario()
         self.tasks: dict[str, SimTask] = {}
+        self.groups: dict[str, dict[str, Any]] = {}
+        self.assets: dict[str, Asset] = {}
+        self.business_ids: dict[str, str] = {}
         self.requests: list[RecordedRequest] = []
         self.submits = 0
         self.base_url = ""
@@ -121,6 +121,7 @@ class Simulator(SimulatorControls, SimulatorFiles):
     async def stop(self) -> None:
         """Cancel running tasks, close the server and delete uploaded files."""
         runners = [task.runner for task in self.tasks.values() if task.runner is not None]
+        runners += [asset.runner for asset in self.assets.values() if asset.runner is not None]
         for runner_task in runners:
             runner_task.cancel()
         await asyncio.gather(*runners, return_exceptions=True)
@@ -159,6 +160,7 @@ class Simulator(SimulatorControls, SimulatorFiles):
         app.router.add_get("/uploads/videos/{name}", self._uploaded_file)
         app.router.add_get("/f/image/{name}", self._image)
         app.router.add_get("/f/video/{name}", self._video)
+        self.add_engine_routes(app)
         app.router.add_get("/_sim/scenario", self._get_scenario)
         app.router.add_post("/_sim/scenario", self._set_scenario)
         app.router.add_get("/_sim/requests", self._get_requests)
@@ -263,8 +265,8 @@ class Simulator(SimulatorControls, SimulatorFiles):
                 "Webhooks are not configured for this API token",
                 "invalid_request_error",
             )
-        if checked.model in self.scenario.retired_models:
-            return _retired(checked.model)
+        if self.is_retired(checked.model):
+            return retired(checked.model)
         task = SimTask(
             id=new_task_id(),
             model=checked.model,
@@ -300,11 +302,13 @@ class Simulator(SimulatorControls, SimulatorFiles):
 
     async def _submit_video(self, body: dict[str, Any]) -> web.Response:
         """A create request with a prompt: video generation."""
+        if body.get("model") in ENGINE_MODELS:
+            return await self.submit_engine_video(body)
         checked = validate_video(body, self.tasks)
         if isinstance(checked, str):
             return api_error(400, 400, checked, "invalid_request_error")
-        if checked.model in self.scenario.retired_models:
-            return _retired(checked.model)
+        if self.is_retired(checked.model):
+            return retired(checked.model)
         task = SimTask(
             id=new_task_id(),
             model=checked.model,
@@ -341,10 +345,11 @@ class Simulator(SimulatorControls, SimulatorFiles):
 
     async def _status(self, request: web.Request) -> web.Response:
         refused = self._refuse(request, "query")
-        return refused if refused is not None else self._task_answer(request)
+        return refused if refused is not None else self._task_answer(request, by_business_id=True)
 
-    def _task_answer(self, request: web.Request) -> web.Response:
-        task = self.tasks.get(request.match_info["task_id"])
+    def _task_answer(self, request: web.Request, *, by_business_id: bool = False) -> web.Response:
+        task_id = request.match_info["task_id"]
+        task = self.find_task(task_id) if by_business_id else self.tasks.get(task_id)
         if task is None or self.scenario.consume("not_found_queries"):
             return api_error(404, 404, "Task not found", "not_found_error")
         return web.json_response(task.to_json())
@@ -354,15 +359,7 @@ class Simulator(SimulatorControls, SimulatorFiles):
         refused = self._refuse(request, "query")
         if refused is not None:
             return refused
-        data = [{"id": model, "object": "model", "owned_by": "sora"} for model in MODELS]
+        # The engines' models are left out: tests/cogs/test_doctor.py pins today's listing.
+        offered = [model for model in MODELS if not self.is_retired(model)]
+        data = [{"id": model, "object": "model", "owned_by": "sora"} for model in offered]
         return web.json_response({"object": "list", "data": data})
-
-
-def _retired(model: str) -> web.Response:
-    """What resellers answered in 2026 for a model they no longer offer."""
-    return api_error(
-        400,
-        "model_not_found",
-        f"The model `{model}` does not exist or is not available",
-        "invalid_request_error",
-    )

@@ -38,7 +38,7 @@ def event_for(task: SimTask) -> dict[str, Any]:
         "created_at": int(time.time()),
         "data": {
             "task_id": task.id,
-            "task_type": "character",
+            "task_type": task.kind,  # "character", or "video" for a video task
             "model": task.model,
             "status": "SUCCESS" if done else "FAILURE",
             "progress": "100%",

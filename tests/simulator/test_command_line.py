@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bot.simulator.__main__ import build_parser, scenario_from_args
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -45,3 +47,12 @@ def test_fail_lists_its_codes_and_refuses_unknown_ones() -> None:
     refused = simulator("--fail", "nope")
     assert refused.returncode == 2
     assert "unknown code 'nope': use one of generation_failed" in refused.stderr
+
+
+def test_the_engine_switches_reach_the_scenario() -> None:
+    args = ["--retire-sora", "--refuse-faces", "--vidu-needs-image-urls", "--asset-delay", "2"]
+    scenario = scenario_from_args(build_parser().parse_args(args))
+    assert scenario.sora_retired and scenario.refuse_faces and scenario.vidu_needs_image_urls
+    assert scenario.asset_delay == 2
+    plain = scenario_from_args(build_parser().parse_args([]))
+    assert not (plain.sora_retired or plain.refuse_faces or plain.vidu_needs_image_urls)
