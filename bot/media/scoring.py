@@ -11,8 +11,8 @@ tones do neither.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 import cv2
@@ -38,13 +38,20 @@ WINDOW_SPANS = (3.0, 2.0, 1.0)
 AUDIO_FACTOR = {"speech": 1.0, "sound": 0.75, "silence": 0.4}
 
 
-@cache
+_PER_THREAD = threading.local()
+
+
 def cascade(kind: str) -> Any:
-    """The shipped cascade for `kind` (loaded once per process); raises if missing."""
-    path = str(cv2.data.haarcascades) + CASCADES[kind]  # type: ignore[attr-defined]
-    classifier = cv2.CascadeClassifier(path)
-    if classifier.empty():
-        raise RuntimeError(f"OpenCV cascade {CASCADES[kind]} is missing (opencv 4.x ships it)")
+    """The shipped cascade for `kind`, loaded once per thread: one classifier used by two
+    threads at once crashes OpenCV (the media workers are threads); raises if missing."""
+    loaded: dict[str, Any] = _PER_THREAD.__dict__.setdefault("cascades", {})
+    classifier = loaded.get(kind)
+    if classifier is None:
+        path = str(cv2.data.haarcascades) + CASCADES[kind]  # type: ignore[attr-defined]
+        classifier = cv2.CascadeClassifier(path)
+        if classifier.empty():
+            raise RuntimeError(f"OpenCV cascade {CASCADES[kind]} is missing (opencv 4.x ships it)")
+        loaded[kind] = classifier
     return classifier
 
 

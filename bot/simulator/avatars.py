@@ -11,7 +11,6 @@ import asyncio
 import json
 import logging
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,7 +32,6 @@ ASSET_TYPES = ("image", "video", "audio")
 PROCESSING, ACTIVE, FAILED = "processing", "active", "failed"
 FACE_REFUSED = "Real human faces are not allowed in private avatars; use real-avatar verification"
 UNREADABLE = "The image at source_url could not be read"
-_CASCADE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -76,8 +74,7 @@ def has_face(data: bytes) -> bool | None:
     if scale < 1.0:
         size = (round(image.shape[1] * scale), round(image.shape[0] * scale))
         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-    with _CASCADE_LOCK:  # one classifier per process, and it is not safe across threads
-        faces = cascade("face").detectMultiScale(image, scaleFactor=1.1, minNeighbors=5)
+    faces = cascade("face").detectMultiScale(image, scaleFactor=1.1, minNeighbors=5)
     return len(faces) > 0
 
 
