@@ -31,10 +31,7 @@ class SimulatorEngines(SimulatorAvatars):
     business_ids: dict[str, str]  # client_business_id -> task id
     _upload_dir: Path | None
 
-    def _start(self, task: SimTask) -> None:
-        raise NotImplementedError
-
-    def _send_webhook(self, task: SimTask) -> None:
+    def _start(self, task: SimTask, callback: object = None) -> None:
         raise NotImplementedError
 
     def _refuse(
@@ -49,6 +46,17 @@ class SimulatorEngines(SimulatorAvatars):
         app.router.add_get("/v1/user/balance", self._balance)
         app.router.add_get("/v1/balance", self._balance)
         self.add_avatar_routes(app)
+
+    def refuse_callback(self, callback: object) -> web.Response | None:
+        """400 when a request names a `callback_url` but webhooks are not configured."""
+        if callback is None or self.scenario.webhook_secret is not None:
+            return None
+        return api_error(
+            400,
+            "webhook_not_configured",
+            "Webhooks are not configured for this API token",
+            "invalid_request_error",
+        )
 
     def is_retired(self, model: str) -> bool:
         """Whether the service answers "model not found" for `model` now."""
@@ -95,13 +103,8 @@ class SimulatorEngines(SimulatorAvatars):
         if isinstance(checked, str):
             return invalid(checked)
         callback = body.get("callback_url")
-        if callback is not None and self.scenario.webhook_secret is None:
-            return api_error(
-                400,
-                "webhook_not_configured",
-                "Webhooks are not configured for this API token",
-                "invalid_request_error",
-            )
+        if (refused := self.refuse_callback(callback)) is not None:
+            return refused
         task = SimTask(
             id=new_task_id(),
             model=model,
@@ -112,10 +115,7 @@ class SimulatorEngines(SimulatorAvatars):
             duration=checked.duration,
             aspect_ratio=checked.aspect_ratio,
         )
-        if isinstance(callback, str) and callback:
-            task.callback_url = callback
-            task.on_final = self._send_webhook
-        self._start(task)
+        self._start(task, callback)
         if checked.client_business_id is not None:
             self.business_ids[checked.client_business_id] = task.id
         log.info("created video %s (%s %ss)", task.id, model, task.duration)

@@ -258,13 +258,8 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
         if isinstance(checked, str):
             return api_error(400, 400, checked, "invalid_request_error")
         callback = body.get("callback_url") if isinstance(body, dict) else None
-        if callback is not None and self.scenario.webhook_secret is None:
-            return api_error(
-                400,
-                "webhook_not_configured",
-                "Webhooks are not configured for this API token",
-                "invalid_request_error",
-            )
+        if (refused := self.refuse_callback(callback)) is not None:
+            return refused
         if self.is_retired(checked.model):
             return retired(checked.model)
         task = SimTask(
@@ -275,17 +270,18 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
             url=checked.url,
             from_task=checked.from_task,
         )
-        if isinstance(callback, str) and callback:
-            task.callback_url = callback
-            task.on_final = self._send_webhook
-        self._start(task)
+        self._start(task, callback)
         log.info("created %s (%s %s-%s)", task.id, task.model, task.start, task.end)
         if self.scenario.submit_delay > 0:  # created, but the answer is slow to come
             await asyncio.sleep(self.scenario.submit_delay)
         return web.json_response(task.to_json())
 
-    def _start(self, task: SimTask) -> None:
-        """Register a new task and run it as the scenario says."""
+    def _start(self, task: SimTask, callback: object = None) -> None:
+        """Register a new task and run it as the scenario says; a `callback` URL gets
+        its webhook when the task ends."""
+        if isinstance(callback, str) and callback:
+            task.callback_url = callback
+            task.on_final = self._send_webhook
         self.tasks[task.id] = task
         self.submits += 1
         assert self._client is not None
