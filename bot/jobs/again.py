@@ -17,7 +17,7 @@ from typing import Any
 
 from bot.domain.ranges import ClipRange
 from bot.domain.records import Job, JobState, SourceKind
-from bot.jobs.sources import source_meta
+from bot.jobs.sources import prepared_request, source_meta
 from bot.jobs.submit_line import SubmitLine
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake
@@ -69,14 +69,7 @@ class PrepareAgain:
         except Exception:
             log.exception("job %d: preparing its video again failed", job.id)
             return NOT_PREPARED.format(reason="something went wrong on the bot's side.")
-        request = CharacterRequest(
-            model=order.model,
-            start=prepared.start,
-            end=prepared.end,
-            url=prepared.url,
-            from_task=prepared.from_task,
-        )
-        return request, {**job.meta, **source_meta(order, prepared)}
+        return prepared_request(order, prepared), {**job.meta, **source_meta(order, prepared)}
 
 
 async def store_outcome(job: Job, outcome: Outcome, jobs: JobRepository) -> Job | None:

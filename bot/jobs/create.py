@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.records import Job, JobState, NewJob
-from bot.jobs.sources import source_meta
+from bot.jobs.sources import prepared_request, source_meta
 from bot.jobs.submit_line import Place
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, MediaIntake, PreparedSource
@@ -150,13 +150,7 @@ async def start_character(
     prepared = await _prepare(core, front, order, job, origin.preview_limit)
     if prepared is None or await _cancelled_meanwhile(core.jobs, job.id):
         return None
-    request = CharacterRequest(
-        model=order.model,
-        start=prepared.start,
-        end=prepared.end,
-        url=prepared.url,
-        from_task=prepared.from_task,
-    )
+    request = prepared_request(order, prepared)
     meta = {**(origin.meta or {}), **source_meta(order, prepared)}
 
     async def show(_job: Job) -> Location:

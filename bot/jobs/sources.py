@@ -1,6 +1,7 @@
-"""What a job keeps of its source, so "Create from same video" can fetch it again (and a
-job left preparing can be prepared again): the kind, the link or task, the name shown, and
-the clip uploaded to toapis where one was."""
+"""A prepared source as a job holds it: the request sent for it, and what the job keeps of
+its source so "Create from same video" can fetch it again (and a job left preparing can be
+prepared again): the kind, the link or task, the name shown, and the clip uploaded to
+toapis where one was."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 from bot.media.intake import PreparedSource
 from bot.media.orders import CreateOrder
+from bot.providers.base import CharacterRequest
 
 
 def source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
@@ -25,3 +27,14 @@ def source_meta(order: CreateOrder, prepared: PreparedSource) -> dict[str, Any]:
         # where the probe of the clip then explains the limit).
         source["clip_end"] = prepared.clip_offset + prepared.end + 1.0
     return {"source": source}
+
+
+def prepared_request(order: CreateOrder, prepared: PreparedSource) -> CharacterRequest:
+    """The create request for a prepared source (its times are the clip's, once cut)."""
+    return CharacterRequest(
+        model=order.model,
+        start=prepared.start,
+        end=prepared.end,
+        url=prepared.url,
+        from_task=prepared.from_task,
+    )
