@@ -1,1 +1,1 @@
-"""Running as a service: an HTTP server for toapis webhooks, /health and /metrics."""
+"""The bot's own HTTP server: toapis webhooks, /health and /metrics."""

@@ -1,1 +1,2 @@
-"""Media intake: probing, cutting and page downloads, behind address checks."""
+"""Media intake: create orders, probing, cutting (with the likeness stills) and page
+downloads, behind address checks."""
