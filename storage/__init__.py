@@ -7,6 +7,7 @@ repositories at the top talk to the engine-neutral `storage.database.Database`;
 `open_database` picks one from the target.
 """
 
+from storage.bindings import BindingRepository
 from storage.characters import CharacterRepository
 from storage.database import Database, NotFoundError, StorageError
 from storage.jobs import JobRepository
@@ -16,6 +17,7 @@ from storage.state import StateRepository
 from storage.usage import UsageRepository
 
 __all__ = [
+    "BindingRepository",
     "CharacterRepository",
     "Database",
     "JobRepository",

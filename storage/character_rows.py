@@ -3,13 +3,15 @@ mapping, and the writes a job makes inside its own transaction (see `storage.job
 
 from __future__ import annotations
 
+import json
+
 from bot.domain.records import Character, NewCharacter
 from storage.database import Database, Row, Session
 
 # Columns of a Character, without the avatar bytes (those can be large).
 CHARACTER_COLUMNS = (
     "id, guild_id, character_id, task_id, job_id, display_name, username, "
-    "creator_id, created_at, announced_at, avatar_mime"
+    "creator_id, created_at, announced_at, avatar_mime, likeness, still_urls"
 )
 CHARACTER_COLUMNS_WITH_AVATAR = CHARACTER_COLUMNS + ", avatar"
 
@@ -48,6 +50,8 @@ def row_to_character(row: Row) -> Character:
         announced_at=row["announced_at"],
         avatar_mime=row["avatar_mime"],
         avatar=bytes(row["avatar"]) if "avatar" in keys and row["avatar"] is not None else None,
+        likeness=row["likeness"],
+        still_urls=tuple(json.loads(row["still_urls"])) if row["still_urls"] else (),
     )
 
 
@@ -66,8 +70,8 @@ async def insert_character(
     """
     outcome = await session.execute(
         "INSERT INTO characters (guild_id, character_id, task_id, job_id, display_name, "
-        "name_key, username, username_key, avatar, avatar_mime, creator_id, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "name_key, username, username_key, avatar, avatar_mime, creator_id, created_at, "
+        "likeness) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (guild_id, character_id) DO NOTHING",
         (
             new.guild_id,
@@ -82,9 +86,25 @@ async def insert_character(
             new.avatar_mime,
             creator_id,
             now,
+            new.likeness,
         ),
     )
     if outcome.rowcount > 0:
+        for binding in new.bindings:
+            await session.execute(
+                "INSERT INTO character_bindings (character_row, engine, state, data, reason, "
+                "updated_at) SELECT id, ?, ?, ?, ?, ? FROM characters "
+                "WHERE guild_id = ? AND character_id = ?",
+                (
+                    binding.engine,
+                    binding.state.value,
+                    json.dumps(binding.data, separators=(",", ":"), sort_keys=True),
+                    binding.reason,
+                    now,
+                    new.guild_id,
+                    new.character_id,
+                ),
+            )
         return True
     if job_id is not None:
         await session.execute(

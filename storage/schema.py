@@ -11,7 +11,7 @@ from __future__ import annotations
 APPLICATION_ID = 0x536F7261
 
 # The schema version this code writes and understands.
-SCHEMA_VERSION = 15
+SCHEMA_VERSION = 16
 
 
 def incompatibility(application_id: int, user_version: int, has_schema: bool) -> str | None:

@@ -125,6 +125,26 @@ class Job:
         )
 
 
+class BindingState(StrEnum):
+    """How far a character is bound to one engine."""
+
+    PREPARING = "preparing"  # being made (images uploaded, assets processed)
+    READY = "ready"
+    REFUSED = "refused"  # the engine would not take it; `reason` says why
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """A character as one engine knows it: Sora's `@username`, Seedance's avatar group
+    and assets, Vidu's image URLs (`data`, as the engine needs them)."""
+
+    engine: str
+    state: BindingState
+    data: dict[str, Any] = field(default_factory=dict)
+    reason: str | None = None
+    updated_at: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class NewCharacter:
     """A character as a completed task gives it, with its avatar already downloaded."""
@@ -138,6 +158,8 @@ class NewCharacter:
     avatar: bytes | None = None
     avatar_mime: str | None = None
     creator_id: int | None = None
+    likeness: str | None = None
+    bindings: tuple[Binding, ...] = ()  # stored with it (e.g. an engine's refusal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +178,8 @@ class Character:
     announced_at: float | None
     avatar_mime: str | None = None
     avatar: bytes | None = None
+    likeness: str | None = None  # where its clip and stills are kept (None: none kept)
+    still_urls: tuple[str, ...] = ()  # its stills as uploaded (public: never shown)
 
 
 @dataclass(frozen=True, slots=True)

@@ -271,6 +271,20 @@ PG_MIGRATIONS: list[str] = [
     UPDATE webhook_events SET handled_at = received_at;
     CREATE INDEX webhook_events_handled ON webhook_events (handled_at);
     """,
+    # 16: a character's own likeness, its stills' uploaded URLs and its engine bindings.
+    """
+    ALTER TABLE characters ADD COLUMN likeness TEXT NULL;
+    ALTER TABLE characters ADD COLUMN still_urls TEXT NULL;
+    CREATE TABLE character_bindings (
+        character_row BIGINT           NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
+        engine        TEXT             NOT NULL,
+        state         TEXT             NOT NULL,
+        data          TEXT             NOT NULL DEFAULT '{}',
+        reason        TEXT             NULL,
+        updated_at    DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (character_row, engine)
+    );
+    """,
 ]
 
 # One version sequence: each SQLite migration has its PostgreSQL twin.

@@ -211,6 +211,23 @@ MIGRATIONS: list[str] = [
     UPDATE webhook_events SET handled_at = received_at;
     CREATE INDEX webhook_events_handled ON webhook_events (handled_at);
     """,
+    # 16: a character keeps its own likeness (`likeness`: where its clip and stills are
+    # kept; NULL: none, as for every character made before) and the stills' uploaded URLs
+    # (JSON list, shared by the engines), and one binding per engine it works with:
+    # its state (preparing, ready, refused), the engine's references (JSON) and why not.
+    """
+    ALTER TABLE characters ADD COLUMN likeness TEXT NULL;
+    ALTER TABLE characters ADD COLUMN still_urls TEXT NULL;
+    CREATE TABLE character_bindings (
+        character_row INTEGER NOT NULL REFERENCES characters (id) ON DELETE CASCADE,
+        engine        TEXT    NOT NULL,
+        state         TEXT    NOT NULL,
+        data          TEXT    NOT NULL DEFAULT '{}',
+        reason        TEXT    NULL,
+        updated_at    REAL    NOT NULL,
+        PRIMARY KEY (character_row, engine)
+    );
+    """,
 ]
 
 # One script per version.

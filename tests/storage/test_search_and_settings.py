@@ -262,7 +262,20 @@ async def test_postgres_migration_fills_the_search_twin(monkeypatch: pytest.Monk
     async with postgres_schema() as url:
         monkeypatch.setattr(postgres_module, "SCHEMA_VERSION", 13)
         async with await open_database(url) as db:  # the schema before the twin table
-            await Library(db).add("Ancient One", "ancient")
+            await db.execute(  # as the code of that version wrote it
+                "INSERT INTO characters (guild_id, character_id, task_id, display_name, "
+                "name_key, username, username_key, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    GUILD,
+                    "ch_ancient",
+                    "task",
+                    "Ancient One",
+                    "ancient one",
+                    "ancient",
+                    "ancient",
+                    1,
+                ),
+            )
         monkeypatch.undo()
         monkeypatch.setattr(characters_module, "SMALL_GUILD", 0)
         async with await open_database(url) as db:
