@@ -23,15 +23,14 @@ import obstore
 from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import LocalStore, S3Store
 
-from bot.media.likeness import Likeness
-
 if TYPE_CHECKING:
     from obstore.store import ClientConfig, ObjectStore, RetryConfig
+
+    from bot.media.likeness import Likeness
 
 CLIP = "clip.mp4"
 TIMES = "stills.json"
 LOCAL_FOLDER = "likeness"
-LOCATION_HELP = "leave it empty (files under DATA_DIR) or write s3://bucket/prefix"
 
 _KEY = re.compile(r"[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*")
 _PREFIX = re.compile(r"[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*")
@@ -59,7 +58,7 @@ def parse_location(location: str) -> S3Location:
     """`s3://bucket/prefix` (prefix optional); ValueError with a plain reason otherwise."""
     parts = urlsplit(location.strip())
     if parts.scheme != "s3":
-        raise ValueError(f"not an s3:// address: {LOCATION_HELP}")
+        raise ValueError("not an s3://bucket/prefix address")
     if not _BUCKET.fullmatch(parts.netloc):
         raise ValueError("the bucket name must be 3-63 lower-case letters, digits, dots or hyphens")
     prefix = parts.path.strip("/")

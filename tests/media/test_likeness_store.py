@@ -9,6 +9,7 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import obstore
 import pytest
@@ -22,6 +23,8 @@ from bot.media.likeness_store import (
     LikenessStoreError,
     open_likeness_store,
 )
+from bot.runtime.config import Settings
+from bot.runtime.container import open_core
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, moto_s3, new_bucket, use_test_credentials
 
 
@@ -253,8 +256,8 @@ async def test_the_local_folder_is_made_at_the_first_save(tmp_path: Path) -> Non
 @pytest.mark.parametrize(
     ("location", "endpoint", "why"),
     [
-        ("/srv/likeness", None, "not an s3:// address"),
-        ("gs://bucket/x", None, "not an s3:// address"),
+        ("/srv/likeness", None, "not an s3://bucket/prefix address"),
+        ("gs://bucket/x", None, "not an s3://bucket/prefix address"),
         ("s3://", None, "bucket name"),
         ("s3://Bad_Bucket/x", None, "bucket name"),
         ("s3://bucket/a/../b", None, "'.' or '..'"),
@@ -267,3 +270,33 @@ def test_locations_that_are_not_a_store_are_refused(
 ) -> None:
     with pytest.raises(ValueError, match=re.escape(why)):
         open_likeness_store(location, tmp_path, endpoint)
+
+
+async def test_the_core_keeps_likenesses_where_the_settings_say(
+    tmp_path: Path, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_test_credentials(monkeypatch)
+    bucket = new_bucket(s3_endpoint)
+    base: dict[str, Any] = {"toapis_api_key": "sk-test", "data_dir": tmp_path, "_env_file": None}
+    core = await open_core(Settings(**base))
+    try:
+        assert core.likenesses.is_local
+        assert core.likenesses.description == str(tmp_path / "likeness")
+    finally:
+        await core.close()
+    shared = Settings(
+        **base,
+        likeness_store=f"s3://{bucket}/bot",
+        likeness_s3_endpoint_url=s3_endpoint,
+    )
+    core = await open_core(shared)
+    try:
+        likeness = made_likeness(tmp_path / "src")
+        await core.likenesses.save("job/1", likeness)
+        assert not core.likenesses.is_local
+        assert core.likenesses.description.startswith(f"s3://{bucket}/bot at 127.0.0.1:")
+    finally:
+        await core.close()
+    again = open_likeness_store(f"s3://{bucket}/bot", tmp_path, s3_endpoint)
+    assert await again.stills("job/1") == [s.jpeg for s in likeness.stills]
+    assert not (tmp_path / "likeness").exists()
