@@ -93,17 +93,17 @@ class LikenessStore:
     ) -> None:
         self._make = make
         self._store: ObjectStore | None = None
-        self._folder = folder
+        self.folder = folder  # the local folder; None for S3
         self.description = description
         self.is_local = is_local
 
     def _open(self, *, create: bool = False) -> ObjectStore | None:
         """The object store; None while a local folder is not there yet (nothing saved)."""
         if self._store is None:
-            if self._folder is not None and not self._folder.is_dir():
+            if self.folder is not None and not self.folder.is_dir():
                 if not create:
                     return None
-                self._folder.mkdir(parents=True, exist_ok=True)
+                self.folder.mkdir(parents=True, exist_ok=True)
             self._store = self._make()
         return self._store
 
