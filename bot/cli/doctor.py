@@ -1,8 +1,9 @@
 """`python -m bot doctor`: every check of a setup, one line each, ok / what is wrong / fix.
 
 Configuration (every missing or invalid setting at once), the data folder and database
-(writable, schema, "bot running (pid N)"), ffmpeg, Discord and toapis (see
-`bot.runtime.startup_checks`).
+(writable, schema, "bot running (pid N)"), where likenesses are kept (an S3 store must
+answer; local disk under a shared PostgreSQL database is a warning), ffmpeg, Discord and
+toapis (see `bot.runtime.startup_checks`).
 Exit 0 when nothing failed (warnings allowed), 1 otherwise.
 
 `doctor --quick` only checks that the heartbeat file of a running bot is fresh: the
@@ -19,6 +20,7 @@ from typing import TextIO
 
 import httpx
 
+from bot.media.likeness_store import LikenessStoreError, open_likeness_store
 from bot.runtime.config import REQUIRED, Problem, Settings, inspect_settings
 from bot.runtime.heartbeat import STALE_AFTER_BEATS, age
 from bot.runtime.log_redaction import setup_logging
@@ -33,6 +35,14 @@ from storage.sqlite.database import schema_version
 WRITABLE_FIX = (
     "make the folder writable by the user the bot runs as, or point DATA_DIR (or "
     "DATABASE_URL) elsewhere"
+)
+
+SHARED_STORE_FIX = (
+    "several processes on several machines need a shared store: set "
+    "LIKENESS_STORE=s3://bucket/prefix (and LIKENESS_S3_ENDPOINT_URL for MinIO, R2 and the like)"
+)
+S3_FIX = (
+    "create the bucket, or check LIKENESS_STORE, LIKENESS_S3_ENDPOINT_URL and the AWS_* credentials"
 )
 
 FOREIGN_FIX = "point DATA_DIR (or DATABASE_URL) at this bot's own database, or move that file away"
@@ -67,6 +77,34 @@ def data_checks(settings: Settings) -> list[Check]:
     if pid is not None:
         what += f", bot running (pid {pid})" if pid else ", bot running (pid unknown)"
     return [*checks, Check(Status.OK, "database", what)]
+
+
+def likeness_check(settings: Settings) -> Check:
+    """Where likenesses are kept: an S3 store answers; local disk is writable, and not
+    what several machines on one PostgreSQL database can share."""
+    area = "likeness store"
+    store = open_likeness_store(
+        settings.likeness_store,
+        settings.data_path,
+        settings.likeness_s3_endpoint_url,
+        s3_config=settings.likeness_s3_config(),
+    )
+    if not store.is_local:
+        try:
+            asyncio.run(store.check())
+        except LikenessStoreError as exc:
+            return Check(Status.FAIL, area, str(exc), S3_FIX)
+        return Check(Status.OK, area, f"{store.description} answers")
+    folder = store.folder
+    assert folder is not None
+    if folder.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        return Check(Status.FAIL, area, f"{folder} is not writable", WRITABLE_FIX)
+    what = f"{folder} on this machine's disk"
+    if not folder.exists():
+        what += " (made at the first likeness)"
+    if is_shared(settings.database_target):
+        return Check(Status.WARN, area, f"{what}, but the database is PostgreSQL", SHARED_STORE_FIX)
+    return Check(Status.OK, area, what)
 
 
 def _postgres_check(url: str) -> Check:
@@ -177,7 +215,8 @@ def run_doctor(out: TextIO, *, quick: bool = False) -> int:
         return 0 if check.status is Status.OK else 1
     problems += settings.missing(*REQUIRED)
     checks: list[Check] = []
-    for group in (config_checks(problems), data_checks(settings), [ffmpeg_check()]):
+    groups = (config_checks(problems), data_checks(settings), [likeness_check(settings)])
+    for group in (*groups, [ffmpeg_check()]):
         checks += group
         _show(group, out)
     group = asyncio.run(remote_checks(settings))

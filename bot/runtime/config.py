@@ -15,6 +15,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.media.likeness_store import parse_location
 from bot.runtime.config_problems import WHERE
 from bot.runtime.config_problems import ConfigError as ConfigError
 from bot.runtime.config_problems import Problem as Problem
@@ -45,6 +46,8 @@ VALID: dict[str, str] = {
     "allow_private_urls": "true or false",
     "media_workers": "a whole number from 1 to 64, or nothing",
     "log_level": "DEBUG, INFO, WARNING, ERROR or CRITICAL",
+    "likeness_store": "nothing (files under DATA_DIR) or s3://bucket/prefix",
+    "likeness_s3_endpoint_url": "an http:// or https:// URL, or nothing (AWS itself)",
 }
 
 
@@ -159,6 +162,25 @@ class Settings(BaseSettings):
     discord_writes_per_second: float = Field(
         default=25.0, gt=0, le=50, description="Discord edits and posts per second, all jobs."
     )
+    likeness_store: str | None = Field(
+        default=None,
+        description="Where characters' likenesses (clip and stills) are kept: empty for "
+        "DATA_DIR/likeness, or s3://bucket/prefix (needed by several processes on several "
+        "machines).",
+    )
+    likeness_s3_endpoint_url: str | None = Field(
+        default=None,
+        description="The S3-compatible service's URL (MinIO, Cloudflare R2 and the like); "
+        "empty for AWS S3. http:// is allowed only here.",
+    )
+    aws_access_key_id: str | None = Field(
+        default=None, description="S3 access key (else the environment's AWS credentials)."
+    )
+    aws_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret key.")
+    aws_session_token: SecretStr | None = Field(
+        default=None, description="S3 session token (temporary credentials only)."
+    )
+    aws_region: str | None = Field(default=None, description="S3 region (default: us-east-1).")
     log_level: Literal["CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"] = "INFO"
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json: one JSON object per line."
@@ -193,6 +215,12 @@ class Settings(BaseSettings):
         "shard_count",
         "toapis_submit_per_second",
         "toapis_query_per_second",
+        "likeness_store",
+        "likeness_s3_endpoint_url",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region",
         mode="before",
     )
     @classmethod
@@ -243,7 +271,14 @@ class Settings(BaseSettings):
         """The user ids named in OWNER_IDS."""
         return frozenset(int(part) for part in self.owner_ids.split(",") if part)
 
-    @field_validator("toapis_base_url", "toapis_callback_url")
+    @field_validator("likeness_store")
+    @classmethod
+    def _likeness_store(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_location(value)  # raises ValueError with the reason
+        return value
+
+    @field_validator("toapis_base_url", "toapis_callback_url", "likeness_s3_endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -291,9 +326,26 @@ class Settings(BaseSettings):
         """The file the connected bot touches (`python -m bot doctor --quick` reads it)."""
         return self.data_path / HEARTBEAT_FILE
 
+    def likeness_s3_config(self) -> dict[str, str]:
+        """The AWS_* credentials and region set here (the S3 client also reads the
+        environment itself; these add what only `.env` holds)."""
+        values = {
+            "access_key_id": self.aws_access_key_id,
+            "secret_access_key": _secret(self.aws_secret_access_key),
+            "session_token": _secret(self.aws_session_token),
+            "region": self.aws_region,
+        }
+        return {name: value for name, value in values.items() if value}
+
     def secrets(self) -> list[str]:
         """Every configured secret value, for the log redaction filter."""
-        values = (self.discord_token, self.toapis_api_key, self.toapis_webhook_secret)
+        values = (
+            self.discord_token,
+            self.toapis_api_key,
+            self.toapis_webhook_secret,
+            self.aws_secret_access_key,
+            self.aws_session_token,
+        )
         found = [s.get_secret_value() for s in values if s and s.get_secret_value()]
         password = urlsplit(self.database_url).password if self.database_url else None
         return found + self.webhook_secrets + ([password] if password else [])
@@ -319,6 +371,10 @@ class Settings(BaseSettings):
         problems = self.missing(*names)
         if problems:
             raise ConfigError(one_line(problems), problems)
+
+
+def _secret(value: SecretStr | None) -> str | None:
+    return value.get_secret_value() if value is not None else None
 
 
 def sqlite_path(url: str) -> Path:

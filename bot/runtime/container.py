@@ -10,6 +10,7 @@ from bot.jobs.again import PrepareAgain
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
+from bot.media.likeness_store import LikenessStore, open_likeness_store
 from bot.media.orders import CreateOrder, OrderError
 from bot.media.workers import MediaWorkers
 from bot.net.rate_budget import AccountBudgets, tier_limits
@@ -59,6 +60,7 @@ class Core:
     webhook_events: WebhookEventRepository
     intake: MediaIntake
     lifecycle: DataLifecycle
+    likenesses: LikenessStore
     # Shared by every process on the database (PostgreSQL); None when there is one.
     ledger: BudgetLedger | None = None
     notices: ChangeNotices | None = None
@@ -74,6 +76,7 @@ class Core:
             await self.provider.aclose()
         finally:
             self.intake.workers.shutdown()
+            await self.likenesses.aclose()
             if self.notices is not None:
                 await self.notices.close()
             await self.database.close()
@@ -153,6 +156,12 @@ async def open_core(
 
     Fronts register their listeners with `core.listeners.add` before `tracker.start()`.
     """
+    likenesses = open_likeness_store(
+        settings.likeness_store,
+        settings.data_path,
+        settings.likeness_s3_endpoint_url,
+        s3_config=settings.likeness_s3_config(),
+    )
     provider = provider or make_provider(settings)
     budgets = getattr(provider, "budgets", None) or make_budgets(settings)
     database = await _open_database(settings, provider)
@@ -205,6 +214,7 @@ async def open_core(
             guild_days=settings.guild_retention_days,
             job_days=settings.job_retention_days,
         ),
+        likenesses,
         ledger,
         notices,
     )

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from tests.cogs.test_smoke_process import bot_env
 from tests.fakes import BOT_ID, GUILD_ID
+from tests.s3_server import ACCESS_KEY, SECRET_KEY, moto_s3, new_bucket
 
 PROBE = "/v1/characters_tasks/doctor-probe-no-such-task"
 UNREACHABLE_FIX = "check the network, DNS and DISCORD_API_BASE_URL"
@@ -53,12 +54,14 @@ async def test_doctor_on_a_healthy_setup(tmp_path, fake_discord, simulator):
     code, out, err = await doctor(tmp_path, env)
     assert (code, err) == (0, ""), out + err
     lines = out.splitlines()
-    assert ffmpeg_line(lines.pop(3)), lines
+    assert ffmpeg_line(lines.pop(4)), lines
     assert lines == [
         "ok    configuration: every setting is set and valid",
         f"ok    data folder: {tmp_path} is writable",
         f"ok    database: {tmp_path / 'bot.sqlite3'} does not exist yet; the bot creates it "
         "at start",
+        f"ok    likeness store: {tmp_path / 'likeness'} on this machine's disk (made at the "
+        "first likeness)",
         f"ok    discord: token accepted: logged in as sora-character-bot ({BOT_ID})",
         "ok    discord intents: Message Content intent granted",
         f"ok    discord server {GUILD_ID}: the bot has every permission it needs",
@@ -94,11 +97,12 @@ async def test_doctor_names_every_missing_and_invalid_setting_at_once(
         f"FAIL  configuration: TOAPIS_API_KEY is not set -> {WHERE}",
     ]
     # The other checks still run (the invalid database URL falls back to the default).
-    assert lines[5:7] == [
+    assert lines[5:8] == [
         "ok    data folder: data is writable",
         "ok    database: data/bot.sqlite3 does not exist yet; the bot creates it at start",
+        "ok    likeness store: data/likeness on this machine's disk (made at the first likeness)",
     ]
-    assert lines[8:] == [
+    assert lines[9:] == [
         "skip  discord: not checked: DISCORD_TOKEN is not set",
         "skip  toapis: not checked: TOAPIS_API_KEY is not set",
         "doctor: 5 problem(s) to fix, 0 warning(s)",
@@ -112,7 +116,7 @@ async def test_doctor_reports_a_refused_token_and_a_refused_key(tmp_path, fake_d
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
     me = f"{fake_discord.base_url}/users/@me"
-    assert out.splitlines()[4:] == [
+    assert out.splitlines()[5:] == [
         f"FAIL  discord: Discord refused DISCORD_TOKEN (HTTP 401 from {me}) -> reset the token "
         f"at {PORTAL} (your app, Bot, Reset Token) and set DISCORD_TOKEN",
         f"FAIL  toapis: toapis refused TOAPIS_API_KEY (HTTP 401 from {simulator.base_url}"
@@ -131,7 +135,7 @@ async def test_doctor_reports_unreachable_hosts(tmp_path, fake_discord, simulato
     )
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
-    discord_line, toapis_line, summary = out.splitlines()[4:]
+    discord_line, toapis_line, summary = out.splitlines()[5:]
     assert discord_line == (
         f"FAIL  discord: cannot reach Discord at http://127.0.0.1:{port}/api/v10/users/@me: "
         f"connection refused -> {UNREACHABLE_FIX}"
@@ -156,7 +160,7 @@ async def test_doctor_warns_about_intents_and_fails_on_missing_permissions(
     env = {**bot_env(tmp_path, fake_discord, simulator), "DEV_GUILD_ID": str(GUILD_ID)}
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
-    assert out.splitlines()[5:7] == [
+    assert out.splitlines()[6:8] == [
         "warn  discord intents: the Message Content intent is not enabled: the bot runs, "
         f"auto-reaction stays off -> switch on Message Content Intent at {PORTAL} (your app, Bot)",
         f"FAIL  discord server {GUILD_ID}: the bot lacks Embed Links, Attach Files, Read Message "
@@ -167,7 +171,7 @@ async def test_doctor_warns_about_intents_and_fails_on_missing_permissions(
     env["DEV_GUILD_ID"] = "42"
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
-    assert out.splitlines()[6] == (
+    assert out.splitlines()[7] == (
         "FAIL  discord server 42: the bot is not a member of server 42 (DEV_GUILD_ID) -> invite "
         "it with the OAuth2 URL (README, step 3) or correct DEV_GUILD_ID"
     )
@@ -183,3 +187,33 @@ async def test_doctor_reports_a_database_of_another_program(tmp_path, fake_disco
         "DATABASE_URL) at this bot's own database, or move that file away"
     )
     assert out.splitlines()[-1] == "doctor: 1 problem(s) to fix, 0 warning(s)"
+
+
+async def test_doctor_asks_an_s3_likeness_store_and_never_shows_its_secret(
+    tmp_path, fake_discord, simulator
+):
+    with moto_s3() as endpoint:
+        bucket = new_bucket(endpoint)
+        env = bot_env(tmp_path, fake_discord, simulator)
+        env.update(
+            LIKENESS_STORE=f"s3://{bucket}/likeness",
+            LIKENESS_S3_ENDPOINT_URL=endpoint,
+            AWS_ACCESS_KEY_ID=ACCESS_KEY,
+            AWS_SECRET_ACCESS_KEY=SECRET_KEY,
+            AWS_REGION="us-east-1",
+        )
+        code, out, _ = await doctor(tmp_path, env)
+        assert code == 0, out
+        host = endpoint.removeprefix("http://")
+        line = f"ok    likeness store: s3://{bucket}/likeness at {host} answers"
+        assert out.splitlines()[3] == line
+
+        env["LIKENESS_STORE"] = "s3://no-such-bucket/likeness"
+        code, out, _ = await doctor(tmp_path, env)
+    assert code == 1
+    assert out.splitlines()[3] == (
+        f"FAIL  likeness store: the likeness store s3://no-such-bucket/likeness at {host} "
+        "failed: NoSuchBucket -> create the bucket, or check LIKENESS_STORE, "
+        "LIKENESS_S3_ENDPOINT_URL and the AWS_* credentials"
+    )
+    assert SECRET_KEY not in out and ACCESS_KEY not in out

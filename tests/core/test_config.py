@@ -18,7 +18,18 @@ ROOT = Path(__file__).resolve().parents[2]
 def clean_env(monkeypatch, tmp_path):
     for key in list(os.environ):
         if key.startswith(
-            ("DISCORD_", "TOAPIS_", "DATABASE_", "DATA_DIR", "POLL_", "JOB_", "LOG_", "MEDIA_")
+            (
+                "DISCORD_",
+                "TOAPIS_",
+                "DATABASE_",
+                "DATA_DIR",
+                "POLL_",
+                "JOB_",
+                "LOG_",
+                "MEDIA_",
+                "LIKENESS_",
+                "AWS_",
+            )
         ):
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -167,6 +178,37 @@ def test_postgres_url_selects_the_shared_backend(monkeypatch):
     monkeypatch.setenv("DATABASE_POOL_SIZE", "0")
     with pytest.raises(ConfigError, match="DATABASE_POOL_SIZE is invalid"):
         load_settings()
+
+
+def test_the_likeness_store_and_its_s3_credentials(monkeypatch, tmp_path):
+    settings = load_settings()
+    assert (settings.likeness_store, settings.likeness_s3_config()) == (None, {})
+    (tmp_path / ".env").write_text(
+        "LIKENESS_STORE=s3://sora-bot/likeness\nAWS_ACCESS_KEY_ID=AKIAEXAMPLE\n"
+        "AWS_SECRET_ACCESS_KEY=s3-secret-from-dotenv\nAWS_REGION=eu-west-1\n"
+    )
+    monkeypatch.setenv("LIKENESS_S3_ENDPOINT_URL", "http://minio.local:9000/")
+    settings = load_settings()
+    assert settings.likeness_store == "s3://sora-bot/likeness"
+    assert settings.likeness_s3_endpoint_url == "http://minio.local:9000"
+    assert settings.likeness_s3_config() == {
+        "access_key_id": "AKIAEXAMPLE",
+        "secret_access_key": "s3-secret-from-dotenv",
+        "region": "eu-west-1",
+    }
+    assert "s3-secret-from-dotenv" in settings.secrets()  # redacted from logs
+    assert "s3-secret-from-dotenv" not in repr(settings)
+    monkeypatch.setenv("LIKENESS_STORE", "/srv/likeness")
+    monkeypatch.setenv("LIKENESS_S3_ENDPOINT_URL", "minio.local:9000")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert str(caught.value) == (
+        "LIKENESS_STORE is invalid: not an s3://bucket/prefix address: set it to nothing "
+        "(files under DATA_DIR) or s3://bucket/prefix (see .env.example); "
+        "LIKENESS_S3_ENDPOINT_URL is invalid: must "
+        "start with http:// or https://: set it to an http:// or https:// URL, or nothing "
+        "(AWS itself) (see .env.example)."
+    )
 
 
 def test_run_names_every_problem_in_one_line(tmp_path):
