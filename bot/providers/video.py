@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from bot.providers.engines import (
     ASPECT_RATIOS_OF,
@@ -73,7 +73,7 @@ class Subject(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     name: str
-    images: tuple[str, ...]
+    images: tuple[str, ...] = Field(repr=False)  # uploaded URLs: never logged
 
 
 class VideoMetadata(BaseModel):
@@ -103,7 +103,7 @@ class VideoRequest(BaseModel):
     client_business_id: str | None = None
     # Vidu Q3
     metadata: VideoMetadata | None = None
-    image_urls: tuple[str, ...] | None = None
+    image_urls: tuple[str, ...] | None = Field(default=None, repr=False)
     audio: bool | None = None
 
     @property
