@@ -56,7 +56,11 @@ CHARACTERS = Gauge("sora_characters", "Characters stored, all servers", registry
 
 def endpoint_of(path: str) -> str:
     """A path without ids, so the label set stays small."""
-    for prefix in ("/v1/characters_tasks/", "/v1/videos/generations/"):
+    for prefix in (
+        "/v1/characters_tasks/",
+        "/v1/videos/generations/",
+        "/v1/videos/doubao-seedance-2-0/private-avatar/assets/",
+    ):
         if path.startswith(prefix):
             return prefix + "{id}"
     return path

@@ -272,3 +272,41 @@ class UploadRejectedError(ProviderError):
             if detail
             else "The video service refused the upload."
         )
+
+
+class ImageUrlsRequiredError(InvalidRequestError):
+    """400: viduq3 asks for `image_urls` besides the subjects; nothing was created, so the
+    request may be sent once more with each subject's first image there."""
+
+
+class AssetUnusableError(InvalidRequestError):
+    """400: a Seedance video names an `asset://` that is unknown or not active (yet);
+    nothing was created."""
+
+
+class AssetRefusedError(InvalidRequestError):
+    """The service refused an image as a private-avatar asset; `detail` is its reason."""
+
+    code: str | None = None
+
+    def __init__(
+        self, detail: str = "", *, status: int | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(detail, status=status)
+        self.code = code
+        self.user_message = (
+            f"The video service refused the image: {detail}"
+            if detail
+            else "The video service refused the image."
+        )
+
+
+class FaceRefusedError(AssetRefusedError):
+    """The service refuses real people's faces in private avatars (a real person needs
+    the real-avatar verification, which the bot does not offer)."""
+
+    def __init__(
+        self, detail: str = "", *, status: int | None = None, code: str | None = None
+    ) -> None:
+        super().__init__(detail, status=status, code=code)
+        self.user_message = "The video service refuses real people's faces for this engine."

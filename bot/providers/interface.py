@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from bot.providers.avatars import AvatarAsset, UploadedImage
 from bot.providers.base import CharacterRequest, Task, UploadedVideo
 from bot.providers.models import ModelAvailability
 from bot.providers.video import VideoRequest
@@ -38,7 +39,12 @@ class CharacterProvider(Protocol):
         ...
 
     async def create_video(self, request: VideoRequest) -> Task:
-        """Submit a video-generation task (characters named as `@username` in the prompt)."""
+        """Submit a video-generation task, characters written the model's engine's way
+        (`bot.providers.casting`).
+
+        Raises `ImageUrlsRequiredError` when viduq3 asks for `image_urls` besides the
+        subjects (send again with `request.with_first_images()`).
+        """
         ...
 
     async def get_video_task(self, task_id: str) -> Task:
@@ -47,6 +53,33 @@ class CharacterProvider(Protocol):
 
     async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:
         """Host a local video file at a public URL the service can read."""
+        ...
+
+    async def upload_image(self, data: bytes, *, filename: str, mime: str) -> UploadedImage:
+        """Host an image at a public URL (never to be shown or logged) that generation
+        requests and avatar assets take."""
+        ...
+
+    async def create_avatar_group(self, name: str, description: str | None = None) -> str:
+        """A new Seedance 2 private-avatar group; its id."""
+        ...
+
+    async def create_avatar_asset(
+        self, group_id: str, source_url: str, *, name: str | None = None
+    ) -> AvatarAsset:
+        """An image asset made from `source_url`, processed in the background.
+
+        Raises `FaceRefusedError` when the service refuses a real person's face at once
+        (it may also refuse later: see `get_avatar_asset`).
+        """
+        ...
+
+    async def get_avatar_asset(self, asset_id: str) -> AvatarAsset:
+        """The asset's state: PROCESSING, ACTIVE, or FAILED with the service's reason."""
+        ...
+
+    async def find_video_task(self, client_business_id: str) -> Task:
+        """The video task created with this business id; `TaskNotFoundError` if none."""
         ...
 
     async def aclose(self) -> None:

@@ -32,8 +32,10 @@ from bot import metrics
 from bot.domain.ranges import format_timestamps
 from bot.net.rate_budget import AccountBudgets, Budget
 from bot.providers.answers import Answer, interpret, observe, outcome
+from bot.providers.avatars import redact_urls
 from bot.providers.base import (
     CharacterRequest,
+    InvalidRequestError,
     ProviderError,
     RateLimitedError,
     ServiceUnavailableError,
@@ -45,6 +47,15 @@ from bot.providers.base import (
     WebhookNotConfiguredError,
 )
 from bot.providers.models import ModelAvailability, says_model_is_gone
+from bot.providers.toapis_engines import (
+    AVATAR_ASSETS,
+    AVATAR_GROUPS,
+    GENERAL_PAGE,
+    IMAGE_UPLOADS,
+    EngineCalls,
+    engine_refusal,
+    redact_error,
+)
 from bot.providers.video import VideoRequest
 
 log = logging.getLogger(__name__)
@@ -52,8 +63,10 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
 CHARACTER_PAGE = "/v1/characters_tasks/"
-GENERAL_PAGE = "/v1/videos/generations/"
 REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest forgotten)
+# Create requests, image uploads and private-avatar creations count as submits (what
+# docs/engines.md assumes); video uploads count in neither budget (docs/toapis.md).
+SUBMITS = frozenset({"/v1/videos/generations", IMAGE_UPLOADS, AVATAR_GROUPS, AVATAR_ASSETS})
 POOL_SIZE = 64  # connections of the shared HTTP client (more than the budgets keep in flight)
 
 
@@ -67,8 +80,9 @@ def env_proxy(base_url: str) -> tuple[URL | None, aiohttp.BasicAuth | None]:
         return None, None
 
 
-class ToapisClient:
-    """Talks to toapis; implements `bot.providers.interface.CharacterProvider`."""
+class ToapisClient(EngineCalls):
+    """Talks to toapis; implements `bot.providers.interface.CharacterProvider` (the calls
+    for Seedance 2 and Vidu Q3 are in `EngineCalls`)."""
 
     name = "toapis"
 
@@ -153,11 +167,22 @@ class ToapisClient:
         return await self._create(body)
 
     async def create_video(self, request: VideoRequest) -> Task:
-        """`POST /v1/videos/generations` in video mode (a prompt naming `@username`s)."""
+        """`POST /v1/videos/generations` in video mode, with the characters the way the
+        model's engine takes them. viduq3 asking for `image_urls` raises
+        `ImageUrlsRequiredError`; a Seedance asset not usable, `AssetUnusableError`."""
         gone = self._models.unavailable(request.model)
         if gone is not None:
             raise gone
-        return await self._create(request.body())
+        try:
+            return await self._create(request.body())
+        except ProviderError as exc:
+            redact_error(exc)  # a Vidu request carries uploaded URLs the answer may quote
+            if not isinstance(exc, InvalidRequestError):
+                raise
+            refusal = engine_refusal(request, exc)
+            if refusal is exc:
+                raise
+            raise refusal from None
 
     async def get_video_task(self, task_id: str) -> Task:
         """A video task's state, from the general task page."""
@@ -281,7 +306,7 @@ class ToapisClient:
                     "toapis %s %s: %s; retry %d/%d in %.1fs",
                     method,
                     path,
-                    exc.detail or type(exc).__name__,
+                    redact_urls(exc.detail) or type(exc).__name__,
                     attempt,
                     self.max_attempts - 1,
                     delay,
@@ -353,8 +378,8 @@ class ToapisClient:
     def _budget_for(self, method: str, path: str) -> Budget | None:
         if self.budgets is None:
             return None
-        if method == "POST" and path == "/v1/videos/generations":
+        if method == "POST" and path in SUBMITS:
             return self.budgets.submit
-        if method == "GET" and path.startswith((CHARACTER_PAGE, GENERAL_PAGE)):
+        if method == "GET" and path.startswith((CHARACTER_PAGE, GENERAL_PAGE, AVATAR_ASSETS)):
             return self.budgets.query
         return None
