@@ -160,7 +160,7 @@ class EngineCalls:
         create request arrived. `TaskNotFoundError` when the service does not know it."""
         path = GENERAL_PAGE + quote(client_business_id, safe="")
         try:
-            answer = await self._call("GET", path)
+            answer = await self._call_redacted("GET", path)
         except InvalidRequestError as exc:
             if "not found" in exc.detail.lower():
                 raise TaskNotFoundError(exc.detail, status=exc.status) from None
