@@ -4,8 +4,9 @@
 `RedactingFormatter` (with the secrets production registers: the bot token and the API
 key) to `session.log` under the session's temporary directory; subprocess tests (smoke,
 crash) write their bots' stderr to `*.log` files under the same directory. At the end of
-the session every `*.log` there is scanned for the bot token, the simulator's API key
-and every interaction token a `FakeDiscord` was given.
+the session every `*.log` there is scanned for the bot token, the simulator's API key,
+the S3 secret key of the likeness store tests and every interaction token a
+`FakeDiscord` was given.
 """
 
 from __future__ import annotations
@@ -21,8 +22,13 @@ def configured_secrets() -> dict[str, str]:
     from bot.simulator import Scenario
     from tests.cogs.conftest import BOT_TOKEN
     from tests.fakes.discord_store import SEEN_INTERACTION_TOKENS
+    from tests.s3_server import SECRET_KEY
 
-    found = {BOT_TOKEN: "the Discord bot token", Scenario().api_key: "the toapis API key"}
+    found = {
+        BOT_TOKEN: "the Discord bot token",
+        Scenario().api_key: "the toapis API key",
+        SECRET_KEY: "the S3 secret key of the likeness store tests",
+    }
     for token in sorted(SEEN_INTERACTION_TOKENS):
         if len(token) >= MIN_TOKEN_LENGTH:
             found.setdefault(token, f"an interaction token ({token[:12]}…)")

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -40,6 +40,10 @@ _STATUS = re.compile(r"status code: (\d{3} [A-Za-z ]+)")
 # A failing store answers within about half a minute, not obstore's default 3 minutes.
 _RETRY: RetryConfig = {"max_retries": 3, "retry_timeout": timedelta(seconds=30)}
 _CLIENT: ClientConfig = {"connect_timeout": timedelta(seconds=5), "timeout": timedelta(seconds=60)}
+
+
+# What obstore raises for a name that is not there (its own class, or the built-in one).
+_ABSENT = (NotFoundError, FileNotFoundError)
 
 
 class LikenessStoreError(Exception):
@@ -110,14 +114,15 @@ class LikenessStore:
     async def save(self, key: str, likeness: Likeness) -> None:
         """Keep the clip (streamed from its file), the stills and their times under `key`."""
         check_key(key)
-        store = self._guarded_open(create=True)
-        assert store is not None
         await self.delete(key)  # a save over an older likeness leaves none of it behind
-        await self._put(store, f"{key}/{CLIP}", likeness.clip_path)
-        for number, still in enumerate(likeness.stills, 1):
-            await self._put(store, f"{key}/{_still(number)}", still.jpeg)
-        times = json.dumps({"times": [still.at for still in likeness.stills]})
-        await self._put(store, f"{key}/{TIMES}", times.encode())
+        times = json.dumps({"times": [still.at for still in likeness.stills]}).encode()
+        with self._failures():
+            store = self._open(create=True)
+            assert store is not None
+            await obstore.put_async(store, f"{key}/{CLIP}", likeness.clip_path)
+            for number, still in enumerate(likeness.stills, 1):
+                await obstore.put_async(store, f"{key}/{_still(number)}", still.jpeg)
+            await obstore.put_async(store, f"{key}/{TIMES}", times)
 
     async def still_times(self, key: str) -> list[float] | None:
         """The stills' times in the source (seconds), or None when no likeness is kept."""
@@ -151,101 +156,93 @@ class LikenessStore:
     async def exists(self, key: str) -> bool:
         """A whole likeness is kept under `key`."""
         check_key(key)
-        store = self._guarded_open()
-        if store is None:
-            return False
-        try:
-            await obstore.head_async(store, f"{key}/{TIMES}")
-        except (NotFoundError, FileNotFoundError):
-            return False
-        except BaseError as exc:
-            raise self._failure(exc) from None
+        with self._failures():
+            store = self._open()
+            if store is None:
+                return False
+            try:
+                await obstore.head_async(store, f"{key}/{TIMES}")
+            except _ABSENT:
+                return False
         return True
 
     async def copy(self, src_key: str, dest_key: str) -> bool:
         """Make `dest_key` hold what `src_key` holds (False, and nothing copied, when
-        there is no likeness under `src_key`)."""
+        there is no likeness under `src_key`). Neither key may hold the other."""
+        check_key(src_key)
         check_key(dest_key)
+        if _nested(src_key, dest_key) or _nested(dest_key, src_key):
+            raise ValueError(f"cannot copy {src_key} to {dest_key}: one holds the other")
         times = await self.still_times(src_key)
         if times is None:
             return False
-        store = self._guarded_open()
-        assert store is not None
         await self.delete(dest_key)
         names = [CLIP, *(_still(n) for n in range(1, len(times) + 1)), TIMES]
-        try:
-            for name in names:
-                await obstore.copy_async(store, f"{src_key}/{name}", f"{dest_key}/{name}")
-        except (NotFoundError, FileNotFoundError):  # the source went while we copied
-            await self.delete(dest_key)
-            return False
-        except BaseError as exc:
-            raise self._failure(exc) from None
-        return True
+        with self._failures():
+            store = self._open()
+            assert store is not None
+            with contextlib.suppress(*_ABSENT):
+                for name in names:
+                    await obstore.copy_async(store, f"{src_key}/{name}", f"{dest_key}/{name}")
+                return True
+        await self.delete(dest_key)  # the source went while we copied
+        return False
 
     async def delete(self, key: str) -> None:
         """Remove everything under `key` (its times first); nothing there is fine."""
-        prefix = check_key(key)
-        store = self._guarded_open()
-        if store is None:
-            return
-        try:
-            await self._delete(store, [f"{prefix}/{TIMES}"])
+        check_key(key)
+        with self._failures():
+            store = self._open()
+            if store is None:
+                return
+            await _delete(store, [f"{key}/{TIMES}"])
             paths: list[str] = []
-            async for chunk in obstore.list(store, prefix):
+            async for chunk in obstore.list(store, key):
                 paths += [meta["path"] for meta in chunk]
-            await self._delete(store, paths)
-        except BaseError as exc:
-            raise self._failure(exc) from None
+            await _delete(store, paths)
 
     async def check(self) -> None:
         """Ask the store for one name under it (LikenessStoreError if it cannot answer)."""
-        store = self._guarded_open()
-        if store is None:
-            return
-        try:
-            async for _chunk in obstore.list(store, None, chunk_size=1):
-                break
-        except BaseError as exc:
-            raise self._failure(exc) from None
+        with self._failures():
+            store = self._open()
+            if store is not None:
+                async for _chunk in obstore.list(store, None, chunk_size=1):
+                    break
 
     async def aclose(self) -> None:
         """Let the store's connections go."""
         self._store = None
 
     async def _read(self, key: str, name: str) -> bytes | None:
-        store = self._guarded_open()
-        if store is None:
-            return None
-        try:
-            result = await obstore.get_async(store, f"{key}/{name}")
-            return bytes(await result.bytes_async())
-        except (NotFoundError, FileNotFoundError):
-            return None
-        except BaseError as exc:
-            raise self._failure(exc) from None
+        with self._failures():
+            store = self._open()
+            if store is None:
+                return None
+            try:
+                result = await obstore.get_async(store, f"{key}/{name}")
+                return bytes(await result.bytes_async())
+            except _ABSENT:
+                return None
 
-    async def _put(self, store: ObjectStore, path: str, data: Path | bytes) -> None:
+    @contextlib.contextmanager
+    def _failures(self) -> Iterator[None]:
+        """Turn the store's errors into a LikenessStoreError that names no secret."""
         try:
-            await obstore.put_async(store, path, data)
+            yield
         except (BaseError, OSError) as exc:
-            raise self._failure(exc) from None
+            message = f"the likeness store {self.description} failed: {reason(exc)}"
+            raise LikenessStoreError(message) from None
 
-    @staticmethod
-    async def _delete(store: ObjectStore, paths: list[str]) -> None:
-        # Already gone is fine (local files are deleted one by one).
-        with contextlib.suppress(NotFoundError, FileNotFoundError):
-            if paths:
-                await obstore.delete_async(store, paths)
 
-    def _guarded_open(self, *, create: bool = False) -> ObjectStore | None:
-        try:
-            return self._open(create=create)
-        except (BaseError, OSError) as exc:
-            raise self._failure(exc) from None
+def _nested(outer: str, inner: str) -> bool:
+    return inner == outer or inner.startswith(f"{outer}/")
 
-    def _failure(self, exc: BaseException) -> LikenessStoreError:
-        return LikenessStoreError(f"the likeness store {self.description} failed: {reason(exc)}")
+
+async def _delete(store: ObjectStore, paths: list[str]) -> None:
+    # Already gone is fine (local files are deleted one by one).
+    with contextlib.suppress(*_ABSENT):
+        if paths:
+            await obstore.delete_async(store, paths)
 
 
 def reason(exc: BaseException) -> str:
@@ -290,11 +287,14 @@ def open_likeness_store(
         client["allow_http"] = endpoint.scheme == "http"
         port = f":{endpoint.port}" if endpoint.port else ""
         shown += f" at {endpoint.hostname}{port}"
-    store = S3Store(
-        target.bucket,
-        prefix=target.prefix or None,
-        config=config,  # type: ignore[arg-type]
-        client_options=client,  # type: ignore[arg-type]
-        retry_config=_RETRY,
-    )
+    try:
+        store = S3Store(
+            target.bucket,
+            prefix=target.prefix or None,
+            config=config,  # type: ignore[arg-type]
+            client_options=client,  # type: ignore[arg-type]
+            retry_config=_RETRY,
+        )
+    except BaseError as exc:
+        raise ValueError(f"cannot use {shown}: {reason(exc)}") from None
     return LikenessStore(lambda: store, description=shown, is_local=False)

@@ -173,6 +173,15 @@ async def test_copy_makes_the_jobs_likeness_the_characters(place: Place, tmp_pat
         assert await place.store.clip(key) == likeness.clip_path.read_bytes()
 
 
+async def test_a_key_is_never_copied_into_itself(place: Place, tmp_path: Path) -> None:
+    likeness = made_likeness(tmp_path / "src")
+    await place.store.save("job/2", likeness)
+    for src, dest in (("job/2", "job/2"), ("job/2", "job/2/copy"), ("job/2", "job")):
+        with pytest.raises(ValueError, match="one holds the other"):
+            await place.store.copy(src, dest)
+    assert await place.store.clip("job/2") == likeness.clip_path.read_bytes()
+
+
 async def test_delete_removes_everything_under_the_key_and_nothing_else(
     place: Place, tmp_path: Path
 ) -> None:
