@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from bot.providers.account import Balance
 from bot.providers.base import CharacterRequest, Task, UploadedVideo
 from bot.providers.models import ModelAvailability
 from bot.providers.video import VideoRequest
@@ -47,6 +48,11 @@ class CharacterProvider(Protocol):
 
     async def upload_video(self, path: Path, *, filename: str | None = None) -> UploadedVideo:
         """Host a local video file at a public URL the service can read."""
+        ...
+
+    async def get_balance(self) -> Balance:
+        """The account's credit; spends nothing (`ServiceUnavailableError` when the
+        service does not give it)."""
         ...
 
     async def aclose(self) -> None:

@@ -31,7 +31,8 @@ from yarl import URL
 from bot import metrics
 from bot.domain.ranges import format_timestamps
 from bot.net.rate_budget import AccountBudgets, Budget
-from bot.providers.answers import Answer, interpret, observe, outcome
+from bot.providers.account import Balance
+from bot.providers.answers import Answer, error_message, interpret, observe, outcome
 from bot.providers.base import (
     CharacterRequest,
     ProviderError,
@@ -53,6 +54,7 @@ Sleep = Callable[[float], Awaitable[None]]
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
 CHARACTER_PAGE = "/v1/characters_tasks/"
 GENERAL_PAGE = "/v1/videos/generations/"
+BALANCE_PAGE = "/v1/user/balance"
 REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest forgotten)
 POOL_SIZE = 64  # connections of the shared HTTP client (more than the budgets keep in flight)
 
@@ -237,6 +239,21 @@ class ToapisClient:
         except ValidationError as exc:
             raise ServiceUnavailableError(f"unreadable upload answer: {exc}") from None
 
+    async def get_balance(self) -> Balance:
+        """`GET /v1/user/balance`: the account's credit (spends nothing; a status query)."""
+        data = await self._call("GET", BALANCE_PAGE)
+        try:
+            balance = Balance.model_validate(data)
+        except ValidationError as exc:
+            raise ServiceUnavailableError(
+                f"unreadable balance: {exc.error_count()} errors"
+            ) from None
+        if balance.success is False:
+            raise ServiceUnavailableError(
+                f"toapis did not give the balance: {error_message(data) or 'no reason given'}"
+            )
+        return balance
+
     # --- plumbing ---------------------------------------------------------------------
 
     @staticmethod
@@ -356,5 +373,7 @@ class ToapisClient:
         if method == "POST" and path == "/v1/videos/generations":
             return self.budgets.submit
         if method == "GET" and path.startswith((CHARACTER_PAGE, GENERAL_PAGE)):
+            return self.budgets.query
+        if method == "GET" and path == BALANCE_PAGE:
             return self.budgets.query
         return None
