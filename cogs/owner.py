@@ -15,6 +15,7 @@ import discord
 from discord import app_commands
 
 from bot.jobs.submit_line import SubmitLine
+from bot.policy.account import AccountStatus, account_status
 from bot.policy.owner_controls import OwnerState
 from bot.policy.usage import format_report, report_from
 
@@ -43,6 +44,17 @@ def status_embed(state: OwnerState) -> discord.Embed:
     guilds = ", ".join(f"`{g}`" for g in sorted(state.blocked_guilds)[:20]) or "none"
     embed.add_field(name="Blocked members", value=users, inline=False)
     embed.add_field(name="Blocked servers", value=guilds, inline=False)
+    return embed
+
+
+def add_account(embed: discord.Embed, account: AccountStatus) -> discord.Embed:
+    """The toapis account's credit and the models it said are gone."""
+    credit = account.credit
+    if account.has_credit is False:
+        credit += ": top it up in the toapis console; creating fails until then"
+    embed.add_field(name="toapis credit", value=credit, inline=False)
+    gone = "\n".join(f"`{g.model}`: {g.said}" for g in account.gone[:10]) or "none"
+    embed.add_field(name="Models the service said are gone", value=gone[:1024], inline=False)
     return embed
 
 
@@ -85,10 +97,19 @@ class OwnerCommands(app_commands.Group):
             text, embed=status_embed(state), ephemeral=True, allowed_mentions=QUIET
         )
 
-    @app_commands.command(name="status", description="Pause, cap and blocks as they stand")
+    @app_commands.command(
+        name="status", description="Pause, cap, blocks, the toapis credit and models gone"
+    )
     async def status(self, interaction: discord.Interaction) -> None:
-        """Show every control."""
-        await self._show(interaction, "Owner controls:", await self.controls.get())
+        """Show every control, the account's credit and the models the service said are
+        gone (reading the balance may take a moment: the answer is deferred)."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        assert self.bot.core is not None
+        account = await account_status(self.bot.core.provider)
+        embed = add_account(status_embed(await self.controls.get()), account)
+        await interaction.edit_original_response(
+            content="Owner controls:", embed=embed, allowed_mentions=QUIET
+        )
 
     @app_commands.command(name="pause", description="Stop new jobs everywhere, with a message")
     @app_commands.describe(message="What members read, e.g. 'back tomorrow'")
@@ -215,9 +236,14 @@ def hold_message(reason: str, queued: int) -> str:
         "PaymentRequiredError": "the toapis account needs a top-up (402)",
         "AuthenticationError": "toapis refused the API key (401): check TOAPIS_API_KEY",
     }.get(reason, f"toapis refused the account ({reason})")
+    retry = (
+        "send them as soon as the balance shows credit (or try again in a few minutes)"
+        if reason == "PaymentRequiredError"
+        else "try again every few minutes"
+    )
     return (
-        f"Heads-up: {why}. I am holding {queued} queued job(s) and try again every few "
-        "minutes; nothing is lost, and members waiting see why."
+        f"Heads-up: {why}. I am holding {queued} queued job(s) and {retry}; nothing is "
+        "lost, and members waiting see why."
     )
 
 

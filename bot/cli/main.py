@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
         description=(
             "Check everything the bot needs, one line each (ok, or what is wrong and how to "
             "fix it): every setting, the data folder and database, ffmpeg, Discord (token, "
-            "intents, permissions in DEV_GUILD_ID) and toapis (reachable, key not refused; "
+            "intents, permissions in DEV_GUILD_ID) and toapis (key accepted, the account's credit; "
             "nothing is spent). Exit code 0 when nothing failed. "
             + SETTINGS_READ.format(names="all of them")
         ),

@@ -57,13 +57,19 @@ class Dispatcher:
             notice_interval=t.line_notice_interval,
             hold_retry=t.hold_retry,
             hold_max=t.hold_max,
+            credit_check=t.credit_check,
         )
+        self.line.read_credit = self._credit  # a top-up ends a 402 hold early
         # Does the provider slow the budget itself on a 429 (a budgeted toapis client)?
         self._budgeted = getattr(provider, "budgets", None) is not None
         self.admit: Admit | None = None
         self.sending: set[asyncio.Future[tuple[Job, bool]]] = set()
         self._first: dict[int, asyncio.Future[Job]] = {}
         self.closing = False
+
+    async def _credit(self) -> float:
+        """The account's credit now (read while the line is held on a 402)."""
+        return (await self.provider.get_balance()).credits
 
     def first_outcome(self, job_id: int) -> asyncio.Future[Job]:
         """Resolved with the job as it is after its first create request (for `submit`)."""

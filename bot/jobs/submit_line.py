@@ -9,7 +9,8 @@ skipped until they are ready.
 
 When toapis refuses the account itself (402 balance empty, 401 key refused) the line is
 held: nothing is sent, every job keeps its place, members are told why, and one job is
-tried again after a slow backoff.
+tried again after a slow backoff. While held on a 402 the balance is read every
+`credit_check` seconds: once it shows credit, that job is tried at once instead.
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ from bot.stopping import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
+PAYMENT = "PaymentRequiredError"
 HOLD_NOTES = {
-    "PaymentRequiredError": "waiting: the bot's toapis account needs a top-up",
+    PAYMENT: "waiting: the bot's toapis account needs a top-up",
     "AuthenticationError": "waiting: the bot's toapis key was refused; the owner has been told",
 }
 
@@ -45,6 +47,8 @@ class Place:
 
 # Told to the front for each job whose place changed.
 PlaceWatcher = Callable[[Job, Place], Awaitable[None] | None]
+# The account's credit now (0 when none, math.inf when unlimited); may raise.
+CreditReader = Callable[[], Awaitable[float]]
 
 
 @dataclass(eq=False, slots=True)
@@ -84,11 +88,14 @@ class SubmitLine:
         notice_interval: float = 3.0,
         hold_retry: float = 180.0,
         hold_max: float = 900.0,
+        credit_check: float = 30.0,
     ) -> None:
         self.budget = budget
         self.notice_interval = notice_interval
         self.hold_retry = hold_retry
         self.hold_max = hold_max
+        self.credit_check = credit_check
+        self.read_credit: CreditReader | None = None  # read while held on a 402
         self.watcher: PlaceWatcher | None = None  # told about jobs without a watcher of their own
         self._entries: dict[int, _Entry] = {}
         self._wake = asyncio.Event()
@@ -102,6 +109,8 @@ class SubmitLine:
         self._holds = 0
         self._held_until = 0.0
         self._probing = False
+        self._next_credit_read = 0.0
+        self._credit_seen = 0.0  # the credit that already ended this spell of holds once
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -198,6 +207,7 @@ class SubmitLine:
         delay = float(min(self.hold_max, self.hold_retry * 2.0 ** min(self._holds, 10)))
         self._holds += 1
         self._held_until = self.budget.now() + delay
+        self._next_credit_read = self.budget.now() + self.credit_check
         if first:
             log.error(
                 "toapis refused the bot's account (%s): holding %d queued job(s); "
@@ -221,6 +231,7 @@ class SubmitLine:
         if self.held is not None:
             log.warning("toapis accepts the bot's account again: sending the queued jobs")
         self.held, self._holds, self._probing = None, 0, False
+        self._credit_seen = 0.0
         self._touch()
 
     def done_probing(self) -> None:
@@ -258,7 +269,13 @@ class SubmitLine:
                 await self._wake.wait()
                 continue
             if self.held is not None:
-                wait = self._held_until - self.budget.now()
+                now = self.budget.now()
+                wait = self._held_until - now
+                if wait > 0 and self.read_credit is not None and self.held == PAYMENT:
+                    if now >= self._next_credit_read:
+                        await self._read_credit()
+                        continue
+                    wait = min(wait, self._next_credit_read - now)
                 if wait > 0:
                     timer = loop.call_later(wait, self._wake.set)
                     try:
@@ -276,6 +293,23 @@ class SubmitLine:
             entry.turn.set_result(slot)
             entry.turn = None
             self._changed = True
+
+    async def _read_credit(self) -> None:
+        """While held on a 402: when the balance shows credit (more than the last reading
+        that ended a hold, which the next try found refused still), try a job now. A failed
+        read changes nothing; the backoff stays the upper bound."""
+        assert self.read_credit is not None
+        self._next_credit_read = self.budget.now() + self.credit_check
+        try:
+            credit = await self.read_credit()
+        except Exception as exc:
+            log.info("reading the toapis balance while held failed (%s); the hold stands", exc)
+            return
+        if self.held != PAYMENT or credit <= self._credit_seen:
+            return
+        self._credit_seen = credit
+        log.warning("the toapis balance shows credit again: trying a queued job now")
+        self._held_until = self.budget.now()
 
     async def _notify(self) -> None:
         while self._entries:

@@ -28,6 +28,7 @@ class TrackerTimings:
     line_notice_interval: float = 3.0  # places in line are recomputed at most this often
     hold_retry: float = 180.0  # first wait before trying again an account toapis refused
     hold_max: float = 900.0  # the longest such wait
+    credit_check: float = 30.0  # while held on a 402, the balance is read this often
     # Video jobs take minutes: first poll after about 5 s, then about every 10 s, and
     # "still running" after 10 minutes (toapis.md section 7).
     video_first_poll: float = 5.0

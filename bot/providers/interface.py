@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from bot.providers.account import Balance
 from bot.providers.avatars import AvatarAsset, UploadedImage
 from bot.providers.base import CharacterRequest, Task, UploadedVideo
 from bot.providers.models import ModelAvailability
@@ -80,6 +81,11 @@ class CharacterProvider(Protocol):
 
     async def find_video_task(self, client_business_id: str) -> Task:
         """The video task created with this business id; `TaskNotFoundError` if none."""
+        ...
+
+    async def get_balance(self) -> Balance:
+        """The account's credit; spends nothing (`ServiceUnavailableError` when the
+        service does not give it)."""
         ...
 
     async def aclose(self) -> None:

@@ -31,7 +31,8 @@ from yarl import URL
 from bot import metrics
 from bot.domain.ranges import format_timestamps
 from bot.net.rate_budget import AccountBudgets, Budget
-from bot.providers.answers import Answer, interpret, observe, outcome
+from bot.providers.account import Balance
+from bot.providers.answers import Answer, error_message, interpret, observe, outcome
 from bot.providers.avatars import redact_urls
 from bot.providers.base import (
     CharacterRequest,
@@ -63,6 +64,7 @@ log = logging.getLogger(__name__)
 Sleep = Callable[[float], Awaitable[None]]
 VIDEO_TYPES = {".mp4": "video/mp4", ".webm": "video/webm", ".mov": "video/quicktime"}
 CHARACTER_PAGE = "/v1/characters_tasks/"
+BALANCE_PAGE = "/v1/user/balance"
 REMEMBERED_PAGES = 10_000  # task ids whose status page is remembered (oldest forgotten)
 # Create requests, image uploads and private-avatar creations count as submits (what
 # docs/engines.md assumes); video uploads count in neither budget (docs/toapis.md).
@@ -262,6 +264,21 @@ class ToapisClient(EngineCalls):
         except ValidationError as exc:
             raise ServiceUnavailableError(f"unreadable upload answer: {exc}") from None
 
+    async def get_balance(self) -> Balance:
+        """`GET /v1/user/balance`: the account's credit (spends nothing; a status query)."""
+        data = await self._call("GET", BALANCE_PAGE)
+        try:
+            balance = Balance.model_validate(data)
+        except ValidationError as exc:
+            raise ServiceUnavailableError(
+                f"unreadable balance: {exc.error_count()} errors"
+            ) from None
+        if balance.success is False:
+            raise ServiceUnavailableError(
+                f"toapis did not give the balance: {error_message(data) or 'no reason given'}"
+            )
+        return balance
+
     # --- plumbing ---------------------------------------------------------------------
 
     @staticmethod
@@ -381,5 +398,7 @@ class ToapisClient(EngineCalls):
         if method == "POST" and path in SUBMITS:
             return self.budgets.submit
         if method == "GET" and path.startswith((CHARACTER_PAGE, GENERAL_PAGE, AVATAR_ASSETS)):
+            return self.budgets.query
+        if method == "GET" and path == BALANCE_PAGE:
             return self.budgets.query
         return None

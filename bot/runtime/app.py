@@ -29,7 +29,7 @@ from bot.runtime.startup_checks import (
     connect_cause,
     discord_base,
     discord_login,
-    toapis_key,
+    toapis_account,
 )
 from bot.stopping import cancel_and_wait, wait_until_done
 from storage import StorageError, open_database
@@ -266,8 +266,9 @@ async def _run(settings: Settings) -> int:
 
 
 async def _warn_about_toapis(settings: Settings, http: httpx.AsyncClient) -> None:
-    """One warning line when toapis is unreachable or refuses the key (not fatal)."""
-    check = await toapis_key(settings, http)
+    """One warning line when toapis is unreachable, refuses the key or shows no credit
+    (not fatal)."""
+    check = await toapis_account(settings, http)
     if check.status is not Status.OK:
         log.warning("%s; the bot runs, jobs wait for toapis", check.sentence())
 

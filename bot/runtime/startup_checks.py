@@ -2,9 +2,10 @@
 
 Each check gives `Check`s: ok / warn / fail (or skip), what was found and how to fix it.
 Discord: the token (`GET /users/@me`), the Message Content intent (the application's
-flags) and, with `DEV_GUILD_ID`, the bot's permissions there. toapis: a status query for a
-task that does not exist (401 means the key is refused, any other answer that it is not)
-and the models the service lists, where it lists them (`GET /v1/models`).
+flags) and, with `DEV_GUILD_ID`, the bot's permissions there. toapis: the account's balance
+(401 means the key is refused; anything but a 200 balance means TOAPIS_BASE_URL is not
+toapis, or toapis is unwell) and the models the service lists, where it lists them
+(`GET /v1/models`).
 """
 
 from __future__ import annotations
@@ -16,12 +17,15 @@ from enum import StrEnum
 from typing import Any
 
 import httpx
+from pydantic import ValidationError
 
+from bot.providers.account import Balance
+from bot.providers.answers import error_message
 from bot.providers.base import MODELS
 from bot.runtime.config import Settings
 
 DISCORD_API = "https://discord.com/api/v10"
-PROBE_TASK = "doctor-probe-no-such-task"  # a task id that does not exist
+BALANCE_PATH = "/v1/user/balance"  # the account's credit; reading it spends nothing
 TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)  # GATEWAY_MESSAGE_CONTENT (+ _LIMITED)
@@ -203,11 +207,12 @@ async def _guild_permissions(settings: Settings, http: httpx.AsyncClient, bot_id
     )
 
 
-async def toapis_key(settings: Settings, http: httpx.AsyncClient) -> Check:
-    """A status query for a task that does not exist: reachable, and is the key refused?"""
+async def toapis_account(settings: Settings, http: httpx.AsyncClient) -> Check:
+    """The account's balance (`GET /v1/user/balance`, spends nothing): ok only when toapis
+    answers 200 with `success: true`, and then the line shows the credit."""
     assert settings.toapis_api_key is not None
     base = settings.toapis_base_url
-    url = f"{base}/v1/characters_tasks/{PROBE_TASK}"
+    url = f"{base}{BALANCE_PATH}"
     headers = {"Authorization": f"Bearer {settings.toapis_api_key.get_secret_value()}"}
     try:
         response = await http.get(url, headers=headers)
@@ -218,10 +223,23 @@ async def toapis_key(settings: Settings, http: httpx.AsyncClient) -> Check:
         what = f"toapis refused TOAPIS_API_KEY (HTTP 401 from {url})"
         fix = "copy the key again from the toapis console into TOAPIS_API_KEY"
         return Check(Status.FAIL, "toapis", what, fix)
-    what = (
-        f"reachable at {base}, key not refused "
-        f"(HTTP {response.status_code} for a task that does not exist)"
-    )
+    data = _json(response)
+    if response.status_code != 200 or not isinstance(data, dict) or data.get("success") is not True:
+        shown = "a page that is not JSON" if data is None else "no balance"
+        what = f"{url} answered HTTP {response.status_code} with {shown}"
+        if isinstance(data, dict) and error_message(data):
+            what += f" ({error_message(data)[:200]})"
+        fix = "check TOAPIS_BASE_URL (toapis' API, e.g. https://toapis.com); if it is, try later"
+        return Check(Status.FAIL, "toapis", what, fix)
+    try:
+        balance = Balance.model_validate(data)
+    except ValidationError:
+        what = f"{url} answered a balance that cannot be read"
+        return Check(Status.FAIL, "toapis", what, "check TOAPIS_BASE_URL")
+    what = f"reachable at {base}, key accepted: {balance.credit_text()}"
+    if not balance.has_credit:
+        fix = "top up the account in the toapis console: creating fails until then"
+        return Check(Status.WARN, "toapis", what + ", no credit left", fix)
     return Check(Status.OK, "toapis", what)
 
 
@@ -251,10 +269,10 @@ async def toapis_models(settings: Settings, http: httpx.AsyncClient) -> Check | 
 
 
 async def toapis_checks(settings: Settings, http: httpx.AsyncClient) -> list[Check]:
-    """The key check, then the model list where the service has one."""
+    """The account check, then the model list where the service has one."""
     if settings.toapis_api_key is None:
         return [Check(Status.SKIP, "toapis", "not checked: TOAPIS_API_KEY is not set")]
-    key = await toapis_key(settings, http)
+    key = await toapis_account(settings, http)
     if key.status is Status.FAIL:
         return [key]
     models = await toapis_models(settings, http)

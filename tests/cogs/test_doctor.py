@@ -7,13 +7,17 @@ import asyncio
 import re
 import socket
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import pytest
+from aiohttp import web
 
 from tests.cogs.test_smoke_process import bot_env
 from tests.fakes import BOT_ID, GUILD_ID
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, moto_s3, new_bucket
 
-PROBE = "/v1/characters_tasks/doctor-probe-no-such-task"
+BALANCE = "/v1/user/balance"
 UNREACHABLE_FIX = "check the network, DNS and DISCORD_API_BASE_URL"
 PORTAL = "https://discord.com/developers/applications"
 WHERE = "put it in the environment or in a .env file (copy .env.example to .env and fill it in)"
@@ -65,13 +69,13 @@ async def test_doctor_on_a_healthy_setup(tmp_path, fake_discord, simulator):
         f"ok    discord: token accepted: logged in as sora-character-bot ({BOT_ID})",
         "ok    discord intents: Message Content intent granted",
         f"ok    discord server {GUILD_ID}: the bot has every permission it needs",
-        f"ok    toapis: reachable at {simulator.base_url}, key not refused (HTTP 404 for a "
-        "task that does not exist)",
+        f"ok    toapis: reachable at {simulator.base_url}, key accepted: 100,000 credits "
+        "(about $500.00)",
         "ok    toapis models: 3 offered, ours: sora-2, sora-2-pro, sora-2-vip",
         "doctor: all is well",
     ]
     assert simulator.submits == 0 and {r.method for r in simulator.requests} == {"GET"}
-    assert [r.path for r in simulator.requests] == [PROBE, "/v1/models"]
+    assert [r.path for r in simulator.requests] == [BALANCE, "/v1/models"]
     assert simulator.scenario.api_key not in out
 
 
@@ -120,7 +124,7 @@ async def test_doctor_reports_a_refused_token_and_a_refused_key(tmp_path, fake_d
         f"FAIL  discord: Discord refused DISCORD_TOKEN (HTTP 401 from {me}) -> reset the token "
         f"at {PORTAL} (your app, Bot, Reset Token) and set DISCORD_TOKEN",
         f"FAIL  toapis: toapis refused TOAPIS_API_KEY (HTTP 401 from {simulator.base_url}"
-        f"{PROBE}) -> copy the key again from the toapis console into TOAPIS_API_KEY",
+        f"{BALANCE}) -> copy the key again from the toapis console into TOAPIS_API_KEY",
         "doctor: 2 problem(s) to fix, 0 warning(s)",
     ]
     assert "sk-wrong-key" not in out
@@ -142,7 +146,7 @@ async def test_doctor_reports_unreachable_hosts(tmp_path, fake_discord, simulato
     )
     assert re.fullmatch(
         re.escape(
-            f"FAIL  toapis: cannot reach toapis at http://toapis.doctor-test.invalid{PROBE}: "
+            f"FAIL  toapis: cannot reach toapis at http://toapis.doctor-test.invalid{BALANCE}: "
             "DNS lookup failed ("
         )
         + r"[^)]+"
@@ -217,3 +221,64 @@ async def test_doctor_asks_an_s3_likeness_store_and_never_shows_its_secret(
         "LIKENESS_S3_ENDPOINT_URL and the AWS_* credentials"
     )
     assert SECRET_KEY not in out and ACCESS_KEY not in out
+
+
+async def test_doctor_shows_an_empty_account_as_a_warning_and_an_unlimited_one(
+    tmp_path, fake_discord, simulator
+):
+    simulator.scenario.update(out_of_credit=True)
+    env = bot_env(tmp_path, fake_discord, simulator)
+    code, out, _ = await doctor(tmp_path, env)
+    assert code == 0, out
+    assert out.splitlines()[7:] == [
+        f"warn  toapis: reachable at {simulator.base_url}, key accepted: 0 credits (about "
+        "$0.00), no credit left -> top up the account in the toapis console: creating fails "
+        "until then",
+        "ok    toapis models: 3 offered, ours: sora-2, sora-2-pro, sora-2-vip",
+        "doctor: all is well (1 warning(s))",
+    ]
+    simulator.scenario.update(out_of_credit=False, unlimited_quota=True)
+    code, out, _ = await doctor(tmp_path, env)
+    assert code == 0, out
+    assert f"ok    toapis: reachable at {simulator.base_url}, key accepted: unlimited" in out
+    assert simulator.submits == 0
+
+
+@pytest.fixture
+async def plain_web_server() -> AsyncIterator[str]:
+    """A web server that is not toapis: 404 for everything, an HTML page at /html/."""
+
+    async def page(request: web.Request) -> web.Response:
+        return web.Response(text="<html><body>Welcome</body></html>", content_type="text/html")
+
+    app = web.Application()
+    app.router.add_get("/html/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()
+
+
+async def test_doctor_against_a_server_that_is_not_toapis_is_not_ok(
+    tmp_path, fake_discord, simulator, plain_web_server
+):
+    fix = "check TOAPIS_BASE_URL (toapis' API, e.g. https://toapis.com); if it is, try later"
+    env = {**bot_env(tmp_path, fake_discord, simulator), "TOAPIS_BASE_URL": plain_web_server}
+    code, out, _ = await doctor(tmp_path, env)
+    assert code == 1
+    assert out.splitlines()[7:] == [
+        f"FAIL  toapis: {plain_web_server}{BALANCE} answered HTTP 404 with a page that is not "
+        f"JSON -> {fix}",
+        "doctor: 1 problem(s) to fix, 0 warning(s)",
+    ]
+    html = f"{plain_web_server}/html"
+    code, out, _ = await doctor(tmp_path, {**env, "TOAPIS_BASE_URL": html})
+    assert code == 1
+    assert out.splitlines()[7] == (
+        f"FAIL  toapis: {html}{BALANCE} answered HTTP 200 with a page that is not JSON -> {fix}"
+    )

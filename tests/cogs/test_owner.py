@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
+from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, fields, is_card
 from tests.cogs.test_library import reply_to
 from tests.cogs.test_limits import private_answer, submits
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
@@ -129,3 +129,82 @@ async def test_a_held_line_dms_the_owner_once_and_pause_keeps_queued_jobs_queued
             break
         await asyncio.sleep(0.02)
     assert simulator.submits == before + 2  # both queued jobs were sent after the pause
+
+
+ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
+GONE_FIELD = "Models the service said are gone"
+BALANCE = "/v1/user/balance"
+
+
+def balance_reads(simulator: Any) -> int:
+    return sum(1 for r in simulator.requests if r.path == BALANCE)
+
+
+async def owner_status(sora: Running) -> dict[str, str]:
+    """`/owner status` (deferred, then the original answer edited): its fields."""
+    sora.fake.clear()
+    sora.feed(owner("status"))
+    call = await sora.wait_call("PATCH", ORIGINAL, lambda c: "Owner controls" in str(c.json))
+    return fields(embed_of(call))
+
+
+async def test_status_shows_the_credit_and_the_models_the_service_said_are_gone(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    simulator.scenario.update(credits=1234.0, retired_models=["sora-2-pro"])
+    shown = await owner_status(sora)
+    assert shown["toapis credit"] == "1,234 credits (about $6.17)"
+    assert shown[GONE_FIELD] == "none"
+
+    sora.feed(create(url=f"{media_server}/{short_video.name}", model="sora-2-pro"))
+    await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
+    simulator.scenario.update(out_of_credit=True)
+    shown = await owner_status(sora)
+    assert shown["toapis credit"] == (
+        "0 credits (about $0.00): top it up in the toapis console; creating fails until then"
+    )
+    assert shown[GONE_FIELD] == (  # the model, then the service's own words
+        "`sora-2-pro`: The model `sora-2-pro` does not exist or is not available"
+    )
+
+    simulator.scenario.update(api_key="rotated-key")  # the balance cannot be read
+    shown = await owner_status(sora)
+    assert shown["toapis credit"].startswith("could not read the balance (")
+    assert shown["Blocked members"] == "none"  # the rest of the status is still there
+    assert simulator.submits == 0
+
+
+async def test_a_top_up_ends_the_hold_at_the_next_balance_read_and_the_cards_follow(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    line = sora.core.tracker.line
+    line.hold_retry = 3600  # the backoff alone would hold the line for an hour
+    line.credit_check = 0.05  # 30 s in production
+    simulator.scenario.update(out_of_credit=True)
+    url = f"{media_server}/{short_video.name}"
+    sora.feed(create(url=url))
+    sora.feed(create(url=url, start="2", end="4"))
+    await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "needs a top-up" in str(c.json))
+    reads = balance_reads(simulator)
+    for _ in range(1500):  # read while held: still empty, nothing sent
+        if balance_reads(simulator) >= reads + 2:
+            break
+        await asyncio.sleep(0.02)
+    assert balance_reads(simulator) >= reads + 2
+    assert simulator.submits == 0 and line.held == "PaymentRequiredError"
+
+    topped_up = len(simulator.requests)
+    simulator.scenario.update(out_of_credit=False)
+    for _ in range(1500):
+        cards = {c.path for c in sora.fake.calls_to("PATCH", EDIT_REPLY) if is_card(c)}
+        if len(cards) == 2:
+            break
+        await asyncio.sleep(0.02)
+    assert len(cards) == 2 and simulator.submits == 2
+    sent = [
+        (r.method, r.path)
+        for r in simulator.requests[topped_up:]
+        if r.path in (BALANCE, "/v1/videos/generations")
+    ]
+    # The read after the top-up saw the credit; then both waiting jobs were sent.
+    assert sent == [("GET", BALANCE)] + [("POST", "/v1/videos/generations")] * 2

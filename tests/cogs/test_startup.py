@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from storage.schema import SCHEMA_VERSION
-from tests.cogs.test_doctor import PORTAL, PROBE, UNREACHABLE_FIX, closed_port, doctor
+from tests.cogs.test_doctor import BALANCE, PORTAL, UNREACHABLE_FIX, closed_port, doctor
 from tests.cogs.test_smoke_process import bot_env, launch, until
 
 
@@ -107,7 +107,7 @@ async def test_run_only_warns_when_toapis_is_unreachable(tmp_path, fake_discord,
     warnings = [line for line in log.read_text().splitlines() if " WARNING " in line]
     assert len(warnings) == 1, warnings
     assert warnings[0].endswith(
-        f"cannot reach toapis at http://127.0.0.1:{port}{PROBE}: connection refused (check the "
+        f"cannot reach toapis at http://127.0.0.1:{port}{BALANCE}: connection refused (check the "
         "network and TOAPIS_BASE_URL); the bot runs, jobs wait for toapis"
     )
     assert "Traceback" not in log.read_text()

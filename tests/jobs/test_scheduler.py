@@ -297,3 +297,71 @@ async def test_an_empty_balance_holds_the_line_and_resumes_when_topped_up(bot, s
     done = await all_done(tracker, 6)
     assert all(j.state is JobState.COMPLETED for j in done)
     assert simulator.submits == 6 and not events.of("failed")
+
+
+BALANCE = "/v1/user/balance"
+
+
+def balance_reads(simulator: Simulator) -> int:
+    return sum(1 for r in simulator.requests if r.path == BALANCE)
+
+
+def submit_requests(simulator: Simulator) -> int:
+    return sum(1 for r in simulator.requests if r.method == "POST" and r.path == SUBMIT)
+
+
+async def test_a_top_up_ends_a_402_hold_at_the_next_balance_read(bot, simulator):
+    simulator.scenario.update(out_of_credit=True)
+    events = PlaceRecorder()
+    tracker = await bot.start(events)
+    tracker.line.hold_retry = 3600  # the backoff alone would hold the line for an hour
+    tracker.line.credit_check = 0.05  # 30 s in production
+    waiting = [asyncio.create_task(tracker.submit(*order(1, 100 + n, n))) for n in range(4)]
+    await eventually(lambda: tracker.line.held == "PaymentRequiredError")
+    refused = submit_requests(simulator)
+    await eventually(lambda: balance_reads(simulator) >= 3)  # read while held: still empty
+    assert submit_requests(simulator) == refused and simulator.submits == 0
+    topped_up = len(simulator.requests)
+    simulator.scenario.update(out_of_credit=False)
+    await asyncio.gather(*waiting)
+    done = await all_done(tracker, 4)
+    assert all(j.state is JobState.COMPLETED for j in done) and not events.of("failed")
+    after = [(r.method, r.path) for r in simulator.requests[topped_up:]]
+    sent = [step for step in after if step in (("GET", BALANCE), ("POST", SUBMIT))]
+    # The read after the top-up saw the credit, then every waiting job was sent.
+    assert sent[0] == ("GET", BALANCE) and sent[1:] == [("POST", SUBMIT)] * 4, sent
+    assert tracker.line.held is None and simulator.submits == 4
+
+
+async def test_a_failing_balance_read_changes_nothing(bot, simulator):
+    simulator.scenario.update(out_of_credit=True)
+    tracker = await bot.start(Recorder())
+    tracker.line.hold_retry = 3600
+    tracker.line.credit_check = 0.05
+    waiting = asyncio.create_task(tracker.submit(*order(1, 100)))
+    await eventually(lambda: tracker.line.held == "PaymentRequiredError")
+    # Topped up, but the balance cannot be read (the key is refused for a while).
+    simulator.scenario.update(out_of_credit=False, api_key="rotated-key")
+    reads = balance_reads(simulator)
+    await eventually(lambda: balance_reads(simulator) >= reads + 3)
+    assert tracker.line.held == "PaymentRequiredError" and submit_requests(simulator) == 1
+    simulator.scenario.update(api_key="sim-key")  # the next read that works ends the hold
+    await waiting
+    (job,) = await all_done(tracker, 1)
+    assert job.state is JobState.COMPLETED and simulator.submits == 1
+
+
+async def test_credit_that_does_not_change_is_tried_once_not_every_read(bot, simulator):
+    # toapis answers 402 although the account shows credit (a limit of the key, say).
+    refusal = {"error": {"code": 402, "message": "Insufficient quota for this key"}}
+    simulator.scenario.update(submit_status=[402, refusal])
+    tracker = await bot.start(Recorder())
+    tracker.line.hold_retry = 3600
+    tracker.line.credit_check = 0.05
+    waiting = asyncio.create_task(tracker.submit(*order(1, 100)))
+    await eventually(lambda: submit_requests(simulator) == 2)  # refused, tried once more
+    reads = balance_reads(simulator)
+    await eventually(lambda: balance_reads(simulator) >= reads + 5)
+    assert submit_requests(simulator) == 2 and tracker.line.held == "PaymentRequiredError"
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)

@@ -25,9 +25,7 @@ async def test_a_character_keeps_its_likeness_and_the_bindings_made_with_it(db: 
     job = await jobs.create(new_job())
     refused = Binding("sora-2", BindingState.REFUSED, reason=SORA_GONE)
     preparing = Binding("seedance-2", BindingState.PREPARING, {"group_id": "g1"})
-    await jobs.complete(
-        job.id, [made("bot-1", likeness="g1/c1", bindings=(refused, preparing))]
-    )
+    await jobs.complete(job.id, [made("bot-1", likeness="g1/c1", bindings=(refused, preparing))])
     stored = await characters.get(1, "bot-1")
     assert stored is not None and stored.likeness == "g1/c1" and stored.still_urls == ()
     found = await bindings.of(stored.id)
