@@ -44,7 +44,10 @@ SECTIONS: tuple[tuple[str, str], ...] = (
             "`/character list` (filter `mine` or `creator`), `/character show`, "
             "`/character rename`, `/character delete`. Pick the name from the suggestions; "
             "if a typed name fits several characters you get to choose. Rename and delete "
-            "only change this bot's library; the `@username` keeps working in Sora."
+            "only change this bot's library; the `@username` keeps working in Sora. A card "
+            "lists the engines its character works with (Sora 2, Seedance 2, Vidu Q3) and why "
+            "one does not; the bot keeps each character's own likeness (its clip and three "
+            "stills), deleted with it."
         ),
     ),
     (
@@ -65,7 +68,9 @@ SECTIONS: tuple[tuple[str, str], ...] = (
             "bot takes jobs), `/settings creator-role` (who may create), "
             "`/settings default-model`, `/settings limits` (jobs at once and per UTC day, "
             "per member and for the server; defaults 2, 10 and 100), `/settings video` "
-            "(videos on or off, allowed models, videos per member per UTC day; default 3)."
+            "(videos on or off, allowed models, videos per member per UTC day; default 3), "
+            "`/settings engines` (which engines new characters are bound to: Sora 2, "
+            "Seedance 2, Vidu Q3; default all, and which are live)."
         ),
     ),
     (

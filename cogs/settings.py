@@ -11,11 +11,13 @@ from discord.ext import commands
 
 from bot.policy.guild_settings import GuildSettings
 from bot.providers.base import MODELS
+from bot.providers.engines import VIDEO_MODELS, Engine
 
 if TYPE_CHECKING:
     from bot.policy.guild_settings import SettingsService
     from bot.runtime.app import SoraBot
 
+VIDEO_CHOICES = (*VIDEO_MODELS, "sora-2-vip")
 NEEDS_MANAGE = "You need the Manage Server permission to change settings."
 QUIET = discord.AllowedMentions.none()
 
@@ -158,10 +160,64 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         }
         await self._apply(interaction, **fields)
 
-    @app_commands.command(name="video", description="Who may make Sora videos, and how many")
+    @app_commands.command(
+        name="engines", description="The engines new characters are bound to (default: all)"
+    )
+    @app_commands.describe(
+        engines="Comma separated among sora-2, seedance-2, viduq3, or 'all' (default)"
+    )
+    async def engines(
+        self,
+        interaction: discord.Interaction,
+        engines: app_commands.Range[str, 1, 100] | None = None,
+    ) -> None:
+        """Choose the engines (or just show them, and which are live on the account)."""
+        assert interaction.guild_id is not None
+        if engines is None:
+            current = await self.service.get(interaction.guild_id)
+            await interaction.response.send_message(
+                embed=self.engines_embed(current), ephemeral=True, allowed_mentions=QUIET
+            )
+            return
+        try:
+            chosen = parse_models(engines, tuple(engine.value for engine in Engine))
+        except ValueError as exc:
+            text = str(exc).replace("is not a model", "is not an engine")
+            await interaction.response.send_message(f"Not changed: {text}.", ephemeral=True)
+            return
+        if not interaction.permissions.manage_guild:
+            await interaction.response.send_message(NEEDS_MANAGE, ephemeral=True)
+            return
+        current = await self.service.set(interaction.guild_id, engines=chosen)
+        await interaction.response.send_message(
+            "Saved: new characters are bound to these engines.",
+            embed=self.engines_embed(current),
+            ephemeral=True,
+            allowed_mentions=QUIET,
+        )
+
+    def engines_embed(self, current: GuildSettings) -> discord.Embed:
+        """Each engine: chosen here or not, used by this bot, live on the account."""
+        assert self.bot.core is not None
+        core = self.bot.core
+        embed = discord.Embed(title="Character engines", colour=discord.Colour.blurple())
+        for engine in Engine:
+            chosen = not current.engines or engine.value in current.engines
+            if engine.value not in core.settings.engine_list:
+                state = "not used by this bot (CHARACTER_ENGINES)"
+            elif core.provider.models.unavailable(engine.value) is not None:
+                state = "not offered by the video service right now"
+            else:
+                state = "live on the account"
+            words = "new characters are bound to it" if chosen else "not chosen here"
+            embed.add_field(name=engine.label, value=f"{state}; {words}", inline=False)
+        embed.set_footer(text="Characters keep their likeness: another engine can be added later.")
+        return embed
+
+    @app_commands.command(name="video", description="Who may make videos, and how many")
     @app_commands.describe(
         enabled="On (default): members may use /video create. Off: nobody may",
-        models="models allowed for videos, comma separated (sora-2, sora-2-pro, sora-2-vip), "
+        models="Models allowed for videos, comma separated (e.g. sora-2, seedance-2, viduq3), "
         "or 'all' (default)",
         per_day="videos one member may start per UTC day (default 3)",
     )
@@ -187,14 +243,15 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         await self._apply(interaction, **fields)
 
 
-def parse_models(text: str) -> list[str]:
-    """A comma list of models, checked against MODELS; 'all' (or 'any') is an empty list."""
+def parse_models(text: str, known_models: tuple[str, ...] = VIDEO_CHOICES) -> list[str]:
+    """A comma list of models, checked against `known_models`; 'all' (or 'any') is an
+    empty list."""
     if text.strip().lower() in {"all", "any", "*"}:
         return []
     chosen = list(dict.fromkeys(m.strip().lower() for m in text.split(",") if m.strip()))
-    unknown = [m for m in chosen if m not in MODELS]
+    unknown = [m for m in chosen if m not in known_models]
     if unknown or not chosen:
-        known = ", ".join(MODELS)
+        known = ", ".join(known_models)
         named = ", ".join(unknown) or "nothing"
         raise ValueError(f"{named} is not a model (choose from {known}, or 'all')")
     return chosen
@@ -215,8 +272,9 @@ def settings_embed(current: GuildSettings) -> discord.Embed:
     embed.add_field(name="Videos", value="on" if current.video_enabled else "off")
     embed.add_field(name="Video models", value=", ".join(current.video_models) or "all")
     embed.add_field(name="Videos per day, per member", value=str(current.videos_per_day))
+    embed.add_field(name="Engines", value=", ".join(current.engines) or "all")
     embed.set_footer(
-        text="Days are UTC. Change with /settings channels, creator-role, limits, video…"
+        text="Days are UTC. Change with /settings channels, creator-role, limits, video, engines…"
     )
     return embed
 

@@ -116,3 +116,9 @@ class BindingRepository:
             (guild_id, creator_id),
         )
         return [str(row["likeness"]) for row in rows]
+
+    async def likeness_in_use(self, key: str) -> bool:
+        """Whether a character still keeps its likeness at `key` (several characters of
+        one task share their job's)."""
+        row = await self._db.fetchone("SELECT 1 FROM characters WHERE likeness = ? LIMIT 1", (key,))
+        return row is not None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from bot.domain.records import Character
+from storage.bindings import BindingRepository
 from storage.character_rows import (
     BEFORE,
     BY_CREATOR,
@@ -226,7 +228,23 @@ class CharacterRepository:
             f"{select} WHERE guild_id = ? AND character_id = ?",
             (guild_id, character_id),
         )
-        return row_to_character(row) if row is not None else None
+        if row is None:
+            return None
+        return (await self.with_bindings([row_to_character(row)]))[0]
+
+    async def get_row(self, row_id: int) -> Character | None:
+        """One character by its row id, with its avatar and bindings (None: gone)."""
+        row = await self._db.fetchone(f"{SELECT_CHARACTERS_WITH_AVATAR} WHERE id = ?", (row_id,))
+        if row is None:
+            return None
+        return (await self.with_bindings([row_to_character(row)]))[0]
+
+    async def with_bindings(self, characters: list[Character]) -> list[Character]:
+        """The characters with their engine bindings loaded."""
+        found = await BindingRepository(self._db).of_many(c.id for c in characters)
+        return [
+            dataclasses.replace(c, bindings=tuple(found.get(c.id, {}).values())) for c in characters
+        ]
 
     async def for_job(self, job_id: int) -> list[Character]:
         """Every character stored for a job, oldest first, with avatars."""
@@ -240,7 +258,7 @@ class CharacterRepository:
             "FROM job_characters WHERE job_id = ? AND announced_at IS NULL) ORDER BY id",
             (job_id, job_id),
         )
-        return [row_to_character(row) for row in rows]
+        return await self.with_bindings([row_to_character(row) for row in rows])
 
     async def mark_announced(self, row_id: int, *, job_id: int | None = None) -> None:
         """Record that a character was announced (for `job_id`; the first time only)."""

@@ -18,13 +18,15 @@ from storage.job_rows import IN_FLIGHT_SQL, claim_unknown_in, insert_job, load_j
 
 # A job counts against a day from its reservation until it ends unsent (deleted, cancelled
 # or refused), or for the day toapis accepted it (failed ones included).
-_UNSENT = f"task_id IS NULL AND state IN ({IN_FLIGHT_SQL})"
-_SENT_SINCE = "task_id IS NOT NULL AND submitted_at >= ?"
+# Binding a character's likeness to more engines is the bot's own follow-up, never counted.
+_COUNTED = f"kind <> '{JobKind.LIKENESS.value}'"
+_UNSENT = f"task_id IS NULL AND state IN ({IN_FLIGHT_SQL}) AND {_COUNTED}"
+_SENT_SINCE = f"task_id IS NOT NULL AND submitted_at >= ? AND {_COUNTED}"
 
 _GUILD_USAGE = (
     "SELECT "  # noqa: S608 (constant SQL)
     f"(SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND requester_id = ? "
-    f"AND state IN ({IN_FLIGHT_SQL})) AS at_once, "
+    f"AND state IN ({IN_FLIGHT_SQL}) AND {_COUNTED}) AS at_once, "
     f"(SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND requester_id = ? AND {_UNSENT}) "
     f"+ (SELECT COUNT(*) FROM jobs WHERE guild_id = ? AND requester_id = ? AND {_SENT_SINCE}) "
     "AS member_day, "

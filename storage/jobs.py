@@ -125,6 +125,17 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
             owner,
         )
 
+    async def set_request(self, job_id: int, request: dict[str, Any]) -> Job:
+        """Replace what the job sends (a character job binding its likeness instead)."""
+        return await self._update(
+            job_id, "request = ?, updated_at = ?", (to_json(request), time.time())
+        )
+
+    async def set_meta(self, job_id: int, meta: dict[str, Any]) -> Job:
+        """Replace what the job keeps (e.g. how far binding its likeness has come), written
+        before the next step so a crash never repeats a step that was done."""
+        return await self._update(job_id, "meta = ?, updated_at = ?", (to_json(meta), time.time()))
+
     async def update_status(
         self,
         job_id: int,
@@ -232,6 +243,25 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         that did it (so a Retry pressed twice sends one request, not two)."""
         async with self._db.transaction() as tx:
             return await claim_unknown_in(tx, job_id, note, now=time.time())
+
+    async def resume_unknown(
+        self, job_id: int, *, task_id: str | None = None, state: JobState = JobState.WAITING
+    ) -> Job | None:
+        """An UNKNOWN job whose fate is known after all: WAITING to be sent again (no
+        `task_id`), or following the task found; None if it is no longer UNKNOWN."""
+        if task_id is None:
+            state = JobState.WAITING
+        now = time.time()
+        submitted = "submitted_at = COALESCE(submitted_at, ?), " if task_id else ""
+        extra: tuple[Any, ...] = (now,) if task_id else ()
+        return await self._change(
+            job_id,
+            f"task_id = COALESCE(?, task_id), state = ?, {submitted}error_code = NULL, "
+            "error_message = NULL, finished_at = NULL, retry_at = NULL, updated_at = ?",
+            (task_id, state.value, *extra, now),
+            (JobState.UNKNOWN,),
+            None,
+        )
 
     async def cancel_unsent(
         self, job_id: int, message: str, *, code: str = "cancelled"

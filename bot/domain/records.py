@@ -55,6 +55,9 @@ class JobKind(StrEnum):
 
     CHARACTER = "character"
     VIDEO = "video"
+    # Binding an existing character's likeness to more engines: not a member's request,
+    # so it counts against no limit; its outcome updates the character's card.
+    LIKENESS = "likeness"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +183,11 @@ class Character:
     avatar: bytes | None = None
     likeness: str | None = None  # where its clip and stills are kept (None: none kept)
     still_urls: tuple[str, ...] = ()  # its stills as uploaded (public: never shown)
+    bindings: tuple[Binding, ...] = ()  # loaded only by the calls that say so
+
+    def binding(self, engine: str) -> Binding | None:
+        """Its binding to `engine`, if loaded and made."""
+        return next((b for b in self.bindings if b.engine == engine), None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,18 +18,18 @@ from typing import Any
 from bot.domain.ranges import ClipRange
 from bot.domain.records import Job, JobState, SourceKind
 from bot.jobs.sources import prepared_request, source_meta
+from bot.jobs.submission import Sendable
 from bot.jobs.submit_line import SubmitLine
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake
 from bot.media.orders import CreateOrder, OrderError, resolve
 from bot.providers.base import CharacterRequest, ProviderError
-from bot.providers.video import VideoRequest
 from storage import JobRepository
 
 log = logging.getLogger(__name__)
 
 # The request and meta to send, or the reason (shown to the member) it cannot be.
-Outcome = tuple[CharacterRequest | VideoRequest, dict[str, Any]] | str
+Outcome = tuple[Sendable, dict[str, Any]] | str
 Preparer = Callable[[Job], Awaitable[Outcome]]
 
 NOT_PREPARED = (

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from bot.domain.records import Job, JobKind, JobState
+from bot.domain.records import Character, Job, JobKind, JobState
 from bot.jobs.events import JobEvent, JobListener, handler
 from bot.jobs.submit_line import Place
 from bot.jobs.timings import TrackerTimings, announce_backoff
@@ -45,6 +45,8 @@ class Announcer:
         # goes when the last leaves (a waiter not yet woken still counts, so a caller
         # arriving then finds the same lock, never a second one).
         self._locks: dict[int, _JobLock] = {}
+        # Called once a completed job's cards are out (binding its characters further).
+        self.after_cards: Callable[[Job, list[Character]], Awaitable[None]] | None = None
 
     async def announce(self, job: Job) -> None:
         """Announce a final job's outcome unless that was done already.
@@ -66,12 +68,17 @@ class Announcer:
     async def _announce_once(self, job: Job) -> None:
         if job.announced_at is not None:
             return
-        if job.state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
+        if job.kind is JobKind.LIKENESS:
+            await self._announce_binding(job)
+        elif job.state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
             await self.deliver(job, partial(self.listener.video_ready, job))
         elif job.state is JobState.COMPLETED:
-            for character in await self.characters.unannounced_for_job(job.id):
+            made = await self.characters.unannounced_for_job(job.id)
+            for character in made:
                 await self.deliver(job, partial(self.listener.character_ready, job, character))
                 await self.characters.mark_announced(character.id, job_id=job.id)
+            if self.after_cards is not None and made:
+                await self.after_cards(job, made)
         elif job.state is JobState.FAILED:
             await self.deliver(job, partial(self.listener.job_failed, job))
         elif job.state is JobState.UNKNOWN:
@@ -79,6 +86,14 @@ class Announcer:
         else:
             return
         await self.jobs.mark_announced(job.id)
+
+    async def _announce_binding(self, job: Job) -> None:
+        """A binding job ended: its character's card shows the engines now (whatever came
+        of it: refusals are on the card too)."""
+        row = job.request.get("character")
+        character = await self.characters.get_row(int(row)) if row is not None else None
+        if character is not None and job.state.is_final:
+            await self.deliver(job, partial(self.listener.character_bound, job, character))
 
     async def deliver(self, job: Job, tell: Callable[[], Awaitable[None]]) -> None:
         """Tell the listener (`tell` calls it once), retrying a few times with backoff

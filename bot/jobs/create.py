@@ -17,18 +17,25 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.records import Job, JobState, NewJob
+from bot.jobs.binding import BindRequest, plan_engines
 from bot.jobs.sources import prepared_request, source_meta
+from bot.jobs.submission import Sendable
 from bot.jobs.submit_line import Place
 from bot.media.errors import MediaError
-from bot.media.intake import DEFAULT_PREVIEW_LIMIT, MediaIntake, PreparedSource
+from bot.media.intake import DEFAULT_PREVIEW_LIMIT, Keeper, MediaIntake, PreparedSource
+from bot.media.likeness import Likeness
 from bot.media.orders import CreateOrder, OrderError, resolve
-from bot.providers.base import CharacterRequest, ProviderError
-from bot.providers.video import VideoRequest
+from bot.providers.base import ProviderError
 
 if TYPE_CHECKING:
     from bot.jobs.tracker import JobTracker
     from bot.providers.interface import CharacterProvider
     from storage import JobRepository
+
+NO_SOURCE_LIKENESS = (
+    "Sora 2 is not available, and the other engines need a video to take the character's "
+    "likeness from: please give the video itself (an attachment or a link)."
+)
 
 # Where the reply that shows a job is: (channel id, message id); None if there is none.
 Location = tuple[int, int] | None
@@ -87,8 +94,17 @@ class _Settings(Protocol):
     def allow_private_urls(self) -> bool: ...
 
 
+class LikenessKeeper(Protocol):
+    """Where likenesses are kept (`bot.media.likeness_store.LikenessStore`)."""
+
+    async def save(self, key: str, likeness: Likeness) -> None: ...
+
+
 class CreateCore(Protocol):
     """The services the steps use (`bot.runtime.container.Core` has them)."""
+
+    @property
+    def likenesses(self) -> LikenessKeeper: ...
 
     @property
     def settings(self) -> _Settings: ...
@@ -116,6 +132,10 @@ class Origin:
     meta: dict[str, Any] | None = None
     preview_limit: int = DEFAULT_PREVIEW_LIMIT
     any_task: bool = False  # the owner (command line) may use any task of the account
+    # The engines the server binds characters to (empty: all; None: Sora alone, nothing
+    # kept), and the name a character gets where Sora does not name it.
+    engines: tuple[str, ...] | None = None
+    name: str = "character"
 
 
 async def start_character(
@@ -124,9 +144,11 @@ async def start_character(
     """Check, store the job, prepare the video, show the clip and put the job in the
     submit line (returned, WAITING); None when refused or cancelled meanwhile."""
     gone = core.provider.models.unavailable(order.model)
-    refusal = gone.user_message if gone is not None else await front.limited()
+    plan = plan_engines(origin.engines, sora_gone=gone is not None)
+    unusable = gone if not plan.sora and not plan.bind else None
+    refusal = unusable.user_message if unusable is not None else await front.limited()
     if refusal is not None:  # over a limit, or a model refused a moment ago: send nothing
-        await front.refuse(refusal, gone)
+        await front.refuse(refusal, unusable)
         return None
     await front.started()
     try:
@@ -147,11 +169,22 @@ async def start_character(
     job = await reserve(front, new)
     if job is None:
         return None
-    prepared = await _prepare(core, front, order, job, origin.preview_limit)
+    keep = _keeper(core, job) if plan.bind and order.url is not None else None
+    prepared = await _prepare(core, front, order, job, origin.preview_limit, keep)
     if prepared is None or await _cancelled_meanwhile(core.jobs, job.id):
         return None
-    request = prepared_request(order, prepared)
     meta = {**(origin.meta or {}), **source_meta(order, prepared)}
+    request: Sendable = prepared_request(order, prepared)
+    if prepared.likeness is not None:  # bound to the other engines once Sora has named it
+        meta.update(likeness=prepared.likeness, bind=list(plan.bind), name=origin.name)
+    if not plan.sora:
+        if prepared.likeness is None:  # a task's result: nothing to take a likeness from
+            await core.tracker.abandon(job.id)
+            await front.refuse(NO_SOURCE_LIKENESS)
+            return None
+        request = BindRequest(
+            bind=plan.bind, likeness=prepared.likeness, name=origin.name, refused=plan.refused
+        )
 
     async def show(_job: Job) -> Location:
         return await front.show_clip(order, prepared)
@@ -163,7 +196,7 @@ async def start_ready(
     tracker: JobTracker,
     front: ReadyFront,
     new: NewJob,
-    request: CharacterRequest | VideoRequest,
+    request: Sendable,
     meta: dict[str, Any] | None = None,
 ) -> Job | None:
     """Store a job that needs no media work, show it and put it in the submit line
@@ -187,7 +220,7 @@ async def reserve(front: Asking, new: NewJob) -> Job | None:
 async def send(
     tracker: JobTracker,
     job: Job,
-    request: CharacterRequest | VideoRequest,
+    request: Sendable,
     meta: dict[str, Any],
     show: Callable[[Job], Awaitable[Location]],
 ) -> Job:
@@ -198,8 +231,29 @@ async def send(
         return await tracker.submit_prepared(job, request, meta, message=message)
 
 
+def _keeper(core: CreateCore, job: Job) -> Keeper:
+    """Keeps the job's likeness under its own key (the character's, once made)."""
+
+    async def keep(likeness: Likeness) -> str:
+        key = likeness_key(job.guild_id, job.id)
+        await core.likenesses.save(key, likeness)
+        return key
+
+    return keep
+
+
+def likeness_key(guild_id: int, job_id: int) -> str:
+    """Where the likeness a job cut is kept."""
+    return f"g{guild_id}/j{job_id}"
+
+
 async def _prepare(
-    core: CreateCore, front: CreateFront, order: CreateOrder, job: Job, preview_limit: int
+    core: CreateCore,
+    front: CreateFront,
+    order: CreateOrder,
+    job: Job,
+    preview_limit: int,
+    keep: Keeper | None = None,
 ) -> PreparedSource | None:
     """The video prepared while the reply shows the job's place; None once refused (the
     job is dropped)."""
@@ -207,7 +261,7 @@ async def _prepare(
     core.tracker.line.watch(job.id, places.tell_place)  # one place across both phases
     try:
         prepared = await core.intake.prepare(
-            order, preview_limit=preview_limit, watcher=places.tell
+            order, preview_limit=preview_limit, watcher=places.tell, keep=keep
         )
     except (MediaError, ProviderError) as exc:
         text = exc.user_message if isinstance(exc, ProviderError) else str(exc)

@@ -13,14 +13,13 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.domain.records import Job, JobState
+from bot.jobs.binding import Binder
 from bot.jobs.events import Tell
-from bot.jobs.submission import request_of, send_and_record
+from bot.jobs.submission import Sendable, request_of, send_and_record
 from bot.jobs.submit_line import HOLD_NOTES, SubmitLine
 from bot.jobs.timings import TrackerTimings
 from bot.net.rate_budget import Budget, prepaid
-from bot.providers.base import CharacterRequest
 from bot.providers.interface import CharacterProvider
-from bot.providers.video import VideoRequest
 from storage import JobRepository
 
 log = logging.getLogger(__name__)
@@ -63,6 +62,7 @@ class Dispatcher:
         # Does the provider slow the budget itself on a 429 (a budgeted toapis client)?
         self._budgeted = getattr(provider, "budgets", None) is not None
         self.admit: Admit | None = None
+        self.binder: Binder | None = None  # sends binding jobs (none: they cannot be sent)
         self.sending: set[asyncio.Future[tuple[Job, bool]]] = set()
         self._first: dict[int, asyncio.Future[Job]] = {}
         self.closing = False
@@ -78,9 +78,7 @@ class Dispatcher:
             future = self._first[job_id] = asyncio.get_running_loop().create_future()
         return future
 
-    async def send_once(
-        self, job: Job, request: CharacterRequest | VideoRequest, *, attempt: int = 0
-    ) -> Job:
+    async def send_once(self, job: Job, request: Sendable, *, attempt: int = 0) -> Job:
         """Send the create request of a job in SUBMITTING; record what came of it.
 
         The request and the recording of its answer run in their own task: a caller
@@ -96,6 +94,7 @@ class Dispatcher:
                 self._timings(),
                 self._clock,
                 self.owner,
+                self.binder,
             )
         )
         self.sending.add(sending)

@@ -31,6 +31,9 @@ class JobListener(Protocol):
     async def character_ready(self, job: Job, character: Character) -> None:
         """A character is stored; announce it (called once per character)."""
 
+    async def character_bound(self, job: Job, character: Character) -> None:
+        """A binding job ended: `character`'s engines changed (its card shows them)."""
+
     async def job_failed(self, job: Job) -> None:
         """The job ended without a character; `job.error_message` says why."""
 
@@ -66,6 +69,9 @@ class NullListener:
         """Ignore."""
 
     async def character_ready(self, job: Job, character: Character) -> None:
+        """Ignore."""
+
+    async def character_bound(self, job: Job, character: Character) -> None:
         """Ignore."""
 
     async def job_failed(self, job: Job) -> None:
@@ -110,6 +116,11 @@ class ListenerHub(NullListener):
         """Tell every listener."""
         for listener in list(self.listeners):
             await listener.character_ready(job, character)
+
+    async def character_bound(self, job: Job, character: Character) -> None:
+        """Tell every listener."""
+        for listener in list(self.listeners):
+            await listener.character_bound(job, character)
 
     async def job_failed(self, job: Job) -> None:
         """Tell every listener."""

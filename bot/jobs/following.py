@@ -18,6 +18,7 @@ from bot.jobs.dispatch import Dispatcher
 from bot.jobs.polling import Poller
 from bot.jobs.sweeper import Sweeper
 from bot.jobs.timings import TrackerTimings
+from bot.jobs.unknown import find_unknown
 from bot.stopping import wait_until_done
 from storage import JobRepository
 
@@ -62,10 +63,14 @@ class Followers:
         left preparing are adopted first, before `claim` fails those it cannot adopt."""
         adopted = await self._adopt_preparing()
         held = await self.jobs.claim(self.owner, self._timings().lease)
+        settled = []
         for job in held:
             if job.state is JobState.UNKNOWN and job.announced_at is None:
+                job = await find_unknown(self.dispatch.provider, self.jobs, job)
+            if job.state is JobState.UNKNOWN and job.announced_at is None:
                 log.warning("job %d was interrupted while submitting: state unknown", job.id)
-        return sorted([*adopted, *held], key=lambda job: job.id)
+            settled.append(job)
+        return sorted([*adopted, *settled], key=lambda job: job.id)
 
     async def _adopt_preparing(self) -> list[Job]:
         """Take the jobs left preparing by a process that is gone, to prepare them again."""

@@ -4,10 +4,11 @@ answer stored (and told) before the next."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain.records import Job, JobKind, JobState
+from bot.jobs.binding import Binder, BindRequest, is_bind_request
 from bot.jobs.events import Tell
 from bot.jobs.results import (
     AVATAR_MAX_BYTES,
@@ -96,14 +97,22 @@ class Poller:
         self.health = health
         self._tell = tell
         self._download = download
+        self.binder: Binder | None = None  # follows binding jobs
 
     async def until_final(self, job: Job) -> Job:
         """Query the job's task until it ends (or another process holds the job)."""
         task_id = job.task_id
         assert task_id is not None
-        seen = _Seen(video=job.kind is JobKind.VIDEO)
+        binding = is_bind_request(job.request)
+        seen = _Seen(video=job.kind is JobKind.VIDEO or binding)
         timeout = self._timings().video_timeout if seen.video else self._timings().timeout
-        query = self.provider.get_video_task if seen.video else self.provider.get_task
+        query: Callable[[str], Awaitable[Task]] = (
+            self._binding_query(job)
+            if binding
+            else self.provider.get_video_task
+            if seen.video
+            else self.provider.get_task
+        )
         while True:
             age = self._clock() - (job.submitted_at or job.created_at)
             if age > self._timings().max_age:
@@ -132,11 +141,24 @@ class Poller:
             self._note_pace(job, task, seen)
             job = await self.record(job, task)
             if job.state.is_final:
-                if task.status.is_final:  # not an outcome stored elsewhere meanwhile
+                if task.status.is_final and not binding:  # not stored elsewhere meanwhile
                     self.health.ended_without_event(job)
                 return job
             if self.holder.lost(job):
                 return job  # its new holder follows it
+
+    def _binding_query(self, job: Job) -> Callable[[str], Awaitable[Task]]:
+        """The status query of a binding job: its assets, read by the binder."""
+        binder = self.binder
+        if binder is None:
+            raise RuntimeError("a binding job needs a binder")
+        request = BindRequest.model_validate(job.request)
+
+        async def query(_task_id: str) -> Task:
+            current = await self.jobs.get(job.id)
+            return await binder.check(current or job, request)
+
+        return query
 
     def _wait(self, job: Job, age: float, seen: _Seen) -> float:
         """How long to wait before the next status query of `job`."""
@@ -193,6 +215,8 @@ class Poller:
     async def record(self, job: Job, task: Task) -> Job:
         """Store what a status answer (or webhook event) says; tell the listener of a change."""
         state = STATE_OF[task.status]
+        if state is JobState.COMPLETED and is_bind_request(job.request):
+            return await self._finish_binding(job)
         if state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
             return await store_video(self.jobs, job, task)
         if state is JobState.COMPLETED:
@@ -208,6 +232,14 @@ class Poller:
             job = changed
             await self._tell("job_changed", job)
         return job
+
+    async def _finish_binding(self, job: Job) -> Job:
+        """A binding that ended with at least one engine ready: store what it made."""
+        assert self.binder is not None
+        current = await self.jobs.get(job.id) or job
+        request = BindRequest.model_validate(current.request)
+        changed = await self.binder.finish(current, request, self.holder.required)
+        return await stored_now(self.jobs, job.id, changed)
 
     async def _fetch_avatar(self, job: Job, url: str) -> bytes | None:
         try:

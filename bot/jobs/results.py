@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from bot.domain.records import Job, JobState, NewCharacter
+from bot.domain.records import Binding, BindingState, Job, JobState, NewCharacter
 from bot.providers.base import Task
 from storage import JobRepository
 
@@ -63,6 +63,11 @@ async def store_characters(
             error_message=NO_CHARACTER_MESSAGE,
         )
         return await stored_now(jobs, job.id, changed)
+    likeness = job.meta.get("likeness")
+    # The engines bound from the likeness once the card is out (`bot.jobs.binding`).
+    later = tuple(
+        Binding(str(engine), BindingState.PREPARING) for engine in job.meta.get("bind") or ()
+    )
     new = []
     for info in found:
         avatar = None
@@ -79,6 +84,8 @@ async def store_characters(
                 avatar=avatar,
                 avatar_mime=image_mime(avatar),
                 creator_id=job.requester_id,
+                likeness=likeness if isinstance(likeness, str) else None,
+                bindings=later if isinstance(likeness, str) else (),
             )
         )
     await jobs.complete(job.id, new)

@@ -7,13 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot import metrics
-from bot.domain.records import Job, JobState
+from bot.domain.records import Job, JobKind, JobState
+from bot.jobs.binding import SORA, SORA_GONE, Binder, BindRequest, is_bind_request
 from bot.jobs.results import stored_now
 from bot.jobs.submit_line import HOLD_NOTES
 from bot.jobs.timings import TrackerTimings, submit_backoff
 from bot.providers.base import (
     AuthenticationError,
     CharacterRequest,
+    ImageUrlsRequiredError,
+    ModelUnavailableError,
     PaymentRequiredError,
     ProviderError,
     RateLimitedError,
@@ -27,6 +30,9 @@ from bot.providers.video import VideoRequest, is_video_request
 from storage import JobRepository
 
 log = logging.getLogger(__name__)
+
+# What a job sends when its turn comes: a character task, a video task, or a binding.
+Sendable = CharacterRequest | VideoRequest | BindRequest
 
 SENDING = (JobState.SUBMITTING,)  # the one state a create request's answer may leave
 
@@ -42,11 +48,12 @@ async def send_and_record(
     provider: CharacterProvider,
     jobs: JobRepository,
     job: Job,
-    request: CharacterRequest | VideoRequest,
+    request: Sendable,
     attempt: int,
     timings: TrackerTimings,
     clock: Callable[[], float],
     owner: str | None = None,
+    binder: Binder | None = None,
 ) -> tuple[Job, bool]:
     """The create request and its stored outcome; True when the listener is to be told.
 
@@ -54,10 +61,22 @@ async def send_and_record(
     given); if another process settled it meanwhile, the job as stored is returned.
     """
     try:
-        if isinstance(request, VideoRequest):
-            task = await provider.create_video(request)
-        else:
-            task = await provider.create_character(request)
+        try:
+            if isinstance(request, BindRequest):
+                if binder is None:
+                    raise RuntimeError("a binding job needs a binder")
+                task = await binder.start(job, request)
+            elif isinstance(request, VideoRequest):
+                task = await _create_video(provider, jobs, job, request)
+            else:
+                task = await provider.create_character(request)
+        except ModelUnavailableError:
+            instead = without_sora(job)
+            if instead is None or binder is None:
+                raise
+            # Sora is gone, but the likeness is kept: bind it to the other engines.
+            job = await jobs.set_request(job.id, instead.body())
+            task = await binder.start(job, instead)
     except ProviderError as exc:
         refusal = _refusal(exc, timings, attempt, clock)
         changed = await jobs.update_status(
@@ -132,8 +151,39 @@ async def _record_accepted(
     return await stored_now(jobs, job.id, changed), changed is not None
 
 
-def request_of(job: Job) -> CharacterRequest | VideoRequest:
+async def _create_video(
+    provider: CharacterProvider, jobs: JobRepository, job: Job, request: VideoRequest
+) -> Task:
+    """A video request; when Vidu asks for `image_urls` too, sent once more with each
+    subject's first image there (what it will send from now on is stored first)."""
+    try:
+        return await provider.create_video(request)
+    except ImageUrlsRequiredError:
+        again = request.with_first_images()
+        if again == request:
+            raise
+        await jobs.set_request(job.id, again.model_dump(exclude_none=True))
+        return await provider.create_video(again)
+
+
+def without_sora(job: Job) -> BindRequest | None:
+    """What a character job whose Sora model is gone binds instead: its kept likeness, to
+    the other engines of its server (None: it kept none, or there are none)."""
+    likeness, bind = job.meta.get("likeness"), job.meta.get("bind")
+    if not isinstance(likeness, str) or not bind or job.kind is not JobKind.CHARACTER:
+        return None
+    return BindRequest(
+        bind=tuple(str(e) for e in bind),
+        likeness=likeness,
+        name=str(job.meta.get("name") or "character"),
+        refused={SORA: SORA_GONE},
+    )
+
+
+def request_of(job: Job) -> Sendable:
     """The create request stored with a job."""
+    if is_bind_request(job.request):
+        return BindRequest.model_validate(job.request)
     if is_video_request(job.request):
         return VideoRequest.model_validate(job.request)
     return CharacterRequest.model_validate(job.request)

@@ -21,23 +21,24 @@ from dataclasses import replace
 from typing import Any
 
 from bot.domain.changes import ChangePublisher
-from bot.domain.records import Job, JobState, LimitHit, NewJob, Quota
+from bot.domain.records import Character, Job, JobState, LimitHit, NewJob, Quota
 from bot.jobs.again import Preparer
 from bot.jobs.announce import Announcer
+from bot.jobs.binding import Binder
 from bot.jobs.control import JobControls
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.following import Followers
 from bot.jobs.polling import Holder, Poller
 from bot.jobs.scheduler import Pace, PollScheduler
+from bot.jobs.submission import Sendable
 from bot.jobs.submit_line import SubmitLine
 from bot.jobs.timings import TrackerTimings
 from bot.jobs.webhook_health import WebhookHealth
 from bot.media.assets import AssetDownload, checked_download
 from bot.net.rate_budget import TIERS, AccountBudgets
-from bot.providers.base import CharacterRequest, Task
+from bot.providers.base import Task
 from bot.providers.interface import CharacterProvider
-from bot.providers.video import VideoRequest
 from bot.stopping import cancel_and_wait, wait_until_done
 from storage import CharacterRepository, JobRepository
 
@@ -111,6 +112,7 @@ class JobTracker:
             clock=clock,
         )
         self._sweeper = self._followers.sweeper  # its crash records (tests read them)
+        self._announcer.after_cards = self._bind_further
         self._controls = JobControls(
             jobs,
             owner=self.owner,
@@ -136,6 +138,16 @@ class JobTracker:
             tell=self._announcer.tell,
             download=download,
         )
+
+    @property
+    def binder(self) -> Binder | None:
+        """What sends and follows binding jobs (a likeness bound to Seedance and Vidu)."""
+        return self._dispatch.binder
+
+    @binder.setter
+    def binder(self, binder: Binder | None) -> None:
+        self._dispatch.binder = binder
+        self._poller.binder = binder
 
     def admit_with(self, admit: Admit) -> None:
         """Ask `admit` before each job is sent whether it still may be (spending limits)."""
@@ -238,7 +250,7 @@ class JobTracker:
 
     # --- submission -----------------------------------------------------------------------
 
-    async def submit(self, new: NewJob, request: CharacterRequest | VideoRequest) -> Job:
+    async def submit(self, new: NewJob, request: Sendable) -> Job:
         """Store the job, send the create request, store the task id, start following.
 
         Provider errors do not raise: the job ends FAILED (or UNKNOWN when the request
@@ -256,6 +268,26 @@ class JobTracker:
         sent = self._dispatch.first_outcome(job.id)
         self._followers.spawn(job)
         return await asyncio.shield(sent)
+
+    async def enqueue(self, new: NewJob, request: Sendable) -> Job:
+        """Store a job and put it in the submit line; it is followed from there (no wait
+        for its first answer, unlike `submit`)."""
+        if self._closing:
+            raise RuntimeError("the tracker is shutting down")
+        job = await self.jobs.create(
+            replace(new, request=request.model_dump(exclude_none=True)),
+            state=JobState.WAITING,
+            owner=self.owner,
+            lease_seconds=self.timings.lease,
+        )
+        self.line.add(job, ready=True)
+        self._followers.spawn(job)
+        return job
+
+    async def _bind_further(self, job: Job, made: list[Character]) -> None:
+        """A character job's cards are out: bind its characters to the other engines."""
+        if self.binder is not None and not self._closing:
+            await self.binder.follow_up(job, made, self.enqueue)
 
     async def reserve(
         self, new: NewJob, quota: Quota | None, *, replaces: tuple[int, str] | None = None
@@ -282,7 +314,7 @@ class JobTracker:
     async def submit_prepared(
         self,
         job: Job,
-        request: CharacterRequest | VideoRequest,
+        request: Sendable,
         meta: dict[str, Any],
         message: tuple[int, int] | None = None,
     ) -> Job:

@@ -28,9 +28,11 @@ waited for, and removes its directory itself if the caller has gone).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import shutil
 import tempfile
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -50,6 +52,7 @@ from bot.media.cut import (
     still_jpeg,
 )
 from bot.media.errors import MediaError
+from bot.media.likeness import Likeness, StillPicker, pick_stills
 from bot.media.orders import CreateOrder
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page
@@ -67,6 +70,10 @@ DEFAULT_PREVIEW_LIMIT = 10 * 1024 * 1024
 READ_CHUNK = 64 * 1024  # small Range windows: little read beyond what the demuxer needs
 PAGE_TIME_LIMIT = 120.0  # reading a page, and downloading its section: each once started
 
+# Keeps a likeness (the cut clip and its stills) before the clip's folder is removed, and
+# says where it was kept.
+Keeper = Callable[[Likeness], Awaitable[str]]
+
 
 @dataclass(frozen=True)
 class PreparedSource:
@@ -83,6 +90,7 @@ class PreparedSource:
     info: MediaInfo | None
     bytes_read: int = 0  # bytes fetched from the origin (probe and cut)
     stream_copied: bool = False  # the clip's packets were copied, not re-encoded
+    likeness: str | None = None  # where the likeness was kept (None: not asked, or no cut)
 
     @property
     def timestamps(self) -> str:
@@ -103,6 +111,8 @@ class _Outcome:
     info: MediaInfo
     clip: _Clip | None  # None: pass the URL through
     bytes_read: int
+    likeness: Likeness | None = None  # the clip and stills, when asked for
+    passes_through: bool = False  # cut for the likeness only: the URL is sent unchanged
 
 
 class MediaIntake:
@@ -136,11 +146,14 @@ class MediaIntake:
         info: MediaInfo | None = None,
         preview_limit: int = DEFAULT_PREVIEW_LIMIT,
         watcher: LineWatcher | None = None,
+        keep: Keeper | None = None,
     ) -> PreparedSource:
         """The source to send for `order`; raises `MediaError` or provider errors.
 
         Blocking work waits for a worker of its pool; meanwhile `watcher` hears how many
-        jobs are ahead.
+        jobs are ahead. With `keep`, the chosen range's likeness (the cut clip and three
+        stills, picked in the same decode) is handed to it, also where the link itself is
+        sent unchanged.
         """
         start, end = order.clip.start, order.clip.end
         if order.url is None:
@@ -156,12 +169,12 @@ class MediaIntake:
                 info=info,
             )
         if order.kind is SourceKind.PAGE:
-            return await self._prepare_page(order, preview_limit, watcher)
+            return await self._prepare_page(order, preview_limit, watcher, keep)
         if info is not None:
             check_clip(info, start, end)
-            if self._passes_through(order, info):
+            if keep is None and self._passes_through(order, info):
                 return _unchanged(order, info, 0)
-        return await self._cut_and_upload(order, info, preview_limit, watcher)
+        return await self._cut_and_upload(order, info, preview_limit, watcher, keep=keep)
 
     async def _cut_and_upload(
         self,
@@ -170,6 +183,8 @@ class MediaIntake:
         preview_limit: int,
         watcher: LineWatcher | None,
         source: ProgressiveFile | None = None,
+        *,
+        keep: Keeper | None = None,
     ) -> PreparedSource:
         """Probe (unless `info`) and cut by checked ranges, then upload the clip.
 
@@ -186,13 +201,24 @@ class MediaIntake:
                 proxy_url = proxy.url
                 outcome = await self.workers.media.run(
                     lambda: self._work(
-                        order, known, workspace, preview_limit, cancel, proxy_url, source
+                        order,
+                        known,
+                        workspace,
+                        preview_limit,
+                        cancel,
+                        proxy_url,
+                        source,
+                        likeness=keep is not None,
                     ),
                     cancel=cancel,
                     watcher=watcher,
                 )
-            if outcome.clip is None:
-                return _unchanged(order, outcome.info, outcome.bytes_read)
+            kept = None
+            if keep is not None and outcome.likeness is not None:
+                kept = await keep(outcome.likeness)
+            if outcome.clip is None or outcome.passes_through:
+                unchanged = _unchanged(order, outcome.info, outcome.bytes_read)
+                return dataclasses.replace(unchanged, likeness=kept)
             clip = outcome.clip
             self._check_upload_size(clip.size)
             uploaded = await self.provider.upload_video(clip.cut.path, filename=CLIP_NAME)
@@ -211,10 +237,15 @@ class MediaIntake:
             info=outcome.info,
             bytes_read=outcome.bytes_read,
             stream_copied=clip.cut.copied,
+            likeness=kept,
         )
 
     async def _prepare_page(
-        self, order: CreateOrder, preview_limit: int, watcher: LineWatcher | None
+        self,
+        order: CreateOrder,
+        preview_limit: int,
+        watcher: LineWatcher | None,
+        keep: Keeper | None = None,
     ) -> PreparedSource:
         """A page link (see the module docstring)."""
         assert order.url is not None
@@ -231,7 +262,9 @@ class MediaIntake:
             watcher=watcher,
         )
         if page.progressive is not None:
-            return await self._cut_and_upload(order, None, preview_limit, watcher, page.progressive)
+            return await self._cut_and_upload(
+                order, None, preview_limit, watcher, page.progressive, keep=keep
+            )
         workspace = Path(tempfile.mkdtemp(prefix="intake-page-", dir=self.workdir))
         try:
             section = await download_page_section(
@@ -255,6 +288,13 @@ class MediaIntake:
             preview, preview_name = await self.workers.media.run(
                 partial(_preview_of, section.path, suffix, rel_start, size <= preview_limit)
             )
+            kept = None
+            if keep is not None:
+                stills = await self.workers.media.run(
+                    partial(pick_stills, section.path, rel_start, rel_start + order.clip.span)
+                )
+                cut = Cut(section.path, section.offset, copied=True)
+                kept = await keep(Likeness(cut, stills))
             uploaded = await self.provider.upload_video(section.path, filename=f"clip{suffix}")
         finally:
             await asyncio.to_thread(shutil.rmtree, workspace, ignore_errors=True)
@@ -268,6 +308,7 @@ class MediaIntake:
             preview=preview,
             preview_name=preview_name,
             info=None,
+            likeness=kept,
         )
 
     def _check_upload_size(self, size: int) -> None:
@@ -297,6 +338,8 @@ class MediaIntake:
         cancel: threading.Event,
         proxy_url: str | None = None,
         source: ProgressiveFile | None = None,
+        *,
+        likeness: bool = False,
     ) -> _Outcome:
         """Blocking: probe (unless `info` is known) and cut through one checked reader.
 
@@ -325,15 +368,20 @@ class MediaIntake:
                     raise _failure(
                         reader, exc, "not_a_video", "That file is not a video."
                     ) from None
+                passes = False
+                picker = StillPicker(start, end) if likeness else None
                 try:
                     if info is None:
                         info = describe(container, reader)
                         check_clip(info, start, end)
-                        if self._passes_through(order, info):
+                        passes = self._passes_through(order, info)
+                        if passes and not likeness:
                             return _Outcome(info, None, reader.bytes_read)
+                    else:
+                        passes = self._passes_through(order, info)
                     begin, finish = clip_window(start, end, info.duration, self.margin)
                     cut = cut_container(
-                        container, workspace / CLIP_NAME, begin, finish, cancel=cancel
+                        container, workspace / CLIP_NAME, begin, finish, cancel=cancel, tap=picker
                     )
                 except CutCancelled:
                     raise
@@ -349,7 +397,8 @@ class MediaIntake:
                 preview, name = cut.path.read_bytes(), CLIP_NAME
             else:
                 preview, name = still_jpeg(cut.path, start - cut.offset), FRAME_NAME
-            return _Outcome(info, _Clip(cut, size, preview, name), bytes_read)
+            kept = Likeness(cut, picker.pick()) if picker is not None else None
+            return _Outcome(info, _Clip(cut, size, preview, name), bytes_read, kept, passes)
         finally:
             if cancel.is_set():  # the caller may already have left: clean up here
                 shutil.rmtree(workspace, ignore_errors=True)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import cv2
 
 from bot.media.cut import Cut, cut_window, fit_size
@@ -151,3 +152,18 @@ def cut_likeness(
     picker = StillPicker(max(start, begin), min(end, finish))
     cut = cut_window(source, dest, begin, finish, cancel=cancel, tap=picker)
     return Likeness(cut, picker.pick())
+
+
+def pick_stills(path: Path, start: float, end: float) -> list[Still]:
+    """The stills of [start, end] of a local video file (a downloaded section that is not
+    cut again): one decode of that range. Blocking."""
+    picker = StillPicker(start, end)
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        if video.time_base is not None:
+            container.seek(max(0, int(start / video.time_base)), stream=video, backward=True)
+        for frame in container.decode(video):
+            if frame.time is not None and frame.time > end + _EPSILON:
+                break
+            picker.take(frame)
+    return picker.pick()

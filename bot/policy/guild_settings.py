@@ -32,6 +32,7 @@ class GuildSettings:
     video_enabled: bool = True  # `/video create` and "Use in a video"
     video_models: tuple[str, ...] = ()  # models allowed for videos; empty: all
     videos_per_day: int = 3  # per member, accepted by toapis, per UTC day
+    engines: tuple[str, ...] = ()  # engines new characters are bound to; empty: all
 
     def allows_channel(self, channel_id: int | None, parent_id: int | None = None) -> bool:
         """Whether jobs may be started in this channel (a thread counts as its parent)."""

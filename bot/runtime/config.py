@@ -23,6 +23,7 @@ from bot.runtime.config_problems import one_line as one_line
 from bot.runtime.config_problems import parse_shard_ids as parse_shard_ids
 from storage.database import DEFAULT_POOL_SIZE, is_postgres_url
 
+ENGINE_NAMES = ("sora-2", "seedance-2", "viduq3")  # the order characters are bound in
 DEFAULT_DATA_DIR = "data"
 DATABASE_FILE = "bot.sqlite3"
 HEARTBEAT_FILE = "heartbeat"
@@ -101,6 +102,11 @@ class Settings(BaseSettings):
         default="",
         description="Extra bot owners: user ids, comma-separated (the application's owner "
         "or team always counts).",
+    )
+    character_engines: str = Field(
+        default="sora-2,seedance-2,viduq3",
+        description="The engines this bot binds new characters to, comma-separated, in "
+        "any of sora-2, seedance-2, viduq3 (servers choose among them with /settings engines).",
     )
     owner_guild_id: int | None = Field(
         default=None, description="Register the owner commands in this server only."
@@ -234,6 +240,21 @@ class Settings(BaseSettings):
         if not all(part.isdigit() and len(part) <= 20 for part in parts):
             raise ValueError("must be Discord user ids separated by commas")
         return ",".join(parts)
+
+    @field_validator("character_engines")
+    @classmethod
+    def _engines(cls, value: str) -> str:
+        parts = [part.strip().lower() for part in value.split(",") if part.strip()]
+        unknown = [part for part in parts if part not in ENGINE_NAMES]
+        if unknown or not parts:
+            raise ValueError(f"must name engines among {', '.join(ENGINE_NAMES)}")
+        return ",".join(dict.fromkeys(parts))
+
+    @property
+    def engine_list(self) -> tuple[str, ...]:
+        """The engines of CHARACTER_ENGINES, in the bot's order (sora-2 first)."""
+        chosen = set(self.character_engines.split(","))
+        return tuple(name for name in ENGINE_NAMES if name in chosen)
 
     @field_validator("shard_ids")
     @classmethod

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from bot.domain.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.jobs.again import PrepareAgain
+from bot.jobs.binding import Binder
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
@@ -16,12 +17,13 @@ from bot.media.workers import MediaWorkers
 from bot.net.rate_budget import AccountBudgets, tier_limits
 from bot.policy.guild_settings import SettingsService
 from bot.policy.owner_controls import OwnerControls
-from bot.policy.retention import DataLifecycle
+from bot.policy.retention import DataLifecycle, Forgotten
 from bot.policy.spending_limits import SpendingLimits
 from bot.providers.interface import CharacterProvider
 from bot.providers.toapis import ToapisClient
 from bot.runtime.config import Settings
 from storage import (
+    BindingRepository,
     CharacterRepository,
     Database,
     JobRepository,
@@ -80,6 +82,37 @@ class Core:
             if self.notices is not None:
                 await self.notices.close()
             await self.database.close()
+
+    async def delete_character(self, guild_id: int, character_id: str) -> bool:
+        """Delete a character of a guild and then its kept likeness (unless another
+        character of the same task keeps it); False if the guild did not have it."""
+        character = await self.characters.get(guild_id, character_id, with_avatar=False)
+        deleted = await self.characters.delete(guild_id, character_id)
+        if deleted and character is not None and character.likeness is not None:
+            await self._drop_likenesses([character.likeness])
+        return deleted
+
+    async def forget_member(
+        self, guild_id: int, user_id: int, *, delete_characters: bool
+    ) -> Forgotten:
+        """Forget a member in a guild; with their characters, their likenesses go too."""
+        bindings = BindingRepository(self.database)
+        keys = await bindings.likenesses_of_creator(guild_id, user_id) if delete_characters else []
+        done = await self.lifecycle.forget(guild_id, user_id, delete_characters=delete_characters)
+        await self._drop_likenesses(keys)
+        return done
+
+    async def _drop_likenesses(self, keys: list[str]) -> None:
+        """Delete kept likenesses no character uses any more (a failure is logged: the
+        characters are gone either way)."""
+        bindings = BindingRepository(self.database)
+        for key in dict.fromkeys(keys):
+            if await bindings.likeness_in_use(key):
+                continue
+            try:
+                await self.likenesses.delete(key)
+            except Exception as exc:  # the store may be unreachable; the rows are gone
+                log.warning("could not delete a kept likeness (%s)", type(exc).__name__)
 
     async def check_task_source(self, guild_id: int, order: CreateOrder) -> None:
         """A member's `from_task` must name a task made for their server: every server
@@ -195,6 +228,8 @@ async def open_core(
     )
     # Jobs whose video a process that is gone was preparing are prepared again here.
     tracker.preparer = PrepareAgain(intake, allow_private=settings.allow_private_urls)
+    # Binding jobs: a character's likeness made to work on Seedance 2 and Vidu Q3.
+    tracker.binder = Binder(provider, jobs, BindingRepository(database), likenesses)
     return Core(
         settings,
         database,

@@ -122,6 +122,12 @@ def source_from_message(message: discord.Message) -> SourceSpec | None:
     return SourceSpec(url=links[0]) if links else None
 
 
+def server_engines(allowed: tuple[str, ...], chosen: tuple[str, ...]) -> tuple[str, ...]:
+    """The engines a server's new characters are bound to: those it chose (none: all)
+    among the bot's own (CHARACTER_ENGINES)."""
+    return tuple(e for e in allowed if not chosen or e in chosen) or allowed
+
+
 class CreateFlow:
     """Runs an order for an interaction that has not been answered yet."""
 
@@ -148,6 +154,11 @@ class CreateFlow:
             return spec.fallback
         return source_from_message(message) or spec.fallback
 
+    async def default_name(self, guild_id: int, member: discord.abc.User) -> str:
+        """ "<member>'s character N": the name of a character no service named."""
+        made = await self.core.characters.count_for_guild(guild_id, creator_id=member.id)
+        return f"{member.display_name}'s character {made + 1}"[:80]
+
     async def run(
         self,
         interaction: discord.Interaction,
@@ -158,12 +169,15 @@ class CreateFlow:
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
+        settings = await self.core.guild_settings.get(interaction.guild_id)
         origin = Origin(
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
             requester_id=interaction.user.id,
             meta=meta,
             preview_limit=int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT)),
+            engines=server_engines(self.core.settings.engine_list, settings.engines),
+            name=await self.default_name(interaction.guild_id, interaction.user),
         )
         front = InteractionFront(self, interaction, order)
         job = await start_character(self.core, front, order, origin)

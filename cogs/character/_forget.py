@@ -72,9 +72,7 @@ class ForgetMe(discord.ui.View):
         await report_failure(interaction, error)
 
     async def _forget(self, interaction: discord.Interaction, *, delete: bool) -> None:
-        done = await self.core.lifecycle.forget(
-            self.guild_id, self.user_id, delete_characters=delete
-        )
+        done = await self.core.forget_member(self.guild_id, self.user_id, delete_characters=delete)
         self.stop()
         await interaction.response.edit_message(content=forgotten_text(done), view=None)
 

@@ -347,19 +347,23 @@ class ConfirmDelete(discord.ui.View):
     ) -> None:
         """Delete it."""
         character = self.character
-        deleted = await self.library.core.characters.delete(
+        deleted = await self.library.core.delete_character(
             character.guild_id, character.character_id
         )
         name = discord.utils.escape_markdown(character.display_name)
         text = (
-            f"Deleted **{name}** from this server's library."
+            f"Deleted **{name}** and its kept likeness from this server's library."
             if deleted
             else f"**{name}** was already deleted."
         )
-        await interaction.response.edit_message(
-            content=f"{text} `@{character.username}` keeps working in Sora prompts.",
-            view=None,
-        )
+        if character.username:
+            text += f" `@{character.username}` keeps working in Sora prompts."
+        if character.binding("seedance-2") is not None:
+            text += (
+                " toapis offers no way to delete Seedance 2 avatar assets, so they stay in "
+                "the account's private avatar library."
+            )
+        await interaction.response.edit_message(content=text, view=None)
         if deleted and self.card is not None:
             try:
                 await self.card.edit(

@@ -15,7 +15,7 @@ from typing import Protocol
 import discord
 
 from bot import metrics
-from bot.domain.records import Character, Job, JobState
+from bot.domain.records import Character, Job, JobKind, JobState
 from bot.jobs.submit_line import Place
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
@@ -225,8 +225,14 @@ class DiscordJobListener:
         return True
 
     def _has_reply(self, job: Job) -> bool:
-        """Whether the job has a reply to keep up to date (a cancelled one has not)."""
-        return job.channel_id is not None and job.message_id is not None and not job.cancelled_at
+        """Whether the job has a reply to keep up to date (a cancelled one has not); a
+        binding job's message is its character's card, changed only once it ends."""
+        return (
+            job.channel_id is not None
+            and job.message_id is not None
+            and not job.cancelled_at
+            and job.kind is not JobKind.LIKENESS
+        )
 
     async def job_changed(self, job: Job) -> None:
         """Show progress (throttled; only when something visible changed)."""
@@ -270,8 +276,24 @@ class DiscordJobListener:
         else:
             await self._send(job, card, reply_to=job.message_id, nonce=f"sora-c{character.id}")
 
+    async def character_bound(self, job: Job, character: Character) -> None:
+        """A binding job ended: its character's card shows the engines now (edited in
+        place, without a ping; nothing when the card is not known or gone)."""
+        if job.channel_id is None or job.message_id is None:
+            return
+        card = render_card(None, character)
+        card.content = None
+        card.view = card_view(character.character_id, character.job_id or job.id)
+        try:
+            await self.writes.wait(True)
+            await self._edit(job.channel_id, job.message_id, card)
+        except (discord.NotFound, discord.Forbidden) as exc:
+            log.info("job %d: card not updated (HTTP %s)", job.id, exc.status)
+
     async def job_failed(self, job: Job) -> None:
         """Say why, and what to do next (in a new message if the reply is not known)."""
+        if job.kind is JobKind.LIKENESS:
+            return  # its character's card says how it ended (`character_bound`)
         if job.cancelled_at:
             await self._forget(job)
             return  # the member cancelled it and was told then
@@ -295,7 +317,7 @@ class DiscordJobListener:
 
     async def job_unknown(self, job: Job) -> None:
         """Say the submission may or may not have happened."""
-        if await self._still_shown(job):
+        if await self._still_shown(job):  # not a binding job: it is made again instead
             rendered = render_unknown(job)
             rendered.view = retry_view(job.id)
             await self._final(job, rendered, nonce=f"sora-u{job.id}")

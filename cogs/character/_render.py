@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 import discord
 
 from bot.domain.ranges import format_clock
-from bot.domain.records import Character, Job, JobKind, JobState, SourceKind
+from bot.domain.records import BindingState, Character, Job, JobKind, JobState, SourceKind
+from bot.jobs.binding import ENGINE_ORDER, LABELS, SEEDANCE, SORA
 from bot.jobs.submit_line import Place
 from cogs.shared.render import (
     COLOR_DONE,
@@ -156,7 +157,14 @@ def render_card(job: Job | None, character: Character, *, now: float | None = No
         ),
         colour=COLOR_DONE,
     )
-    embed.add_field(name="Username", value=f"`@{character.username}`", inline=True)
+    if character.username:
+        embed.add_field(name="Username", value=f"`@{character.username}`", inline=True)
+    else:
+        embed.description = "Ready to use in videos on the engines below."
+    embed.add_field(name="Engines", value=engine_line(character), inline=False)
+    notes = engine_notes(character)
+    if notes:
+        embed.add_field(name="Notes", value="\n".join(notes), inline=False)
     requester_id = job.requester_id if job else character.creator_id
     if job is not None:
         embed.add_field(name="Model", value=job.model, inline=True)
@@ -175,6 +183,51 @@ def render_card(job: Job | None, character: Character, *, now: float | None = No
         avatar = (name, character.avatar)
     content = f"<@{requester_id}>" if requester_id else None
     return Rendered(content=content, embeds=[embed], avatar=avatar)
+
+
+def engine_states(character: Character) -> list[tuple[str, str, str | None]]:
+    """(engine label, what it is there, why not) for each engine the character knows."""
+    states: list[tuple[str, str, str | None]] = []
+    for engine in ENGINE_ORDER:
+        binding = character.binding(engine)
+        if engine == SORA and character.username:
+            states.append((LABELS[engine], f"`@{character.username}`", None))
+        elif binding is None:
+            continue
+        elif binding.state is BindingState.READY:
+            states.append((LABELS[engine], "ready", None))
+        elif binding.state is BindingState.PREPARING:
+            states.append((LABELS[engine], "preparing", None))
+        else:
+            states.append((LABELS[engine], "not available", binding.reason or "refused"))
+    return states
+
+
+def engine_line(character: Character) -> str:
+    """`Sora 2 @user.abc · Seedance 2 ready · Vidu Q3 preparing`, then why one does not
+    work, one engine per line."""
+    states = engine_states(character)
+    working = [f"{label} {what}" for label, what, why in states if why is None]
+    refused = [f"{label}: {clean(why, 200)}" for label, _what, why in states if why is not None]
+    lines = [" · ".join(working) if working else "None yet", *refused]
+    return "\n".join(lines)
+
+
+def engine_notes(character: Character) -> list[str]:
+    """What a member should know about the character's engines and likeness."""
+    notes = []
+    if character.likeness is None:
+        notes.append(
+            "No likeness is kept for this character (made before the bot kept one, or "
+            "from a task whose video could not be read): it works on Sora 2 only."
+        )
+    seedance = character.binding(SEEDANCE)
+    if seedance is not None and seedance.state is not BindingState.REFUSED:
+        notes.append(
+            "Seedance 2 private avatars are meant for virtual characters; a real person "
+            "needs Seedance's own verification, which this bot does not offer."
+        )
+    return notes
 
 
 def render_cancelled(job: Job) -> Rendered:

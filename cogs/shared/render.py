@@ -66,9 +66,15 @@ def video_fields(embed: discord.Embed, job: Job) -> discord.Embed:
     prompt = str(job.request.get("prompt") or job.source_ref)
     embed.add_field(name="Prompt", value=clean(prompt, 1000) or "-", inline=False)
     names = job.meta.get("characters") or []
-    if names:
-        value = ", ".join(f"`@{name}`" for name in names)
+    cast = job.meta.get("cast") or []
+    if names or cast:
+        value = ", ".join(f"`@{name}`" for name in names) or ", ".join(
+            clean(str(name), 100) for name in cast
+        )
         embed.add_field(name="Characters", value=value[:1000], inline=False)
+    note = job.meta.get("model_note")
+    if note:
+        embed.add_field(name="Model note", value=clean(str(note), 300), inline=False)
     embed.add_field(name="Model", value=job.model, inline=True)
     duration = job.request.get("duration") or int(job.range_end)
     ratio = job.request.get("aspect_ratio", "16:9")

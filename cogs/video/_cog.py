@@ -5,14 +5,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.records import Character, Job, JobKind, JobState
-from bot.providers.video import ASPECT_RATIOS
+from bot.providers.engines import ASPECT_RATIOS_OF, DURATIONS, VIDEO_MODELS, engine_of
 from cogs.shared.handoffs import CHARACTERS, VIDEOS
 from cogs.shared.limits import refuse_if_limited
 from cogs.shared.render import Rendered
@@ -28,18 +28,23 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MODEL_CHOICES = [
-    app_commands.Choice(name="sora-2 (10 or 15 s)", value="sora-2"),
-    app_commands.Choice(name="sora-2-pro (15 or 25 s)", value="sora-2-pro"),
-    app_commands.Choice(name="sora-2-vip (10 or 15 s)", value="sora-2-vip"),
-]
-RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in ASPECT_RATIOS]
+
+def _model_label(model: str) -> str:
+    engine = engine_of(model)
+    allowed = DURATIONS[model]
+    seconds = " or ".join(map(str, allowed)) if len(allowed) <= 2 else f"{allowed[0]}-{allowed[-1]}"
+    return f"{model} ({engine.label if engine else model}, {seconds} s)"
+
+
+MODEL_CHOICES = [app_commands.Choice(name=_model_label(m), value=m) for m in VIDEO_MODELS]
+ALL_RATIOS = tuple(dict.fromkeys(r for ratios in ASPECT_RATIOS_OF.values() for r in ratios))
+RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in ALL_RATIOS]
 
 
 class VideoCog(commands.Cog):
     """Videos starring this server's characters."""
 
-    video = app_commands.Group(name="video", description="Make Sora videos with your characters")
+    video = app_commands.Group(name="video", description="Make videos with your characters")
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
@@ -76,15 +81,15 @@ class VideoCog(commands.Cog):
             rendered.view = video_view(job.id)
             yield rendered
 
-    @video.command(name="create", description="Make a Sora video starring saved characters")
+    @video.command(name="create", description="Make a video starring saved characters")
     @app_commands.describe(
-        prompt="What happens; each character is written into it as @username",
+        prompt="What happens; name the characters (written the chosen engine's way)",
         character="A character of this server",
         character2="Another character (optional)",
         character3="A third character (optional)",
-        model="Which Sora model (default: the server's)",
-        duration="Seconds: sora-2 10 or 15 (default 10), sora-2-pro 15 or 25 (default 15)",
-        aspect_ratio="16:9 (landscape, default) or 9:16 (portrait)",
+        model="Which model, of any engine (default: the server's)",
+        duration="Seconds: sora-2 10/15, sora-2-pro 15/25, Seedance 4-15, Vidu 3-16",
+        aspect_ratio="16:9 (default) or 9:16 anywhere; Seedance adds 21:9, 4:3, 1:1, 3:4; Vidu 1:1",
     )
     @app_commands.choices(model=MODEL_CHOICES, aspect_ratio=RATIO_CHOICES)
     async def create(
@@ -95,7 +100,7 @@ class VideoCog(commands.Cog):
         character2: app_commands.Range[str, 1, 100] | None = None,
         character3: app_commands.Range[str, 1, 100] | None = None,
         model: app_commands.Choice[str] | None = None,
-        duration: Literal[10, 15, 25] | None = None,
+        duration: app_commands.Range[int, 3, 25] | None = None,
         aspect_ratio: app_commands.Choice[str] | None = None,
     ) -> None:
         """Check everything before any API call, then the shared tracker path."""
@@ -157,5 +162,6 @@ class VideoCog(commands.Cog):
 
 
 def _label(character: Character) -> str:
-    label = f"{character.display_name} (@{character.username})"
+    handle = f"@{character.username}" if character.username else "own likeness"
+    label = f"{character.display_name} ({handle})"
     return label if len(label) <= 100 else label[:99] + "…"

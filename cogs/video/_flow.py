@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.domain.records import Job, JobKind, NewJob, SourceKind
+from bot.domain.records import Character, Job, JobKind, NewJob, SourceKind
 from bot.jobs.create import Location, start_ready
-from bot.providers.video import VideoRequest, default_duration, duration_problem, with_mentions
+from bot.jobs.video_cast import LiveModel, cast_of, live_model, unbound_reason, video_request
+from bot.providers.engines import Engine, engine_of, ratio_problem
+from bot.providers.video import default_duration, duration_problem
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import COLOR_WORKING, Rendered, progress_bar, video_fields
 from cogs.shared.replies import GUILD_ONLY, original_reply_id, refuse_privately
@@ -62,24 +64,32 @@ class VideoFlow:
         if guild_id is None:
             await refuse(interaction, GUILD_ONLY)
             return
-        options = await self._options(guild_id, model, duration, character_ids)
+        options = await self._options(guild_id, model, duration, aspect_ratio, character_ids)
         if isinstance(options, str):
             await refuse(interaction, options)
             return
-        model, duration, usernames = options
+        live, duration, characters = options
+        model = live.model
+        engine = engine_of(model) or Engine.SORA
+        request, written = video_request(
+            model, prompt, [cast_of(c) for c in characters], duration, aspect_ratio
+        )
+        if written.unbound:
+            await refuse(interaction, await self._not_bound(interaction, characters, engine))
+            return
         refusal = await limited(self.core, interaction, video=True)
         if refusal is not None:
             await refuse(interaction, refusal)
             return
-        final = with_mentions(prompt, usernames)
-        request = VideoRequest(
-            model=model, prompt=final, duration=duration, aspect_ratio=aspect_ratio
-        )
+        final = written.prompt
+        usernames = [c.username for c in characters if c.username] if engine is Engine.SORA else []
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
         meta = {
             "characters": usernames,
+            "cast": [c.display_name for c in characters],
             "character_ids": list(dict.fromkeys(character_ids)),
+            "model_note": live.note,
             # The channel's upload limit, for the card posted long after the interaction.
             "filesize_limit": int(interaction.filesize_limit),
         }
@@ -105,26 +115,63 @@ class VideoFlow:
             log.info("video job %d in the submit line for %d", job.id, interaction.user.id)
 
     async def _options(
-        self, guild_id: int, model: str | None, duration: int | None, character_ids: list[str]
-    ) -> tuple[str, int, list[str]] | str:
-        """The model, duration and characters' usernames, or why they are refused."""
+        self,
+        guild_id: int,
+        model: str | None,
+        duration: int | None,
+        aspect_ratio: str,
+        character_ids: list[str],
+    ) -> tuple[LiveModel, int, list[Character]] | str:
+        """The live model, the duration and the characters, or why they are refused."""
         settings = await self.core.guild_settings.get(guild_id)
         if not settings.video_enabled:
             return VIDEOS_OFF
-        model = model or settings.default_model
-        if settings.video_models and model not in settings.video_models:
+        live = live_model(
+            self.core.provider.models, model or settings.default_model, chosen=model is not None
+        )
+        if isinstance(live, str):
+            return live
+        if settings.video_models and live.model not in settings.video_models:
             return f"This server allows videos with {', '.join(settings.video_models)} only."
-        duration = duration or default_duration(model)
-        problem = duration_problem(model, duration)
+        duration = duration or default_duration(live.model)
+        problem = duration_problem(live.model, duration) or ratio_problem(live.model, aspect_ratio)
         if problem is not None:
             return problem
-        usernames: list[str] = []
+        characters: list[Character] = []
         for character_id in dict.fromkeys(character_ids):
-            character = await self.core.characters.get(guild_id, character_id)
-            if character is None or not character.username:
+            character = await self.core.characters.get(guild_id, character_id, with_avatar=False)
+            if character is None:
                 return "That character is not in this server's library: pick one from the list."
-            usernames.append(character.username)
-        return model, duration, usernames
+            characters.append(character)
+        return live, duration, characters
+
+    async def _not_bound(
+        self, interaction: discord.Interaction, characters: list[Character], engine: Engine
+    ) -> str:
+        """Why a chosen character does not work on `engine`; where its likeness is kept,
+        its binding is started now (the next try finds it ready)."""
+        reasons = []
+        for character in characters:
+            cast = cast_of(character)
+            ready = {
+                Engine.SORA: bool(cast.username),
+                Engine.SEEDANCE: bool(cast.asset_ids),
+                Engine.VIDU: bool(cast.image_urls),
+            }[engine]
+            if ready:
+                continue
+            reason, bind_now = unbound_reason(character, engine)
+            binder = self.core.tracker.binder
+            if bind_now and binder is not None and character.likeness is not None:
+                await binder.bind_existing(
+                    character,
+                    (engine.value,),
+                    self.core.tracker.enqueue,
+                    channel_id=None,
+                    requester_id=interaction.user.id,
+                )
+            reasons.append(reason)
+        return "\n".join(reasons)
 
 
 class _VideoFront:

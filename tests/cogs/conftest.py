@@ -28,6 +28,9 @@ def bot_settings(tmp_path: Path, fake: FakeDiscord, simulator: Any, **extra: Any
         "discord_api_base_url": fake.base_url,
         "poll_interval_seconds": 0.03,
         "allow_private_urls": True,
+        # Characters bound to Sora alone, as before engines: tests/cogs/test_engines.py
+        # runs the bot with every engine.
+        "character_engines": "sora-2",
     }
     values.update(extra)
     return load_settings(**values)

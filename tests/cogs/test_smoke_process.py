@@ -27,6 +27,7 @@ def bot_env(tmp_path: Path, fake: FakeDiscord, simulator: Any) -> dict[str, str]
         POLL_INTERVAL_SECONDS="0.05",
         ALLOW_PRIVATE_URLS="true",
         LOG_LEVEL="DEBUG",
+        CHARACTER_ENGINES="sora-2",  # as before engines (tests/cogs/test_engines.py: all)
     )
     return env
 

@@ -45,7 +45,8 @@ async def test_settings_video_refuses_unknown_models_and_members_without_manage(
 ) -> None:
     text = await private_answer(sora, settings("video", {"models": "sora-2, sora-3"}))
     assert text == (
-        "Not changed: sora-3 is not a model (choose from sora-2, sora-2-pro, sora-2-vip, or 'all')."
+        "Not changed: sora-3 is not a model (choose from sora-2, sora-2-pro, seedance-2, "
+        "seedance-2-fast, seedance-2-mini, viduq3, sora-2-vip, or 'all')."
     )
     text = await private_answer(
         sora, payloads.slash_command("video", {"enabled": False}, group="settings")

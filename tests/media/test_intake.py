@@ -219,7 +219,9 @@ async def test_cancel_during_the_cut_waits_for_the_worker_and_cleans_up(
     started = threading.Event()
     stopped = threading.Event()
 
-    def slow_cut(container: Any, dest: Path, begin: float, finish: float, *, cancel) -> Cut:
+    def slow_cut(
+        container: Any, dest: Path, begin: float, finish: float, *, cancel, tap=None
+    ) -> Cut:
         dest.write_bytes(b"partial")
         started.set()
         try:
@@ -393,3 +395,52 @@ async def test_workspaces_are_removed_off_the_event_loop(
     await intake.prepare(link(media_server, ten_minutes, 61.5, 63.5))  # cut and uploaded
     assert [on_loop for _, on_loop in removed] == [False, False], removed
     assert list(workdir.iterdir()) == []
+
+
+class Kept:
+    """A keeper that records the likeness it was handed (its clip read before cleanup)."""
+
+    def __init__(self) -> None:
+        self.stills: list[tuple[float, bytes]] = []
+        self.clip: bytes = b""
+
+    async def __call__(self, likeness: Any) -> str:
+        self.stills = [(s.at, s.jpeg) for s in likeness.stills]
+        self.clip = likeness.clip_path.read_bytes()
+        return "g1/j1"
+
+
+@pytest.fixture(scope="module")
+def timecode(media_dir: Path) -> Path:
+    from tests.sample_media import make_timecode_video
+
+    return make_timecode_video(media_dir / "intake-timecode.mp4", seconds=8, sharp=(3.2, 4.2))
+
+
+async def test_a_kept_likeness_has_three_stills_of_the_range_even_when_the_link_passes_through(
+    intake, media_server, timecode, simulator
+):
+    import cv2
+    import numpy as np
+
+    from tests.sample_media import timecode_of
+
+    kept = Kept()
+    order = link(media_server, timecode, 2.5, 5.5)
+    prepared = await intake.prepare(order, keep=kept)
+    assert prepared.url == order.url and not prepared.uploaded  # sent unchanged, as before
+    assert prepared.likeness == "g1/j1" and uploads(simulator) == 0
+    assert len(kept.stills) == 3 and describe(kept.clip)[1]  # the clip keeps its sound
+    for at, jpeg in kept.stills:
+        assert 2.5 <= at <= 5.5
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+        assert timecode_of(image) == round(at * 25)  # the source frame at that moment
+
+
+async def test_a_cut_link_keeps_its_likeness_and_uploads_the_clip_once(
+    intake, media_server, ten_minutes, simulator
+):
+    kept = Kept()
+    prepared = await intake.prepare(link(media_server, ten_minutes, 61.5, 63.5), keep=kept)
+    assert prepared.uploaded and prepared.likeness == "g1/j1" and uploads(simulator) == 1
+    assert [61.5 <= at <= 63.5 for at, _ in kept.stills] == [True, True, True]

@@ -1,0 +1,103 @@
+"""A video's cast on the chosen engine: which model is live, and what each chosen character
+brings to it (Sora's `@username`, Seedance's active assets, Vidu's uploaded stills).
+
+Everything here is checked before any call: a character that does not work on the engine
+is refused with the reason (and, where its likeness is kept, the binding is started so
+the next try works). Bindings in place are reused as they are: nothing is uploaded again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.domain.records import BindingState, Character
+from bot.providers.casting import Cast, CastPrompt, cast_prompt
+from bot.providers.engines import VIDEO_MODELS_OF, Engine, engine_of
+from bot.providers.models import ModelAvailability
+from bot.providers.video import VideoRequest
+
+
+def cast_of(character: Character) -> Cast:
+    """What `character` brings to each engine (only what is ready)."""
+    seedance = character.binding(Engine.SEEDANCE.value)
+    vidu = character.binding(Engine.VIDU.value)
+    assets: Sequence[str] = ()
+    if seedance is not None and seedance.state is BindingState.READY:
+        assets = tuple(str(a) for a in seedance.data.get("asset_ids") or ())
+    images: Sequence[str] = ()
+    if vidu is not None and vidu.state is BindingState.READY:
+        images = character.still_urls
+    return Cast(
+        name=character.display_name,
+        username=character.username or None,
+        asset_ids=assets,
+        image_urls=images,
+    )
+
+
+def unbound_reason(character: Character, engine: Engine) -> tuple[str, bool]:
+    """Why `character` does not work on `engine` yet, and whether binding it now would
+    help (its likeness is kept and the engine has not refused it)."""
+    name = character.display_name
+    if engine is Engine.SORA:
+        return f"{name} has no Sora 2 username: pick another model.", False
+    binding = character.binding(engine.value)
+    if binding is not None and binding.state is BindingState.REFUSED:
+        return f"{engine.label} does not take {name}: {binding.reason or 'refused'}.", False
+    if binding is not None and binding.state is BindingState.PREPARING:
+        return f"{name} is still being prepared for {engine.label}: try again in a minute.", False
+    if character.likeness is None:
+        return (
+            f"{name} has no likeness kept (made before the bot kept one), so it works on "
+            'Sora 2 only: use its card\'s "Add the likeness" first.',
+            False,
+        )
+    return (
+        f"{name} is being prepared for {engine.label} now (its kept stills are uploaded "
+        "once): try again in a minute.",
+        True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveModel:
+    """The model to use, and what to tell the member when it is not the one asked for."""
+
+    model: str
+    note: str | None = None
+
+
+def live_model(models: ModelAvailability, wanted: str, *, chosen: bool) -> LiveModel | str:
+    """`wanted` when the service still offers it; when it is the server's default (not
+    the member's choice) and gone, the first live engine's model, said plainly."""
+    gone = models.unavailable(wanted)
+    if gone is None:
+        return LiveModel(wanted)
+    if chosen:
+        return gone.user_message
+    for engine in Engine:
+        if engine is engine_of(wanted):
+            continue  # a model gone says its engine is going: another engine is asked
+        for model in VIDEO_MODELS_OF[engine]:
+            if models.unavailable(model) is None:
+                note = f"{wanted} is not offered any more, so this video uses {model}."
+                return LiveModel(model, note)
+    return gone.user_message
+
+
+def business_id() -> str:
+    """A random id for a Seedance request, stored with the job before it is sent: after a
+    crash the task is found by it (not the job id: installations may share an account)."""
+    return f"scb-{uuid.uuid4().hex}"
+
+
+def video_request(
+    model: str, prompt: str, cast: Sequence[Cast], duration: int, aspect_ratio: str
+) -> tuple[VideoRequest, CastPrompt]:
+    """The request for `model` with each character written the engine's way."""
+    engine = engine_of(model) or Engine.SORA
+    written = cast_prompt(engine, prompt, cast)
+    extra = {"client_business_id": business_id()} if engine is Engine.SEEDANCE else {}
+    return written.request(model, duration, aspect_ratio, **extra), written
