@@ -122,3 +122,10 @@ class BindingRepository:
         one task share their job's)."""
         row = await self._db.fetchone("SELECT 1 FROM characters WHERE likeness = ? LIMIT 1", (key,))
         return row is not None
+
+    async def keep_likeness(self, row_id: int, key: str) -> bool:
+        """Record a likeness for a character that had none ("Add the likeness")."""
+        outcome = await self._db.execute(
+            "UPDATE characters SET likeness = ? WHERE id = ? AND likeness IS NULL", (key, row_id)
+        )
+        return outcome.rowcount > 0

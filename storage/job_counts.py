@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.domain.records import Job, JobState
+from bot.domain.records import Job, JobKind, JobState
 from storage.database import Database
 from storage.job_rows import FINAL_SQL, IN_FLIGHT_SQL, row_to_job
 
@@ -72,6 +72,15 @@ class JobCounts:
             (task_id, guild_id, task_id, guild_id),
         )
         return row is not None
+
+    async def video_of_task(self, guild_id: int, task_id: str) -> Job | None:
+        """This server's completed video job of `task_id` (its result holds the video)."""
+        row = await self._db.fetchone(
+            "SELECT * FROM jobs WHERE task_id = ? AND guild_id = ? AND kind = ? AND state = ? "
+            "ORDER BY id DESC LIMIT 1",
+            (task_id, guild_id, JobKind.VIDEO.value, JobState.COMPLETED.value),
+        )
+        return row_to_job(row) if row is not None else None
 
     async def list_for_guild(self, guild_id: int, *, limit: int = 25, offset: int = 0) -> list[Job]:
         """One page of a guild's jobs, newest first."""

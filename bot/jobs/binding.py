@@ -349,6 +349,7 @@ class Binder:
                 await self.bound.put(request.character, binding)
         if progress.urls:
             await self.bound.set_still_urls(request.character, progress.urls)
+        await self.bound.keep_likeness(request.character, request.likeness)
         return await self.jobs.update_status(job.id, JobState.COMPLETED, 100, owner=owner)
 
     async def bind_existing(

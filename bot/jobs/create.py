@@ -12,19 +12,21 @@ show, submit (`start_ready`).
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.domain.records import Job, JobState, NewJob
-from bot.jobs.binding import BindRequest, plan_engines
+from bot.domain.records import Job, JobKind, JobState, NewJob
+from bot.jobs.binding import BindRequest, EnginePlan, plan_engines
 from bot.jobs.sources import prepared_request, source_meta
 from bot.jobs.submission import Sendable
 from bot.jobs.submit_line import Place
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, Keeper, MediaIntake, PreparedSource
 from bot.media.likeness import Likeness
-from bot.media.orders import CreateOrder, OrderError, resolve
+from bot.media.orders import CreateOrder, OrderError, plan_order, resolve
 from bot.providers.base import ProviderError
 
 if TYPE_CHECKING:
@@ -32,6 +34,12 @@ if TYPE_CHECKING:
     from bot.providers.interface import CharacterProvider
     from storage import JobRepository
 
+log = logging.getLogger(__name__)
+
+NO_OTHER_ENGINE = (
+    "This server binds characters to Sora 2 only (see `/settings engines`): a likeness "
+    "would not be used."
+)
 NO_SOURCE_LIKENESS = (
     "Sora 2 is not available, and the other engines need a video to take the character's "
     "likeness from: please give the video itself (an attachment or a link)."
@@ -136,6 +144,9 @@ class Origin:
     # kept), and the name a character gets where Sora does not name it.
     engines: tuple[str, ...] | None = None
     name: str = "character"
+    # "Add the likeness": the character (row id) whose likeness this create keeps, bound
+    # to the engines besides Sora (no Sora task).
+    character: int | None = None
 
 
 async def start_character(
@@ -145,6 +156,11 @@ async def start_character(
     submit line (returned, WAITING); None when refused or cancelled meanwhile."""
     gone = core.provider.models.unavailable(order.model)
     plan = plan_engines(origin.engines, sora_gone=gone is not None)
+    if origin.character is not None:  # its likeness only: Sora has it already
+        plan = EnginePlan(sora=False, bind=plan.bind, refused={})
+        if not plan.bind:
+            await front.refuse(NO_OTHER_ENGINE)
+            return None
     unusable = gone if not plan.sora and not plan.bind else None
     refusal = unusable.user_message if unusable is not None else await front.limited()
     if refusal is not None:  # over a limit, or a model refused a moment ago: send nothing
@@ -166,13 +182,18 @@ async def start_character(
         provider=core.provider.name,
         meta=origin.meta,
     )
+    if origin.character is not None:
+        new = dataclasses.replace(new, kind=JobKind.LIKENESS)
     job = await reserve(front, new)
     if job is None:
         return None
-    keep = _keeper(core, job) if plan.bind and order.url is not None else None
+    keep = _keeper(core, job) if plan.bind else None
     prepared = await _prepare(core, front, order, job, origin.preview_limit, keep)
     if prepared is None or await _cancelled_meanwhile(core.jobs, job.id):
         return None
+    if keep is not None and order.from_task is not None:
+        kept = await _likeness_of_task(core, order, job, keep)
+        prepared = dataclasses.replace(prepared, likeness=kept)
     meta = {**(origin.meta or {}), **source_meta(order, prepared)}
     request: Sendable = prepared_request(order, prepared)
     if prepared.likeness is not None:  # bound to the other engines once Sora has named it
@@ -183,7 +204,11 @@ async def start_character(
             await front.refuse(NO_SOURCE_LIKENESS)
             return None
         request = BindRequest(
-            bind=plan.bind, likeness=prepared.likeness, name=origin.name, refused=plan.refused
+            bind=plan.bind,
+            likeness=prepared.likeness,
+            name=origin.name,
+            refused=plan.refused,
+            character=origin.character,
         )
 
     async def show(_job: Job) -> Location:
@@ -240,6 +265,32 @@ def _keeper(core: CreateCore, job: Job) -> Keeper:
         return key
 
     return keep
+
+
+async def _likeness_of_task(
+    core: CreateCore, order: CreateOrder, job: Job, keep: Keeper
+) -> str | None:
+    """A character made from one of this server's video tasks takes its likeness from the
+    task's result while its URL lives (24 hours); None when it cannot be read."""
+    assert order.from_task is not None
+    video = await core.jobs.video_of_task(job.guild_id, order.from_task)
+    videos = (video.result.get("videos") or []) if video is not None else []
+    url = videos[0].get("url") if videos and isinstance(videos[0], dict) else None
+    if not isinstance(url, str):
+        return None
+    try:
+        result = plan_order(
+            url=url,
+            start=order.clip.start,
+            end=order.clip.end,
+            allow_private=core.settings.allow_private_urls,
+        )
+        result = await resolve(result, allow_private=core.settings.allow_private_urls)
+        prepared = await core.intake.prepare(result, keep=keep)
+    except (OrderError, MediaError, ProviderError) as exc:
+        log.info("job %d: no likeness from task %s (%s)", job.id, order.from_task, exc)
+        return None
+    return prepared.likeness
 
 
 def likeness_key(guild_id: int, job_id: int) -> str:

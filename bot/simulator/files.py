@@ -70,6 +70,8 @@ class SimulatorFiles:
         if task is None or task.kind != "video" or task.video_url is None:
             raise web.HTTPNotFound()
         self.video_requests.append(name)
+        if self.scenario.result_video_file:
+            return web.FileResponse(self.scenario.result_video_file)
         size = self.scenario.video_bytes
         response = web.StreamResponse(headers={"Content-Type": "video/mp4"})
         response.content_length = size

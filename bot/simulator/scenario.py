@@ -60,6 +60,9 @@ class Scenario:
     retired_models: list[str] = field(default_factory=list)  # refused as not available
     video_bytes: int = 64 * 1024  # size of the file a completed video task serves
     video_bytes_per_second: float = 0  # how fast that file is served (0: at once)
+    # A real video file served as every video task's result instead of padded bytes
+    # (tests that read the result, e.g. a character's likeness taken from it).
+    result_video_file: str | None = None
     webhook_secret: str | None = None  # webhooks configured for the key (None: 400 if asked)
     # Engines beyond sora-2 (docs/engines.md):
     sora_retired: bool = False  # the sora-2 family answers "model not found" everywhere
@@ -217,6 +220,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "max_upload_bytes": _count,
     "video_bytes": _count,
     "video_bytes_per_second": _number,
+    "result_video_file": _optional_text,
     "retired_models": _names,
     "webhook_secret": _optional_text,
     "tier": _tier,

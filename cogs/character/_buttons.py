@@ -43,6 +43,20 @@ class DeleteButton(CharacterButton, prefix="delete"):
         await _cog(interaction).library.confirm_delete(interaction, self.character_id)
 
 
+class AddLikenessButton(CharacterButton, prefix="likeness"):
+    """On a character made before the bot kept likenesses: the range form on the same
+    source, to keep its likeness and bind it to Seedance 2 and Vidu Q3 (creator or Manage
+    Server; no new Sora task)."""
+
+    label = "Add the likeness"
+    emoji = "🧬"
+    member = True
+
+    async def act(self, interaction: discord.Interaction) -> None:
+        """Open the range form for the character's source."""
+        await _cog(interaction).library.add_likeness(interaction, self.character_id)
+
+
 class AgainButton(JobButton, prefix="again"):
     """ "Create from same video": a new range on the same source."""
 
@@ -75,15 +89,24 @@ def retry_view(job_id: int) -> discord.ui.View:
     return view
 
 
-DYNAMIC_ITEMS = (RenameButton, DeleteButton, AgainButton, CreateFromMessageButton, RetryButton)
+DYNAMIC_ITEMS = (
+    RenameButton,
+    DeleteButton,
+    AgainButton,
+    CreateFromMessageButton,
+    RetryButton,
+    AddLikenessButton,
+)
 
 
-def card_view(character_id: str, job_id: int | None) -> discord.ui.View:
-    """The buttons under a character card."""
+def card_view(character_id: str, job_id: int | None, *, likeness: bool = True) -> discord.ui.View:
+    """The buttons under a character card (`likeness`: it keeps one already)."""
     view = discord.ui.View(timeout=None)
     view.add_item(UseInVideoButton(character_id))
     view.add_item(RenameButton(character_id))
     view.add_item(DeleteButton(character_id))
     if job_id is not None:
         view.add_item(AgainButton(job_id))
+    if not likeness and job_id is not None:
+        view.add_item(AddLikenessButton(character_id))
     return view

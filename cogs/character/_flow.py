@@ -4,6 +4,7 @@ steps in `bot.jobs.create` (it asks and renders; the steps decide)."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -122,6 +123,12 @@ def source_from_message(message: discord.Message) -> SourceSpec | None:
     return SourceSpec(url=links[0]) if links else None
 
 
+def _likeness_for(meta: dict[str, Any] | None) -> int | None:
+    """The character a create keeps the likeness of ("Add the likeness"), if any."""
+    value = (meta or {}).get("likeness_for")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def server_engines(allowed: tuple[str, ...], chosen: tuple[str, ...]) -> tuple[str, ...]:
     """The engines a server's new characters are bound to: those it chose (none: all)
     among the bot's own (CHARACTER_ENGINES)."""
@@ -152,7 +159,10 @@ class CreateFlow:
             message = await channel.fetch_message(message_id)
         except discord.HTTPException:
             return spec.fallback
-        return source_from_message(message) or spec.fallback
+        found = source_from_message(message)
+        if found is not None and spec.meta:  # what the form was opened for goes on
+            found = dataclasses.replace(found, meta={**(found.meta or {}), **spec.meta})
+        return found or spec.fallback
 
     async def default_name(self, guild_id: int, member: discord.abc.User) -> str:
         """ "<member>'s character N": the name of a character no service named."""
@@ -178,6 +188,7 @@ class CreateFlow:
             preview_limit=int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT)),
             engines=server_engines(self.core.settings.engine_list, settings.engines),
             name=await self.default_name(interaction.guild_id, interaction.user),
+            character=_likeness_for(meta),
         )
         front = InteractionFront(self, interaction, order)
         job = await start_character(self.core, front, order, origin)

@@ -6,6 +6,7 @@ this bot: toapis has no such endpoints, and the `@username` keeps working in Sor
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -88,7 +89,9 @@ class Library:
         files = rendered.files()
         if files:
             kwargs["files"] = files
-        return kwargs, card_view(character.character_id, character.job_id)
+        return kwargs, card_view(
+            character.character_id, character.job_id, likeness=character.likeness is not None
+        )
 
     async def candidates(self, guild_id: int, text: str) -> list[Character]:
         """The characters `text` may mean, in this server only.
@@ -190,34 +193,41 @@ class Library:
         if job is None or job.guild_id != interaction.guild_id:
             await interaction.response.send_message("That job is not known here.", ephemeral=True)
             return
-        source = dict(job.meta.get("source") or {})
-        spec: SourceSpec | None = None
-        if source.get("from_task"):
-            spec = SourceSpec(from_task=str(source["from_task"]))
-        if spec is None and source.get("kind") == "attachment" and source.get("clip_url"):
-            # A slash-command attachment: its CDN link expires, the uploaded clip does not.
-            spec = SourceSpec(
-                url=str(source["clip_url"]),
-                clip_start=float(source["clip_offset"]),
-                clip_end=float(source["clip_end"]),
-                meta={"name": source.get("name")},
-            )
-        if spec is None and source.get("kind") == "attachment" and source.get("url"):
-            spec = SourceSpec(
-                video=AttachmentInfo(
-                    str(source["url"]), str(source.get("name") or "video.mp4"), 0, "video/mp4"
-                )
-            )
-        elif spec is None and source.get("url"):
-            spec = SourceSpec(url=str(source["url"]))
-        if "channel_id" in job.meta and "message_id" in job.meta:
-            ref = (int(job.meta["channel_id"]), int(job.meta["message_id"]))
-            spec = SourceSpec(message_ref=ref, fallback=spec)  # a fresh attachment URL
-        if spec is None:
+        await self._open_form(interaction, source_spec(job))
+
+    async def add_likeness(self, interaction: discord.Interaction, character_id: str) -> None:
+        """ "Add the likeness": the range form on the character's source; the chosen moment
+        becomes its kept likeness, bound to the engines besides Sora (no new Sora task)."""
+        guild_id = interaction.guild_id or 0
+        character = await self.core.characters.get(guild_id, character_id, with_avatar=False)
+        job = await self.core.jobs.get(character.job_id) if character and character.job_id else None
+        if character is None or job is None or job.guild_id != guild_id:
+            await interaction.response.send_message(NO_SOURCE, ephemeral=True)
+            return
+        if character.likeness is not None:
             await interaction.response.send_message(
-                "The original video can't be fetched again; start with `/character create`.",
-                ephemeral=True,
+                "This character keeps its likeness already.", ephemeral=True
             )
+            return
+        spec = source_spec(job)
+        if spec is not None:
+            spec = dataclasses.replace(
+                spec, meta={**(spec.meta or {}), "likeness_for": character.id}
+            )
+            if spec.fallback is not None:
+                fallback = spec.fallback
+                spec = dataclasses.replace(
+                    spec,
+                    fallback=dataclasses.replace(
+                        fallback, meta={**(fallback.meta or {}), "likeness_for": character.id}
+                    ),
+                )
+        await self._open_form(interaction, spec)
+
+    async def _open_form(self, interaction: discord.Interaction, spec: SourceSpec | None) -> None:
+        """The range form for `spec`, or why the video cannot be read again."""
+        if spec is None:
+            await interaction.response.send_message(NO_SOURCE, ephemeral=True)
             return
         if await refuse_if_limited(self.core, interaction):
             return
@@ -247,6 +257,37 @@ class Library:
             return
         model = (await self.core.guild_settings.get(interaction.guild_id or 0)).default_model
         await interaction.response.send_modal(CreateModal(self.flow, spec, model=model))
+
+
+NO_SOURCE = "The original video can't be fetched again; start with `/character create`."
+
+
+def source_spec(job: Job) -> SourceSpec | None:
+    """How to read an earlier job's source again (None: it cannot be)."""
+    source = dict(job.meta.get("source") or {})
+    spec: SourceSpec | None = None
+    if source.get("from_task"):
+        spec = SourceSpec(from_task=str(source["from_task"]))
+    if spec is None and source.get("kind") == "attachment" and source.get("clip_url"):
+        # A slash-command attachment: its CDN link expires, the uploaded clip does not.
+        spec = SourceSpec(
+            url=str(source["clip_url"]),
+            clip_start=float(source["clip_offset"]),
+            clip_end=float(source["clip_end"]),
+            meta={"name": source.get("name")},
+        )
+    if spec is None and source.get("kind") == "attachment" and source.get("url"):
+        spec = SourceSpec(
+            video=AttachmentInfo(
+                str(source["url"]), str(source.get("name") or "video.mp4"), 0, "video/mp4"
+            )
+        )
+    elif spec is None and source.get("url"):
+        spec = SourceSpec(url=str(source["url"]))
+    if "channel_id" in job.meta and "message_id" in job.meta:
+        ref = (int(job.meta["channel_id"]), int(job.meta["message_id"]))
+        spec = SourceSpec(message_ref=ref, fallback=spec)  # a fresh attachment URL
+    return spec
 
 
 async def retry_unknown(library: Library, interaction: discord.Interaction, job_id: int) -> None:

@@ -261,7 +261,9 @@ class DiscordJobListener:
             return
         metrics.CARDS_DELIVERED.inc()
         card = render_card(job, character)
-        card.view = card_view(character.character_id, job.id)
+        card.view = card_view(
+            character.character_id, job.id, likeness=character.likeness is not None
+        )
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
             in_channel = await self._final(job, card, nonce=f"sora-c{character.id}")
@@ -283,7 +285,11 @@ class DiscordJobListener:
             return
         card = render_card(None, character)
         card.content = None
-        card.view = card_view(character.character_id, character.job_id or job.id)
+        card.view = card_view(
+            character.character_id,
+            character.job_id or job.id,
+            likeness=character.likeness is not None,
+        )
         try:
             await self.writes.wait(True)
             await self._edit(job.channel_id, job.message_id, card)

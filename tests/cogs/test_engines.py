@@ -277,3 +277,63 @@ async def test_deleting_or_forgetting_a_character_removes_its_kept_likeness(
     assert second.creator_id is not None and await store.exists(second.likeness)
     done = await sora.core.forget_member(GUILD_ID, second.creator_id, delete_characters=True)
     assert done.characters == 1 and not await store.exists(second.likeness)
+
+
+async def test_a_character_without_a_likeness_gets_one_from_its_card_without_a_new_sora_task(
+    sora: Running, simulator, media_server, timecode_video
+):
+    from tests.cogs.test_library import modal_values, reply_to
+
+    # made while the server bound characters to Sora alone: no likeness kept
+    await sora.core.guild_settings.set(GUILD_ID, engines=("sora-2",))
+    sora.feed(create(url=f"{media_server}/{timecode_video.name}", start="2", end="4"))
+    card_call = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
+    assert engines_of(card_call).startswith("Sora 2 `@")
+    assert "No likeness is kept" in fields(embed_of(card_call))["Notes"]
+    card = sora.fake.message(int(card_call.path.rsplit("/", 1)[1]))
+    assert card is not None
+    buttons = {b["label"]: b["custom_id"] for row in card["components"] for b in row["components"]}
+    assert "Add the likeness" in buttons
+
+    await sora.core.guild_settings.set(GUILD_ID, engines=())  # the server now uses all
+    sora_tasks = len(engine_posts(simulator, "/v1/videos/generations"))
+    form = await reply_to(sora, payloads.component_click(buttons["Add the likeness"], card))
+    custom_id, values = modal_values(form.json, start="2.5", end="4")
+    sora.fake.clear()
+    sora.feed(payloads.modal_submit(custom_id, values, message=card))
+
+    def bound(call: Any) -> bool:
+        return is_card(call) and "Vidu Q3 ready" in engines_of(call)
+
+    again = await sora.wait_call("PATCH", EDIT_REPLY, bound)
+    assert "Seedance 2 ready" in engines_of(again)
+    assert "No likeness" not in str(again.json)
+    assert len(engine_posts(simulator, "/v1/videos/generations")) == sora_tasks  # no Sora task
+    [character] = await sora.core.characters.list_for_guild(GUILD_ID)
+    stored = await sora.core.characters.get(GUILD_ID, character.character_id)
+    assert stored is not None and stored.likeness is not None
+    times = await sora.core.likenesses.still_times(stored.likeness)
+    assert times is not None and all(2.5 <= t <= 4.0 for t in times)
+
+
+async def test_a_character_from_a_video_task_takes_its_likeness_from_the_result(
+    sora: Running, simulator, media_server, timecode_video
+):
+    from tests.cogs.test_video_create import video
+
+    simulator.scenario.update(sora_retired=True, result_video_file=str(timecode_video))
+    hero = await made_without_sora(sora, media_server, timecode_video)
+    sora.fake.clear()
+    sora.feed(video(prompt="walks", character=hero.character_id, model="viduq3", duration=5))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_video)
+    await sora.settle()
+    [made] = [j for j in await sora.core.jobs.list_for_guild(GUILD_ID) if j.kind.value == "video"]
+    assert made.task_id is not None
+    sora.fake.clear()
+    sora.feed(create(from_task=made.task_id, start="1", end="3"))
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert engines_of(card).startswith("Seedance 2 ready · Vidu Q3 ready")
+    characters = await sora.core.characters.list_for_guild(GUILD_ID)
+    newest = await sora.core.characters.get(GUILD_ID, characters[0].character_id)
+    assert newest is not None and newest.likeness is not None and newest.id != hero.id
