@@ -68,6 +68,7 @@ async def store_characters(
     later = tuple(
         Binding(str(engine), BindingState.PREPARING) for engine in job.meta.get("bind") or ()
     )
+    chosen = str(job.meta.get("chosen_name") or "") if len(found) == 1 else ""
     new = []
     for info in found:
         avatar = None
@@ -78,7 +79,7 @@ async def store_characters(
                 guild_id=job.guild_id,
                 character_id=info.id,
                 task_id=task.id,
-                display_name=info.display_name or info.username or info.id,
+                display_name=chosen or info.display_name or info.username or info.id,
                 username=info.username,
                 job_id=job.id,
                 avatar=avatar,

@@ -107,6 +107,7 @@ class CharacterCog(commands.Cog):
         url="A link to a video file, or to a page with one video (YouTube, TikTok, X...)",
         from_task="The task id of a character or video made in this server",
         model="Which Sora model extracts the character (default: the server's, sora-2)",
+        name="The character's name (default: Sora's, else \"<you>'s character N\")",
     )
     @app_commands.choices(model=MODEL_CHOICES)
     async def create(
@@ -118,13 +119,22 @@ class CharacterCog(commands.Cog):
         url: app_commands.Range[str, 1, 2048] | None = None,
         from_task: app_commands.Range[str, 1, 100] | None = None,
         model: app_commands.Choice[str] | None = None,
+        name: app_commands.Range[str, 1, 80] | None = None,
     ) -> None:
         """Check the input, then the shared create flow (or the suggestion, with no range)."""
         if interaction.guild_id is None:
             await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
             return
+        try:
+            chosen_name = clean_name(name) if name is not None else None
+        except ValueError as exc:
+            await interaction.response.send_message(str(exc), ephemeral=True)
+            return
         source = SourceSpec(
-            video=attachment_info(video) if video else None, url=url, from_task=from_task
+            video=attachment_info(video) if video else None,
+            url=url,
+            from_task=from_task,
+            meta={"chosen_name": chosen_name} if chosen_name else None,
         )
         if model is None:  # the server's default model
             chosen = (await self.core.guild_settings.get(interaction.guild_id)).default_model
@@ -141,7 +151,7 @@ class CharacterCog(commands.Cog):
         except OrderError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
-        await self.flow.run(interaction, order)
+        await self.flow.run(interaction, order, source.meta)
         # The analysis runs once the job is sent, and only speaks up when it disagrees.
         task = asyncio.create_task(self.suggest.second_opinion(interaction, order))
         self._opinions.add(task)

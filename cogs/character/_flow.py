@@ -187,7 +187,8 @@ class CreateFlow:
             meta=meta,
             preview_limit=int(getattr(interaction, "filesize_limit", DEFAULT_PREVIEW_LIMIT)),
             engines=server_engines(self.core.settings.engine_list, settings.engines),
-            name=await self.default_name(interaction.guild_id, interaction.user),
+            name=str((meta or {}).get("chosen_name") or "")
+            or await self.default_name(interaction.guild_id, interaction.user),
             character=_likeness_for(meta),
         )
         front = InteractionFront(self, interaction, order)

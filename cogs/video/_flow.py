@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 import discord
 
-from bot.domain.records import Character, Job, JobKind, NewJob, SourceKind
+from bot.domain.records import BindingState, Character, Job, JobKind, NewJob, SourceKind
 from bot.jobs.create import Location, start_ready
 from bot.jobs.video_cast import LiveModel, cast_of, live_model, unbound_reason, video_request
 from bot.providers.engines import Engine, engine_of, ratio_problem
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 VIDEOS_OFF = "Video generation is off in this server."
+BIND_FIRST_LIMIT = 600.0  # how long a video waits for its characters to be bound first
 
 
 async def refuse(interaction: discord.Interaction, text: str) -> None:
@@ -74,13 +76,22 @@ class VideoFlow:
         request, written = video_request(
             model, prompt, [cast_of(c) for c in characters], duration, aspect_ratio
         )
-        if written.unbound:
-            await refuse(interaction, await self._not_bound(interaction, characters, engine))
-            return
         refusal = await limited(self.core, interaction, video=True)
         if refusal is not None:
             await refuse(interaction, refusal)
             return
+        if written.unbound:  # bound first, from the kept stills (the reply says so)
+            ready = await self._bind_first(interaction, characters, engine)
+            if isinstance(ready, str):
+                await refuse(interaction, ready)
+                return
+            characters = ready
+            request, written = video_request(
+                model, prompt, [cast_of(c) for c in characters], duration, aspect_ratio
+            )
+            if written.unbound:
+                await refuse(interaction, await self._not_bound(characters, engine))
+                return
         final = written.prompt
         usernames = [c.username for c in characters if c.username] if engine is Engine.SORA else []
         if not interaction.response.is_done():
@@ -145,33 +156,75 @@ class VideoFlow:
             characters.append(character)
         return live, duration, characters
 
-    async def _not_bound(
+    async def _not_bound(self, characters: list[Character], engine: Engine) -> str:
+        """Why chosen characters do not work on `engine` (those that do are left out)."""
+        return "\n".join(
+            unbound_reason(c, engine)[0] for c in characters if not works_on(c, engine)
+        )
+
+    async def _bind_first(
         self, interaction: discord.Interaction, characters: list[Character], engine: Engine
-    ) -> str:
-        """Why a chosen character does not work on `engine`; where its likeness is kept,
-        its binding is started now (the next try finds it ready)."""
-        reasons = []
+    ) -> list[Character] | str:
+        """Bind the chosen characters that do not work on `engine` yet from their kept
+        stills (or wait for the binding already under way), then read them again; why
+        not, when one cannot be bound."""
+        binder = self.core.tracker.binder
+        waiting: list[int] = []
         for character in characters:
-            cast = cast_of(character)
-            ready = {
-                Engine.SORA: bool(cast.username),
-                Engine.SEEDANCE: bool(cast.asset_ids),
-                Engine.VIDU: bool(cast.image_urls),
-            }[engine]
-            if ready:
+            if works_on(character, engine):
                 continue
-            reason, bind_now = unbound_reason(character, engine)
-            binder = self.core.tracker.binder
-            if bind_now and binder is not None and character.likeness is not None:
-                await binder.bind_existing(
-                    character,
-                    (engine.value,),
-                    self.core.tracker.enqueue,
-                    channel_id=None,
-                    requester_id=interaction.user.id,
-                )
-            reasons.append(reason)
-        return "\n".join(reasons)
+            binding = character.binding(engine.value)
+            under_way = binding is not None and binding.state is BindingState.PREPARING
+            making = binding.data.get("job") if binding is not None and under_way else None
+            if isinstance(making, int):  # a binding job is under way: wait for it
+                waiting.append(making)
+                continue
+            reason, bindable = unbound_reason(character, engine)
+            if not bindable or binder is None:
+                return reason
+            job = await binder.bind_existing(
+                character,
+                (engine.value,),
+                self.core.tracker.enqueue,
+                channel_id=None,
+                requester_id=interaction.user.id,
+            )
+            if job is not None:
+                waiting.append(job.id)
+        if not interaction.response.is_done():
+            await interaction.response.defer(thinking=True)
+        names = ", ".join(c.display_name for c in characters if not works_on(c, engine))
+        await interaction.edit_original_response(
+            content=f"Preparing {discord.utils.escape_markdown(names)} for {engine.label} "
+            "first (the kept stills are uploaded once); the video is sent right after.",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        try:
+            async with asyncio.timeout(BIND_FIRST_LIMIT):
+                for job_id in waiting:
+                    await self.core.tracker.wait(job_id)
+        except TimeoutError:
+            return f"{names} is still being prepared for {engine.label}: try again in a minute."
+        guild_id = characters[0].guild_id
+        fresh = []
+        for character in characters:
+            again = await self.core.characters.get(
+                guild_id, character.character_id, with_avatar=False
+            )
+            if again is None:
+                return "That character is not in this server's library any more."
+            fresh.append(again)
+        return fresh
+
+
+def works_on(character: Character, engine: Engine) -> bool:
+    """Whether `character` can be put in a video on `engine` as it is."""
+    cast = cast_of(character)
+    return {
+        Engine.SORA: bool(cast.username),
+        Engine.SEEDANCE: bool(cast.asset_ids),
+        Engine.VIDU: bool(cast.image_urls),
+    }[engine]
 
 
 class _VideoFront:
@@ -191,7 +244,9 @@ class _VideoFront:
 
     async def show_sending(self, job: Job) -> Location:
         """The reply shows the final prompt; its token is kept for the card."""
-        reply = await self.interaction.edit_original_response(embeds=sending(job).embeds)
+        reply = await self.interaction.edit_original_response(
+            content=None, embeds=sending(job).embeds
+        )
         self.flow.replies.remember(reply.id, self.interaction)
         return (reply.channel.id, reply.id)
 

@@ -337,3 +337,33 @@ async def test_a_character_from_a_video_task_takes_its_likeness_from_the_result(
     characters = await sora.core.characters.list_for_guild(GUILD_ID)
     newest = await sora.core.characters.get(GUILD_ID, characters[0].character_id)
     assert newest is not None and newest.likeness is not None and newest.id != hero.id
+
+
+async def test_a_video_on_an_engine_the_character_lacks_binds_it_first_and_says_so(
+    sora: Running, simulator, media_server, timecode_video
+):
+    from tests.cogs.test_video_create import video
+
+    await sora.core.guild_settings.set(GUILD_ID, engines=("sora-2", "viduq3"))
+    sora.feed(create(url=f"{media_server}/{timecode_video.name}", start="2", end="4", name="Mira"))
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert embed_of(card)["title"] == "Mira"  # the name given wins over Sora's
+    await sora.settle()
+    [character] = await sora.core.characters.list_for_guild(GUILD_ID)
+    assert character.display_name == "Mira"
+    assert not [r for r in simulator.requests if "private-avatar" in r.path]
+
+    sora.fake.clear()
+    sora.feed(video(prompt="Mira bows", character=character.character_id, model="seedance-2"))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_video)
+    said = [c for c in sora.fake.calls if "Preparing Mira for Seedance 2 first" in str(c.json)]
+    assert said, [(c.method, c.path, str(c.json)[:120]) for c in sora.fake.calls]
+    [sent] = video_posts(simulator)
+    stored = await sora.core.characters.get(GUILD_ID, character.character_id)
+    assert stored is not None
+    seedance = stored.binding("seedance-2")
+    assert seedance is not None and seedance.state is BindingState.READY
+    assert [r["url"] for r in sent["image_with_roles"]] == [
+        f"asset://{a}" for a in seedance.data["asset_ids"]
+    ]
+    assert sent["prompt"] == "The character from images 1-3 bows"
