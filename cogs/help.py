@@ -32,9 +32,11 @@ SECTIONS: tuple[tuple[str, str], ...] = (
         "Use in a video",
         (
             "`/video create prompt: character:` (up to three characters; optional `model`, "
-            "`duration`, `aspect_ratio`) or **Use in a video** on a card. Each character is "
-            "written into the prompt as `@username`. sora-2: 10 or 15 s; sora-2-pro: 15 or "
-            "25 s. The video is posted here (a link valid 24 hours when it is too large)."
+            "`duration`, `aspect_ratio`) or **Use in a video** on a card. Name the characters "
+            "in the prompt: each is written the chosen engine's way (Sora `@username`, "
+            'Seedance "the character from images 1-3", Vidu `@name`). Seconds: sora-2 10 or '
+            "15, sora-2-pro 15 or 25, Seedance 4-15, Vidu 3-16. The video is posted here (a "
+            "link valid 24 hours when it is too large)."
         ),
     ),
     (
@@ -96,8 +98,9 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
     embed = discord.Embed(
         title="Sora Character Bot",
         description=(
-            "Turns 1 to 3 seconds of a video into a reusable **Sora-2 character**. Paste its "
-            "`@username` into a Sora prompt to put the character in new videos."
+            "Turns 1 to 3 seconds of a video into a reusable **character**: the bot keeps its "
+            "likeness and binds it to Sora 2, Seedance 2 and Vidu Q3, so it can star in new "
+            "videos on whichever engine works."
         ),
         colour=discord.Colour.blurple(),
     )

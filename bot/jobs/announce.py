@@ -47,6 +47,8 @@ class Announcer:
         self._locks: dict[int, _JobLock] = {}
         # Called once a completed job's cards are out (binding its characters further).
         self.after_cards: Callable[[Job, list[Character]], Awaitable[None]] | None = None
+        # Called once a failed job is announced (a likeness it kept is let go).
+        self.after_failure: Callable[[Job], Awaitable[None]] | None = None
 
     async def announce(self, job: Job) -> None:
         """Announce a final job's outcome unless that was done already.
@@ -69,6 +71,8 @@ class Announcer:
         if job.announced_at is not None:
             return
         if job.kind is JobKind.LIKENESS:
+            if job.state is JobState.FAILED and self.after_failure is not None:
+                await self.after_failure(job)  # its bindings say why, on the card too
             await self._announce_binding(job)
         elif job.state is JobState.COMPLETED and job.kind is JobKind.VIDEO:
             await self.deliver(job, partial(self.listener.video_ready, job))
@@ -81,6 +85,8 @@ class Announcer:
                 await self.after_cards(job, made)
         elif job.state is JobState.FAILED:
             await self.deliver(job, partial(self.listener.job_failed, job))
+            if self.after_failure is not None:
+                await self.after_failure(job)
         elif job.state is JobState.UNKNOWN:
             await self.deliver(job, partial(self.listener.job_unknown, job))
         else:

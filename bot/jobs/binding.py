@@ -13,6 +13,7 @@ uploaded once; its URL serves Vidu and Seedance's `source_url`, and is never sho
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -46,6 +47,8 @@ from bot.providers.base import (
 )
 from bot.providers.engines import Engine
 from storage import BindingRepository, JobRepository
+
+log = logging.getLogger(__name__)
 
 SORA, SEEDANCE, VIDU = Engine.SORA.value, Engine.SEEDANCE.value, Engine.VIDU.value
 ENGINE_ORDER = (SORA, SEEDANCE, VIDU)
@@ -133,6 +136,7 @@ class StillSource(Protocol):
     """Where likenesses are kept (`bot.media.likeness_store.LikenessStore`)."""
 
     async def stills(self, key: str) -> list[bytes] | None: ...
+    async def delete(self, key: str) -> None: ...
 
 
 @dataclass
@@ -278,7 +282,7 @@ class Binder:
             total = max(1, len(progress.urls))
             percent = int(100 * len(progress.active) / total)
             return Task(id=task_id, status=TaskStatus.IN_PROGRESS, progress=min(99, percent))
-        if ready:
+        if ready or request.character is not None:  # a character's refusals go on its card
             return Task(id=task_id, status=TaskStatus.COMPLETED, progress=100)
         reasons = {**request.refused, **progress.refused}
         return Task(
@@ -415,6 +419,30 @@ class Binder:
             if binding_job is not None:
                 started.append(binding_job)
         return started
+
+    async def give_up(self, job: Job) -> None:
+        """A job that kept or bound a likeness ended FAILED: the bindings it was making
+        say why (never "preparing" for ever), and a likeness no character keeps is
+        deleted (not one a Retry sends again)."""
+        if job.state is not JobState.FAILED or job.error_code == "retried":
+            return
+        request = job.request if is_bind_request(job.request) else {}
+        row = request.get("character")
+        if isinstance(row, int):
+            reason = f"could not be made: {job.error_message or 'refused'}"
+            bindings = await self.bound.of(row)
+            for engine in request.get("bind") or ():
+                binding = bindings.get(str(engine))
+                if binding is not None and binding.state is BindingState.PREPARING:
+                    await self.bound.put(
+                        row, Binding(binding.engine, BindingState.REFUSED, reason=reason)
+                    )
+        key = request.get("likeness") or job.meta.get("likeness")
+        if isinstance(key, str) and not await self.bound.likeness_in_use(key):
+            try:
+                await self.stills.delete(key)
+            except Exception as exc:  # the store may be unreachable; nothing else depends on it
+                log.warning("job %d: kept likeness not deleted (%s)", job.id, type(exc).__name__)
 
 
 def no_engine_message(reasons: dict[str, str]) -> str:

@@ -148,6 +148,7 @@ class JobTracker:
     def binder(self, binder: Binder | None) -> None:
         self._dispatch.binder = binder
         self._poller.binder = binder
+        self._announcer.after_failure = binder.give_up if binder is not None else None
 
     def admit_with(self, admit: Admit) -> None:
         """Ask `admit` before each job is sent whether it still may be (spending limits)."""

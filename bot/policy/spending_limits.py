@@ -143,7 +143,7 @@ class SpendingLimits:
         """Asked when a job's turn comes: None to send it, else why it may not be sent
         (the owner's cap, counting what was accepted today and reserved before it)."""
         cap = (await self.owner.get()).daily_cap
-        if cap is None:
+        if cap is None or job.kind is JobKind.LIKENESS:  # binding a likeness spends no job
             return None
         if await self.jobs.usage_before(job.id, utc_day_start(self._clock())) < cap:
             return None

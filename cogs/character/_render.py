@@ -68,7 +68,7 @@ def describe_range(job: Job) -> str:
 
 
 def _title(job: Job) -> str:
-    return "Making a Sora video" if job.kind is JobKind.VIDEO else "Creating a Sora character"
+    return "Making a video" if job.kind is JobKind.VIDEO else "Creating a character"
 
 
 def _job_fields(embed: discord.Embed, job: Job) -> discord.Embed:

@@ -1,4 +1,4 @@
-"""The `video` command group: Sora videos starring this server's characters."""
+"""The `video` command group: videos starring this server's characters."""
 
 from __future__ import annotations
 

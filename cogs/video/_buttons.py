@@ -43,7 +43,7 @@ class CharacterFromVideoButton(JobButton, prefix="vchar"):
         await _cog(interaction).character_from(interaction, self.job_id)
 
 
-class PromptModal(discord.ui.Modal, title="Make a Sora video"):
+class PromptModal(discord.ui.Modal, title="Make a video"):
     """The prompt of a video starring the character(s)."""
 
     prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(

@@ -1,4 +1,4 @@
-"""`/video create`: put saved characters in a Sora video, tracked like character jobs."""
+"""`/video create`: put saved characters in a video, tracked like character jobs."""
 
 from __future__ import annotations
 

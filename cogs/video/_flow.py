@@ -254,7 +254,7 @@ class _VideoFront:
 def sending(job: Job) -> Rendered:
     """The first reply: the final prompt, before toapis answers."""
     embed = discord.Embed(
-        title="Making a Sora video",
+        title="Making a video",
         description=f"{progress_bar(0)}\nSending the request to toapis…",
         colour=COLOR_WORKING,
     )

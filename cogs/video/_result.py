@@ -56,7 +56,7 @@ async def video_result(job: Job, *, allow_private: bool) -> AsyncIterator[Render
 
 
 def _render(job: Job, url: str | None, path: Path | None) -> Rendered:
-    embed = discord.Embed(title="Your Sora video is ready", colour=COLOR_DONE)
+    embed = discord.Embed(title="Your video is ready", colour=COLOR_DONE)
     if path is None and url is not None:
         expires = int(job.result.get("expires_at") or (job.finished_at or 0) + 24 * 3600)
         embed.description = (

@@ -367,3 +367,27 @@ async def test_a_video_on_an_engine_the_character_lacks_binds_it_first_and_says_
         f"asset://{a}" for a in seedance.data["asset_ids"]
     ]
     assert sent["prompt"] == "The character from images 1-3 bows"
+
+
+async def test_binding_a_character_first_that_the_engine_refuses_says_why_and_sends_nothing(
+    sora: Running, simulator, media_server, face_video
+):
+    from tests.cogs.test_video_create import video
+
+    await sora.core.guild_settings.set(GUILD_ID, engines=("sora-2", "viduq3"))
+    simulator.scenario.update(refuse_faces=True)
+    sora.feed(create(url=f"{media_server}/{face_video.name}", start="5", end="7", name="Ann"))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
+    [character] = await sora.core.characters.list_for_guild(GUILD_ID)
+    sora.fake.clear()
+    sora.feed(video(prompt="Ann sings", character=character.character_id, model="seedance-2"))
+    refused = await sora.wait_call(
+        "POST", r"/webhooks/\d+/[^/]+", lambda c: "does not take" in str(c.json)
+    )
+    assert "Seedance 2 does not take Ann: refuses real people's faces" in str(refused.json)
+    assert video_posts(simulator) == []
+    stored = await sora.core.characters.get(GUILD_ID, character.character_id)
+    assert stored is not None
+    seedance = stored.binding("seedance-2")
+    assert seedance is not None and seedance.state is BindingState.REFUSED  # not "preparing"

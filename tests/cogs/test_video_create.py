@@ -22,7 +22,7 @@ def video(**options: Any) -> dict[str, Any]:
 
 def is_video(call: Any) -> bool:
     return isinstance(call.json, dict) and any(
-        e.get("title") == "Your Sora video is ready" for e in call.json.get("embeds") or []
+        e.get("title") == "Your video is ready" for e in call.json.get("embeds") or []
     )
 
 
