@@ -95,11 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "demo",
-        help="see the whole job offline: simulator, sample clip, progress, card (no account)",
+        help="see the whole job offline on every engine: simulator, sample clip, characters, "
+        "videos (no account)",
         description=(
             "Run the whole job offline in a temporary folder of its own: start the toapis "
-            "simulator, make a sample clip, create a character from it with live progress, "
-            "print the card and save its avatar in the current folder. Needs no account "
+            "simulator, make a sample clip, create a character bound to Sora 2, Seedance 2 "
+            "and Vidu Q3 with live progress; retire sora-2 in the simulator and create one "
+            "for the other two; make a video with it on seedance-2 and on viduq3; save its "
+            "avatar in the current folder (never over an earlier one). Needs no account "
             "and no settings; never touches the bot's own database."
         ),
     )
