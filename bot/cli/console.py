@@ -33,7 +33,6 @@ class PrintingListener(NullListener):
         self.placeholder_avatars = placeholder_avatars  # Sora's avatars: the simulator's
         self.started = time.monotonic()
         self.characters: list[Character] = []
-        self.bound: list[Character] = []  # characters whose binding job ended
         self.videos: list[Job] = []
 
     def _line(self, text: str) -> None:
@@ -68,7 +67,6 @@ class PrintingListener(NullListener):
 
     async def character_bound(self, job: Job, character: Character) -> None:
         """Print the engines the character works with now."""
-        self.bound.append(character)
         first, *refused = engine_lines(character)
         self._line(f"{character.display_name} now works with: {first}")
         for line in refused:
