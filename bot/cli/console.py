@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from typing import TextIO
 
 from bot.domain.ranges import format_seconds
-from bot.domain.records import Character, Job, JobState, NewJob
+from bot.domain.records import BindingState, Character, Job, JobState, NewJob
+from bot.jobs.binding import LABELS, is_bind_request
+from bot.jobs.character_engines import engine_lines, server_engines
 from bot.jobs.create import Location, Origin, start_character
 from bot.jobs.events import NullListener
 from bot.jobs.tracker import JobTracker
@@ -24,12 +26,14 @@ CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told 
 
 
 class PrintingListener(NullListener):
-    """Prints what happens to the job, one line per visible change (no videos or places)."""
+    """Prints what happens to the jobs, one line per visible change (no places)."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO, *, placeholder_avatars: bool = False) -> None:
         self.out = out
+        self.placeholder_avatars = placeholder_avatars  # Sora's avatars: the simulator's
         self.started = time.monotonic()
         self.characters: list[Character] = []
+        self.videos: list[Job] = []
 
     def _line(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -44,6 +48,10 @@ class PrintingListener(NullListener):
         words = job.state.value.replace("_", " ")
         filled = round(job.progress / 100 * BAR_CELLS)
         bar = "#" * filled + "." * (BAR_CELLS - filled)
+        if is_bind_request(job.request):  # no task at toapis: its stills and assets
+            engines = ", ".join(LABELS.get(e, e) for e in job.request.get("bind") or ())
+            self._line(f"[{bar}] {job.progress:3d}%  {words}  (binding to {engines})")
+            return
         self._line(f"[{bar}] {job.progress:3d}%  {words}  (task {job.task_id})")
 
     async def job_stalled(self, job: Job) -> None:
@@ -54,7 +62,21 @@ class PrintingListener(NullListener):
         """Print the character."""
         self.characters.append(character)
         self._line(f"character ready: {character.display_name}")
-        print(format_character(character), file=self.out, flush=True)
+        card = format_character(character, placeholder_avatar=self.placeholder_avatars)
+        print(card, file=self.out, flush=True)
+
+    async def character_bound(self, job: Job, character: Character) -> None:
+        """Print the engines the character works with now."""
+        first, *refused = engine_lines(character)
+        self._line(f"{character.display_name} now works with: {first}")
+        for line in refused:
+            print(f"  {line}", file=self.out, flush=True)
+
+    async def video_ready(self, job: Job) -> None:
+        """Print where the video is (its URLs live 24 hours)."""
+        self.videos.append(job)
+        for video in job.result.get("videos") or []:
+            self._line(f"video ready: {video.get('url')}")
 
     async def job_failed(self, job: Job) -> None:
         """Print why it failed."""
@@ -65,19 +87,49 @@ class PrintingListener(NullListener):
         self._line(f"unknown: {job.error_message}")
 
 
-def format_character(character: Character) -> str:
-    """A few aligned lines describing a stored character."""
+def format_character(character: Character, *, placeholder_avatar: bool = False) -> str:
+    """A few aligned lines describing a stored character (its bindings loaded);
+    `placeholder_avatar`: Sora's avatar is the simulator's picture, not a real one."""
     created = datetime.fromtimestamp(character.created_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
     avatar = f"{len(character.avatar)} bytes" if character.avatar else "not stored"
-    return "\n".join(
-        [
-            f"  name:         {character.display_name}",
-            f"  use in text:  @{character.username}",
-            f"  character id: {character.character_id}",
-            f"  task id:      {character.task_id}",
-            f"  created:      {created}",
-            f"  avatar:       {avatar}",
-        ]
+    if character.avatar and not character.username and character.likeness:
+        avatar += " (a still of the clip)"
+    elif character.avatar and placeholder_avatar:
+        avatar += " (the simulator's placeholder picture; toapis sends Sora's own)"
+    first, *refused = engine_lines(character)
+    lines = [f"  name:         {character.display_name}"]
+    if character.username:
+        lines.append(f"  use in text:  @{character.username}")
+    lines.append(f"  engines:      {first}")
+    lines += [f"                {line}" for line in refused]
+    lines += [
+        f"  character id: {character.character_id}",
+        f"  task id:      {character.task_id}",
+        f"  created:      {created}",
+        f"  avatar:       {avatar}",
+    ]
+    return "\n".join(lines)
+
+
+def character_row(character: Character) -> str:
+    """One line of a list: name, engines (bindings loaded), id."""
+    engines = "; ".join(engine_lines(character))
+    return f"- {character.display_name}  {engines}  ({character.character_id})"
+
+
+async def cli_origin(core: Core, guild: int, name: str | None = None) -> Origin:
+    """What a create from the terminal carries: the engines the server's characters are
+    bound to (CHARACTER_ENGINES, narrowed by `/settings engines`), and the name a
+    character gets where Sora does not name it (`name`, else "character N")."""
+    chosen = await core.guild_settings.get(guild)
+    if name is None:
+        made = await core.characters.count_for_guild(guild)
+        name = f"character {made + 1}"
+    return Origin(
+        guild_id=guild,
+        any_task=True,
+        engines=server_engines(core.settings.engine_list, chosen.engines),
+        name=name[:80],
     )
 
 
@@ -137,18 +189,21 @@ class TerminalFront:
 async def submit_and_follow(
     core: Core,
     order: CreateOrder,
-    guild: int,
+    origin: Origin,
     listener: PrintingListener,
     out: TextIO,
     *,
     give_up: float = DEFAULT_GIVE_UP,
 ) -> int:
-    """Resolve, prepare and submit `order`, then follow it to its end (0: a character).
+    """Resolve, prepare and submit `order`, then follow it (and the binding to the other
+    engines that follows a Sora card) to its end (0: a character).
 
     A request toapis has not accepted after `give_up` seconds (unreachable, busy) is
     abandoned: the job is stored as failed, nothing was sent or charged.
     """
-    origin = Origin(guild_id=guild, any_task=True)
+    if origin.engines:
+        labels = ", ".join(LABELS.get(e, e) for e in origin.engines)
+        print(f"engines to bind it to: {labels}", file=out, flush=True)
     keeping = asyncio.create_task(_keep_leases(core.tracker), name="cli-leases")
     try:
         job = await start_character(core, TerminalFront(core.tracker, out), order, origin)
@@ -159,13 +214,40 @@ async def submit_and_follow(
                 file=out,
             )
             return 1
-        final = await _follow(core, job, give_up)
+        final = await follow(core, job, give_up)
+        if final is not None and final.state is JobState.COMPLETED:
+            await _follow_bindings(core, final, give_up, out)
     finally:
         await cancel_and_wait(keeping)
     if final is not None and final.error_code == GAVE_UP:
         print(f"error: {final.error_message}", file=out, flush=True)
         return 1
     return 0 if final is not None and listener.characters else 1
+
+
+async def _follow_bindings(core: Core, job: Job, give_up: float, out: TextIO) -> None:
+    """Follow the binding jobs a Sora character's card started (its other engines) to
+    their end; one not sent within `give_up` is left to the bot's next start."""
+    made = await core.characters.with_bindings(await core.characters.for_job(job.id))
+    waiting = {
+        int(binding.data["job"])
+        for character in made
+        for binding in character.bindings
+        if binding.state is BindingState.PREPARING and "job" in binding.data
+    }
+    for job_id in sorted(waiting):
+        binding_job = await core.jobs.get(job_id)
+        if binding_job is None:
+            continue
+        stored = await follow(core, binding_job, give_up, abandon=False)
+        if stored is not None and stored.state is JobState.WAITING:
+            print(
+                f"the binding to the other engines was not sent within {give_up:g} s; "
+                "it is sent when the bot next starts",
+                file=out,
+                flush=True,
+            )
+            return
 
 
 GAVE_UP = "not_accepted"
@@ -180,8 +262,9 @@ async def _keep_leases(tracker: JobTracker) -> None:
         await tracker.renew_leases()
 
 
-async def _follow(core: Core, job: Job, give_up: float) -> Job | None:
-    """Wait for the job; give up once it was not accepted within `give_up` seconds."""
+async def follow(core: Core, job: Job, give_up: float, *, abandon: bool = True) -> Job | None:
+    """Wait for the job; give up once it was not accepted within `give_up` seconds (and,
+    with `abandon`, end it as failed: else it stays in line for the bot's next start)."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + give_up
     following = asyncio.ensure_future(core.tracker.wait(job.id))
@@ -199,8 +282,8 @@ async def _follow(core: Core, job: Job, give_up: float) -> Job | None:
     await core.tracker.stop()
     following.cancel()
     stored = await core.jobs.get(job.id)
-    if stored is None or stored.state is not JobState.WAITING:
-        return stored  # accepted at the last moment: it resumes on the next start
+    if stored is None or stored.state is not JobState.WAITING or not abandon:
+        return stored  # accepted at the last moment (or kept): it resumes on the next start
     reason = (stored.error_message or "toapis could not be reached").rstrip(".")
     failed = await core.jobs.update_status(
         job.id,

@@ -14,6 +14,8 @@ from bot.cli.console import (
     CLI_GUILD,
     DEFAULT_GIVE_UP,
     PrintingListener,
+    character_row,
+    cli_origin,
     submit_and_follow,
 )
 from bot.domain.ranges import RangeError
@@ -56,11 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
         "create",
         help="create a character from a video moment",
         description=(
-            "Create a Sora character from 1-3 s of a video with the same checks and media "
-            "intake as the Discord bot, print its progress and card, and store it. "
+            "Create a character from 1-3 s of a video with the same checks and media "
+            "intake as the Discord bot, bound to the same engines (CHARACTER_ENGINES, as "
+            "narrowed by the server's /settings engines), print its progress and card, and "
+            "store it. "
             + SETTINGS_READ.format(
                 names="TOAPIS_API_KEY (required), TOAPIS_BASE_URL, DATABASE_URL, "
-                "ALLOW_PRIVATE_URLS, MEDIA_WORKERS, POLL_INTERVAL_SECONDS, LOG_LEVEL"
+                "CHARACTER_ENGINES, ALLOW_PRIVATE_URLS, MEDIA_WORKERS, POLL_INTERVAL_SECONDS, "
+                "LOG_LEVEL"
             )
         ),
     )
@@ -76,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--guild", type=int, default=CLI_GUILD, help="server id to store the character under"
     )
     create.add_argument(
+        "--name",
+        help="the character's name where Sora does not name it (default: character N)",
+    )
+    create.add_argument(
         "--give-up",
         type=float,
         default=DEFAULT_GIVE_UP,
@@ -86,11 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "demo",
-        help="see the whole job offline: simulator, sample clip, progress, card (no account)",
+        help="see the whole job offline on every engine: simulator, sample clip, characters, "
+        "videos (no account)",
         description=(
             "Run the whole job offline in a temporary folder of its own: start the toapis "
-            "simulator, make a sample clip, create a character from it with live progress, "
-            "print the card and save its avatar in the current folder. Needs no account "
+            "simulator, make a sample clip, create a character bound to Sora 2, Seedance 2 "
+            "and Vidu Q3 with live progress; retire sora-2 in the simulator and create one "
+            "for the other two; make a video with it on seedance-2 and on viduq3; save its "
+            "avatar in the current folder (never over an earlier one). Needs no account "
             "and no settings; never touches the bot's own database."
         ),
     )
@@ -142,7 +154,8 @@ async def create_command(settings: Settings, args: argparse.Namespace, out: Text
     # sends again with backoff until `--give-up`.
     core = await open_core(settings, listener, provider=make_provider(settings, attempts=2))
     try:
-        return await submit_and_follow(core, order, args.guild, listener, out, give_up=args.give_up)
+        origin = await cli_origin(core, args.guild, args.name)
+        return await submit_and_follow(core, order, origin, listener, out, give_up=args.give_up)
     finally:
         await core.close()
 
@@ -154,11 +167,8 @@ async def characters_command(settings: Settings, args: argparse.Namespace, out: 
         total = await core.characters.count_for_guild(args.guild)
         rows = await core.characters.list_for_guild(args.guild, limit=max(1, args.limit))
         print(f"{total} character(s) in server {args.guild}", file=out)
-        for character in rows:
-            print(
-                f"- {character.display_name}  @{character.username}  ({character.character_id})",
-                file=out,
-            )
+        for character in await core.characters.with_bindings(rows):
+            print(character_row(character), file=out)
         return 0
     finally:
         await core.close()
@@ -170,7 +180,7 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
     if args.command == "demo":  # needs no settings at all
         from bot.cli.demo import run_demo
 
-        setup_logging("WARNING", [])
+        setup_logging("ERROR", [])  # what the demo shows is printed; only errors besides
         return asyncio.run(run_demo(out))
     if args.command == "doctor":  # reports settings problems itself, all at once
         from bot.cli.doctor import run_doctor

@@ -13,6 +13,7 @@ import discord
 
 from bot.domain.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.domain.records import Job, NewJob
+from bot.jobs.character_engines import server_engines
 from bot.jobs.create import Location, Origin, start_character
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
 from bot.media.orders import (
@@ -127,12 +128,6 @@ def _likeness_for(meta: dict[str, Any] | None) -> int | None:
     """The character a create keeps the likeness of ("Add the likeness"), if any."""
     value = (meta or {}).get("likeness_for")
     return value if isinstance(value, int) and not isinstance(value, bool) else None
-
-
-def server_engines(allowed: tuple[str, ...], chosen: tuple[str, ...]) -> tuple[str, ...]:
-    """The engines a server's new characters are bound to: those it chose (none: all)
-    among the bot's own (CHARACTER_ENGINES)."""
-    return tuple(e for e in allowed if not chosen or e in chosen) or allowed
 
 
 class CreateFlow:

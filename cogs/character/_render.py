@@ -10,7 +10,8 @@ import discord
 
 from bot.domain.ranges import format_clock
 from bot.domain.records import BindingState, Character, Job, JobKind, JobState, SourceKind
-from bot.jobs.binding import ENGINE_ORDER, LABELS, SEEDANCE, SORA
+from bot.jobs.binding import SEEDANCE
+from bot.jobs.character_engines import engine_states
 from bot.jobs.submit_line import Place
 from cogs.shared.render import (
     COLOR_DONE,
@@ -185,28 +186,10 @@ def render_card(job: Job | None, character: Character, *, now: float | None = No
     return Rendered(content=content, embeds=[embed], avatar=avatar)
 
 
-def engine_states(character: Character) -> list[tuple[str, str, str | None]]:
-    """(engine label, what it is there, why not) for each engine the character knows."""
-    states: list[tuple[str, str, str | None]] = []
-    for engine in ENGINE_ORDER:
-        binding = character.binding(engine)
-        if engine == SORA and character.username:
-            states.append((LABELS[engine], f"`@{character.username}`", None))
-        elif binding is None:
-            continue
-        elif binding.state is BindingState.READY:
-            states.append((LABELS[engine], "ready", None))
-        elif binding.state is BindingState.PREPARING:
-            states.append((LABELS[engine], "preparing", None))
-        else:
-            states.append((LABELS[engine], "not available", binding.reason or "refused"))
-    return states
-
-
 def engine_line(character: Character) -> str:
     """`Sora 2 @user.abc · Seedance 2 ready · Vidu Q3 preparing`, then why one does not
     work, one engine per line."""
-    states = engine_states(character)
+    states = engine_states(character, mention=lambda name: f"`@{name}`")
     working = [f"{label} {what}" for label, what, why in states if why is None]
     refused = [f"{label}: {clean(why, 200)}" for label, _what, why in states if why is not None]
     lines = [" · ".join(working) if working else "None yet", *refused]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -46,10 +47,15 @@ async def test_create_prints_progress_and_the_character(
     assert code == 0, err
     assert "  0%  queued" in out and "in progress" in out
     assert "character ready:" in out and "use in text:  @" in out
+    assert "engines to bind it to: Sora 2, Seedance 2, Vidu Q3" in out  # CHARACTER_ENGINES
+    # the binding that follows the card is followed to its end too
+    engines = re.search(r"now works with: (Sora 2 @\S+ · Seedance 2 ready · Vidu Q3 ready)", out)
+    assert engines is not None, out
     assert simulator.scenario.api_key not in out + err
 
     code, out, _ = await run_bot_cli(tmp_path, simulator, "characters", "--guild", "7")
     assert code == 0 and "1 character(s) in server 7" in out
+    assert engines.group(1) in out
     code, out, _ = await run_bot_cli(tmp_path, simulator, "characters", "--guild", "8")
     assert "0 character(s) in server 8" in out
 
@@ -208,3 +214,23 @@ async def test_create_from_any_task_of_the_account(tmp_path, simulator, media_se
     code, out, err = await run_bot_cli(tmp_path, simulator, *again, extra=other_database)
     assert code == 0, err
     assert "character ready:" in out
+
+
+async def test_create_with_sora_retired_makes_a_named_character_for_the_other_engines(
+    tmp_path, simulator, media_server, short_video
+):
+    simulator.scenario.update(sora_retired=True)
+    url = f"{media_server}/{short_video.name}"
+    args = ["create", "--url", url, "--start", "1", "--end", "3", "--name", "Hero"]
+    code, out, err = await run_bot_cli(
+        tmp_path, simulator, *args, extra={"CHARACTER_ENGINES": "sora-2,viduq3"}
+    )
+    assert code == 0, err
+    assert "engines to bind it to: Sora 2, Vidu Q3" in out
+    assert "name:         Hero" in out and "use in text" not in out
+    assert "engines:      Vidu Q3 ready\n" in out
+    assert "Sora 2: no longer offered by the video service" in out
+    assert "avatar:       " in out and "(a still of the clip)" in out
+    assert not [r for r in simulator.requests if "private-avatar" in r.path]  # not chosen
+    code, out, _ = await run_bot_cli(tmp_path, simulator, "characters")
+    assert "- Hero  Vidu Q3 ready; Sora 2: no longer offered by the video service" in out
