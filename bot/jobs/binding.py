@@ -46,7 +46,7 @@ from bot.providers.base import (
     TaskStatus,
 )
 from bot.providers.engines import Engine
-from storage import BindingRepository, JobRepository
+from storage import BindingRepository, CharacterRepository, JobRepository
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,11 @@ STILL_ENGINES = (SEEDANCE, VIDU)  # the engines a likeness is bound to from its 
 
 NO_LIKENESS = "the character's likeness is no longer kept"
 SORA_GONE = "no longer offered by the video service"
+STALE_ASSETS = "AssetUnusableError"  # a video's error code: Seedance lost its assets
+REBINDING = (
+    "Seedance 2 no longer has these characters' images ready, so they are being made again "
+    "from their kept stills: try again in a minute."
+)
 LIKENESS_MODEL = "likeness"  # the `model` of a binding job (it asks no model for a task)
 FACE_REFUSED = "refuses real people's faces"
 # Errors that say "not now" rather than "not this": the job keeps its place and is sent
@@ -196,6 +201,9 @@ class Binder:
         self.jobs = jobs
         self.bound = bindings
         self.stills = stills
+        # Set by the core and the tracker: to bind a video's characters again.
+        self.characters: CharacterRepository | None = None
+        self.enqueue: Enqueue | None = None
 
     async def _save(self, job: Job, progress: Progress) -> Job:
         return await self.jobs.set_meta(job.id, {**job.meta, "binding": progress.stored()})
@@ -366,10 +374,12 @@ class Binder:
         requester_id: int | None,
         message_id: int | None = None,
         source: Job | None = None,
+        fresh: bool = False,
     ) -> Job | None:
         """A binding job for a character whose likeness is kept (its bindings marked
         preparing by that job, so a second ask does not start another); None without a
-        likeness. `message_id`: its card, changed once the job ends."""
+        likeness. `message_id`: its card, changed once the job ends. The stills' uploaded
+        URLs are reused unless `fresh` (the service refused what was made of them)."""
         if character.likeness is None or not engines:
             return None
         request = BindRequest(
@@ -389,6 +399,11 @@ class Binder:
             message_id=message_id,
             requester_id=requester_id,
             kind=JobKind.LIKENESS,
+            meta=(
+                {"binding": {"urls": list(urls), "count": len(urls)}}
+                if (urls := character.still_urls) and not fresh
+                else {}
+            ),
         )
         job = await enqueue(new, request)
         for engine in engines:
@@ -423,8 +438,13 @@ class Binder:
     async def give_up(self, job: Job) -> None:
         """A job that kept or bound a likeness ended FAILED: the bindings it was making
         say why (never "preparing" for ever), and a likeness no character keeps is
-        deleted (not one a Retry sends again)."""
+        deleted (not one a Retry sends again). A video the engine refused for its
+        characters' assets has those bindings made again from the kept stills."""
         if job.state is not JobState.FAILED or job.error_code == "retried":
+            return
+        if job.kind is JobKind.VIDEO:
+            if job.error_code == STALE_ASSETS:
+                await self._bind_again(job, SEEDANCE)
             return
         request = job.request if is_bind_request(job.request) else {}
         row = request.get("character")
@@ -443,6 +463,26 @@ class Binder:
                 await self.stills.delete(key)
             except Exception as exc:  # the store may be unreachable; nothing else depends on it
                 log.warning("job %d: kept likeness not deleted (%s)", job.id, type(exc).__name__)
+
+    async def _bind_again(self, job: Job, engine: str) -> None:
+        """The video's characters' bindings to `engine` are dropped and made again."""
+        if self.characters is None or self.enqueue is None:
+            return
+        for character_id in job.meta.get("character_ids") or ():
+            character = await self.characters.get(
+                job.guild_id, str(character_id), with_avatar=False
+            )
+            if character is None or character.likeness is None:
+                continue
+            await self.bound.drop(character.id, engine)
+            await self.bind_existing(
+                character,
+                (engine,),
+                self.enqueue,
+                channel_id=None,
+                requester_id=job.requester_id,
+                fresh=True,
+            )
 
 
 def no_engine_message(reasons: dict[str, str]) -> str:

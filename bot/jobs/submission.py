@@ -8,11 +8,19 @@ from dataclasses import dataclass
 
 from bot import metrics
 from bot.domain.records import Job, JobKind, JobState
-from bot.jobs.binding import SORA, SORA_GONE, Binder, BindRequest, is_bind_request
+from bot.jobs.binding import (
+    REBINDING,
+    SORA,
+    SORA_GONE,
+    Binder,
+    BindRequest,
+    is_bind_request,
+)
 from bot.jobs.results import stored_now
 from bot.jobs.submit_line import HOLD_NOTES
 from bot.jobs.timings import TrackerTimings, submit_backoff
 from bot.providers.base import (
+    AssetUnusableError,
     AuthenticationError,
     CharacterRequest,
     ImageUrlsRequiredError,
@@ -117,6 +125,8 @@ def _refusal(
         # not before toapis' Retry-After (the member is shown when).
         wait = max(submit_backoff(timings, attempt), retry_after(exc))
         return _Refusal(JobState.WAITING, code, exc.user_message, clock() + wait)
+    if isinstance(exc, AssetUnusableError):  # its characters are bound again (`Binder`)
+        return _Refusal(JobState.FAILED, code, REBINDING)
     if isinstance(exc, (PaymentRequiredError, AuthenticationError)):
         # The account itself is refused: nothing was created; the job keeps its place in
         # line while the line is held, and the member is told why.

@@ -149,6 +149,9 @@ class JobTracker:
         self._dispatch.binder = binder
         self._poller.binder = binder
         self._announcer.after_failure = binder.give_up if binder is not None else None
+        if binder is not None:
+            binder.enqueue = self.enqueue
+            binder.characters = self.characters
 
     def admit_with(self, admit: Admit) -> None:
         """Ask `admit` before each job is sent whether it still may be (spending limits)."""

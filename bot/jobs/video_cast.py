@@ -46,7 +46,7 @@ def unbound_reason(character: Character, engine: Engine) -> tuple[str, bool]:
     binding = character.binding(engine.value)
     if binding is not None and binding.state is BindingState.REFUSED:
         return f"{engine.label} does not take {name}: {binding.reason or 'refused'}.", False
-    if binding is not None and binding.state is BindingState.PREPARING:
+    if binding is not None and binding.state is BindingState.PREPARING and "job" in binding.data:
         return f"{name} is still being prepared for {engine.label}: try again in a minute.", False
     if character.likeness is None:
         return (

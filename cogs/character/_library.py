@@ -20,7 +20,7 @@ from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
-from cogs.character._render import render_card
+from cogs.character._render import offers_likeness, render_card
 from cogs.shared.failures import report_failure
 from cogs.shared.limits import refuse_if_limited, reserve
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
@@ -84,14 +84,13 @@ class Library:
                 await self.core.characters.get(character.guild_id, character.character_id)
                 or character
             )
-        rendered = render_card(job, full)
+        offer = offers_likeness(full, self.core.settings.engine_list)
+        rendered = render_card(job, full, offer_likeness=offer)
         kwargs: dict[str, Any] = {"embeds": rendered.embeds, "allowed_mentions": NO_MENTIONS}
         files = rendered.files()
         if files:
             kwargs["files"] = files
-        return kwargs, card_view(
-            character.character_id, character.job_id, likeness=character.likeness is not None
-        )
+        return kwargs, card_view(character.character_id, character.job_id, likeness=not offer)
 
     async def candidates(self, guild_id: int, text: str) -> list[Character]:
         """The characters `text` may mean, in this server only.

@@ -19,6 +19,7 @@ from bot.domain.records import Character, Job, JobKind, JobState
 from bot.jobs.submit_line import Place
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
+    offers_likeness,
     render_card,
     render_failure,
     render_in_line,
@@ -224,6 +225,11 @@ class DiscordJobListener:
             await self._forget(job)
         return True
 
+    def _engines(self) -> tuple[str, ...]:
+        """The engines this bot binds characters to (CHARACTER_ENGINES)."""
+        core = getattr(self.client, "core", None)
+        return tuple(core.settings.engine_list) if core is not None else ()
+
     def _has_reply(self, job: Job) -> bool:
         """Whether the job has a reply to keep up to date (a cancelled one has not); a
         binding job's message is its character's card, changed only once it ends."""
@@ -260,10 +266,9 @@ class DiscordJobListener:
         if not await self._still_shown(job):
             return
         metrics.CARDS_DELIVERED.inc()
-        card = render_card(job, character)
-        card.view = card_view(
-            character.character_id, job.id, likeness=character.likeness is not None
-        )
+        offer = offers_likeness(character, self._engines())
+        card = render_card(job, character, offer_likeness=offer)
+        card.view = card_view(character.character_id, job.id, likeness=not offer)
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
             in_channel = await self._final(job, card, nonce=f"sora-c{character.id}")
@@ -283,12 +288,11 @@ class DiscordJobListener:
         place, without a ping; nothing when the card is not known or gone)."""
         if job.channel_id is None or job.message_id is None:
             return
-        card = render_card(None, character)
+        offer = offers_likeness(character, self._engines())
+        card = render_card(None, character, offer_likeness=offer)
         card.content = None
         card.view = card_view(
-            character.character_id,
-            character.job_id or job.id,
-            likeness=character.likeness is not None,
+            character.character_id, character.job_id or job.id, likeness=not offer
         )
         try:
             await self.writes.wait(True)

@@ -10,7 +10,7 @@ import discord
 
 from bot.domain.ranges import format_clock
 from bot.domain.records import BindingState, Character, Job, JobKind, JobState, SourceKind
-from bot.jobs.binding import SEEDANCE
+from bot.jobs.binding import SEEDANCE, SORA
 from bot.jobs.character_engines import engine_states
 from bot.jobs.submit_line import Place
 from cogs.shared.render import (
@@ -147,7 +147,19 @@ def render_in_line(job: Job, place: Place) -> Rendered:
     return Rendered(embeds=[embed])
 
 
-def render_card(job: Job | None, character: Character, *, now: float | None = None) -> Rendered:
+def offers_likeness(character: Character, engines: tuple[str, ...]) -> bool:
+    """Whether the card offers "Add the likeness": it keeps none, and the bot uses an
+    engine that works from a likeness (`engines`: CHARACTER_ENGINES)."""
+    return character.likeness is None and any(e != SORA for e in engines)
+
+
+def render_card(
+    job: Job | None,
+    character: Character,
+    *,
+    now: float | None = None,
+    offer_likeness: bool = True,
+) -> Rendered:
     """The character card (`job` may be missing for very old characters)."""
     embed = discord.Embed(
         title=clean(character.display_name, 250) or "New character",
@@ -163,7 +175,7 @@ def render_card(job: Job | None, character: Character, *, now: float | None = No
     else:
         embed.description = "Ready to use in videos on the engines below."
     embed.add_field(name="Engines", value=engine_line(character), inline=False)
-    notes = engine_notes(character)
+    notes = engine_notes(character, offer_likeness=offer_likeness)
     if notes:
         embed.add_field(name="Notes", value="\n".join(notes), inline=False)
     requester_id = job.requester_id if job else character.creator_id
@@ -196,10 +208,10 @@ def engine_line(character: Character) -> str:
     return "\n".join(lines)
 
 
-def engine_notes(character: Character) -> list[str]:
+def engine_notes(character: Character, *, offer_likeness: bool = True) -> list[str]:
     """What a member should know about the character's engines and likeness."""
     notes = []
-    if character.likeness is None:
+    if character.likeness is None and offer_likeness:
         notes.append(
             "No likeness is kept for this character (made before the bot kept one, or "
             "from a task whose video could not be read): it works on Sora 2 only."

@@ -117,7 +117,7 @@ async def test_commands_sync_only_when_they_changed(tmp_path, fake_discord, simu
         assert all(o["description"] for o in command.get("options", [])), command["name"]
     create = next(o for o in group["options"] if o["name"] == "create")
     names = [o["name"] for o in create["options"]]
-    assert set(names) == {"start", "end", "video", "url", "from_task", "model"}
+    assert set(names) == {"start", "end", "video", "url", "from_task", "model", "name"}
     assert all(o["description"] for o in create["options"])
 
     second = await start_bot(settings, fake_discord)  # restart: same commands, no sync

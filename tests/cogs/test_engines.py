@@ -367,6 +367,8 @@ async def test_a_video_on_an_engine_the_character_lacks_binds_it_first_and_says_
         f"asset://{a}" for a in seedance.data["asset_ids"]
     ]
     assert sent["prompt"] == "The character from images 1-3 bows"
+    # the stills uploaded for Vidu serve Seedance's assets too: each uploaded once
+    assert len(engine_posts(simulator, "/v1/uploads/images")) == 3
 
 
 async def test_binding_a_character_first_that_the_engine_refuses_says_why_and_sends_nothing(
@@ -391,3 +393,58 @@ async def test_binding_a_character_first_that_the_engine_refuses_says_why_and_se
     assert stored is not None
     seedance = stored.binding("seedance-2")
     assert seedance is not None and seedance.state is BindingState.REFUSED  # not "preparing"
+
+
+async def test_a_video_refused_for_lost_assets_says_so_and_the_binding_is_made_again(
+    sora: Running, simulator, media_server, timecode_video
+):
+    from tests.cogs.test_video_create import video
+
+    simulator.scenario.update(sora_retired=True)
+    hero = await made_without_sora(sora, media_server, timecode_video)
+    old_assets = hero.binding("seedance-2").data["asset_ids"]
+    simulator.assets.clear()  # the account lost them
+    sora.fake.clear()
+    sora.feed(video(prompt="runs", character=hero.character_id, model="seedance-2"))
+    failed = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "being made again" in str(c.json))
+    assert "try again in a minute" in str(failed.json)
+    await sora.settle()
+    again = await sora.core.characters.get(GUILD_ID, hero.character_id)
+    assert again is not None
+    seedance = again.binding("seedance-2")
+    assert seedance is not None and seedance.state is BindingState.READY
+    assert seedance.data["asset_ids"] != old_assets and len(seedance.data["asset_ids"]) == 3
+    assert len(engine_posts(simulator, "/v1/uploads/images")) == 6  # uploaded again, once
+
+
+async def test_a_seedance_video_with_three_bound_characters_sends_nine_images_and_uploads_none(
+    sora: Running, simulator, media_server, timecode_video
+):
+    from tests.cogs.test_video_create import video
+
+    simulator.scenario.update(sora_retired=True)
+    for start, end in (("1", "3"), ("3", "5"), ("5", "7")):
+        sora.fake.clear()
+        sora.feed(create(url=f"{media_server}/{timecode_video.name}", start=start, end=end))
+        await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    await sora.settle()
+    three = await sora.core.characters.list_for_guild(GUILD_ID)
+    assert len(three) == 3
+    uploads = len(engine_posts(simulator, "/v1/uploads/images"))
+    sora.fake.clear()
+    ids = [c.character_id for c in three]
+    sora.feed(
+        video(
+            prompt="a picnic",
+            character=ids[0],
+            character2=ids[1],
+            character3=ids[2],
+            model="seedance-2",
+        )
+    )
+    await sora.wait_call("PATCH", EDIT_REPLY, is_video)
+    [sent] = video_posts(simulator)
+    assert len(sent["image_with_roles"]) == 9
+    for words in ("images 1-3", "images 4-6", "images 7-9"):
+        assert words in sent["prompt"]
+    assert len(engine_posts(simulator, "/v1/uploads/images")) == uploads  # none this time
