@@ -58,6 +58,11 @@ STILL_ENGINES = (SEEDANCE, VIDU)  # the engines a likeness is bound to from its 
 NO_LIKENESS = "the character's likeness is no longer kept"
 SORA_GONE = "no longer offered by the video service"
 STALE_ASSETS = "AssetUnusableError"  # a video's error code: Seedance lost its assets
+STALE_IMAGES = "ImageUnreadableError"  # a video's error code: Vidu cannot read the stills
+REUPLOADING = (
+    "Vidu Q3 can no longer read these characters' images, so they are being uploaded again "
+    "from their kept stills: try again in a minute."
+)
 REBINDING = (
     "Seedance 2 no longer has these characters' images ready, so they are being made again "
     "from their kept stills: try again in a minute."
@@ -445,6 +450,8 @@ class Binder:
         if job.kind is JobKind.VIDEO:
             if job.error_code == STALE_ASSETS:
                 await self._bind_again(job, SEEDANCE)
+            elif job.error_code == STALE_IMAGES:
+                await self._bind_again(job, VIDU)
             return
         request = job.request if is_bind_request(job.request) else {}
         row = request.get("character")

@@ -294,8 +294,13 @@ async def _likeness_of_task(
 
 
 def likeness_key(guild_id: int, job_id: int) -> str:
-    """Where the likeness a job cut is kept."""
-    return f"g{guild_id}/j{job_id}"
+    """Where the likeness a job cut is kept (under its server's `guild_likenesses`)."""
+    return f"{guild_likenesses(guild_id)}/j{job_id}"
+
+
+def guild_likenesses(guild_id: int) -> str:
+    """Where every likeness of a server is kept (deleted with the server's data)."""
+    return f"g{guild_id}"
 
 
 async def _prepare(

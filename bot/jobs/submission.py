@@ -10,6 +10,7 @@ from bot import metrics
 from bot.domain.records import Job, JobKind, JobState
 from bot.jobs.binding import (
     REBINDING,
+    REUPLOADING,
     SORA,
     SORA_GONE,
     Binder,
@@ -23,6 +24,7 @@ from bot.providers.base import (
     AssetUnusableError,
     AuthenticationError,
     CharacterRequest,
+    ImageUnreadableError,
     ImageUrlsRequiredError,
     ModelUnavailableError,
     PaymentRequiredError,
@@ -127,6 +129,8 @@ def _refusal(
         return _Refusal(JobState.WAITING, code, exc.user_message, clock() + wait)
     if isinstance(exc, AssetUnusableError):  # its characters are bound again (`Binder`)
         return _Refusal(JobState.FAILED, code, REBINDING)
+    if isinstance(exc, ImageUnreadableError):  # their stills are uploaded again (`Binder`)
+        return _Refusal(JobState.FAILED, code, REUPLOADING)
     if isinstance(exc, (PaymentRequiredError, AuthenticationError)):
         # The account itself is refused: nothing was created; the job keeps its place in
         # line while the line is held, and the member is told why.

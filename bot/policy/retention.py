@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from storage import RetentionRepository
@@ -55,6 +55,8 @@ class DataLifecycle:
         self.guild_days = guild_days
         self.job_days = job_days
         self.clock = clock
+        # Called with each purged guild's id (its kept likenesses are deleted there).
+        self.on_purged: Callable[[int], Awaitable[None]] | None = None
 
     async def joined(self, guild_ids: Iterable[int]) -> list[int]:
         """The bot is in these guilds; those it came back to in time (nothing purged)."""
@@ -94,6 +96,11 @@ class DataLifecycle:
             if counts is None:
                 continue  # came back meanwhile
             purged.append(guild_id)
+            if self.on_purged is not None:
+                try:
+                    await self.on_purged(guild_id)
+                except Exception as exc:  # the rows are gone; files are retried never
+                    log.warning("guild %d: kept likenesses not deleted (%s)", guild_id, exc)
             characters += counts[0]
             jobs += counts[1]
             log.info(

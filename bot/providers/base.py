@@ -279,6 +279,11 @@ class ImageUrlsRequiredError(InvalidRequestError):
     request may be sent once more with each subject's first image there."""
 
 
+class ImageUnreadableError(InvalidRequestError):
+    """400: Vidu could not read an image a request names (an uploaded URL that no longer
+    lives); nothing was created, and the images can be uploaded again."""
+
+
 class AssetUnusableError(InvalidRequestError):
     """400: a Seedance video names an `asset://` that is unknown or not active (yet);
     nothing was created."""

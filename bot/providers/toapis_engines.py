@@ -31,6 +31,7 @@ from bot.providers.base import (
     AssetUnusableError,
     ContentPolicyError,
     FaceRefusedError,
+    ImageUnreadableError,
     ImageUrlsRequiredError,
     InvalidRequestError,
     ProviderError,
@@ -48,6 +49,12 @@ AVATAR_PATH = "/v1/videos/doubao-seedance-2-0/private-avatar"
 AVATAR_GROUPS = AVATAR_PATH + "/groups"
 AVATAR_ASSETS = AVATAR_PATH + "/assets"
 _ASKS_FOR_IMAGE_URLS = re.compile(r"image_urls\b.{0,40}\b(?:required|missing|needed)", re.I)
+# Vidu could not read an uploaded image (its URL expired): the images are uploaded again.
+_IMAGE_UNREADABLE = re.compile(
+    r"image.{0,200}(?:cannot|could not|can't|unable to) be (?:read|fetched|downloaded)"
+    r"|(?:failed|unable) to (?:read|fetch|download) (?:the )?image",
+    re.IGNORECASE,
+)
 _ASSET_UNUSABLE = re.compile(r"asset\b.{0,80}\bnot (?:found|active|ready)", re.I)
 
 
@@ -194,6 +201,8 @@ def engine_refusal(request: VideoRequest, error: InvalidRequestError) -> Invalid
         return ImageUrlsRequiredError(detail, status=error.status)
     if engine is Engine.SEEDANCE and _ASSET_UNUSABLE.search(detail):
         return AssetUnusableError(detail, status=error.status)
+    if engine is Engine.VIDU and _IMAGE_UNREADABLE.search(detail):
+        return ImageUnreadableError(redact_urls(detail), status=error.status)
     return error
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from bot.domain.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.jobs.again import PrepareAgain
 from bot.jobs.binding import Binder
+from bot.jobs.create import guild_likenesses
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
 from bot.media.intake import MediaIntake
@@ -228,6 +229,16 @@ async def open_core(
     )
     # Jobs whose video a process that is gone was preparing are prepared again here.
     tracker.preparer = PrepareAgain(intake, allow_private=settings.allow_private_urls)
+    lifecycle = DataLifecycle(
+        RetentionRepository(database),
+        guild_days=settings.guild_retention_days,
+        job_days=settings.job_retention_days,
+    )
+
+    async def drop_guild_likenesses(guild_id: int) -> None:
+        await likenesses.delete(guild_likenesses(guild_id))
+
+    lifecycle.on_purged = drop_guild_likenesses
     # Binding jobs: a character's likeness made to work on Seedance 2 and Vidu Q3.
     tracker.binder = Binder(provider, jobs, BindingRepository(database), likenesses)
     return Core(
@@ -244,11 +255,7 @@ async def open_core(
         owner,
         WebhookEventRepository(database),
         intake,
-        DataLifecycle(
-            RetentionRepository(database),
-            guild_days=settings.guild_retention_days,
-            job_days=settings.job_retention_days,
-        ),
+        lifecycle,
         likenesses,
         ledger,
         notices,

@@ -63,6 +63,20 @@ class SimulatorEngines(SimulatorAvatars):
         scenario = self.scenario
         return model in scenario.retired_models or (scenario.sora_retired and model in MODELS)
 
+    def unreadable_image(self, body: dict[str, Any]) -> str | None:
+        """Vidu reads every subject image: one uploaded here that is gone (its URL no
+        longer lives) is refused, as toapis says when an image cannot be read."""
+        prefix = f"{self.base_url}/uploads/images/"
+        metadata = body.get("metadata")
+        subjects = metadata.get("subjects") if isinstance(metadata, dict) else None
+        for subject in subjects if isinstance(subjects, list) else ():
+            for url in subject.get("images") or () if isinstance(subject, dict) else ():
+                name = str(url).removeprefix(prefix) if str(url).startswith(prefix) else None
+                folder = self._upload_dir
+                if name is not None and folder is not None and not (folder / name).is_file():
+                    return f"Invalid request: image {url} cannot be read"
+        return None
+
     async def _upload_image(self, request: web.Request) -> web.Response:
         refused = self._refuse(request, "upload")
         if refused is not None:
@@ -100,6 +114,8 @@ class SimulatorEngines(SimulatorAvatars):
             checked = validate_seedance(body, self.active_assets())
         else:
             checked = validate_vidu(body, needs_image_urls=self.scenario.vidu_needs_image_urls)
+            if not isinstance(checked, str):
+                checked = self.unreadable_image(body) or checked
         if isinstance(checked, str):
             return invalid(checked)
         callback = body.get("callback_url")

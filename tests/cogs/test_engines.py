@@ -448,3 +448,45 @@ async def test_a_seedance_video_with_three_bound_characters_sends_nine_images_an
     for words in ("images 1-3", "images 4-6", "images 7-9"):
         assert words in sent["prompt"]
     assert len(engine_posts(simulator, "/v1/uploads/images")) == uploads  # none this time
+
+
+async def test_purging_a_server_the_bot_left_deletes_its_kept_likenesses(
+    sora: Running, simulator, media_server, timecode_video
+):
+    import time
+
+    simulator.scenario.update(sora_retired=True)
+    hero = await made_without_sora(sora, media_server, timecode_video)
+    store = sora.core.likenesses
+    assert await store.exists(hero.likeness)
+    lifecycle = sora.core.lifecycle
+    await lifecycle.left(GUILD_ID)
+    lifecycle.clock = lambda: time.time() + (lifecycle.guild_days + 1) * 86400
+    result = await lifecycle.purge()
+    assert GUILD_ID in result.guilds
+    assert not await store.exists(hero.likeness)
+
+
+async def test_a_vidu_video_whose_stills_cannot_be_read_uploads_them_again(
+    sora: Running, simulator, media_server, timecode_video
+):
+    from tests.cogs.test_video_create import video
+
+    simulator.scenario.update(sora_retired=True)
+    hero = await made_without_sora(sora, media_server, timecode_video)
+    for url in hero.still_urls:  # the uploaded URLs no longer live
+        (simulator._upload_dir / url.rsplit("/", 1)[1]).unlink()
+    sora.fake.clear()
+    sora.feed(video(prompt="waves", character=hero.character_id, model="viduq3", duration=4))
+    failed = await sora.wait_call(
+        "PATCH", EDIT_REPLY, lambda c: "being uploaded again" in str(c.json)
+    )
+    assert not any(url in str(failed.json) for url in hero.still_urls)
+    await sora.settle()
+    again = await sora.core.characters.get(GUILD_ID, hero.character_id)
+    assert again is not None and len(again.still_urls) == 3
+    assert set(again.still_urls).isdisjoint(hero.still_urls)
+    sora.fake.clear()
+    sora.feed(video(prompt="waves", character=hero.character_id, model="viduq3", duration=4))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_video)
+    assert video_posts(simulator)[-1]["metadata"]["subjects"][0]["images"] == list(again.still_urls)
