@@ -155,12 +155,10 @@ async def start_character(
     """Check, store the job, prepare the video, show the clip and put the job in the
     submit line (returned, WAITING); None when refused or cancelled meanwhile."""
     gone = core.provider.models.unavailable(order.model)
-    plan = plan_engines(origin.engines, sora_gone=gone is not None)
-    if origin.character is not None:  # its likeness only: Sora has it already
-        plan = EnginePlan(sora=False, bind=plan.bind, refused={})
-        if not plan.bind:
-            await front.refuse(NO_OTHER_ENGINE)
-            return None
+    plan = _plan(origin, sora_gone=gone is not None)
+    if plan is None:
+        await front.refuse(NO_OTHER_ENGINE)
+        return None
     unusable = gone if not plan.sora and not plan.bind else None
     refusal = unusable.user_message if unusable is not None else await front.limited()
     if refusal is not None:  # over a limit, or a model refused a moment ago: send nothing
@@ -195,26 +193,45 @@ async def start_character(
         kept = await _likeness_of_task(core, order, job, keep)
         prepared = dataclasses.replace(prepared, likeness=kept)
     meta = {**(origin.meta or {}), **source_meta(order, prepared)}
-    request: Sendable = prepared_request(order, prepared)
     if prepared.likeness is not None:  # bound to the other engines once Sora has named it
         meta.update(likeness=prepared.likeness, bind=list(plan.bind), name=origin.name)
-    if not plan.sora:
-        if prepared.likeness is None:  # a task's result: nothing to take a likeness from
-            await core.tracker.abandon(job.id)
-            await front.refuse(NO_SOURCE_LIKENESS)
-            return None
-        request = BindRequest(
-            bind=plan.bind,
-            likeness=prepared.likeness,
-            name=origin.name,
-            refused=plan.refused,
-            character=origin.character,
-        )
+    request = _request(order, prepared, plan, origin)
+    if request is None:  # no Sora, and a task's result gave no likeness
+        await core.tracker.abandon(job.id)
+        await front.refuse(NO_SOURCE_LIKENESS)
+        return None
 
     async def show(_job: Job) -> Location:
         return await front.show_clip(order, prepared)
 
     return await send(core.tracker, job, request, meta, show)
+
+
+def _plan(origin: Origin, *, sora_gone: bool) -> EnginePlan | None:
+    """The engines this create binds; for "Add the likeness", those besides Sora (None:
+    there are none)."""
+    plan = plan_engines(origin.engines, sora_gone=sora_gone)
+    if origin.character is None:
+        return plan
+    return EnginePlan(sora=False, bind=plan.bind, refused={}) if plan.bind else None
+
+
+def _request(
+    order: CreateOrder, prepared: PreparedSource, plan: EnginePlan, origin: Origin
+) -> Sendable | None:
+    """What the job sends: Sora's character task, or (Sora not used) the binding of its
+    kept likeness; None when that is needed and no likeness was kept."""
+    if plan.sora:
+        return prepared_request(order, prepared)
+    if prepared.likeness is None:
+        return None
+    return BindRequest(
+        bind=plan.bind,
+        likeness=prepared.likeness,
+        name=origin.name,
+        refused=plan.refused,
+        character=origin.character,
+    )
 
 
 async def start_ready(

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.domain.records import Job, JobState
-from bot.jobs.binding import Binder
+from bot.jobs.binder import Binder
 from bot.jobs.events import Tell
 from bot.jobs.submission import Sendable, request_of, send_and_record
 from bot.jobs.submit_line import HOLD_NOTES, SubmitLine

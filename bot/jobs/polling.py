@@ -8,7 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain.records import Job, JobKind, JobState
-from bot.jobs.binding import Binder, BindRequest, is_bind_request
+from bot.jobs.binder import Binder
+from bot.jobs.binding import BindRequest, is_bind_request
 from bot.jobs.events import Tell
 from bot.jobs.results import (
     AVATAR_MAX_BYTES,

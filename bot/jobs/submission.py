@@ -8,12 +8,12 @@ from dataclasses import dataclass
 
 from bot import metrics
 from bot.domain.records import Job, JobKind, JobState
+from bot.jobs.binder import Binder
 from bot.jobs.binding import (
     REBINDING,
     REUPLOADING,
     SORA,
     SORA_GONE,
-    Binder,
     BindRequest,
     is_bind_request,
 )

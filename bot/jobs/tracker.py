@@ -24,7 +24,7 @@ from bot.domain.changes import ChangePublisher
 from bot.domain.records import Character, Job, JobState, LimitHit, NewJob, Quota
 from bot.jobs.again import Preparer
 from bot.jobs.announce import Announcer
-from bot.jobs.binding import Binder
+from bot.jobs.binder import Binder
 from bot.jobs.control import JobControls
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.domain.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
 from bot.jobs.again import PrepareAgain
-from bot.jobs.binding import Binder
+from bot.jobs.binder import Binder
 from bot.jobs.create import guild_likenesses
 from bot.jobs.tracker import JobListener, JobTracker, ListenerHub, TrackerTimings
 from bot.media.assets import checked_download
