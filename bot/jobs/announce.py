@@ -81,8 +81,9 @@ class Announcer:
             for character in made:
                 await self.deliver(job, partial(self.listener.character_ready, job, character))
                 await self.characters.mark_announced(character.id, job_id=job.id)
-            if self.after_cards is not None and made:
-                await self.after_cards(job, made)
+            if self.after_cards is not None:  # every character: a crash may have come between
+                every = await self.characters.with_bindings(await self.characters.for_job(job.id))
+                await self.after_cards(job, every)
         elif job.state is JobState.FAILED:
             await self.deliver(job, partial(self.listener.job_failed, job))
             if self.after_failure is not None:

@@ -272,16 +272,20 @@ class Binder:
         return job
 
     async def follow_up(self, job: Job, made: list[Character], enqueue: Enqueue) -> list[Job]:
-        """After a Sora character's card is out: a binding job for each of its characters
-        still to be bound (a binding PREPARING that no job makes yet)."""
+        """After a Sora job's cards are out (`made`: every character of the job): a binding
+        job for each character still to be bound (a binding PREPARING that no job makes
+        yet), so announcing again after a crash starts only what was not started. The
+        first card replaced the job's reply: its binding edits that message once done."""
         started = []
+        own = [c.id for c in made if c.job_id == job.id]
+        first_id = min(own) if own else None
         for character in made:
             waiting = tuple(
                 b.engine
                 for b in character.bindings
                 if b.state is BindingState.PREPARING and "job" not in b.data
             )
-            first = character.job_id == job.id and character.announced_at is None
+            first = character.id == first_id
             binding_job = await self.bind_existing(
                 character,
                 waiting,

@@ -490,3 +490,33 @@ async def test_a_vidu_video_whose_stills_cannot_be_read_uploads_them_again(
     sora.feed(video(prompt="waves", character=hero.character_id, model="viduq3", duration=4))
     await sora.wait_call("PATCH", EDIT_REPLY, is_video)
     assert video_posts(simulator)[-1]["metadata"]["subjects"][0]["images"] == list(again.still_urls)
+
+
+async def test_a_crash_between_the_card_and_its_binding_still_binds_the_character(
+    sora: Running, simulator, media_server, short_video
+):
+    import dataclasses
+
+    tracker = sora.core.tracker
+    tracker.timings = dataclasses.replace(tracker.timings, sweep_interval=0.2, sweep_retry=0.2)
+    announcer = tracker._announcer
+    real = announcer.after_cards
+    assert real is not None
+    calls: list[int] = []
+
+    async def dies_once(job: Any, made: Any) -> None:
+        calls.append(job.id)
+        if len(calls) == 1:
+            raise RuntimeError("the process died right after the card")
+        await real(job, made)
+
+    announcer.after_cards = dies_once
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+
+    def bound(call: Any) -> bool:
+        return is_card(call) and "Seedance 2 ready" in engines_of(call)
+
+    await sora.wait_call("PATCH", EDIT_REPLY, bound)
+    assert len(calls) >= 2
+    groups = "/v1/videos/doubao-seedance-2-0/private-avatar/groups"
+    assert len(engine_posts(simulator, groups)) == 1
