@@ -32,6 +32,6 @@ VOLUME ["/data"]
 HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
     CMD ["python", "-m", "bot", "doctor", "--quick"]
 
-# exec form: python is PID 1's child-free process and receives SIGTERM from `docker stop`.
+# exec form: python itself runs as PID 1 (no shell in between), so `docker stop`'s SIGTERM reaches it.
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["python", "-m", "bot"]

@@ -92,8 +92,8 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
 
     @app_commands.command(name="channels", description="Choose the channels where I take jobs")
     @app_commands.describe(
-        action="add or remove a channel, or work everywhere again",
-        channel="the channel to add or remove (not needed for 'everywhere')",
+        action="Add or remove a channel, or work everywhere again",
+        channel="The channel to add or remove (not needed for 'everywhere')",
     )
     async def channels(
         self,
@@ -119,7 +119,7 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         await self._apply(interaction, channels=chosen)
 
     @app_commands.command(name="creator-role", description="Only members with a role may create")
-    @app_commands.describe(role="the role allowed to create; leave empty for everyone")
+    @app_commands.describe(role="The role allowed to create; leave empty for everyone")
     async def creator_role(
         self, interaction: discord.Interaction, role: discord.Role | None = None
     ) -> None:
@@ -127,7 +127,7 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         await self._apply(interaction, creator_role=role.id if role is not None else None)
 
     @app_commands.command(name="default-model", description="The model used when none is given")
-    @app_commands.describe(model="sora-2 (default), sora-2-pro or sora-2-vip")
+    @app_commands.describe(model="The Sora model: sora-2 (default), sora-2-pro or sora-2-vip")
     @app_commands.choices(model=[app_commands.Choice(name=m, value=m) for m in MODELS])
     async def default_model(
         self, interaction: discord.Interaction, model: app_commands.Choice[str]
@@ -137,9 +137,9 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
 
     @app_commands.command(name="limits", description="How many jobs members and the server may run")
     @app_commands.describe(
-        at_once="jobs one member may have preparing, waiting or running (default 2)",
-        per_day="jobs one member may start per UTC day (default 10)",
-        server_per_day="jobs the whole server may start per UTC day (default 100)",
+        at_once="Jobs one member may have preparing, waiting or running (default 2)",
+        per_day="Jobs one member may start per UTC day (default 10)",
+        server_per_day="Jobs the whole server may start per UTC day (default 100)",
     )
     async def limits(
         self,
@@ -219,7 +219,7 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         enabled="On (default): members may use /video create. Off: nobody may",
         models="Models allowed for videos, comma separated (e.g. sora-2, seedance-2, viduq3), "
         "or 'all' (default)",
-        per_day="videos one member may start per UTC day (default 3)",
+        per_day="Videos one member may start per UTC day (default 3)",
     )
     async def video(
         self,

@@ -33,8 +33,8 @@ from storage.state import COMMANDS_HASH_KEY
 DESCRIPTION = (
     "Look after the bot's data without Discord: jobs in flight, the usage report, a "
     "server's characters exported and imported, an online backup, a forced re-sync of "
-    "slash commands, a move to PostgreSQL. Safe while the bot runs (but migrate-to). "
-    "Reads DATABASE_URL."
+    "slash commands, a move to PostgreSQL. Safe while the bot runs, except migrate-to "
+    "(stop the bot first). Reads DATABASE_URL."
 )
 
 
