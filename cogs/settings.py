@@ -30,6 +30,7 @@ NEEDS_INTENT = (
 
 @app_commands.default_permissions(manage_guild=True)
 @app_commands.guild_only()
+@app_commands.allowed_contexts(guilds=True, dms=False, private_channels=False)
 class SettingsCog(commands.GroupCog, group_name="settings", group_description="Server settings"):
     """Settings that change how the bot behaves in this server."""
 

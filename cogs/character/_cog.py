@@ -55,7 +55,10 @@ class CharacterCog(commands.Cog):
     """Creating and browsing this server's Sora characters."""
 
     character = app_commands.Group(
-        name="character", description="Create and browse Sora characters"
+        name="character",
+        description="Create and browse this server's characters",
+        guild_only=True,  # offered in servers only: a character belongs to one
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
     )
 
     def __init__(self, bot: SoraBot) -> None:
@@ -69,7 +72,9 @@ class CharacterCog(commands.Cog):
         self.suggest = SuggestFlow(self.flow, Suggester(self.core.intake))
         self._opinions: set[asyncio.Task[None]] = set()
         self.context_menu = app_commands.ContextMenu(
-            name="Create Sora character", callback=self.create_from_message
+            name="Create Sora character",
+            callback=self.create_from_message,
+            allowed_contexts=app_commands.AppCommandContext(guild=True),
         )
 
     @property

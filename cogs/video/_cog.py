@@ -44,7 +44,12 @@ RATIO_CHOICES = [app_commands.Choice(name=r, value=r) for r in ALL_RATIOS]
 class VideoCog(commands.Cog):
     """Videos starring this server's characters."""
 
-    video = app_commands.Group(name="video", description="Make videos with your characters")
+    video = app_commands.Group(
+        name="video",
+        description="Make videos with your characters",
+        guild_only=True,
+        allowed_contexts=app_commands.AppCommandContext(guild=True),
+    )
 
     def __init__(self, bot: SoraBot) -> None:
         self.bot = bot
