@@ -11,9 +11,6 @@ from discord.ext import commands
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
 
-README_URL = "https://github.com/sora-character-bot/sora-character-bot#readme"
-
-
 # The help text, one field each (`{retention_days}` is filled in).
 SECTIONS: tuple[tuple[str, str], ...] = (
     (
@@ -93,8 +90,9 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_embed(retention_days: float = 30) -> discord.Embed:
-    """The help text (`retention_days`: how long a server's data outlives the bot there)."""
+def help_embed(retention_days: float = 30, help_url: str | None = None) -> discord.Embed:
+    """The help text (`retention_days`: how long a server's data outlives the bot there;
+    `help_url`: the operator's `HELP_URL`, linked under "More" when set)."""
     embed = discord.Embed(
         title="Sora Character Bot",
         description=(
@@ -108,7 +106,8 @@ def help_embed(retention_days: float = 30) -> discord.Embed:
         embed.add_field(
             name=name, value=value.format(retention_days=f"{retention_days:g}"), inline=False
         )
-    embed.add_field(name="More", value=f"[README]({README_URL})", inline=False)
+    if help_url:
+        embed.add_field(name="More", value=f"[Read more]({help_url})", inline=False)
     return embed
 
 
@@ -122,7 +121,8 @@ class HelpCog(commands.Cog):
     async def help(self, interaction: discord.Interaction) -> None:
         """Answer privately with the help text."""
         await interaction.response.send_message(
-            embed=help_embed(self.bot.settings.guild_retention_days), ephemeral=True
+            embed=help_embed(self.bot.settings.guild_retention_days, self.bot.settings.help_url),
+            ephemeral=True,
         )
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
+from collections.abc import Coroutine
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 import httpx
 
@@ -120,17 +121,21 @@ def _postgres_check(url: str) -> Check:
 
 
 def _data_folder(folder: Path) -> Check:
-    """The folder exists (created if missing, as the bot would) and is writable."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
+    """The folder is writable, or can be made where it is missing (the bot makes it at start;
+    the doctor leaves the disk as it found it)."""
+    if folder.exists():
         problem = None if folder.is_dir() else "is not a folder"
-    except OSError as exc:
-        problem = f"cannot be created ({exc.strerror or exc})"
-    if problem is None and not os.access(folder, os.W_OK | os.X_OK):
-        problem = "is not writable"
+        if problem is None and not os.access(folder, os.W_OK | os.X_OK):
+            problem = "is not writable"
+        what = f"{folder} is writable"
+    else:
+        parent = next(p for p in folder.absolute().parents if p.exists())
+        writable = parent.is_dir() and os.access(parent, os.W_OK | os.X_OK)
+        problem = None if writable else f"cannot be created ({parent} is not writable)"
+        what = f"{folder} does not exist yet; the bot creates it at start"
     if problem is not None:
         return Check(Status.FAIL, "data folder", f"{folder} {problem}", WRITABLE_FIX)
-    return Check(Status.OK, "data folder", f"{folder} is writable")
+    return Check(Status.OK, "data folder", what)
 
 
 def ffmpeg_check() -> Check:
@@ -196,13 +201,24 @@ def health_check(settings: Settings) -> Check:
     return Check(Status.FAIL, "health", f"{url}: {problems}", fix)
 
 
-async def remote_checks(settings: Settings) -> list[Check]:
-    """Discord and toapis, at the same time."""
+async def remote_checks(settings: Settings, invalid: frozenset[str] = frozenset()) -> list[Check]:
+    """Discord and toapis, at the same time; one whose base URL setting is malformed is not
+    probed (the default in its place would answer for a service the operator did not name)."""
     async with client() as http:
         discord, toapis = await asyncio.gather(
-            discord_checks(settings, http), toapis_checks(settings, http)
+            _unless(invalid, "DISCORD_API_BASE_URL", "discord", discord_checks(settings, http)),
+            _unless(invalid, "TOAPIS_BASE_URL", "toapis", toapis_checks(settings, http)),
         )
     return [*discord, *toapis]
+
+
+async def _unless(
+    invalid: frozenset[str], setting: str, area: str, checks: Coroutine[Any, Any, list[Check]]
+) -> list[Check]:
+    if setting in invalid:
+        checks.close()
+        return [Check(Status.SKIP, area, f"not checked: {setting} is invalid (see above)")]
+    return await checks
 
 
 def run_doctor(out: TextIO, *, quick: bool = False) -> int:
@@ -219,7 +235,7 @@ def run_doctor(out: TextIO, *, quick: bool = False) -> int:
     for group in (*groups, [ffmpeg_check()]):
         checks += group
         _show(group, out)
-    group = asyncio.run(remote_checks(settings))
+    group = asyncio.run(remote_checks(settings, frozenset(p.setting for p in problems)))
     checks += group
     _show(group, out)
     failed = sum(c.status is Status.FAIL for c in checks)

@@ -32,7 +32,9 @@ REQUIRED = ("DISCORD_TOKEN", "TOAPIS_API_KEY")
 
 # What a valid value looks like, for the "how to fix" of an invalid setting.
 VALID: dict[str, str] = {
-    "toapis_base_url": "an http:// or https:// URL",
+    "toapis_base_url": "an http:// or https:// URL, or nothing (https://toapis.com)",
+    "discord_api_base_url": "an http:// or https:// URL, or nothing (Discord's own)",
+    "help_url": "an http:// or https:// URL, or nothing (no link in /help)",
     "database_url": f"{DEFAULT_DATABASE_URL} (relative), sqlite:////absolute/path.sqlite3 "
     "or postgresql://user:password@host:5432/database",
     "database_pool_size": "a whole number from 1 to 1000",
@@ -82,6 +84,7 @@ class Settings(BaseSettings):
     discord_api_base_url: str | None = Field(
         default=None, description="REST base URL override (proxy or tests)."
     )
+    help_url: str | None = Field(default=None, description="Page /help links to (unset: no link).")
     discord_gateway_url: str | None = Field(
         default=None, description="Gateway URL override (proxy or tests)."
     )
@@ -217,6 +220,7 @@ class Settings(BaseSettings):
         "database_url",
         "discord_api_base_url",
         "discord_gateway_url",
+        "help_url",
         "media_workers",
         "shard_count",
         "toapis_submit_per_second",
@@ -299,14 +303,23 @@ class Settings(BaseSettings):
             parse_location(value)  # raises ValueError with the reason
         return value
 
-    @field_validator("toapis_base_url", "toapis_callback_url", "likeness_s3_endpoint_url")
+    @field_validator(
+        "toapis_base_url",
+        "toapis_callback_url",
+        "likeness_s3_endpoint_url",
+        "discord_api_base_url",
+        "help_url",
+    )
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if urlsplit(value).scheme not in ("http", "https"):
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https"):
             raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+        if not parts.hostname:
+            raise ValueError("names no host after http:// or https://")
+        return value.strip().rstrip("/")
 
     @field_validator("database_url")
     @classmethod

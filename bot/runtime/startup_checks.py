@@ -2,10 +2,11 @@
 
 Each check gives `Check`s: ok / warn / fail (or skip), what was found and how to fix it.
 Discord: the token (`GET /users/@me`), the Message Content intent (the application's
-flags) and, with `DEV_GUILD_ID`, the bot's permissions there. toapis: the account's balance
-(401 means the key is refused; anything but a 200 balance means TOAPIS_BASE_URL is not
-toapis, or toapis is unwell) and the models the service lists, where it lists them
-(`GET /v1/models`).
+flags), the invite URL (the application's id and the permissions in
+`bot.runtime.permissions`) and, with `DEV_GUILD_ID`, the bot's permissions there.
+toapis: the account's balance (401 means the key is refused; anything but a 200 balance
+means TOAPIS_BASE_URL is not toapis, or toapis is unwell) and the models the service
+lists, where it lists them (`GET /v1/models`).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from bot.providers.account import Balance
 from bot.providers.answers import error_message
 from bot.providers.base import MODELS
 from bot.runtime.config import Settings
+from bot.runtime.permissions import NEEDED_PERMISSIONS, invite_url
 
 DISCORD_API = "https://discord.com/api/v10"
 BALANCE_PATH = "/v1/user/balance"  # the account's credit; reading it spends nothing
@@ -30,14 +32,6 @@ TIMEOUT = httpx.Timeout(15.0, connect=10.0)
 
 MESSAGE_CONTENT_FLAGS = (1 << 18) | (1 << 19)  # GATEWAY_MESSAGE_CONTENT (+ _LIMITED)
 ADMINISTRATOR = 1 << 3
-NEEDED_PERMISSIONS = {  # README, "Put it in your Discord server", step 3
-    "View Channels": 1 << 10,
-    "Send Messages": 1 << 11,
-    "Embed Links": 1 << 14,
-    "Attach Files": 1 << 15,
-    "Read Message History": 1 << 16,
-    "Add Reactions": 1 << 6,
-}
 PORTAL = "https://discord.com/developers/applications"
 
 
@@ -136,7 +130,10 @@ async def discord_checks(settings: Settings, http: httpx.AsyncClient) -> list[Ch
     login, user = await discord_login(settings, http)
     if user is None:
         return [login]
-    checks = [login, await _intents(settings, http)]
+    app = await _application(settings, http)
+    checks = [login, _intents(app)]
+    if isinstance(app, dict) and app.get("id"):
+        checks.append(Check(Status.OK, "discord invite", invite_url(app["id"])))
     if settings.dev_guild_id is not None:
         checks.append(await _guild_permissions(settings, http, int(user["id"])))
     return checks
@@ -152,12 +149,18 @@ async def _get(settings: Settings, http: httpx.AsyncClient, path: str) -> httpx.
         return connect_cause(exc)
 
 
-async def _intents(settings: Settings, http: httpx.AsyncClient) -> Check:
+async def _application(settings: Settings, http: httpx.AsyncClient) -> dict[str, Any] | str:
+    """`GET /applications/@me`: the application, or why it could not be read."""
     answer = await _get(settings, http, "/applications/@me")
-    app = _json(answer) if isinstance(answer, httpx.Response) else None
-    if not isinstance(answer, httpx.Response) or not isinstance(app, dict):
-        why = answer if isinstance(answer, str) else f"HTTP {answer.status_code}"
-        return Check(Status.WARN, "discord intents", f"could not read the application ({why})")
+    if isinstance(answer, str):
+        return answer
+    app = _json(answer)
+    return app if isinstance(app, dict) else f"HTTP {answer.status_code}"
+
+
+def _intents(app: dict[str, Any] | str) -> Check:
+    if isinstance(app, str):
+        return Check(Status.WARN, "discord intents", f"could not read the application ({app})")
     if int(app.get("flags") or 0) & MESSAGE_CONTENT_FLAGS:
         return Check(Status.OK, "discord intents", "Message Content intent granted")
     return Check(
@@ -179,7 +182,7 @@ async def _guild_permissions(settings: Settings, http: httpx.AsyncClient, bot_id
             Status.FAIL,
             area,
             f"the bot is not a member of server {guild} (DEV_GUILD_ID)",
-            "invite it with the OAuth2 URL (README, step 3) or correct DEV_GUILD_ID",
+            "invite it with the URL of the discord invite line or correct DEV_GUILD_ID",
         )
     roles = await _get(settings, http, f"/guilds/{guild}/roles")
     member_data, role_data = (

@@ -192,13 +192,21 @@ def check_database_path(path: Path) -> None:
     _check_path(path)
 
 
-def _check_path(path: Path) -> None:
-    """Fail early, with a clear message, on the usual reasons a file cannot be used."""
+def _check_path(path: Path, *, create: bool = True) -> None:
+    """Fail early, with a clear message, on the usual reasons a file cannot be used
+    (`create=False`: a missing folder is only checked for being creatable, not made)."""
 
     def fail(reason: str) -> StorageError:
         return StorageError(f"cannot open the database at {path}: {reason}")
 
     parent = path.parent
+    if not create and not parent.exists():
+        ancestor = next(p for p in parent.absolute().parents if p.exists())
+        if not ancestor.is_dir():
+            raise fail(f"part of the folder path {parent} is a file, not a folder")
+        if not os.access(ancestor, os.W_OK | os.X_OK):
+            raise fail(f"cannot create the folder {parent} ({ancestor} is not writable)")
+        return
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:
@@ -228,9 +236,10 @@ def schema_version(path: Path) -> int | None:
     """The schema version of the database at `path` (read only), None when there is none.
 
     Raises `StorageError` when the file cannot be read, is not a SQLite database, belongs
-    to another program or was written by a newer bot. Changes nothing.
+    to another program or was written by a newer bot. Changes nothing, not even a missing
+    folder.
     """
-    _check_path(path)
+    _check_path(path, create=False)
     if not path.exists():
         return None
     try:

@@ -13,13 +13,19 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.runtime.permissions import PERMISSIONS_INTEGER
 from tests.cogs.test_smoke_process import bot_env
 from tests.fakes import BOT_ID, GUILD_ID
+from tests.fakes.ids import APP_ID
 from tests.s3_server import ACCESS_KEY, SECRET_KEY, moto_s3, new_bucket
 
 BALANCE = "/v1/user/balance"
 UNREACHABLE_FIX = "check the network, DNS and DISCORD_API_BASE_URL"
 PORTAL = "https://discord.com/developers/applications"
+INVITE = (
+    f"ok    discord invite: https://discord.com/oauth2/authorize?client_id={APP_ID}"
+    f"&scope=bot+applications.commands&permissions={PERMISSIONS_INTEGER}"
+)
 WHERE = "put it in the environment or in a .env file (copy .env.example to .env and fill it in)"
 
 
@@ -68,6 +74,7 @@ async def test_doctor_on_a_healthy_setup(tmp_path, fake_discord, simulator):
         "first likeness)",
         f"ok    discord: token accepted: logged in as sora-character-bot ({BOT_ID})",
         "ok    discord intents: Message Content intent granted",
+        INVITE,
         f"ok    discord server {GUILD_ID}: the bot has every permission it needs",
         f"ok    toapis: reachable at {simulator.base_url}, key accepted: 100,000 credits "
         "(about $500.00)",
@@ -102,10 +109,11 @@ async def test_doctor_names_every_missing_and_invalid_setting_at_once(
     ]
     # The other checks still run (the invalid database URL falls back to the default).
     assert lines[5:8] == [
-        "ok    data folder: data is writable",
+        "ok    data folder: data does not exist yet; the bot creates it at start",
         "ok    database: data/bot.sqlite3 does not exist yet; the bot creates it at start",
         "ok    likeness store: data/likeness on this machine's disk (made at the first likeness)",
     ]
+    assert not (tmp_path / "data").exists()  # the doctor leaves the disk as it found it
     assert lines[9:] == [
         "skip  discord: not checked: DISCORD_TOKEN is not set",
         "skip  toapis: not checked: TOAPIS_API_KEY is not set",
@@ -164,20 +172,22 @@ async def test_doctor_warns_about_intents_and_fails_on_missing_permissions(
     env = {**bot_env(tmp_path, fake_discord, simulator), "DEV_GUILD_ID": str(GUILD_ID)}
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
-    assert out.splitlines()[6:8] == [
+    assert out.splitlines()[6:9] == [
         "warn  discord intents: the Message Content intent is not enabled: the bot runs, "
         f"auto-reaction stays off -> switch on Message Content Intent at {PORTAL} (your app, Bot)",
-        f"FAIL  discord server {GUILD_ID}: the bot lacks Embed Links, Attach Files, Read Message "
-        "History, Add Reactions -> give the bot's role these permissions (Server Settings, Roles)",
+        INVITE,
+        f"FAIL  discord server {GUILD_ID}: the bot lacks Send Messages in Threads, Embed Links, "
+        "Attach Files, Read Message History, Add Reactions -> give the bot's role these "
+        "permissions (Server Settings, Roles)",
     ]
     assert out.splitlines()[-1] == "doctor: 1 problem(s) to fix, 1 warning(s)"
 
     env["DEV_GUILD_ID"] = "42"
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
-    assert out.splitlines()[7] == (
+    assert out.splitlines()[8] == (
         "FAIL  discord server 42: the bot is not a member of server 42 (DEV_GUILD_ID) -> invite "
-        "it with the OAuth2 URL (README, step 3) or correct DEV_GUILD_ID"
+        "it with the URL of the discord invite line or correct DEV_GUILD_ID"
     )
 
 
@@ -230,7 +240,7 @@ async def test_doctor_shows_an_empty_account_as_a_warning_and_an_unlimited_one(
     env = bot_env(tmp_path, fake_discord, simulator)
     code, out, _ = await doctor(tmp_path, env)
     assert code == 0, out
-    assert out.splitlines()[7:] == [
+    assert out.splitlines()[8:] == [
         f"warn  toapis: reachable at {simulator.base_url}, key accepted: 0 credits (about "
         "$0.00), no credit left -> top up the account in the toapis console: creating fails "
         "until then",
@@ -271,7 +281,7 @@ async def test_doctor_against_a_server_that_is_not_toapis_is_not_ok(
     env = {**bot_env(tmp_path, fake_discord, simulator), "TOAPIS_BASE_URL": plain_web_server}
     code, out, _ = await doctor(tmp_path, env)
     assert code == 1
-    assert out.splitlines()[7:] == [
+    assert out.splitlines()[8:] == [
         f"FAIL  toapis: {plain_web_server}{BALANCE} answered HTTP 404 with a page that is not "
         f"JSON -> {fix}",
         "doctor: 1 problem(s) to fix, 0 warning(s)",
@@ -279,6 +289,30 @@ async def test_doctor_against_a_server_that_is_not_toapis_is_not_ok(
     html = f"{plain_web_server}/html"
     code, out, _ = await doctor(tmp_path, {**env, "TOAPIS_BASE_URL": html})
     assert code == 1
-    assert out.splitlines()[7] == (
+    assert out.splitlines()[8] == (
         f"FAIL  toapis: {html}{BALANCE} answered HTTP 200 with a page that is not JSON -> {fix}"
     )
+
+
+async def test_doctor_names_malformed_base_urls_and_probes_no_default(
+    tmp_path, fake_discord, simulator
+):
+    env = bot_env(tmp_path, fake_discord, simulator)
+    env.update(TOAPIS_BASE_URL="notaurl", DISCORD_API_BASE_URL="https://")
+    code, out, err = await doctor(tmp_path, env)
+    assert (code, err) == (1, "")
+    lines = out.splitlines()
+    assert lines[:2] == [
+        "FAIL  configuration: TOAPIS_BASE_URL is invalid: must start with http:// or https:// "
+        "-> set it to an http:// or https:// URL, or nothing (https://toapis.com) "
+        "(see .env.example)",
+        "FAIL  configuration: DISCORD_API_BASE_URL is invalid: names no host after http:// or "
+        "https:// -> set it to an http:// or https:// URL, or nothing (Discord's own) "
+        "(see .env.example)",
+    ]
+    assert lines[-3:] == [
+        "skip  discord: not checked: DISCORD_API_BASE_URL is invalid (see above)",
+        "skip  toapis: not checked: TOAPIS_BASE_URL is invalid (see above)",
+        "doctor: 2 problem(s) to fix, 0 warning(s)",
+    ]
+    assert fake_discord.calls == [] and simulator.requests == []
