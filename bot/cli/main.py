@@ -11,6 +11,7 @@ from typing import TextIO
 
 from bot.cli.admin import add_admin_parser, run_admin
 from bot.cli.console import (
+    ACCOUNT_REFUSED,
     CLI_GUILD,
     DEFAULT_GIVE_UP,
     PrintingListener,
@@ -253,6 +254,6 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
     except KeyboardInterrupt:
         print("interrupted; the job resumes when the bot next starts", file=err)
         return 130
-    except ProviderError as exc:
-        print(f"error: {exc.user_message}", file=err)
+    except ProviderError as exc:  # e.g. the clip's upload; the account's own words for a terminal
+        print(f"error: {ACCOUNT_REFUSED.get(type(exc).__name__, exc.user_message)}", file=err)
         return 1

@@ -87,6 +87,17 @@ async def test_a_refused_account_ends_create_at_once(
     assert "owner has been told" not in out + err and "retrying" not in out
 
 
+async def test_a_refused_key_when_uploading_a_local_file_is_the_same_line(
+    tmp_path, simulator, short_video
+):
+    args = ["create", "--file", str(short_video), "--start", "1", "--end", "3"]
+    code, out, err = await run_bot_cli(
+        tmp_path, simulator, *args, extra={"TOAPIS_API_KEY": "not-the-key"}
+    )
+    assert code == 1, (out, err)
+    assert err == "error: toapis refused the API key (401): check TOAPIS_API_KEY\n"
+
+
 async def test_verbose_prints_the_log_lines(tmp_path, simulator, media_server, short_video):
     url = f"{media_server}/{short_video.name}"
     args = ["create", "--url", url, "--start", "1", "--end", "3", "-v"]
