@@ -23,6 +23,13 @@ from bot.stopping import cancel_and_wait
 BAR_CELLS = 20
 DEFAULT_GIVE_UP = 60.0
 CLI_GUILD = 0  # jobs created from the command line live in guild 0 unless told otherwise
+# toapis refused the account itself: only the owner can fix it, so a terminal stops at once.
+ACCOUNT_REFUSED = {
+    "AuthenticationError": "toapis refused the API key (401): check TOAPIS_API_KEY",
+    "PaymentRequiredError": (
+        "the toapis account has no credit left (402): top it up, then try again"
+    ),
+}
 
 
 class PrintingListener(NullListener):
@@ -34,6 +41,8 @@ class PrintingListener(NullListener):
         self.started = time.monotonic()
         self.characters: list[Character] = []
         self.videos: list[Job] = []
+        self.refusal: str | None = None  # the account was refused (ACCOUNT_REFUSED)
+        self.refused = asyncio.Event()
 
     def _line(self, text: str) -> None:
         elapsed = time.monotonic() - self.started
@@ -41,6 +50,10 @@ class PrintingListener(NullListener):
 
     async def job_changed(self, job: Job) -> None:
         """Print state and progress (and why, while the request waits to be accepted)."""
+        if job.state is JobState.WAITING and job.error_code in ACCOUNT_REFUSED:
+            self.refusal = ACCOUNT_REFUSED[job.error_code or ""]
+            self.refused.set()  # `follow` ends the command with it
+            return
         if job.state is JobState.WAITING:
             reason = (job.error_message or "toapis is busy").rstrip(".")
             self._line(f"not sent yet: {reason}; retrying")
@@ -173,7 +186,8 @@ class TerminalFront:
         """Print what is sent."""
         if prepared.uploaded:
             print(
-                f"cut the moment and uploaded it; toapis reads {prepared.timestamps} s of it",
+                f"cut the moment and uploaded it; toapis reads "
+                f"{format_seconds(prepared.start)}-{format_seconds(prepared.end)} s of it",
                 file=self.out,
                 flush=True,
             )
@@ -214,7 +228,7 @@ async def submit_and_follow(
                 file=out,
             )
             return 1
-        final = await follow(core, job, give_up)
+        final = await follow(core, job, give_up, listener=listener)
         if final is not None and final.state is JobState.COMPLETED:
             await _follow_bindings(core, final, give_up, out)
     finally:
@@ -262,37 +276,56 @@ async def _keep_leases(tracker: JobTracker) -> None:
         await tracker.renew_leases()
 
 
-async def follow(core: Core, job: Job, give_up: float, *, abandon: bool = True) -> Job | None:
-    """Wait for the job; give up once it was not accepted within `give_up` seconds (and,
-    with `abandon`, end it as failed: else it stays in line for the bot's next start)."""
+async def follow(
+    core: Core,
+    job: Job,
+    give_up: float,
+    *,
+    abandon: bool = True,
+    listener: PrintingListener | None = None,
+) -> Job | None:
+    """Wait for the job; give up once it was not accepted within `give_up` seconds, or at
+    once when toapis refused the account (heard by `listener`), and, with `abandon`, end
+    it as failed: else it stays in line for the bot's next start."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + give_up
     following = asyncio.ensure_future(core.tracker.wait(job.id))
+    refused = asyncio.ensure_future(listener.refused.wait()) if listener is not None else None
     wait = max(0.0, deadline - loop.time())
-    while True:
-        done, _ = await asyncio.wait([following], timeout=wait)
-        if done:
-            return following.result()
-        stored = await core.jobs.get(job.id)
-        if stored is None or stored.task_id is not None or stored.state.is_final:
-            return await following  # accepted: follow it to its end, however long
-        if stored.state is JobState.WAITING:
-            break  # between attempts: nothing in flight, safe to stop here
-        wait = 0.5  # a create request is in flight: its answer decides
+    try:
+        while True:
+            watched = [following] if refused is None else [following, refused]
+            done, _ = await asyncio.wait(watched, timeout=wait, return_when="FIRST_COMPLETED")
+            if following in done:
+                return following.result()
+            if refused in done:
+                refused = None  # heard once; from now on the job's state decides
+            stored = await core.jobs.get(job.id)
+            if stored is None or stored.task_id is not None or stored.state.is_final:
+                return await following  # accepted: follow it to its end, however long
+            if stored.state is JobState.WAITING:
+                break  # between attempts: nothing in flight, safe to stop here
+            wait = 0.5  # a create request is in flight: its answer decides
+    finally:
+        if refused is not None:
+            refused.cancel()
     await core.tracker.stop()
     following.cancel()
     stored = await core.jobs.get(job.id)
     if stored is None or stored.state is not JobState.WAITING or not abandon:
         return stored  # accepted at the last moment (or kept): it resumes on the next start
     reason = (stored.error_message or "toapis could not be reached").rstrip(".")
+    message = (
+        f"gave up after {give_up:g} s: {reason}. Nothing was sent or charged; try again later."
+    )
+    if listener is not None and listener.refusal is not None:
+        message = f"{listener.refusal}. Nothing was sent or charged."
     failed = await core.jobs.update_status(
         job.id,
         JobState.FAILED,
         0,
         error_code=GAVE_UP,
-        error_message=(
-            f"gave up after {give_up:g} s: {reason}. Nothing was sent or charged; try again later."
-        ),
+        error_message=message,
         leaving=(JobState.WAITING,),
     )
     if failed is None:  # no longer waiting: as it is now

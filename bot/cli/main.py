@@ -11,6 +11,7 @@ from typing import TextIO
 
 from bot.cli.admin import add_admin_parser, run_admin
 from bot.cli.console import (
+    ACCOUNT_REFUSED,
     CLI_GUILD,
     DEFAULT_GIVE_UP,
     PrintingListener,
@@ -20,12 +21,12 @@ from bot.cli.console import (
 )
 from bot.domain.ranges import RangeError
 from bot.media.errors import MediaError
-from bot.media.orders import OrderError, plan_order
+from bot.media.orders import OrderError, local_order, plan_order
 from bot.providers.base import DEFAULT_MODEL, MODELS, ProviderError
 from bot.runtime.config import ConfigError, Settings, load_settings
 from bot.runtime.container import make_provider, open_core
 from bot.runtime.log_redaction import setup_logging
-from storage import StorageError
+from storage import CharacterRepository, StorageError, open_database
 
 PRIVATE_HINT = (
     " For local testing (the simulator, files on this machine) set ALLOW_PRIVATE_URLS=true; "
@@ -51,8 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog=program_name(),
         description="Sora Character Bot. Without a command it starts the Discord bot.",
     )
+    add_verbose(parser, default=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="start the Discord bot (the default)")
+    commands.add_parser(
+        "run",
+        help="start the Discord bot (the default)",
+        description="Start the Discord bot: the same as giving no command. "
+        + SETTINGS_READ.format(names="all of them (see README)"),
+    )
 
     create = commands.add_parser(
         "create",
@@ -71,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     source = create.add_mutually_exclusive_group(required=True)
     source.add_argument("--url", help="public URL of a video with an audio track")
+    source.add_argument(
+        "--file",
+        type=Path,
+        metavar="PATH",
+        help="a video file on this machine (MP4, MOV, WebM, at most 50 MB): the moment is "
+        "cut and uploaded, as a Discord attachment is",
+    )
     source.add_argument("--from-task", help="id of an earlier toapis task holding the video")
     create.add_argument("--start", required=True, help="start of the moment (seconds or m:ss)")
     create.add_argument("--end", required=True, help="end of the moment, 1-3 s after start")
@@ -128,12 +142,42 @@ def build_parser() -> argparse.ArgumentParser:
         "characters",
         help="list the characters stored for a server",
         description="List a server's stored characters, newest first. "
-        + SETTINGS_READ.format(names="DATABASE_URL, TOAPIS_API_KEY (required)"),
+        + SETTINGS_READ.format(names="DATABASE_URL (no toapis key needed)"),
     )
     listing.add_argument("--guild", type=int, default=CLI_GUILD, help="server id (default 0)")
     listing.add_argument("--limit", type=int, default=25, help="how many to show (default 25)")
     add_admin_parser(commands)
+    describe_all(parser)
     return parser
+
+
+def add_verbose(parser: argparse.ArgumentParser, default: object = argparse.SUPPRESS) -> None:
+    """`-v`: before or after the command (a subcommand's own leaves the top one as is)."""
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=default,
+        help="also print the bot's log lines (to stderr); without it a command prints "
+        "only its own lines",
+    )
+
+
+def describe_all(parser: argparse.ArgumentParser) -> None:
+    """Give every subcommand without a description its one-line help as one, so
+    `COMMAND --help` always says what the command does; those that log take `-v`."""
+    for action in parser._actions:
+        if not isinstance(action, argparse._SubParsersAction):
+            continue
+        helps = {choice.dest: choice.help for choice in action._choices_actions}
+        for name, sub in action.choices.items():
+            if not sub.description and helps.get(name):
+                text = str(helps[name])
+                sub.description = text[0].upper() + text[1:] + "."
+            quiet = name not in ("run", "demo", "doctor")  # the bot logs; these print
+            if quiet and not any("--verbose" in a.option_strings for a in sub._actions):
+                add_verbose(sub)
+            describe_all(sub)
 
 
 async def create_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
@@ -141,14 +185,17 @@ async def create_command(settings: Settings, args: argparse.Namespace, out: Text
 
     The same checks and intake as in Discord: exit code 0 when a character came out.
     """
-    order = plan_order(
-        url=args.url,
-        from_task=args.from_task,
-        start=args.start,
-        end=args.end,
-        model=args.model,
-        allow_private=settings.allow_private_urls,
-    )
+    if args.file is not None:  # only the owner's command line reads local files
+        order = local_order(args.file, start=args.start, end=args.end, model=args.model)
+    else:
+        order = plan_order(
+            url=args.url,
+            from_task=args.from_task,
+            start=args.start,
+            end=args.end,
+            model=args.model,
+            allow_private=settings.allow_private_urls,
+        )
     listener = PrintingListener(out)
     # Few retries inside one call: each round that fails is printed, and the tracker
     # sends again with backoff until `--give-up`.
@@ -161,17 +208,18 @@ async def create_command(settings: Settings, args: argparse.Namespace, out: Text
 
 
 async def characters_command(settings: Settings, args: argparse.Namespace, out: TextIO) -> int:
-    """Print the characters of one server, newest first."""
-    core = await open_core(settings)
+    """Print the characters of one server, newest first (the database only: no toapis)."""
+    database = await open_database(settings.database_target, pool_size=settings.database_pool_size)
     try:
-        total = await core.characters.count_for_guild(args.guild)
-        rows = await core.characters.list_for_guild(args.guild, limit=max(1, args.limit))
+        characters = CharacterRepository(database)
+        total = await characters.count_for_guild(args.guild)
+        rows = await characters.list_for_guild(args.guild, limit=max(1, args.limit))
         print(f"{total} character(s) in server {args.guild}", file=out)
-        for character in await core.characters.with_bindings(rows):
+        for character in await characters.with_bindings(rows):
             print(character_row(character), file=out)
         return 0
     finally:
-        await core.close()
+        await database.close()
 
 
 def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
@@ -192,6 +240,7 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
             "WARNING" if settings.log_level == "INFO" else settings.log_level,
             settings.secrets(),
             json_lines=settings.log_format == "json",
+            quiet=not args.verbose,
         )
         if args.command == "create":
             return asyncio.run(create_command(settings, args, out))
@@ -205,6 +254,6 @@ def run_cli(argv: Sequence[str], out: TextIO = sys.stdout, err: TextIO = sys.std
     except KeyboardInterrupt:
         print("interrupted; the job resumes when the bot next starts", file=err)
         return 130
-    except ProviderError as exc:
-        print(f"error: {exc.user_message}", file=err)
+    except ProviderError as exc:  # e.g. the clip's upload; the account's own words for a terminal
+        print(f"error: {ACCOUNT_REFUSED.get(type(exc).__name__, exc.user_message)}", file=err)
         return 1

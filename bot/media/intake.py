@@ -53,6 +53,7 @@ from bot.media.cut import (
 )
 from bot.media.errors import MediaError
 from bot.media.likeness import Likeness, StillPicker, pick_stills
+from bot.media.local_file import LocalFile
 from bot.media.orders import CreateOrder
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page
@@ -156,7 +157,7 @@ class MediaIntake:
         sent unchanged.
         """
         start, end = order.clip.start, order.clip.end
-        if order.url is None:
+        if order.url is None and order.path is None:
             return PreparedSource(
                 url=None,
                 from_task=order.from_task,
@@ -321,6 +322,8 @@ class MediaIntake:
 
     def _passes_through(self, order: CreateOrder, info: MediaInfo) -> bool:
         """Whether the order's own URL can be sent unchanged (see the module docstring)."""
+        if order.path is not None:  # a local file: toapis can only read an upload
+            return False
         if info.duration is None or info.size is None or info.size > self.upload_limit:
             return False
         if order.kind is SourceKind.URL:
@@ -348,19 +351,23 @@ class MediaIntake:
         order's URL when given.
         """
         url = source.url if source is not None else order.url
-        assert url is not None
         start, end = order.clip.start, order.clip.end
         limits = {"max_bytes": source.max_bytes} if source is not None else {}
         try:
-            reader = CheckedReader(
-                url,
-                allow_private=self.allow_private,
-                timeout=self.time_limit,
-                chunk_size=READ_CHUNK,
-                transport=httpx.HTTPTransport(proxy=proxy_url) if proxy_url else None,
-                headers=source.headers if source is not None else None,
-                **limits,
-            )
+            reader: CheckedReader | LocalFile
+            if order.path is not None and source is None:
+                reader = LocalFile(order.path)  # the owner's file (`local_order`)
+            else:
+                assert url is not None
+                reader = CheckedReader(
+                    url,
+                    allow_private=self.allow_private,
+                    timeout=self.time_limit,
+                    chunk_size=READ_CHUNK,
+                    transport=httpx.HTTPTransport(proxy=proxy_url) if proxy_url else None,
+                    headers=source.headers if source is not None else None,
+                    **limits,
+                )
             try:
                 try:
                     container = av.open(reader, mode="r", io_open=refuse_nested_open)
@@ -420,7 +427,9 @@ def _unchanged(order: CreateOrder, info: MediaInfo, bytes_read: int) -> Prepared
     )
 
 
-def _failure(reader: CheckedReader, exc: Exception, kind: str, message: str) -> MediaError:
+def _failure(
+    reader: CheckedReader | LocalFile, exc: Exception, kind: str, message: str
+) -> MediaError:
     """The reader's own error (network, limits) if it had one, else `exc` or a generic one."""
     if reader.error is not None:
         return reader.error

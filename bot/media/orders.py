@@ -6,9 +6,10 @@ part that does (name resolution) and runs after the reply is deferred.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -46,6 +47,7 @@ class CreateOrder:
     model: str
     url: str | None = None
     from_task: str | None = None
+    path: Path | None = None  # a file on this machine: only `local_order` (the CLI) sets it
 
     def request(self) -> CharacterRequest:
         """What the provider is asked for."""
@@ -121,6 +123,31 @@ def plan_order(
     if not TASK_ID.match(from_task):
         raise OrderError("`from_task` must be a task id such as `task_01KBYT59JDHB4A3KDDR9N9JVWP`.")
     return CreateOrder(SourceKind.TASK, from_task, clip, model, from_task=from_task)
+
+
+def local_order(
+    path: Path,
+    *,
+    start: str | float,
+    end: str | float,
+    model: str | None = None,
+    max_bytes: int = DEFAULT_MAX_ATTACHMENT_BYTES,
+) -> CreateOrder:
+    """An order for a video file on this machine, cut and uploaded like an attachment.
+
+    For the owner's command line only: no member-facing front builds one, so nobody in
+    Discord can name a local path.
+    """
+    if not path.is_file():
+        raise OrderError(f"{path} is not a file.")
+    order = plan_order(
+        video=AttachmentInfo(url=path.as_uri(), filename=path.name, size=path.stat().st_size),
+        start=start,
+        end=end,
+        model=model,
+        max_attachment_bytes=max_bytes,
+    )
+    return dataclasses.replace(order, url=None, path=path.resolve())
 
 
 async def resolve(order: CreateOrder, *, allow_private: bool) -> CreateOrder:

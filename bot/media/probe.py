@@ -15,6 +15,7 @@ import httpx
 
 from bot.domain.ranges import format_clock
 from bot.media.errors import MediaError
+from bot.media.local_file import LocalFile
 from bot.media.reader import (
     DEFAULT_MAX_BYTES,
     DEFAULT_MAX_DOWNLOAD_BYTES,
@@ -81,7 +82,7 @@ def probe_url(
         reader.close()
 
 
-def describe(container: Any, reader: CheckedReader) -> MediaInfo:
+def describe(container: Any, reader: CheckedReader | LocalFile) -> MediaInfo:
     video = container.streams.video[0] if container.streams.video else None
     duration: float | None = None
     if container.duration is not None:

@@ -120,15 +120,20 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup_logging(
-    level: str = "INFO", secrets: Iterable[str] = (), *, json_lines: bool = False
+    level: str = "INFO",
+    secrets: Iterable[str] = (),
+    *,
+    json_lines: bool = False,
+    quiet: bool = False,
 ) -> None:
-    """Route all logging to stderr through the redacting formatter (text or JSON lines)."""
+    """Route all logging to stderr through the redacting formatter (text or JSON lines);
+    `quiet`: nowhere (a command at a terminal prints its own lines instead)."""
     SECRETS.add(*secrets)
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_sora_redacting", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    for old in list(root.handlers):
+        if getattr(old, "_sora_redacting", False):
+            root.removeHandler(old)
+    handler: logging.Handler = logging.NullHandler() if quiet else logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else RedactingFormatter())
     handler._sora_redacting = True  # type: ignore[attr-defined]
     root.addHandler(handler)

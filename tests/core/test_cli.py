@@ -101,7 +101,13 @@ async def test_missing_api_key_is_one_clear_line(tmp_path):
         sys.executable,
         "-m",
         "bot",
-        "characters",
+        "create",
+        "--from-task",
+        "task_01KBYT59JDHB4A3KDDR9N9JVWP",
+        "--start",
+        "1",
+        "--end",
+        "3",
         cwd=tmp_path,
         env={k: v for k, v in os.environ.items() if not k.startswith("TOAPIS_")},
         stdin=asyncio.subprocess.DEVNULL,
@@ -189,6 +195,7 @@ async def test_json_logs_are_one_object_per_line_with_the_job_and_task(
         "1",
         "--end",
         "3",
+        "-v",
         extra={"LOG_FORMAT": "json", "LOG_LEVEL": "DEBUG"},
     )
     assert code == 0, err
