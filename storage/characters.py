@@ -93,6 +93,17 @@ class CharacterRepository:
         )
         return [row_to_character(row) for row in rows]
 
+    async def avatars(self, row_ids: list[int]) -> dict[int, bytes]:
+        """The avatar bytes of these characters (by row id; those without one are left out)."""
+        if not row_ids:
+            return {}
+        marks = ", ".join("?" for _ in row_ids)
+        rows = await self._db.fetchall(
+            f"SELECT id, avatar FROM characters WHERE id IN ({marks}) AND avatar IS NOT NULL",  # noqa: S608
+            tuple(row_ids),
+        )
+        return {int(row["id"]): bytes(row["avatar"]) for row in rows}
+
     async def search(self, guild_id: int, text: str, *, limit: int = 25) -> list[Character]:
         """Characters of a guild whose display name or username matches ``text``.
 

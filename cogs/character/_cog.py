@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
@@ -28,7 +28,7 @@ from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
 from cogs.character._registry import CHARACTER_COG
 from cogs.character._suggest import SuggestFlow, SuggestionButton
-from cogs.character._views import PAGE_SIZE, ListPager, render_list_page
+from cogs.character._views import PAGE_SIZE, ListPager, page_sheet, render_list_page, with_sheet
 from cogs.character._writes import DiscordWrites
 from cogs.shared.handoffs import CHARACTERS
 from cogs.shared.limits import refuse_if_limited
@@ -315,10 +315,11 @@ class CharacterCog(commands.Cog):
 
         rows, total = await load(0)
         name = interaction.guild.name if interaction.guild else "this server"
-        view = ListPager(interaction.user.id, name, load, total)
-        await interaction.response.send_message(
-            embed=render_list_page(name, rows, 0, total), view=view, ephemeral=True
-        )
+        view = ListPager(interaction.user.id, name, load, total, avatars=repo.avatars)
+        sheet = await page_sheet(rows, repo.avatars)
+        embed = with_sheet(render_list_page(name, rows, 0, total), sheet)
+        extra: dict[str, Any] = {"file": sheet} if sheet is not None else {}
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True, **extra)
 
 
 def _choice_label(character: Character) -> str:

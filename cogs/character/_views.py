@@ -2,17 +2,39 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import discord
 
 from bot.domain.records import Character
+from cogs.character._sheet import SHEET_NAME, contact_sheet
 from cogs.shared.failures import report_failure
 
 PAGE_SIZE = 10
 
 PageLoader = Callable[[int], Awaitable[tuple[list[Character], int]]]
+# The avatar bytes of a page's characters, by row id.
+AvatarLoader = Callable[[list[int]], Awaitable[dict[int, bytes]]]
+
+
+async def page_sheet(characters: list[Character], avatars: AvatarLoader) -> discord.File | None:
+    """The page's faces as one contact sheet (None for an empty page)."""
+    if not characters:
+        return None
+    found = await avatars([c.id for c in characters])
+    tiles = [(c.display_name, found.get(c.id)) for c in characters]
+    data = await asyncio.to_thread(contact_sheet, tiles)
+    return discord.File(io.BytesIO(data), filename=SHEET_NAME)
+
+
+def with_sheet(embed: discord.Embed, sheet: discord.File | None) -> discord.Embed:
+    """The page's embed showing its contact sheet, if there is one."""
+    if sheet is not None:
+        embed.set_image(url=f"attachment://{SHEET_NAME}")
+    return embed
 
 
 def render_list_page(
@@ -34,9 +56,8 @@ def render_list_page(
     for character in characters:
         name = discord.utils.escape_mentions(discord.utils.escape_markdown(character.display_name))
         creator = f"<@{character.creator_id}>" if character.creator_id else "unknown"
-        lines.append(
-            f"**{name}** `@{character.username}`\nby {creator}, <t:{int(character.created_at)}:R>"
-        )
+        handle = f" `@{character.username}`" if character.username else ""
+        lines.append(f"**{name}**{handle}\nby {creator}, <t:{int(character.created_at)}:R>")
     if lines:
         embed.description = "\n".join(lines)
     embed.set_footer(text=f"Page {page + 1} of {pages} · {total} character(s), newest first")
@@ -53,12 +74,14 @@ class ListPager(discord.ui.View):
         loader: PageLoader,
         total: int,
         *,
+        avatars: AvatarLoader | None = None,
         timeout: float = 600,
     ) -> None:
         super().__init__(timeout=timeout)
         self.owner_id = owner_id
         self.guild_name = guild_name
         self.loader = loader
+        self.avatars = avatars
         self.total = total
         self.page = 0
         self._sync_buttons()
@@ -93,7 +116,10 @@ class ListPager(discord.ui.View):
         self.page = max(0, min(page, self.pages - 1))
         self._sync_buttons()
         embed = render_list_page(self.guild_name, characters, self.page, total)
-        await interaction.response.edit_message(embed=embed, view=self)
+        sheet = await page_sheet(characters, self.avatars) if self.avatars else None
+        await interaction.response.edit_message(
+            embed=with_sheet(embed, sheet), attachments=[sheet] if sheet else [], view=self
+        )
 
     @discord.ui.button(label="Previous", emoji="◀️", style=discord.ButtonStyle.secondary)
     async def previous(

@@ -161,3 +161,48 @@ async def sora_list(sora: Running, payload: dict[str, Any]) -> dict[str, Any]:
     call = await sora.wait_call("POST", CALLBACK)
     assert isinstance(call.json, dict)
     return dict(call.json["data"]["embeds"][0])
+
+
+def _sheet_of(call: Any) -> Any:
+    """The contact sheet a list answer carries, opened (and its embed points at it)."""
+    import io
+
+    from PIL import Image
+
+    assert isinstance(call.json, dict)
+    embed = call.json["data"]["embeds"][0]
+    assert embed["image"]["url"] == "attachment://characters.png"
+    [(_, filename, data)] = call.files
+    assert filename == "characters.png"
+    return Image.open(io.BytesIO(data)).convert("RGB")
+
+
+async def test_the_list_shows_the_page_faces_as_a_contact_sheet(sora: Running):
+    import io
+
+    from PIL import Image
+
+    await seed(sora, GUILD_ID, 11)
+    red = io.BytesIO()
+    Image.new("RGB", (300, 200), (220, 20, 20)).save(red, format="JPEG")
+    newest = (await sora.core.characters.list_for_guild(GUILD_ID, limit=1))[0]
+    await sora.core.database.execute(
+        "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
+        (red.getvalue(), newest.id),
+    )
+    asked = listing()
+    sora.feed(asked)
+    answer = await sora.wait_call("POST", CALLBACK)
+    first = _sheet_of(answer)
+    assert first.size == (5 * 128 + 6 * 8, 2 * (128 + 22) + 3 * 8)  # ten faces, five a row
+    r, g, b = first.getpixel((8 + 64, 8 + 64))  # the newest character's face, first
+    assert r > 180 and g < 80 and b < 80
+    r, g, b = first.getpixel((8 + 128 + 8 + 64, 8 + 64))  # a character without a readable one
+    assert (r, g, b) != (220, 20, 20)
+
+    assert isinstance(answer.json, dict)
+    buttons = answer.json["data"]["components"][0]["components"]
+    sora.fake.clear()
+    sora.feed(payloads.component_click(buttons[1]["custom_id"], _reply(sora, asked)))
+    second = _sheet_of(await sora.wait_call("POST", CALLBACK))
+    assert second.size == (128 + 2 * 8, 128 + 22 + 2 * 8)  # the one face of page two
