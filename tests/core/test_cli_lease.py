@@ -58,7 +58,9 @@ async def test_a_running_bot_never_takes_over_a_job_the_command_line_is_preparin
             simulator,
             "create",
             *("--url", url, "--start", "1", "--end", "3", "--guild", "7"),
-            extra={"LEASE_SECONDS": str(LEASE)},
+            # Sora alone: this bot is a bare tracker with no binder, so a binding job it
+            # claimed after the card could never be sent (every real process has one).
+            extra={"LEASE_SECONDS": str(LEASE), "CHARACTER_ENGINES": "sora-2"},
         )
     finally:
         await harness.close()
