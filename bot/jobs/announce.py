@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 
-from bot.domain.records import Character, Job, JobKind, JobState
+from bot.domain.records import Job, JobKind, JobState
 from bot.jobs.events import JobEvent, JobListener, handler
 from bot.jobs.submit_line import Place
 from bot.jobs.timings import TrackerTimings, announce_backoff
@@ -46,7 +46,7 @@ class Announcer:
         # arriving then finds the same lock, never a second one).
         self._locks: dict[int, _JobLock] = {}
         # Called once a completed job's cards are out (binding its characters further).
-        self.after_cards: Callable[[Job, list[Character]], Awaitable[None]] | None = None
+        self.after_cards: Callable[[Job], Awaitable[None]] | None = None
         # Called once a failed job is announced (a likeness it kept is let go).
         self.after_failure: Callable[[Job], Awaitable[None]] | None = None
 
@@ -81,9 +81,8 @@ class Announcer:
             for character in made:
                 await self.deliver(job, partial(self.listener.character_ready, job, character))
                 await self.characters.mark_announced(character.id, job_id=job.id)
-            if self.after_cards is not None:  # every character: a crash may have come between
-                every = await self.characters.with_bindings(await self.characters.for_job(job.id))
-                await self.after_cards(job, every)
+            if self.after_cards is not None:
+                await self.after_cards(job)
         elif job.state is JobState.FAILED:
             await self.deliver(job, partial(self.listener.job_failed, job))
             if self.after_failure is not None:

@@ -31,17 +31,17 @@ from bot.jobs.binding import (
     STALE_IMAGES,
     STILL_ENGINES,
     VIDU,
-    AvatarService,
     BindRequest,
     Enqueue,
     Progress,
-    StillSource,
     is_bind_request,
     no_engine_message,
     refusal_reason,
 )
+from bot.media.likeness_store import LikenessStore
 from bot.providers.avatars import AssetStatus
 from bot.providers.base import ProviderError, Task, TaskErrorInfo, TaskStatus
+from bot.providers.interface import CharacterProvider
 from storage import BindingRepository, CharacterRepository, JobRepository
 
 log = logging.getLogger(__name__)
@@ -52,10 +52,10 @@ class Binder:
 
     def __init__(
         self,
-        service: AvatarService,
+        service: CharacterProvider,
         jobs: JobRepository,
         bindings: BindingRepository,
-        stills: StillSource,
+        stills: LikenessStore,
     ) -> None:
         self.service = service
         self.jobs = jobs

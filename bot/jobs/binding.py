@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,7 +24,6 @@ from bot.domain.records import (
     Job,
     NewJob,
 )
-from bot.providers.avatars import AvatarAsset, UploadedImage
 from bot.providers.base import (
     AssetRefusedError,
     AuthenticationError,
@@ -116,24 +115,6 @@ def is_bind_request(request: dict[str, Any]) -> bool:
 
 # Stores a job and puts it in the submit line without waiting for it (the tracker's).
 Enqueue = Callable[[NewJob, "BindRequest"], Awaitable[Job]]
-
-
-class AvatarService(Protocol):
-    """The provider calls a binding makes (`bot.providers.interface.CharacterProvider`)."""
-
-    async def upload_image(self, data: bytes, *, filename: str, mime: str) -> UploadedImage: ...
-    async def create_avatar_group(self, name: str, description: str | None = None) -> str: ...
-    async def create_avatar_asset(
-        self, group_id: str, source_url: str, *, name: str | None = None
-    ) -> AvatarAsset: ...
-    async def get_avatar_asset(self, asset_id: str) -> AvatarAsset: ...
-
-
-class StillSource(Protocol):
-    """Where likenesses are kept (`bot.media.likeness_store.LikenessStore`)."""
-
-    async def stills(self, key: str) -> list[bytes] | None: ...
-    async def delete(self, key: str) -> None: ...
 
 
 @dataclass

@@ -26,6 +26,7 @@ from bot.jobs.submit_line import Place
 from bot.media.errors import MediaError
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, Keeper, MediaIntake, PreparedSource
 from bot.media.likeness import Likeness
+from bot.media.likeness_store import LikenessStore
 from bot.media.orders import CreateOrder, OrderError, plan_order, resolve
 from bot.providers.base import ProviderError
 
@@ -102,17 +103,11 @@ class _Settings(Protocol):
     def allow_private_urls(self) -> bool: ...
 
 
-class LikenessKeeper(Protocol):
-    """Where likenesses are kept (`bot.media.likeness_store.LikenessStore`)."""
-
-    async def save(self, key: str, likeness: Likeness) -> None: ...
-
-
 class CreateCore(Protocol):
     """The services the steps use (`bot.runtime.container.Core` has them)."""
 
     @property
-    def likenesses(self) -> LikenessKeeper: ...
+    def likenesses(self) -> LikenessStore: ...
 
     @property
     def settings(self) -> _Settings: ...

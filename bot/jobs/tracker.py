@@ -21,7 +21,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.domain.changes import ChangePublisher
-from bot.domain.records import Character, Job, JobState, LimitHit, NewJob, Quota
+from bot.domain.records import Job, JobState, LimitHit, NewJob, Quota
 from bot.jobs.again import Preparer
 from bot.jobs.announce import Announcer
 from bot.jobs.binder import Binder
@@ -260,18 +260,8 @@ class JobTracker:
         Provider errors do not raise: the job ends FAILED (or UNKNOWN when the request
         may have reached the service) and the listener is told.
         """
-        if self._closing:
-            raise RuntimeError("the tracker is shutting down")
-        job = await self.jobs.create(
-            replace(new, request=request.model_dump(exclude_none=True)),
-            state=JobState.WAITING,
-            owner=self.owner,
-            lease_seconds=self.timings.lease,
-        )
-        self.line.add(job, ready=True)
-        sent = self._dispatch.first_outcome(job.id)
-        self._followers.spawn(job)
-        return await asyncio.shield(sent)
+        job = await self.enqueue(new, request)  # its task has not run yet: no answer is missed
+        return await asyncio.shield(self._dispatch.first_outcome(job.id))
 
     async def enqueue(self, new: NewJob, request: Sendable) -> Job:
         """Store a job and put it in the submit line; it is followed from there (no wait
@@ -288,10 +278,13 @@ class JobTracker:
         self._followers.spawn(job)
         return job
 
-    async def _bind_further(self, job: Job, made: list[Character]) -> None:
-        """A character job's cards are out: bind its characters to the other engines."""
-        if self.binder is not None and not self._closing:
-            await self.binder.follow_up(job, made, self.enqueue)
+    async def _bind_further(self, job: Job) -> None:
+        """A character job's cards are out: bind its characters to the other engines (every
+        character of the job: a crash may have come between the cards and this)."""
+        if self.binder is None or self._closing:
+            return
+        made = await self.characters.with_bindings(await self.characters.for_job(job.id))
+        await self.binder.follow_up(job, made, self.enqueue)
 
     async def reserve(
         self, new: NewJob, quota: Quota | None, *, replaces: tuple[int, str] | None = None

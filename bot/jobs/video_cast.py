@@ -37,6 +37,16 @@ def cast_of(character: Character) -> Cast:
     )
 
 
+def works_on(character: Character, engine: Engine) -> bool:
+    """Whether `character` can be put in a video on `engine` as it is."""
+    cast = cast_of(character)
+    return {
+        Engine.SORA: bool(cast.username),
+        Engine.SEEDANCE: bool(cast.asset_ids),
+        Engine.VIDU: bool(cast.image_urls),
+    }[engine]
+
+
 def unbound_reason(character: Character, engine: Engine) -> tuple[str, bool]:
     """Why `character` does not work on `engine` yet, and whether binding it now would
     help (its likeness is kept and the engine has not refused it)."""

@@ -10,7 +10,14 @@ import discord
 
 from bot.domain.records import BindingState, Character, Job, JobKind, NewJob, SourceKind
 from bot.jobs.create import Location, start_ready
-from bot.jobs.video_cast import LiveModel, cast_of, live_model, unbound_reason, video_request
+from bot.jobs.video_cast import (
+    LiveModel,
+    cast_of,
+    live_model,
+    unbound_reason,
+    video_request,
+    works_on,
+)
 from bot.providers.engines import Engine, engine_of, ratio_problem
 from bot.providers.video import default_duration, duration_problem
 from cogs.shared.limits import limited, reserve
@@ -215,16 +222,6 @@ class VideoFlow:
                 return "That character is not in this server's library any more."
             fresh.append(again)
         return fresh
-
-
-def works_on(character: Character, engine: Engine) -> bool:
-    """Whether `character` can be put in a video on `engine` as it is."""
-    cast = cast_of(character)
-    return {
-        Engine.SORA: bool(cast.username),
-        Engine.SEEDANCE: bool(cast.asset_ids),
-        Engine.VIDU: bool(cast.image_urls),
-    }[engine]
 
 
 class _VideoFront:

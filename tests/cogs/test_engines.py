@@ -504,11 +504,11 @@ async def test_a_crash_between_the_card_and_its_binding_still_binds_the_characte
     assert real is not None
     calls: list[int] = []
 
-    async def dies_once(job: Any, made: Any) -> None:
+    async def dies_once(job: Any) -> None:
         calls.append(job.id)
         if len(calls) == 1:
             raise RuntimeError("the process died right after the card")
-        await real(job, made)
+        await real(job)
 
     announcer.after_cards = dies_once
     sora.feed(create(url=f"{media_server}/{short_video.name}"))
