@@ -19,6 +19,7 @@ import discord
 
 from bot.domain.ranges import ClipRange, format_clock
 from bot.domain.records import SourceKind
+from bot.i18n import N_
 from bot.media.errors import MediaError
 from bot.media.orders import AttachmentInfo, CreateOrder, OrderError, resolve
 from bot.media.scoring import Window
@@ -26,6 +27,7 @@ from bot.media.suggestions import Suggester, Suggestion
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._registry import CHARACTER_COG
 from cogs.shared.components import Guarded, Named
+from cogs.shared.i18n import tr
 from cogs.shared.limits import limited
 
 if TYPE_CHECKING:
@@ -34,9 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHEET_NAME = "moment.jpg"
-EXPIRED = "This suggestion expired (they are kept for an hour): run the command again."
-NOT_YOURS = "This suggestion is for the member who asked. Run `/character create` yourself."
-WORKING = "Looking for the best moment (one face, speaking) in the first 10 minutes…"
+EXPIRED = N_("This suggestion expired (they are kept for an hour): run the command again.")
+NOT_YOURS = N_("This suggestion is for the member who asked. Run `/character create` yourself.")
+WORKING = N_("Looking for the best moment (one face, speaking) in the first 10 minutes…")
 
 
 def _cog(interaction: discord.Interaction) -> CharacterCog:
@@ -74,7 +76,7 @@ class SuggestFlow:
         except OrderError as exc:
             await interaction.edit_original_response(content=str(exc))
             return
-        await interaction.edit_original_response(content=WORKING)
+        await interaction.edit_original_response(content=tr(interaction, WORKING))
         try:
             suggestion, _ = await self.suggester.suggest(
                 order,
@@ -245,10 +247,10 @@ class SuggestionButton(
         cog = _cog(interaction)
         suggestion = cog.suggest.suggester.store.get(self.suggestion_id)
         if suggestion is None:
-            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, EXPIRED), ephemeral=True)
             return
         if interaction.user.id != suggestion.requester_id:
-            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NOT_YOURS), ephemeral=True)
             return
         if self.action == "next":
             await interaction.response.edit_message(**proposal(suggestion, self.index))
@@ -258,7 +260,9 @@ class SuggestionButton(
 
             model = suggestion.order.model
             await interaction.response.send_modal(
-                CreateModal(cog.flow, source_of(suggestion), model=model)
+                CreateModal(
+                    cog.flow, source_of(suggestion), model=model, locale=interaction.locale.value
+                )
             )
             return
         window = suggestion.windows[self.index]

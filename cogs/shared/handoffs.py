@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.i18n import N_
 from cogs.shared.components import CharacterButton, Guarded, Named
 from cogs.shared.per_bot import PerBot
 
@@ -75,6 +76,9 @@ class UseInVideoButton(CharacterButton, prefix="vuse"):
         await VIDEOS.get(interaction.client).open_prompt_form(interaction, self.character_id)
 
 
+CREATE_CHARACTER = N_("Create character")
+
+
 class CreateFromMessageButton(
     Guarded,
     discord.ui.DynamicItem[discord.ui.Button[Any]],
@@ -82,15 +86,17 @@ class CreateFromMessageButton(
 ):
     """Under the reply to a reaction: opens the range form for that message's video."""
 
-    not_for_you = (
+    not_for_you = N_(
         "This button is for the person who reacted. React to the video yourself, or "
         "right-click it → Apps → Create Sora character."
     )
 
-    def __init__(self, channel_id: int, message_id: int, user_id: int) -> None:
+    def __init__(
+        self, channel_id: int, message_id: int, user_id: int, label: str = CREATE_CHARACTER
+    ) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Create character",
+                label=label,
                 emoji="🎭",
                 style=discord.ButtonStyle.primary,
                 custom_id=f"sora:react:{channel_id}:{message_id}:{user_id}",

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.i18n import translate
 from cogs.shared.components import JobButton
 from cogs.shared.handoffs import UseInVideoButton
 from cogs.video._registry import VIDEO_COG
@@ -53,10 +54,16 @@ class PromptModal(discord.ui.Modal, title="Make a video"):
         max_length=1000,
     )
 
-    def __init__(self, cog: VideoCog, character_ids: list[str]) -> None:
-        super().__init__()
+    def __init__(
+        self, cog: VideoCog, character_ids: list[str], *, locale: str | None = None
+    ) -> None:
+        super().__init__(title=translate(locale, "Make a video"))
         self.cog = cog
         self.character_ids = character_ids
+        self.prompt.label = translate(locale, "What happens in the video?")
+        self.prompt.placeholder = translate(
+            locale, "walks along a beach at sunset, waving at the camera"
+        )
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Start the video with the server's defaults."""
