@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.domain.records import Job, NewJob
-from bot.policy.spending_limits import Asker, Refusal
+from bot.policy.spending_limits import FIXED_REFUSALS, Asker, Refusal
 from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
@@ -41,7 +41,9 @@ def refusal_words(interaction: discord.Interaction, refusal: Refusal) -> str:
         return tr(
             interaction, "Creating characters here needs the <@&{role}> role.", role=refusal.role_id
         )
-    return refusal.message
+    if refusal.message in FIXED_REFUSALS:
+        return tr(interaction, refusal.message)
+    return refusal.message  # with the member's numbers, built in the core: English
 
 
 async def limited(

@@ -7,6 +7,7 @@ tests/i18n/test_catalogues.py), so their localizations are absent until translat
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from bot import i18n
@@ -124,4 +125,77 @@ async def test_a_half_range_is_refused_in_the_members_language(sora: Running, si
         sora, payloads.slash_command("create", half, group="character", locale="es-419")
     )
     assert spanish["content"] == english["content"]
+    assert simulator.requests == []
+
+
+async def test_an_unasked_message_follows_the_servers_language(sora: Running, short_video) -> None:
+    """The reply to a 🎭 reaction speaks the server's language; the form it opens, the
+    language of the member who clicks."""
+    from tests.cogs.test_auto_react import REACTION, auto_react
+    from tests.cogs.test_library import MODAL, reply_to
+    from tests.fakes import CHANNEL_ID, OTHER_USER_ID, USER_ID
+
+    sora.fake.add_media("tanz.mp4", short_video)
+    video_message = payloads.message(
+        content="",
+        attachments=[sora.fake.media_attachment("tanz.mp4")],
+        author=payloads.user(OTHER_USER_ID, "poster"),
+    )
+    sora.fake.add_message(video_message)
+    german_server = payloads.guild()
+    german_server["preferred_locale"] = "de"
+    sora.dispatch("GUILD_CREATE", german_server)
+    on = await reply_to(sora, auto_react(True, locale="en-US", guild_locale="de"))
+    assert "**on**" in on.json["data"]["content"]  # the one who asked reads English
+    sora.dispatch("MESSAGE_CREATE", video_message)
+    await sora.wait_call("PUT", REACTION)
+    sora.fake.clear()
+    sora.dispatch(
+        "MESSAGE_REACTION_ADD",
+        payloads.reaction_add(
+            int(video_message["id"]), "🎭", user_id=USER_ID, message_author_id=OTHER_USER_ID
+        ),
+    )
+    prompt = await sora.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages")
+    assert isinstance(prompt.json, dict)
+    assert prompt.json["content"] == f"<@{USER_ID}> mach aus diesem Video einen Sora-Charakter:"
+    button = prompt.json["components"][0]["components"][0]
+    assert button["label"] == "Charakter erstellen"
+    prompt_message = sora.fake.messages_in(CHANNEL_ID)[-1]
+    click = payloads.component_click(button["custom_id"], prompt_message, locale="de")
+    modal = await reply_to(sora, click)
+    assert modal.json["type"] == MODAL
+    assert modal.json["data"]["title"] == "Einen Sora-Charakter erstellen"
+    english = payloads.component_click(button["custom_id"], prompt_message, locale="en-US")
+    modal = await reply_to(sora, english)
+    assert modal.json["data"]["title"] == "Create a Sora character"
+
+
+async def test_the_owners_block_is_told_in_the_members_language(
+    tmp_path: Path, fake_discord: FakeDiscord, simulator: Any, media_server: str, short_video
+) -> None:
+    """A fixed refusal built in the core (the server blocked) reaches a German member in
+    German; the owner's own reply follows the owner's language."""
+    from tests.cogs.conftest import bot_settings, start_bot
+    from tests.cogs.test_library import reply_to
+    from tests.fakes import GUILD_ID, USER_ID
+
+    settings = bot_settings(tmp_path, fake_discord, simulator, owner_ids=f"{USER_ID}")
+    sora = await start_bot(settings, fake_discord)
+    try:
+        block = payloads.slash_command(
+            "block", {"server_id": str(GUILD_ID)}, group="owner", user_id=USER_ID, locale="de"
+        )
+        done = await reply_to(sora, block)
+        assert done.json["data"]["content"] == f"Server `{GUILD_ID}` gesperrt."
+        url = f"{media_server}/{short_video.name}"
+        create = {"url": url, "start": "1", "end": "3"}
+        german = await answer(
+            sora, payloads.slash_command("create", create, group="character", locale="de")
+        )
+        off = "Der Bot-Besitzer hat diesen Bot für diesen Server abgeschaltet."
+        assert german["content"] == off
+        assert german["flags"] == EPHEMERAL
+    finally:
+        await sora.bot.close()
     assert simulator.requests == []
