@@ -199,3 +199,16 @@ async def test_the_owners_block_is_told_in_the_members_language(
     finally:
         await sora.bot.close()
     assert simulator.requests == []
+
+
+async def test_a_suggestion_without_a_video_is_refused_in_german(sora: Running, simulator) -> None:
+    """No range and only a task id: nothing to look at, said in the member's language."""
+    only_task = {"from_task": "task_0123456789"}
+    german = await answer(
+        sora, payloads.slash_command("create", only_task, group="character", locale="de")
+    )
+    assert german["flags"] == EPHEMERAL
+    assert german["content"] == (
+        "Gib mit `from_task` `start` und `end` an: Es gibt kein Video zum Ansehen."
+    )
+    assert simulator.requests == []
