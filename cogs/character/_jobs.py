@@ -68,7 +68,7 @@ def jobs_message(
             f"{job.progress}% · {format_clock(job.range_start)}–{format_clock(job.range_end)} · "
             f"{describe_source(job)[:80]}{who} · {started}"
         )
-        view.add_item(CancelButton(job.id))
+        view.add_item(CancelButton(job.id, locale=locale))
     embed.description = "\n".join(lines)
     return embed, view
 
@@ -89,7 +89,7 @@ async def show_jobs(interaction: discord.Interaction) -> None:
 class CancelButton(JobButton, prefix="cancel"):
     """Cancel one job (the requester or Manage Server)."""
 
-    label = "Cancel #{id}"
+    label = N_("Cancel #{id}")
     member = True
 
     async def act(self, interaction: discord.Interaction) -> None:

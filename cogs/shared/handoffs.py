@@ -67,7 +67,7 @@ VIDEOS: PerBot[VideoOffers] = PerBot("the video cog")
 class UseInVideoButton(CharacterButton, prefix="vuse"):
     """Under a character card: a form for the prompt of a video starring it."""
 
-    label = "Use in a video"
+    label = N_("Use in a video")
     emoji = "🎥"
     style = discord.ButtonStyle.success
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
-from bot.i18n import translate
+from bot.i18n import N_, translate
 from cogs.shared.components import JobButton
 from cogs.shared.handoffs import UseInVideoButton
 from cogs.video._registry import VIDEO_COG
@@ -24,7 +24,7 @@ def _cog(interaction: discord.Interaction) -> VideoCog:
 class VideoAgainButton(JobButton, prefix="vagain"):
     """Make another video with the same prompt, characters and settings."""
 
-    label = "Again"
+    label = N_("Again")
     emoji = "🔁"
     style = discord.ButtonStyle.primary
 
@@ -36,7 +36,7 @@ class VideoAgainButton(JobButton, prefix="vagain"):
 class CharacterFromVideoButton(JobButton, prefix="vchar"):
     """Open the range form for a character from this video (`from_task`)."""
 
-    label = "Make a character from this"
+    label = N_("Make a character from this")
     emoji = "🎭"
 
     async def act(self, interaction: discord.Interaction) -> None:

@@ -212,3 +212,16 @@ async def test_a_suggestion_without_a_video_is_refused_in_german(sora: Running, 
         "Gib mit `from_task` `start` und `end` an: Es gibt kein Video zum Ansehen."
     )
     assert simulator.requests == []
+
+
+async def test_the_jobs_list_and_settings_read_german(sora: Running) -> None:
+    jobs = await answer(sora, payloads.slash_command("jobs", group="character", locale="de"))
+    embed = jobs["embeds"][0]
+    assert embed["title"] == "Deine laufenden Aufträge"
+    assert embed["description"] == "Keine laufenden Aufträge. Starte einen mit `/character create`."
+    shown = await answer(sora, payloads.slash_command("show", group="settings", locale="de"))
+    fields = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}
+    assert shown["embeds"][0]["title"] == "Servereinstellungen"
+    assert fields["Auto-Reaktion"] == "aus"
+    assert fields["Kanäle"] == "jeder Kanal"
+    assert fields["Standardmodell"] == "sora-2"
