@@ -29,23 +29,11 @@ async def _refuse_deferred(interaction: discord.Interaction, text: str) -> None:
 class CreateModal(discord.ui.Modal, title="Create a Sora character"):
     """Asks for the 1-3 s range and the model, then runs the create flow."""
 
-    start: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
-        label="Start (seconds or m:ss)",
-        placeholder="e.g. 1.5 or 0:12; leave start and end empty for a suggestion",
-        required=False,
-        max_length=20,
-    )
-    end: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
-        label="End (1 to 3 s after start)",
-        placeholder="e.g. 3 or 0:14; leave both empty: the bot suggests a moment",
-        required=False,
-        max_length=20,
-    )
-    model: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
-        label="Model: sora-2, sora-2-pro or sora-2-vip",
-        default=DEFAULT_MODEL,
-        max_length=20,
-    )
+    # Built per form in the asker's language (labels are set at construction: the
+    # `label` property is deprecated in favour of discord.ui.Label).
+    start: discord.ui.TextInput[CreateModal]
+    end: discord.ui.TextInput[CreateModal]
+    model: discord.ui.TextInput[CreateModal]
 
     def __init__(
         self,
@@ -58,16 +46,29 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         super().__init__(timeout=900, title=translate(locale, "Create a Sora character"))
         self.flow = flow
         self.source = source
-        self.model.default = model  # the server's default model
-        self.start.label = translate(locale, "Start (seconds or m:ss)")
-        self.start.placeholder = translate(
-            locale, "e.g. 1.5 or 0:12; leave start and end empty for a suggestion"
+        self.start = discord.ui.TextInput(
+            label=translate(locale, "Start (seconds or m:ss)"),
+            placeholder=translate(
+                locale, "e.g. 1.5 or 0:12; leave start and end empty for a suggestion"
+            ),
+            required=False,
+            max_length=20,
         )
-        self.end.label = translate(locale, "End (1 to 3 s after start)")
-        self.end.placeholder = translate(
-            locale, "e.g. 3 or 0:14; leave both empty: the bot suggests a moment"
+        self.end = discord.ui.TextInput(
+            label=translate(locale, "End (1 to 3 s after start)"),
+            placeholder=translate(
+                locale, "e.g. 3 or 0:14; leave both empty: the bot suggests a moment"
+            ),
+            required=False,
+            max_length=20,
         )
-        self.model.label = translate(locale, "Model: sora-2, sora-2-pro or sora-2-vip")
+        self.model = discord.ui.TextInput(
+            label=translate(locale, "Model: sora-2, sora-2-pro or sora-2-vip"),
+            default=model,  # the server's default model
+            max_length=20,
+        )
+        for field in (self.start, self.end, self.model):
+            self.add_item(field)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Check the range, then the same flow as `/character create`.
@@ -137,9 +138,7 @@ def clean_name(text: str, locale: str | None = None) -> str:
 class RenameModal(discord.ui.Modal, title="Rename character"):
     """Asks for the new display name."""
 
-    name: discord.ui.TextInput[RenameModal] = discord.ui.TextInput(
-        label="New name", max_length=MAX_NAME, min_length=1
-    )
+    name: discord.ui.TextInput[RenameModal]  # built per form in the asker's language
 
     def __init__(
         self,
@@ -149,8 +148,13 @@ class RenameModal(discord.ui.Modal, title="Rename character"):
         locale: str | None = None,
     ) -> None:
         super().__init__(timeout=600, title=translate(locale, "Rename character"))
-        self.name.default = current[:MAX_NAME]
-        self.name.label = translate(locale, "New name")
+        self.name = discord.ui.TextInput(
+            label=translate(locale, "New name"),
+            default=current[:MAX_NAME],
+            max_length=MAX_NAME,
+            min_length=1,
+        )
+        self.add_item(self.name)
         self.apply = apply
 
     async def on_submit(self, interaction: discord.Interaction) -> None:

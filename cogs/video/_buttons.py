@@ -47,12 +47,7 @@ class CharacterFromVideoButton(JobButton, prefix="vchar"):
 class PromptModal(discord.ui.Modal, title="Make a video"):
     """The prompt of a video starring the character(s)."""
 
-    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-        label="What happens in the video?",
-        style=discord.TextStyle.paragraph,
-        placeholder="walks along a beach at sunset, waving at the camera",
-        max_length=1000,
-    )
+    prompt: discord.ui.TextInput[PromptModal]  # built per form in the asker's language
 
     def __init__(
         self, cog: VideoCog, character_ids: list[str], *, locale: str | None = None
@@ -60,10 +55,13 @@ class PromptModal(discord.ui.Modal, title="Make a video"):
         super().__init__(title=translate(locale, "Make a video"))
         self.cog = cog
         self.character_ids = character_ids
-        self.prompt.label = translate(locale, "What happens in the video?")
-        self.prompt.placeholder = translate(
-            locale, "walks along a beach at sunset, waving at the camera"
+        self.prompt = discord.ui.TextInput(
+            label=translate(locale, "What happens in the video?"),
+            style=discord.TextStyle.paragraph,
+            placeholder=translate(locale, "walks along a beach at sunset, waving at the camera"),
+            max_length=1000,
         )
+        self.add_item(self.prompt)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Start the video with the server's defaults."""
