@@ -9,26 +9,29 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.providers.base import ProviderError
-from cogs.shared.failures import GENERIC, tell_user
+from cogs.shared.failures import FORBIDDEN, GENERIC, tell_user
+from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
 
 
-def message_for(error: app_commands.AppCommandError) -> str:
-    """What to tell the user about `error`."""
+def message_for(interaction: discord.Interaction, error: app_commands.AppCommandError) -> str:
+    """What to tell the user about `error`, in their language."""
     original = getattr(error, "original", error)
     if isinstance(original, ProviderError):
-        return original.user_message
+        return original.user_message  # built in the core: English
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down: try again in {error.retry_after:.0f} s."
+        return tr(
+            interaction, "Slow down: try again in {seconds} s.", seconds=round(error.retry_after)
+        )
     if isinstance(error, app_commands.MissingPermissions | app_commands.CheckFailure):
-        return "You don't have permission to do that here."
+        return tr(interaction, "You don't have permission to do that here.")
     if isinstance(error, app_commands.TransformerError):
-        return f"`{error.value}` is not valid there."
+        return tr(interaction, "`{value}` is not valid there.", value=error.value)
     if isinstance(original, discord.Forbidden):
-        return "I don't have permission to do that in this channel."
-    return GENERIC
+        return tr(interaction, FORBIDDEN)
+    return tr(interaction, GENERIC)
 
 
 class ErrorHandlerCog(commands.Cog):
@@ -50,7 +53,8 @@ class ErrorHandlerCog(commands.Cog):
         self, interaction: discord.Interaction, error: app_commands.AppCommandError
     ) -> None:
         """Log unexpected errors; tell the user something short and useful."""
-        await tell_user(interaction, message_for(error), getattr(error, "original", error))
+        original = getattr(error, "original", error)
+        await tell_user(interaction, message_for(interaction, error), original)
 
 
 async def setup(bot: SoraBot) -> None:

@@ -8,14 +8,16 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import N_, translate
+
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
 
 # The help text, one field each (`{retention_days}` is filled in).
 SECTIONS: tuple[tuple[str, str], ...] = (
     (
-        "Create",
-        (
+        N_("Create"),
+        N_(
             "`/character create` with one source: `video` (attach a file), `url` "
             "(a video link or a page such as YouTube) or `from_task` (the task id of a "
             "character or video made in this server); "
@@ -26,8 +28,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
         ),
     ),
     (
-        "Use in a video",
-        (
+        N_("Use in a video"),
+        N_(
             "`/video create prompt: character:` (up to three characters; optional `model`, "
             "`duration`, `aspect_ratio`) or **Use in a video** on a card. Name the characters "
             "in the prompt: each is written the chosen engine's way (Sora `@username`, "
@@ -37,8 +39,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
         ),
     ),
     (
-        "Browse and manage",
-        (
+        N_("Browse and manage"),
+        N_(
             "`/character jobs` (what is in flight, with Cancel), "
             "`/character list` (filter `mine` or `creator`), `/character show`, "
             "`/character rename`, `/character delete`. Pick the name from the suggestions; "
@@ -50,8 +52,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
         ),
     ),
     (
-        "The range",
-        (
+        N_("The range"),
+        N_(
             "Optional: give both `start` and `end` or neither. In seconds (`1.5`) or "
             "minutes:seconds (`0:12`); the moment must be 1 to 3 s long, inside the video, "
             "with one character clearly visible. The video needs sound. With a range, the "
@@ -59,8 +61,8 @@ SECTIONS: tuple[tuple[str, str], ...] = (
         ),
     ),
     (
-        "Server settings",
-        (
+        N_("Server settings"),
+        N_(
             "Manage Server only: `/settings show` (every value), `/settings auto-react` "
             "(react 🎭 to new video attachments and video links, a file such as `.mp4` or a "
             "site like YouTube or TikTok, as a shortcut), `/settings channels` (where the "
@@ -73,16 +75,16 @@ SECTIONS: tuple[tuple[str, str], ...] = (
         ),
     ),
     (
-        "Your data",
-        (
+        N_("Your data"),
+        N_(
             "`/character forget-me` removes your user id from what this bot keeps in this "
             "server; you choose whether your characters stay (without your name) or go. When "
             "the bot is removed from a server, its data is deleted after {retention_days} days."
         ),
     ),
     (
-        "Bot owner",
-        (
+        N_("Bot owner"),
+        N_(
             "`/owner status`, `/owner usage`, `/owner pause` / `resume`, `/owner cap` (jobs "
             "per UTC day for the whole bot), `/owner block` / `unblock` (a member or a server)."
         ),
@@ -90,24 +92,31 @@ SECTIONS: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_embed(retention_days: float = 30, help_url: str | None = None) -> discord.Embed:
-    """The help text (`retention_days`: how long a server's data outlives the bot there;
-    `help_url`: the operator's `HELP_URL`, linked under "More" when set)."""
+def help_embed(
+    locale: str | None = None, retention_days: float = 30, help_url: str | None = None
+) -> discord.Embed:
+    """The help text in `locale`'s language (`retention_days`: how long a server's data
+    outlives the bot there; `help_url`: the operator's `HELP_URL`, linked under "More")."""
     embed = discord.Embed(
         title="Sora Character Bot",
-        description=(
+        description=translate(
+            locale,
             "Turns 1 to 3 seconds of a video into a reusable **character**: the bot keeps its "
             "likeness and binds it to Sora 2, Seedance 2 and Vidu Q3, so it can star in new "
-            "videos on whichever engine works."
+            "videos on whichever engine works.",
         ),
         colour=discord.Colour.blurple(),
     )
+    days = f"{retention_days:g}"
     for name, value in SECTIONS:
         embed.add_field(
-            name=name, value=value.format(retention_days=f"{retention_days:g}"), inline=False
+            name=translate(locale, name),
+            value=translate(locale, value, retention_days=days),
+            inline=False,
         )
     if help_url:
-        embed.add_field(name="More", value=f"[Read more]({help_url})", inline=False)
+        more = translate(locale, "[Read more]({url})", url=help_url)
+        embed.add_field(name=translate(locale, "More"), value=more, inline=False)
     return embed
 
 
@@ -121,7 +130,11 @@ class HelpCog(commands.Cog):
     async def help(self, interaction: discord.Interaction) -> None:
         """Answer privately with the help text."""
         await interaction.response.send_message(
-            embed=help_embed(self.bot.settings.guild_retention_days, self.bot.settings.help_url),
+            embed=help_embed(
+                interaction.locale.value,
+                self.bot.settings.guild_retention_days,
+                self.bot.settings.help_url,
+            ),
             ephemeral=True,
         )
 

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
+from bot.i18n import N_
 from bot.jobs.submit_line import SubmitLine
 from bot.policy.account import AccountStatus, account_status
 from bot.policy.owner_controls import OwnerState
 from bot.policy.usage import format_report, report_from
+from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
     from bot.policy.owner_controls import OwnerControls
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_OWNER = "Only the bot's owner can use this."
+NOT_OWNER = N_("Only the bot's owner can use this.")
 QUIET = discord.AllowedMentions.none()
 USAGE_LIMIT = 1900  # a message holds 2,000 characters
 
@@ -89,7 +91,7 @@ class OwnerCommands(app_commands.Group):
         user = interaction.user
         if user.id in self.bot.settings.owner_id_set or await self.bot.is_owner(user):
             return True
-        await interaction.response.send_message(NOT_OWNER, ephemeral=True)
+        await interaction.response.send_message(tr(interaction, NOT_OWNER), ephemeral=True)
         return False
 
     async def _show(self, interaction: discord.Interaction, text: str, state: OwnerState) -> None:
@@ -108,7 +110,7 @@ class OwnerCommands(app_commands.Group):
         account = await account_status(self.bot.core.provider)
         embed = add_account(status_embed(await self.controls.get()), account)
         await interaction.edit_original_response(
-            content="Owner controls:", embed=embed, allowed_mentions=QUIET
+            content=tr(interaction, "Owner controls:"), embed=embed, allowed_mentions=QUIET
         )
 
     @app_commands.command(name="pause", description="Stop new jobs everywhere, with a message")
@@ -119,14 +121,14 @@ class OwnerCommands(app_commands.Group):
         """Refuse new jobs in every server (jobs already running finish)."""
         state = await self.controls.change(paused=message.strip())
         self._line().pause(message.strip())  # queued jobs stay queued, not sent
-        await self._show(interaction, "New jobs are paused everywhere.", state)
+        await self._show(interaction, tr(interaction, "New jobs are paused everywhere."), state)
 
     @app_commands.command(name="resume", description="Take new jobs again")
     async def resume(self, interaction: discord.Interaction) -> None:
         """Lift the pause."""
         state = await self.controls.change(paused=None)
         self._line().resume()
-        await self._show(interaction, "New jobs are taken again.", state)
+        await self._show(interaction, tr(interaction, "New jobs are taken again."), state)
 
     @app_commands.command(name="cap", description="Jobs per UTC day across every server")
     @app_commands.describe(jobs="the most jobs per UTC day for the whole bot; 0 turns the cap off")
@@ -135,7 +137,11 @@ class OwnerCommands(app_commands.Group):
     ) -> None:
         """Set or lift the global daily cap."""
         state = await self.controls.change(daily_cap=jobs or None)
-        text = f"At most {jobs} jobs per UTC day." if jobs else "No global daily cap."
+        text = (
+            tr(interaction, "At most {jobs} jobs per UTC day.", jobs=jobs)
+            if jobs
+            else tr(interaction, "No global daily cap.")
+        )
         await self._show(interaction, text, state)
 
     @app_commands.command(
@@ -147,7 +153,7 @@ class OwnerCommands(app_commands.Group):
         guild = _snowflake(server_id) if server_id else None
         if server_id and guild is None:
             await interaction.response.send_message(
-                "A server id is a number of 15-20 digits.", ephemeral=True
+                tr(interaction, "A server id is a number of 15-20 digits."), ephemeral=True
             )
             return
         assert self.bot.core is not None
@@ -192,7 +198,7 @@ class OwnerCommands(app_commands.Group):
         guild = _snowflake(server_id) if server_id else None
         if (member is None) == (server_id is None) or (server_id and guild is None):
             await interaction.response.send_message(
-                "Give either a member or a server id (a number of 15-20 digits).",
+                tr(interaction, "Give either a member or a server id (a number of 15-20 digits)."),
                 ephemeral=True,
             )
             return
@@ -201,8 +207,13 @@ class OwnerCommands(app_commands.Group):
             state = await self.controls.block(user=user, guild=guild)
         else:
             state = await self.controls.unblock(user=user, guild=guild)
-        who = f"<@{user}>" if user else f"server `{guild}`"
-        await self._show(interaction, f"{'Blocked' if blocking else 'Unblocked'} {who}.", state)
+        who = f"<@{user}>" if user else tr(interaction, "server `{id}`", id=guild)
+        text = (
+            tr(interaction, "Blocked {who}.", who=who)
+            if blocking
+            else tr(interaction, "Unblocked {who}.", who=who)
+        )
+        await self._show(interaction, text, state)
 
 
 async def owners(bot: SoraBot) -> set[int]:

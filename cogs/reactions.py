@@ -21,7 +21,8 @@ from discord.ext import commands
 
 from bot.media.links import is_video_file_name, is_video_link
 from bot.media.orders import find_links
-from cogs.shared.handoffs import CHARACTERS, CreateFromMessageButton
+from cogs.shared.handoffs import CHARACTERS, CREATE_CHARACTER, CreateFromMessageButton
+from cogs.shared.i18n import tr_guild
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -99,8 +100,11 @@ class AutoReactCog(commands.Cog):
         while len(self._answered) > ANSWERED_MEMORY:
             self._answered.popitem(last=False)
         view = discord.ui.View(timeout=None)
+        guild = self.bot.get_guild(payload.guild_id) if payload.guild_id else None
+        locale = guild.preferred_locale if guild is not None else None  # no one asked: the server's
+        label = tr_guild(locale, CREATE_CHARACTER)
         view.add_item(
-            CreateFromMessageButton(payload.channel_id, payload.message_id, payload.user_id)
+            CreateFromMessageButton(payload.channel_id, payload.message_id, payload.user_id, label)
         )
         reference = discord.MessageReference(
             message_id=payload.message_id,
@@ -109,7 +113,11 @@ class AutoReactCog(commands.Cog):
         )
         try:
             await channel.send(
-                f"<@{payload.user_id}> turn this video into a Sora character:",
+                tr_guild(
+                    locale,
+                    "<@{user}> turn this video into a Sora character:",
+                    user=payload.user_id,
+                ),
                 view=view,
                 reference=reference,
                 allowed_mentions=discord.AllowedMentions(users=True, replied_user=False),

@@ -9,19 +9,21 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import N_, translate
 from bot.policy.guild_settings import GuildSettings
 from bot.providers.base import MODELS
 from bot.providers.engines import VIDEO_MODELS, Engine
+from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
     from bot.policy.guild_settings import SettingsService
     from bot.runtime.app import SoraBot
 
 VIDEO_CHOICES = (*VIDEO_MODELS, "sora-2-vip")
-NEEDS_MANAGE = "You need the Manage Server permission to change settings."
+NEEDS_MANAGE = N_("You need the Manage Server permission to change settings.")
 QUIET = discord.AllowedMentions.none()
 
-NEEDS_INTENT = (
+NEEDS_INTENT = N_(
     "Auto-reaction needs the **Message Content** intent, which this bot does not have right "
     "now. The bot owner can enable it in the Discord developer portal (Bot → Privileged "
     "Gateway Intents) and restart the bot; see the README."
@@ -53,17 +55,20 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         """Switch auto-reaction for this server."""
         assert interaction.guild_id is not None
         if not interaction.permissions.manage_guild:
-            await interaction.response.send_message(NEEDS_MANAGE, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NEEDS_MANAGE), ephemeral=True)
             return
         if enabled and not self.bot.intents.message_content:
-            await interaction.response.send_message(NEEDS_INTENT, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NEEDS_INTENT), ephemeral=True)
             return
         await self.service.set(interaction.guild_id, auto_react=enabled)
         text = (
-            "Auto-reaction is **on**: I'll react with 🎭 to new videos; clicking it offers to "
-            "create a character."
+            tr(
+                interaction,
+                "Auto-reaction is **on**: I'll react with 🎭 to new videos; clicking it offers "
+                "to create a character.",
+            )
             if enabled
-            else "Auto-reaction is **off**."
+            else tr(interaction, "Auto-reaction is **off**.")
         )
         await interaction.response.send_message(text, ephemeral=True)
 
@@ -71,15 +76,19 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         """Store the change and answer with every current value."""
         assert interaction.guild_id is not None
         if not interaction.permissions.manage_guild:
-            await interaction.response.send_message(NEEDS_MANAGE, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NEEDS_MANAGE), ephemeral=True)
             return
         try:
             current = await self.service.set(interaction.guild_id, **fields)
         except (TypeError, ValueError) as exc:
-            await interaction.response.send_message(f"Not changed: {exc}.", ephemeral=True)
+            text = tr(interaction, "Not changed: {reason}.", reason=exc)
+            await interaction.response.send_message(text, ephemeral=True)
             return
         await interaction.response.send_message(
-            "Saved.", embed=settings_embed(current), ephemeral=True, allowed_mentions=QUIET
+            tr(interaction, "Saved."),
+            embed=settings_embed(current, interaction.locale.value),
+            ephemeral=True,
+            allowed_mentions=QUIET,
         )
 
     @app_commands.command(name="show", description="Show this server's settings and limits")
@@ -88,7 +97,9 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         assert interaction.guild_id is not None
         current = await self.service.get(interaction.guild_id)
         await interaction.response.send_message(
-            embed=settings_embed(current), ephemeral=True, allowed_mentions=QUIET
+            embed=settings_embed(current, interaction.locale.value),
+            ephemeral=True,
+            allowed_mentions=QUIET,
         )
 
     @app_commands.command(name="channels", description="Choose the channels where I take jobs")
@@ -110,7 +121,7 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
             chosen = []
         elif channel is None:
             await interaction.response.send_message(
-                "Pick the channel to add or remove.", ephemeral=True
+                tr(interaction, "Pick the channel to add or remove."), ephemeral=True
             )
             return
         elif action == "add" and channel.id not in chosen:
@@ -177,42 +188,54 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         if engines is None:
             current = await self.service.get(interaction.guild_id)
             await interaction.response.send_message(
-                embed=self.engines_embed(current), ephemeral=True, allowed_mentions=QUIET
+                embed=self.engines_embed(current, interaction.locale.value),
+                ephemeral=True,
+                allowed_mentions=QUIET,
             )
             return
         try:
             chosen = parse_models(engines, tuple(engine.value for engine in Engine))
         except ValueError as exc:
             text = str(exc).replace("is not a model", "is not an engine")
-            await interaction.response.send_message(f"Not changed: {text}.", ephemeral=True)
+            text = tr(interaction, "Not changed: {reason}.", reason=text)
+            await interaction.response.send_message(text, ephemeral=True)
             return
         if not interaction.permissions.manage_guild:
-            await interaction.response.send_message(NEEDS_MANAGE, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NEEDS_MANAGE), ephemeral=True)
             return
         current = await self.service.set(interaction.guild_id, engines=chosen)
         await interaction.response.send_message(
-            "Saved: new characters are bound to these engines.",
-            embed=self.engines_embed(current),
+            tr(interaction, "Saved: new characters are bound to these engines."),
+            embed=self.engines_embed(current, interaction.locale.value),
             ephemeral=True,
             allowed_mentions=QUIET,
         )
 
-    def engines_embed(self, current: GuildSettings) -> discord.Embed:
+    def engines_embed(self, current: GuildSettings, locale: str | None) -> discord.Embed:
         """Each engine: chosen here or not, used by this bot, live on the account."""
         assert self.bot.core is not None
         core = self.bot.core
-        embed = discord.Embed(title="Character engines", colour=discord.Colour.blurple())
+        title = translate(locale, "Character engines")
+        embed = discord.Embed(title=title, colour=discord.Colour.blurple())
         for engine in Engine:
             chosen = not current.engines or engine.value in current.engines
             if engine.value not in core.settings.engine_list:
-                state = "not used by this bot (CHARACTER_ENGINES)"
+                state = translate(locale, "not used by this bot (CHARACTER_ENGINES)")
             elif core.provider.models.unavailable(engine.value) is not None:
-                state = "not offered by the video service right now"
+                state = translate(locale, "not offered by the video service right now")
             else:
-                state = "live on the account"
-            words = "new characters are bound to it" if chosen else "not chosen here"
+                state = translate(locale, "live on the account")
+            words = (
+                translate(locale, "new characters are bound to it")
+                if chosen
+                else translate(locale, "not chosen here")
+            )
             embed.add_field(name=engine.label, value=f"{state}; {words}", inline=False)
-        embed.set_footer(text="Characters keep their likeness: another engine can be added later.")
+        embed.set_footer(
+            text=translate(
+                locale, "Characters keep their likeness: another engine can be added later."
+            )
+        )
         return embed
 
     @app_commands.command(name="video", description="Who may make videos, and how many")
@@ -258,24 +281,31 @@ def parse_models(text: str, known_models: tuple[str, ...] = VIDEO_CHOICES) -> li
     return chosen
 
 
-def settings_embed(current: GuildSettings) -> discord.Embed:
-    """Every setting of a server, as members of staff read them."""
-    embed = discord.Embed(title="Server settings", colour=discord.Colour.blurple())
-    where = ", ".join(f"<#{c}>" for c in current.channels) or "every channel"
-    who = f"<@&{current.creator_role}>" if current.creator_role else "everyone"
-    embed.add_field(name="Auto-reaction", value="on" if current.auto_react else "off")
-    embed.add_field(name="Default model", value=current.default_model)
-    embed.add_field(name="Channels", value=where, inline=False)
-    embed.add_field(name="Who may create", value=who, inline=False)
-    embed.add_field(name="Jobs at once, per member", value=str(current.jobs_at_once))
-    embed.add_field(name="Jobs per day, per member", value=str(current.jobs_per_day))
-    embed.add_field(name="Jobs per day, server", value=str(current.server_jobs_per_day))
-    embed.add_field(name="Videos", value="on" if current.video_enabled else "off")
-    embed.add_field(name="Video models", value=", ".join(current.video_models) or "all")
-    embed.add_field(name="Videos per day, per member", value=str(current.videos_per_day))
-    embed.add_field(name="Engines", value=", ".join(current.engines) or "all")
+def settings_embed(current: GuildSettings, locale: str | None = None) -> discord.Embed:
+    """Every setting of a server, as members of staff read them (in `locale`'s language)."""
+
+    def t(msgid: str) -> str:
+        return translate(locale, msgid)
+
+    embed = discord.Embed(title=t("Server settings"), colour=discord.Colour.blurple())
+    where = ", ".join(f"<#{c}>" for c in current.channels) or t("every channel")
+    who = f"<@&{current.creator_role}>" if current.creator_role else t("everyone")
+    on, off, every = t("on"), t("off"), t("all")
+    embed.add_field(name=t("Auto-reaction"), value=on if current.auto_react else off)
+    embed.add_field(name=t("Default model"), value=current.default_model)
+    embed.add_field(name=t("Channels"), value=where, inline=False)
+    embed.add_field(name=t("Who may create"), value=who, inline=False)
+    embed.add_field(name=t("Jobs at once, per member"), value=str(current.jobs_at_once))
+    embed.add_field(name=t("Jobs per day, per member"), value=str(current.jobs_per_day))
+    embed.add_field(name=t("Jobs per day, server"), value=str(current.server_jobs_per_day))
+    embed.add_field(name=t("Videos"), value=on if current.video_enabled else off)
+    embed.add_field(name=t("Video models"), value=", ".join(current.video_models) or every)
+    embed.add_field(name=t("Videos per day, per member"), value=str(current.videos_per_day))
+    embed.add_field(name=t("Engines"), value=", ".join(current.engines) or every)
     embed.set_footer(
-        text="Days are UTC. Change with /settings channels, creator-role, limits, video, engines…"
+        text=t(
+            "Days are UTC. Change with /settings channels, creator-role, limits, video, engines…"
+        )
     )
     return embed
 

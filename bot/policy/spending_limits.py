@@ -19,12 +19,20 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.domain.records import Job, JobKind, LimitHit, NewJob, Quota
+from bot.i18n import N_
 from bot.policy.guild_settings import GuildSettings, SettingsService
 from bot.policy.owner_controls import OwnerControls, OwnerState
 from storage import JobRepository
 
 if TYPE_CHECKING:
     from bot.jobs.tracker import JobTracker
+
+
+# Refusals that are fixed sentences: the cogs show them in the member's language.
+SERVER_BLOCKED = N_("The bot owner has turned this bot off for this server.")
+MEMBER_BLOCKED = N_("The bot owner has blocked you from creating characters.")
+ALREADY_SENT = N_("It was already sent again.")
+FIXED_REFUSALS = frozenset({SERVER_BLOCKED, MEMBER_BLOCKED, ALREADY_SENT})
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +188,7 @@ class SpendingLimits:
                 "Try again after midnight UTC.",
             )
         if hit.kind == "replaced":
-            return Refusal("replaced", "It was already sent again.")
+            return Refusal("replaced", ALREADY_SENT)
         return Refusal(
             "global_day",
             f"The bot has used all its jobs for today (UTC): try again in {again}.",
@@ -190,9 +198,9 @@ class SpendingLimits:
     def _owner_says(owner: OwnerState, asker: Asker) -> Refusal | None:
         """The bot owner's pause and blocks come first."""
         if asker.guild_id in owner.blocked_guilds:
-            return Refusal("blocked", "The bot owner has turned this bot off for this server.")
+            return Refusal("blocked", SERVER_BLOCKED)
         if asker.member_id in owner.blocked_users:
-            return Refusal("blocked", "The bot owner has blocked you from creating characters.")
+            return Refusal("blocked", MEMBER_BLOCKED)
         if owner.paused is not None:
             return Refusal("paused", f"New jobs are paused by the bot owner: {owner.paused}")
         return None

@@ -40,6 +40,8 @@ from storage.state import COMMANDS_HASH_KEY
 log = logging.getLogger(__name__)
 
 EXTENSIONS: tuple[str, ...] = (
+    # First: the tree's translator (descriptions in every catalogue's language).
+    "cogs.languages",
     "cogs.errors",
     "cogs.character",
     "cogs.video",
@@ -49,6 +51,17 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.owner",
     "cogs.housekeeping",
 )
+
+
+async def command_payloads(
+    tree: discord.app_commands.CommandTree[Any], guild: discord.abc.Snowflake | None
+) -> list[dict[str, Any]]:
+    """The commands as `tree.sync` sends them (translated when the tree has a translator)."""
+    translator = tree.translator
+    commands = tree.get_commands(guild=guild)
+    if translator is None:
+        return [c.to_dict(tree) for c in commands]
+    return [await c.get_translated_payload(tree, translator) for c in commands]
 
 
 def apply_endpoints(settings: Settings) -> None:
@@ -154,10 +167,9 @@ class SoraBot(commands.Bot):
         owner_guild = self.settings.owner_guild_id
         if owner_guild and owner_guild != self.settings.dev_guild_id:
             targets.append(discord.Object(owner_guild))  # the owner commands live there
+        # With their translations: a changed catalogue is a change to sync.
         commands_json = {
-            str(target.id if target else "global"): [
-                c.to_dict(self.tree) for c in self.tree.get_commands(guild=target)
-            ]
+            str(target.id if target else "global"): await command_payloads(self.tree, target)
             for target in targets
         }
         digest = hashlib.sha256(

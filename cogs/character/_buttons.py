@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.i18n import N_
 from cogs.character._registry import CHARACTER_COG
 from cogs.shared.components import CharacterButton, JobButton
 from cogs.shared.handoffs import CreateFromMessageButton, UseInVideoButton
@@ -21,7 +22,7 @@ def _cog(interaction: discord.Interaction) -> CharacterCog:
 class RenameButton(CharacterButton, prefix="rename"):
     """Opens the rename modal (creator or Manage Server)."""
 
-    label = "Rename"
+    label = N_("Rename")
     emoji = "✏️"
     member = True
 
@@ -33,7 +34,7 @@ class RenameButton(CharacterButton, prefix="rename"):
 class DeleteButton(CharacterButton, prefix="delete"):
     """Asks for confirmation, then deletes (creator or Manage Server)."""
 
-    label = "Delete"
+    label = N_("Delete")
     emoji = "🗑️"
     style = discord.ButtonStyle.danger
     member = True
@@ -48,7 +49,7 @@ class AddLikenessButton(CharacterButton, prefix="likeness"):
     source, to keep its likeness and bind it to Seedance 2 and Vidu Q3 (creator or Manage
     Server; no new Sora task)."""
 
-    label = "Add the likeness"
+    label = N_("Add the likeness")
     emoji = "🧬"
     member = True
 
@@ -60,7 +61,7 @@ class AddLikenessButton(CharacterButton, prefix="likeness"):
 class AgainButton(JobButton, prefix="again"):
     """ "Create from same video": a new range on the same source."""
 
-    label = "Create from same video"
+    label = N_("Create from same video")
     emoji = "🎬"
     style = discord.ButtonStyle.primary
 
@@ -72,7 +73,7 @@ class AgainButton(JobButton, prefix="again"):
 class RetryButton(JobButton, prefix="retry"):
     """Under an "unknown" job: send the same request again, knowingly."""
 
-    label = "Retry"
+    label = N_("Retry")
     emoji = "🔁"
     style = discord.ButtonStyle.primary
     member = True

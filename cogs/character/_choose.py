@@ -9,10 +9,12 @@ from typing import Any
 import discord
 
 from bot.domain.records import Character
+from bot.i18n import N_, translate
 from cogs.shared.failures import report_failure
+from cogs.shared.i18n import tr
 
 MAX_CHOICES = 25  # a select menu's limit
-NOT_OFFERED = "That is not one of the characters offered; run the command again."
+NOT_OFFERED = N_("That is not one of the characters offered; run the command again.")
 
 # What to do with the chosen character's id (show, rename, delete).
 Action = Callable[[discord.Interaction, str], Awaitable[None]]
@@ -26,19 +28,25 @@ class ChooseCharacter(discord.ui.View):
     ) -> None:
         super().__init__(timeout=600)
         self.owner_id = asked.user.id
+        self.locale = locale = asked.locale.value
         self.action = action
         self.characters = list(characters)[:MAX_CHOICES]
         self.offered = {c.character_id for c in self.characters}
         guild = asked.guild
         self._creators = {c.creator_id: _member_name(guild, c.creator_id) for c in self.characters}
         self.select: discord.ui.Select[ChooseCharacter] = discord.ui.Select(
-            placeholder="Pick the character",
+            placeholder=translate(locale, "Pick the character"),
             options=[
                 discord.SelectOption(
                     label=_clip(f"{c.display_name} (@{c.username})"),
                     value=c.character_id,
                     description=_clip(
-                        f"by {self._creators[c.creator_id]} · created {_date(c.created_at)}"
+                        translate(
+                            locale,
+                            "by {creator} · created {date}",
+                            creator=self._creators[c.creator_id],
+                            date=_date(c.created_at),
+                        )
                     ),
                 )
                 for c in self.characters
@@ -49,14 +57,20 @@ class ChooseCharacter(discord.ui.View):
 
     def describe(self, text: str) -> str:
         """The message above the menu: every match with its creator and date."""
+        unknown = translate(self.locale, "unknown")
         lines = [
-            f"- **{discord.utils.escape_markdown(c.display_name)}** `@{c.username}` by "
-            + (f"<@{c.creator_id}>" if c.creator_id else "unknown")
-            + f", {_date(c.created_at)}"
+            f"- **{discord.utils.escape_markdown(c.display_name)}** `@{c.username}` "
+            + translate(
+                self.locale,
+                "by {creator}, {date}",
+                creator=_mention(c.creator_id) or unknown,
+                date=_date(c.created_at),
+            )
             for c in self.characters
         ]
         asked = discord.utils.escape_markdown(_clip(text.strip(), 60))
-        return f"Several characters match **{asked}**; pick one:\n" + "\n".join(lines)
+        head = translate(self.locale, "Several characters match **{name}**; pick one:", name=asked)
+        return head + "\n" + "\n".join(lines)
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Only the person who asked."""
@@ -71,7 +85,7 @@ class ChooseCharacter(discord.ui.View):
     async def _chosen(self, interaction: discord.Interaction) -> None:
         value = self.select.values[0] if self.select.values else ""
         if value not in self.offered:  # a forged value: never looked up
-            await interaction.response.send_message(NOT_OFFERED, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NOT_OFFERED), ephemeral=True)
             return
         self.stop()
         await self.action(interaction, value)
@@ -82,6 +96,10 @@ def _member_name(guild: discord.Guild | None, user_id: int | None) -> str:
         return "unknown"
     member = guild.get_member(user_id) if guild is not None else None
     return member.display_name if member is not None else f"user {user_id}"
+
+
+def _mention(user_id: int | None) -> str | None:
+    return f"<@{user_id}>" if user_id else None
 
 
 def _date(timestamp: float) -> str:

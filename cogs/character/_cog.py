@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.domain.records import Character
+from bot.i18n import N_
 from bot.media.orders import OrderError
 from bot.media.suggestions import Suggester
 from bot.providers.base import MODELS
@@ -31,6 +32,7 @@ from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager, page_sheet, render_list_page, with_sheet
 from cogs.character._writes import DiscordWrites
 from cogs.shared.handoffs import CHARACTERS
+from cogs.shared.i18n import tr
 from cogs.shared.limits import refuse_if_limited
 from cogs.shared.replies import GUILD_ONLY, InteractionReplies
 
@@ -46,7 +48,7 @@ MODEL_CHOICES = [
     app_commands.Choice(name="sora-2-vip (higher priority)", value="sora-2-vip"),
 ]
 assert [c.value for c in MODEL_CHOICES] == list(MODELS)
-BOTH_OR_NEITHER = (
+BOTH_OR_NEITHER = N_(
     "Give both `start` and `end`, or neither: then I suggest the best moment of the video."
 )
 
@@ -128,10 +130,10 @@ class CharacterCog(commands.Cog):
     ) -> None:
         """Check the input, then the shared create flow (or the suggestion, with no range)."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         try:
-            chosen_name = clean_name(name) if name is not None else None
+            chosen_name = clean_name(name, interaction.locale.value) if name is not None else None
         except ValueError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
@@ -149,7 +151,9 @@ class CharacterCog(commands.Cog):
             await self.suggest.start(interaction, source, chosen)
             return
         if start is None or end is None:
-            await interaction.response.send_message(BOTH_OR_NEITHER, ephemeral=True)
+            await interaction.response.send_message(
+                tr(interaction, BOTH_OR_NEITHER), ephemeral=True
+            )
             return
         try:
             order = source.order(self.core, start, end, chosen)
@@ -167,19 +171,27 @@ class CharacterCog(commands.Cog):
     ) -> None:
         """Context menu: open the range form for the message's video."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         source = source_from_message(message)
         if source is None:
             await interaction.response.send_message(
-                "That message has no video: it needs a video attachment or a link to one.",
+                tr(
+                    interaction,
+                    "That message has no video: it needs a video attachment or a link to one.",
+                ),
                 ephemeral=True,
             )
             return
         if await refuse_if_limited(self.core, interaction):
             return
         await interaction.response.send_modal(
-            CreateModal(self.flow, source, model=await self.default_model(interaction.guild_id))
+            CreateModal(
+                self.flow,
+                source,
+                model=await self.default_model(interaction.guild_id),
+                locale=interaction.locale.value,
+            )
         )
 
     @property
@@ -202,7 +214,12 @@ class CharacterCog(commands.Cog):
     ) -> None:
         """The range form for an earlier task of this server ("Make a character from this")."""
         await interaction.response.send_modal(
-            CreateModal(self.flow, SourceSpec(from_task=task_id), model=model)
+            CreateModal(
+                self.flow,
+                SourceSpec(from_task=task_id),
+                model=model,
+                locale=interaction.locale.value,
+            )
         )
 
     async def default_model(self, guild_id: int) -> str:
@@ -216,7 +233,7 @@ class CharacterCog(commands.Cog):
     ) -> None:
         """Post the card."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         await self.library.by_name(interaction, name, self.library.show)
 
@@ -232,10 +249,10 @@ class CharacterCog(commands.Cog):
     ) -> None:
         """Rename (creator or Manage Server)."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         try:
-            cleaned = clean_name(new_name)
+            cleaned = clean_name(new_name, interaction.locale.value)
         except ValueError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return
@@ -252,7 +269,7 @@ class CharacterCog(commands.Cog):
     ) -> None:
         """Delete after confirmation (creator or Manage Server)."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         await self.library.by_name(interaction, name, self.library.confirm_delete)
 
@@ -262,7 +279,7 @@ class CharacterCog(commands.Cog):
     async def forget_me(self, interaction: discord.Interaction) -> None:
         """Ask privately, then forget the member (characters kept unattributed or deleted)."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         await ask_forget_me(self.core, interaction)
 
@@ -284,7 +301,7 @@ class CharacterCog(commands.Cog):
     async def jobs(self, interaction: discord.Interaction) -> None:
         """Jobs preparing, waiting or running, each with a Cancel button (private)."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         await show_jobs(interaction)
 
@@ -301,7 +318,7 @@ class CharacterCog(commands.Cog):
         """A paged list, only visible to the person who asked."""
         guild_id = interaction.guild_id
         if guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         repo = self.core.characters
         creator_id = interaction.user.id if mine else (creator.id if creator else None)
@@ -314,10 +331,17 @@ class CharacterCog(commands.Cog):
             return rows, total
 
         rows, total = await load(0)
-        name = interaction.guild.name if interaction.guild else "this server"
-        view = ListPager(interaction.user.id, name, load, total, avatars=repo.avatars)
+        name = interaction.guild.name if interaction.guild else tr(interaction, "this server")
+        view = ListPager(
+            interaction.user.id,
+            name,
+            load,
+            total,
+            avatars=repo.avatars,
+            locale=interaction.locale.value,
+        )
         sheet = await page_sheet(rows, repo.avatars)
-        embed = with_sheet(render_list_page(name, rows, 0, total), sheet)
+        embed = with_sheet(render_list_page(name, rows, 0, total, interaction.locale.value), sheet)
         extra: dict[str, Any] = {"file": sheet} if sheet is not None else {}
         await interaction.response.send_message(embed=embed, view=view, ephemeral=True, **extra)
 

@@ -25,6 +25,7 @@ from bot.media.orders import (
 )
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
+from cogs.shared.i18n import tr
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import Rendered, progress_bar
 from cogs.shared.replies import (
@@ -172,7 +173,7 @@ class CreateFlow:
     ) -> None:
         """Defer, store the job, prepare the source (I/O), show the clip, submit."""
         if interaction.guild_id is None:
-            await interaction.response.send_message(GUILD_ONLY, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         settings = await self.core.guild_settings.get(interaction.guild_id)
         origin = Origin(

@@ -14,8 +14,10 @@ import discord
 
 from bot.domain.ranges import format_clock
 from bot.domain.records import Job, JobState
+from bot.i18n import N_, translate
 from cogs.character._render import describe_source, render_cancelled
 from cogs.shared.components import JobButton
+from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
@@ -23,15 +25,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHOWN = 10
-NOTHING = "No jobs in flight. Start one with `/character create`."
-NOT_YOURS = "Only the person who asked, or someone with Manage Server, can cancel it."
-GONE = "That job is over or no longer exists."
+NOTHING = N_("No jobs in flight. Start one with `/character create`.")
+NOT_YOURS = N_("Only the person who asked, or someone with Manage Server, can cancel it.")
+GONE = N_("That job is over or no longer exists.")
 _WORDS = {
-    JobState.PREPARING: "preparing the video",
-    JobState.SUBMITTING: "being sent",
-    JobState.WAITING: "waiting to be sent",
-    JobState.QUEUED: "queued at toapis",
-    JobState.IN_PROGRESS: "in progress",
+    JobState.PREPARING: N_("preparing the video"),
+    JobState.SUBMITTING: N_("being sent"),
+    JobState.WAITING: N_("waiting to be sent"),
+    JobState.QUEUED: N_("queued at toapis"),
+    JobState.IN_PROGRESS: N_("in progress"),
 }
 
 
@@ -41,23 +43,32 @@ def _core(interaction: discord.Interaction) -> Core:
     return core  # type: ignore[no-any-return]
 
 
-def jobs_message(jobs: list[Job], *, whole_server: bool) -> tuple[discord.Embed, discord.ui.View]:
-    """The list and one Cancel button per job."""
-    title = "Jobs in flight in this server" if whole_server else "Your jobs in flight"
+def jobs_message(
+    jobs: list[Job], *, whole_server: bool, locale: str | None = None
+) -> tuple[discord.Embed, discord.ui.View]:
+    """The list and one Cancel button per job, in `locale`'s language."""
+    title = (
+        translate(locale, "Jobs in flight in this server")
+        if whole_server
+        else translate(locale, "Your jobs in flight")
+    )
     embed = discord.Embed(title=title, colour=discord.Colour.blurple())
     view = discord.ui.View(timeout=None)
     if not jobs:
-        embed.description = NOTHING
+        embed.description = translate(locale, NOTHING)
         return embed, view
     lines = []
     for job in jobs[:SHOWN]:
         who = f" · <@{job.requester_id}>" if whole_server and job.requester_id else ""
+        state = _WORDS.get(job.state)
+        when = f"<t:{int(job.created_at)}:R>"
+        started = translate(locale, "started {when}", when=when)
         lines.append(
-            f"**#{job.id}** {_WORDS.get(job.state, job.state.value)} · {job.progress}% · "
-            f"{format_clock(job.range_start)}–{format_clock(job.range_end)} · "
-            f"{describe_source(job)[:80]}{who} · started <t:{int(job.created_at)}:R>"
+            f"**#{job.id}** {translate(locale, state) if state else job.state.value} · "
+            f"{job.progress}% · {format_clock(job.range_start)}–{format_clock(job.range_end)} · "
+            f"{describe_source(job)[:80]}{who} · {started}"
         )
-        view.add_item(CancelButton(job.id))
+        view.add_item(CancelButton(job.id, locale=locale))
     embed.description = "\n".join(lines)
     return embed, view
 
@@ -69,7 +80,7 @@ async def show_jobs(interaction: discord.Interaction) -> None:
     jobs = await _core(interaction).jobs.in_flight(
         interaction.guild_id, None if whole_server else interaction.user.id, limit=SHOWN
     )
-    embed, view = jobs_message(jobs, whole_server=whole_server)
+    embed, view = jobs_message(jobs, whole_server=whole_server, locale=interaction.locale.value)
     await interaction.response.send_message(
         embed=embed, view=view, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
     )
@@ -78,7 +89,7 @@ async def show_jobs(interaction: discord.Interaction) -> None:
 class CancelButton(JobButton, prefix="cancel"):
     """Cancel one job (the requester or Manage Server)."""
 
-    label = "Cancel #{id}"
+    label = N_("Cancel #{id}")
     member = True
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -86,10 +97,10 @@ class CancelButton(JobButton, prefix="cancel"):
         core = _core(interaction)
         job = await core.jobs.get(self.job_id)
         if job is None or job.guild_id != interaction.guild_id or job.state.is_final:
-            await interaction.response.send_message(GONE, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, GONE), ephemeral=True)
             return
         if job.requester_id != interaction.user.id and not interaction.permissions.manage_guild:
-            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NOT_YOURS), ephemeral=True)
             return
         cancelled = await core.tracker.cancel(job.id)
         if cancelled is not None and cancelled.cancelled_at:
@@ -98,9 +109,9 @@ class CancelButton(JobButton, prefix="cancel"):
         jobs = await core.jobs.in_flight(
             job.guild_id, None if whole_server else interaction.user.id, limit=SHOWN
         )
-        embed, view = jobs_message(jobs, whole_server=whole_server)
+        embed, view = jobs_message(jobs, whole_server=whole_server, locale=interaction.locale.value)
         await interaction.response.edit_message(
-            content=f"Cancelled #{job.id}.", embed=embed, view=view
+            content=tr(interaction, "Cancelled #{job}.", job=job.id), embed=embed, view=view
         )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from bot.domain.records import Character, Job, JobState, NewJob
+from bot.i18n import N_, translate
 from bot.jobs.create import Location, start_ready
 from bot.jobs.submission import request_of
 from bot.media.orders import AttachmentInfo
@@ -22,6 +23,7 @@ from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import offers_likeness, render_card
 from cogs.shared.failures import report_failure
+from cogs.shared.i18n import tr, tr_guild
 from cogs.shared.limits import refuse_if_limited, reserve
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
 
@@ -30,15 +32,15 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NOT_FOUND = "No character by that name in this server. Pick one from the suggestions."
-NOT_ALLOWED = (
+NOT_FOUND = N_("No character by that name in this server. Pick one from the suggestions.")
+NOT_ALLOWED = N_(
     "Only the person who created this character, or someone with Manage Server, can do that."
 )
-LOCAL_ONLY = (
+LOCAL_ONLY = N_(
     "This only changes this bot's library: toapis has no rename or delete, and "
     "`@{username}` keeps working in Sora prompts."
 )
-NOT_ALLOWED_RETRY = "Only the person who asked, or someone with Manage Server, can retry it."
+NOT_ALLOWED_RETRY = N_("Only the person who asked, or someone with Manage Server, can retry it.")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -56,12 +58,13 @@ class Library:
     async def _find(self, interaction: discord.Interaction, character_id: str) -> Character | None:
         if interaction.guild_id is None:
             await interaction.response.send_message(
-                "Characters belong to a server: manage them from the server.", ephemeral=True
+                tr(interaction, "Characters belong to a server: manage them from the server."),
+                ephemeral=True,
             )
             return None
         character = await self.core.characters.get(interaction.guild_id, character_id)
         if character is None:
-            await interaction.response.send_message(NOT_FOUND, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NOT_FOUND), ephemeral=True)
         return character
 
     @staticmethod
@@ -72,7 +75,7 @@ class Library:
     async def _allowed(self, interaction: discord.Interaction, character: Character) -> bool:
         if self.can_manage(interaction, character):
             return True
-        await interaction.response.send_message(NOT_ALLOWED, ephemeral=True)
+        await interaction.response.send_message(tr(interaction, NOT_ALLOWED), ephemeral=True)
         return False
 
     async def card(self, character: Character) -> tuple[dict[str, Any], discord.ui.View]:
@@ -113,7 +116,7 @@ class Library:
         assert interaction.guild_id is not None
         found = await self.candidates(interaction.guild_id, text)
         if not found:
-            await interaction.response.send_message(NOT_FOUND, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NOT_FOUND), ephemeral=True)
             return
         if len(found) == 1:
             await action(interaction, found[0].character_id)
@@ -140,7 +143,9 @@ class Library:
         async def apply(submitted: discord.Interaction, name: str) -> None:
             await self.rename(submitted, character_id, name)
 
-        await interaction.response.send_modal(RenameModal(character.display_name, apply))
+        await interaction.response.send_modal(
+            RenameModal(character.display_name, apply, locale=interaction.locale.value)
+        )
 
     async def rename(self, interaction: discord.Interaction, character_id: str, name: str) -> None:
         """Rename, tell the user what it means, refresh the card if it was clicked."""
@@ -150,11 +155,14 @@ class Library:
         renamed = await self.core.characters.rename(character.guild_id, character_id, name)
         assert renamed is not None
         old = discord.utils.escape_markdown(character.display_name)
-        note = (
-            f"Renamed **{old}** (`@{renamed.username}`) to "
-            f"**{discord.utils.escape_markdown(name)}**. "
-            + LOCAL_ONLY.format(username=renamed.username)
+        note = tr(
+            interaction,
+            "Renamed **{old}** (`@{username}`) to **{new}**.",
+            old=old,
+            username=renamed.username,
+            new=discord.utils.escape_markdown(name),
         )
+        note += " " + tr(interaction, LOCAL_ONLY, username=renamed.username)
         if (
             interaction.message is not None
             and interaction.type is discord.InteractionType.modal_submit
@@ -176,11 +184,17 @@ class Library:
         card = interaction.message
         if card is not None and card.flags.ephemeral:
             card = None  # a private "which one?" list, not the character's card
-        view = ConfirmDelete(self, interaction.user.id, character, card)
+        view = ConfirmDelete(self, interaction.user.id, character, card, interaction.locale.value)
         name = discord.utils.escape_markdown(character.display_name)
         await interaction.response.send_message(
-            f"Delete **{name}** (`@{character.username}`) from this server's library?\n"
-            + LOCAL_ONLY.format(username=character.username),
+            tr(
+                interaction,
+                "Delete **{name}** (`@{username}`) from this server's library?",
+                name=name,
+                username=character.username,
+            )
+            + "\n"
+            + tr(interaction, LOCAL_ONLY, username=character.username),
             view=view,
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
@@ -190,7 +204,9 @@ class Library:
         """Open the range form for the source of an earlier job."""
         job = await self.core.jobs.get(job_id)
         if job is None or job.guild_id != interaction.guild_id:
-            await interaction.response.send_message("That job is not known here.", ephemeral=True)
+            await interaction.response.send_message(
+                tr(interaction, "That job is not known here."), ephemeral=True
+            )
             return
         await self._open_form(interaction, source_spec(job))
 
@@ -201,11 +217,11 @@ class Library:
         character = await self.core.characters.get(guild_id, character_id, with_avatar=False)
         job = await self.core.jobs.get(character.job_id) if character and character.job_id else None
         if character is None or job is None or job.guild_id != guild_id:
-            await interaction.response.send_message(NO_SOURCE, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NO_SOURCE), ephemeral=True)
             return
         if character.likeness is not None:
             await interaction.response.send_message(
-                "This character keeps its likeness already.", ephemeral=True
+                tr(interaction, "This character keeps its likeness already."), ephemeral=True
             )
             return
         spec = source_spec(job)
@@ -226,12 +242,14 @@ class Library:
     async def _open_form(self, interaction: discord.Interaction, spec: SourceSpec | None) -> None:
         """The range form for `spec`, or why the video cannot be read again."""
         if spec is None:
-            await interaction.response.send_message(NO_SOURCE, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NO_SOURCE), ephemeral=True)
             return
         if await refuse_if_limited(self.core, interaction):
             return
         model = (await self.core.guild_settings.get(interaction.guild_id or 0)).default_model
-        await interaction.response.send_modal(CreateModal(self.flow, spec, model=model))
+        await interaction.response.send_modal(
+            CreateModal(self.flow, spec, model=model, locale=interaction.locale.value)
+        )
 
     async def retry_unknown(self, interaction: discord.Interaction, job_id: int) -> None:
         """The Retry button of an "unknown" job."""
@@ -249,16 +267,20 @@ class Library:
         is submitted.
         """
         if not member_sees(interaction, channel_id):
-            await interaction.response.send_message(FOREIGN_CHANNEL, ephemeral=True)
+            await interaction.response.send_message(
+                tr(interaction, FOREIGN_CHANNEL), ephemeral=True
+            )
             return
         spec = SourceSpec(message_ref=(channel_id, message_id))
         if await refuse_if_limited(self.core, interaction):
             return
         model = (await self.core.guild_settings.get(interaction.guild_id or 0)).default_model
-        await interaction.response.send_modal(CreateModal(self.flow, spec, model=model))
+        await interaction.response.send_modal(
+            CreateModal(self.flow, spec, model=model, locale=interaction.locale.value)
+        )
 
 
-NO_SOURCE = "The original video can't be fetched again; start with `/character create`."
+NO_SOURCE = N_("The original video can't be fetched again; start with `/character create`.")
 
 
 def source_spec(job: Job) -> SourceSpec | None:
@@ -295,11 +317,11 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
     old = await core.jobs.get(job_id)
     if old is None or old.guild_id != interaction.guild_id or old.state is not JobState.UNKNOWN:
         await interaction.response.send_message(
-            "There is nothing to retry here any more.", ephemeral=True
+            tr(interaction, "There is nothing to retry here any more."), ephemeral=True
         )
         return
     if interaction.user.id != old.requester_id and not interaction.permissions.manage_guild:
-        await interaction.response.send_message(NOT_ALLOWED_RETRY, ephemeral=True)
+        await interaction.response.send_message(tr(interaction, NOT_ALLOWED_RETRY), ephemeral=True)
         return
     # Reserved before answering (a refusal, or a second click, is answered privately at
     # once); its reply is attached when it goes into the line.
@@ -345,7 +367,9 @@ class _RetryFront:
         """A public reply for the new job; the Retry button is removed."""
         interaction = self.interaction
         await interaction.response.defer(thinking=True)
-        reply = await interaction.edit_original_response(content="Sending the request again…")
+        reply = await interaction.edit_original_response(
+            content=tr(interaction, "Sending the request again…")
+        )
         self.library.flow.replies.remember(reply.id, interaction)
         if interaction.message is not None:
             try:
@@ -364,12 +388,15 @@ class ConfirmDelete(discord.ui.View):
         owner_id: int,
         character: Character,
         card: discord.Message | None,
+        locale: str | None = None,
     ) -> None:
         super().__init__(timeout=120)
         self.library = library
         self.owner_id = owner_id
         self.character = character
         self.card = card
+        self.confirm.label = translate(locale, "Delete")
+        self.cancel.label = translate(locale, "Cancel")
 
     async def interaction_check(self, interaction: discord.Interaction) -> bool:
         """Only the person who asked."""
@@ -392,22 +419,35 @@ class ConfirmDelete(discord.ui.View):
         )
         name = discord.utils.escape_markdown(character.display_name)
         text = (
-            f"Deleted **{name}** and its kept likeness from this server's library."
+            tr(
+                interaction,
+                "Deleted **{name}** and its kept likeness from this server's library.",
+                name=name,
+            )
             if deleted
-            else f"**{name}** was already deleted."
+            else tr(interaction, "**{name}** was already deleted.", name=name)
         )
         if character.username:
-            text += f" `@{character.username}` keeps working in Sora prompts."
+            text += " " + tr(
+                interaction,
+                "`@{username}` keeps working in Sora prompts.",
+                username=character.username,
+            )
         if character.binding("seedance-2") is not None:
-            text += (
-                " toapis offers no way to delete Seedance 2 avatar assets, so they stay in "
-                "the account's private avatar library."
+            text += " " + tr(
+                interaction,
+                "toapis offers no way to delete Seedance 2 avatar assets, so they stay in "
+                "the account's private avatar library.",
             )
         await interaction.response.edit_message(content=text, view=None)
         if deleted and self.card is not None:
             try:
                 await self.card.edit(
-                    view=None, content="*This character was deleted from the library.*"
+                    view=None,
+                    content=tr_guild(
+                        interaction.guild_locale,
+                        "*This character was deleted from the library.*",
+                    ),
                 )
             except discord.HTTPException as exc:
                 log.info("could not update the deleted character's card: %s", exc)
@@ -418,7 +458,9 @@ class ConfirmDelete(discord.ui.View):
         self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmDelete]
     ) -> None:
         """Keep it."""
-        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+        await interaction.response.edit_message(
+            content=tr(interaction, "Nothing was deleted."), view=None
+        )
         self.stop()
 
 

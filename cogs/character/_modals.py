@@ -8,14 +8,16 @@ from collections.abc import Awaitable, Callable
 import discord
 
 from bot.domain.ranges import ClipRange, RangeError
+from bot.i18n import N_, translate
 from bot.media.orders import OrderError
 from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._registry import CHARACTER_COG
 from cogs.shared.failures import report_failure
+from cogs.shared.i18n import tr
 
 MAX_NAME = 80
-BOTH_OR_NEITHER = "Give both start and end, or leave both empty: then I suggest a moment."
+BOTH_OR_NEITHER = N_("Give both start and end, or leave both empty: then I suggest a moment.")
 
 
 async def _refuse_deferred(interaction: discord.Interaction, text: str) -> None:
@@ -27,29 +29,46 @@ async def _refuse_deferred(interaction: discord.Interaction, text: str) -> None:
 class CreateModal(discord.ui.Modal, title="Create a Sora character"):
     """Asks for the 1-3 s range and the model, then runs the create flow."""
 
-    start: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
-        label="Start (seconds or m:ss)",
-        placeholder="e.g. 1.5 or 0:12; leave start and end empty for a suggestion",
-        required=False,
-        max_length=20,
-    )
-    end: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
-        label="End (1 to 3 s after start)",
-        placeholder="e.g. 3 or 0:14; leave both empty: the bot suggests a moment",
-        required=False,
-        max_length=20,
-    )
-    model: discord.ui.TextInput[CreateModal] = discord.ui.TextInput(
-        label="Model: sora-2, sora-2-pro or sora-2-vip",
-        default=DEFAULT_MODEL,
-        max_length=20,
-    )
+    # Built per form in the asker's language (labels are set at construction: the
+    # `label` property is deprecated in favour of discord.ui.Label).
+    start: discord.ui.TextInput[CreateModal]
+    end: discord.ui.TextInput[CreateModal]
+    model: discord.ui.TextInput[CreateModal]
 
-    def __init__(self, flow: CreateFlow, source: SourceSpec, *, model: str = DEFAULT_MODEL) -> None:
-        super().__init__(timeout=900)
+    def __init__(
+        self,
+        flow: CreateFlow,
+        source: SourceSpec,
+        *,
+        model: str = DEFAULT_MODEL,
+        locale: str | None = None,
+    ) -> None:
+        super().__init__(timeout=900, title=translate(locale, "Create a Sora character"))
         self.flow = flow
         self.source = source
-        self.model.default = model  # the server's default model
+        self.start = discord.ui.TextInput(
+            label=translate(locale, "Start (seconds or m:ss)"),
+            placeholder=translate(
+                locale, "e.g. 1.5 or 0:12; leave start and end empty for a suggestion"
+            ),
+            required=False,
+            max_length=20,
+        )
+        self.end = discord.ui.TextInput(
+            label=translate(locale, "End (1 to 3 s after start)"),
+            placeholder=translate(
+                locale, "e.g. 3 or 0:14; leave both empty: the bot suggests a moment"
+            ),
+            required=False,
+            max_length=20,
+        )
+        self.model = discord.ui.TextInput(
+            label=translate(locale, "Model: sora-2, sora-2-pro or sora-2-vip"),
+            default=model,  # the server's default model
+            max_length=20,
+        )
+        for field in (self.start, self.end, self.model):
+            self.add_item(field)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Check the range, then the same flow as `/character create`.
@@ -65,7 +84,9 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
             await cog.suggest.start(interaction, self.source, model)
             return
         if not start or not end:
-            await interaction.response.send_message(BOTH_OR_NEITHER, ephemeral=True)
+            await interaction.response.send_message(
+                tr(interaction, BOTH_OR_NEITHER), ephemeral=True
+            )
             return
         if self.source.message_ref is None:
             try:
@@ -83,7 +104,9 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         await interaction.response.defer(thinking=True)
         source = await self.flow.settle_source(self.source)
         if source is None:
-            await _refuse_deferred(interaction, "That message has no video any more.")
+            await _refuse_deferred(
+                interaction, tr(interaction, "That message has no video any more.")
+            )
             return
         try:
             order = source.order(self.flow.core, self.start.value, self.end.value, model)
@@ -99,34 +122,45 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         await report_failure(interaction, error)
 
 
-def clean_name(text: str) -> str:
-    """A display name as stored: one line, trimmed; raises ValueError with a message."""
+def clean_name(text: str, locale: str | None = None) -> str:
+    """A display name as stored: one line, trimmed; raises ValueError with a message in
+    `locale`'s language."""
     name = " ".join(text.split())
     if not name:
-        raise ValueError("The name can't be empty.")
+        raise ValueError(translate(locale, "The name can't be empty."))
     if len(name) > MAX_NAME:
-        raise ValueError(f"The name can be at most {MAX_NAME} characters.")
+        raise ValueError(
+            translate(locale, "The name can be at most {count} characters.", count=MAX_NAME)
+        )
     return name
 
 
 class RenameModal(discord.ui.Modal, title="Rename character"):
     """Asks for the new display name."""
 
-    name: discord.ui.TextInput[RenameModal] = discord.ui.TextInput(
-        label="New name", max_length=MAX_NAME, min_length=1
-    )
+    name: discord.ui.TextInput[RenameModal]  # built per form in the asker's language
 
     def __init__(
-        self, current: str, apply: Callable[[discord.Interaction, str], Awaitable[None]]
+        self,
+        current: str,
+        apply: Callable[[discord.Interaction, str], Awaitable[None]],
+        *,
+        locale: str | None = None,
     ) -> None:
-        super().__init__(timeout=600)
-        self.name.default = current[:MAX_NAME]
+        super().__init__(timeout=600, title=translate(locale, "Rename character"))
+        self.name = discord.ui.TextInput(
+            label=translate(locale, "New name"),
+            default=current[:MAX_NAME],
+            max_length=MAX_NAME,
+            min_length=1,
+        )
+        self.add_item(self.name)
         self.apply = apply
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Validate and hand over."""
         try:
-            name = clean_name(self.name.value)
+            name = clean_name(self.name.value, interaction.locale.value)
         except ValueError as exc:
             await interaction.response.send_message(str(exc), ephemeral=True)
             return

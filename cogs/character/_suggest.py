@@ -19,6 +19,7 @@ import discord
 
 from bot.domain.ranges import ClipRange, format_clock
 from bot.domain.records import SourceKind
+from bot.i18n import N_, translate
 from bot.media.errors import MediaError
 from bot.media.orders import AttachmentInfo, CreateOrder, OrderError, resolve
 from bot.media.scoring import Window
@@ -26,6 +27,7 @@ from bot.media.suggestions import Suggester, Suggestion
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._registry import CHARACTER_COG
 from cogs.shared.components import Guarded, Named
+from cogs.shared.i18n import tr
 from cogs.shared.limits import limited
 
 if TYPE_CHECKING:
@@ -34,9 +36,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SHEET_NAME = "moment.jpg"
-EXPIRED = "This suggestion expired (they are kept for an hour): run the command again."
-NOT_YOURS = "This suggestion is for the member who asked. Run `/character create` yourself."
-WORKING = "Looking for the best moment (one face, speaking) in the first 10 minutes…"
+EXPIRED = N_("This suggestion expired (they are kept for an hour): run the command again.")
+NOT_YOURS = N_("This suggestion is for the member who asked. Run `/character create` yourself.")
+WORKING = N_("Looking for the best moment (one face, speaking) in the first 10 minutes…")
 
 
 def _cog(interaction: discord.Interaction) -> CharacterCog:
@@ -57,7 +59,10 @@ class SuggestFlow:
         assert interaction.guild_id is not None
         refusal = await limited(self.flow.core, interaction)
         if refusal is None and source.from_task and not (source.video or source.url):
-            refusal = "With `from_task`, give `start` and `end`: there is no video to look at."
+            refusal = tr(
+                interaction,
+                "With `from_task`, give `start` and `end`: there is no video to look at.",
+            )
         if refusal is not None:
             await interaction.response.send_message(
                 refusal, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
@@ -66,7 +71,9 @@ class SuggestFlow:
         await interaction.response.defer(ephemeral=True, thinking=True)
         settled = await self.flow.settle_source(source)
         if settled is None:
-            await interaction.edit_original_response(content="That message has no video any more.")
+            await interaction.edit_original_response(
+                content=tr(interaction, "That message has no video any more.")
+            )
             return
         try:
             order = settled.order(self.flow.core, "0", "1", model)  # the range comes later
@@ -74,7 +81,8 @@ class SuggestFlow:
         except OrderError as exc:
             await interaction.edit_original_response(content=str(exc))
             return
-        await interaction.edit_original_response(content=WORKING)
+        await interaction.edit_original_response(content=tr(interaction, WORKING))
+        locale = interaction.locale.value
         try:
             suggestion, _ = await self.suggester.suggest(
                 order,
@@ -83,18 +91,20 @@ class SuggestFlow:
                 meta=settled.meta,
             )
         except MediaError as exc:
-            spec = _own_range_only(order, interaction.user.id, settled.meta, self.suggester)
+            spec = _own_range_only(order, interaction.user.id, settled.meta, self.suggester, locale)
             await interaction.edit_original_response(content=str(exc), view=spec)
             return
         if not suggestion.windows:
-            view = _own_range_only(order, interaction.user.id, settled.meta, self.suggester)
-            words = (
-                f"I found no face in the first {format_clock(round(suggestion.seconds))} of "
-                "this video. Pick the moment yourself: 1 to 3 s with one character visible."
+            view = _own_range_only(order, interaction.user.id, settled.meta, self.suggester, locale)
+            words = tr(
+                interaction,
+                "I found no face in the first {length} of this video. Pick the moment "
+                "yourself: 1 to 3 s with one character visible.",
+                length=format_clock(round(suggestion.seconds)),
             )
             await interaction.edit_original_response(content=words, view=view)
             return
-        await interaction.edit_original_response(**proposal(suggestion, 0))
+        await interaction.edit_original_response(**proposal(suggestion, 0, locale))
 
     async def second_opinion(self, interaction: discord.Interaction, order: CreateOrder) -> None:
         """After a job with a range was sent: a private note if another window looks better."""
@@ -109,12 +119,14 @@ class SuggestFlow:
             log.debug("no second opinion on job of %d: %s", interaction.user.id, exc)
             return
         asked = analysis.judge(order.clip.start, order.clip.end)
-        note = disagreement(asked, suggestion.windows)
+        locale = interaction.locale.value
+        note = disagreement(asked, suggestion.windows, locale)
         if note is None:
             return
         view = discord.ui.View(timeout=None)
         best = suggestion.windows[0]
-        view.add_item(SuggestionButton(suggestion.id, "use", 0, label=f"Create from {best.label}"))
+        label = tr(interaction, "Create from {moment}", moment=best.label)
+        view.add_item(SuggestionButton(suggestion.id, "use", 0, label=label))
         await interaction.followup.send(note, view=view, ephemeral=True)
 
     async def _job_was_shown(self, interaction: discord.Interaction) -> bool:
@@ -126,8 +138,9 @@ class SuggestFlow:
         return self.flow.replies.get(reply.id) is interaction
 
 
-def disagreement(asked: Window, windows: list[Window]) -> str | None:
-    """The note when the picked range is clearly worse than the best window, else None."""
+def disagreement(asked: Window, windows: list[Window], locale: str | None = None) -> str | None:
+    """The note when the picked range is clearly worse than the best window, else None
+    (the windows' reasons are the core's, in English)."""
     if not windows:
         return None
     best = windows[0]
@@ -135,43 +148,63 @@ def disagreement(asked: Window, windows: list[Window]) -> str | None:
     if overlaps or (asked.faces == 1 and not asked.cut and asked.score >= 0.7 * best.score):
         return None
     if asked.faces == 0:
-        why = "no face found"
+        why = translate(locale, "no face found")
     elif asked.faces > 1:
-        why = f"{asked.faces} faces"
+        why = translate(locale, "{count} faces", count=asked.faces)
     elif asked.cut:
-        why = "a scene cut"
+        why = translate(locale, "a scene cut")
     else:
         why = asked.reasons
-    return f"{why} in {asked.label}; {best.label} looks better ({best.reasons})."
+    return translate(
+        locale,
+        "{why} in {asked}; {best} looks better ({reasons}).",
+        why=why,
+        asked=asked.label,
+        best=best.label,
+        reasons=best.reasons,
+    )
 
 
-def proposal(suggestion: Suggestion, index: int) -> dict[str, Any]:
-    """The message for the `index`-th window: embed, contact sheet, buttons."""
+def proposal(suggestion: Suggestion, index: int, locale: str | None = None) -> dict[str, Any]:
+    """The message for the `index`-th window: embed, contact sheet, buttons (in `locale`'s
+    language; the window's reasons are the core's, in English)."""
     window = suggestion.windows[index]
+    choose = translate(
+        locale,
+        "Nothing is sent to toapis until you choose: **{use}**, **{next}**, or **{own}**.",
+        use=translate(locale, LABELS["use"][0]),
+        next=translate(locale, LABELS["next"][0]),
+        own=translate(locale, LABELS["own"][0]),
+    )
     embed = discord.Embed(
-        title=f"Suggested moment: {window.label}",
-        description=(
-            f"{window.reasons}.\nNothing is sent to toapis until you choose: **Use this**, "
-            "**Next suggestion**, or **Pick my own range**."
-        ),
+        title=translate(locale, "Suggested moment: {moment}", moment=window.label),
+        description=f"{window.reasons}.\n{choose}",
         colour=discord.Colour.blurple(),
     )
     embed.set_image(url=f"attachment://{SHEET_NAME}")
-    embed.set_footer(
-        text=f"Suggestion {index + 1} of {len(suggestion.windows)} · from the first "
-        f"{format_clock(round(suggestion.seconds))} · kept for an hour"
+    footer = translate(
+        locale,
+        "Suggestion {number} of {count} · from the first {length} · kept for an hour",
+        number=index + 1,
+        count=len(suggestion.windows),
+        length=format_clock(round(suggestion.seconds)),
     )
+    embed.set_footer(text=footer)
     view = discord.ui.View(timeout=None)
-    view.add_item(SuggestionButton(suggestion.id, "use", index))
+    view.add_item(SuggestionButton(suggestion.id, "use", index, locale=locale))
     if index + 1 < len(suggestion.windows):
-        view.add_item(SuggestionButton(suggestion.id, "next", index + 1))
-    view.add_item(SuggestionButton(suggestion.id, "own", index))
+        view.add_item(SuggestionButton(suggestion.id, "next", index + 1, locale=locale))
+    view.add_item(SuggestionButton(suggestion.id, "own", index, locale=locale))
     sheet = discord.File(io.BytesIO(suggestion.sheets[index]), filename=SHEET_NAME)
     return {"content": None, "embed": embed, "attachments": [sheet], "view": view}
 
 
 def _own_range_only(
-    order: CreateOrder, requester_id: int, meta: dict[str, Any] | None, suggester: Suggester
+    order: CreateOrder,
+    requester_id: int,
+    meta: dict[str, Any] | None,
+    suggester: Suggester,
+    locale: str | None = None,
 ) -> discord.ui.View:
     """A "Pick my own range" button for a source without a suggestion (kept an hour too)."""
     from bot.media.suggestions import new_id
@@ -188,7 +221,7 @@ def _own_range_only(
     )
     suggester.store.put(stored)
     view = discord.ui.View(timeout=None)
-    view.add_item(SuggestionButton(stored.id, "own", 0))
+    view.add_item(SuggestionButton(stored.id, "own", 0, locale=locale))
     return view
 
 
@@ -202,9 +235,9 @@ def source_of(suggestion: Suggestion) -> SourceSpec:
 
 
 LABELS = {
-    "use": ("Use this", "✅"),
-    "next": ("Next suggestion", "⏭️"),
-    "own": ("Pick my own range", "✏️"),
+    "use": (N_("Use this"), "✅"),
+    "next": (N_("Next suggestion"), "⏭️"),
+    "own": (N_("Pick my own range"), "✏️"),
 }
 
 
@@ -215,8 +248,17 @@ class SuggestionButton(
 ):
     """One of the proposal's buttons; the suggestion itself is looked up by id."""
 
-    def __init__(self, suggestion_id: str, action: str, index: int, label: str = "") -> None:
+    def __init__(
+        self,
+        suggestion_id: str,
+        action: str,
+        index: int,
+        label: str = "",
+        *,
+        locale: str | None = None,
+    ) -> None:
         text, emoji = LABELS[action]
+        text = translate(locale, text)
         style = discord.ButtonStyle.success if action == "use" else discord.ButtonStyle.secondary
         super().__init__(
             discord.ui.Button(
@@ -245,20 +287,24 @@ class SuggestionButton(
         cog = _cog(interaction)
         suggestion = cog.suggest.suggester.store.get(self.suggestion_id)
         if suggestion is None:
-            await interaction.response.send_message(EXPIRED, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, EXPIRED), ephemeral=True)
             return
         if interaction.user.id != suggestion.requester_id:
-            await interaction.response.send_message(NOT_YOURS, ephemeral=True)
+            await interaction.response.send_message(tr(interaction, NOT_YOURS), ephemeral=True)
             return
         if self.action == "next":
-            await interaction.response.edit_message(**proposal(suggestion, self.index))
+            await interaction.response.edit_message(
+                **proposal(suggestion, self.index, interaction.locale.value)
+            )
             return
         if self.action == "own":
             from cogs.character._modals import CreateModal
 
             model = suggestion.order.model
             await interaction.response.send_modal(
-                CreateModal(cog.flow, source_of(suggestion), model=model)
+                CreateModal(
+                    cog.flow, source_of(suggestion), model=model, locale=interaction.locale.value
+                )
             )
             return
         window = suggestion.windows[self.index]

@@ -10,8 +10,10 @@ from typing import Any
 import discord
 
 from bot.domain.records import Character
+from bot.i18n import translate
 from cogs.character._sheet import SHEET_NAME, contact_sheet
 from cogs.shared.failures import report_failure
+from cogs.shared.i18n import tr
 
 PAGE_SIZE = 10
 
@@ -38,29 +40,45 @@ def with_sheet(embed: discord.Embed, sheet: discord.File | None) -> discord.Embe
 
 
 def render_list_page(
-    guild_name: str, characters: list[Character], page: int, total: int
+    guild_name: str,
+    characters: list[Character],
+    page: int,
+    total: int,
+    locale: str | None = None,
 ) -> discord.Embed:
-    """One page of the list: name, @username, creator, when."""
+    """One page of the list: name, @username, creator, when (in `locale`'s language)."""
     pages = max(1, -(-total // PAGE_SIZE))
+    guild = discord.utils.escape_markdown(guild_name)
     embed = discord.Embed(
-        title=f"Characters of {discord.utils.escape_markdown(guild_name)}",
+        title=translate(locale, "Characters of {server}", server=guild),
         colour=discord.Colour.blurple(),
     )
     if not characters:
         embed.description = (
-            "No characters yet. Create one with `/character create`."
+            translate(locale, "No characters yet. Create one with `/character create`.")
             if total == 0
-            else "This page is empty."
+            else translate(locale, "This page is empty.")
         )
     lines = []
     for character in characters:
         name = discord.utils.escape_mentions(discord.utils.escape_markdown(character.display_name))
-        creator = f"<@{character.creator_id}>" if character.creator_id else "unknown"
+        creator = (
+            f"<@{character.creator_id}>" if character.creator_id else translate(locale, "unknown")
+        )
         handle = f" `@{character.username}`" if character.username else ""
-        lines.append(f"**{name}**{handle}\nby {creator}, <t:{int(character.created_at)}:R>")
+        when = f"<t:{int(character.created_at)}:R>"
+        by = translate(locale, "by {creator}, {when}", creator=creator, when=when)
+        lines.append(f"**{name}**{handle}\n{by}")
     if lines:
         embed.description = "\n".join(lines)
-    embed.set_footer(text=f"Page {page + 1} of {pages} · {total} character(s), newest first")
+    footer = translate(
+        locale,
+        "Page {page} of {pages} · {total} character(s), newest first",
+        page=page + 1,
+        pages=pages,
+        total=total,
+    )
+    embed.set_footer(text=footer)
     return embed
 
 
@@ -76,8 +94,12 @@ class ListPager(discord.ui.View):
         *,
         avatars: AvatarLoader | None = None,
         timeout: float = 600,
+        locale: str | None = None,
     ) -> None:
         super().__init__(timeout=timeout)
+        self.locale = locale
+        self.previous.label = translate(locale, "Previous")
+        self.next.label = translate(locale, "Next")
         self.owner_id = owner_id
         self.guild_name = guild_name
         self.loader = loader
@@ -99,7 +121,7 @@ class ListPager(discord.ui.View):
         """Only the person who ran the command pages through it."""
         if interaction.user.id != self.owner_id:
             await interaction.response.send_message(
-                "Run `/character list` yourself to browse.", ephemeral=True
+                tr(interaction, "Run `/character list` yourself to browse."), ephemeral=True
             )
             return False
         return True
@@ -115,7 +137,7 @@ class ListPager(discord.ui.View):
         self.total = total
         self.page = max(0, min(page, self.pages - 1))
         self._sync_buttons()
-        embed = render_list_page(self.guild_name, characters, self.page, total)
+        embed = render_list_page(self.guild_name, characters, self.page, total, self.locale)
         sheet = await page_sheet(characters, self.avatars) if self.avatars else None
         await interaction.response.edit_message(
             embed=with_sheet(embed, sheet), attachments=[sheet] if sheet else [], view=self

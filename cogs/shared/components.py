@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Self
 
 import discord
 
+from bot.i18n import translate
 from cogs.shared.failures import report_failure
 from cogs.shared.owned import NOT_FOR_YOU, Named, refusal
 
@@ -70,7 +71,7 @@ class _OneIdButton(Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], temp
 
     id_pattern: ClassVar[str] = NEVER
     prefix: ClassVar[str] = ""
-    label: ClassVar[str] = ""  # "{id}" stands for the id
+    label: ClassVar[str] = ""  # a msgid (N_); "{id}" stands for the id
     emoji: ClassVar[str | None] = None
     style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
     member: ClassVar[bool] = False  # only its owner (or Manage Server) may use it
@@ -81,9 +82,9 @@ class _OneIdButton(Guarded, discord.ui.DynamicItem[discord.ui.Button[Any]], temp
         if prefix:
             cls.prefix = prefix
 
-    def _button(self, value: object) -> discord.ui.Button[Any]:
+    def _button(self, value: object, locale: str | None) -> discord.ui.Button[Any]:
         return discord.ui.Button(
-            label=self.label.format(id=value),
+            label=translate(locale, self.label, id=value),
             emoji=self.emoji,
             style=self.style,
             custom_id=f"sora:{self.prefix}:{value}",
@@ -96,8 +97,8 @@ class JobButton(_OneIdButton):
 
     id_pattern = JOB_ID
 
-    def __init__(self, job_id: int) -> None:
-        super().__init__(self._button(job_id))
+    def __init__(self, job_id: int, *, locale: str | None = None) -> None:
+        super().__init__(self._button(job_id, locale))
         self.job_id = job_id
 
     @classmethod
@@ -118,8 +119,8 @@ class CharacterButton(_OneIdButton):
 
     id_pattern = CHARACTER_ID
 
-    def __init__(self, character_id: str) -> None:
-        super().__init__(self._button(character_id))
+    def __init__(self, character_id: str, *, locale: str | None = None) -> None:
+        super().__init__(self._button(character_id, locale))
         self.character_id = character_id
 
     @classmethod

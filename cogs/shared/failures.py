@@ -7,11 +7,14 @@ import logging
 
 import discord
 
+from bot.i18n import N_
 from bot.providers.base import ProviderError
+from cogs.shared.i18n import tr
 
 log = logging.getLogger(__name__)
 
-GENERIC = "Something went wrong on our side. It has been logged; please try again."
+GENERIC = N_("Something went wrong on our side. It has been logged; please try again.")
+FORBIDDEN = N_("I don't have permission to do that in this channel.")
 
 
 async def report_failure(interaction: discord.Interaction, error: Exception) -> None:
@@ -19,15 +22,15 @@ async def report_failure(interaction: discord.Interaction, error: Exception) -> 
     if isinstance(error, ProviderError):
         text = error.user_message
     elif isinstance(error, discord.Forbidden):
-        text = "I don't have permission to do that in this channel."
+        text = tr(interaction, FORBIDDEN)
     else:
-        text = GENERIC
+        text = tr(interaction, GENERIC)
     await tell_user(interaction, text, error)
 
 
 async def tell_user(interaction: discord.Interaction, text: str, error: BaseException) -> None:
     """Log what was unexpected, remove a hanging "thinking…" reply, answer privately."""
-    if text == GENERIC:
+    if text == tr(interaction, GENERIC):
         name = interaction.command.qualified_name if interaction.command else "component"
         log.error("%s failed", name, exc_info=error)
     try:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import discord
 
+from bot.i18n import N_
 from cogs.shared.components import CharacterButton, Guarded, Named
 from cogs.shared.per_bot import PerBot
 
@@ -66,13 +67,16 @@ VIDEOS: PerBot[VideoOffers] = PerBot("the video cog")
 class UseInVideoButton(CharacterButton, prefix="vuse"):
     """Under a character card: a form for the prompt of a video starring it."""
 
-    label = "Use in a video"
+    label = N_("Use in a video")
     emoji = "🎥"
     style = discord.ButtonStyle.success
 
     async def act(self, interaction: discord.Interaction) -> None:
         """Open the prompt form."""
         await VIDEOS.get(interaction.client).open_prompt_form(interaction, self.character_id)
+
+
+CREATE_CHARACTER = N_("Create character")
 
 
 class CreateFromMessageButton(
@@ -82,15 +86,17 @@ class CreateFromMessageButton(
 ):
     """Under the reply to a reaction: opens the range form for that message's video."""
 
-    not_for_you = (
+    not_for_you = N_(
         "This button is for the person who reacted. React to the video yourself, or "
         "right-click it → Apps → Create Sora character."
     )
 
-    def __init__(self, channel_id: int, message_id: int, user_id: int) -> None:
+    def __init__(
+        self, channel_id: int, message_id: int, user_id: int, label: str = CREATE_CHARACTER
+    ) -> None:
         super().__init__(
             discord.ui.Button(
-                label="Create character",
+                label=label,
                 emoji="🎭",
                 style=discord.ButtonStyle.primary,
                 custom_id=f"sora:react:{channel_id}:{message_id}:{user_id}",

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.domain.records import Job, NewJob
-from bot.policy.spending_limits import Asker, Refusal
+from bot.policy.spending_limits import FIXED_REFUSALS, Asker, Refusal
+from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
@@ -30,14 +31,19 @@ def asker_of(interaction: discord.Interaction) -> Asker:
     )
 
 
-def refusal_words(refusal: Refusal) -> str:
-    """The private message for a refusal, with channels and the role mentioned."""
+def refusal_words(interaction: discord.Interaction, refusal: Refusal) -> str:
+    """The private message for a refusal, with channels and the role mentioned (the
+    limits' own sentences are the core's, in English)."""
     if refusal.kind == "channel":
         where = ", ".join(f"<#{channel}>" for channel in refusal.channels[:10])
-        return f"I only take jobs in {where} in this server."
+        return tr(interaction, "I only take jobs in {channels} in this server.", channels=where)
     if refusal.kind == "role" and refusal.role_id is not None:
-        return f"Creating characters here needs the <@&{refusal.role_id}> role."
-    return refusal.message
+        return tr(
+            interaction, "Creating characters here needs the <@&{role}> role.", role=refusal.role_id
+        )
+    if refusal.message in FIXED_REFUSALS:
+        return tr(interaction, refusal.message)
+    return refusal.message  # with the member's numbers, built in the core: English
 
 
 async def limited(
@@ -48,7 +54,7 @@ async def limited(
     if interaction.guild_id is None:
         return None
     refusal = await core.limits.check(asker_of(interaction), video=video)
-    return refusal_words(refusal) if refusal is not None else None
+    return refusal_words(interaction, refusal) if refusal is not None else None
 
 
 async def reserve(
@@ -61,7 +67,7 @@ async def reserve(
     """Store the member's job within every limit (counted and written in one step), or
     the refusal to give them (nothing stored)."""
     job = await core.limits.reserve(asker_of(interaction), new, replaces=replaces)
-    return refusal_words(job) if isinstance(job, Refusal) else job
+    return refusal_words(interaction, job) if isinstance(job, Refusal) else job
 
 
 async def refuse_if_limited(core: Core, interaction: discord.Interaction) -> bool:

@@ -13,23 +13,26 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from bot.i18n import N_
+from cogs.shared.i18n import tr
+
 if TYPE_CHECKING:
     from bot.domain.records import Job
     from bot.runtime.container import Core
 
-FOREIGN = (
+FOREIGN = N_(
     "That button points at something that is not in this server (or is gone); nothing was done."
 )
-FOREIGN_CHANNEL = (
+FOREIGN_CHANNEL = N_(
     "That button points at a message outside this server or in a channel you cannot see; "
     "nothing was read. React to the video yourself, or right-click it → Apps → Create Sora "
     "character."
 )
-NOT_YOURS_JOB = "Only the person who asked, or someone with Manage Server, can do that."
-NOT_YOURS_CHARACTER = (
+NOT_YOURS_JOB = N_("Only the person who asked, or someone with Manage Server, can do that.")
+NOT_YOURS_CHARACTER = N_(
     "Only the person who created this character, or someone with Manage Server, can do that."
 )
-NOT_FOR_YOU = "This button is for another member."
+NOT_FOR_YOU = N_("This button is for another member.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +93,13 @@ def _manages(interaction: discord.Interaction) -> bool:
 async def refusal(
     interaction: discord.Interaction, named: Named, not_for_you: str = NOT_FOR_YOU
 ) -> str | None:
-    """Why this member may not use what `named` names here; None when they may."""
+    """Why this member may not use what `named` names here, in their language; None when
+    they may (`not_for_you`: a msgid)."""
+    why = await _refusal(interaction, named, not_for_you)
+    return tr(interaction, why) if why is not None else None
+
+
+async def _refusal(interaction: discord.Interaction, named: Named, not_for_you: str) -> str | None:
     if named == Named():
         return None
     guild_id = interaction.guild_id

@@ -13,10 +13,12 @@ import datetime
 
 import discord
 
+from bot.i18n import N_
+
 # Stop using a token a little before Discord does, so an edit never races its expiry.
 MARGIN = datetime.timedelta(seconds=60)
 
-GUILD_ONLY = "Characters belong to a server: use this in a server, not in DMs."
+GUILD_ONLY = N_("Characters belong to a server: use this in a server, not in DMs.")
 
 
 async def original_reply_id(interaction: discord.Interaction) -> int | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import discord
 
+from bot.i18n import N_, translate
 from cogs.shared.components import JobButton
 from cogs.shared.handoffs import UseInVideoButton
 from cogs.video._registry import VIDEO_COG
@@ -23,7 +24,7 @@ def _cog(interaction: discord.Interaction) -> VideoCog:
 class VideoAgainButton(JobButton, prefix="vagain"):
     """Make another video with the same prompt, characters and settings."""
 
-    label = "Again"
+    label = N_("Again")
     emoji = "🔁"
     style = discord.ButtonStyle.primary
 
@@ -35,7 +36,7 @@ class VideoAgainButton(JobButton, prefix="vagain"):
 class CharacterFromVideoButton(JobButton, prefix="vchar"):
     """Open the range form for a character from this video (`from_task`)."""
 
-    label = "Make a character from this"
+    label = N_("Make a character from this")
     emoji = "🎭"
 
     async def act(self, interaction: discord.Interaction) -> None:
@@ -46,17 +47,21 @@ class CharacterFromVideoButton(JobButton, prefix="vchar"):
 class PromptModal(discord.ui.Modal, title="Make a video"):
     """The prompt of a video starring the character(s)."""
 
-    prompt: discord.ui.TextInput[PromptModal] = discord.ui.TextInput(
-        label="What happens in the video?",
-        style=discord.TextStyle.paragraph,
-        placeholder="walks along a beach at sunset, waving at the camera",
-        max_length=1000,
-    )
+    prompt: discord.ui.TextInput[PromptModal]  # built per form in the asker's language
 
-    def __init__(self, cog: VideoCog, character_ids: list[str]) -> None:
-        super().__init__()
+    def __init__(
+        self, cog: VideoCog, character_ids: list[str], *, locale: str | None = None
+    ) -> None:
+        super().__init__(title=translate(locale, "Make a video"))
         self.cog = cog
         self.character_ids = character_ids
+        self.prompt = discord.ui.TextInput(
+            label=translate(locale, "What happens in the video?"),
+            style=discord.TextStyle.paragraph,
+            placeholder=translate(locale, "walks along a beach at sunset, waving at the camera"),
+            max_length=1000,
+        )
+        self.add_item(self.prompt)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Start the video with the server's defaults."""

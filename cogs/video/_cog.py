@@ -14,6 +14,7 @@ from discord.ext import commands
 from bot.domain.records import Character, Job, JobKind, JobState
 from bot.providers.engines import ASPECT_RATIOS_OF, DURATIONS, VIDEO_MODELS, engine_of
 from cogs.shared.handoffs import CHARACTERS, VIDEOS
+from cogs.shared.i18n import tr
 from cogs.shared.limits import refuse_if_limited
 from cogs.shared.render import Rendered
 from cogs.shared.replies import GUILD_ONLY
@@ -76,7 +77,9 @@ class VideoCog(commands.Cog):
 
     async def open_prompt_form(self, interaction: discord.Interaction, character_id: str) -> None:
         """The prompt form of a video starring the character ("Use in a video")."""
-        await interaction.response.send_modal(PromptModal(self, [character_id]))
+        await interaction.response.send_modal(
+            PromptModal(self, [character_id], locale=interaction.locale.value)
+        )
 
     @contextlib.asynccontextmanager
     async def finished_video(self, job: Job, *, allow_private: bool) -> AsyncIterator[Rendered]:
@@ -135,7 +138,7 @@ class VideoCog(commands.Cog):
         """ "Again": the same prompt, characters and settings."""
         old = await self.core.jobs.get(job_id)
         if old is None or old.kind is not JobKind.VIDEO or old.guild_id != interaction.guild_id:
-            await refuse(interaction, "That video is no longer known to the bot.")
+            await refuse(interaction, tr(interaction, "That video is no longer known to the bot."))
             return
         await self.flow.start(
             interaction,
@@ -149,7 +152,7 @@ class VideoCog(commands.Cog):
     async def character_from(self, interaction: discord.Interaction, job_id: int) -> None:
         """ "Make a character from this": the range form with the video's task."""
         if interaction.guild_id is None:
-            await refuse(interaction, GUILD_ONLY)
+            await refuse(interaction, tr(interaction, GUILD_ONLY))
             return
         old = await self.core.jobs.get(job_id)
         if (
@@ -158,7 +161,7 @@ class VideoCog(commands.Cog):
             or old.task_id is None
             or old.state is not JobState.COMPLETED
         ):
-            await refuse(interaction, "That video is no longer known to the bot.")
+            await refuse(interaction, tr(interaction, "That video is no longer known to the bot."))
             return
         if await refuse_if_limited(self.core, interaction):
             return

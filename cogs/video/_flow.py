@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.domain.records import BindingState, Character, Job, JobKind, NewJob, SourceKind
+from bot.i18n import N_, translate
 from bot.jobs.create import Location, start_ready
 from bot.jobs.video_cast import (
     LiveModel,
@@ -20,6 +21,7 @@ from bot.jobs.video_cast import (
 )
 from bot.providers.engines import Engine, engine_of, ratio_problem
 from bot.providers.video import default_duration, duration_problem
+from cogs.shared.i18n import tr
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import COLOR_WORKING, Rendered, progress_bar, video_fields
 from cogs.shared.replies import GUILD_ONLY, original_reply_id, refuse_privately
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-VIDEOS_OFF = "Video generation is off in this server."
+VIDEOS_OFF = N_("Video generation is off in this server.")
 BIND_FIRST_LIMIT = 600.0  # how long a video waits for its characters to be bound first
 
 
@@ -71,9 +73,11 @@ class VideoFlow:
         """Check everything, show the final prompt, and put the job in the submit line."""
         guild_id = interaction.guild_id
         if guild_id is None:
-            await refuse(interaction, GUILD_ONLY)
+            await refuse(interaction, tr(interaction, GUILD_ONLY))
             return
-        options = await self._options(guild_id, model, duration, aspect_ratio, character_ids)
+        options = await self._options(
+            guild_id, model, duration, aspect_ratio, character_ids, interaction.locale.value
+        )
         if isinstance(options, str):
             await refuse(interaction, options)
             return
@@ -139,18 +143,24 @@ class VideoFlow:
         duration: int | None,
         aspect_ratio: str,
         character_ids: list[str],
+        locale: str | None = None,
     ) -> tuple[LiveModel, int, list[Character]] | str:
-        """The live model, the duration and the characters, or why they are refused."""
+        """The live model, the duration and the characters, or why they are refused (the
+        model's and engine's own reasons are the core's, in English)."""
         settings = await self.core.guild_settings.get(guild_id)
         if not settings.video_enabled:
-            return VIDEOS_OFF
+            return translate(locale, VIDEOS_OFF)
         live = live_model(
             self.core.provider.models, model or settings.default_model, chosen=model is not None
         )
         if isinstance(live, str):
             return live
         if settings.video_models and live.model not in settings.video_models:
-            return f"This server allows videos with {', '.join(settings.video_models)} only."
+            return translate(
+                locale,
+                "This server allows videos with {models} only.",
+                models=", ".join(settings.video_models),
+            )
         duration = duration or default_duration(live.model)
         problem = duration_problem(live.model, duration) or ratio_problem(live.model, aspect_ratio)
         if problem is not None:
@@ -159,7 +169,10 @@ class VideoFlow:
         for character_id in dict.fromkeys(character_ids):
             character = await self.core.characters.get(guild_id, character_id, with_avatar=False)
             if character is None:
-                return "That character is not in this server's library: pick one from the list."
+                return translate(
+                    locale,
+                    "That character is not in this server's library: pick one from the list.",
+                )
             characters.append(character)
         return live, duration, characters
 
@@ -202,8 +215,13 @@ class VideoFlow:
             await interaction.response.defer(thinking=True)
         names = ", ".join(c.display_name for c in characters if not works_on(c, engine))
         await interaction.edit_original_response(
-            content=f"Preparing {discord.utils.escape_markdown(names)} for {engine.label} "
-            "first (the kept stills are uploaded once); the video is sent right after.",
+            content=tr(
+                interaction,
+                "Preparing {names} for {engine} first (the kept stills are uploaded once); "
+                "the video is sent right after.",
+                names=discord.utils.escape_markdown(names),
+                engine=engine.label,
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
         try:
@@ -211,7 +229,12 @@ class VideoFlow:
                 for job_id in waiting:
                     await self.core.tracker.wait(job_id)
         except TimeoutError:
-            return f"{names} is still being prepared for {engine.label}: try again in a minute."
+            return tr(
+                interaction,
+                "{names} is still being prepared for {engine}: try again in a minute.",
+                names=names,
+                engine=engine.label,
+            )
         guild_id = characters[0].guild_id
         fresh = []
         for character in characters:
@@ -219,7 +242,7 @@ class VideoFlow:
                 guild_id, character.character_id, with_avatar=False
             )
             if again is None:
-                return "That character is not in this server's library any more."
+                return tr(interaction, "That character is not in this server's library any more.")
             fresh.append(again)
         return fresh
 

@@ -96,8 +96,10 @@ def _interaction(
     id: int | None,
     dm: bool,
     locale: str,
+    guild_locale: str = "en-US",
 ) -> Payload:
-    """The envelope shared by every interaction type.
+    """The envelope shared by every interaction type (`locale`: the member's language,
+    `guild_locale`: the server's).
 
     In a guild by default (`member`, context 0); `dm=True` gives a bot-DM interaction
     (`user`, context 1, a type 1 channel, DM_CHANNEL_ID unless `channel_id` is given).
@@ -127,8 +129,8 @@ def _interaction(
     gid = guild_id if guild_id is not None else GUILD_ID
     chan_id = channel_id if channel_id is not None else CHANNEL_ID
     payload["guild_id"] = str(gid)
-    payload["guild"] = {"id": str(gid), "locale": "en-US", "features": []}
-    payload["guild_locale"] = "en-US"
+    payload["guild"] = {"id": str(gid), "locale": guild_locale, "features": []}
+    payload["guild_locale"] = guild_locale
     payload["channel_id"] = str(chan_id)
     payload["channel"] = channel(chan_id, gid)
     payload["member"] = member(user_id, permissions=permissions)
@@ -154,6 +156,7 @@ def slash_command(
     id: int | None = None,
     dm: bool = False,
     locale: str = "en-US",
+    guild_locale: str = "en-US",
     type: int = 2,
     focused: str | None = None,
 ) -> Payload:
@@ -199,6 +202,7 @@ def slash_command(
         id=id,
         dm=dm,
         locale=locale,
+        guild_locale=guild_locale,
     )
 
 

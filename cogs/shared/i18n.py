@@ -1,0 +1,53 @@
+"""The bot's words in the member's language: the command tree's translator and replies.
+
+Command, group and option names stay English (README and /help match everywhere);
+descriptions and choice names are translated. A reply follows the interaction's
+`locale`; a message no one asked for, the server's `guild_locale`.
+"""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot import i18n
+
+# Where discord.py asks for a name: these stay English.
+NAME_LOCATIONS = frozenset(
+    {
+        app_commands.TranslationContextLocation.command_name,
+        app_commands.TranslationContextLocation.group_name,
+        app_commands.TranslationContextLocation.parameter_name,
+    }
+)
+
+
+class CommandTranslator(app_commands.Translator):
+    """Descriptions and choice names from the catalogues; names stay English."""
+
+    async def load(self) -> None:
+        """Read the catalogues once, when the tree takes the translator."""
+        i18n.load()
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        """The text for `locale`, or None (no localization: Discord shows the English)."""
+        if context.location in NAME_LOCATIONS:
+            return None
+        return i18n.lookup(locale.value, string.message)
+
+
+def tr(interaction: discord.Interaction, msgid: str, /, **params: object) -> str:
+    """`msgid` in the language of the member who asked (`interaction.locale`)."""
+    return i18n.translate(interaction.locale.value, msgid, **params)
+
+
+def tr_guild(locale: discord.Locale | str | None, msgid: str, /, **params: object) -> str:
+    """`msgid` in a server's language (`guild.preferred_locale` or an interaction's
+    `guild_locale`): for messages no one asked for."""
+    code = locale.value if isinstance(locale, discord.Locale) else locale
+    return i18n.translate(code, msgid, **params)

@@ -1,0 +1,227 @@
+"""Languages through the fake Discord: the synced command tree carries German
+descriptions (names stay English), and a member is answered in their client's language.
+
+German is the one complete catalogue so far; es-ES, fr, pt-BR and ja come next (see
+tests/i18n/test_catalogues.py), so their localizations are absent until translated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot import i18n
+from cogs.shared.i18n import CommandTranslator
+from tests.cogs.conftest import Running
+from tests.fakes import FakeDiscord, payloads
+
+CALLBACK = r"/interactions/\d+/[^/]+/callback"
+EPHEMERAL = 64
+
+
+def synced(fake: FakeDiscord, name: str) -> dict[str, Any]:
+    """The global command `name` as the bot last synced it."""
+    for command in fake.commands.get(None, []):
+        if command["name"] == name:
+            return dict(command)
+    raise AssertionError(f"/{name} was not synced")
+
+
+def walk(command: dict[str, Any]) -> list[dict[str, Any]]:
+    """The command, its subcommands and their options, depth first."""
+    found = [command]
+    for option in command.get("options") or []:
+        found.extend(walk(option))
+    return found
+
+
+async def answer(sora: Running, payload: dict[str, Any]) -> dict[str, Any]:
+    sora.fake.clear()
+    sora.feed(payload)
+    call = await sora.wait_call("POST", CALLBACK)
+    assert isinstance(call.json, dict) and call.json["type"] == 4, call.json
+    return dict(call.json["data"])
+
+
+async def test_synced_descriptions_are_german_and_names_stay_english(sora: Running) -> None:
+    assert isinstance(sora.bot.tree.translator, CommandTranslator)
+    help_command = synced(sora.fake, "help")
+    assert help_command["description"] == "What this bot does and how to use it"
+    assert help_command["description_localizations"] == {
+        "de": "Was dieser Bot macht und wie du ihn nutzt"
+    }
+    character = synced(sora.fake, "character")
+    every = walk(character)
+    create = next(o for o in every if o["name"] == "create")
+    start = next(o for o in create["options"] if o["name"] == "start")
+    assert start["description_localizations"]["de"].startswith("Wo der Moment beginnt")
+    for item in every:
+        assert not item.get("name_localizations"), item["name"]
+        assert set(item.get("description_localizations") or {"de": ""}) == {"de"}, item["name"]
+    model = next(o for o in create["options"] if o["name"] == "model")
+    pro = next(c for c in model["choices"] if c["value"] == "sora-2-pro")
+    assert pro["name_localizations"] == {"de": "sora-2-pro (höhere Qualität)"}
+    settings = synced(sora.fake, "settings")
+    channels = next(o for o in walk(settings) if o["name"] == "channels")
+    action = next(o for o in channels["options"] if o["name"] == "action")
+    everywhere = next(c for c in action["choices"] if c["value"] == "everywhere")
+    assert everywhere["name"] == "everywhere"
+    assert everywhere["name_localizations"] == {"de": "überall"}
+
+
+async def test_the_translator_answers_every_catalogue_language_and_es_419() -> None:
+    """Each of the five catalogues is asked (empty ones give no localization yet)."""
+    import discord
+    from discord import app_commands
+
+    translator = CommandTranslator()
+    await translator.load()
+    text = app_commands.locale_str("Saved.")
+    context: Any = app_commands.TranslationContext  # its data is not read here
+    description = context(app_commands.TranslationContextLocation.other, None)
+    name = context(app_commands.TranslationContextLocation.command_name, None)
+    for locale in discord.Locale:
+        expected = i18n.lookup(locale.value, "Saved.")
+        assert await translator.translate(text, locale, description) == expected
+        assert await translator.translate(text, locale, name) is None
+    assert await translator.translate(text, discord.Locale.german, description) == "Gespeichert."
+
+
+async def test_a_german_member_reads_help_in_german(sora: Running) -> None:
+    data = await answer(sora, payloads.slash_command("help", locale="de"))
+    assert data["flags"] == EPHEMERAL
+    embed = data["embeds"][0]
+    assert embed["title"] == "Sora Character Bot"
+    assert embed["description"].startswith("Macht aus 1 bis 3 Sekunden eines Videos")
+    names = [f["name"] for f in embed["fields"]]
+    assert names[:3] == ["Erstellen", "In einem Video verwenden", "Ansehen und verwalten"]
+    data_field = next(f["value"] for f in embed["fields"] if f["name"] == "Deine Daten")
+    assert "nach 30 Tagen gelöscht" in data_field  # the placeholder filled after the lookup
+
+
+async def test_an_english_member_reads_help_in_english(sora: Running) -> None:
+    data = await answer(sora, payloads.slash_command("help", locale="en-US"))
+    embed = data["embeds"][0]
+    assert embed["description"].startswith("Turns 1 to 3 seconds of a video")
+    assert [f["name"] for f in embed["fields"]][:2] == ["Create", "Use in a video"]
+
+
+async def test_a_half_range_is_refused_in_the_members_language(sora: Running, simulator) -> None:
+    half = {"url": "https://example.org/v.mp4", "start": "1"}
+    german = await answer(
+        sora, payloads.slash_command("create", half, group="character", locale="de")
+    )
+    assert german["flags"] == EPHEMERAL
+    assert german["content"] == (
+        "Gib `start` und `end` beide an oder keins von beiden: Dann schlage ich den besten "
+        "Moment des Videos vor."
+    )
+    english = await answer(
+        sora, payloads.slash_command("create", half, group="character", locale="en-GB")
+    )
+    assert english["content"].startswith("Give both `start` and `end`, or neither")
+    # Latin American Spanish reads the es-ES catalogue, untranslated yet: English.
+    spanish = await answer(
+        sora, payloads.slash_command("create", half, group="character", locale="es-419")
+    )
+    assert spanish["content"] == english["content"]
+    assert simulator.requests == []
+
+
+async def test_an_unasked_message_follows_the_servers_language(sora: Running, short_video) -> None:
+    """The reply to a 🎭 reaction speaks the server's language; the form it opens, the
+    language of the member who clicks."""
+    from tests.cogs.test_auto_react import REACTION, auto_react
+    from tests.cogs.test_library import MODAL, reply_to
+    from tests.fakes import CHANNEL_ID, OTHER_USER_ID, USER_ID
+
+    sora.fake.add_media("tanz.mp4", short_video)
+    video_message = payloads.message(
+        content="",
+        attachments=[sora.fake.media_attachment("tanz.mp4")],
+        author=payloads.user(OTHER_USER_ID, "poster"),
+    )
+    sora.fake.add_message(video_message)
+    german_server = payloads.guild()
+    german_server["preferred_locale"] = "de"
+    sora.dispatch("GUILD_CREATE", german_server)
+    on = await reply_to(sora, auto_react(True, locale="en-US", guild_locale="de"))
+    assert "**on**" in on.json["data"]["content"]  # the one who asked reads English
+    sora.dispatch("MESSAGE_CREATE", video_message)
+    await sora.wait_call("PUT", REACTION)
+    sora.fake.clear()
+    sora.dispatch(
+        "MESSAGE_REACTION_ADD",
+        payloads.reaction_add(
+            int(video_message["id"]), "🎭", user_id=USER_ID, message_author_id=OTHER_USER_ID
+        ),
+    )
+    prompt = await sora.wait_call("POST", rf"/channels/{CHANNEL_ID}/messages")
+    assert isinstance(prompt.json, dict)
+    assert prompt.json["content"] == f"<@{USER_ID}> mach aus diesem Video einen Sora-Charakter:"
+    button = prompt.json["components"][0]["components"][0]
+    assert button["label"] == "Charakter erstellen"
+    prompt_message = sora.fake.messages_in(CHANNEL_ID)[-1]
+    click = payloads.component_click(button["custom_id"], prompt_message, locale="de")
+    modal = await reply_to(sora, click)
+    assert modal.json["type"] == MODAL
+    assert modal.json["data"]["title"] == "Einen Sora-Charakter erstellen"
+    english = payloads.component_click(button["custom_id"], prompt_message, locale="en-US")
+    modal = await reply_to(sora, english)
+    assert modal.json["data"]["title"] == "Create a Sora character"
+
+
+async def test_the_owners_block_is_told_in_the_members_language(
+    tmp_path: Path, fake_discord: FakeDiscord, simulator: Any, media_server: str, short_video
+) -> None:
+    """A fixed refusal built in the core (the server blocked) reaches a German member in
+    German; the owner's own reply follows the owner's language."""
+    from tests.cogs.conftest import bot_settings, start_bot
+    from tests.cogs.test_library import reply_to
+    from tests.fakes import GUILD_ID, USER_ID
+
+    settings = bot_settings(tmp_path, fake_discord, simulator, owner_ids=f"{USER_ID}")
+    sora = await start_bot(settings, fake_discord)
+    try:
+        block = payloads.slash_command(
+            "block", {"server_id": str(GUILD_ID)}, group="owner", user_id=USER_ID, locale="de"
+        )
+        done = await reply_to(sora, block)
+        assert done.json["data"]["content"] == f"Server `{GUILD_ID}` gesperrt."
+        url = f"{media_server}/{short_video.name}"
+        create = {"url": url, "start": "1", "end": "3"}
+        german = await answer(
+            sora, payloads.slash_command("create", create, group="character", locale="de")
+        )
+        off = "Der Bot-Besitzer hat diesen Bot für diesen Server abgeschaltet."
+        assert german["content"] == off
+        assert german["flags"] == EPHEMERAL
+    finally:
+        await sora.bot.close()
+    assert simulator.requests == []
+
+
+async def test_a_suggestion_without_a_video_is_refused_in_german(sora: Running, simulator) -> None:
+    """No range and only a task id: nothing to look at, said in the member's language."""
+    only_task = {"from_task": "task_0123456789"}
+    german = await answer(
+        sora, payloads.slash_command("create", only_task, group="character", locale="de")
+    )
+    assert german["flags"] == EPHEMERAL
+    assert german["content"] == (
+        "Gib mit `from_task` `start` und `end` an: Es gibt kein Video zum Ansehen."
+    )
+    assert simulator.requests == []
+
+
+async def test_the_jobs_list_and_settings_read_german(sora: Running) -> None:
+    jobs = await answer(sora, payloads.slash_command("jobs", group="character", locale="de"))
+    embed = jobs["embeds"][0]
+    assert embed["title"] == "Deine laufenden Aufträge"
+    assert embed["description"] == "Keine laufenden Aufträge. Starte einen mit `/character create`."
+    shown = await answer(sora, payloads.slash_command("show", group="settings", locale="de"))
+    fields = {f["name"]: f["value"] for f in shown["embeds"][0]["fields"]}
+    assert shown["embeds"][0]["title"] == "Servereinstellungen"
+    assert fields["Auto-Reaktion"] == "aus"
+    assert fields["Kanäle"] == "jeder Kanal"
+    assert fields["Standardmodell"] == "sora-2"
