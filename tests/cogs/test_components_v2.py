@@ -105,3 +105,24 @@ async def test_a_job_shown_as_an_embed_before_the_upgrade_finishes_in_v2(
         assert "Character id" in shown_fields(shown) and "Extracting" not in shown_text(shown)
     finally:
         await second.bot.close()
+
+
+async def test_deleting_from_a_v2_card_says_so_on_the_card_without_buttons(sora: Running):
+    await seed(sora, GUILD_ID, 1)
+    shown = payloads.slash_command("show", {"name": f"ch_{GUILD_ID}_0"}, group="character")
+    await reply_to(sora, shown)
+    card_id = sora.fake.store.thread(shown["token"]).original_id
+    card = sora.fake.message(card_id or 0)
+    assert card is not None and is_v2(card)
+    delete = {b["label"]: b["custom_id"] for b in buttons(card)}["Delete"]
+    asked = payloads.component_click(delete, card)
+    await reply_to(sora, asked)
+    confirm = sora.fake.message(sora.fake.store.thread(asked["token"]).original_id or 0)
+    assert confirm is not None
+    await reply_to(sora, payloads.component_click(buttons(confirm)[0]["custom_id"], confirm))
+
+    await sora.wait_call("PATCH", rf"/channels/{CHANNEL_ID}/messages/{card_id}")
+    after = sora.fake.message(card_id or 0)
+    assert after is not None and is_v2(after) and buttons(after) == []
+    assert shown_text(after).startswith("*This character was deleted from the library.*")
+    assert shown_title(after) == "Hero 00"
