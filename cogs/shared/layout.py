@@ -27,7 +27,7 @@ def as_layout(
         layout.add_item(discord.ui.TextDisplay(_cut(content)))
     shown = {_url(e.thumbnail.url) for e in embeds} | {_url(e.image.url) for e in embeds}
     loose = [name for name in files if f"attachment://{name}" not in shown]
-    buttons = [item for item in view.children] if view is not None else []
+    buttons = list(view.children) if view is not None else []
     for index, embed in enumerate(embeds):
         container = _container(embed)
         if index == len(embeds) - 1:

@@ -7,6 +7,7 @@ from typing import Any
 from tests.cogs.conftest import Running
 from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
 from tests.fakes import GUILD_ID, USER_ID, payloads
+from tests.fakes.components_v2 import walk
 from tests.fakes.seen import buttons, shown_fields, shown_text, shown_title
 
 EPHEMERAL = 64
@@ -67,6 +68,8 @@ async def test_one_character_video_is_posted_as_a_file(
     assert isinstance(done.json, dict)
     labels = [c["label"] for c in buttons(done)]
     assert labels == ["Again", "Make a character from this"]
+    galleries = [c for c in walk(done.json["components"]) if c["type"] == 12]
+    assert [i["media"]["url"] for g in galleries for i in g["items"]] == ["attachment://video.mp4"]
 
 
 async def test_three_characters_and_a_video_over_the_upload_limit_is_a_link(
