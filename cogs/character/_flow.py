@@ -209,7 +209,7 @@ class InteractionFront:
         self.order = order
 
         async def edit(rendered: Rendered) -> None:
-            await interaction.edit_original_response(embeds=rendered.embeds)
+            await interaction.edit_original_response(**rendered.body(edit=True))
 
         self._updater = MessageUpdater(edit, min_interval=2.0, gate=flow.writes.wait)
 
@@ -246,7 +246,7 @@ class InteractionFront:
         """The reply shows the clip sent; its token is kept for the card."""
         shown = sending(order, prepared)
         reply = await self.interaction.edit_original_response(
-            embeds=shown.embeds, attachments=shown.files()
+            **shown.body(edit=True), attachments=shown.files()
         )
         self.flow.replies.remember(reply.id, self.interaction)
         return (reply.channel.id, reply.id)

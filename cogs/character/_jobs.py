@@ -121,6 +121,6 @@ async def _show_cancelled(client: discord.Client, job: Job) -> None:
         return
     reply = client.get_partial_messageable(job.channel_id).get_partial_message(job.message_id)
     try:
-        await reply.edit(embeds=render_cancelled(job).embeds, attachments=[], view=None)
+        await reply.edit(**render_cancelled(job).body(edit=True), attachments=[])
     except discord.HTTPException as exc:
         log.info("job %d: could not mark the reply cancelled: %s", job.id, exc)

@@ -21,16 +21,18 @@ from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
-from cogs.character._render import offers_likeness, render_card
+from cogs.character._render import offers_likeness, render_card, render_unknown
 from cogs.shared.failures import report_failure
 from cogs.shared.i18n import tr, tr_guild
 from cogs.shared.limits import refuse_if_limited, reserve
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
+from cogs.shared.render import Rendered
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
+DELETED = N_("*This character was deleted from the library.*")
 
 NOT_FOUND = N_("No character by that name in this server. Pick one from the suggestions.")
 NOT_ALLOWED = N_(
@@ -78,8 +80,8 @@ class Library:
         await interaction.response.send_message(tr(interaction, NOT_ALLOWED), ephemeral=True)
         return False
 
-    async def card(self, character: Character) -> tuple[dict[str, Any], discord.ui.View]:
-        """Send keyword arguments and buttons for a character's card."""
+    async def card(self, character: Character) -> Rendered:
+        """A character's card with its buttons, pinging no one."""
         job = await self.core.jobs.get(character.job_id) if character.job_id else None
         full = character
         if character.avatar is None:
@@ -89,11 +91,9 @@ class Library:
             )
         offer = offers_likeness(full, self.core.settings.engine_list)
         rendered = render_card(job, full, offer_likeness=offer)
-        kwargs: dict[str, Any] = {"embeds": rendered.embeds, "allowed_mentions": NO_MENTIONS}
-        files = rendered.files()
-        if files:
-            kwargs["files"] = files
-        return kwargs, card_view(character.character_id, character.job_id, likeness=not offer)
+        rendered.content = None
+        rendered.view = card_view(character.character_id, character.job_id, likeness=not offer)
+        return rendered
 
     async def candidates(self, guild_id: int, text: str) -> list[Character]:
         """The characters `text` may mean, in this server only.
@@ -131,8 +131,10 @@ class Library:
         character = await self._find(interaction, character_id)
         if character is None:
             return
-        kwargs, view = await self.card(character)
-        await interaction.response.send_message(**kwargs, view=view)
+        card = await self.card(character)
+        await interaction.response.send_message(
+            **card.body(), files=card.files(), allowed_mentions=NO_MENTIONS
+        )
 
     async def open_rename(self, interaction: discord.Interaction, character_id: str) -> None:
         """Open the rename modal."""
@@ -167,9 +169,12 @@ class Library:
             interaction.message is not None
             and interaction.type is discord.InteractionType.modal_submit
         ):
-            kwargs, view = await self.card(renamed)
-            kwargs.pop("files", None)  # the thumbnail attachment stays as it is
-            await interaction.response.edit_message(**kwargs, view=view)
+            card = await self.card(renamed)
+            v2 = interaction.message.flags.components_v2  # a card sent before V2 stays so
+            extra: dict[str, Any] = {"attachments": card.files()} if v2 and card.avatar else {}
+            await interaction.response.edit_message(
+                **card.body(edit=True, v2=v2), allowed_mentions=NO_MENTIONS, **extra
+            )
             await interaction.followup.send(note, ephemeral=True, allowed_mentions=NO_MENTIONS)
         else:
             await interaction.response.send_message(
@@ -372,8 +377,12 @@ class _RetryFront:
         )
         self.library.flow.replies.remember(reply.id, interaction)
         if interaction.message is not None:
+            old = await self.library.core.jobs.get(self.old_id)
             try:
-                await interaction.message.edit(view=None)
+                if interaction.message.flags.components_v2 and old is not None:
+                    await interaction.message.edit(**render_unknown(old).body(edit=True))
+                else:
+                    await interaction.message.edit(view=None)
             except discord.HTTPException as exc:
                 log.info("could not remove the Retry button: %s", exc)
         return (reply.channel.id, reply.id)
@@ -442,16 +451,22 @@ class ConfirmDelete(discord.ui.View):
         await interaction.response.edit_message(content=text, view=None)
         if deleted and self.card is not None:
             try:
-                await self.card.edit(
-                    view=None,
-                    content=tr_guild(
-                        interaction.guild_locale,
-                        "*This character was deleted from the library.*",
-                    ),
-                )
+                await self._mark_deleted(self.card, tr_guild(interaction.guild_locale, DELETED))
             except discord.HTTPException as exc:
                 log.info("could not update the deleted character's card: %s", exc)
         self.stop()
+
+    async def _mark_deleted(self, card: discord.Message, text: str) -> None:
+        """The card says the character was deleted and loses its buttons (a V2 card is
+        drawn again: V2 has no content beside it)."""
+        if not card.flags.components_v2:
+            await card.edit(view=None, content=text)
+            return
+        shown = await self.library.card(self.character)
+        shown.content, shown.view = text, None
+        files = shown.files()
+        extra: dict[str, Any] = {"attachments": files} if files else {}
+        await card.edit(**shown.body(edit=True), allowed_mentions=NO_MENTIONS, **extra)
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(

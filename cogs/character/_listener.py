@@ -10,7 +10,8 @@ restart, or if the token is refused, edits go through the bot token
 from __future__ import annotations
 
 import logging
-from typing import Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 
 import discord
 
@@ -35,6 +36,7 @@ from cogs.shared.replies import InteractionReplies
 
 log = logging.getLogger(__name__)
 
+DM_INTRO = "I couldn't post in the channel where you asked, so here it is:"
 MENTION_REQUESTER = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
@@ -94,33 +96,18 @@ class DiscordJobListener:
                 )
         message = self.client.get_partial_messageable(channel_id).get_partial_message(message_id)
         files = rendered.files()
-        if files:
-            await message.edit(
-                content=rendered.content,
-                embeds=rendered.embeds,
-                attachments=files,
-                view=rendered.view,
-                allowed_mentions=MENTION_REQUESTER,
-            )
-        else:
-            await message.edit(
-                content=rendered.content,
-                embeds=rendered.embeds,
-                view=rendered.view,
-                allowed_mentions=MENTION_REQUESTER,
-            )
+        extra: dict[str, Any] = {"attachments": files} if files else {}
+        await message.edit(**rendered.body(edit=True), allowed_mentions=MENTION_REQUESTER, **extra)
 
     @staticmethod
     async def _edit_with_token(
         interaction: discord.Interaction, message_id: int, rendered: Rendered
     ) -> None:
         files = rendered.files()
-        extra: dict[str, object] = {"attachments": files} if files else {}
-        await interaction.followup.edit_message(  # type: ignore[call-overload]
+        extra: dict[str, Any] = {"attachments": files} if files else {}
+        await interaction.followup.edit_message(
             message_id,
-            content=rendered.content,
-            embeds=rendered.embeds,
-            view=rendered.view,
+            **rendered.body(edit=True),
             allowed_mentions=MENTION_REQUESTER,
             **extra,
         )
@@ -131,14 +118,11 @@ class DiscordJobListener:
         if interaction is None:
             return False
         kwargs: dict[str, object] = {
-            "content": rendered.content,
-            "embeds": rendered.embeds,
+            **rendered.body(),
             "files": rendered.files(),
             "allowed_mentions": MENTION_REQUESTER,
             "wait": True,
         }
-        if rendered.view is not None:
-            kwargs["view"] = rendered.view
         await self.writes.wait(True)
         try:
             await interaction.followup.send(**kwargs)  # type: ignore[call-overload]
@@ -164,14 +148,11 @@ class DiscordJobListener:
         assert job.channel_id is not None
         channel = self.client.get_partial_messageable(job.channel_id)
         kwargs: dict[str, object] = {
-            "content": rendered.content,
-            "embeds": rendered.embeds,
+            **rendered.body(),
             "files": rendered.files(),
             "allowed_mentions": MENTION_REQUESTER,
             "nonce": nonce,
         }
-        if rendered.view is not None:
-            kwargs["view"] = rendered.view
         if reply_to is not None:
             kwargs["reference"] = discord.MessageReference(
                 message_id=reply_to, channel_id=job.channel_id, fail_if_not_exists=False
@@ -197,13 +178,8 @@ class DiscordJobListener:
             user = self.client.get_user(job.requester_id) or await self.client.fetch_user(
                 job.requester_id
             )
-            extra: dict[str, object] = {"view": rendered.view} if rendered.view else {}
-            await user.send(  # type: ignore[call-overload]
-                content="I couldn't post in the channel where you asked, so here it is:",
-                embeds=rendered.embeds,
-                files=rendered.files(),
-                **extra,
-            )
+            told = replace(rendered, content=DM_INTRO)
+            await user.send(**told.body(), files=told.files())
         except discord.HTTPException as exc:
             log.warning("job %d: could not DM the requester either: %s", job.id, exc)
 

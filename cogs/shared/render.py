@@ -6,10 +6,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import discord
 
 from bot.domain.records import Job
+from cogs.shared.layout import as_layout
 
 BAR_CELLS = 12
 COLOR_WORKING = discord.Colour.blurple()
@@ -20,7 +22,10 @@ COLOR_WAITING = discord.Colour.orange()
 
 @dataclass
 class Rendered:
-    """A message body: content, embeds and files (files are rebuilt on every send)."""
+    """A message body: content, embeds and files (files are rebuilt on every send).
+
+    With embeds it is sent in Components V2 (`layout`): the embeds are its model, so the
+    words stay the same in either form and `key` tells both apart alike."""
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
@@ -35,6 +40,29 @@ class Rendered:
         if isinstance(data, Path):  # a large file, read as it is sent
             return [discord.File(data, filename=name)]
         return [discord.File(io.BytesIO(data), filename=name)]
+
+    def layout(self) -> discord.ui.LayoutView | None:
+        """The V2 form (None for a plain message: no embeds, e.g. a ping)."""
+        if not self.embeds:
+            return None
+        names = [self.avatar[0]] if self.avatar else []
+        return as_layout(self.content, self.embeds, self.view, names)
+
+    def body(self, *, edit: bool = False, v2: bool = True) -> dict[str, Any]:
+        """Keyword arguments of a send (or an edit, which clears what V2 forbids) without
+        files: the V2 `view` alone, or (no embeds, or `v2` False for a message sent before
+        V2) `content`, `embeds` and `view`."""
+        layout = self.layout() if v2 else None
+        if layout is None:
+            plain: dict[str, Any] = {"embeds": self.embeds}
+            if self.content is not None or not edit:
+                plain["content"] = self.content
+            if self.view is not None or edit:
+                plain["view"] = self.view
+            return plain
+        if edit:  # an embed message turned V2: Discord wants content and embeds cleared
+            return {"content": None, "embeds": [], "view": layout}
+        return {"view": layout}
 
     def key(self) -> tuple[object, ...]:
         """What a user can see; equal keys mean an edit would change nothing."""

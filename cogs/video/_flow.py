@@ -264,9 +264,7 @@ class _VideoFront:
 
     async def show_sending(self, job: Job) -> Location:
         """The reply shows the final prompt; its token is kept for the card."""
-        reply = await self.interaction.edit_original_response(
-            content=None, embeds=sending(job).embeds
-        )
+        reply = await self.interaction.edit_original_response(**sending(job).body(edit=True))
         self.flow.replies.remember(reply.id, self.interaction)
         return (reply.channel.id, reply.id)
 

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from bot.domain.records import JobState, NewJob, SourceKind
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of
+from tests.cogs.test_character_create import EDIT_REPLY, create
 from tests.cogs.test_character_list import seed
 from tests.fakes import GUILD_ID, payloads
+from tests.fakes.seen import shown_text, shown_title
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 FOLLOWUP = r"/webhooks/\d+/[^/]+"
@@ -91,7 +92,7 @@ async def test_a_task_id_toapis_does_not_know_fails_the_job_clearly(sora: Runnin
     await sora.core.jobs.mark_announced(earlier.id)
     sora.feed(create(from_task=task_id))
     call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
-    description = embed_of(call)["description"]
+    description = shown_text(call)
     assert "refused this request" in description and "not found" in description
     await sora.settle()
     [job, _] = await sora.core.jobs.list_for_guild(GUILD_ID)  # newest first
@@ -148,7 +149,7 @@ async def test_mentions_and_markdown_in_names_never_ping_or_format(
     sora.feed(payloads.slash_command("show", {"name": f"ch_{GUILD_ID}_0"}, group="character"))
     shown = await sora.wait_call("POST", CALLBACK)
     assert isinstance(shown.json, dict)
-    title = shown.json["data"]["embeds"][0]["title"]
+    title = shown_title(shown)
     assert title != new_name  # escaped: no live mention, no formatting
     for raw in ("@everyone", "@here", "**x**", "`y`", "||z||", "<@&"):
         assert raw not in title

@@ -7,8 +7,9 @@ import math
 import time
 
 from bot.domain.records import JobState
-from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of
+from tests.cogs.test_character_create import EDIT_REPLY, create
 from tests.cogs.test_fault_matrix import World, says, submits_sent, the_job
+from tests.fakes.seen import shown_text
 
 
 async def test_a_long_retry_after_at_submit_is_capped_and_shown_to_the_member(
@@ -26,7 +27,7 @@ async def test_a_long_retry_after_at_submit_is_capped_and_shown_to_the_member(
         job = await the_job(sora)
         assert job.state is JobState.WAITING and job.retry_at is not None
         assert before + 900 <= job.retry_at <= after + 900  # 15 minutes, not an hour
-        description = embed_of(waiting)["description"]
+        description = shown_text(waiting)
         assert f"<t:{math.ceil(job.retry_at)}:T>" in description
         assert submits_sent(simulator) == 1  # not sent again before then
         assert any("waiting 900s at most" in r.getMessage() for r in caplog.records)

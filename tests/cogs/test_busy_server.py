@@ -10,8 +10,9 @@ from typing import Any
 from bot.domain.records import Job, JobState, NewJob, Quota
 from storage.jobs import INTERRUPTED_PREPARING
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.cogs.test_character_create import EDIT_REPLY, embed_of, is_card
+from tests.cogs.test_character_create import EDIT_REPLY, is_card
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
+from tests.fakes.seen import shown_text
 
 ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
 MEMBERS = 12
@@ -30,9 +31,9 @@ def attachment_create(sora: Running, name: str, video: Path, user_id: int) -> di
 
 def descriptions(sora: Running) -> list[str]:
     return [
-        embed_of(c).get("description", "")
+        shown_text(c)
         for c in sora.fake.calls_to("PATCH", ORIGINAL)
-        if isinstance(c.json, dict) and c.json.get("embeds")
+        if isinstance(c.json, dict) and (c.json.get("embeds") or c.json.get("components"))
     ]
 
 

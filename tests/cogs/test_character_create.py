@@ -15,6 +15,7 @@ from tests.fakes import (
     RecordedCall,
     payloads,
 )
+from tests.fakes.seen import buttons, shown_fields, shown_text, shown_title, thumbnails
 
 EPHEMERAL = 64
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
@@ -30,19 +31,9 @@ def create(**options: Any) -> dict[str, Any]:
     return payloads.slash_command("create", options, group="character", user_id=user_id)
 
 
-def embed_of(call: Any) -> dict[str, Any]:
-    assert isinstance(call.json, dict) and call.json.get("embeds"), call
-    return dict(call.json["embeds"][0])
-
-
-def fields(embed: dict[str, Any]) -> dict[str, str]:
-    return {f["name"]: f["value"] for f in embed.get("fields", [])}
-
-
 def is_card(call: Any) -> bool:
-    return isinstance(call.json, dict) and any(
-        "Character id" in fields(e) for e in call.json.get("embeds") or []
-    )
+    """A character card, in either form (the `Character id` field is only on cards)."""
+    return "Character id" in shown_fields(call)
 
 
 async def test_url_source_defers_shows_progress_and_becomes_the_card(
@@ -59,20 +50,19 @@ async def test_url_source_defers_shows_progress_and_becomes_the_card(
     assert [r[2] for r in submit] == [{"model": "sora-2-pro", "timestamps": "1,3", "url": url}]
     progress = [c for c in sora.fake.calls_to("PATCH", EDIT_REPLY) if not is_card(c)]
     assert progress, "no progress edit was made"
-    assert any("%" in embed_of(c)["description"] for c in progress)
-    percents = [embed_of(c)["description"].split("%")[0].split()[-1] for c in progress]
+    assert any("%" in shown_text(c) for c in progress)
+    percents = [shown_text(c).split("%")[0].split()[-1] for c in progress]
     assert [int(p) for p in percents] == sorted(int(p) for p in percents)
 
-    embed = embed_of(card)
-    info = fields(embed)
+    info = shown_fields(card)
     [character] = await sora.core.characters.list_for_guild(GUILD_ID)
-    assert embed["title"] == character.display_name
-    assert f"@{character.username}" in embed["description"]
+    assert shown_title(card) == character.display_name
+    assert f"Use it in a Sora prompt: `@{character.username}`" in shown_text(card)
     assert info["Character id"] == f"`{character.character_id}`"
     assert info["Task id"] == f"`{character.task_id}`"
     assert info["Model"] == "sora-2-pro" and info["Requested by"] == f"<@{USER_ID}>"
     assert url in info["Source"] and info["Range"].startswith("0:01–0:03")
-    assert embed["thumbnail"]["url"] == "attachment://avatar.jpg"
+    assert thumbnails(card) == ["attachment://avatar.jpg"]
     [(_, filename, data)] = card.files
     stored = await sora.core.characters.get(GUILD_ID, character.character_id)
     assert filename == "avatar.jpg" and data == stored.avatar and data.startswith(b"\xff\xd8")
@@ -92,7 +82,7 @@ async def test_attachment_source(sora: Running, simulator, short_video):
     )
     sora.feed(payload)
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
-    assert "phone.mp4" in fields(embed_of(card))["Source"]
+    assert "phone.mp4" in shown_fields(card)["Source"]
     # Discord attachment links expire: the moment is cut, uploaded, and shown to the user.
     [submitted] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
     assert submitted["url"].startswith(f"{simulator.base_url}/uploads/")
@@ -121,10 +111,9 @@ async def test_failed_task_says_why_in_plain_words(
     )
     sora.feed(create(url=f"{media_server}/{short_video.name}"))
     call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
-    embed = embed_of(call)
-    assert "Content violates the content policy" in embed["description"]
-    assert "What to do next" in embed["description"]
-    assert "{" not in embed["description"] and "Traceback" not in embed["description"]
+    shown = shown_text(call)
+    assert "Content violates the content policy" in shown and "What to do next" in shown
+    assert "{" not in shown and "Traceback" not in shown
     assert await sora.core.characters.count_for_guild(GUILD_ID) == 0
 
 
@@ -156,7 +145,7 @@ async def test_service_refusals_are_explained(sora: Running, simulator, media_se
     sora.fake.clear()
     sora.feed(create(url=url))
     waiting = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "retrying" in str(c.json))
-    assert "Queued at toapis" in embed_of(waiting)["description"]
+    assert "Queued at toapis" in shown_text(waiting)
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)  # accepted once toapis calmed down
     assert simulator.submits == 2  # one task for each of the two jobs
 
@@ -168,7 +157,7 @@ async def test_a_retired_model_is_said_plainly_and_the_next_member_is_told_at_on
     url = f"{media_server}/{short_video.name}"
     sora.feed(create(url=url, model="sora-2-pro"))
     failed = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Couldn't" in str(c.json))
-    words = embed_of(failed)["description"]
+    words = shown_text(failed)
     assert "sora-2-pro is not available from the service right now" in words
     assert "Pick another model" in words
     assert simulator.submits == 0 and len(submit_requests(simulator)) == 1
@@ -271,14 +260,14 @@ async def test_unreadable_answer_to_create_is_shown_as_unknown_and_not_resent(
     simulator.scenario.update(malformed=1)
     sora.feed(create(url=f"{media_server}/{short_video.name}"))
     call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Unknown" in str(c.json))
-    assert "not sent again" in embed_of(call)["description"]
+    assert "not sent again" in shown_text(call)
     await sora.settle()
     assert len([r for r in simulator.requests if r[1] == "/v1/videos/generations"]) == 1
 
     # Only a person's explicit Retry sends it again.
     unknown = sora.fake.message(int(call.path.rsplit("/", 1)[1]))
     assert unknown is not None
-    [retry] = unknown["components"][0]["components"]
+    [retry] = buttons(unknown)
     assert retry["label"] == "Retry"
     stranger = payloads.component_click(
         retry["custom_id"], unknown, user_id=OTHER_USER_ID, permissions="0"
@@ -318,7 +307,7 @@ async def test_page_link_is_read_with_yt_dlp_cut_and_uploaded(
     )
     sora.feed(create(url=f"{media_server}/watch.html", start="2", end="4"))
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
-    assert "watch.html" in fields(embed_of(card))["Source"]
+    assert "watch.html" in shown_fields(card)["Source"]
     [submitted] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
     assert submitted["url"].startswith(f"{simulator.base_url}/uploads/")
     assert submitted["timestamps"] == "1,3"  # clip-relative, whole seconds

@@ -24,6 +24,7 @@ from tests.cogs.conftest import roomy_limits
 from tests.cogs.test_character_create import is_card
 from tests.cogs.test_smoke_process import bot_env, launch, until
 from tests.fakes import APP_ID, CHANNEL_ID, USER_ID, FakeDiscord, payloads
+from tests.fakes.seen import buttons, shown_fields, shown_text
 
 SUBMIT = "/v1/videos/generations"
 # Edited with the interaction token while it is valid, with the bot token after a restart.
@@ -68,7 +69,7 @@ def card_edits(fake: FakeDiscord, message_id: int) -> list[Any]:
 
 def shows_card(fake: FakeDiscord, message_id: int) -> bool:
     message = fake.message(message_id)
-    return message is not None and "Character id" in str(message.get("embeds"))
+    return message is not None and "Character id" in shown_fields(message)
 
 
 async def test_sigkill_at_every_point_of_a_job(
@@ -140,7 +141,7 @@ async def test_sigkill_at_every_point_of_a_job(
         await until(
             lambda: all(shows_card(fake, m) for m in (b_reply, c_reply, d_reply)), "3 cards"
         )
-        await until(lambda: "Unknown" in str((fake.message(a_reply) or {}).get("embeds")), "A")
+        await until(lambda: "Unknown" in shown_text(fake.message(a_reply) or {}), "A")
         await until(
             lambda: all(j["announced_at"] is not None for j in job_rows(db).values()),
             "every job announced",
@@ -160,8 +161,8 @@ async def test_sigkill_at_every_point_of_a_job(
 
     # A: shown as unknown with a Retry button, never sent again.
     unknown = fake.message(a_reply)
-    assert unknown is not None and "may or may not" in str(unknown["embeds"])
-    assert [b["label"] for b in unknown["components"][0]["components"]] == ["Retry"]
+    assert unknown is not None and "may or may not" in shown_text(unknown)
+    assert [b["label"] for b in buttons(unknown)] == ["Retry"]
     assert len(posted_creates(sim)) == 4  # A, B, C, D: one create request each
     assert sim.submits in (3, 4)  # A's request may have been accepted after the crash
     jobs = job_rows(db)
@@ -175,8 +176,8 @@ async def test_sigkill_at_every_point_of_a_job(
         assert job["state"] == "completed" and job["task_id"] == task.id
         [character] = characters_of(db, job["id"])
         assert character["announced_at"] is not None and character["task_id"] == task.id
-        assert shows_card(fake, reply) and character["character_id"] in str(
-            (fake.message(reply) or {})["embeds"]
+        assert shows_card(fake, reply) and character["character_id"] in shown_text(
+            fake.message(reply) or {}
         )
     assert len(card_edits(fake, b_reply)) == 1 and len(card_edits(fake, c_reply)) == 1
     assert len(card_edits(fake, d_reply)) == 2  # the dropped one, then the restart's

@@ -14,8 +14,10 @@ import pytest_asyncio
 
 from bot.domain.records import BindingState
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, fields, is_card
+from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
 from tests.fakes import GUILD_ID, FakeDiscord, payloads
+from tests.fakes.seen import buttons as buttons_in
+from tests.fakes.seen import shown_fields, shown_text, shown_title
 from tests.sample_media import make_timecode_video, timecode_of
 
 SORA_GONE = "Sora 2: no longer offered by the video service"
@@ -41,7 +43,7 @@ def timecode_video(media_dir: Path) -> Path:
 
 
 def engines_of(call: Any) -> str:
-    return fields(embed_of(call)).get("Engines", "")
+    return shown_fields(call).get("Engines", "")
 
 
 def engine_posts(simulator: Any, path: str) -> list[dict[str, Any]]:
@@ -55,9 +57,9 @@ async def test_with_sora_retired_a_create_gives_a_card_that_works_on_seedance_an
     sora.feed(create(url=f"{media_server}/{timecode_video.name}", start="2", end="4"))
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     assert engines_of(card) == f"Seedance 2 ready · Vidu Q3 ready\n{SORA_GONE}"
-    notes = fields(embed_of(card))["Notes"]
+    notes = shown_fields(card)["Notes"]
     assert "virtual characters" in notes and "No likeness" not in notes
-    assert "Username" not in fields(embed_of(card))
+    assert "Username" not in shown_fields(card)
     [character] = await sora.core.characters.list_for_guild(GUILD_ID)
     stored = await sora.core.characters.get(GUILD_ID, character.character_id)
     assert stored is not None and stored.likeness is not None
@@ -125,8 +127,7 @@ async def test_when_every_engine_refuses_nothing_is_kept_and_each_reason_is_said
     sora.feed(create(url=f"{media_server}/{face_video.name}", start="5", end="7"))
 
     def failed(call: Any) -> bool:
-        embeds = (call.json or {}).get("embeds") if isinstance(call.json, dict) else None
-        return bool(embeds) and "No video engine" in str(embeds)
+        return "No video engine" in shown_text(call)
 
     reply = await sora.wait_call("PATCH", EDIT_REPLY, failed)
     text = str(reply.json)
@@ -143,7 +144,7 @@ def video_posts(simulator: Any) -> list[dict[str, Any]]:
 
 
 def is_video(call: Any) -> bool:
-    return isinstance(call.json, dict) and "video is ready" in str(call.json.get("embeds"))
+    return "video is ready" in shown_text(call)
 
 
 async def made_without_sora(sora: Running, media_server: str, video: Path) -> Any:
@@ -203,7 +204,7 @@ async def test_the_default_model_gone_falls_back_to_a_live_engine_and_says_so(
     sora.feed(video(prompt="smiles", character=hero.character_id))  # the server's sora-2
     done = await sora.wait_call("PATCH", EDIT_REPLY, is_video)
     assert video_posts(simulator)[-1]["model"] == "seedance-2"
-    assert "sora-2 is not offered any more" in fields(embed_of(done))["Model note"]
+    assert "sora-2 is not offered any more" in shown_fields(done)["Model note"]
 
 
 async def test_vidu_asking_for_image_urls_is_sent_once_more_with_them(
@@ -290,10 +291,10 @@ async def test_a_character_without_a_likeness_gets_one_from_its_card_without_a_n
     card_call = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     await sora.settle()
     assert engines_of(card_call).startswith("Sora 2 `@")
-    assert "No likeness is kept" in fields(embed_of(card_call))["Notes"]
+    assert "No likeness is kept" in shown_fields(card_call)["Notes"]
     card = sora.fake.message(int(card_call.path.rsplit("/", 1)[1]))
     assert card is not None
-    buttons = {b["label"]: b["custom_id"] for row in card["components"] for b in row["components"]}
+    buttons = {b["label"]: b["custom_id"] for b in buttons_in(card)}
     assert "Add the likeness" in buttons
 
     await sora.core.guild_settings.set(GUILD_ID, engines=())  # the server now uses all
@@ -347,7 +348,7 @@ async def test_a_video_on_an_engine_the_character_lacks_binds_it_first_and_says_
     await sora.core.guild_settings.set(GUILD_ID, engines=("sora-2", "viduq3"))
     sora.feed(create(url=f"{media_server}/{timecode_video.name}", start="2", end="4", name="Mira"))
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
-    assert embed_of(card)["title"] == "Mira"  # the name given wins over Sora's
+    assert shown_title(card) == "Mira"  # the name given wins over Sora's
     await sora.settle()
     [character] = await sora.core.characters.list_for_guild(GUILD_ID)
     assert character.display_name == "Mira"

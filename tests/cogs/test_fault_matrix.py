@@ -23,8 +23,9 @@ from bot.providers.toapis import ToapisClient
 from bot.runtime.app import SoraBot
 from bot.simulator import Scenario, Simulator
 from tests.cogs.conftest import BOT_TOKEN, Running, bot_settings
-from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, embed_of, is_card
+from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, is_card
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, RecordedCall
+from tests.fakes.seen import buttons, shown_fields, shown_text
 
 SUBMIT = "/v1/videos/generations"
 CHANNEL_POST = rf"/channels/{CHANNEL_ID}/messages"
@@ -120,7 +121,7 @@ async def refused(world: World, words: str, error_code: str, **knobs: Any) -> No
     world.simulator.scenario.update(**knobs)
     sora.feed(create(url=world.url))
     call = await sora.wait_call("PATCH", EDIT_REPLY, says("Couldn't"))
-    description = embed_of(call)["description"]
+    description = shown_text(call)
     assert words in description, description
     assert "What to do next" in description and "Traceback" not in description
     await sora.settle()
@@ -238,7 +239,7 @@ async def busy_at_submit(world: World, **knobs: Any) -> None:
     sora = await world.start()
     sora.feed(create(url=world.url))
     waiting = await sora.wait_call("PATCH", EDIT_REPLY, says("retrying"))
-    assert "Queued at toapis" in embed_of(waiting)["description"]
+    assert "Queued at toapis" in shown_text(waiting)
     job = await one_card(sora, world, sent=5)  # 4 refused (never created), 1 accepted
     assert job.task_id is not None
     # The card came after the waiting state, and nothing of the wait was shown after it.
@@ -269,7 +270,7 @@ async def connection_refused_at_submit(world: World) -> None:
         sora = await world.start(simulator=down)
         sora.feed(create(url=world.url))
         waiting = await sora.wait_call("PATCH", EDIT_REPLY, says("retrying"))
-        assert "Queued at toapis" in embed_of(waiting)["description"]
+        assert "Queued at toapis" in shown_text(waiting)
         assert (await the_job(sora)).state is JobState.WAITING
         await down.start(port=port)
         await sora.wait_call("PATCH", EDIT_REPLY, is_card)
@@ -292,14 +293,14 @@ async def uncertain_submit(world: World, **knobs: Any) -> None:
     sora = await world.start()
     sora.feed(create(url=world.url))
     call = await sora.wait_call("PATCH", EDIT_REPLY, says("Unknown"))
-    assert "not sent again" in embed_of(call)["description"]
+    assert "not sent again" in shown_text(call)
     await sora.settle()
     job = await the_job(sora)
     assert job.state is JobState.UNKNOWN and job.task_id is None
     assert submits_sent(world.simulator) == 1  # never resent silently
     message = sora.fake.message(job.message_id or 0)
     assert message is not None
-    assert [b["label"] for b in message["components"][0]["components"]] == ["Retry"]
+    assert [b["label"] for b in buttons(message)] == ["Retry"]
     assert await sora.core.characters.count_for_guild(GUILD_ID) == 0
 
 
@@ -358,7 +359,7 @@ async def not_found_for_good(world: World) -> None:
     tracker.timings = replace(tracker.timings, not_found_grace=0.3)  # 10 min in production
     world.simulator.scenario.update(not_found_queries=10**6)
     call = await sora.wait_call("PATCH", EDIT_REPLY, says("Couldn't"))
-    assert "no longer knows this task" in embed_of(call)["description"]
+    assert "no longer knows this task" in shown_text(call)
     await sora.settle()
     job = await the_job(sora)
     assert job.state is JobState.FAILED and job.error_code == "not_found"
@@ -371,7 +372,7 @@ async def stuck_in_progress(world: World) -> None:
     tracker = sora.core.tracker
     tracker.timings = replace(tracker.timings, slow_poll_interval=0.05)  # 60 s in production
     still = await sora.wait_call("PATCH", EDIT_REPLY, says("Still running"))
-    assert "taking longer than usual" in embed_of(still)["description"]
+    assert "taking longer than usual" in shown_text(still)
     job = await the_job(sora)
     assert job.stalled_at is not None and job.state is JobState.IN_PROGRESS
     world.simulator.scenario.update(hang=False)  # the late completion
@@ -406,8 +407,8 @@ async def reply_deleted(world: World) -> None:
     assert isinstance(post.json, dict)
     assert post.json.get("enforce_nonce") is True and post.json.get("nonce")
     assert len(card_posts(sora.fake)) == 1  # once, as a new message
-    [shown] = [m for m in world.fake.messages_in(CHANNEL_ID) if m.get("embeds")]
-    assert "Character id" in str(shown["embeds"])
+    [shown] = [m for m in world.fake.messages_in(CHANNEL_ID) if m.get("components")]
+    assert "Character id" in shown_fields(shown)
     assert await sora.core.characters.count_for_guild(GUILD_ID) == 1
     assert (await the_job(sora)).announced_at is not None
     assert world.simulator.submits == 1
@@ -422,7 +423,7 @@ async def channel_denied(world: World) -> None:
     assert isinstance(opened.json, dict) and int(opened.json["recipient_id"]) == USER_ID
     dm_id = world.fake.store.dm_channels[USER_ID]
     dm = await sora.wait_call("POST", rf"/channels/{dm_id}/messages", is_card)
-    assert isinstance(dm.json, dict) and "couldn't post in the channel" in dm.json["content"]
+    assert isinstance(dm.json, dict) and "couldn't post in the channel" in shown_text(dm)
     await sora.settle()
     assert len(card_posts(sora.fake)) == 1  # the DM, once
     assert await sora.core.characters.count_for_guild(GUILD_ID) == 1  # still stored
@@ -441,11 +442,11 @@ async def discord_429_on_edits(world: World) -> None:
     # The first edit waits 0.5 s in discord.py; newer states replace the pending one (or the
     # card cancels it), so at most the retry and the newest state go out before the card.
     progress = edits[:-1]
-    assert 1 <= len(progress) <= 3, [embed_of(c)["description"] for c in progress]
-    percents = [int(embed_of(c)["description"].split("%")[0].split()[-1]) for c in progress]
+    assert 1 <= len(progress) <= 3, [shown_text(c) for c in progress]
+    percents = [int(shown_text(c).split("%")[0].split()[-1]) for c in progress]
     assert percents == sorted(percents)
     message = world.fake.message((await the_job(sora)).message_id or 0)
-    assert message is not None and "Character id" in str(message["embeds"])
+    assert message is not None and "Character id" in shown_fields(message)
 
 
 ROWS: list[Row] = [

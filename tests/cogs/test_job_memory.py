@@ -17,6 +17,7 @@ from cogs.character._writes import DiscordWrites
 from storage import JobRepository, open_database
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, payloads
+from tests.fakes.seen import shown_text
 
 JOBS = 500
 WAVE = 100
@@ -38,7 +39,7 @@ async def until(check: Callable[[], bool], what: str, within: float = 60.0) -> N
 def shown(fake: FakeDiscord, message_id: int) -> str:
     message = fake.message(message_id)
     assert message is not None
-    return str(message.get("embeds"))
+    return shown_text(message)
 
 
 class Member:

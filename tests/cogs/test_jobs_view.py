@@ -9,10 +9,11 @@ from typing import Any
 from bot.domain.records import JobState
 from cogs.shared.owned import FOREIGN
 from tests.cogs.conftest import Running
-from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, is_card
+from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
 from tests.cogs.test_library import reply_to
 from tests.cogs.test_limits import submits
 from tests.fakes import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.seen import shown_text
 
 
 async def jobs_list(sora: Running, user_id: int = USER_ID) -> tuple[dict[str, Any], Any]:
@@ -52,7 +53,7 @@ async def test_cancel_after_sending_silences_the_job_and_keeps_a_late_result(
     answer = await reply_to(sora, payloads.component_click(cancel_button(data, job.id), message))
     assert answer.json["type"] == 7 and answer.json["data"]["content"] == f"Cancelled #{job.id}."
     shown = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Cancelled" in str(c.json))
-    assert "may still finish" in embed_of(shown)["description"]
+    assert "may still finish" in shown_text(shown)
 
     sora.fake.clear()
     simulator.scenario.update(hang=False)  # toapis finishes anyway
@@ -79,7 +80,7 @@ async def test_cancel_before_sending_charges_nothing(
     data, message = await jobs_list(sora)
     await reply_to(sora, payloads.component_click(cancel_button(data, job.id), message))
     shown = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Cancelled" in str(c.json))
-    assert "nothing was charged" in embed_of(shown)["description"]
+    assert "nothing was charged" in shown_text(shown)
     stored = await sora.core.jobs.get(job.id)
     assert stored.state is JobState.FAILED and stored.error_code == "cancelled"
     assert simulator.submits == 0 and submits(simulator) == 1  # the one refused attempt

@@ -9,6 +9,7 @@ from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
 from tests.cogs.test_character_list import seed
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.seen import buttons, is_v2, shown_text, shown_title
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 MODAL = 9
@@ -53,9 +54,9 @@ async def test_show_posts_the_card_with_buttons(sora: Running):
         sora, payloads.slash_command("show", {"name": f"ch_{GUILD_ID}_1"}, group="character")
     )
     data = call.json["data"]
-    assert call.json["type"] == 4 and not data.get("flags")
-    assert data["embeds"][0]["title"] == "Hero 01"
-    labels = [b["label"] for b in data["components"][0]["components"]]
+    assert call.json["type"] == 4 and is_v2(call) and not data.get("flags", 0) & 64
+    assert shown_title(call) == "Hero 01"
+    labels = [b["label"] for b in buttons(call)]
     assert labels == ["Use in a video", "Rename", "Delete", "Create from same video"]
 
 
@@ -64,7 +65,7 @@ async def test_show_by_typed_name_and_unknown_name(sora: Running):
     call = await reply_to(
         sora, payloads.slash_command("show", {"name": "hero 01"}, group="character")
     )
-    assert call.json["data"]["embeds"][0]["title"] == "Hero 01"
+    assert shown_title(call) == "Hero 01"
     call = await reply_to(
         sora, payloads.slash_command("show", {"name": "nobody"}, group="character")
     )
@@ -174,16 +175,16 @@ async def test_card_buttons_work_after_a_restart(
     try:
         card_id = int(card_call.path.rsplit("/", 1)[1])
         card = fake_discord.message(card_id)
-        buttons = {b["label"]: b["custom_id"] for b in card["components"][0]["components"]}
-        call = await reply_to(second, payloads.component_click(buttons["Rename"], card))
+        by_label = {b["label"]: b["custom_id"] for b in buttons(card)}
+        call = await reply_to(second, payloads.component_click(by_label["Rename"], card))
         assert call.json["type"] == MODAL
         custom_id, values = modal_values(call.json, **{"new name": "Renamed Hero"})
         answer = await reply_to(second, payloads.modal_submit(custom_id, values, message=card))
         assert answer.json["type"] == 7  # the card itself is updated
-        assert answer.json["data"]["embeds"][0]["title"] == "Renamed Hero"
+        assert shown_title(answer) == "Renamed Hero"
 
         again = await reply_to(
-            second, payloads.component_click(buttons["Create from same video"], card)
+            second, payloads.component_click(by_label["Create from same video"], card)
         )
         assert again.json["type"] == MODAL
         custom_id, values = modal_values(again.json, start="2", end="4")
@@ -196,7 +197,7 @@ async def test_card_buttons_work_after_a_restart(
         denied = await reply_to(
             second,
             payloads.component_click(
-                buttons["Delete"], card, user_id=OTHER_USER_ID, permissions=NO_PERMISSIONS
+                by_label["Delete"], card, user_id=OTHER_USER_ID, permissions=NO_PERMISSIONS
             ),
         )
         assert "Only the person who created" in denied.json["data"]["content"]
@@ -222,7 +223,7 @@ async def test_create_again_from_a_slash_attachment_uses_the_saved_clip(
     [first] = [r[2] for r in simulator.requests if r[1] == "/v1/videos/generations"]
     card = sora.fake.message(int(card_call.path.rsplit("/", 1)[1]))
     assert card is not None
-    again = {b["label"]: b["custom_id"] for b in card["components"][0]["components"]}
+    again = {b["label"]: b["custom_id"] for b in buttons(card)}
     again_id = again["Create from same video"]
 
     outside = await reply_to(sora, payloads.component_click(again_id, card))
@@ -317,8 +318,8 @@ async def test_show_and_delete_by_a_shared_name_act_on_the_one_chosen(sora: Runn
     card = await reply_to(
         sora, payloads.component_click(custom_id, message, component_type=3, values=[first])
     )
-    assert card.json["data"]["embeds"][0]["title"] == "Twin"
-    assert f"`{first}`" in str(card.json["data"]["embeds"][0])
+    assert shown_title(card) == "Twin"
+    assert f"`{first}`" in shown_text(card)
 
     asked = payloads.slash_command("delete", {"name": "@USER.TWIN_01"}, group="character")
     confirm = await reply_to(sora, asked)  # the username is exact: no choice needed

@@ -11,6 +11,7 @@ from tests.cogs.conftest import Running
 from tests.cogs.test_character_create import CALLBACK, EDIT_REPLY, EPHEMERAL, create, is_card
 from tests.cogs.test_library import MODAL, reply_to
 from tests.fakes import CHANNEL_ID, GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.seen import buttons as buttons_in
 
 MANAGE_GUILD = str(1 << 5)
 OTHER_CHANNEL = CHANNEL_ID + 7
@@ -165,7 +166,7 @@ async def test_create_from_same_video_is_refused_before_its_form_opens(
     [card_call] = [c for c in sora.fake.calls if is_card(c)]
     card = sora.fake.message(int(card_call.path.rsplit("/", 1)[1]))
     assert card is not None
-    buttons = {b["label"]: b["custom_id"] for b in card["components"][0]["components"]}
+    buttons = {b["label"]: b["custom_id"] for b in buttons_in(card)}
     call = await reply_to(sora, payloads.component_click(buttons["Create from same video"], card))
     assert call.json["type"] != MODAL
     assert call.json["data"]["content"].startswith("You have used your 1 jobs for today (UTC)")
@@ -212,7 +213,7 @@ async def test_retry_is_refused_before_anything_is_sent_again(
     [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
     message = sora.fake.message(job.message_id or 0)
     assert message is not None
-    [retry] = message["components"][0]["components"]
+    [retry] = buttons_in(message)
     await sora.core.owner.change(paused="back soon")
     call = await reply_to(sora, payloads.component_click(retry["custom_id"], message))
     assert call.json["data"]["content"] == "New jobs are paused by the bot owner: back soon"

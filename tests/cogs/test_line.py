@@ -10,6 +10,7 @@ from typing import Any
 from tests.cogs.conftest import bot_settings, start_bot
 from tests.cogs.test_character_create import EDIT_REPLY, is_card
 from tests.fakes import USER_ID, payloads
+from tests.fakes.seen import shown_text
 
 MEMBERS = 6
 PLACE = re.compile(r"#(\d+) in line, about")
@@ -43,11 +44,9 @@ async def test_members_see_their_place_in_line_go_down_until_their_card(
         assert simulator.limits.to_dict()["submit"]["limited"] == 0  # never over the limit
         seen: dict[str, list[int]] = {}
         for call in sora.fake.calls_to("PATCH", EDIT_REPLY):
-            body = call.json if isinstance(call.json, dict) else {}
-            for embed in body.get("embeds") or []:
-                match = PLACE.search(embed.get("description", ""))
-                if match:
-                    seen.setdefault(call.path, []).append(int(match.group(1)))
+            match = PLACE.search(shown_text(call))
+            if match:
+                seen.setdefault(call.path, []).append(int(match.group(1)))
         # The later members were told a place, and it went down as the line moved.
         assert max(max(places) for places in seen.values()) >= MEMBERS - 1, seen
         assert any(len(set(places)) > 1 for places in seen.values()), seen

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.cogs.conftest import Running, bot_settings, start_bot
-from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, fields, is_card
+from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
 from tests.cogs.test_library import reply_to
 from tests.cogs.test_limits import private_answer, submits
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.seen import shown_fields
 
 APP_OWNER = OTHER_USER_ID  # the fake application's owner
 
@@ -145,7 +146,7 @@ async def owner_status(sora: Running) -> dict[str, str]:
     sora.fake.clear()
     sora.feed(owner("status"))
     call = await sora.wait_call("PATCH", ORIGINAL, lambda c: "Owner controls" in str(c.json))
-    return fields(embed_of(call))
+    return shown_fields(call)
 
 
 async def test_status_shows_the_credit_and_the_models_the_service_said_are_gone(

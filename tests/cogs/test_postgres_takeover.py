@@ -23,6 +23,7 @@ from aiohttp import web
 from storage import Database, open_database
 from tests.cogs.test_smoke_process import bot_env, launch, until
 from tests.fakes import FakeDiscord, payloads
+from tests.fakes.seen import shown_text
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 SETTLED = 90.0  # generous: two bot processes and ffmpeg on a loaded 2-core machine
@@ -90,7 +91,7 @@ def attachment_at(url: str, video: Path) -> dict[str, Any]:
 
 
 def shown(fake: FakeDiscord, message_id: int) -> str:
-    return str((fake.message(message_id) or {}).get("embeds"))
+    return shown_text(fake.message(message_id) or {})
 
 
 async def jobs_by_message(db: Database) -> dict[int, dict[str, Any]]:

@@ -15,6 +15,7 @@ from tests.cogs.conftest import Running
 from tests.cogs.test_character_create import BOT_EDIT, create, is_card
 from tests.fakes import APP_ID, CHANNEL_ID, USER_ID, payloads
 from tests.fakes.ids import DISCORD_EPOCH_MS
+from tests.fakes.seen import shown_fields
 
 TOKEN_EDIT = rf"/webhooks/{APP_ID}/[^/]+/messages/\d+"
 
@@ -55,7 +56,7 @@ async def test_card_reaches_the_reply_in_a_channel_closed_to_the_bot(
     reply_id = sora.fake.store.thread(token).original_id
     assert reply_id is not None and card.path.endswith(f"/messages/{reply_id}")
     shown = sora.fake.message(reply_id)
-    assert shown is not None and "Character id" in str(shown["embeds"])
+    assert shown is not None and "Character id" in shown_fields(shown)
     ping = await sora.wait_call("POST", rf"/webhooks/{APP_ID}/[^/]+")  # a followup
     assert f"<@{USER_ID}>" in str(ping.json)
     assert not sora.fake.calls_to("POST", r"/users/@me/channels")  # no DM needed

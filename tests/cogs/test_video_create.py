@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from tests.cogs.conftest import Running
-from tests.cogs.test_character_create import EDIT_REPLY, create, embed_of, fields, is_card
+from tests.cogs.test_character_create import EDIT_REPLY, create, is_card
 from tests.fakes import GUILD_ID, USER_ID, payloads
+from tests.fakes.components_v2 import walk
+from tests.fakes.seen import buttons, shown_fields, shown_text, shown_title
 
 EPHEMERAL = 64
 
@@ -21,9 +23,7 @@ def video(**options: Any) -> dict[str, Any]:
 
 
 def is_video(call: Any) -> bool:
-    return isinstance(call.json, dict) and any(
-        e.get("title") == "Your video is ready" for e in call.json.get("embeds") or []
-    )
+    return shown_title(call) == "Your video is ready"
 
 
 async def characters(sora: Running, media_server: str, short_video: Any, count: int) -> list[Any]:
@@ -59,15 +59,17 @@ async def test_one_character_video_is_posted_as_a_file(
             "aspect_ratio": "16:9",
         }
     ]
-    info = fields(embed_of(done))
+    info = shown_fields(done)
     assert info["Prompt"] == f"@{hero.username} rides a bike".replace("_", "\\_")
     assert info["Model"] == "sora-2" and info["Duration"].startswith("10 s")
     assert info["Requested by"] == f"<@{USER_ID}>"
     [(_, filename, data)] = done.files
     assert filename == "video.mp4" and data.startswith(b"\x00\x00\x00\x18ftyp")
     assert isinstance(done.json, dict)
-    labels = [c["label"] for row in done.json["components"] for c in row["components"]]
+    labels = [c["label"] for c in buttons(done)]
     assert labels == ["Again", "Make a character from this"]
+    galleries = [c for c in walk(done.json["components"]) if c["type"] == 12]
+    assert [i["media"]["url"] for g in galleries for i in g["items"]] == ["attachment://video.mp4"]
 
 
 async def test_three_characters_and_a_video_over_the_upload_limit_is_a_link(
@@ -90,8 +92,8 @@ async def test_three_characters_and_a_video_over_the_upload_limit_is_a_link(
     [sent] = video_posts(simulator)
     assert sent["duration"] == 15 and sent["model"] == "sora-2-pro"
     assert all(f"@{c.username}" in sent["prompt"] for c in three)
-    embed = embed_of(done)
-    assert "expires in 24 hours" in embed["description"] and "/f/video/" in embed["description"]
+    shown = shown_text(done)
+    assert "expires in 24 hours" in shown and "/f/video/" in shown
     assert done.files == []
 
 

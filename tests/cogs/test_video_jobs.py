@@ -13,6 +13,7 @@ from tests.cogs.test_library import MODAL, modal_values, reply_to
 from tests.cogs.test_limits import private_answer, until_submits
 from tests.cogs.test_video_create import characters, is_video, video, video_posts
 from tests.fakes import GUILD_ID, OTHER_USER_ID, payloads
+from tests.fakes.seen import buttons
 
 SUBMIT = "/v1/videos/generations"
 
@@ -27,7 +28,7 @@ def buttons_of(fake: Any, call: Any) -> tuple[dict[str, Any], dict[str, str]]:
     """The posted video message and its buttons, label -> custom_id."""
     message = fake.message(int(call.path.rsplit("/", 1)[1]))
     assert message is not None
-    found = {c["label"]: c["custom_id"] for row in message["components"] for c in row["components"]}
+    found = {c["label"]: c["custom_id"] for c in buttons(message)}
     return message, found
 
 

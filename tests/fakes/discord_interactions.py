@@ -10,6 +10,7 @@ from tests.fakes import payloads
 from tests.fakes.discord_http import (
     API_PREFIX,
     CALL,
+    RecordedCall,
     error,
     invalid_webhook_token,
     json_response,
@@ -17,7 +18,7 @@ from tests.fakes.discord_http import (
     unknown_interaction,
     unknown_message,
 )
-from tests.fakes.discord_store import EPHEMERAL, LOADING, MessageStore
+from tests.fakes.discord_store import EPHEMERAL, LOADING, MessageStore, TokenThread
 
 Payload = dict[str, Any]
 
@@ -67,7 +68,30 @@ class InteractionRoutes:
         thread = self.store.thread(token)
         if thread.acknowledged:
             return error(400, 40060, "Interaction has already been acknowledged.")
+        message = self._answer(thread, call, token)  # a refused body acknowledges nothing
         thread.acknowledged = True
+        kind = int((call.json if isinstance(call.json, dict) else {}).get("type", 0))
+        known = thread.interaction
+        if message is not None:
+            thread.original_id = int(message["id"])
+        flags = int(message["flags"]) if message is not None else 0
+        resource: Payload = {"type": kind}
+        if message is not None:
+            resource["message"] = message
+        answer = {
+            "interaction": {
+                "id": request.match_info["id"],
+                "type": int(known["type"]) if known else 2,
+                "response_message_id": str(thread.original_id) if thread.original_id else None,
+                "response_message_loading": bool(flags & LOADING),
+                "response_message_ephemeral": bool(flags & EPHEMERAL),
+            },
+            "resource": resource,
+        }
+        return json_response(answer)
+
+    def _answer(self, thread: TokenThread, call: RecordedCall, token: str) -> Payload | None:
+        """The message an interaction callback creates or edits, if any."""
         body = call.json if isinstance(call.json, dict) else {}
         kind = int(body.get("type", 0))
         data: Payload = body.get("data") or {}
@@ -86,23 +110,7 @@ class InteractionRoutes:
                     message = self.store.edit(thread.original_id, data, call.files)
             elif kind == UPDATE_MESSAGE:
                 message = self._create(token, data, call.files)
-        if message is not None:
-            thread.original_id = int(message["id"])
-        flags = int(message["flags"]) if message is not None else 0
-        resource: Payload = {"type": kind}
-        if message is not None:
-            resource["message"] = message
-        answer = {
-            "interaction": {
-                "id": request.match_info["id"],
-                "type": int(known["type"]) if known else 2,
-                "response_message_id": str(thread.original_id) if thread.original_id else None,
-                "response_message_loading": bool(flags & LOADING),
-                "response_message_ephemeral": bool(flags & EPHEMERAL),
-            },
-            "resource": resource,
-        }
-        return json_response(answer)
+        return message
 
     def _create(self, token: str, body: Payload, files: list[tuple[str, str, bytes]]) -> Payload:
         """A message answering the interaction of `token`."""

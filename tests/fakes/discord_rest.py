@@ -19,6 +19,7 @@ import discord
 from aiohttp import web
 
 from tests.fakes import payloads
+from tests.fakes.components_v2 import InvalidFormBody
 from tests.fakes.discord_channels import ChannelRoutes
 from tests.fakes.discord_gateway import FakeGateway
 from tests.fakes.discord_http import (
@@ -338,7 +339,11 @@ class FakeDiscord:
             await hold.wait_released()
             if not hold.apply:
                 return error(503, 0, "held request dropped")
-        return await handler(request)
+        try:
+            return await handler(request)
+        except InvalidFormBody as exc:
+            body = {"code": 50035, "message": "Invalid Form Body", "errors": exc.errors}
+            return json_response(body, status=400)
 
     async def _not_found(self, request: web.Request) -> web.Response:
         return error(404, 0, "404: Not Found")

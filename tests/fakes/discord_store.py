@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests.fakes import payloads
+from tests.fakes.components_v2 import IS_COMPONENTS_V2, check_edit, check_send
 from tests.fakes.ids import APP_ID, CHANNEL_ID, iso_now, snowflake
 
 Payload = dict[str, Any]
@@ -108,7 +109,10 @@ class MessageStore:
         type: int = 0,
         extra: Payload | None = None,
     ) -> Payload:
-        """Create a message from a send body (+ uploaded files) and return it."""
+        """Create a message from a send body (+ uploaded files) and return it (raises
+        `InvalidFormBody` where Discord answers 400)."""
+        attachments = self._attachments(body.get("attachments"), files, [])
+        check_send(body, [str(a["filename"]) for a in attachments])
         message_id = snowflake()
         msg = payloads.message(
             message_id,
@@ -122,7 +126,7 @@ class MessageStore:
         )
         msg["type"] = 19 if body.get("message_reference") and type == 0 else type
         msg["tts"] = bool(body.get("tts", False))
-        msg["attachments"] = self._attachments(body.get("attachments"), files, [])
+        msg["attachments"] = attachments
         if body.get("nonce") is not None:
             msg["nonce"] = body["nonce"]
             self._nonces.setdefault((channel_id, str(body["nonce"])), message_id)
@@ -133,15 +137,21 @@ class MessageStore:
         return msg
 
     def edit(self, message_id: int, body: Payload, files: Sequence[Upload]) -> Payload:
-        """Apply an edit body (+ files) to a stored message and return its new state."""
+        """Apply an edit body (+ files) to a stored message and return its new state
+        (raises `InvalidFormBody` where Discord answers 400)."""
         msg = self.messages[message_id]
+        attachments = msg["attachments"]
+        if "attachments" in body or files:
+            attachments = self._attachments(body.get("attachments"), files, attachments)
+        check_edit(msg, body, [str(a["filename"]) for a in attachments])
         for key in _EDITABLE:
             if key in body:
                 msg[key] = body[key] if body[key] is not None else ("" if key == "content" else [])
-        if "attachments" in body or files:
-            wanted = body.get("attachments")
-            msg["attachments"] = self._attachments(wanted, files, msg["attachments"])
-        msg["flags"] = int(msg.get("flags") or 0) & ~LOADING
+        msg["attachments"] = attachments
+        flags = int(msg.get("flags") or 0)
+        if "flags" in body:  # what a message is (ephemeral, V2) stays
+            flags = int(body["flags"] or 0) | (flags & (EPHEMERAL | IS_COMPONENTS_V2))
+        msg["flags"] = flags & ~LOADING
         msg["edited_timestamp"] = iso_now()
         return msg
 

@@ -403,3 +403,64 @@ async def test_dm_slash_command_and_dm_channel(fake_discord: FakeDiscord, bot: c
     assert dm.id == (await other.create_dm()).id
     sent = await dm.send("private")
     assert fake_discord.message(sent.id)["channel_id"] == str(dm.id)  # type: ignore[index]
+
+
+def card_layout(*texts: str, thumbnail: str | None = None) -> discord.ui.LayoutView:
+    """A V2 body: a container with a text display per text (a section with a thumbnail)."""
+    view = discord.ui.LayoutView()
+    container: discord.ui.Container[discord.ui.LayoutView] = discord.ui.Container()
+    if thumbnail is not None:
+        container.add_item(discord.ui.Section("Hero", accessory=discord.ui.Thumbnail(thumbnail)))
+    for text in texts:
+        container.add_item(discord.ui.TextDisplay(text))
+    view.add_item(container)
+    return view
+
+
+async def refused(attempt: Awaitable[Any]) -> discord.HTTPException:
+    """The 400 Invalid Form Body an attempt ends in."""
+    with pytest.raises(discord.HTTPException) as caught:
+        await attempt
+    assert (caught.value.status, caught.value.code) == (400, 50035), caught.value
+    return caught.value
+
+
+async def test_v2_messages_are_kept_as_sent_and_refused_as_discord_does(
+    fake_discord: FakeDiscord, bot: commands.Bot
+):
+    channel = await bot.fetch_channel(CHANNEL_ID)
+    assert isinstance(channel, discord.TextChannel)
+    avatar = discord.File(io.BytesIO(b"\xff\xd8"), filename="avatar.jpg")
+    sent = await channel.send(
+        view=card_layout("Made", thumbnail="attachment://avatar.jpg"), file=avatar
+    )
+    stored = fake_discord.message(sent.id)
+    assert stored is not None and stored["flags"] == 1 << 15 and sent.flags.components_v2
+    [container] = stored["components"]
+    assert container["components"][0]["accessory"]["media"]["url"] == "attachment://avatar.jpg"
+
+    post = discord.http.Route("POST", "/channels/{channel_id}/messages", channel_id=CHANNEL_ID)
+    body = {"flags": 1 << 15, "components": [{"type": 10, "content": "x"}]}
+    for extra in ({"content": "hi"}, {"embeds": [{"title": "old"}]}):
+        await refused(bot.http.request(post, json={**body, **extra}))
+    many = [{"type": 10, "content": str(n)} for n in range(40)]  # 41 with the container
+    await refused(
+        bot.http.request(post, json={**body, "components": [{"type": 17, "components": many}]})
+    )
+    for url in ("http://example.com/a.png", "attachment://elsewhere.jpg"):
+        await refused(channel.send(view=card_layout(thumbnail=url)))
+    assert [m["id"] for m in fake_discord.messages_in(CHANNEL_ID)] == [str(sent.id)]
+
+    patch = discord.http.Route(
+        "PATCH",
+        "/channels/{channel_id}/messages/{message_id}",
+        channel_id=CHANNEL_ID,
+        message_id=sent.id,
+    )
+    await refused(bot.http.request(patch, json={"flags": 0, "components": []}))
+    await refused(sent.edit(content="words"))
+    old = await channel.send("made before V2", embed=discord.Embed(title="Old card"))
+    await refused(old.edit(view=card_layout("now")))  # content and embeds would stay
+    now = await old.edit(content=None, embeds=[], view=card_layout("now"))
+    assert now.flags.components_v2 and not now.content and not now.embeds
+    assert fake_discord.message(old.id)["components"][0]["components"][0]["content"] == "now"  # type: ignore[index]
