@@ -39,9 +39,8 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "t": None,  # a function's shorthand for `translate(locale, ...)`
 }
 SOURCES = ("bot", "cogs")
-# The languages whose catalogue must be complete. The others (es-ES, fr, pt-BR, ja)
-# come next: the lead adds each here once its translator is done.
-REQUIRED: tuple[str, ...] = ("de",)
+# The languages whose catalogue must be complete (Discord's codes).
+REQUIRED: tuple[str, ...] = ("de", "es-ES", "fr", "pt-BR", "ja")
 TREE = "command-tree"
 
 

@@ -35,6 +35,10 @@ def walk(command: dict[str, Any]) -> list[dict[str, Any]]:
     return found
 
 
+# Discord's locales the catalogues serve (es-419 reads es-ES).
+LANGUAGES = {"de", "es-ES", "es-419", "fr", "pt-BR", "ja"}
+
+
 async def answer(sora: Running, payload: dict[str, Any]) -> dict[str, Any]:
     sora.fake.clear()
     sora.feed(payload)
@@ -47,9 +51,11 @@ async def test_synced_descriptions_are_german_and_names_stay_english(sora: Runni
     assert isinstance(sora.bot.tree.translator, CommandTranslator)
     help_command = synced(sora.fake, "help")
     assert help_command["description"] == "What this bot does and how to use it"
-    assert help_command["description_localizations"] == {
-        "de": "Was dieser Bot macht und wie du ihn nutzt"
-    }
+    localized = help_command["description_localizations"]
+    assert set(localized) == LANGUAGES
+    assert localized["de"] == "Was dieser Bot macht und wie du ihn nutzt"
+    assert localized["es-419"] == localized["es-ES"] != help_command["description"]
+    assert all(localized[code] != help_command["description"] for code in LANGUAGES)
     character = synced(sora.fake, "character")
     every = walk(character)
     create = next(o for o in every if o["name"] == "create")
@@ -57,16 +63,18 @@ async def test_synced_descriptions_are_german_and_names_stay_english(sora: Runni
     assert start["description_localizations"]["de"].startswith("Wo der Moment beginnt")
     for item in every:
         assert not item.get("name_localizations"), item["name"]
-        assert set(item.get("description_localizations") or {"de": ""}) == {"de"}, item["name"]
+        if "description" in item:
+            assert set(item["description_localizations"]) == LANGUAGES, item["name"]
     model = next(o for o in create["options"] if o["name"] == "model")
     pro = next(c for c in model["choices"] if c["value"] == "sora-2-pro")
-    assert pro["name_localizations"] == {"de": "sora-2-pro (höhere Qualität)"}
+    assert pro["name_localizations"]["de"] == "sora-2-pro (höhere Qualität)"
     settings = synced(sora.fake, "settings")
     channels = next(o for o in walk(settings) if o["name"] == "channels")
     action = next(o for o in channels["options"] if o["name"] == "action")
     everywhere = next(c for c in action["choices"] if c["value"] == "everywhere")
     assert everywhere["name"] == "everywhere"
-    assert everywhere["name_localizations"] == {"de": "überall"}
+    assert everywhere["name_localizations"]["de"] == "überall"
+    assert set(everywhere["name_localizations"]) == LANGUAGES
 
 
 async def test_the_translator_answers_every_catalogue_language_and_es_419() -> None:
@@ -120,11 +128,20 @@ async def test_a_half_range_is_refused_in_the_members_language(sora: Running, si
         sora, payloads.slash_command("create", half, group="character", locale="en-GB")
     )
     assert english["content"].startswith("Give both `start` and `end`, or neither")
-    # Latin American Spanish reads the es-ES catalogue, untranslated yet: English.
+    # Latin American Spanish reads the es-ES catalogue.
     spanish = await answer(
         sora, payloads.slash_command("create", half, group="character", locale="es-419")
     )
-    assert spanish["content"] == english["content"]
+    assert "`start`" in spanish["content"]
+    assert spanish["content"] != english["content"]
+    spain = await answer(
+        sora, payloads.slash_command("create", half, group="character", locale="es-ES")
+    )
+    assert spanish["content"] == spain["content"]
+    japanese = await answer(
+        sora, payloads.slash_command("create", half, group="character", locale="ja")
+    )
+    assert "`start`" in japanese["content"] and japanese["content"] != english["content"]
     assert simulator.requests == []
 
 
