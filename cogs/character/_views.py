@@ -27,10 +27,10 @@ Container = discord.ui.Container[discord.ui.LayoutView]
 
 
 async def page_sheet(characters: list[Character], avatars: AvatarLoader) -> discord.File | None:
-    """The page's faces as one contact sheet (None for an empty page)."""
-    if not characters:
+    """The page's faces as one contact sheet (None for a page without any)."""
+    found = await avatars([c.id for c in characters]) if characters else {}
+    if not found:
         return None
-    found = await avatars([c.id for c in characters])
     tiles = [(c.display_name, found.get(c.id)) for c in characters]
     data = await asyncio.to_thread(contact_sheet, tiles)
     return discord.File(io.BytesIO(data), filename=SHEET_NAME)

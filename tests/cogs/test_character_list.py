@@ -67,6 +67,7 @@ async def test_list_is_a_v2_message_paged_newest_first_with_buttons(sora: Runnin
     [container] = call.json["data"]["components"]
     assert container["type"] == 17  # one container: lines, sheet, footer and buttons
     assert container["components"][-2]["content"].startswith("-# Page 1 of 2")
+    assert gallery_images(call) == [] and call.files == []  # no avatars: no gallery
 
     previous, following = buttons(call)
     assert [previous["label"], following["label"]] == ["Previous", "Next"]
@@ -201,13 +202,14 @@ def _sheet_of(call: Any) -> Any:
 
 async def test_the_list_shows_the_page_faces_as_a_contact_sheet(sora: Running):
     await seed(sora, GUILD_ID, 11)
-    red = io.BytesIO()
-    Image.new("RGB", (300, 200), (220, 20, 20)).save(red, format="JPEG")
-    newest = (await sora.core.characters.list_for_guild(GUILD_ID, limit=1))[0]
-    await sora.core.database.execute(
-        "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
-        (red.getvalue(), newest.id),
-    )
+    listed = await sora.core.characters.list_for_guild(GUILD_ID, limit=11)
+    for character, colour in ((listed[0], (220, 20, 20)), (listed[10], (20, 200, 20))):
+        face = io.BytesIO()
+        Image.new("RGB", (300, 200), colour).save(face, format="JPEG")
+        await sora.core.database.execute(
+            "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
+            (face.getvalue(), character.id),
+        )
     asked = listing()
     sora.feed(asked)
     answer = await sora.wait_call("POST", CALLBACK)
@@ -225,6 +227,30 @@ async def test_the_list_shows_the_page_faces_as_a_contact_sheet(sora: Running):
     page_two = await sora.wait_call("POST", CALLBACK)
     second = _sheet_of(page_two)
     assert second.size == (128 + 2 * 8, 128 + 22 + 2 * 8)  # the one face of page two
+    r, g, b = second.getpixel((8 + 64, 8 + 64))  # the oldest character's, green
+    assert r < 80 and g > 150 and b < 80
     shown = _reply(sora, asked)  # the new page's sheet replaced the old one
     assert [a["filename"] for a in shown["attachments"]] == ["characters.png"]
     assert gallery_images(shown) == ["attachment://characters.png"]
+
+
+async def test_a_page_without_faces_drops_the_last_pages_sheet(sora: Running):
+    await seed(sora, GUILD_ID, 11)
+    [newest] = await sora.core.characters.list_for_guild(GUILD_ID, limit=1)
+    face = io.BytesIO()
+    Image.new("RGB", (64, 64), (220, 20, 20)).save(face, format="JPEG")
+    await sora.core.database.execute(
+        "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
+        (face.getvalue(), newest.id),
+    )
+    asked = listing()
+    sora.feed(asked)
+    first = await sora.wait_call("POST", CALLBACK)
+    _sheet_of(first)
+    sora.fake.clear()
+    sora.feed(payloads.component_click(buttons(first)[1]["custom_id"], _reply(sora, asked)))
+    page_two = await sora.wait_call("POST", CALLBACK)
+    assert gallery_images(page_two) == [] and page_two.files == []
+    shown = _reply(sora, asked)
+    assert shown["attachments"] == [] and gallery_images(shown) == []
+    assert "Page 2 of 2" in shown_text(shown)
