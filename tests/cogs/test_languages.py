@@ -260,7 +260,7 @@ async def test_a_german_member_follows_the_job_and_reads_the_card_in_german(
         "PATCH", EDIT_REPLY, lambda call: de("Character id") in shown_fields(call)
     )
     fields = shown_fields(card)
-    assert {de("Requested by"), de("Source"), de("Engines"), de("Task id")} <= set(fields)
+    assert {de("Requested by"), de("Source"), de("Time taken"), de("Task id")} <= set(fields)
     assert "Requested by" not in fields and "Character id" not in fields
     assert [b["label"] for b in buttons(card)][:3] == [
         de("Use in a video"),
