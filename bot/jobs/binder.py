@@ -259,11 +259,14 @@ class Binder:
             message_id=message_id,
             requester_id=requester_id,
             kind=JobKind.LIKENESS,
-            meta=(
-                {"binding": {"urls": list(urls), "count": len(urls)}}
-                if (urls := character.still_urls) and not fresh
-                else {}
-            ),
+            meta={
+                **(
+                    {"binding": {"urls": list(urls), "count": len(urls)}}
+                    if (urls := character.still_urls) and not fresh
+                    else {}
+                ),
+                **_language_of(source),
+            },
         )
         job = await enqueue(new, request)
         for engine in engines:
@@ -349,3 +352,10 @@ class Binder:
                 requester_id=job.requester_id,
                 fresh=True,
             )
+
+
+def _language_of(source: Job | None) -> dict[str, Any]:
+    """The language the source job's messages speak, kept for the card this job edits."""
+    if source is None:
+        return {}
+    return {key: source.meta[key] for key in ("locale", "guild_locale") if key in source.meta}

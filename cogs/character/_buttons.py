@@ -83,10 +83,10 @@ class RetryButton(JobButton, prefix="retry"):
         await _cog(interaction).library.retry_unknown(interaction, self.job_id)
 
 
-def retry_view(job_id: int) -> discord.ui.View:
+def retry_view(job_id: int, *, locale: str | None = None) -> discord.ui.View:
     """The Retry button under an "unknown" job."""
     view = discord.ui.View(timeout=None)
-    view.add_item(RetryButton(job_id))
+    view.add_item(RetryButton(job_id, locale=locale))
     return view
 
 
@@ -100,14 +100,21 @@ DYNAMIC_ITEMS = (
 )
 
 
-def card_view(character_id: str, job_id: int | None, *, likeness: bool = True) -> discord.ui.View:
-    """The buttons under a character card (`likeness`: it keeps one already)."""
+def card_view(
+    character_id: str,
+    job_id: int | None,
+    *,
+    likeness: bool = True,
+    locale: str | None = None,
+) -> discord.ui.View:
+    """The buttons under a character card (`likeness`: it keeps one already), labelled
+    in `locale`."""
     view = discord.ui.View(timeout=None)
-    view.add_item(UseInVideoButton(character_id))
-    view.add_item(RenameButton(character_id))
-    view.add_item(DeleteButton(character_id))
+    view.add_item(UseInVideoButton(character_id, locale=locale))
+    view.add_item(RenameButton(character_id, locale=locale))
+    view.add_item(DeleteButton(character_id, locale=locale))
     if job_id is not None:
-        view.add_item(AgainButton(job_id))
+        view.add_item(AgainButton(job_id, locale=locale))
     if not likeness and job_id is not None:
-        view.add_item(AddLikenessButton(character_id))
+        view.add_item(AddLikenessButton(character_id, locale=locale))
     return view

@@ -29,7 +29,7 @@ from cogs.character._listener import DiscordJobListener
 from cogs.character._modals import CreateModal, clean_name
 from cogs.character._registry import CHARACTER_COG
 from cogs.character._suggest import SuggestFlow, SuggestionButton
-from cogs.character._views import PAGE_SIZE, ListPager, page_sheet, render_list_page, with_sheet
+from cogs.character._views import PAGE_SIZE, ListPager
 from cogs.character._writes import DiscordWrites
 from cogs.shared.handoffs import CHARACTERS
 from cogs.shared.i18n import tr
@@ -340,10 +340,9 @@ class CharacterCog(commands.Cog):
             avatars=repo.avatars,
             locale=interaction.locale.value,
         )
-        sheet = await page_sheet(rows, repo.avatars)
-        embed = with_sheet(render_list_page(name, rows, 0, total, interaction.locale.value), sheet)
+        sheet = await view.show(rows)
         extra: dict[str, Any] = {"file": sheet} if sheet is not None else {}
-        await interaction.response.send_message(embed=embed, view=view, ephemeral=True, **extra)
+        await interaction.response.send_message(view=view, ephemeral=True, **extra)
 
 
 def _choice_label(character: Character) -> str:

@@ -25,9 +25,9 @@ from bot.media.orders import (
 )
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
-from cogs.shared.i18n import tr
+from cogs.shared.i18n import languages, tr
 from cogs.shared.limits import limited, reserve
-from cogs.shared.render import Rendered, progress_bar
+from cogs.shared.render import Rendered, progress_bar, speaker
 from cogs.shared.replies import (
     GUILD_ONLY,
     InteractionReplies,
@@ -176,6 +176,7 @@ class CreateFlow:
             await interaction.response.send_message(tr(interaction, GUILD_ONLY), ephemeral=True)
             return
         settings = await self.core.guild_settings.get(interaction.guild_id)
+        meta = {**(meta or {}), **languages(interaction)}
         origin = Origin(
             guild_id=interaction.guild_id,
             channel_id=interaction.channel_id,
@@ -236,7 +237,15 @@ class InteractionFront:
 
     def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
         """Show the job's place in line (edits at most every 2 s, newest wins)."""
-        self._updater.push(preparing(self.order, number, waiting=waiting, note=note))
+        self._updater.push(
+            preparing(
+                self.order,
+                number,
+                waiting=waiting,
+                note=note,
+                locale=self.interaction.locale.value,
+            )
+        )
 
     async def quiet(self) -> None:
         """No more place updates."""
@@ -244,7 +253,7 @@ class InteractionFront:
 
     async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
         """The reply shows the clip sent; its token is kept for the card."""
-        shown = sending(order, prepared)
+        shown = sending(order, prepared, locale=self.interaction.locale.value)
         reply = await self.interaction.edit_original_response(
             **shown.body(edit=True), attachments=shown.files()
         )
@@ -253,47 +262,58 @@ class InteractionFront:
 
 
 def preparing(
-    order: CreateOrder, number: int, *, waiting: bool = False, note: str | None = None
+    order: CreateOrder,
+    number: int,
+    *,
+    waiting: bool = False,
+    note: str | None = None,
+    locale: str | None = None,
 ) -> Rendered:
     """The reply while the video waits for (or has) a media worker: its place in line."""
+    t = speaker(locale)
     if waiting:
-        words = f"#{number} in line: waiting to prepare the video."
+        words = t("#{number} in line: waiting to prepare the video.", number=number)
     elif number > 1:
-        words = f"#{number} in line: preparing the video."
+        words = t("#{number} in line: preparing the video.", number=number)
     else:
-        words = "Preparing the video…"
+        words = t("Preparing the video…")
     if note:
         words += f"\n{note[:1].upper()}{note[1:]}."
     embed = discord.Embed(
-        title="Creating a Sora character",
+        title=t("Creating a Sora character"),
         description=f"{progress_bar(0)}\n{words}",
         colour=discord.Colour.blurple(),
     )
-    embed.add_field(name="Range", value=str(order.clip), inline=True)
-    embed.add_field(name="Model", value=order.model, inline=True)
+    embed.add_field(name=t("Range"), value=str(order.clip), inline=True)
+    embed.add_field(name=t("Model"), value=order.model, inline=True)
     return Rendered(embeds=[embed])
 
 
-def sending(order: CreateOrder, prepared: PreparedSource | None = None) -> Rendered:
+def sending(
+    order: CreateOrder, prepared: PreparedSource | None = None, *, locale: str | None = None
+) -> Rendered:
     """The reply while the request is being sent: what was picked, and the clip."""
+    t = speaker(locale)
     embed = discord.Embed(
-        title="Creating a Sora character",
-        description=f"{progress_bar(0)}\nSending the request to toapis…",
+        title=t("Creating a Sora character"),
+        description=f"{progress_bar(0)}\n{t('Sending the request to toapis…')}",
         colour=discord.Colour.blurple(),
     )
     text = discord.utils.escape_markdown(order.reference)
     embed.add_field(
-        name="Source", value=text if len(text) <= 200 else text[:199] + "…", inline=False
+        name=t("Source"), value=text if len(text) <= 200 else text[:199] + "…", inline=False
     )
-    embed.add_field(name="Range", value=str(order.clip), inline=True)
-    embed.add_field(name="Model", value=order.model, inline=True)
+    embed.add_field(name=t("Range"), value=str(order.clip), inline=True)
+    embed.add_field(name=t("Model"), value=order.model, inline=True)
     avatar = None
     if prepared is not None and prepared.clip_offset is not None:
         embed.add_field(
-            name="Clip sent",
-            value=(
-                f"Cut from {format_clock(prepared.clip_offset)} and uploaded; toapis reads "
-                f"{format_seconds(prepared.start)}–{format_seconds(prepared.end)} s of it."
+            name=t("Clip sent"),
+            value=t(
+                "Cut from {offset} and uploaded; toapis reads {start}–{end} s of it.",
+                offset=format_clock(prepared.clip_offset),
+                start=format_seconds(prepared.start),
+                end=format_seconds(prepared.end),
             ),
             inline=False,
         )

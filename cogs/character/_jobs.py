@@ -18,6 +18,7 @@ from bot.i18n import N_, translate
 from cogs.character._render import describe_source, render_cancelled
 from cogs.shared.components import JobButton
 from cogs.shared.i18n import tr
+from cogs.shared.render import speaker
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
@@ -66,7 +67,7 @@ def jobs_message(
         lines.append(
             f"**#{job.id}** {translate(locale, state) if state else job.state.value} · "
             f"{job.progress}% · {format_clock(job.range_start)}–{format_clock(job.range_end)} · "
-            f"{describe_source(job)[:80]}{who} · {started}"
+            f"{describe_source(job, speaker(locale))[:80]}{who} · {started}"
         )
         view.add_item(CancelButton(job.id, locale=locale))
     embed.description = "\n".join(lines)

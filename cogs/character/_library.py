@@ -23,10 +23,10 @@ from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import offers_likeness, render_card, render_unknown
 from cogs.shared.failures import report_failure
-from cogs.shared.i18n import tr, tr_guild
+from cogs.shared.i18n import languages, tr, tr_guild
 from cogs.shared.limits import refuse_if_limited, reserve
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
-from cogs.shared.render import Rendered
+from cogs.shared.render import Rendered, job_locale
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
@@ -80,8 +80,9 @@ class Library:
         await interaction.response.send_message(tr(interaction, NOT_ALLOWED), ephemeral=True)
         return False
 
-    async def card(self, character: Character) -> Rendered:
-        """A character's card with its buttons, pinging no one."""
+    async def card(self, character: Character, locale: str | None = None) -> Rendered:
+        """A character's card with its buttons, pinging no one, in `locale` (default:
+        the language of the job that made it)."""
         job = await self.core.jobs.get(character.job_id) if character.job_id else None
         full = character
         if character.avatar is None:
@@ -90,9 +91,12 @@ class Library:
                 or character
             )
         offer = offers_likeness(full, self.core.settings.engine_list)
-        rendered = render_card(job, full, offer_likeness=offer)
+        locale = locale or job_locale(job)
+        rendered = render_card(job, full, offer_likeness=offer, locale=locale)
         rendered.content = None
-        rendered.view = card_view(character.character_id, character.job_id, likeness=not offer)
+        rendered.view = card_view(
+            character.character_id, character.job_id, likeness=not offer, locale=locale
+        )
         return rendered
 
     async def candidates(self, guild_id: int, text: str) -> list[Character]:
@@ -131,7 +135,7 @@ class Library:
         character = await self._find(interaction, character_id)
         if character is None:
             return
-        card = await self.card(character)
+        card = await self.card(character, interaction.locale.value)
         await interaction.response.send_message(
             **card.body(), files=card.files(), allowed_mentions=NO_MENTIONS
         )
@@ -340,7 +344,7 @@ async def retry_unknown(library: Library, interaction: discord.Interaction, job_
         provider=old.provider,
         channel_id=interaction.channel_id,
         requester_id=interaction.user.id,
-        meta={**old.meta, "retry_of": old.id},
+        meta={**old.meta, "retry_of": old.id, **languages(interaction)},
         kind=old.kind,
     )
     await start_ready(core.tracker, _RetryFront(library, interaction, old.id), new, request_of(old))

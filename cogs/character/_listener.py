@@ -17,6 +17,7 @@ import discord
 
 from bot import metrics
 from bot.domain.records import Character, Job, JobKind, JobState
+from bot.i18n import N_, translate
 from bot.jobs.submit_line import Place
 from cogs.character._buttons import card_view, retry_view
 from cogs.character._render import (
@@ -31,12 +32,12 @@ from cogs.character._render import (
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
 from cogs.shared.handoffs import VIDEOS
-from cogs.shared.render import Rendered
+from cogs.shared.render import Rendered, job_locale
 from cogs.shared.replies import InteractionReplies
 
 log = logging.getLogger(__name__)
 
-DM_INTRO = "I couldn't post in the channel where you asked, so here it is:"
+DM_INTRO = N_("I couldn't post in the channel where you asked, so here it is:")
 MENTION_REQUESTER = discord.AllowedMentions(everyone=False, roles=False, users=True)
 
 
@@ -178,7 +179,7 @@ class DiscordJobListener:
             user = self.client.get_user(job.requester_id) or await self.client.fetch_user(
                 job.requester_id
             )
-            told = replace(rendered, content=DM_INTRO)
+            told = replace(rendered, content=translate(job_locale(job), DM_INTRO))
             await user.send(**told.body(), files=told.files())
         except discord.HTTPException as exc:
             log.warning("job %d: could not DM the requester either: %s", job.id, exc)
@@ -244,7 +245,9 @@ class DiscordJobListener:
         metrics.CARDS_DELIVERED.inc()
         offer = offers_likeness(character, self._engines())
         card = render_card(job, character, offer_likeness=offer)
-        card.view = card_view(character.character_id, job.id, likeness=not offer)
+        card.view = card_view(
+            character.character_id, job.id, likeness=not offer, locale=job_locale(job)
+        )
         first = min((c.id for c in await self.characters.for_job(job.id)), default=character.id)
         if character.id == first:
             in_channel = await self._final(job, card, nonce=f"sora-c{character.id}")
@@ -265,10 +268,11 @@ class DiscordJobListener:
         if job.channel_id is None or job.message_id is None:
             return
         offer = offers_likeness(character, self._engines())
-        card = render_card(None, character, offer_likeness=offer)
+        locale = job_locale(job)
+        card = render_card(None, character, offer_likeness=offer, locale=locale)
         card.content = None
         card.view = card_view(
-            character.character_id, character.job_id or job.id, likeness=not offer
+            character.character_id, character.job_id or job.id, likeness=not offer, locale=locale
         )
         try:
             await self.writes.wait(True)
@@ -305,7 +309,7 @@ class DiscordJobListener:
         """Say the submission may or may not have happened."""
         if await self._still_shown(job):  # not a binding job: it is made again instead
             rendered = render_unknown(job)
-            rendered.view = retry_view(job.id)
+            rendered.view = retry_view(job.id, locale=job_locale(job))
             await self._final(job, rendered, nonce=f"sora-u{job.id}")
 
     async def _forget(self, job: Job) -> None:

@@ -1,6 +1,6 @@
 """A contact sheet for `/character list`: the page's avatars in a grid, each with its name,
-drawn by the bot (one PNG, so the list shows faces without Components V2). Blocking: run
-it in a thread."""
+drawn by the bot (one PNG, the list's media gallery shows it: up to ten faces in one
+image). Blocking: run it in a thread."""
 
 from __future__ import annotations
 

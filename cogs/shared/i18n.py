@@ -41,6 +41,15 @@ class CommandTranslator(app_commands.Translator):
         return i18n.lookup(locale.value, string.message)
 
 
+def languages(interaction: discord.Interaction) -> dict[str, str]:
+    """What a job keeps of the languages around it (its messages come later, after
+    restarts): the asker's `locale`, and the server's `guild_locale` when known."""
+    kept = {"locale": interaction.locale.value}
+    if interaction.guild_locale is not None:
+        kept["guild_locale"] = interaction.guild_locale.value
+    return kept
+
+
 def tr(interaction: discord.Interaction, msgid: str, /, **params: object) -> str:
     """`msgid` in the language of the member who asked (`interaction.locale`)."""
     return i18n.translate(interaction.locale.value, msgid, **params)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import discord
 
 from bot.domain.records import Job
+from bot.i18n import translate
 from cogs.shared.layout import as_layout
 
 BAR_CELLS = 12
@@ -89,26 +90,55 @@ def progress_bar(percent: int) -> str:
     return f"{'▰' * filled}{'▱' * (BAR_CELLS - filled)} {percent}%"
 
 
+class Speaker(Protocol):
+    """`msgid` in one language, placeholders filled."""
+
+    def __call__(self, msgid: str, /, **params: object) -> str: ...
+
+
+def job_locale(job: Job | None) -> str | None:
+    """The language a job's messages speak: the asker's, kept with the job when it was
+    made (else the server's; a job from before languages: English)."""
+    if job is None:
+        return None
+    found = job.meta.get("locale") or job.meta.get("guild_locale")
+    return str(found) if found else None
+
+
+def speaker(locale: str | None) -> Speaker:
+    """`t(msgid, **params)` in `locale`."""
+
+    def t(msgid: str, /, **params: object) -> str:
+        return translate(locale, msgid, **params)
+
+    return t
+
+
 def video_fields(embed: discord.Embed, job: Job) -> discord.Embed:
     """Prompt, characters, model, duration and who asked, for a video job."""
+    t = speaker(job_locale(job))
     prompt = str(job.request.get("prompt") or job.source_ref)
-    embed.add_field(name="Prompt", value=clean(prompt, 1000) or "-", inline=False)
+    embed.add_field(name=t("Prompt"), value=clean(prompt, 1000) or "-", inline=False)
     names = job.meta.get("characters") or []
     cast = job.meta.get("cast") or []
     if names or cast:
         value = ", ".join(f"`@{name}`" for name in names) or ", ".join(
             clean(str(name), 100) for name in cast
         )
-        embed.add_field(name="Characters", value=value[:1000], inline=False)
+        embed.add_field(name=t("Characters"), value=value[:1000], inline=False)
     note = job.meta.get("model_note")
     if note:
-        embed.add_field(name="Model note", value=clean(str(note), 300), inline=False)
-    embed.add_field(name="Model", value=job.model, inline=True)
+        embed.add_field(name=t("Model note"), value=clean(str(note), 300), inline=False)
+    embed.add_field(name=t("Model"), value=job.model, inline=True)
     duration = job.request.get("duration") or int(job.range_end)
     ratio = job.request.get("aspect_ratio", "16:9")
-    embed.add_field(name="Duration", value=f"{duration} s, {ratio}", inline=True)
-    asked = f"<@{job.requester_id}>" if job.requester_id else "unknown"
-    embed.add_field(name="Requested by", value=asked, inline=True)
+    embed.add_field(
+        name=t("Duration"),
+        value=t("{seconds} s, {ratio}", seconds=duration, ratio=ratio),
+        inline=True,
+    )
+    asked = f"<@{job.requester_id}>" if job.requester_id else t("unknown")
+    embed.add_field(name=t("Requested by"), value=asked, inline=True)
     return embed
 
 

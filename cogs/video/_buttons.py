@@ -71,9 +71,9 @@ class PromptModal(discord.ui.Modal, title="Make a video"):
 VIDEO_ITEMS = (VideoAgainButton, CharacterFromVideoButton, UseInVideoButton)
 
 
-def video_view(job_id: int) -> discord.ui.View:
-    """The buttons under a finished video."""
+def video_view(job_id: int, *, locale: str | None = None) -> discord.ui.View:
+    """The buttons under a finished video, labelled in `locale`."""
     view = discord.ui.View(timeout=None)
-    view.add_item(VideoAgainButton(job_id))
-    view.add_item(CharacterFromVideoButton(job_id))
+    view.add_item(VideoAgainButton(job_id, locale=locale))
+    view.add_item(CharacterFromVideoButton(job_id, locale=locale))
     return view

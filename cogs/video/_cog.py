@@ -16,7 +16,7 @@ from bot.providers.engines import ASPECT_RATIOS_OF, DURATIONS, VIDEO_MODELS, eng
 from cogs.shared.handoffs import CHARACTERS, VIDEOS
 from cogs.shared.i18n import tr
 from cogs.shared.limits import refuse_if_limited
-from cogs.shared.render import Rendered
+from cogs.shared.render import Rendered, job_locale
 from cogs.shared.replies import GUILD_ONLY
 from cogs.video._buttons import VIDEO_ITEMS, PromptModal, video_view
 from cogs.video._flow import VideoFlow, refuse
@@ -86,7 +86,7 @@ class VideoCog(commands.Cog):
         """The finished video's message with its buttons (a downloaded file lives as long
         as the `with` block)."""
         async with video_result(job, allow_private=allow_private) as rendered:
-            rendered.view = video_view(job.id)
+            rendered.view = video_view(job.id, locale=job_locale(job))
             yield rendered
 
     @video.command(name="create", description="Make a video starring saved characters")

@@ -21,9 +21,16 @@ from bot.jobs.video_cast import (
 )
 from bot.providers.engines import Engine, engine_of, ratio_problem
 from bot.providers.video import default_duration, duration_problem
-from cogs.shared.i18n import tr
+from cogs.shared.i18n import languages, tr
 from cogs.shared.limits import limited, reserve
-from cogs.shared.render import COLOR_WORKING, Rendered, progress_bar, video_fields
+from cogs.shared.render import (
+    COLOR_WORKING,
+    Rendered,
+    job_locale,
+    progress_bar,
+    speaker,
+    video_fields,
+)
 from cogs.shared.replies import GUILD_ONLY, original_reply_id, refuse_privately
 
 if TYPE_CHECKING:
@@ -108,6 +115,7 @@ class VideoFlow:
         if not interaction.response.is_done():
             await interaction.response.defer(thinking=True)
         meta = {
+            **languages(interaction),
             "characters": usernames,
             "cast": [c.display_name for c in characters],
             "character_ids": list(dict.fromkeys(character_ids)),
@@ -271,9 +279,10 @@ class _VideoFront:
 
 def sending(job: Job) -> Rendered:
     """The first reply: the final prompt, before toapis answers."""
+    t = speaker(job_locale(job))
     embed = discord.Embed(
-        title="Making a video",
-        description=f"{progress_bar(0)}\nSending the request to toapis…",
+        title=t("Making a video"),
+        description=f"{progress_bar(0)}\n{t('Sending the request to toapis…')}",
         colour=COLOR_WORKING,
     )
     return Rendered(embeds=[video_fields(embed, job)])

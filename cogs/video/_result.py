@@ -16,7 +16,7 @@ import discord
 from bot.domain.records import Job
 from bot.media.assets import downloaded
 from bot.media.errors import MediaError
-from cogs.shared.render import COLOR_DONE, Rendered, video_fields
+from cogs.shared.render import COLOR_DONE, Rendered, job_locale, speaker, video_fields
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +56,21 @@ async def video_result(job: Job, *, allow_private: bool) -> AsyncIterator[Render
 
 
 def _render(job: Job, url: str | None, path: Path | None) -> Rendered:
-    embed = discord.Embed(title="Your video is ready", colour=COLOR_DONE)
+    t = speaker(job_locale(job))
+    embed = discord.Embed(title=t("Your video is ready"), colour=COLOR_DONE)
     if path is None and url is not None:
         expires = int(job.result.get("expires_at") or (job.finished_at or 0) + 24 * 3600)
-        embed.description = (
-            f"[Open the video]({url}): it is too large to post here. "
-            f"The link expires in 24 hours (<t:{expires}:R>)."
+        embed.description = t(
+            "[Open the video]({url}): it is too large to post here. "
+            "The link expires in 24 hours (<t:{expires}:R>).",
+            url=url,
+            expires=expires,
         )
     elif path is None:
-        embed.description = "toapis finished but sent no video link."
+        embed.description = t("toapis finished but sent no video link.")
     video_fields(embed, job)
     if job.task_id:
-        embed.set_footer(text=f"Task {job.task_id}")
+        embed.set_footer(text=t("Task {task_id}", task_id=job.task_id))
     content = f"<@{job.requester_id}>" if job.requester_id else None
     attached = ("video.mp4", path) if path is not None else None
     return Rendered(content=content, embeds=[embed], avatar=attached)

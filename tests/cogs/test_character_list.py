@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+from PIL import Image
 
 from bot.domain.records import NewCharacter, NewJob, SourceKind
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.seen import buttons, gallery_images, is_v2, shown_text
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 
@@ -48,31 +52,38 @@ def listing(options: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, A
     return payloads.slash_command("list", options, group="character", **kwargs)
 
 
-async def test_list_is_paged_newest_first_with_buttons(sora: Running):
+async def test_list_is_a_v2_message_paged_newest_first_with_buttons(sora: Running):
     await seed(sora, GUILD_ID, 12)
     asked = listing()
     sora.feed(asked)
     call = await sora.wait_call("POST", CALLBACK)
-    assert isinstance(call.json, dict)
-    data = call.json["data"]
-    assert call.json["type"] == 4 and data["flags"] == 64
-    embed = data["embeds"][0]
-    assert "Page 1 of 2" in embed["footer"]["text"] and "12 character(s)" in embed["footer"]["text"]
-    assert embed["description"].count("**Hero") == 10
-    assert f"<@{USER_ID}>" in embed["description"] and "`@user.hero_" in embed["description"]
+    assert isinstance(call.json, dict) and call.json["type"] == 4
+    assert is_v2(call) and call.json["data"]["flags"] & 64  # V2, and only the asker sees it
+    newest = [c.display_name for c in await sora.core.characters.list_for_guild(GUILD_ID, limit=12)]
+    text = shown_text(call)
+    assert "Characters of" in text and "Page 1 of 2" in text and "12 character(s)" in text
+    assert text.count("**Hero") == 10 and all(f"**{name}**" in text for name in newest[:10])
+    assert f"<@{USER_ID}>" in text and "`@user.hero_" in text
+    [container] = call.json["data"]["components"]
+    assert container["type"] == 17  # one container: lines, sheet, footer and buttons
+    assert container["components"][-2]["content"].startswith("-# Page 1 of 2")
+    assert gallery_images(call) == [] and call.files == []  # no avatars: no gallery
 
-    buttons = data["components"][0]["components"]
-    previous, following = buttons
+    previous, following = buttons(call)
+    assert [previous["label"], following["label"]] == ["Previous", "Next"]
     assert previous.get("disabled") is True and not following.get("disabled")
 
     clicked = payloads.component_click(following["custom_id"], _reply(sora, asked))
     sora.fake.clear()
     sora.feed(clicked)
     page_two = await sora.wait_call("POST", CALLBACK)
-    assert isinstance(page_two.json, dict) and page_two.json["type"] == 7
-    embed = page_two.json["data"]["embeds"][0]
-    assert "Page 2 of 2" in embed["footer"]["text"]
-    assert embed["description"].count("**Hero") == 2
+    assert isinstance(page_two.json, dict) and page_two.json["type"] == 7  # edited in place
+    text = shown_text(page_two)
+    assert is_v2(page_two) and "Page 2 of 2" in text
+    assert text.count("**Hero") == 2 and all(f"**{name}**" in text for name in newest[10:])
+    previous, following = buttons(page_two)
+    assert not previous.get("disabled") and following.get("disabled") is True
+    assert shown_text(_reply(sora, asked)) == text  # the message itself shows page two
 
 
 async def test_only_the_asker_can_page(sora: Running):
@@ -80,22 +91,40 @@ async def test_only_the_asker_can_page(sora: Running):
     asked = listing()
     sora.feed(asked)
     call = await sora.wait_call("POST", CALLBACK)
-    assert isinstance(call.json, dict)
-    custom_id = call.json["data"]["components"][0]["components"][1]["custom_id"]
+    custom_id = buttons(call)[1]["custom_id"]
     sora.fake.clear()
     sora.feed(payloads.component_click(custom_id, _reply(sora, asked), user_id=OTHER_USER_ID))
     answer = await sora.wait_call("POST", CALLBACK)
     assert isinstance(answer.json, dict) and answer.json["type"] == 4
-    assert "yourself" in answer.json["data"]["content"]
+    assert "yourself" in shown_text(answer)
+    assert "Page 1 of 2" in shown_text(_reply(sora, asked))  # the list did not move
 
 
 async def test_servers_never_see_each_others_characters(sora: Running):
     await seed(sora, GUILD_ID, 3)
     sora.feed(listing(guild_id=OTHER_GUILD_ID))
     call = await sora.wait_call("POST", CALLBACK)
-    assert isinstance(call.json, dict)
-    embed = call.json["data"]["embeds"][0]
-    assert "No characters yet" in embed["description"] and "Hero" not in embed["description"]
+    text = shown_text(call)
+    assert is_v2(call) and "No characters yet" in text and "Hero" not in text
+    assert "Page 1 of 1" in text and "0 character(s)" in text
+    assert gallery_images(call) == [] and call.files == []  # no faces, no gallery
+    assert all(b.get("disabled") is True for b in buttons(call))
+
+
+async def test_a_german_member_pages_the_list_in_german(sora: Running):
+    await seed(sora, GUILD_ID, 12)
+    asked = listing(locale="de")
+    sora.feed(asked)
+    call = await sora.wait_call("POST", CALLBACK)
+    text = shown_text(call)
+    assert "### Charaktere von " in text and f"von <@{USER_ID}>, <t:" in text
+    assert "-# Seite 1 von 2 · 12 Charakter(e), neueste zuerst" in text
+    assert [b["label"] for b in buttons(call)] == ["Zurück", "Weiter"]
+    sora.fake.clear()
+    sora.feed(payloads.component_click(buttons(call)[1]["custom_id"], _reply(sora, asked)))
+    page_two = await sora.wait_call("POST", CALLBACK)
+    assert "-# Seite 2 von 2 · 12 Charakter(e), neueste zuerst" in shown_text(page_two)
+    assert [b["label"] for b in buttons(page_two)] == ["Zurück", "Weiter"]
 
 
 async def test_list_in_dms_says_use_a_server(sora: Running):
@@ -144,7 +173,7 @@ async def test_list_filters_mine_and_by_creator(sora: Running):
     await seed(sora, GUILD_ID, 1, creator=OTHER_USER_ID, name="Theirs")
 
     mine = await sora_list(sora, listing(options={"mine": True}))
-    assert "2 character(s)" in mine["footer"]["text"] and "Theirs" not in mine["description"]
+    assert "2 character(s)" in mine and "Theirs" not in mine
     theirs = await sora_list(
         sora,
         listing(
@@ -152,44 +181,35 @@ async def test_list_filters_mine_and_by_creator(sora: Running):
             resolved={"users": {str(OTHER_USER_ID): payloads.user(OTHER_USER_ID, "them")}},
         ),
     )
-    assert "1 character(s)" in theirs["footer"]["text"] and "Theirs" in theirs["description"]
+    assert "1 character(s)" in theirs and "Theirs" in theirs
 
 
-async def sora_list(sora: Running, payload: dict[str, Any]) -> dict[str, Any]:
+async def sora_list(sora: Running, payload: dict[str, Any]) -> str:
+    """The text of the list `payload` asks for."""
     sora.fake.clear()
     sora.feed(payload)
-    call = await sora.wait_call("POST", CALLBACK)
-    assert isinstance(call.json, dict)
-    return dict(call.json["data"]["embeds"][0])
+    return shown_text(await sora.wait_call("POST", CALLBACK))
 
 
 def _sheet_of(call: Any) -> Any:
-    """The contact sheet a list answer carries, opened (and its embed points at it)."""
-    import io
-
-    from PIL import Image
-
-    assert isinstance(call.json, dict)
-    embed = call.json["data"]["embeds"][0]
-    assert embed["image"]["url"] == "attachment://characters.png"
+    """The contact sheet a list answer carries, opened: its gallery shows the file attached
+    to the same message."""
+    assert is_v2(call) and gallery_images(call) == ["attachment://characters.png"]
     [(_, filename, data)] = call.files
     assert filename == "characters.png"
     return Image.open(io.BytesIO(data)).convert("RGB")
 
 
 async def test_the_list_shows_the_page_faces_as_a_contact_sheet(sora: Running):
-    import io
-
-    from PIL import Image
-
     await seed(sora, GUILD_ID, 11)
-    red = io.BytesIO()
-    Image.new("RGB", (300, 200), (220, 20, 20)).save(red, format="JPEG")
-    newest = (await sora.core.characters.list_for_guild(GUILD_ID, limit=1))[0]
-    await sora.core.database.execute(
-        "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
-        (red.getvalue(), newest.id),
-    )
+    listed = await sora.core.characters.list_for_guild(GUILD_ID, limit=11)
+    for character, colour in ((listed[0], (220, 20, 20)), (listed[10], (20, 200, 20))):
+        face = io.BytesIO()
+        Image.new("RGB", (300, 200), colour).save(face, format="JPEG")
+        await sora.core.database.execute(
+            "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
+            (face.getvalue(), character.id),
+        )
     asked = listing()
     sora.feed(asked)
     answer = await sora.wait_call("POST", CALLBACK)
@@ -199,10 +219,38 @@ async def test_the_list_shows_the_page_faces_as_a_contact_sheet(sora: Running):
     assert r > 180 and g < 80 and b < 80
     r, g, b = first.getpixel((8 + 128 + 8 + 64, 8 + 64))  # a character without a readable one
     assert (r, g, b) != (220, 20, 20)
+    shown = _reply(sora, asked)
+    assert [a["filename"] for a in shown["attachments"]] == ["characters.png"]
 
-    assert isinstance(answer.json, dict)
-    buttons = answer.json["data"]["components"][0]["components"]
     sora.fake.clear()
-    sora.feed(payloads.component_click(buttons[1]["custom_id"], _reply(sora, asked)))
-    second = _sheet_of(await sora.wait_call("POST", CALLBACK))
+    sora.feed(payloads.component_click(buttons(answer)[1]["custom_id"], shown))
+    page_two = await sora.wait_call("POST", CALLBACK)
+    second = _sheet_of(page_two)
     assert second.size == (128 + 2 * 8, 128 + 22 + 2 * 8)  # the one face of page two
+    r, g, b = second.getpixel((8 + 64, 8 + 64))  # the oldest character's, green
+    assert r < 80 and g > 150 and b < 80
+    shown = _reply(sora, asked)  # the new page's sheet replaced the old one
+    assert [a["filename"] for a in shown["attachments"]] == ["characters.png"]
+    assert gallery_images(shown) == ["attachment://characters.png"]
+
+
+async def test_a_page_without_faces_drops_the_last_pages_sheet(sora: Running):
+    await seed(sora, GUILD_ID, 11)
+    [newest] = await sora.core.characters.list_for_guild(GUILD_ID, limit=1)
+    face = io.BytesIO()
+    Image.new("RGB", (64, 64), (220, 20, 20)).save(face, format="JPEG")
+    await sora.core.database.execute(
+        "UPDATE characters SET avatar = ?, avatar_mime = 'image/jpeg' WHERE id = ?",
+        (face.getvalue(), newest.id),
+    )
+    asked = listing()
+    sora.feed(asked)
+    first = await sora.wait_call("POST", CALLBACK)
+    _sheet_of(first)
+    sora.fake.clear()
+    sora.feed(payloads.component_click(buttons(first)[1]["custom_id"], _reply(sora, asked)))
+    page_two = await sora.wait_call("POST", CALLBACK)
+    assert gallery_images(page_two) == [] and page_two.files == []
+    shown = _reply(sora, asked)
+    assert shown["attachments"] == [] and gallery_images(shown) == []
+    assert "Page 2 of 2" in shown_text(shown)

@@ -17,6 +17,7 @@ from storage import UsageRepository, open_database
 from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.cogs.test_character_list import seed
 from tests.fakes import GUILD_ID, OTHER_GUILD_ID, OTHER_USER_ID, USER_ID, payloads
+from tests.fakes.seen import shown_text
 
 CALLBACK = r"/interactions/\d+/[^/]+/callback"
 START = 1_800_000_000.0
@@ -122,9 +123,9 @@ async def test_forget_me_can_keep_my_characters_without_my_name(sora: Running):
     assert "kept 2 character(s) you created, now without a creator" in str(answer.json)
 
     listing = await reply_to(sora, payloads.slash_command("list", group="character"))
-    embed = listing.json["data"]["embeds"][0]
-    assert "Mine 00" in embed["description"] and "Mine 01" in embed["description"]
-    assert f"<@{USER_ID}>" not in embed["description"] and "by unknown" in embed["description"]
+    text = shown_text(listing)
+    assert "Mine 00" in text and "Mine 01" in text
+    assert f"<@{USER_ID}>" not in text and "by unknown" in text
 
 
 async def test_forget_me_cancel_changes_nothing(sora: Running):
@@ -203,7 +204,7 @@ async def test_guild_delete_then_purge_unless_the_bot_comes_back(online, fake_di
     await purge(running)
     assert (await counts(running))[0] == 2  # restored: nothing purged
     listing = await reply_to(running, payloads.slash_command("list", group="character"))
-    assert "2 character(s)" in listing.json["data"]["embeds"][0]["footer"]["text"]
+    assert "2 character(s)" in shown_text(listing)
 
     await fake_discord.gateway.dispatch("GUILD_DELETE", {"id": str(GUILD_ID)})
     await _until_async(lambda: lifecycle.repository.left_at(GUILD_ID), clock.now)
@@ -243,7 +244,7 @@ async def test_finished_jobs_are_pruned_after_90_days_and_their_characters_stay(
     await purge(sora)
     assert await sora.core.jobs.get(job.id) is None
     listing = await reply_to(sora, payloads.slash_command("list", group="character"))
-    assert "2 character(s)" in listing.json["data"]["embeds"][0]["footer"]["text"]
+    assert "2 character(s)" in shown_text(listing)
 
 
 async def test_webhook_events_handled_over_30_days_ago_are_pruned(sora: Running):

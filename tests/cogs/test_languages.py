@@ -1,9 +1,6 @@
-"""Languages through the fake Discord: the synced command tree carries German
-descriptions (names stay English), and a member is answered in their client's language.
-
-German is the one complete catalogue so far; es-ES, fr, pt-BR and ja come next (see
-tests/i18n/test_catalogues.py), so their localizations are absent until translated.
-"""
+"""Languages through the fake Discord: the synced command tree carries descriptions in
+the five languages (names stay English), and a member is answered, and their job's
+messages written, in their client's language."""
 
 from __future__ import annotations
 
@@ -242,3 +239,38 @@ async def test_the_jobs_list_and_settings_read_german(sora: Running) -> None:
     assert fields["Auto-Reaktion"] == "aus"
     assert fields["Kanäle"] == "jeder Kanal"
     assert fields["Standardmodell"] == "sora-2"
+
+
+async def test_a_german_member_follows_the_job_and_reads_the_card_in_german(
+    sora: Running, media_server, short_video
+) -> None:
+    """The progress, the card and its buttons speak the asker's language (kept with the
+    job: the card comes long after the interaction)."""
+    from tests.cogs.test_character_create import EDIT_REPLY
+    from tests.fakes.seen import buttons, shown_fields, shown_text
+
+    def de(msgid: str) -> str:
+        german = i18n.translate("de", msgid)
+        assert german != msgid, msgid  # the catalogue translates it
+        return german
+
+    options = {"url": f"{media_server}/{short_video.name}", "start": "1", "end": "3"}
+    sora.feed(payloads.slash_command("create", options, group="character", locale="de"))
+    card = await sora.wait_call(
+        "PATCH", EDIT_REPLY, lambda call: de("Character id") in shown_fields(call)
+    )
+    fields = shown_fields(card)
+    assert {de("Requested by"), de("Source"), de("Time taken"), de("Task id")} <= set(fields)
+    assert "Requested by" not in fields and "Character id" not in fields
+    assert [b["label"] for b in buttons(card)][:3] == [
+        de("Use in a video"),
+        de("Rename"),
+        de("Delete"),
+    ]
+    progress = [
+        shown_text(c)
+        for c in sora.fake.calls
+        if c.method == "PATCH" and c is not card and shown_fields(c) and c.json is not None
+    ]
+    assert progress and all(de("Range") in text for text in progress)
+    assert not any("Creating a character" in text for text in progress)

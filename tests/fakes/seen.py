@@ -78,6 +78,16 @@ def thumbnails(seen: Any) -> list[str]:
     return urls
 
 
+def gallery_images(seen: Any) -> list[str]:
+    """The URLs of the images a message shows large: embed images, V2 media gallery items."""
+    body = body_of(seen)
+    urls = [str(embed["image"]["url"]) for embed in body.get("embeds") or [] if embed.get("image")]
+    for component in walk(body.get("components") or []):
+        if component.get("type") == 12:
+            urls += [str(item["media"]["url"]) for item in component.get("items") or []]
+    return urls
+
+
 def buttons(seen: Any) -> list[Payload]:
     """Every button of a message, wherever it sits."""
     return [c for c in walk(body_of(seen).get("components") or []) if c.get("type") == 2]

@@ -1,9 +1,6 @@
 """The catalogues of member-facing words: complete where required, placeholders intact,
 the template in step with the source and the command tree, and the lookup rules.
-
-Required for now: German (`de`) only, `scripts/i18n.py`'s REQUIRED. Spanish (es-ES),
-French, Brazilian Portuguese and Japanese come next, once their translators have filled
-them from messages.pot; the lead adds each to REQUIRED then.
+Every language is required (`scripts/i18n.py`'s REQUIRED).
 """
 
 from __future__ import annotations
