@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.i18n import N_
+from bot.i18n import N_, translate
 from bot.jobs.submit_line import SubmitLine
 from bot.policy.account import AccountStatus, account_status
 from bot.policy.owner_controls import OwnerState
@@ -32,31 +32,50 @@ QUIET = discord.AllowedMentions.none()
 USAGE_LIMIT = 1900  # a message holds 2,000 characters
 
 
-def status_embed(state: OwnerState) -> discord.Embed:
-    """The owner's controls in one message."""
-    embed = discord.Embed(title="Owner controls", colour=discord.Colour.dark_gold())
+def status_embed(state: OwnerState, locale: str | None = None) -> discord.Embed:
+    """The owner's controls in one message (in `locale`'s language)."""
+
+    def t(msgid: str, /, **params: object) -> str:
+        return translate(locale, msgid, **params)
+
+    embed = discord.Embed(title=t("Owner controls"), colour=discord.Colour.dark_gold())
     embed.add_field(
-        name="New jobs",
-        value=f"paused: {state.paused}" if state.paused is not None else "running",
+        name=t("New jobs"),
+        value=t("paused: {reason}", reason=state.paused)
+        if state.paused is not None
+        else t("running"),
         inline=False,
     )
-    cap = "off" if state.daily_cap is None else f"{state.daily_cap} jobs per UTC day"
-    embed.add_field(name="Global daily cap", value=cap, inline=False)
-    users = ", ".join(f"<@{u}> (`{u}`)" for u in sorted(state.blocked_users)[:20]) or "none"
-    guilds = ", ".join(f"`{g}`" for g in sorted(state.blocked_guilds)[:20]) or "none"
-    embed.add_field(name="Blocked members", value=users, inline=False)
-    embed.add_field(name="Blocked servers", value=guilds, inline=False)
+    cap = (
+        t("off") if state.daily_cap is None else t("{jobs} jobs per UTC day", jobs=state.daily_cap)
+    )
+    embed.add_field(name=t("Global daily cap"), value=cap, inline=False)
+    none = t("none")
+    users = ", ".join(f"<@{u}> (`{u}`)" for u in sorted(state.blocked_users)[:20]) or none
+    guilds = ", ".join(f"`{g}`" for g in sorted(state.blocked_guilds)[:20]) or none
+    embed.add_field(name=t("Blocked members"), value=users, inline=False)
+    embed.add_field(name=t("Blocked servers"), value=guilds, inline=False)
     return embed
 
 
-def add_account(embed: discord.Embed, account: AccountStatus) -> discord.Embed:
-    """The toapis account's credit and the models it said are gone."""
+def add_account(
+    embed: discord.Embed, account: AccountStatus, locale: str | None = None
+) -> discord.Embed:
+    """The toapis account's credit and the models it said are gone (what the service
+    said stays as it said it)."""
+
+    def t(msgid: str, /, **params: object) -> str:
+        return translate(locale, msgid, **params)
+
     credit = account.credit
     if account.has_credit is False:
-        credit += ": top it up in the toapis console; creating fails until then"
-    embed.add_field(name="toapis credit", value=credit, inline=False)
-    gone = "\n".join(f"`{g.model}`: {g.said}" for g in account.gone[:10]) or "none"
-    embed.add_field(name="Models the service said are gone", value=gone[:1024], inline=False)
+        credit = t(
+            "{credit}: top it up in the toapis console; creating fails until then",
+            credit=credit,
+        )
+    embed.add_field(name=t("toapis credit"), value=credit, inline=False)
+    gone = "\n".join(f"`{g.model}`: {g.said}" for g in account.gone[:10]) or t("none")
+    embed.add_field(name=t("Models the service said are gone"), value=gone[:1024], inline=False)
     return embed
 
 
@@ -96,7 +115,10 @@ class OwnerCommands(app_commands.Group):
 
     async def _show(self, interaction: discord.Interaction, text: str, state: OwnerState) -> None:
         await interaction.response.send_message(
-            text, embed=status_embed(state), ephemeral=True, allowed_mentions=QUIET
+            text,
+            embed=status_embed(state, interaction.locale.value),
+            ephemeral=True,
+            allowed_mentions=QUIET,
         )
 
     @app_commands.command(
@@ -108,7 +130,8 @@ class OwnerCommands(app_commands.Group):
         await interaction.response.defer(ephemeral=True, thinking=True)
         assert self.bot.core is not None
         account = await account_status(self.bot.core.provider)
-        embed = add_account(status_embed(await self.controls.get()), account)
+        locale = interaction.locale.value
+        embed = add_account(status_embed(await self.controls.get(), locale), account, locale)
         await interaction.edit_original_response(
             content=tr(interaction, "Owner controls:"), embed=embed, allowed_mentions=QUIET
         )

@@ -10,10 +10,11 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.i18n import N_, translate
+from bot.i18n.text import Text, TextError
 from bot.policy.guild_settings import GuildSettings
 from bot.providers.base import MODELS
 from bot.providers.engines import VIDEO_MODELS, Engine
-from cogs.shared.i18n import tr
+from cogs.shared.i18n import tr, tr_error
 
 if TYPE_CHECKING:
     from bot.policy.guild_settings import SettingsService
@@ -194,10 +195,9 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
             )
             return
         try:
-            chosen = parse_models(engines, tuple(engine.value for engine in Engine))
-        except ValueError as exc:
-            text = str(exc).replace("is not a model", "is not an engine")
-            text = tr(interaction, "Not changed: {reason}.", reason=text)
+            chosen = parse_models(engines, tuple(engine.value for engine in Engine), engines=True)
+        except TextError as exc:
+            text = tr(interaction, "Not changed: {reason}.", reason=tr_error(interaction, exc))
             await interaction.response.send_message(text, ephemeral=True)
             return
         if not interaction.permissions.manage_guild:
@@ -259,25 +259,39 @@ class SettingsCog(commands.GroupCog, group_name="settings", group_description="S
         if models is not None:
             try:
                 fields["video_models"] = parse_models(models)
-            except ValueError as exc:
-                await interaction.response.send_message(f"Not changed: {exc}.", ephemeral=True)
+            except TextError as exc:
+                reason = tr_error(interaction, exc)
+                text = tr(interaction, "Not changed: {reason}.", reason=reason)
+                await interaction.response.send_message(text, ephemeral=True)
                 return
         if per_day is not None:
             fields["videos_per_day"] = per_day
         await self._apply(interaction, **fields)
 
 
-def parse_models(text: str, known_models: tuple[str, ...] = VIDEO_CHOICES) -> list[str]:
-    """A comma list of models, checked against `known_models`; 'all' (or 'any') is an
-    empty list."""
+def parse_models(
+    text: str, known_models: tuple[str, ...] = VIDEO_CHOICES, *, engines: bool = False
+) -> list[str]:
+    """A comma list of models (`engines`: of engines), checked against `known_models`;
+    'all' (or 'any') is an empty list. TextError says what is wrong."""
     if text.strip().lower() in {"all", "any", "*"}:
         return []
     chosen = list(dict.fromkeys(m.strip().lower() for m in text.split(",") if m.strip()))
     unknown = [m for m in chosen if m not in known_models]
     if unknown or not chosen:
         known = ", ".join(known_models)
-        named = ", ".join(unknown) or "nothing"
-        raise ValueError(f"{named} is not a model (choose from {known}, or 'all')")
+        named: str | Text = ", ".join(unknown) or Text("nothing")
+        if engines:
+            raise TextError(
+                Text(
+                    "{named} is not an engine (choose from {known}, or 'all')",
+                    named=named,
+                    known=known,
+                )
+            )
+        raise TextError(
+            Text("{named} is not a model (choose from {known}, or 'all')", named=named, known=known)
+        )
     return chosen
 
 

@@ -36,6 +36,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "tr_guild": (2,),
     "translate": (2,),
     "N_": None,
+    "Text": (1,),  # bot.i18n.text: a core sentence shown in the member's language
     "t": None,  # a function's shorthand for `translate(locale, ...)`
 }
 SOURCES = ("bot", "cogs")

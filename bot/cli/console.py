@@ -10,6 +10,7 @@ from typing import TextIO
 
 from bot.domain.ranges import format_seconds
 from bot.domain.records import BindingState, Character, Job, JobState, NewJob
+from bot.i18n.text import Text
 from bot.jobs.binding import LABELS, is_bind_request
 from bot.jobs.character_engines import engine_lines, server_engines
 from bot.jobs.create import Location, Origin, start_character
@@ -165,7 +166,7 @@ class TerminalFront:
             return job
         return f"over the {job.kind} limit ({job.used} of {job.limit})"
 
-    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+    async def refuse(self, text: str | Text, cause: Exception | None = None) -> None:
         """Raise the error (the command prints it and picks the exit code)."""
         raise cause if cause is not None else OrderError(text)
 

@@ -6,6 +6,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from bot.i18n.text import Text, TextError
+
 # A character is made from 1 to 3 seconds of video (toapis' `timestamps` rule).
 MIN_SPAN_SECONDS = 1.0
 MAX_SPAN_SECONDS = 3.0
@@ -15,14 +17,16 @@ _CLOCK = re.compile(r"^(?:(\d{1,2}):)?(\d{1,2}):(\d{1,2}(?:\.\d+)?)$", re.ASCII)
 _PLAIN = re.compile(r"^\d{1,6}(?:\.\d+)?$", re.ASCII)
 
 
-class RangeError(ValueError):
-    """A range a user gave that cannot be used; the message is shown to them as is."""
+class RangeError(TextError):
+    """A range a user gave that cannot be used; its `text` is shown to them."""
 
 
 def parse_seconds(text: str | float | int, *, name: str = "time") -> float:
     """Parse `12`, `1.5`, `0:12` or `1:02:03.5` into seconds; reject anything else."""
     if isinstance(text, bool):
-        raise RangeError(f"`{name}` must be a number of seconds such as 1.5, or m:ss.")
+        raise RangeError(
+            Text("`{name}` must be a number of seconds such as 1.5, or m:ss.", name=name)
+        )
     if isinstance(text, int | float):
         value = float(text)
     else:
@@ -33,17 +37,25 @@ def parse_seconds(text: str | float | int, *, name: str = "time") -> float:
         elif match := _CLOCK.match(raw):
             hours, minutes, seconds = match.groups()
             if float(seconds) >= 60 or (hours is not None and int(minutes) >= 60):
-                raise RangeError(f"`{name}` is not a valid time: `{_shorten(raw)}`.")
+                raise RangeError(
+                    Text("`{name}` is not a valid time: `{value}`.", name=name, value=_shorten(raw))
+                )
             value = int(hours or 0) * 3600 + int(minutes) * 60 + float(seconds)
         else:
             raise RangeError(
-                f"`{name}` must be seconds (like `1.5`) or minutes:seconds (like `1:05`), "
-                f"not `{_shorten(raw)}`."
+                Text(
+                    "`{name}` must be seconds (like `1.5`) or minutes:seconds (like `1:05`), "
+                    "not `{value}`.",
+                    name=name,
+                    value=_shorten(raw),
+                )
             )
     if not math.isfinite(value) or value < 0:
-        raise RangeError(f"`{name}` must be zero or a positive number of seconds.")
+        raise RangeError(Text("`{name}` must be zero or a positive number of seconds.", name=name))
     if value > MAX_POSITION_SECONDS:
-        raise RangeError(f"`{name}` is too far into the video (the limit is 24 hours).")
+        raise RangeError(
+            Text("`{name}` is too far into the video (the limit is 24 hours).", name=name)
+        )
     return round(value, 3)
 
 
@@ -65,17 +77,23 @@ class ClipRange:
         first = parse_seconds(start, name="start")
         last = parse_seconds(end, name="end")
         if last <= first:
-            raise RangeError("`end` must be after `start`.")
+            raise RangeError(Text("`end` must be after `start`."))
         span = round(last - first, 3)
         if span < MIN_SPAN_SECONDS:
             raise RangeError(
-                f"The range is {format_seconds(span)} s long; it must be at least "
-                f"{format_seconds(MIN_SPAN_SECONDS)} s."
+                Text(
+                    "The range is {span} s long; it must be at least {limit} s.",
+                    span=format_seconds(span),
+                    limit=format_seconds(MIN_SPAN_SECONDS),
+                )
             )
         if span > MAX_SPAN_SECONDS:
             raise RangeError(
-                f"The range is {format_seconds(span)} s long; it can be at most "
-                f"{format_seconds(MAX_SPAN_SECONDS)} s."
+                Text(
+                    "The range is {span} s long; it can be at most {limit} s.",
+                    span=format_seconds(span),
+                    limit=format_seconds(MAX_SPAN_SECONDS),
+                )
             )
         return cls(first, last)
 

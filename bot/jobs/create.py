@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.domain.records import Job, JobKind, JobState, NewJob
+from bot.i18n.text import Text
 from bot.jobs.binding import BindRequest, EnginePlan, plan_engines
 from bot.jobs.sources import prepared_request, source_meta
 from bot.jobs.submission import Sendable
@@ -37,11 +38,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-NO_OTHER_ENGINE = (
+NO_OTHER_ENGINE = Text(
     "This server binds characters to Sora 2 only (see `/settings engines`): a likeness "
     "would not be used."
 )
-NO_SOURCE_LIKENESS = (
+NO_SOURCE_LIKENESS = Text(
     "Sora 2 is not available, and the other engines need a video to take the character's "
     "likeness from: please give the video itself (an attachment or a link)."
 )
@@ -57,7 +58,7 @@ class Asking(Protocol):
         """Store the job within the asker's limits, or the refusal (nothing stored)."""
         ...
 
-    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+    async def refuse(self, text: str | Text, cause: Exception | None = None) -> None:
         """Answer privately that nothing will be made (`cause`: the error, if one)."""
         ...
 

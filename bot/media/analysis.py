@@ -22,6 +22,8 @@ import cv2
 import numpy as np
 
 from bot.domain.ranges import format_clock
+from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.media.scoring import (
     ENVELOPE_RATE,
@@ -36,7 +38,7 @@ from bot.media.scoring import (
 THUMB_HEIGHT = 180
 SHEET_FRAMES = 4
 AUDIO_RATE = 16000
-TOO_SLOW = "The analysis took too long: pick a range yourself."
+TOO_SLOW = N_("The analysis took too long: pick a range yourself.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +96,7 @@ def analyse_container(
     """Sample and score an open PyAV container (blocking; see the module docstring)."""
     deadline = (started if started is not None else time.monotonic()) + limits.time_limit
     if not container.streams.video:
-        raise MediaError("not_a_video", "That file is not a video.")
+        raise MediaError("not_a_video", Text("That file is not a video."))
     video = container.streams.video[0]
     video.thread_type = "AUTO"
     video.codec_context.options = {"skip_loop_filter": "all"}

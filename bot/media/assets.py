@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 import httpx
 
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.media.reader import CheckedReader, WholeFileReader
 from bot.media.workers import WorkerPool
@@ -66,7 +67,7 @@ def _read_capped(
     finally:
         reader.close()
     if len(data) > max_bytes:
-        raise MediaError("too_big", "That file is larger than allowed.")
+        raise MediaError("too_big", Text("That file is larger than allowed."))
     return data
 
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 import av
 
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.media.probe import refuse_nested_open
 
@@ -83,9 +84,9 @@ def cut_container(
 ) -> Cut:
     """Like `cut_window`, on an input container the caller opened (and closes)."""
     if not container.streams.video:
-        raise MediaError("not_a_video", "That file is not a video.")
+        raise MediaError("not_a_video", Text("That file is not a video."))
     if not container.streams.audio:
-        raise MediaError("no_audio", "That video has no sound.")
+        raise MediaError("no_audio", Text("That video has no sound."))
     video = container.streams.video[0]
     audio = container.streams.audio[0]
     keyframe = _keyframe_before(container, video, begin + KEYFRAME_TOLERANCE)
@@ -261,7 +262,7 @@ def still_jpeg(path: Path, at: float) -> bytes:
             if frame.time is not None and frame.time >= at - _EPSILON:
                 break
     if chosen is None:
-        raise MediaError("cut_failed", "Could not read a frame of the clip.")
+        raise MediaError("cut_failed", Text("Could not read a frame of the clip."))
     encoder: Any = av.CodecContext.create("mjpeg", "w")
     encoder.width, encoder.height = chosen.width, chosen.height
     encoder.pix_fmt = "yuvj420p"

@@ -1,15 +1,17 @@
-"""The one error media intake raises; its message is shown to the user as is."""
+"""The one error media intake raises; its `text` is shown to the user."""
 
 from __future__ import annotations
 
+from bot.i18n.text import Text, TextError
 
-class MediaError(ValueError):
-    """A video we will not use; the message is shown to the user as is.
+
+class MediaError(TextError):
+    """A video we will not use; `text` is shown to the user (`str()`: English).
 
     `kind` is one of not_a_video, no_audio, too_long, too_big, private_address,
     download_failed, range_outside, or unreachable (no connection could be made).
     """
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: Text | str) -> None:
         super().__init__(message)
         self.kind = kind

@@ -42,6 +42,7 @@ import httpx
 
 from bot.domain.ranges import format_timestamps
 from bot.domain.records import SourceKind
+from bot.i18n.text import Text
 from bot.media.cut import (
     KEYFRAME_TOLERANCE,
     Cut,
@@ -282,7 +283,9 @@ class MediaIntake:
             )
             suffix = section.path.suffix.lower()
             if suffix not in UPLOADABLE_SUFFIXES:
-                raise MediaError("cut_failed", "The video came in a format toapis can't read.")
+                raise MediaError(
+                    "cut_failed", Text("The video came in a format toapis can't read.")
+                )
             size = section.path.stat().st_size
             self._check_upload_size(size)
             rel_start = snap_whole(start - section.offset)
@@ -316,8 +319,11 @@ class MediaIntake:
         if size > self.upload_limit:
             raise MediaError(
                 "too_big",
-                f"The cut clip is {size / 1048576:.1f} MB; the upload limit is "
-                f"{self.upload_limit / 1048576:.0f} MB.",
+                Text(
+                    "The cut clip is {size} MB; the upload limit is {limit} MB.",
+                    size=format(size / 1048576, ".1f"),
+                    limit=round(self.upload_limit / 1048576),
+                ),
             )
 
     def _passes_through(self, order: CreateOrder, info: MediaInfo) -> bool:

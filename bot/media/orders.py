@@ -15,6 +15,7 @@ from urllib.parse import unquote, urlsplit
 
 from bot.domain.ranges import ClipRange, RangeError
 from bot.domain.records import NewJob, SourceKind
+from bot.i18n.text import Text, TextError
 from bot.net.address_guard import UnsafeURLError, check_host_resolves_public, check_url_shape
 from bot.providers.base import DEFAULT_MODEL, MODELS, CharacterRequest
 
@@ -23,8 +24,8 @@ TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{3,99}$", re.ASCII)
 DEFAULT_MAX_ATTACHMENT_BYTES = 50 * 1024 * 1024
 
 
-class OrderError(ValueError):
-    """Input that cannot become a job; the message is shown to the user as is."""
+class OrderError(TextError):
+    """Input that cannot become a job; its `text` is shown to the user."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,25 +104,35 @@ def plan_order(
         name for name, value in (("video", video), ("url", url), ("from_task", from_task)) if value
     ]
     if len(given) != 1:
+        sources = ", ".join(f"`{g}`" for g in given)
         raise OrderError(
-            "Give exactly one source: `video` (attach a file), `url` (a link to a video "
-            "file) or `from_task` (an earlier task id)."
-            + (f" You gave {', '.join(f'`{g}`' for g in given)}." if given else "")
+            Text(
+                "Give exactly one source: `video` (attach a file), `url` (a link to a video "
+                "file) or `from_task` (an earlier task id). You gave {sources}.",
+                sources=sources,
+            )
+            if given
+            else Text(
+                "Give exactly one source: `video` (attach a file), `url` (a link to a video "
+                "file) or `from_task` (an earlier task id)."
+            )
         )
     try:
         clip = ClipRange.parse(start, end)
     except RangeError as exc:
-        raise OrderError(str(exc)) from None
+        raise OrderError(exc.text) from None
     model = model or DEFAULT_MODEL
     if model not in MODELS:
-        raise OrderError(f"Unknown model; choose one of {', '.join(MODELS)}.")
+        raise OrderError(Text("Unknown model; choose one of {models}.", models=", ".join(MODELS)))
     if video is not None:
         return _attachment_order(video, clip, model, max_attachment_bytes)
     if url is not None:
         return _url_order(url, clip, model, allow_private)
     assert from_task is not None
     if not TASK_ID.match(from_task):
-        raise OrderError("`from_task` must be a task id such as `task_01KBYT59JDHB4A3KDDR9N9JVWP`.")
+        raise OrderError(
+            Text("`from_task` must be a task id such as `task_01KBYT59JDHB4A3KDDR9N9JVWP`.")
+        )
     return CreateOrder(SourceKind.TASK, from_task, clip, model, from_task=from_task)
 
 
@@ -161,7 +172,7 @@ async def resolve(order: CreateOrder, *, allow_private: bool) -> CreateOrder:
         try:
             await check_host_resolves_public(host, allow_private=allow_private)
         except UnsafeURLError as exc:
-            raise OrderError(str(exc)) from None
+            raise OrderError(exc.text) from None
     return order
 
 
@@ -171,11 +182,17 @@ def _attachment_order(
     name = video.filename or "video"
     is_video = (video.content_type or "").startswith("video/") or _has_video_suffix(name)
     if not is_video:
-        raise OrderError(f"`{_short(name)}` is not a video file; attach an MP4, MOV or WebM.")
+        raise OrderError(
+            Text("`{name}` is not a video file; attach an MP4, MOV or WebM.", name=_short(name))
+        )
     if video.size > max_bytes:
         raise OrderError(
-            f"`{_short(name)}` is {video.size / 1048576:.0f} MB; the limit is "
-            f"{max_bytes // 1048576} MB."
+            Text(
+                "`{name}` is {size} MB; the limit is {limit} MB.",
+                name=_short(name),
+                size=round(video.size / 1048576),
+                limit=max_bytes // 1048576,
+            )
         )
     return CreateOrder(SourceKind.ATTACHMENT, name, clip, model, url=video.url)
 
@@ -184,7 +201,7 @@ def _url_order(url: str, clip: ClipRange, model: str, allow_private: bool) -> Cr
     try:
         check_url_shape(url, allow_private=allow_private)
     except UnsafeURLError as exc:
-        raise OrderError(str(exc)) from None
+        raise OrderError(exc.text) from None
     if not _has_video_suffix(unquote(urlsplit(url).path)):
         # A page (YouTube, TikTok, X, Reddit...): yt-dlp finds the video in it.
         return CreateOrder(SourceKind.PAGE, url, clip, model, url=url)

@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.domain.ranges import format_clock
+from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.net import dns
 from bot.net.address_guard import UnsafeURLError, check_url_shape, is_public_address
@@ -21,13 +23,13 @@ PLAYLIST_BYTES = 2 * 1024 * 1024
 EXTINF = re.compile(r"^#EXTINF:\s*([0-9]+(?:\.[0-9]+)?)", re.MULTILINE)
 OUTPUT_STEM = "section"
 
-PLAYLIST = "That link is a playlist; send a link to one video."
-LIVE = "Live streams can't be used; send a recorded video."
-UNSUPPORTED = "That site isn't supported; send a direct link to a video file or attach it."
-FAILED = "Could not download the video from that page."
-TIMED_OUT = "Downloading the video took too long."
-NO_AUDIO = "That video has no sound; toapis needs an audio track to create a character."
-PRIVATE = "That link points to a private network address."
+PLAYLIST = N_("That link is a playlist; send a link to one video.")
+LIVE = N_("Live streams can't be used; send a recorded video.")
+UNSUPPORTED = N_("That site isn't supported; send a direct link to a video file or attach it.")
+FAILED = N_("Could not download the video from that page.")
+TIMED_OUT = N_("Downloading the video took too long.")
+NO_AUDIO = N_("That video has no sound; toapis needs an audio track to create a character.")
+PRIVATE = N_("That link points to a private network address.")
 
 
 @cache
@@ -62,7 +64,7 @@ def check_remote(url: str, *, allow_private: bool) -> None:
         host = check_url_shape(url, allow_private=allow_private)
     except UnsafeURLError as exc:
         kind = "private_address" if "private" in str(exc) else "download_failed"
-        raise MediaError(kind, str(exc)) from None
+        raise MediaError(kind, exc.text) from None
     if allow_private:
         return
     parts = urlsplit(url)
@@ -70,7 +72,9 @@ def check_remote(url: str, *, allow_private: bool) -> None:
     try:
         addresses = dns.resolve_host(host, port)
     except OSError:
-        raise MediaError("download_failed", f"The host `{host[:80]}` could not be found.") from None
+        raise MediaError(
+            "download_failed", Text("The host `{host}` could not be found.", host=host[:80])
+        ) from None
     if not addresses or not all(is_public_address(a) for a in addresses):
         raise MediaError("private_address", PRIVATE)
 
@@ -91,8 +95,11 @@ def check_info(info: dict[str, Any], end: float, *, max_duration: float, max_fil
     if isinstance(duration, int | float) and duration > max_duration:
         raise MediaError(
             "too_long",
-            f"That video is {format_clock(round(duration))} long; "
-            f"the limit is {format_clock(max_duration)}.",
+            Text(
+                "That video is {length} long; the limit is {limit}.",
+                length=format_clock(round(duration)),
+                limit=format_clock(max_duration),
+            ),
         )
     size = sum(
         int(f.get("filesize") or f.get("filesize_approx") or 0) for f in chosen_formats(info)
@@ -100,10 +107,17 @@ def check_info(info: dict[str, Any], end: float, *, max_duration: float, max_fil
     if size > max_filesize:
         raise MediaError(
             "too_big",
-            f"That video is {size / 1048576:.0f} MB; the limit is {max_filesize / 1048576:.0f} MB.",
+            Text(
+                "That video is {size} MB; the limit is {limit} MB.",
+                size=round(size / 1048576),
+                limit=round(max_filesize / 1048576),
+            ),
         )
     if isinstance(duration, int | float) and end > duration + 0.05:
         raise MediaError(
             "range_outside",
-            f"The video is only {format_clock(round(duration, 1))} long; pick a range inside it.",
+            Text(
+                "The video is only {length} long; pick a range inside it.",
+                length=format_clock(round(duration, 1)),
+            ),
         )

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 from yt_dlp.utils import DownloadError, UnsupportedError, download_range_func
 
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.media.page_checks import (
     EXTINF,
@@ -226,7 +227,7 @@ class PageJob:
             headers=headers,
         )
         if not media.has_video:
-            raise MediaError("not_a_video", "That page's file is not a video.")
+            raise MediaError("not_a_video", Text("That page's file is not a video."))
         if not media.has_audio:
             raise MediaError("no_audio", NO_AUDIO)
         if media.duration is not None:

@@ -29,6 +29,7 @@ from yt_dlp.postprocessor.ffmpeg import FFmpegPostProcessor
 from yt_dlp.utils import DownloadError, Popen, YoutubeDLError
 
 from bot.domain.ranges import format_clock
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.media.page_checks import FAILED, NO_AUDIO, OUTPUT_STEM, PRIVATE, TIMED_OUT, ffmpeg_path
 from bot.media.page_resolve import PageJob, ResolvedPage
@@ -92,7 +93,7 @@ class _Job(PageJob):
         if path is None or not path.is_file() or path.stat().st_size == 0:
             raise MediaError("download_failed", FAILED)
         if path.stat().st_size > self.max_filesize:
-            raise MediaError("too_big", "That video section is too big.")
+            raise MediaError("too_big", Text("That video section is too big."))
         try:
             with av.open(str(path)) as container:
                 has_video = bool(container.streams.video)
@@ -101,14 +102,17 @@ class _Job(PageJob):
         except Exception:
             raise MediaError("download_failed", FAILED) from None
         if not has_video:
-            raise MediaError("not_a_video", "That page's file is not a video.")
+            raise MediaError("not_a_video", Text("That page's file is not a video."))
         if not has_audio:
             raise MediaError("no_audio", NO_AUDIO)
         if length is not None and max(0.0, self.start - self.margin) + length < self.end - 0.1:
             # The source's duration was unknown up front (e.g. HLS behind a page).
             raise MediaError(
                 "range_outside",
-                f"The video ends before {format_clock(self.end)}; pick a range inside it.",
+                Text(
+                    "The video ends before {end}; pick a range inside it.",
+                    end=format_clock(self.end),
+                ),
             )
         return path
 
@@ -140,7 +144,7 @@ def _job(
     workdir: Path | None = None,
 ) -> _Job:
     if not 0 <= start < end:
-        raise MediaError("range_outside", "The range must start before it ends.")
+        raise MediaError("range_outside", Text("The range must start before it ends."))
     return _Job(
         url=url,
         start=start,
@@ -256,7 +260,7 @@ async def _check_page_host(url: str, *, allow_private: bool) -> None:
         await check_host_resolves_public(host, allow_private=allow_private)
     except UnsafeURLError as exc:
         kind = "private_address" if "private" in str(exc) else "download_failed"
-        raise MediaError(kind, str(exc)) from None
+        raise MediaError(kind, exc.text) from None
 
 
 NO_PROXY_NAMES = ("NO_PROXY", "no_proxy")

@@ -14,6 +14,7 @@ import av
 import httpx
 
 from bot.domain.ranges import format_clock
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.media.local_file import LocalFile
 from bot.media.reader import (
@@ -42,7 +43,7 @@ class MediaInfo:
 
 def refuse_nested_open(url: str, flags: int, options: dict[str, Any]) -> Any:
     """Demuxers must not open further resources (playlists, references) on their own."""
-    raise MediaError("not_a_video", "That file is not a video.")
+    raise MediaError("not_a_video", Text("That file is not a video."))
 
 
 def probe_url(
@@ -73,7 +74,7 @@ def probe_url(
                 raise reader.error from None
             if isinstance(exc, MediaError):
                 raise
-            raise MediaError("not_a_video", "That file is not a video.") from None
+            raise MediaError("not_a_video", Text("That file is not a video.")) from None
         try:
             return describe(container, reader)
         finally:
@@ -125,23 +126,28 @@ def check_clip(
 ) -> None:
     """Refuse videos without picture or sound, too long, or shorter than the range."""
     if not info.has_video:
-        raise MediaError("not_a_video", "That file is not a video.")
+        raise MediaError("not_a_video", Text("That file is not a video."))
     if not info.has_audio:
         raise MediaError(
             "no_audio",
-            "That video has no sound; toapis needs an audio track to create a character.",
+            Text("That video has no sound; toapis needs an audio track to create a character."),
         )
     if info.duration is None:
         return
     if info.duration > max_duration:
         raise MediaError(
             "too_long",
-            f"That video is {format_clock(round(info.duration))} long; the limit is "
-            f"{format_clock(max_duration)}.",
+            Text(
+                "That video is {length} long; the limit is {limit}.",
+                length=format_clock(round(info.duration)),
+                limit=format_clock(max_duration),
+            ),
         )
     if end > info.duration + 0.05:
         raise MediaError(
             "range_outside",
-            f"The video is only {format_clock(round(info.duration, 1))} long; "
-            "pick a range inside it.",
+            Text(
+                "The video is only {length} long; pick a range inside it.",
+                length=format_clock(round(info.duration, 1)),
+            ),
         )

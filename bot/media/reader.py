@@ -17,6 +17,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from bot.i18n.text import Text
 from bot.media.errors import MediaError
 from bot.net import dns
 from bot.net.address_guard import UnsafeURLError, check_url_shape, is_public_address
@@ -31,14 +32,14 @@ DEFAULT_TIMEOUT = 30.0
 _CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*$", re.IGNORECASE)
 
 
-def _mb(size: int) -> str:
-    return f"{size / 1048576:.0f} MB"
+def _mb(size: int) -> int:
+    return round(size / 1048576)
 
 
 def _parse_size(text: str) -> int:
     """A byte count from a header; absurd values are refused, never a crash."""
     if len(text) > 18:  # over an exabyte: not a video anyone can send us
-        raise MediaError("too_big", "That video is far too large.")
+        raise MediaError("too_big", Text("That video is far too large."))
     return int(text)
 
 
@@ -145,7 +146,8 @@ class CheckedReader(io.RawIOBase):
                 if response.status_code == 502 and failure:
                     raise unreachable(urlsplit(self.url).hostname, failure)
                 raise MediaError(
-                    "download_failed", f"Could not download it (HTTP {response.status_code})."
+                    "download_failed",
+                    Text("Could not download it (HTTP {status}).", status=response.status_code),
                 )
             length = response.headers.get("Content-Length", "")
             if length.isascii() and length.isdigit():
@@ -155,7 +157,7 @@ class CheckedReader(io.RawIOBase):
                 for piece in response.iter_bytes():  # as it arrives: `stop` is seen soon
                     self._check_deadline()
                     if stop is not None and stop.is_set():
-                        raise MediaError("download_failed", "The download was stopped.")
+                        raise MediaError("download_failed", Text("The download was stopped."))
                     written += len(piece)
                     self.bytes_read += len(piece)
                     self._check_download_size(written)
@@ -170,7 +172,11 @@ class CheckedReader(io.RawIOBase):
     def _check_download_size(self, size: int) -> None:
         if size > self.max_download_bytes:
             raise MediaError(
-                "too_big", f"That file is over the limit of {_mb(self.max_download_bytes)}."
+                "too_big",
+                Text(
+                    "That file is over the limit of {limit} MB.",
+                    limit=_mb(self.max_download_bytes),
+                ),
             )
 
     def _read(self, size: int) -> bytes:
@@ -220,7 +226,10 @@ class CheckedReader(io.RawIOBase):
                     raise unreachable(urlsplit(self.url).hostname, failure)
                 raise MediaError(
                     "download_failed",
-                    f"Could not download the video (HTTP {response.status_code}).",
+                    Text(
+                        "Could not download the video (HTTP {status}).",
+                        status=response.status_code,
+                    ),
                 )
             self._learn_size(response, start)
             data = self._read_body(response, end - start + 1)
@@ -234,14 +243,19 @@ class CheckedReader(io.RawIOBase):
     def _learn_size(self, response: httpx.Response, start: int | None) -> None:
         match = _CONTENT_RANGE.match(response.headers.get("Content-Range", ""))
         if match is None or (match.group(1) or None) != (None if start is None else str(start)):
-            raise MediaError("download_failed", "The video server sent an unexpected answer.")
+            raise MediaError("download_failed", Text("The video server sent an unexpected answer."))
         if match.group(2) != "*":
             self._set_size(_parse_size(match.group(2)))
 
     def _set_size(self, size: int) -> None:
         if size > self.max_bytes:
             raise MediaError(
-                "too_big", f"That video is {_mb(size)}; the limit is {_mb(self.max_bytes)}."
+                "too_big",
+                Text(
+                    "That video is {size} MB; the limit is {limit} MB.",
+                    size=_mb(size),
+                    limit=_mb(self.max_bytes),
+                ),
             )
         self.size = size
 
@@ -277,8 +291,11 @@ class CheckedReader(io.RawIOBase):
     def _too_big_sequential(self) -> MediaError:
         return MediaError(
             "too_big",
-            "That video server does not allow partial downloads and the file is over "
-            f"{_mb(self.max_download_bytes)}.",
+            Text(
+                "That video server does not allow partial downloads and the file is over "
+                "{limit} MB.",
+                limit=_mb(self.max_download_bytes),
+            ),
         )
 
     def _read_sequential(self, size: int) -> bytes:
@@ -321,16 +338,16 @@ class CheckedReader(io.RawIOBase):
             location = response.headers.get("Location")
             response.close()
             if not location:
-                raise MediaError("download_failed", "The video link redirects nowhere.")
+                raise MediaError("download_failed", Text("The video link redirects nowhere."))
             url = urljoin(url, location)
-        raise MediaError("download_failed", "The video link redirects too many times.")
+        raise MediaError("download_failed", Text("The video link redirects too many times."))
 
     def _check_target(self, url: str) -> None:
         try:
             host = check_url_shape(url, allow_private=self.allow_private)
         except UnsafeURLError as exc:
             kind = "private_address" if "private" in str(exc) else "download_failed"
-            raise MediaError(kind, str(exc)) from None
+            raise MediaError(kind, exc.text) from None
         parts = urlsplit(url)
         port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
         if self.allow_private or (host, port) in self._checked_hosts:
@@ -339,26 +356,28 @@ class CheckedReader(io.RawIOBase):
             addresses = dns.resolve_host(host, port)
         except (OSError, UnicodeError, ValueError):
             raise MediaError(
-                "download_failed", f"The host `{host[:80]}` could not be found."
+                "download_failed", Text("The host `{host}` could not be found.", host=host[:80])
             ) from None
         if not addresses or not all(is_public_address(a) for a in addresses):
-            raise MediaError("private_address", "That link points to a private network address.")
+            raise MediaError(
+                "private_address", Text("That link points to a private network address.")
+            )
         self._checked_hosts.add((host, port))
 
     def _check_deadline(self) -> float:
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
-            raise MediaError("download_failed", "Downloading the video took too long.")
+            raise MediaError("download_failed", Text("Downloading the video took too long."))
         return remaining
 
     def _http_failure(self, exc: httpx.HTTPError) -> MediaError:
         if isinstance(exc, httpx.TimeoutException):
-            return MediaError("download_failed", "Downloading the video took too long.")
+            return MediaError("download_failed", Text("Downloading the video took too long."))
         if isinstance(exc, httpx.ConnectError | httpx.ProxyError):  # no connection at all
             return unreachable(urlsplit(self.url).hostname, "unreachable")
         if isinstance(exc, httpx.RemoteProtocolError | httpx.ReadError):
             return unreachable(urlsplit(self.url).hostname, "reset")
-        return MediaError("download_failed", "Could not download the video.")
+        return MediaError("download_failed", Text("Could not download the video."))
 
 
 def unreachable(host: str | None, why: str) -> MediaError:

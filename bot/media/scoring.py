@@ -19,6 +19,8 @@ import cv2
 import numpy as np
 
 from bot.domain.ranges import format_clock
+from bot.i18n import N_
+from bot.i18n.text import Text
 
 CASCADES = {
     "face": "haarcascade_frontalface_default.xml",
@@ -187,6 +189,12 @@ def _modulated(env: Any) -> bool:
     return bool(syllable / (power[freqs >= 0.5].sum() + 1e-12) >= SPEECH_SYLLABLE_SHARE)
 
 
+# The words of `Window.reasons` (msgids).
+ONE_FACE = N_("one face")
+FACE_KINDS = {"profile": N_("one face in profile"), "animal": N_("one animal face")}
+AUDIO_WORDS = {"speech": N_("speech"), "sound": N_("sound"), "silence": N_("silence")}
+
+
 @dataclass(frozen=True, slots=True)
 class Window:
     """A scored 1-3 s range of the source."""
@@ -208,21 +216,28 @@ class Window:
     @property
     def reasons(self) -> str:
         """one face, 38 % of the frame, speech."""
+        return ", ".join(str(part) for part in self.reason_parts)
+
+    def reasons_in(self, locale: str | None) -> str:
+        """`reasons` in the language of a Discord `locale`."""
+        return ", ".join(part.render(locale) for part in self.reason_parts)
+
+    @property
+    def reason_parts(self) -> tuple[Text, ...]:
+        """What `reasons` says, one part a msgid."""
         if self.faces == 0:
-            who = "no face"
+            who = Text("no face")
         elif self.faces == 1:
-            who = {"profile": "one face in profile", "animal": "one animal face"}.get(
-                self.kind or "", "one face"
-            )
+            who = Text(FACE_KINDS.get(self.kind or "", ONE_FACE))
         else:
-            who = f"{self.faces} faces"
+            who = Text("{count} faces", count=self.faces)
         parts = [who]
         if self.faces:
-            parts.append(f"{round(self.face_share * 100)} % of the frame")
-        parts.append(self.audio)
+            parts.append(Text("{share} % of the frame", share=round(self.face_share * 100)))
+        parts.append(Text(AUDIO_WORDS.get(self.audio, self.audio)))
         if self.cut:
-            parts.append("a scene cut")
-        return ", ".join(parts)
+            parts.append(Text("a scene cut"))
+        return tuple(parts)
 
 
 def score_range(

@@ -25,6 +25,7 @@ import av
 import httpx
 
 from bot.domain.records import SourceKind
+from bot.i18n.text import Text
 from bot.media.analysis import TOO_SLOW, Analysis, AnalysisLimits, analyse_container
 from bot.media.errors import MediaError
 from bot.media.intake import READ_CHUNK, MediaIntake
@@ -104,7 +105,7 @@ class Suggester:
     async def analyse(self, order: CreateOrder, watcher: LineWatcher | None = None) -> Analysis:
         """Analyse the order's source; raises `MediaError` (a user-facing message)."""
         if order.url is None:
-            raise MediaError("no_video", "There is no video to look at: give a range.")
+            raise MediaError("no_video", Text("There is no video to look at: give a range."))
         if order.kind is SourceKind.PAGE:
             return await self._analyse_page(order.url, watcher)
         return await self._analyse_url(order.url, None, watcher)
@@ -173,7 +174,7 @@ class Suggester:
                 container = av.open(reader, mode="r", io_open=refuse_nested_open)
             except Exception:
                 raise reader.error or MediaError(
-                    "not_a_video", "That file is not a video."
+                    "not_a_video", Text("That file is not a video.")
                 ) from None
             try:
                 return analyse_container(container, self.limits, cancel=cancel, started=started)
@@ -183,7 +184,7 @@ class Suggester:
                 if reader.error is not None and "took too long" in str(reader.error):
                     raise MediaError("analysis_timeout", TOO_SLOW) from None
                 raise reader.error or MediaError(
-                    "analysis_failed", "Could not read that video."
+                    "analysis_failed", Text("Could not read that video.")
                 ) from None
             finally:
                 container.close()

@@ -6,12 +6,13 @@ import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
+from bot.i18n.text import Text, TextError
 from bot.net import dns
 
 MAX_URL_LENGTH = 2048
 
 
-class UnsafeURLError(ValueError):
+class UnsafeURLError(TextError):
     """A URL we will not fetch; the message is shown to the user as is."""
 
 
@@ -40,34 +41,34 @@ def check_url_shape(url: str, *, allow_private: bool) -> str:
     Returns the host name.
     """
     if len(url) > MAX_URL_LENGTH:
-        raise UnsafeURLError("That link is too long.")
+        raise UnsafeURLError(Text("That link is too long."))
     try:
         parts = urlsplit(url.strip())
     except ValueError:  # e.g. "Invalid IPv6 URL"
-        raise UnsafeURLError("That link is not a valid web address.") from None
+        raise UnsafeURLError(Text("That link is not a valid web address.")) from None
     if parts.scheme.lower() not in ("http", "https"):
-        raise UnsafeURLError("Only http:// and https:// links can be used.")
+        raise UnsafeURLError(Text("Only http:// and https:// links can be used."))
     if parts.username or parts.password:
-        raise UnsafeURLError("Links with a user name or password cannot be used.")
+        raise UnsafeURLError(Text("Links with a user name or password cannot be used."))
     try:
         host = parts.hostname
         port = parts.port  # raises ValueError on a malformed port
     except ValueError:
-        raise UnsafeURLError("That link is not a valid web address.") from None
+        raise UnsafeURLError(Text("That link is not a valid web address.")) from None
     if not host:
-        raise UnsafeURLError("That link has no host name.")
+        raise UnsafeURLError(Text("That link has no host name."))
     if port == 0:
-        raise UnsafeURLError("That link is not a valid web address.")
+        raise UnsafeURLError(Text("That link is not a valid web address."))
     try:
         host.encode("idna")  # labels over 63 characters, empty labels, invalid characters
     except UnicodeError:
-        raise UnsafeURLError("That link's host name is not valid.") from None
+        raise UnsafeURLError(Text("That link's host name is not valid.")) from None
     if not allow_private:
         literal = _ip_literal(host)
         if literal is not None and not is_public_address(literal):
-            raise UnsafeURLError("That link points to a private network address.")
+            raise UnsafeURLError(Text("That link points to a private network address."))
         if host.lower() == "localhost" or host.lower().endswith(".localhost"):
-            raise UnsafeURLError("That link points to a private network address.")
+            raise UnsafeURLError(Text("That link points to a private network address."))
     return host
 
 
@@ -76,12 +77,14 @@ async def check_host_resolves_public(host: str, *, allow_private: bool) -> None:
     try:
         addresses = await asyncio.wait_for(dns.resolve(host, 0), timeout=10)
     except (OSError, TimeoutError, UnicodeError, ValueError):
-        raise UnsafeURLError(f"The host `{host[:80]}` could not be found.") from None
+        raise UnsafeURLError(
+            Text("The host `{host}` could not be found.", host=host[:80])
+        ) from None
     if allow_private:
         return
     for address in addresses:
         if not is_public_address(address):
-            raise UnsafeURLError("That link points to a private network address.")
+            raise UnsafeURLError(Text("That link points to a private network address."))
 
 
 def _ip_literal(host: str) -> str | None:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from bot.domain.records import Job, JobKind, LimitHit, NewJob, Quota
 from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.policy.guild_settings import GuildSettings, SettingsService
 from bot.policy.owner_controls import OwnerControls, OwnerState
 from storage import JobRepository
@@ -28,23 +29,27 @@ if TYPE_CHECKING:
     from bot.jobs.tracker import JobTracker
 
 
-# Refusals that are fixed sentences: the cogs show them in the member's language.
+# Refusals that are fixed sentences.
 SERVER_BLOCKED = N_("The bot owner has turned this bot off for this server.")
 MEMBER_BLOCKED = N_("The bot owner has blocked you from creating characters.")
 ALREADY_SENT = N_("It was already sent again.")
-FIXED_REFUSALS = frozenset({SERVER_BLOCKED, MEMBER_BLOCKED, ALREADY_SENT})
 
 
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why a member may not start a job now. `kind` is channel, role, at_once, member_day
-    or server_day; `message` is what the member reads (channels and roles are added by
+    or server_day; `text` is what the member reads (channels and roles are added by
     the front, which knows how to mention them)."""
 
     kind: str
-    message: str
+    text: Text
     channels: tuple[int, ...] = ()
     role_id: int | None = None
+
+    @property
+    def message(self) -> str:
+        """The refusal in English (logs, the command line, a job's stored error)."""
+        return str(self.text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,16 +75,16 @@ def utc_day_start(now: float) -> float:
     return next_utc_midnight(now) - 86400
 
 
-def wait_words(seconds: float) -> str:
+def wait_words(seconds: float) -> Text:
     """`5 h 12 min`, `12 min`, `40 s`."""
     seconds = max(0, round(seconds))
     hours, rest = divmod(seconds, 3600)
     minutes = rest // 60
     if hours:
-        return f"{hours} h {minutes} min"
+        return Text("{hours} h {minutes} min", hours=hours, minutes=minutes)
     if minutes:
-        return f"{minutes} min"
-    return f"{seconds} s"
+        return Text("{minutes} min", minutes=minutes)
+    return Text("{seconds} s", seconds=seconds)
 
 
 class SpendingLimits:
@@ -165,44 +170,71 @@ class SpendingLimits:
         now = self._clock()
         again = wait_words(next_utc_midnight(now) - now)
         if hit.kind == "at_once":
-            jobs = "job" if hit.used == 1 else "jobs"
             return Refusal(
                 "at_once",
-                f"You have {hit.used} {jobs} running or waiting; this server allows "
-                f"{hit.limit} at once. Wait for one to finish.",
+                Text(
+                    "You have {used} job running or waiting; this server allows {limit} at "
+                    "once. Wait for one to finish.",
+                    used=hit.used,
+                    limit=hit.limit,
+                )
+                if hit.used == 1
+                else Text(
+                    "You have {used} jobs running or waiting; this server allows {limit} at "
+                    "once. Wait for one to finish.",
+                    used=hit.used,
+                    limit=hit.limit,
+                ),
             )
         if hit.kind == "member_day":
             return Refusal(
                 "member_day",
-                f"You have used your {hit.limit} jobs for today (UTC): try again in {again}.",
+                Text(
+                    "You have used your {limit} jobs for today (UTC): try again in {again}.",
+                    limit=hit.limit,
+                    again=again,
+                ),
             )
         if hit.kind == "server_day":
             return Refusal(
                 "server_day",
-                f"This server has used its {hit.limit} jobs for today (UTC): try again in {again}.",
+                Text(
+                    "This server has used its {limit} jobs for today (UTC): try again in {again}.",
+                    limit=hit.limit,
+                    again=again,
+                ),
             )
         if hit.kind == "videos_day":
             return Refusal(
                 "videos_day",
-                f"You have made {hit.used} videos today, this server's limit per member. "
-                "Try again after midnight UTC.",
+                Text(
+                    "You have made {used} videos today, this server's limit per member. "
+                    "Try again after midnight UTC.",
+                    used=hit.used,
+                ),
             )
         if hit.kind == "replaced":
-            return Refusal("replaced", ALREADY_SENT)
+            return Refusal("replaced", Text(ALREADY_SENT))
         return Refusal(
             "global_day",
-            f"The bot has used all its jobs for today (UTC): try again in {again}.",
+            Text(
+                "The bot has used all its jobs for today (UTC): try again in {again}.",
+                again=again,
+            ),
         )
 
     @staticmethod
     def _owner_says(owner: OwnerState, asker: Asker) -> Refusal | None:
         """The bot owner's pause and blocks come first."""
         if asker.guild_id in owner.blocked_guilds:
-            return Refusal("blocked", SERVER_BLOCKED)
+            return Refusal("blocked", Text(SERVER_BLOCKED))
         if asker.member_id in owner.blocked_users:
-            return Refusal("blocked", MEMBER_BLOCKED)
+            return Refusal("blocked", Text(MEMBER_BLOCKED))
         if owner.paused is not None:
-            return Refusal("paused", f"New jobs are paused by the bot owner: {owner.paused}")
+            return Refusal(
+                "paused",
+                Text("New jobs are paused by the bot owner: {reason}", reason=owner.paused),
+            )
         return None
 
     @staticmethod
@@ -211,11 +243,13 @@ class SpendingLimits:
             return None
         if not config.allows_channel(asker.channel_id, asker.parent_id):
             return Refusal(
-                "channel", "I only take jobs in some channels of this server.", config.channels
+                "channel",
+                Text("I only take jobs in some channels of this server."),
+                config.channels,
             )
         role = config.creator_role
         if role is not None and role != asker.guild_id and role not in asker.role_ids:
             return Refusal(
-                "role", "Creating characters here needs a role you don't have.", role_id=role
+                "role", Text("Creating characters here needs a role you don't have."), role_id=role
             )
         return None

@@ -12,6 +12,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from bot.i18n import N_
+from bot.i18n.text import Text
+
 MODELS: tuple[str, ...] = ("sora-2", "sora-2-pro", "sora-2-vip")
 DEFAULT_MODEL = "sora-2"
 
@@ -168,13 +171,27 @@ class CharacterRequest(BaseModel):
 class ProviderError(Exception):
     """Base of every provider failure; `user_message` is safe to show to a user."""
 
-    user_message = "The video service answered with an error. Please try again later."
+    user_message = N_("The video service answered with an error. Please try again later.")
     transient = False
 
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(detail or self.user_message)
         self.detail = detail
         self.status = status
+
+    def _say(self, text: Text) -> None:
+        """Set what the member reads: `user_message` in English, `user_text` to translate."""
+        self._user_text = text
+        self.user_message = str(text)
+
+    @property
+    def user_text(self) -> Text:
+        """`user_message` in the member's language (as it is if it was changed since, e.g.
+        with links taken out)."""
+        said = getattr(self, "_user_text", None)
+        if isinstance(said, Text) and str(said) == self.user_message:
+            return said
+        return Text(self.user_message)
 
 
 class InvalidRequestError(ProviderError):
@@ -183,10 +200,10 @@ class InvalidRequestError(ProviderError):
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(detail, status=status)
         reason = detail.removeprefix("Invalid request:").strip() if detail else ""
-        self.user_message = (
-            f"The video service refused this request: {reason}"
+        self._say(
+            Text("The video service refused this request: {reason}", reason=reason)
             if reason
-            else "The video service refused this request."
+            else Text("The video service refused this request.")
         )
 
 
@@ -204,16 +221,19 @@ class ModelUnavailableError(InvalidRequestError):
     def __init__(self, model: str, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(detail, status=status)
         self.model = model
-        self.user_message = (
-            f"{model} is not available from the service right now. "
-            "Try another model, or try again later."
+        self._say(
+            Text(
+                "{model} is not available from the service right now. "
+                "Try another model, or try again later.",
+                model=model,
+            )
         )
 
 
 class AuthenticationError(ProviderError):
     """401: the bot's API key is wrong; only the owner can fix it."""
 
-    user_message = (
+    user_message = N_(
         "The bot's video-service key was refused. The bot owner has been told; "
         "please try again later."
     )
@@ -222,7 +242,7 @@ class AuthenticationError(ProviderError):
 class PaymentRequiredError(ProviderError):
     """402: the account balance is empty."""
 
-    user_message = (
+    user_message = N_(
         "The bot's video-service account is out of credit. Ask the bot owner to top it up."
     )
 
@@ -230,13 +250,13 @@ class PaymentRequiredError(ProviderError):
 class TaskNotFoundError(ProviderError):
     """404: no such task (yet, or any more)."""
 
-    user_message = "The video service does not know that task id."
+    user_message = N_("The video service does not know that task id.")
 
 
 class RateLimitedError(ProviderError):
     """429/503: too many requests or the submit limiter is down; try again later."""
 
-    user_message = "The video service is busy right now. The request will be retried."
+    user_message = N_("The video service is busy right now. The request will be retried.")
     transient = True
 
     def __init__(
@@ -249,14 +269,14 @@ class RateLimitedError(ProviderError):
 class ServiceUnavailableError(ProviderError):
     """5xx, connection trouble, timeouts or an unreadable answer: transient."""
 
-    user_message = "The video service could not be reached. Please try again in a few minutes."
+    user_message = N_("The video service could not be reached. Please try again in a few minutes.")
     transient = True
 
 
 class SubmissionUncertainError(ProviderError):
     """The create request was sent but no answer came: it may or may not exist."""
 
-    user_message = (
+    user_message = N_(
         "The video service did not answer in time, so it is unknown whether the task "
         "was created. Check before retrying, to avoid paying twice."
     )
@@ -267,10 +287,10 @@ class UploadRejectedError(ProviderError):
 
     def __init__(self, detail: str = "", *, status: int | None = None) -> None:
         super().__init__(detail, status=status)
-        self.user_message = (
-            f"The video service refused the upload: {detail}"
+        self._say(
+            Text("The video service refused the upload: {detail}", detail=detail)
             if detail
-            else "The video service refused the upload."
+            else Text("The video service refused the upload.")
         )
 
 
@@ -299,10 +319,10 @@ class AssetRefusedError(InvalidRequestError):
     ) -> None:
         super().__init__(detail, status=status)
         self.code = code
-        self.user_message = (
-            f"The video service refused the image: {detail}"
+        self._say(
+            Text("The video service refused the image: {detail}", detail=detail)
             if detail
-            else "The video service refused the image."
+            else Text("The video service refused the image.")
         )
 
 
@@ -314,4 +334,4 @@ class FaceRefusedError(AssetRefusedError):
         self, detail: str = "", *, status: int | None = None, code: str | None = None
     ) -> None:
         super().__init__(detail, status=status, code=code)
-        self.user_message = "The video service refuses real people's faces for this engine."
+        self._say(Text("The video service refuses real people's faces for this engine."))

@@ -33,7 +33,9 @@ class ChooseCharacter(discord.ui.View):
         self.characters = list(characters)[:MAX_CHOICES]
         self.offered = {c.character_id for c in self.characters}
         guild = asked.guild
-        self._creators = {c.creator_id: _member_name(guild, c.creator_id) for c in self.characters}
+        self._creators = {
+            c.creator_id: _member_name(guild, c.creator_id, locale) for c in self.characters
+        }
         self.select: discord.ui.Select[ChooseCharacter] = discord.ui.Select(
             placeholder=translate(locale, "Pick the character"),
             options=[
@@ -91,11 +93,13 @@ class ChooseCharacter(discord.ui.View):
         await self.action(interaction, value)
 
 
-def _member_name(guild: discord.Guild | None, user_id: int | None) -> str:
+def _member_name(guild: discord.Guild | None, user_id: int | None, locale: str | None) -> str:
     if user_id is None:
-        return "unknown"
+        return translate(locale, "unknown")
     member = guild.get_member(user_id) if guild is not None else None
-    return member.display_name if member is not None else f"user {user_id}"
+    if member is not None:
+        return member.display_name
+    return translate(locale, "user {id}", id=user_id)
 
 
 def _mention(user_id: int | None) -> str | None:

@@ -32,7 +32,7 @@ from cogs.character._suggest import SuggestFlow, SuggestionButton
 from cogs.character._views import PAGE_SIZE, ListPager
 from cogs.character._writes import DiscordWrites
 from cogs.shared.handoffs import CHARACTERS
-from cogs.shared.i18n import tr
+from cogs.shared.i18n import tr, tr_error
 from cogs.shared.limits import refuse_if_limited
 from cogs.shared.replies import GUILD_ONLY, InteractionReplies
 
@@ -158,7 +158,7 @@ class CharacterCog(commands.Cog):
         try:
             order = source.order(self.core, start, end, chosen)
         except OrderError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
+            await interaction.response.send_message(tr_error(interaction, exc), ephemeral=True)
             return
         await self.flow.run(interaction, order, source.meta)
         # The analysis runs once the job is sent, and only speaks up when it disagrees.

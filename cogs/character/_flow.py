@@ -13,6 +13,7 @@ import discord
 
 from bot.domain.ranges import ClipRange, RangeError, format_clock, format_seconds
 from bot.domain.records import Job, NewJob
+from bot.i18n.text import Text
 from bot.jobs.character_engines import server_engines
 from bot.jobs.create import Location, Origin, start_character
 from bot.media.intake import DEFAULT_PREVIEW_LIMIT, PreparedSource
@@ -25,7 +26,7 @@ from bot.media.orders import (
 )
 from cogs.character._updater import MessageUpdater
 from cogs.character._writes import DiscordWrites
-from cogs.shared.i18n import languages, tr
+from cogs.shared.i18n import languages, tr, tr_refusal
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import Rendered, progress_bar, speaker
 from cogs.shared.replies import (
@@ -78,12 +79,16 @@ class SourceSpec:
         try:
             clip = ClipRange.parse(start, end)
         except RangeError as exc:
-            raise OrderError(str(exc)) from None
+            raise OrderError(exc.text) from None
         if clip.start < self.clip_start - 0.001 or clip.end > self.clip_end + 0.001:
             raise OrderError(
-                f"Only {format_clock(self.clip_start)}–{format_clock(self.clip_end)} of that "
-                "video was kept (the original attachment link has expired). For another "
-                "moment, run `/character create` with the file again."
+                Text(
+                    "Only {start}–{end} of that video was kept (the original attachment "
+                    "link has expired). For another moment, run `/character create` with "
+                    "the file again.",
+                    start=format_clock(self.clip_start),
+                    end=format_clock(self.clip_end),
+                )
             )
         order = plan_order(
             url=self.url,
@@ -222,9 +227,9 @@ class InteractionFront:
         """Store the member's job within their limits, or the refusal."""
         return await reserve(self.flow.core, self.interaction, new)
 
-    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+    async def refuse(self, text: str | Text, cause: Exception | None = None) -> None:
         """Replace the public "thinking…" reply (if any) with a private message."""
-        await refuse_privately(self.interaction, text)
+        await refuse_privately(self.interaction, tr_refusal(self.interaction, text, cause))
 
     async def started(self) -> None:
         """The public "thinking…" reply (the range form defers before reading)."""

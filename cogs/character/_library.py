@@ -14,6 +14,7 @@ import discord
 
 from bot.domain.records import Character, Job, JobState, NewJob
 from bot.i18n import N_, translate
+from bot.i18n.text import Text
 from bot.jobs.create import Location, start_ready
 from bot.jobs.submission import request_of
 from bot.media.orders import AttachmentInfo
@@ -23,7 +24,7 @@ from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
 from cogs.character._render import offers_likeness, render_card, render_unknown
 from cogs.shared.failures import report_failure
-from cogs.shared.i18n import languages, tr, tr_guild
+from cogs.shared.i18n import languages, tr, tr_guild, tr_refusal
 from cogs.shared.limits import refuse_if_limited, reserve
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
 from cogs.shared.render import Rendered, job_locale
@@ -368,9 +369,10 @@ class _RetryFront:
             replaces=(self.old_id, "sent again as a new job (Retry)"),
         )
 
-    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+    async def refuse(self, text: str | Text, cause: Exception | None = None) -> None:
         """Over a limit now, or another Retry was first."""
-        await self.interaction.response.send_message(text, ephemeral=True)
+        words = tr_refusal(self.interaction, text, cause)
+        await self.interaction.response.send_message(words, ephemeral=True)
 
     async def show_sending(self, job: Job) -> Location:
         """A public reply for the new job; the Retry button is removed."""

@@ -14,7 +14,7 @@ from bot.providers.base import DEFAULT_MODEL
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._registry import CHARACTER_COG
 from cogs.shared.failures import report_failure
-from cogs.shared.i18n import tr
+from cogs.shared.i18n import tr, tr_error
 
 MAX_NAME = 80
 BOTH_OR_NEITHER = N_("Give both start and end, or leave both empty: then I suggest a moment.")
@@ -92,14 +92,14 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
             try:
                 order = self.source.order(self.flow.core, self.start.value, self.end.value, model)
             except OrderError as exc:
-                await interaction.response.send_message(str(exc), ephemeral=True)
+                await interaction.response.send_message(tr_error(interaction, exc), ephemeral=True)
                 return
             await self.flow.run(interaction, order, self.source.meta)
             return
         try:
             ClipRange.parse(self.start.value, self.end.value)  # no I/O: answer bad ranges now
         except RangeError as exc:
-            await interaction.response.send_message(str(exc), ephemeral=True)
+            await interaction.response.send_message(tr_error(interaction, exc), ephemeral=True)
             return
         await interaction.response.defer(thinking=True)
         source = await self.flow.settle_source(self.source)
@@ -111,7 +111,7 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         try:
             order = source.order(self.flow.core, self.start.value, self.end.value, model)
         except OrderError as exc:
-            await _refuse_deferred(interaction, str(exc))
+            await _refuse_deferred(interaction, tr_error(interaction, exc))
             return
         await self.flow.run(interaction, order, source.meta)
 

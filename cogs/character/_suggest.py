@@ -27,7 +27,7 @@ from bot.media.suggestions import Suggester, Suggestion
 from cogs.character._flow import CreateFlow, SourceSpec
 from cogs.character._registry import CHARACTER_COG
 from cogs.shared.components import Guarded, Named
-from cogs.shared.i18n import tr
+from cogs.shared.i18n import tr, tr_error
 from cogs.shared.limits import limited
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class SuggestFlow:
             order = settled.order(self.flow.core, "0", "1", model)  # the range comes later
             order = await resolve(order, allow_private=self.flow.core.settings.allow_private_urls)
         except OrderError as exc:
-            await interaction.edit_original_response(content=str(exc))
+            await interaction.edit_original_response(content=tr_error(interaction, exc))
             return
         await interaction.edit_original_response(content=tr(interaction, WORKING))
         locale = interaction.locale.value
@@ -92,7 +92,7 @@ class SuggestFlow:
             )
         except MediaError as exc:
             spec = _own_range_only(order, interaction.user.id, settled.meta, self.suggester, locale)
-            await interaction.edit_original_response(content=str(exc), view=spec)
+            await interaction.edit_original_response(content=tr_error(interaction, exc), view=spec)
             return
         if not suggestion.windows:
             view = _own_range_only(order, interaction.user.id, settled.meta, self.suggester, locale)
@@ -140,7 +140,7 @@ class SuggestFlow:
 
 def disagreement(asked: Window, windows: list[Window], locale: str | None = None) -> str | None:
     """The note when the picked range is clearly worse than the best window, else None
-    (the windows' reasons are the core's, in English)."""
+    (in `locale`'s language)."""
     if not windows:
         return None
     best = windows[0]
@@ -154,20 +154,20 @@ def disagreement(asked: Window, windows: list[Window], locale: str | None = None
     elif asked.cut:
         why = translate(locale, "a scene cut")
     else:
-        why = asked.reasons
+        why = asked.reasons_in(locale)
     return translate(
         locale,
         "{why} in {asked}; {best} looks better ({reasons}).",
         why=why,
         asked=asked.label,
         best=best.label,
-        reasons=best.reasons,
+        reasons=best.reasons_in(locale),
     )
 
 
 def proposal(suggestion: Suggestion, index: int, locale: str | None = None) -> dict[str, Any]:
     """The message for the `index`-th window: embed, contact sheet, buttons (in `locale`'s
-    language; the window's reasons are the core's, in English)."""
+    language)."""
     window = suggestion.windows[index]
     choose = translate(
         locale,
@@ -178,7 +178,7 @@ def proposal(suggestion: Suggestion, index: int, locale: str | None = None) -> d
     )
     embed = discord.Embed(
         title=translate(locale, "Suggested moment: {moment}", moment=window.label),
-        description=f"{window.reasons}.\n{choose}",
+        description=f"{window.reasons_in(locale)}.\n{choose}",
         colour=discord.Colour.blurple(),
     )
     embed.set_image(url=f"attachment://{SHEET_NAME}")

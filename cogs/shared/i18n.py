@@ -11,6 +11,8 @@ import discord
 from discord import app_commands
 
 from bot import i18n
+from bot.i18n.text import Text, TextError, words
+from bot.providers.base import ProviderError
 
 # Where discord.py asks for a name: these stay English.
 NAME_LOCATIONS = frozenset(
@@ -60,3 +62,19 @@ def tr_guild(locale: discord.Locale | str | None, msgid: str, /, **params: objec
     `guild_locale`): for messages no one asked for."""
     code = locale.value if isinstance(locale, discord.Locale) else locale
     return i18n.translate(code, msgid, **params)
+
+
+def tr_error(interaction: discord.Interaction, error: BaseException) -> str:
+    """A core error's message in the member's language (English when the core wrote it
+    as plain text); a provider's error, its `user_message`."""
+    if isinstance(error, ProviderError):
+        return error.user_text.render(interaction.locale.value)
+    return words(error, interaction.locale.value)
+
+
+def tr_refusal(interaction: discord.Interaction, text: str | Text, cause: Exception | None) -> str:
+    """A create step's refusal in the member's language: its cause's words when the core
+    gave them as a msgid, else `text` (a `str` from the front is already the member's)."""
+    if isinstance(cause, TextError | ProviderError):
+        return tr_error(interaction, cause)
+    return text.render(interaction.locale.value) if isinstance(text, Text) else text

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 import discord
 
 from bot.domain.records import Job, NewJob
-from bot.policy.spending_limits import FIXED_REFUSALS, Asker, Refusal
+from bot.policy.spending_limits import Asker, Refusal
 from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
@@ -32,8 +32,8 @@ def asker_of(interaction: discord.Interaction) -> Asker:
 
 
 def refusal_words(interaction: discord.Interaction, refusal: Refusal) -> str:
-    """The private message for a refusal, with channels and the role mentioned (the
-    limits' own sentences are the core's, in English)."""
+    """The private message for a refusal, with channels and the role mentioned, in the
+    member's language."""
     if refusal.kind == "channel":
         where = ", ".join(f"<#{channel}>" for channel in refusal.channels[:10])
         return tr(interaction, "I only take jobs in {channels} in this server.", channels=where)
@@ -41,9 +41,7 @@ def refusal_words(interaction: discord.Interaction, refusal: Refusal) -> str:
         return tr(
             interaction, "Creating characters here needs the <@&{role}> role.", role=refusal.role_id
         )
-    if refusal.message in FIXED_REFUSALS:
-        return tr(interaction, refusal.message)
-    return refusal.message  # with the member's numbers, built in the core: English
+    return refusal.text.render(interaction.locale.value)
 
 
 async def limited(

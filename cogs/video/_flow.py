@@ -10,6 +10,7 @@ import discord
 
 from bot.domain.records import BindingState, Character, Job, JobKind, NewJob, SourceKind
 from bot.i18n import N_, translate
+from bot.i18n.text import Text
 from bot.jobs.create import Location, start_ready
 from bot.jobs.video_cast import (
     LiveModel,
@@ -21,7 +22,7 @@ from bot.jobs.video_cast import (
 )
 from bot.providers.engines import Engine, engine_of, ratio_problem
 from bot.providers.video import default_duration, duration_problem
-from cogs.shared.i18n import languages, tr
+from cogs.shared.i18n import languages, tr, tr_refusal
 from cogs.shared.limits import limited, reserve
 from cogs.shared.render import (
     COLOR_WORKING,
@@ -266,9 +267,9 @@ class _VideoFront:
         """Store the member's video job within their limits, or the refusal."""
         return await reserve(self.flow.core, self.interaction, new)
 
-    async def refuse(self, text: str, cause: Exception | None = None) -> None:
+    async def refuse(self, text: str | Text, cause: Exception | None = None) -> None:
         """Replace the public "thinking…" reply with a private message."""
-        await refuse_privately(self.interaction, text)
+        await refuse_privately(self.interaction, tr_refusal(self.interaction, text, cause))
 
     async def show_sending(self, job: Job) -> Location:
         """The reply shows the final prompt; its token is kept for the card."""
