@@ -81,7 +81,7 @@ class Member:
         def told() -> bool:
             return "Cancelled" in shown(self.sora.fake, job.message_id or 0)
 
-        await until(told, f"job {job.id} to show it was cancelled", 5)
+        await until(told, f"job {job.id} to show it was cancelled", 30)
 
 
 def kept(tracker: Any, listener: Any) -> dict[str, int]:
