@@ -14,6 +14,7 @@ MEMORY_LIMIT = 40 * MIB
 LAG_LIMIT = 0.1
 SETTLE_LIMIT = 600.0
 KILL_GRACE = 3.0  # a request dispatched this close to a SIGKILL may die unanswered
+# (and one dispatched to the dead process's connection before the fake gateway saw it close)
 AFTER_RESTART = 30.0  # resuming every job right after a start counts as the restart
 
 Check = tuple[str, bool, str]
@@ -33,12 +34,13 @@ class Figures:
 
 
 def unanswered_at_kill(figures: Figures) -> tuple[list[Any], list[Any]]:
-    """Requests never acknowledged: (dispatched just before a SIGKILL, any other)."""
+    """Requests never acknowledged: (dispatched from just before a SIGKILL until the new
+    process was ready, any other)."""
     explained: list[Any] = []
     other: list[Any] = []
     for case in figures.report["not_final"]:
         near = any(
-            killed - KILL_GRACE <= case["arrived"] <= killed for killed, _ in figures.restarts
+            killed - KILL_GRACE <= case["arrived"] <= ready for killed, ready in figures.restarts
         )
         (explained if case["state"] == "unanswered" and near else other).append(case)
     return explained, other
@@ -118,7 +120,7 @@ def table(figures: Figures, results: list[Check], args: argparse.Namespace) -> s
         ("  card shown", outcomes.get("card", 0)),
         ("  a reason shown", outcomes.get("reason", 0)),
         *((f"    {label or '(no title)'}", n) for label, n in sorted(report["reasons"].items())),
-        ("  unanswered, dispatched <= 3 s before a SIGKILL", len(explained)),
+        ("  unanswered, dispatched <= 3 s before a SIGKILL or during the restart", len(explained)),
         ("  left silent", outcomes.get("silent", 0)),
         ("create requests sent to toapis", report["create_requests"]),
         ("tasks toapis accepted", report["tasks"]),
