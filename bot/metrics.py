@@ -52,6 +52,12 @@ UNDELIVERED = Gauge(
     "sora_undelivered_outcomes", "Finished jobs whose outcome is not shown yet", registry=REGISTRY
 )
 CHARACTERS = Gauge("sora_characters", "Characters stored, all servers", registry=REGISTRY)
+EVENT_LOOP_LAG = Histogram(
+    "sora_event_loop_lag_seconds",
+    "How late the event loop woke a short timer (sampled 4 times a second)",
+    registry=REGISTRY,
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 def endpoint_of(path: str) -> str:

@@ -26,19 +26,18 @@ from bot.simulator import Scenario, Simulator
 from tests.fakes import FakeDiscord
 
 TASK = re.compile(r"task_[A-Z0-9]{26}")
+CARD_TASK = re.compile(r"Task id.{0,40}?(task_[A-Z0-9]{26})")  # not the source's task
 WRITES = ("POST", "PATCH", "PUT", "DELETE")
 
 
 def card_task(body: Any) -> str | None:
-    """The task id of a card (an embed with a "Character id" field), else None."""
+    """The task id of a card, else None: a message body whose JSON says "Character id"
+    and "Task id" followed by a task (embed fields, or Components V2 text displays)."""
     if not isinstance(body, dict):
         return None
-    for embed in body.get("embeds") or []:
-        fields = {f.get("name"): str(f.get("value")) for f in embed.get("fields") or []}
-        found = TASK.search(fields.get("Task id", ""))
-        if "Character id" in fields and found:
-            return found.group(0)
-    return None
+    text = json.dumps(body, ensure_ascii=False)
+    found = CARD_TASK.search(text) if "Character id" in text else None
+    return found.group(1) if found else None
 
 
 class World:
@@ -70,9 +69,7 @@ class World:
         self.ignore = {seed}
         self._watcher = asyncio.create_task(self._watch())
         app = web.Application()
-        app.router.add_post("/_bench/interaction", self._register)
-        app.router.add_post("/_bench/reset", self._reset)
-        app.router.add_get("/_bench/stats", self._stats)
+        app.add_routes(self.routes())
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -84,6 +81,14 @@ class World:
             "control": f"http://127.0.0.1:{port}",
             "seed": seed,
         }
+
+    def routes(self) -> list[web.RouteDef]:
+        """The control API (a subclass adds its own)."""
+        return [
+            web.post("/_bench/interaction", self._register),
+            web.post("/_bench/reset", self._reset),
+            web.get("/_bench/stats", self._stats),
+        ]
 
     async def sim_create(self) -> str:
         """A first task to create characters `from_task` (made through the API)."""

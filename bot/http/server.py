@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot import metrics
 from bot.domain.records import JobState
 from bot.http.inbox import WebhookInbox
+from bot.http.loop_lag import LoopLagSampler
 from bot.http.webhooks import MAX_BODY, WebhookRefused, verify
 
 if TYPE_CHECKING:
@@ -71,6 +72,7 @@ class ServiceServer:
         self._clock = clock
         self.inbox = WebhookInbox(events, tracker)
         self._runner: web.AppRunner | None = None
+        self.loop_lag = LoopLagSampler()  # read through /metrics
         self.url = ""
 
     async def start(self) -> str:
@@ -87,10 +89,12 @@ class ServiceServer:
         self.url = f"http://{shown}:{port}"
         log.info("HTTP server listening on %s (webhooks %s)", self.url, self._webhooks_state())
         await self.inbox.resume()  # events stored before a stop or a failed apply
+        self.loop_lag.start()
         return self.url
 
     async def stop(self) -> None:
         """Stop listening, then stop applying events (unhandled ones wait, stored)."""
+        await self.loop_lag.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.simulator.fault_rates import FAULT_KINDS
+
 DEFAULT_PROGRESS_STEPS: tuple[int, ...] = (10, 35, 60, 85)
 COUNTERS: tuple[str, ...] = (
     "rate_limit_submits",
@@ -73,6 +75,9 @@ class Scenario:
     credits: float = 100_000.0  # the account's credit before any spending (200 per USD)
     credits_per_task: float = 20.0  # credits each created task spends
     unlimited_quota: bool = False  # the balance says the key has no quota
+    # Faults at a rate, each a probability per request (bot/simulator/fault_rates.py):
+    fault_rates: dict[str, float] = field(default_factory=dict)
+    slow_seconds: tuple[float, float] = (2.0, 6.0)  # how long a `slow` answer waits
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Scenario:
@@ -90,7 +95,7 @@ class Scenario:
     def to_dict(self) -> dict[str, Any]:
         """The scenario as JSON-compatible data."""
         data = dataclasses.asdict(self)
-        for name in ("fail_with", "submit_status"):
+        for name in ("fail_with", "submit_status", "slow_seconds"):
             if data[name] is not None:
                 data[name] = list(data[name])
         return data
@@ -166,6 +171,29 @@ def _steps(name: str, value: Any) -> list[int]:
     return steps
 
 
+def _rates(name: str, value: Any) -> dict[str, float]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"{name} must be an object of fault kind -> probability")
+    rates = {}
+    for kind, rate in value.items():
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"{name}: {kind!r} is not one of " + ", ".join(FAULT_KINDS))
+        probability = _number(name, rate)
+        if probability > 1:
+            raise ValueError(f"{name}: a probability is at most 1")
+        rates[str(kind)] = probability
+    return rates
+
+
+def _seconds_range(name: str, value: Any) -> tuple[float, float]:
+    if not isinstance(value, list | tuple) or len(value) != 2:
+        raise ValueError(f"{name} must be [shortest, longest] in seconds")
+    low, high = _number(name, value[0]), _number(name, value[1])
+    if low > high:
+        raise ValueError(f"{name} must be [shortest, longest] in seconds")
+    return low, high
+
+
 def _failure(name: str, value: Any) -> tuple[str, str] | None:
     if value is None:
         return None
@@ -235,6 +263,8 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "credits": _number,
     "credits_per_task": _number,
     "unlimited_quota": _flag,
+    "fault_rates": _rates,
+    "slow_seconds": _seconds_range,
 }
 
 

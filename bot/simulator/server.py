@@ -29,6 +29,7 @@ from bot.simulator.avatars import Asset
 from bot.simulator.control import SimulatorControls
 from bot.simulator.engine_routes import SimulatorEngines
 from bot.simulator.engines import ENGINE_MODELS
+from bot.simulator.fault_rates import FaultDice
 from bot.simulator.files import SimulatorFiles
 from bot.simulator.limits import RateLimits
 from bot.simulator.media_check import make_avatar_jpeg
@@ -75,6 +76,7 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
         self.base_url = ""
         self.webhooks_sent: list[SentEvent] = []
         self.video_requests: list[str] = []
+        self.fault_dice = FaultDice()  # `Scenario.fault_rates`: seed it for repeatable runs
         self._deliveries: set[asyncio.Future[SentEvent]] = set()
         self._runner: web.AppRunner | None = None
         self._client: httpx.AsyncClient | None = None
@@ -184,6 +186,8 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
                     body = json.loads(await request.read())
             self.requests.append(RecordedRequest(request.method, request.rel_url.raw_path, body))
         delay = self.scenario.latency + random.uniform(0, self.scenario.latency_jitter)
+        if request.path.startswith("/v1/"):
+            delay += self.fault_dice.delay(self.scenario.fault_rates, self.scenario.slow_seconds)
         if delay > 0:  # a slow or uneven network: requests are counted when they arrive
             await asyncio.sleep(delay)
         response = await handler(request)
@@ -219,21 +223,47 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
                 response = api_error(429, "rate_limit_exceeded", "Async task request rate exceeded")
                 response.headers.update(self.limits.headers(kind, wait))
                 return response
+        return self._refuse_at_rate(kind) or self._refuse_counted(kind)
+
+    def _refuse_at_rate(self, kind: Kind) -> web.Response | None:
+        """`Scenario.fault_rates`: 500 to status reads, 503 to creates, 429 to both."""
+        rates, dice = self.scenario.fault_rates, self.fault_dice
+        if kind == "query" and dice.roll(rates, "query_500"):
+            return api_error(500, 500, "Internal server error", "server_error")
+        if kind == "submit" and dice.roll(rates, "submit_503"):
+            response = api_error(
+                503, "rate_limit_unavailable", "Rate limiter unavailable, please retry later"
+            )
+            response.headers["Retry-After"] = f"{self.scenario.retry_after:g}"
+            return response
+        if kind in ("submit", "query") and dice.roll(rates, "rate_limited"):
+            return self._limited(kind)
+        return None
+
+    def _refuse_counted(self, kind: Kind) -> web.Response | None:
+        """The count-style 429s (`rate_limit_submits`, `rate_limit_queries`)."""
+        scenario = self.scenario
         counter = {"submit": "rate_limit_submits", "query": "rate_limit_queries"}.get(kind)
         if counter is not None and scenario.consume(counter):
-            category, limit = _RATE_LIMITS[kind]
-            response = api_error(429, "rate_limit_exceeded", "Async task request rate exceeded")
-            response.headers.update(
-                {
-                    "Retry-After": retry,
-                    "X-RateLimit-Limit": str(limit),
-                    "X-RateLimit-Remaining": "0",
-                    "X-RateLimit-Reset": str(int(time.time() + scenario.retry_after)),
-                    "X-RateLimit-Category": category,
-                }
-            )
-            return response
+            return self._limited(kind)
         return None
+
+    def _limited(self, kind: Kind) -> web.Response:
+        """A 429 beyond the tier's windows, with the scenario's Retry-After."""
+        scenario = self.scenario
+        retry = f"{scenario.retry_after:g}"
+        category, limit = _RATE_LIMITS[kind]
+        response = api_error(429, "rate_limit_exceeded", "Async task request rate exceeded")
+        response.headers.update(
+            {
+                "Retry-After": retry,
+                "X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(int(time.time() + scenario.retry_after)),
+                "X-RateLimit-Category": category,
+            }
+        )
+        return response
 
     # --- API routes ----------------------------------------------------------------------
 

@@ -64,6 +64,11 @@ async def answered(sent: Any) -> None:
     raise AssertionError("the webhook was never answered")
 
 
+def count_of(family: Any) -> float:
+    """The number of observations of a histogram family."""
+    return float(sum(s.value for s in family.samples if s.name.endswith("_count")))
+
+
 def service_url(sora: Running) -> str:
     assert sora.bot.service is not None
     return sora.bot.service.url
@@ -166,12 +171,18 @@ async def test_no_secret_means_no_webhook_route(
             )
             health = await client.get(f"{service_url(sora)}/health")
             scraped = await client.get(f"{service_url(sora)}/metrics")
+            await asyncio.sleep(0.6)  # the lag sampler wakes 4 times a second
+            rescraped = await client.get(f"{service_url(sora)}/metrics")
         assert answer.status_code == 404
         # Logged in but not connected to the gateway: unhealthy, and says why.
         assert health.status_code == 503
         assert health.json()["problems"] == ["discord: not connected"]
         families = {f.name: f for f in text_string_to_metric_families(scraped.text)}
-        assert {"sora_jobs", "sora_toapis_requests", "sora_webhook_events"} <= set(families)
+        expected = {"sora_jobs", "sora_toapis_requests", "sora_webhook_events"}
+        assert expected | {"sora_event_loop_lag_seconds"} <= set(families)
+        lag = families["sora_event_loop_lag_seconds"]
+        again = {f.name: f for f in text_string_to_metric_families(rescraped.text)}
+        assert count_of(again["sora_event_loop_lag_seconds"]) > count_of(lag)
     finally:
         await sora.bot.close()
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 import time
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -133,11 +136,46 @@ def matches(call: RecordedCall, method: str, path_regex: str) -> bool:
     return method_ok and re.fullmatch(path_regex, call.path) is not None
 
 
+@dataclass
+class RateRule:
+    """Answer each call matching `method` and `pattern` with `answer()`, at `rate` (0-1)."""
+
+    method: str
+    pattern: str
+    rate: float
+    answer: Callable[[], web.Response]
+    name: str
+
+    def matches(self, call: RecordedCall) -> bool:
+        """Whether the rule applies to `call`."""
+        return matches(call, self.method, self.pattern)
+
+
 class Faults:
-    """Scripted failures, consulted before any route runs."""
+    """Scripted failures, consulted before any route runs: counted rules first, then
+    rules at a rate (rolled with `random`; seed it for a repeatable run)."""
 
     def __init__(self) -> None:
         self.rules: list[FaultRule] = []
+        self.rates: list[RateRule] = []
+        self.random = random.Random()  # faults, not secrets
+        self.injected: Counter[str] = Counter()
+
+    def add_rate(
+        self,
+        method: str,
+        path_regex: str,
+        rate: float,
+        answer: Callable[[], web.Response],
+        name: str,
+    ) -> RateRule:
+        """Answer a share `rate` of the matching calls with `answer()` (counted as `name`)."""
+        if not 0 <= rate <= 1:
+            raise ValueError("a rate is a probability, 0 to 1")
+        re.compile(path_regex)
+        rule = RateRule(method, path_regex, rate, answer, name)
+        self.rates.append(rule)
+        return rule
 
     def add(
         self,
@@ -168,6 +206,10 @@ class Faults:
                 if isinstance(rule.body, bytes):
                     return web.Response(body=rule.body, status=rule.status, headers=rule.headers)
                 return json_response(rule.body, rule.status, rule.headers)
+        for rated in self.rates:
+            if rated.matches(call) and self.random.random() < rated.rate:
+                self.injected[rated.name] += 1
+                return rated.answer()
         return None
 
 

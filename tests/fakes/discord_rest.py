@@ -292,6 +292,28 @@ class FakeDiscord:
         headers = rate_limit_headers(retry_after, bucket)
         self.faults.add(method, path_regex, 429, body, times, headers)
 
+    def fail_at_rate(
+        self, method: str, path_regex: str, rate: float, status: int, body: Payload
+    ) -> None:
+        """Answer a share `rate` (0-1) of the matching calls with `status` and `body`."""
+        self.faults.add_rate(
+            method, path_regex, rate, lambda: json_response(body, status), f"{method} {status}"
+        )
+
+    def rate_limit_at_rate(
+        self, method: str, path_regex: str, rate: float, retry_after: float = 0.05
+    ) -> None:
+        """Answer a share `rate` of the matching calls with a real 429 (`retry_after` in the
+        body, a `Via` header: discord.py sleeps and retries)."""
+        body = {"message": "You are being rate limited.", "retry_after": retry_after}
+        bucket = f"fake{zlib.crc32(f'{method} {path_regex} rate'.encode()):08x}"
+
+        def answer() -> web.Response:
+            headers = rate_limit_headers(retry_after, bucket)
+            return json_response({**body, "global": False}, 429, headers)
+
+        self.faults.add_rate(method, path_regex, rate, answer, f"{method} 429")
+
     def hold_next(
         self,
         method: str,

@@ -464,3 +464,48 @@ async def test_v2_messages_are_kept_as_sent_and_refused_as_discord_does(
     now = await old.edit(content=None, embeds=[], view=card_layout("now"))
     assert now.flags.components_v2 and not now.content and not now.embeds
     assert fake_discord.message(old.id)["components"][0]["components"][0]["content"] == "now"  # type: ignore[index]
+
+
+async def test_faults_at_a_rate_are_retried_by_discord_py(
+    fake_discord: FakeDiscord, bot: commands.Bot
+):
+    channel = await bot.fetch_channel(CHANNEL_ID)
+    assert isinstance(channel, discord.TextChannel)
+    fake_discord.fail_at_rate("POST", CHANNEL_POST, 1.0, 500, {"message": "oops", "code": 0})
+    fake_discord.rate_limit_at_rate("POST", CHANNEL_POST, 1.0, retry_after=0.05)
+    sending = asyncio.create_task(channel.send("through the storm"))
+    await fake_discord.wait_for(lambda c: c.method == "POST" and c.path == CHANNEL_POST)
+    [server_error, limited] = fake_discord.faults.rates
+    server_error.rate = 0.0  # the 500 was answered; now only the 429s
+    await fake_discord.wait_for(
+        lambda c: len(fake_discord.calls_to("POST", CHANNEL_POST)) >= 3, timeout=15
+    )
+    limited.rate = 0.0
+    message = await asyncio.wait_for(sending, timeout=15)
+    assert fake_discord.faults.injected["POST 500"] == 1
+    assert fake_discord.faults.injected["POST 429"] >= 2
+    assert [m["content"] for m in fake_discord.messages_in(CHANNEL_ID)] == ["through the storm"]
+    assert fake_discord.message(message.id) is not None
+
+
+async def test_faults_at_a_rate_hit_about_that_share_and_repeat_with_a_seed(
+    fake_discord: FakeDiscord,
+):
+    fake_discord.fail_at_rate("PATCH", r"/channels/\d+/messages/\d+", 0.25, 500, {"code": 0})
+    path = f"{fake_discord.base_url}/channels/{CHANNEL_ID}/messages/1"
+    runs = []
+    async with aiohttp.ClientSession() as http:
+        for _ in range(2):
+            fake_discord.faults.random.seed(26)
+            seen = []
+            for _ in range(200):
+                async with http.patch(path, json={"content": "x"}) as answer:
+                    seen.append(answer.status)
+            runs.append(seen)
+        async with http.get(f"{fake_discord.base_url}/users/@me") as answer:
+            assert answer.status == 200  # other routes are spared
+    assert runs[0] == runs[1]
+    assert 25 <= runs[0].count(500) <= 75  # about 50 of 200
+    assert 500 in runs[0] and any(status != 500 for status in runs[0])
+    with pytest.raises(ValueError, match="probability"):
+        fake_discord.fail_at_rate("PATCH", ".*", 1.5, 500, {})
