@@ -10,10 +10,13 @@ a refusal given privately.
 from __future__ import annotations
 
 import datetime
+import logging
 
 import discord
 
 from bot.i18n import N_
+
+log = logging.getLogger(__name__)
 
 # Stop using a token a little before Discord does, so an edit never races its expiry.
 MARGIN = datetime.timedelta(seconds=60)
@@ -30,14 +33,25 @@ async def original_reply_id(interaction: discord.Interaction) -> int | None:
 
 
 async def refuse_privately(interaction: discord.Interaction, text: str) -> None:
-    """Answer privately: in place of the public "thinking…" reply once there is one."""
-    if interaction.response.is_done():
-        await interaction.delete_original_response()
-        await interaction.followup.send(text, ephemeral=True)
-    else:
+    """Answer privately: in place of the public "thinking…" reply once there is one. A
+    reply a moderator deleted meanwhile takes the followup with it: then by direct
+    message, so the member still reads why."""
+    if not interaction.response.is_done():
         await interaction.response.send_message(
             text, ephemeral=True, allowed_mentions=discord.AllowedMentions.none()
         )
+        return
+    try:
+        await interaction.delete_original_response()
+    except discord.NotFound:
+        log.info("the reply to refuse was deleted already")
+    try:
+        await interaction.followup.send(text, ephemeral=True)
+    except discord.NotFound:
+        try:
+            await interaction.user.send(text, allowed_mentions=discord.AllowedMentions.none())
+        except discord.HTTPException as exc:
+            log.warning("could not tell %d why: %s", interaction.user.id, exc)
 
 
 class InteractionReplies:

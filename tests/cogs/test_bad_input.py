@@ -205,6 +205,21 @@ async def test_odd_spellings_of_loopback_are_refused_after_resolution(
     await nothing_sent(guarded, simulator)
 
 
+async def test_a_refusal_reaches_the_member_whose_reply_a_moderator_deleted(
+    guarded: Running, simulator
+):
+    """The "thinking…" reply is gone before the refusal: Discord answers 404 to its
+    removal and to the followup that would replace it; the reason comes by DM."""
+    unknown = {"code": 10008, "message": "Unknown Message"}
+    guarded.fake.fail_next("DELETE", FOLLOWUP + "/messages/@original", 404, unknown)
+    guarded.fake.fail_next("POST", FOLLOWUP, 404, unknown)
+    guarded.feed(create(url="http://127.1/a.mp4"))
+    dm = await guarded.wait_call("POST", r"/channels/\d+/messages")
+    assert isinstance(dm.json, dict) and "private network" in dm.json["content"]
+    assert guarded.fake.calls_to("POST", r"/users/@me/channels")
+    await nothing_sent(guarded, simulator)
+
+
 class HugeServer:
     """Announces a 10 GB video: by Content-Range (206) or by Content-Length (200)."""
 
