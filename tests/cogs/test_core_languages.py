@@ -134,3 +134,19 @@ async def test_an_unknown_model_in_the_settings_is_told_in_german(sora: Running)
     )
     text = await private_answer(sora, settings("engines", {"engines": "kling"}, locale="fr"))
     assert text.startswith("Non modifié\u00a0: kling n'est pas un moteur (choisissez parmi "), text
+
+
+def video(locale: str, **options: Any) -> dict[str, Any]:
+    return payloads.slash_command("create", options, group="video", locale=locale)
+
+
+async def test_a_video_duration_the_model_cannot_make_is_refused_in_french(
+    sora: Running, simulator: Any
+) -> None:
+    asked = {"prompt": "jumps", "character": "abc123", "duration": 25}
+    french = await answer(sora, video("fr", **asked))
+    assert french["flags"] == EPHEMERAL
+    assert french["content"] == "sora-2 crée des vidéos de 10 s ou 15 s, pas de 25 s."
+    english = await answer(sora, video("en-US", **asked))
+    assert english["content"] == "sora-2 makes videos of 10 s or 15 s, not 25 s."
+    assert simulator.requests == []
