@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from bot.domain.records import BindingState, Character
 from bot.i18n.text import Text
+from bot.jobs.binding import reason_text
 from bot.providers.casting import Cast, CastPrompt, cast_prompt
 from bot.providers.engines import VIDEO_MODELS_OF, Engine, engine_of
 from bot.providers.models import ModelAvailability
@@ -56,7 +57,7 @@ def unbound_reason(character: Character, engine: Engine) -> tuple[Text, bool]:
         return Text("{name} has no Sora 2 username: pick another model.", name=name), False
     binding = character.binding(engine.value)
     if binding is not None and binding.state is BindingState.REFUSED:
-        reason: Text | str = binding.reason or Text("refused")
+        reason = reason_text(binding.reason)
         text = Text(
             "{engine} does not take {name}: {reason}.",
             engine=engine.label,
