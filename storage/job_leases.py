@@ -16,6 +16,7 @@ from storage.job_rows import (
     INTERRUPTED_PREPARING,
     REFETCHABLE_SQL,
     TAKEABLE_SQL,
+    error_text_sql,
     load_job,
     now_sql,
     row_to_job,
@@ -43,15 +44,21 @@ class JobLeases:
         if owner is not None:
             orphaned = f" AND (owner IS NULL OR (owner <> ? AND lease_until < {self._now}))"
             extra = (owner,)
+        # Kept also as its msgid (`meta.error_text`) for the member's language.
+        meta_sql, meta_params = error_text_sql(
+            self._db.dialect, {"msgid": INTERRUPTED_PREPARING, "params": {}}
+        )
         async with self._db.transaction() as tx:
             await tx.execute(
                 "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE state = ?{orphaned}",
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {meta_sql} "
+                f"WHERE state = ?{orphaned}",
                 (
                     JobState.FAILED.value,
                     INTERRUPTED_PREPARING,
                     now,
                     now,
+                    *meta_params,
                     JobState.PREPARING.value,
                     *extra,
                 ),
@@ -88,15 +95,28 @@ class JobLeases:
             )
         return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
 
-    async def fail_preparing(self, job_id: int, message: str) -> Job | None:
+    async def fail_preparing(
+        self, job_id: int, message: str, error_text: dict[str, Any] | None = None
+    ) -> Job | None:
         """A job still preparing ends FAILED with `message` (nothing was sent), to be
-        announced; None if it was not preparing any more."""
+        announced; None if it was not preparing any more. `error_text` (the message's
+        msgid form) is kept as `meta["error_text"]` in the same statement."""
         now = time.time()
+        meta_sql, meta_params = error_text_sql(self._db.dialect, error_text)
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "
-                "updated_at = ?, finished_at = COALESCE(finished_at, ?) WHERE id = ? AND state = ?",
-                (JobState.FAILED.value, message, now, now, job_id, JobState.PREPARING.value),
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {meta_sql} "
+                "WHERE id = ? AND state = ?",
+                (
+                    JobState.FAILED.value,
+                    message,
+                    now,
+                    now,
+                    *meta_params,
+                    job_id,
+                    JobState.PREPARING.value,
+                ),
             )
             if outcome.rowcount == 0:
                 return None

@@ -59,6 +59,21 @@ def now_sql(dialect: str) -> str:
     return "(extract(epoch FROM statement_timestamp())::double precision)"
 
 
+def error_text_sql(dialect: str, error_text: dict[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
+    """The assignment that sets a job's `meta.error_text` (None: removes it) in `dialect`."""
+    postgres = dialect != "sqlite"
+    if error_text is None:
+        if postgres:
+            return "meta = (meta::jsonb - 'error_text')::text", ()
+        return "meta = json_remove(meta, '$.error_text')", ()
+    encoded = to_json(error_text)
+    if postgres:
+        return "meta = (meta::jsonb || jsonb_build_object('error_text', ?::jsonb))::text", (
+            encoded,
+        )
+    return "meta = json_set(meta, '$.error_text', json(?))", (encoded,)
+
+
 def to_json(value: dict[str, Any]) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
 

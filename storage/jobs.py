@@ -24,6 +24,7 @@ from storage.job_rows import (
     IN_FLIGHT_STATES,
     INTERRUPTED_PREPARING,
     claim_unknown_in,
+    error_text_sql,
     insert_job,
     load_job,
     row_to_job,
@@ -147,16 +148,30 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         retry_at: float | None = None,
         leaving: Collection[JobState] = IN_FLIGHT_STATES,
         owner: str | None = None,
+        error_text: dict[str, Any] | None = None,
     ) -> Job | None:
         """Record the latest status (errors and retry time as given: None clears them) of a
         job in one of the states `leaving` (by default any in flight: a final state is
-        never left) held by `owner`, if given; None if it is not (see `_change`)."""
+        never left) held by `owner`, if given; None if it is not (see `_change`).
+        `error_text` (the error's msgid form, JSON-safe) is kept as `meta["error_text"]`
+        in the same statement; None removes it."""
         now = time.time()
+        meta_sql, meta_params = error_text_sql(self._db.dialect, error_text)
         return await self._change(
             job_id,
             f"state = ?, progress = ?, error_code = ?, error_message = ?, retry_at = ?, "
-            f"updated_at = ?, {FINISHED_AT_SQL}",
-            (state.value, progress, error_code, error_message, retry_at, now, state.is_final, now),
+            f"updated_at = ?, {FINISHED_AT_SQL}, {meta_sql}",
+            (
+                state.value,
+                progress,
+                error_code,
+                error_message,
+                retry_at,
+                now,
+                state.is_final,
+                now,
+                *meta_params,
+            ),
             leaving,
             owner,
         )

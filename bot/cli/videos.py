@@ -10,7 +10,7 @@ from typing import TextIO
 from bot.cli.console import TerminalFront
 from bot.domain.records import Character, Job, JobKind, NewJob, SourceKind
 from bot.jobs.create import Location, start_ready
-from bot.jobs.video_cast import cast_of, live_model, unbound_reason, video_request
+from bot.jobs.video_cast import LiveModel, cast_of, live_model, unbound_reason, video_request
 from bot.media.orders import OrderError
 from bot.providers.casting import CastPrompt
 from bot.providers.engines import (
@@ -57,7 +57,7 @@ async def start_video(
     """Check, print the prompt as sent and put the video in the submit line (an
     `OrderError` says why it cannot be made); the job, or None if refused meanwhile."""
     live = live_model(core.provider.models, model, chosen=True)
-    if isinstance(live, str):
+    if not isinstance(live, LiveModel):
         raise OrderError(live)
     seconds = duration or default_duration(model)
     problem = duration_problem(model, seconds) or ratio_problem(model, aspect_ratio)
@@ -69,7 +69,7 @@ async def start_video(
     )
     if written.unbound:
         unbound = [c for c in characters if c.display_name in written.unbound]
-        raise OrderError(" ".join(unbound_reason(c, engine)[0] for c in unbound))
+        raise OrderError(" ".join(str(unbound_reason(c, engine)[0]) for c in unbound))
     print(f"{model}, {seconds} s, {aspect_ratio}: prompt sent: {written.prompt!r}", file=out)
     extra = references(written)
     if extra is not None:

@@ -31,6 +31,26 @@ class Text:
     def __str__(self) -> str:
         return self.render(None)
 
+    def to_json(self) -> dict[str, object]:
+        """The JSON-safe form kept in a job's meta: a nested `Text` param likewise."""
+        params = {
+            name: value.to_json() if isinstance(value, Text) else value
+            for name, value in self.params.items()
+        }
+        return {"msgid": self.msgid, "params": params}
+
+    @classmethod
+    def from_json(cls, kept: object) -> Text | None:
+        """A `Text` read back from `to_json`'s form (None when `kept` is not that form)."""
+        if not isinstance(kept, dict) or not isinstance(kept.get("msgid"), str):
+            return None
+        raw = kept.get("params")
+        params: dict[str, object] = {}
+        for name, value in (raw if isinstance(raw, dict) else {}).items():
+            nested = cls.from_json(value) if isinstance(value, dict) else None
+            params[str(name)] = nested if nested is not None else value
+        return cls(kept["msgid"], **params)
+
     def __repr__(self) -> str:
         return f"Text({self.msgid!r}, **{self.params!r})"
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from bot.domain.ranges import ClipRange
 from bot.domain.records import Job, JobState, SourceKind
+from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.jobs.sources import prepared_request, source_meta
 from bot.jobs.submission import Sendable
 from bot.jobs.submit_line import SubmitLine
@@ -29,10 +31,16 @@ from storage import JobRepository
 log = logging.getLogger(__name__)
 
 # The request and meta to send, or the reason (shown to the member) it cannot be.
-Outcome = tuple[Sendable, dict[str, Any]] | str
+Outcome = tuple[Sendable, dict[str, Any]] | Text | str
 Preparer = Callable[[Job], Awaitable[Outcome]]
 
-NOT_PREPARED = (
+# storage's INTERRUPTED_PREPARING, marked here for the catalogues: storage keeps it in a
+# job's meta by this msgid.
+INTERRUPTED = N_(
+    "The bot restarted while it was preparing your video; nothing was sent to toapis "
+    "and nothing was charged. Please run the command again."
+)
+NOT_PREPARED = N_(
     "The bot restarted while it was preparing your video and could not prepare it again: "
     "{reason} Nothing was sent to toapis and nothing was charged."
 )
@@ -54,21 +62,21 @@ class PrepareAgain:
         self.intake = intake
         self.allow_private = allow_private
 
-    async def __call__(self, job: Job) -> tuple[CharacterRequest, dict[str, Any]] | str:
+    async def __call__(self, job: Job) -> tuple[CharacterRequest, dict[str, Any]] | Text:
         """The request and meta to send, or the reason (for the member) it cannot be."""
         order = order_of(job)
         try:
             order = await resolve(order, allow_private=self.allow_private)
             prepared = await self.intake.prepare(order)
         except (OrderError, MediaError) as exc:
-            return NOT_PREPARED.format(reason=_sentence(str(exc)))
+            return Text(NOT_PREPARED, reason=_reason(exc.text))
         except ProviderError as exc:
-            return NOT_PREPARED.format(reason=_sentence(exc.user_message))
+            return Text(NOT_PREPARED, reason=_reason(exc.user_text))
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("job %d: preparing its video again failed", job.id)
-            return NOT_PREPARED.format(reason="something went wrong on the bot's side.")
+            return Text(NOT_PREPARED, reason=Text("something went wrong on the bot's side."))
         return prepared_request(order, prepared), {**job.meta, **source_meta(order, prepared)}
 
 
@@ -76,7 +84,9 @@ async def store_outcome(job: Job, outcome: Outcome, jobs: JobRepository) -> Job 
     """Store what came of preparing a job again: WAITING with its request (the tracker
     sends it in its turn), or FAILED with the reason (announced). If it was no longer
     preparing, the job as stored (None if it is gone)."""
-    if isinstance(outcome, str):
+    if isinstance(outcome, Text):
+        settled = await jobs.fail_preparing(job.id, str(outcome), outcome.to_json())
+    elif isinstance(outcome, str):
         settled = await jobs.fail_preparing(job.id, outcome)
     else:
         request, meta = outcome
@@ -102,6 +112,12 @@ async def prepare_again(
     if settled is None or settled.state is not JobState.WAITING:
         line.leave(job.id)
     return settled
+
+
+def _reason(text: Text) -> Text | str:
+    """A reason as a sentence: its msgid form when it is one already, else the English."""
+    said = str(text)
+    return text if said and said == _sentence(said) else _sentence(said)
 
 
 def _sentence(text: str) -> str:

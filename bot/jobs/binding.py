@@ -24,6 +24,8 @@ from bot.domain.records import (
     Job,
     NewJob,
 )
+from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.providers.base import (
     AssetRefusedError,
     AuthenticationError,
@@ -42,19 +44,20 @@ LABELS = {engine.value: engine.label for engine in Engine}
 STILL_ENGINES = (SEEDANCE, VIDU)  # the engines a likeness is bound to from its stills
 
 NO_LIKENESS = "the character's likeness is no longer kept"
-SORA_GONE = "no longer offered by the video service"
+SORA_GONE = N_("no longer offered by the video service")
 STALE_ASSETS = "AssetUnusableError"  # a video's error code: Seedance lost its assets
 STALE_IMAGES = "ImageUnreadableError"  # a video's error code: Vidu cannot read the stills
-REUPLOADING = (
+REUPLOADING = N_(
     "Vidu Q3 can no longer read these characters' images, so they are being uploaded again "
     "from their kept stills: try again in a minute."
 )
-REBINDING = (
+REBINDING = N_(
     "Seedance 2 no longer has these characters' images ready, so they are being made again "
     "from their kept stills: try again in a minute."
 )
 LIKENESS_MODEL = "likeness"  # the `model` of a binding job (it asks no model for a task)
-FACE_REFUSED = "refuses real people's faces"
+REFUSED_PREFIX = "refused: "  # an engine's own words follow
+FACE_REFUSED = N_("refuses real people's faces")
 # Errors that say "not now" rather than "not this": the job keeps its place and is sent
 # again (or, when uncertain, asked about), as a create request would be.
 NOT_NOW = (
@@ -157,7 +160,19 @@ def refusal_reason(exc: ProviderError) -> str:
     if isinstance(exc, FaceRefusedError):
         return FACE_REFUSED
     detail = exc.detail if isinstance(exc, AssetRefusedError) and exc.detail else exc.user_message
-    return f"refused: {detail}"
+    return f"{REFUSED_PREFIX}{detail}"
+
+
+def reason_text(reason: str | None) -> Text | str:
+    """A binding's stored reason as a member reads it: the bot's fixed reasons by msgid
+    (mapped back at render), an engine's own words as they are."""
+    if not reason or reason == "refused":
+        return Text("refused")
+    if reason in (FACE_REFUSED, SORA_GONE):
+        return Text(reason)
+    if reason.startswith(REFUSED_PREFIX):
+        return Text("refused: {detail}", detail=reason.removeprefix(REFUSED_PREFIX))
+    return reason
 
 
 def no_engine_message(reasons: dict[str, str]) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain.records import Job, JobKind, JobState
+from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.jobs.binder import Binder
 from bot.jobs.binding import BindRequest, is_bind_request
 from bot.jobs.events import Tell
@@ -37,8 +39,8 @@ from storage import JobRepository
 log = logging.getLogger(__name__)
 
 WEBHOOK_POLL_FACTOR = 6.0  # polls are this much rarer while webhooks arrive
-GAVE_UP = "The service did not finish within 24 hours; giving up."
-NOT_FOUND = "The service no longer knows this task."
+GAVE_UP = N_("The service did not finish within 24 hours; giving up.")
+NOT_FOUND = N_("The service no longer knows this task.")
 
 
 @dataclass
@@ -209,6 +211,7 @@ class Poller:
             job.progress,
             error_code=code,
             error_message=message,
+            error_text=Text(message).to_json(),
             owner=self.holder.required,
         )
         return await stored_now(self.jobs, job.id, changed)

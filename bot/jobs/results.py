@@ -9,13 +9,15 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.domain.records import Binding, BindingState, Job, JobState, NewCharacter
+from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.providers.base import Task
 from storage import JobRepository
 
 log = logging.getLogger(__name__)
 
 AVATAR_MAX_BYTES = 8 * 1024 * 1024
-NO_CHARACTER_MESSAGE = (
+NO_CHARACTER_MESSAGE = N_(
     "The service finished but found no character in that moment. "
     "Try a range where one character is clearly visible and speaking."
 )
@@ -38,12 +40,14 @@ async def stored_now(jobs: JobRepository, job_id: int, changed: Job | None) -> J
 async def store_failure(jobs: JobRepository, job: Job, task: Task) -> Job:
     """Record a failed task with its reason in plain words (if the job is in flight)."""
     error = task.error
+    said = failure_text(error.message if error else "")  # toapis' words stay as they are
     changed = await jobs.update_status(
         job.id,
         JobState.FAILED,
         task.progress,
         error_code=str(error.code) if error and error.code is not None else "failed",
-        error_message=failure_text(error.message if error else ""),
+        error_message=said,
+        error_text=Text(NO_REASON).to_json() if said == NO_REASON else None,
     )
     return await stored_now(jobs, job.id, changed)
 
@@ -61,6 +65,7 @@ async def store_characters(
             100,
             error_code="no_character",
             error_message=NO_CHARACTER_MESSAGE,
+            error_text=Text(NO_CHARACTER_MESSAGE).to_json(),
         )
         return await stored_now(jobs, job.id, changed)
     likeness = job.meta.get("likeness")
@@ -95,7 +100,8 @@ async def store_characters(
     return stored
 
 
-NO_VIDEO_MESSAGE = "The service finished but sent no video back. Please try again."
+NO_REASON = N_("The service could not create a character from this moment.")
+NO_VIDEO_MESSAGE = N_("The service finished but sent no video back. Please try again.")
 
 
 async def store_video(jobs: JobRepository, job: Job, task: Task) -> Job:
@@ -104,7 +110,12 @@ async def store_video(jobs: JobRepository, job: Job, task: Task) -> Job:
     videos = [video.model_dump(exclude_none=True) for video in task.videos]
     if not videos:
         changed = await jobs.update_status(
-            job.id, JobState.FAILED, 100, error_code="no_video", error_message=NO_VIDEO_MESSAGE
+            job.id,
+            JobState.FAILED,
+            100,
+            error_code="no_video",
+            error_message=NO_VIDEO_MESSAGE,
+            error_text=Text(NO_VIDEO_MESSAGE).to_json(),
         )
     else:
         changed = await jobs.complete_video(
@@ -115,7 +126,7 @@ async def store_video(jobs: JobRepository, job: Job, task: Task) -> Job:
 
 def failure_text(message: str) -> str:
     """The service's failure message without its boilerplate prefix."""
-    text = message.strip() or "The service could not create a character from this moment."
+    text = message.strip() or NO_REASON
     return text.removeprefix("Generation failed:").strip() or text
 
 

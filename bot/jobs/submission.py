@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from bot import metrics
 from bot.domain.records import Job, JobKind, JobState
+from bot.i18n.text import Text
 from bot.jobs.binder import Binder
 from bot.jobs.binding import (
     REBINDING,
@@ -95,6 +96,7 @@ async def send_and_record(
             0,
             error_code=refusal.code,
             error_message=refusal.message,
+            error_text=refusal.text.to_json() if refusal.text is not None else None,
             retry_at=refusal.retry_at,
             leaving=SENDING,
             owner=owner,
@@ -112,6 +114,7 @@ class _Refusal:
     code: str
     message: str
     retry_at: float | None = None
+    text: Text | None = None  # the message's msgid form, for the member's language
 
 
 def _refusal(
@@ -120,22 +123,23 @@ def _refusal(
     """The job's state after `exc`: WAITING when nothing was created (sent again later),
     UNKNOWN when the request may have reached the service, else FAILED."""
     code = type(exc).__name__
+    said = exc.user_text
     if isinstance(exc, SubmissionUncertainError):
-        return _Refusal(JobState.UNKNOWN, "uncertain", exc.user_message)
+        return _Refusal(JobState.UNKNOWN, "uncertain", exc.user_message, text=said)
     if isinstance(exc, (RateLimitedError, ServiceUnavailableError)):
         # Not accepted, so nothing was created or charged: safe to send again later,
         # not before toapis' Retry-After (the member is shown when).
         wait = max(submit_backoff(timings, attempt), retry_after(exc))
-        return _Refusal(JobState.WAITING, code, exc.user_message, clock() + wait)
+        return _Refusal(JobState.WAITING, code, exc.user_message, clock() + wait, said)
     if isinstance(exc, AssetUnusableError):  # its characters are bound again (`Binder`)
-        return _Refusal(JobState.FAILED, code, REBINDING)
+        return _Refusal(JobState.FAILED, code, REBINDING, text=Text(REBINDING))
     if isinstance(exc, ImageUnreadableError):  # their stills are uploaded again (`Binder`)
-        return _Refusal(JobState.FAILED, code, REUPLOADING)
+        return _Refusal(JobState.FAILED, code, REUPLOADING, text=Text(REUPLOADING))
     if isinstance(exc, (PaymentRequiredError, AuthenticationError)):
         # The account itself is refused: nothing was created; the job keeps its place in
         # line while the line is held, and the member is told why.
-        return _Refusal(JobState.WAITING, code, HOLD_NOTES[code])
-    return _Refusal(JobState.FAILED, code, exc.user_message)
+        return _Refusal(JobState.WAITING, code, HOLD_NOTES[code], text=Text(HOLD_NOTES[code]))
+    return _Refusal(JobState.FAILED, code, exc.user_message, text=said)
 
 
 async def _record_accepted(

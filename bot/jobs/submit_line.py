@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.domain.records import Job
+from bot.i18n import N_
 from bot.net.rate_budget import Budget, Slot
 from bot.stopping import cancel_and_wait
 
@@ -31,8 +32,8 @@ log = logging.getLogger(__name__)
 
 PAYMENT = "PaymentRequiredError"
 HOLD_NOTES = {
-    PAYMENT: "waiting: the bot's toapis account needs a top-up",
-    "AuthenticationError": "waiting: the bot's toapis key was refused; the owner has been told",
+    PAYMENT: N_("waiting: the bot's toapis account needs a top-up"),
+    "AuthenticationError": N_("waiting: the bot's toapis key was refused; the owner has been told"),
 }
 
 

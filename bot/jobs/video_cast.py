@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from bot.domain.records import BindingState, Character
+from bot.i18n.text import Text
+from bot.jobs.binding import reason_text
 from bot.providers.casting import Cast, CastPrompt, cast_prompt
 from bot.providers.engines import VIDEO_MODELS_OF, Engine, engine_of
 from bot.providers.models import ModelAvailability
@@ -47,28 +49,43 @@ def works_on(character: Character, engine: Engine) -> bool:
     }[engine]
 
 
-def unbound_reason(character: Character, engine: Engine) -> tuple[str, bool]:
+def unbound_reason(character: Character, engine: Engine) -> tuple[Text, bool]:
     """Why `character` does not work on `engine` yet, and whether binding it now would
     help (its likeness is kept and the engine has not refused it)."""
     name = character.display_name
     if engine is Engine.SORA:
-        return f"{name} has no Sora 2 username: pick another model.", False
+        return Text("{name} has no Sora 2 username: pick another model.", name=name), False
     binding = character.binding(engine.value)
     if binding is not None and binding.state is BindingState.REFUSED:
-        return f"{engine.label} does not take {name}: {binding.reason or 'refused'}.", False
-    if binding is not None and binding.state is BindingState.PREPARING and "job" in binding.data:
-        return f"{name} is still being prepared for {engine.label}: try again in a minute.", False
-    if character.likeness is None:
-        return (
-            f"{name} has no likeness kept (made before the bot kept one), so it works on "
-            'Sora 2 only: use its card\'s "Add the likeness" first.',
-            False,
+        reason = reason_text(binding.reason)
+        text = Text(
+            "{engine} does not take {name}: {reason}.",
+            engine=engine.label,
+            name=name,
+            reason=reason,
         )
-    return (
-        f"{name} is being prepared for {engine.label} now (its kept stills are uploaded "
+        return text, False
+    if binding is not None and binding.state is BindingState.PREPARING and "job" in binding.data:
+        text = Text(
+            "{name} is still being prepared for {engine}: try again in a minute.",
+            name=name,
+            engine=engine.label,
+        )
+        return text, False
+    if character.likeness is None:
+        text = Text(
+            "{name} has no likeness kept (made before the bot kept one), so it works on "
+            'Sora 2 only: use its card\'s "Add the likeness" first.',
+            name=name,
+        )
+        return text, False
+    text = Text(
+        "{name} is being prepared for {engine} now (its kept stills are uploaded "
         "once): try again in a minute.",
-        True,
+        name=name,
+        engine=engine.label,
     )
+    return text, True
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,25 +93,29 @@ class LiveModel:
     """The model to use, and what to tell the member when it is not the one asked for."""
 
     model: str
-    note: str | None = None
+    note: Text | None = None
 
 
-def live_model(models: ModelAvailability, wanted: str, *, chosen: bool) -> LiveModel | str:
+def live_model(models: ModelAvailability, wanted: str, *, chosen: bool) -> LiveModel | Text:
     """`wanted` when the service still offers it; when it is the server's default (not
     the member's choice) and gone, the first live engine's model, said plainly."""
     gone = models.unavailable(wanted)
     if gone is None:
         return LiveModel(wanted)
     if chosen:
-        return gone.user_message
+        return gone.user_text
     for engine in Engine:
         if engine is engine_of(wanted):
             continue  # a model gone says its engine is going: another engine is asked
         for model in VIDEO_MODELS_OF[engine]:
             if models.unavailable(model) is None:
-                note = f"{wanted} is not offered any more, so this video uses {model}."
+                note = Text(
+                    "{wanted} is not offered any more, so this video uses {model}.",
+                    wanted=wanted,
+                    model=model,
+                )
                 return LiveModel(model, note)
-    return gone.user_message
+    return gone.user_text
 
 
 def business_id() -> str:

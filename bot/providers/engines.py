@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from bot.i18n.text import Text
+
 
 class Engine(StrEnum):
     """A way of keeping a character the same across videos, named by its main model."""
@@ -107,35 +109,62 @@ def default_duration(model: str) -> int:
     return default if default is not None else DURATIONS.get(model, (10,))[0]
 
 
-def duration_problem(model: str, duration: int) -> str | None:
+def duration_problem(model: str, duration: int) -> Text | None:
     """Why `model` cannot make `duration` seconds, in plain words (None: it can)."""
     allowed = DURATIONS.get(model)
     if allowed is None:
-        return f"{model} cannot make videos."
+        return Text("{model} cannot make videos.", model=model)
     if duration in allowed:
         return None
     if len(allowed) > 2:
-        choices = f"{allowed[0]} to {allowed[-1]} s"
-    else:
-        choices = " or ".join(f"{d} s" for d in allowed)
-    return f"{model} makes videos of {choices}, not {duration} s."
+        return Text(
+            "{model} makes videos of {low} to {high} s, not {duration} s.",
+            model=model,
+            low=allowed[0],
+            high=allowed[-1],
+            duration=duration,
+        )
+    if len(allowed) == 2:
+        return Text(
+            "{model} makes videos of {first} s or {second} s, not {duration} s.",
+            model=model,
+            first=allowed[0],
+            second=allowed[1],
+            duration=duration,
+        )
+    return Text(
+        "{model} makes videos of {first} s, not {duration} s.",
+        model=model,
+        first=allowed[0],
+        duration=duration,
+    )
 
 
-def ratio_problem(model: str, ratio: str) -> str | None:
+def ratio_problem(model: str, ratio: str) -> Text | None:
     """Why `model` cannot make a `ratio` video, in plain words (None: it can)."""
     allowed = aspect_ratios(model)
     if not allowed:
-        return f"{model} cannot make videos."
+        return Text("{model} cannot make videos.", model=model)
     if ratio in allowed:
         return None
-    return f"{model} makes videos in {', '.join(allowed)}, not {ratio}."
+    return Text(
+        "{model} makes videos in {allowed}, not {asked}.",
+        model=model,
+        allowed=", ".join(allowed),
+        asked=ratio,
+    )
 
 
-def resolution_problem(model: str, resolution: str) -> str | None:
+def resolution_problem(model: str, resolution: str) -> Text | None:
     """Why `model` cannot make `resolution`, in plain words (None: it can)."""
     allowed = RESOLUTIONS.get(model, ())
     if resolution in allowed:
         return None
     if not allowed:
-        return f"{model} takes no resolution."
-    return f"{model} makes videos in {', '.join(allowed)}, not {resolution}."
+        return Text("{model} takes no resolution.", model=model)
+    return Text(
+        "{model} makes videos in {allowed}, not {asked}.",
+        model=model,
+        allowed=", ".join(allowed),
+        asked=resolution,
+    )

@@ -173,7 +173,7 @@ def request_problem(request: VideoRequest) -> str | None:
     if problem is None and request.resolution is not None and engine is not Engine.SORA:
         problem = resolution_problem(request.model, request.resolution)
     if problem is not None:
-        return problem
+        return str(problem)
     if engine is Engine.SEEDANCE:
         return _seedance_problem(request)
     if engine is Engine.VIDU:

@@ -11,7 +11,8 @@ import discord
 from bot.domain.ranges import format_clock
 from bot.domain.records import BindingState, Character, Job, JobKind, JobState, SourceKind
 from bot.i18n import N_
-from bot.jobs.binding import SEEDANCE, SORA
+from bot.i18n.text import Text
+from bot.jobs.binding import SEEDANCE, SORA, reason_text
 from bot.jobs.character_engines import engine_states
 from bot.jobs.submit_line import Place
 from cogs.shared.render import (
@@ -105,7 +106,7 @@ def render_progress(job: Job) -> Rendered:
         if job.kind is JobKind.VIDEO and job.state is JobState.IN_PROGRESS:
             words = t("Generating the video (usually 1 to 5 minutes).")
         if job.state is JobState.WAITING and job.error_code in HOLD_CODES and job.error_message:
-            words = _sentence(job.error_message)
+            words = _sentence(job_error(job) or job.error_message)
         elif job.state is JobState.WAITING and job.retry_at is not None:
             at = math.ceil(job.retry_at)
             words = t(
@@ -143,6 +144,21 @@ def format_wait(seconds: float, t: Speaker | None = None) -> str:
     if seconds < 60:
         return t("{seconds} s", seconds=max(1, math.ceil(seconds)))
     return t("{minutes} min", minutes=math.ceil(seconds / 60))
+
+
+def _reason(why: str, t: Speaker) -> str:
+    """A binding's stored reason in the card's language (an engine's words as they are)."""
+    said = reason_text(why)
+    return t(said.msgid, **said.params) if isinstance(said, Text) else said
+
+
+def job_error(job: Job) -> str | None:
+    """A job's stored error in its language: the core's msgid form kept in its meta when
+    there is one, else `error_message` as stored (toapis' own words, or an older row)."""
+    kept = Text.from_json(job.meta.get("error_text"))
+    if kept is not None and job.error_message:
+        return kept.render(job_locale(job))
+    return job.error_message
 
 
 def _sentence(text: str) -> str:
@@ -229,7 +245,9 @@ def engine_line(character: Character, t: Speaker | None = None) -> str:
         for label, what, why in states
         if why is None
     ]
-    refused = [f"{label}: {clean(why, 200)}" for label, _what, why in states if why is not None]
+    refused = [
+        f"{label}: {clean(_reason(why, t), 200)}" for label, _, why in states if why is not None
+    ]
     lines = [" · ".join(working) if working else t("None yet"), *refused]
     return "\n".join(lines)
 
@@ -279,7 +297,7 @@ def render_failure(job: Job) -> Rendered:
     if job.error_code == "cancelled":
         return render_cancelled(job)
     t = speaker(job_locale(job))
-    reason = job.error_message or t("toapis could not create a character from this moment.")
+    reason = job_error(job) or t("toapis could not create a character from this moment.")
     next_step = t(_NEXT_STEPS.get(job.error_code or "", _DEFAULT_NEXT))
     title = t("Couldn't create a character")
     if job.kind is JobKind.VIDEO:
@@ -303,7 +321,7 @@ def render_unknown(job: Job) -> Rendered:
     interrupted = t(
         "The bot stopped while sending this request, so it is not known whether toapis received it."
     )
-    reason = job.error_message if job.error_code == "uncertain" else interrupted
+    reason = (job_error(job) or interrupted) if job.error_code == "uncertain" else interrupted
     advice = t(
         "It was not sent again automatically, to avoid paying twice. If no card appears, "
         "press **Retry** to send it again (if the first request did arrive, toapis may "

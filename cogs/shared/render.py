@@ -12,6 +12,7 @@ import discord
 
 from bot.domain.records import Job
 from bot.i18n import translate
+from bot.i18n.text import Text
 from cogs.shared.layout import as_layout
 
 BAR_CELLS = 12
@@ -126,7 +127,8 @@ def video_fields(embed: discord.Embed, job: Job) -> discord.Embed:
             clean(str(name), 100) for name in cast
         )
         embed.add_field(name=t("Characters"), value=value[:1000], inline=False)
-    note = job.meta.get("model_note")
+    kept = Text.from_json(job.meta.get("model_note_text"))
+    note = kept.render(job_locale(job)) if kept is not None else job.meta.get("model_note")
     if note:
         embed.add_field(name=t("Model note"), value=clean(str(note), 300), inline=False)
     embed.add_field(name=t("Model"), value=job.model, inline=True)

@@ -109,7 +109,9 @@ class VideoFlow:
                 model, prompt, [cast_of(c) for c in characters], duration, aspect_ratio
             )
             if written.unbound:
-                await refuse(interaction, await self._not_bound(characters, engine))
+                await refuse(
+                    interaction, await self._not_bound(characters, engine, interaction.locale.value)
+                )
                 return
         final = written.prompt
         usernames = [c.username for c in characters if c.username] if engine is Engine.SORA else []
@@ -120,7 +122,8 @@ class VideoFlow:
             "characters": usernames,
             "cast": [c.display_name for c in characters],
             "character_ids": list(dict.fromkeys(character_ids)),
-            "model_note": live.note,
+            "model_note": str(live.note) if live.note is not None else None,
+            "model_note_text": live.note.to_json() if live.note is not None else None,
             # The channel's upload limit, for the card posted long after the interaction.
             "filesize_limit": int(interaction.filesize_limit),
         }
@@ -162,8 +165,8 @@ class VideoFlow:
         live = live_model(
             self.core.provider.models, model or settings.default_model, chosen=model is not None
         )
-        if isinstance(live, str):
-            return live
+        if not isinstance(live, LiveModel):
+            return live.render(locale)
         if settings.video_models and live.model not in settings.video_models:
             return translate(
                 locale,
@@ -173,7 +176,7 @@ class VideoFlow:
         duration = duration or default_duration(live.model)
         problem = duration_problem(live.model, duration) or ratio_problem(live.model, aspect_ratio)
         if problem is not None:
-            return problem
+            return problem.render(locale)
         characters: list[Character] = []
         for character_id in dict.fromkeys(character_ids):
             character = await self.core.characters.get(guild_id, character_id, with_avatar=False)
@@ -185,10 +188,14 @@ class VideoFlow:
             characters.append(character)
         return live, duration, characters
 
-    async def _not_bound(self, characters: list[Character], engine: Engine) -> str:
+    async def _not_bound(
+        self, characters: list[Character], engine: Engine, locale: str | None
+    ) -> str:
         """Why chosen characters do not work on `engine` (those that do are left out)."""
         return "\n".join(
-            unbound_reason(c, engine)[0] for c in characters if not works_on(c, engine)
+            unbound_reason(c, engine)[0].render(locale)
+            for c in characters
+            if not works_on(c, engine)
         )
 
     async def _bind_first(
@@ -210,7 +217,7 @@ class VideoFlow:
                 continue
             reason, bindable = unbound_reason(character, engine)
             if not bindable or binder is None:
-                return reason
+                return reason.render(interaction.locale.value)
             job = await binder.bind_existing(
                 character,
                 (engine.value,),

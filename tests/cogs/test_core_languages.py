@@ -8,9 +8,11 @@ from typing import Any
 
 from tests.cogs.conftest import Running
 from tests.cogs.test_bad_input import answered_after_defer
+from tests.cogs.test_character_create import EDIT_REPLY
 from tests.cogs.test_languages import EPHEMERAL, answer
 from tests.cogs.test_limits import one_card
 from tests.fakes import GUILD_ID, OTHER_USER_ID, payloads
+from tests.fakes.seen import shown_text
 
 
 def create(locale: str, **options: Any) -> dict[str, Any]:
@@ -134,3 +136,51 @@ async def test_an_unknown_model_in_the_settings_is_told_in_german(sora: Running)
     )
     text = await private_answer(sora, settings("engines", {"engines": "kling"}, locale="fr"))
     assert text.startswith("Non modifié\u00a0: kling n'est pas un moteur (choisissez parmi "), text
+
+
+def video(locale: str, **options: Any) -> dict[str, Any]:
+    return payloads.slash_command("create", options, group="video", locale=locale)
+
+
+async def test_a_video_duration_the_model_cannot_make_is_refused_in_french(
+    sora: Running, simulator: Any
+) -> None:
+    asked = {"prompt": "jumps", "character": "abc123", "duration": 25}
+    french = await answer(sora, video("fr", **asked))
+    assert french["flags"] == EPHEMERAL
+    assert french["content"] == "sora-2 crée des vidéos de 10 s ou 15 s, pas de 25 s."
+    english = await answer(sora, video("en-US", **asked))
+    assert english["content"] == "sora-2 makes videos of 10 s or 15 s, not 25 s."
+    assert simulator.requests == []
+
+
+async def failed_card(sora: Running, locale: str, url: str, title: str) -> str:
+    sora.fake.clear()
+    sora.feed(create(locale, url=url, start="1", end="3"))
+    call = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: title in str(c.json))
+    return shown_text(call)
+
+
+async def test_a_german_members_failed_job_card_says_why_and_what_next_in_german(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    simulator.scenario.update(characters=0)
+    url = f"{media_server}/{short_video.name}"
+    german = await failed_card(sora, "de", url, "Charakter konnte nicht erstellt werden")
+    assert "Der Dienst ist fertig, hat in diesem Moment aber keinen Charakter gefunden." in german
+    assert (
+        "**Was du jetzt tun kannst:** Versuch es mit einem Bereich, in dem ein Charakter "
+        "deutlich zu sehen ist." in german
+    )
+    assert "found no character" not in german
+    english = await failed_card(sora, "en-US", url, "Couldn't create a character")
+    assert "The service finished but found no character in that moment." in english
+
+
+async def test_toapis_own_reason_stays_in_its_words_on_a_german_card(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    simulator.scenario.update(fail_with=["generation_failed", "Generation failed: Policy X"])
+    url = f"{media_server}/{short_video.name}"
+    german = await failed_card(sora, "de", url, "Charakter konnte nicht erstellt werden")
+    assert "Policy X" in german and "Was du jetzt tun kannst" in german

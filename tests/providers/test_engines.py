@@ -49,20 +49,22 @@ def test_durations_per_model():
     assert default_duration("sora-2") == 10 and default_duration("sora-2-pro") == 15
     assert default_duration("seedance-2-mini") == 5 and default_duration("viduq3") == 5
     assert duration_problem("seedance-2", 4) is None and duration_problem("seedance-2", 15) is None
-    assert duration_problem("seedance-2-fast", 16) == (
+    assert str(duration_problem("seedance-2-fast", 16)) == (
         "seedance-2-fast makes videos of 4 to 15 s, not 16 s."
     )
     assert duration_problem("viduq3", 3) is None and duration_problem("viduq3", 16) is None
-    assert duration_problem("viduq3", 2) == "viduq3 makes videos of 3 to 16 s, not 2 s."
-    assert duration_problem("sora-2", 12) == "sora-2 makes videos of 10 s or 15 s, not 12 s."
-    assert duration_problem("kling", 5) == "kling cannot make videos."
+    assert str(duration_problem("viduq3", 2)) == "viduq3 makes videos of 3 to 16 s, not 2 s."
+    assert str(duration_problem("sora-2", 12)) == "sora-2 makes videos of 10 s or 15 s, not 12 s."
+    assert str(duration_problem("kling", 5)) == "kling cannot make videos."
 
 
 def test_aspect_ratios_per_engine():
     assert aspect_ratios("sora-2-pro") == ("16:9", "9:16")
     assert set(aspect_ratios("seedance-2-mini")) == {"16:9", "9:16", "21:9", "4:3", "1:1", "3:4"}
     assert aspect_ratios("viduq3") == ("16:9", "9:16", "1:1")
-    assert ratio_problem("viduq3", "21:9") == "viduq3 makes videos in 16:9, 9:16, 1:1, not 21:9."
+    assert str(ratio_problem("viduq3", "21:9")) == (
+        "viduq3 makes videos in 16:9, 9:16, 1:1, not 21:9."
+    )
     assert ratio_problem("sora-2", "1:1") is not None
     assert ratio_problem("seedance-2", "21:9") is None
 

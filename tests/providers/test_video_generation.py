@@ -84,7 +84,7 @@ def test_duration_rules_follow_the_reference():
     assert duration_problem("sora-2", 15) is None
     assert duration_problem("sora-2-pro", 25) is None
     assert duration_problem("sora-2-vip", 10) is None  # assumed to follow sora-2
-    assert duration_problem("sora-2", 25) == "sora-2 makes videos of 10 s or 15 s, not 25 s."
+    assert str(duration_problem("sora-2", 25)) == "sora-2 makes videos of 10 s or 15 s, not 25 s."
 
 
 def test_mentions_are_not_written_twice():

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 from bot.domain.records import JobState, SourceKind
+from bot.jobs.again import INTERRUPTED
 from storage import Database, JobRepository, open_database
 from storage.jobs import INTERRUPTED_PREPARING
 from tests.storage.test_storage import new_job
@@ -127,3 +128,33 @@ async def test_jobs_left_preparing_by_a_gone_process_are_adopted_if_refetchable(
     assert failed is not None and failed.state is JobState.FAILED and failed.task_id is None
     assert failed.error_message == "gone. Nothing was charged."
     assert await jobs.fail_preparing(gone.id, "again") is None  # no longer preparing
+
+
+async def test_an_error_keeps_its_msgid_form_beside_the_english_and_meta(db: Database) -> None:
+    jobs = JobRepository(db)
+    job = await jobs.create(replace(new_job(), meta={"locale": "de"}), state=JobState.WAITING)
+    said = {"msgid": "{n} s too long.", "params": {"n": 3, "inner": {"msgid": "x", "params": {}}}}
+    failed = await jobs.update_status(
+        job.id, JobState.FAILED, 100, error_message="3 s too long.", error_text=said
+    )
+    assert failed is not None and failed.error_message == "3 s too long."
+    assert failed.meta == {"locale": "de", "error_text": said}
+    waiting = await jobs.create(replace(new_job(), meta={"locale": "fr"}), state=JobState.WAITING)
+    held = await jobs.update_status(waiting.id, JobState.WAITING, 0, error_text=said)
+    assert held is not None and held.meta["error_text"] == said
+    cleared = await jobs.update_status(waiting.id, JobState.IN_PROGRESS, 5)
+    assert cleared is not None and cleared.meta == {"locale": "fr"}
+
+
+async def test_a_job_left_preparing_fails_with_its_msgid_kept(db: Database) -> None:
+    jobs = JobRepository(db)
+    left = await jobs.create(new_job(), state=JobState.PREPARING)
+    await jobs.mark_interrupted_submissions()
+    stored = await jobs.get(left.id)
+    assert stored is not None and stored.error_message == INTERRUPTED_PREPARING
+    assert stored.meta["error_text"] == {"msgid": INTERRUPTED_PREPARING, "params": {}}
+    assert INTERRUPTED_PREPARING == INTERRUPTED  # the msgid the catalogues translate
+    other = await jobs.create(new_job(), state=JobState.PREPARING)
+    said = {"msgid": "gone {why}", "params": {"why": "now"}}
+    failed = await jobs.fail_preparing(other.id, "gone now", said)
+    assert failed is not None and failed.meta["error_text"] == said
