@@ -119,6 +119,29 @@ async def test_a_face_refused_by_seedance_leaves_a_character_that_works_on_vidu(
     assert stored is not None and stored.binding("viduq3") is not None
 
 
+async def test_a_german_member_reads_why_an_engine_refused_in_german(
+    sora: Running, simulator, media_server, face_video
+):
+    """The Engines line's fixed reasons are the bot's words: in the asker's language."""
+    from bot import i18n
+
+    def de(msgid: str) -> str:
+        german = i18n.translate("de", msgid)
+        assert german != msgid, msgid
+        return german
+
+    simulator.scenario.update(sora_retired=True, refuse_faces=True)
+    options = {"url": f"{media_server}/{face_video.name}", "start": "5", "end": "7"}
+    sora.feed(payloads.slash_command("create", options, group="character", locale="de"))
+    card = await sora.wait_call(
+        "PATCH", EDIT_REPLY, lambda call: de("Character id") in shown_fields(call)
+    )
+    engines = shown_fields(card)[i18n.translate("de", "Engines")]
+    faces = de("refuses real people's faces")
+    gone = de("no longer offered by the video service")
+    assert engines == f"Vidu Q3 {de('ready')}\nSora 2: {gone}\nSeedance 2: {faces}"
+
+
 async def test_when_every_engine_refuses_nothing_is_kept_and_each_reason_is_said(
     sora: Running, simulator, media_server, face_video
 ):
