@@ -127,14 +127,14 @@ def render_progress(job: Job) -> Rendered:
     return Rendered(embeds=[embed])
 
 
-def place_words(place: Place, t: Speaker | None = None) -> str:
-    """`#37 in line, about 10 s.` (and why the line is held, if it is)."""
-    t = t or speaker(None)
+def place_words(place: Place, locale: str | None = None) -> str:
+    """`#37 in line, about 10 s.` (and why the line is held, if it is), in `locale`."""
+    t = speaker(locale)
     words = t(
         "#{number} in line, about {wait}.", number=place.number, wait=format_wait(place.eta, t)
     )
     if place.note:
-        words += f"\n{_sentence(place.note)}"
+        words += f"\n{_sentence(place.note.render(locale))}"
     return words
 
 
@@ -171,7 +171,7 @@ def render_in_line(job: Job, place: Place) -> Rendered:
     """The reply while the job waits in the bot's line to be sent to toapis."""
     t = speaker(job_locale(job))
     started = t("Started <t:{started}:R>", started=int(job.created_at))
-    description = f"{progress_bar(0)}\n{place_words(place, t)}\n{started}"
+    description = f"{progress_bar(0)}\n{place_words(place, job_locale(job))}\n{started}"
     embed = discord.Embed(
         title=_title(job, t),
         description=description,
