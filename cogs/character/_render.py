@@ -12,7 +12,7 @@ from bot.domain.ranges import format_clock
 from bot.domain.records import BindingState, Character, Job, JobKind, JobState, SourceKind
 from bot.i18n import N_
 from bot.i18n.text import Text
-from bot.jobs.binding import SEEDANCE, SORA, reason_text
+from bot.jobs.binding import SEEDANCE, SORA, no_engine_text, reason_text, refusals_of
 from bot.jobs.character_engines import engine_states
 from bot.jobs.submit_line import Place
 from cogs.shared.render import (
@@ -158,6 +158,8 @@ def job_error(job: Job) -> str | None:
     kept = Text.from_json(job.meta.get("error_text"))
     if kept is not None and job.error_message:
         return kept.render(job_locale(job))
+    if job.error_code == "no_engine" and (reasons := refusals_of(job)):
+        return no_engine_text(reasons).render(job_locale(job))
     return job.error_message
 
 
