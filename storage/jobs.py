@@ -279,16 +279,23 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         )
 
     async def cancel_unsent(
-        self, job_id: int, message: str, *, code: str = "cancelled"
+        self,
+        job_id: int,
+        message: str,
+        *,
+        code: str = "cancelled",
+        error_text: dict[str, Any] | None = None,
     ) -> Job | None:
         """A job not sent yet (preparing, or waiting to be sent) ends FAILED with `code`
         ("cancelled", or the limit it was refused at) and stops counting against any
-        limit; None if it was sent meanwhile (or is over)."""
+        limit; None if it was sent meanwhile (or is over). `error_text`: as in
+        `update_status`."""
         now = time.time()
+        meta_sql, meta_params = error_text_sql(self._db.dialect, error_text)
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, "
-                "updated_at = ?, finished_at = COALESCE(finished_at, ?) "
+                "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, "  # noqa: S608 (meta_sql is one of error_text_sql's fixed fragments)
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {meta_sql} "
                 "WHERE id = ? AND task_id IS NULL AND state IN (?, ?)",
                 (
                     JobState.FAILED.value,
@@ -296,6 +303,7 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
                     message,
                     now,
                     now,
+                    *meta_params,
                     job_id,
                     JobState.PREPARING.value,
                     JobState.WAITING.value,

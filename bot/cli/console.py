@@ -177,7 +177,7 @@ class TerminalFront:
         """No reply message at a terminal."""
         return None
 
-    def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
+    def tell_place(self, number: int, *, waiting: bool, note: Text | None) -> None:
         """Places are not printed."""
 
     async def quiet(self) -> None:

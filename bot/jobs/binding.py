@@ -176,6 +176,27 @@ def reason_text(reason: str | None) -> Text | str:
 
 
 def no_engine_message(reasons: dict[str, str]) -> str:
-    """Why no engine took a character, engine by engine."""
-    parts = [f"{LABELS.get(e, e)}: {reasons[e]}" for e in ENGINE_ORDER if e in reasons]
-    return "No video engine could take this character. " + "; ".join(parts) + "."
+    """Why no engine took a character, engine by engine (English)."""
+    return str(no_engine_text(reasons))
+
+
+def no_engine_text(reasons: dict[str, str]) -> Text:
+    """Why no engine took a character, engine by engine, in any language."""
+    parts = [
+        Text("{engine}: {reason}", engine=LABELS.get(e, e), reason=reason_text(reasons[e]))
+        for e in ENGINE_ORDER
+        if e in reasons
+    ]
+    joined: Text = parts[0] if parts else Text("none")
+    for part in parts[1:]:
+        joined = Text("{first}; {second}", first=joined, second=part)
+    return Text("No video engine could take this character. {reasons}.", reasons=joined)
+
+
+def refusals_of(job: Job) -> dict[str, str]:
+    """The reasons a binding job kept: refused before any call, then by the services."""
+    try:
+        before = BindRequest.model_validate(job.request).refused
+    except ValueError:
+        before = {}
+    return {**before, **Progress.of(job).refused}

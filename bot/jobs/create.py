@@ -86,7 +86,7 @@ class CreateFront(Asking, Protocol):
         """The id of the reply that shows the job (None: unknown or none)."""
         ...
 
-    def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
+    def tell_place(self, number: int, *, waiting: bool, note: Text | None) -> None:
         """The job's place in line while its video is prepared (newest wins)."""
         ...
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from bot.domain.records import Job, JobState
+from bot.i18n.text import Text
 from bot.jobs.binder import Binder
 from bot.jobs.events import Tell
 from bot.jobs.submission import Sendable, request_of, send_and_record
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 
 # Asked when a job's turn has come, just before it is sent: None to send it, else why it
 # may not be sent any more (the owner's daily cap was reached meanwhile).
-Admit = Callable[[Job], Awaitable[str | None]]
+Admit = Callable[[Job], Awaitable[Text | None]]
 
 
 class Dispatcher:
@@ -156,12 +157,14 @@ class Dispatcher:
             if first is not None and not first.done():
                 first.set_result(job)
 
-    async def _refuse(self, job: Job, refusal: str) -> Job:
+    async def _refuse(self, job: Job, refusal: Text) -> Job:
         """A job at the front that may not be sent: it ends unsent (nothing charged, its
         reservation freed) and the member is told why."""
         self.line.leave(job.id)
         self.line.done_probing()
-        refused = await self.jobs.cancel_unsent(job.id, refusal, code="over_cap")
+        refused = await self.jobs.cancel_unsent(
+            job.id, str(refusal), code="over_cap", error_text=refusal.to_json()
+        )
         if refused is None:  # no longer waiting: someone else decided its fate
             stored = await self.jobs.get(job.id)
             assert stored is not None

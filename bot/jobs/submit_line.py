@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from bot.domain.records import Job
 from bot.i18n import N_
+from bot.i18n.text import Text
 from bot.net.rate_budget import Budget, Slot
 from bot.stopping import cancel_and_wait
 
@@ -43,7 +44,7 @@ class Place:
 
     number: int
     eta: float
-    note: str | None = None
+    note: Text | None = None
 
 
 # Told to the front for each job whose place changed.
@@ -159,12 +160,14 @@ class SubmitLine:
     def _holding(self) -> bool:
         return self.held is not None or self.paused is not None
 
-    def held_note(self) -> str | None:
+    def held_note(self) -> Text | None:
         """What members are told while the line is held (the owner's pause, or the account
         refused)."""
         if self.paused is not None:
-            return f"waiting: the bot owner paused new jobs: {self.paused}"
-        return HOLD_NOTES.get(self.held or "", "waiting: toapis refused the bot's account")
+            return Text("waiting: the bot owner paused new jobs: {reason}", reason=self.paused)
+        if self.held is not None and self.held in HOLD_NOTES:
+            return Text(HOLD_NOTES[self.held])
+        return Text("waiting: toapis refused the bot's account")
 
     def pause(self, note: str) -> None:
         """The bot owner's pause: nothing is sent; queued jobs keep their places."""

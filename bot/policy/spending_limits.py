@@ -152,7 +152,7 @@ class SpendingLimits:
             videos_day=config.videos_per_day if video else None,
         )
 
-    async def at_front(self, job: Job) -> str | None:
+    async def at_front(self, job: Job) -> Text | None:
         """Asked when a job's turn comes: None to send it, else why it may not be sent
         (the owner's cap, counting what was accepted today and reserved before it)."""
         cap = (await self.owner.get()).daily_cap
@@ -160,7 +160,7 @@ class SpendingLimits:
             return None
         if await self.jobs.usage_before(job.id, utc_day_start(self._clock())) < cap:
             return None
-        return (
+        return Text(
             "The bot has used all its jobs for today (UTC), so this one was not sent "
             "and nothing was charged."
         )

@@ -240,7 +240,7 @@ class InteractionFront:
         """The deferred reply's id."""
         return await original_reply_id(self.interaction)
 
-    def tell_place(self, number: int, *, waiting: bool, note: str | None) -> None:
+    def tell_place(self, number: int, *, waiting: bool, note: Text | None) -> None:
         """Show the job's place in line (edits at most every 2 s, newest wins)."""
         self._updater.push(
             preparing(
@@ -271,7 +271,7 @@ def preparing(
     number: int,
     *,
     waiting: bool = False,
-    note: str | None = None,
+    note: Text | None = None,
     locale: str | None = None,
 ) -> Rendered:
     """The reply while the video waits for (or has) a media worker: its place in line."""
@@ -283,7 +283,8 @@ def preparing(
     else:
         words = t("Preparing the video…")
     if note:
-        words += f"\n{note[:1].upper()}{note[1:]}."
+        said = note.render(locale)
+        words += f"\n{said[:1].upper()}{said[1:]}."
     embed = discord.Embed(
         title=t("Creating a Sora character"),
         description=f"{progress_bar(0)}\n{words}",

@@ -12,7 +12,7 @@ from bot.domain.ranges import format_clock
 from bot.domain.records import BindingState, Character, Job, JobKind, JobState, SourceKind
 from bot.i18n import N_
 from bot.i18n.text import Text
-from bot.jobs.binding import SEEDANCE, SORA, reason_text
+from bot.jobs.binding import SEEDANCE, SORA, no_engine_text, reason_text, refusals_of
 from bot.jobs.character_engines import engine_states
 from bot.jobs.submit_line import Place
 from cogs.shared.render import (
@@ -127,14 +127,14 @@ def render_progress(job: Job) -> Rendered:
     return Rendered(embeds=[embed])
 
 
-def place_words(place: Place, t: Speaker | None = None) -> str:
-    """`#37 in line, about 10 s.` (and why the line is held, if it is)."""
-    t = t or speaker(None)
+def place_words(place: Place, locale: str | None = None) -> str:
+    """`#37 in line, about 10 s.` (and why the line is held, if it is), in `locale`."""
+    t = speaker(locale)
     words = t(
         "#{number} in line, about {wait}.", number=place.number, wait=format_wait(place.eta, t)
     )
     if place.note:
-        words += f"\n{_sentence(place.note)}"
+        words += f"\n{_sentence(place.note.render(locale))}"
     return words
 
 
@@ -158,6 +158,8 @@ def job_error(job: Job) -> str | None:
     kept = Text.from_json(job.meta.get("error_text"))
     if kept is not None and job.error_message:
         return kept.render(job_locale(job))
+    if job.error_code == "no_engine" and (reasons := refusals_of(job)):
+        return no_engine_text(reasons).render(job_locale(job))
     return job.error_message
 
 
@@ -171,7 +173,7 @@ def render_in_line(job: Job, place: Place) -> Rendered:
     """The reply while the job waits in the bot's line to be sent to toapis."""
     t = speaker(job_locale(job))
     started = t("Started <t:{started}:R>", started=int(job.created_at))
-    description = f"{progress_bar(0)}\n{place_words(place, t)}\n{started}"
+    description = f"{progress_bar(0)}\n{place_words(place, job_locale(job))}\n{started}"
     embed = discord.Embed(
         title=_title(job, t),
         description=description,

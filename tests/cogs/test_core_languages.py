@@ -184,3 +184,18 @@ async def test_toapis_own_reason_stays_in_its_words_on_a_german_card(
     url = f"{media_server}/{short_video.name}"
     german = await failed_card(sora, "de", url, "Charakter konnte nicht erstellt werden")
     assert "Policy X" in german and "Was du jetzt tun kannst" in german
+
+
+async def test_a_held_line_tells_a_german_member_why_in_german(
+    sora: Running, simulator: Any, media_server: str, short_video: Any
+) -> None:
+    """The account needs a top-up: the place in line says so in the asker's language."""
+    simulator.scenario.update(out_of_credit=True)
+    url = f"{media_server}/{short_video.name}"
+    sora.feed(create("de", url=url, start="1", end="3"))
+    held = await sora.wait_call(
+        "PATCH", EDIT_REPLY, lambda call: "toapis-Konto" in shown_text(call)
+    )
+    text = shown_text(held)
+    assert "Wartet: Das toapis-Konto des Bots muss aufgeladen werden." in text
+    assert "top-up" not in text

@@ -158,6 +158,25 @@ async def test_when_every_engine_refuses_nothing_is_kept_and_each_reason_is_said
     assert await sora.core.characters.list_for_guild(GUILD_ID) == []
 
 
+async def test_when_every_engine_refuses_a_german_member_reads_each_reason_in_german(
+    sora: Running, simulator, media_server, face_video
+):
+    from bot import i18n
+
+    await sora.core.guild_settings.set(GUILD_ID, engines=("sora-2", "seedance-2"))
+    simulator.scenario.update(sora_retired=True, refuse_faces=True)
+    options = {"url": f"{media_server}/{face_video.name}", "start": "5", "end": "7"}
+    sora.feed(payloads.slash_command("create", options, group="character", locale="de"))
+    faces = i18n.translate("de", "refuses real people's faces")
+    gone = i18n.translate("de", "no longer offered by the video service")
+    assert faces != "refuses real people's faces"
+
+    reply = await sora.wait_call("PATCH", EDIT_REPLY, lambda call: faces in shown_text(call))
+    text = shown_text(reply)
+    assert f"Sora 2: {gone}" in text and f"Seedance 2: {faces}" in text
+    assert "No video engine" not in text
+
+
 def video_posts(simulator: Any) -> list[dict[str, Any]]:
     return [
         r.body

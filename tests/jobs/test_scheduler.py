@@ -288,7 +288,7 @@ async def test_an_empty_balance_holds_the_line_and_resumes_when_topped_up(bot, s
     waiting = [asyncio.create_task(tracker.submit(*order(1, 100 + n, n))) for n in range(6)]
     await eventually(lambda: tracker.line.held is not None)
     await eventually(lambda: any(p.note for ps in events.places.values() for p in ps))
-    notes = {p.note for ps in events.places.values() for p in ps if p.note}
+    notes = {str(p.note) for ps in events.places.values() for p in ps if p.note}
     assert notes == {"waiting: the bot's toapis account needs a top-up"}
     stored = await tracker.jobs.list_for_guild(1)
     assert [j.state for j in stored] == [JobState.WAITING] * 6 and simulator.submits == 0
