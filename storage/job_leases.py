@@ -10,13 +10,14 @@ import time
 from typing import Any
 
 from bot.domain.records import Job, JobState
+from bot.i18n.text import Text
 from storage.database import Database
 from storage.job_rows import (
     ACTIVE_SQL,
     INTERRUPTED_PREPARING,
     REFETCHABLE_SQL,
     TAKEABLE_SQL,
-    error_text_sql,
+    error_sql,
     load_job,
     now_sql,
     row_to_job,
@@ -45,20 +46,17 @@ class JobLeases:
             orphaned = f" AND (owner IS NULL OR (owner <> ? AND lease_until < {self._now}))"
             extra = (owner,)
         # Kept also as its msgid (`meta.error_text`) for the member's language.
-        meta_sql, meta_params = error_text_sql(
-            self._db.dialect, {"msgid": INTERRUPTED_PREPARING, "params": {}}
-        )
+        error_set, error_params = error_sql(self._db.dialect, Text(INTERRUPTED_PREPARING))
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {meta_sql} "
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', "  # noqa: S608
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {error_set} "
                 f"WHERE state = ?{orphaned}",
                 (
                     JobState.FAILED.value,
-                    INTERRUPTED_PREPARING,
                     now,
                     now,
-                    *meta_params,
+                    *error_params,
                     JobState.PREPARING.value,
                     *extra,
                 ),
@@ -95,25 +93,22 @@ class JobLeases:
             )
         return sorted((row_to_job(row) for row in rows), key=lambda job: job.id)
 
-    async def fail_preparing(
-        self, job_id: int, message: str, error_text: dict[str, Any] | None = None
-    ) -> Job | None:
-        """A job still preparing ends FAILED with `message` (nothing was sent), to be
-        announced; None if it was not preparing any more. `error_text` (the message's
-        msgid form) is kept as `meta["error_text"]` in the same statement."""
+    async def fail_preparing(self, job_id: int, error: Text | str) -> Job | None:
+        """A job still preparing ends FAILED with `error` (nothing was sent; kept as in
+        `JobRepository.update_status`), to be announced; None if it was not preparing any
+        more."""
         now = time.time()
-        meta_sql, meta_params = error_text_sql(self._db.dialect, error_text)
+        error_set, error_params = error_sql(self._db.dialect, error)
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'interrupted', error_message = ?, "  # noqa: S608
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {meta_sql} "
+                "UPDATE jobs SET state = ?, error_code = 'interrupted', "  # noqa: S608
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {error_set} "
                 "WHERE id = ? AND state = ?",
                 (
                     JobState.FAILED.value,
-                    message,
                     now,
                     now,
-                    *meta_params,
+                    *error_params,
                     job_id,
                     JobState.PREPARING.value,
                 ),

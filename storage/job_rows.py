@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 from bot.domain.records import FINAL_STATES, Job, JobKind, JobState, NewJob, SourceKind
+from bot.i18n.text import Text
 from storage.database import NotFoundError, Row, Session
 
 # SQL lists of state values, built from the enums (never from user input).
@@ -59,7 +60,19 @@ def now_sql(dialect: str) -> str:
     return "(extract(epoch FROM statement_timestamp())::double precision)"
 
 
-def error_text_sql(dialect: str, error_text: dict[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
+def error_sql(dialect: str, error: Text | str | None) -> tuple[str, tuple[Any, ...]]:
+    """The assignments that record a job's failure reason in `dialect`: its English words
+    as `error_message` and, for a `Text`, its msgid form as `meta.error_text`, for the
+    member's language. A plain `str` (toapis' own words, the command line's) keeps no
+    msgid form; None clears both."""
+    message = None if error is None else str(error)
+    meta_sql, meta_params = _error_text_sql(
+        dialect, error.to_json() if isinstance(error, Text) else None
+    )
+    return f"error_message = ?, {meta_sql}", (message, *meta_params)
+
+
+def _error_text_sql(dialect: str, error_text: dict[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
     """The assignment that sets a job's `meta.error_text` (None: removes it) in `dialect`."""
     postgres = dialect != "sqlite"
     if error_text is None:

@@ -13,6 +13,7 @@ from bot.domain.records import (
     NewCharacter,
     NewJob,
 )
+from bot.i18n.text import Text
 from storage.characters import characters_of_job, insert_character
 from storage.database import Database, NotFoundError
 from storage.job_counts import JobCounts
@@ -24,7 +25,7 @@ from storage.job_rows import (
     IN_FLIGHT_STATES,
     INTERRUPTED_PREPARING,
     claim_unknown_in,
-    error_text_sql,
+    error_sql,
     insert_job,
     load_job,
     row_to_job,
@@ -144,33 +145,30 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         progress: int,
         *,
         error_code: str | None = None,
-        error_message: str | None = None,
+        error: Text | str | None = None,
         retry_at: float | None = None,
         leaving: Collection[JobState] = IN_FLIGHT_STATES,
         owner: str | None = None,
-        error_text: dict[str, Any] | None = None,
     ) -> Job | None:
-        """Record the latest status (errors and retry time as given: None clears them) of a
+        """Record the latest status (error and retry time as given: None clears them) of a
         job in one of the states `leaving` (by default any in flight: a final state is
         never left) held by `owner`, if given; None if it is not (see `_change`).
-        `error_text` (the error's msgid form, JSON-safe) is kept as `meta["error_text"]`
-        in the same statement; None removes it."""
+        `error` is kept as `error_sql` says, in the same statement."""
         now = time.time()
-        meta_sql, meta_params = error_text_sql(self._db.dialect, error_text)
+        error_set, error_params = error_sql(self._db.dialect, error)
         return await self._change(
             job_id,
-            f"state = ?, progress = ?, error_code = ?, error_message = ?, retry_at = ?, "
-            f"updated_at = ?, {FINISHED_AT_SQL}, {meta_sql}",
+            f"state = ?, progress = ?, error_code = ?, retry_at = ?, "
+            f"updated_at = ?, {FINISHED_AT_SQL}, {error_set}",
             (
                 state.value,
                 progress,
                 error_code,
-                error_message,
                 retry_at,
                 now,
                 state.is_final,
                 now,
-                *meta_params,
+                *error_params,
             ),
             leaving,
             owner,
@@ -279,31 +277,25 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         )
 
     async def cancel_unsent(
-        self,
-        job_id: int,
-        message: str,
-        *,
-        code: str = "cancelled",
-        error_text: dict[str, Any] | None = None,
+        self, job_id: int, error: Text | str, *, code: str = "cancelled"
     ) -> Job | None:
         """A job not sent yet (preparing, or waiting to be sent) ends FAILED with `code`
-        ("cancelled", or the limit it was refused at) and stops counting against any
-        limit; None if it was sent meanwhile (or is over). `error_text`: as in
-        `update_status`."""
+        ("cancelled", or the limit it was refused at) and `error` (kept as in
+        `update_status`), and stops counting against any limit; None if it was sent
+        meanwhile (or is over)."""
         now = time.time()
-        meta_sql, meta_params = error_text_sql(self._db.dialect, error_text)
+        error_set, error_params = error_sql(self._db.dialect, error)
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = ?, error_message = ?, "  # noqa: S608 (meta_sql is one of error_text_sql's fixed fragments)
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {meta_sql} "
+                "UPDATE jobs SET state = ?, error_code = ?, "  # noqa: S608 (error_set is built by error_sql from fixed fragments)
+                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {error_set} "
                 "WHERE id = ? AND task_id IS NULL AND state IN (?, ?)",
                 (
                     JobState.FAILED.value,
                     code,
-                    message,
                     now,
                     now,
-                    *meta_params,
+                    *error_params,
                     job_id,
                     JobState.PREPARING.value,
                     JobState.WAITING.value,

@@ -326,7 +326,7 @@ async def follow(
         JobState.FAILED,
         0,
         error_code=GAVE_UP,
-        error_message=message,
+        error=message,
         leaving=(JobState.WAITING,),
     )
     if failed is None:  # no longer waiting: as it is now

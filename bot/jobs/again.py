@@ -84,9 +84,7 @@ async def store_outcome(job: Job, outcome: Outcome, jobs: JobRepository) -> Job 
     """Store what came of preparing a job again: WAITING with its request (the tracker
     sends it in its turn), or FAILED with the reason (announced). If it was no longer
     preparing, the job as stored (None if it is gone)."""
-    if isinstance(outcome, Text):
-        settled = await jobs.fail_preparing(job.id, str(outcome), outcome.to_json())
-    elif isinstance(outcome, str):
+    if isinstance(outcome, (Text, str)):
         settled = await jobs.fail_preparing(job.id, outcome)
     else:
         request, meta = outcome

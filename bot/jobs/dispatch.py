@@ -162,9 +162,7 @@ class Dispatcher:
         reservation freed) and the member is told why."""
         self.line.leave(job.id)
         self.line.done_probing()
-        refused = await self.jobs.cancel_unsent(
-            job.id, str(refusal), code="over_cap", error_text=refusal.to_json()
-        )
+        refused = await self.jobs.cancel_unsent(job.id, refusal, code="over_cap")
         if refused is None:  # no longer waiting: someone else decided its fate
             stored = await self.jobs.get(job.id)
             assert stored is not None

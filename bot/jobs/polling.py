@@ -210,8 +210,7 @@ class Poller:
             JobState.FAILED,
             job.progress,
             error_code=code,
-            error_message=message,
-            error_text=Text(message).to_json(),
+            error=Text(message),
             owner=self.holder.required,
         )
         return await stored_now(self.jobs, job.id, changed)

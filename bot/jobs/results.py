@@ -46,8 +46,7 @@ async def store_failure(jobs: JobRepository, job: Job, task: Task) -> Job:
         JobState.FAILED,
         task.progress,
         error_code=str(error.code) if error and error.code is not None else "failed",
-        error_message=said,
-        error_text=Text(NO_REASON).to_json() if said == NO_REASON else None,
+        error=Text(NO_REASON) if said == NO_REASON else said,
     )
     return await stored_now(jobs, job.id, changed)
 
@@ -64,8 +63,7 @@ async def store_characters(
             JobState.FAILED,
             100,
             error_code="no_character",
-            error_message=NO_CHARACTER_MESSAGE,
-            error_text=Text(NO_CHARACTER_MESSAGE).to_json(),
+            error=Text(NO_CHARACTER_MESSAGE),
         )
         return await stored_now(jobs, job.id, changed)
     likeness = job.meta.get("likeness")
@@ -114,8 +112,7 @@ async def store_video(jobs: JobRepository, job: Job, task: Task) -> Job:
             JobState.FAILED,
             100,
             error_code="no_video",
-            error_message=NO_VIDEO_MESSAGE,
-            error_text=Text(NO_VIDEO_MESSAGE).to_json(),
+            error=Text(NO_VIDEO_MESSAGE),
         )
     else:
         changed = await jobs.complete_video(

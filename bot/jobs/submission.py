@@ -95,8 +95,7 @@ async def send_and_record(
             refusal.state,
             0,
             error_code=refusal.code,
-            error_message=refusal.message,
-            error_text=refusal.text.to_json() if refusal.text is not None else None,
+            error=refusal.reason,
             retry_at=refusal.retry_at,
             leaving=SENDING,
             owner=owner,
@@ -112,9 +111,8 @@ class _Refusal:
 
     state: JobState
     code: str
-    message: str
+    reason: Text  # the member reads it in their language; the log in English
     retry_at: float | None = None
-    text: Text | None = None  # the message's msgid form, for the member's language
 
 
 def _refusal(
@@ -125,21 +123,21 @@ def _refusal(
     code = type(exc).__name__
     said = exc.user_text
     if isinstance(exc, SubmissionUncertainError):
-        return _Refusal(JobState.UNKNOWN, "uncertain", exc.user_message, text=said)
+        return _Refusal(JobState.UNKNOWN, "uncertain", said)
     if isinstance(exc, (RateLimitedError, ServiceUnavailableError)):
         # Not accepted, so nothing was created or charged: safe to send again later,
         # not before toapis' Retry-After (the member is shown when).
         wait = max(submit_backoff(timings, attempt), retry_after(exc))
-        return _Refusal(JobState.WAITING, code, exc.user_message, clock() + wait, said)
+        return _Refusal(JobState.WAITING, code, said, clock() + wait)
     if isinstance(exc, AssetUnusableError):  # its characters are bound again (`Binder`)
-        return _Refusal(JobState.FAILED, code, REBINDING, text=Text(REBINDING))
+        return _Refusal(JobState.FAILED, code, Text(REBINDING))
     if isinstance(exc, ImageUnreadableError):  # their stills are uploaded again (`Binder`)
-        return _Refusal(JobState.FAILED, code, REUPLOADING, text=Text(REUPLOADING))
+        return _Refusal(JobState.FAILED, code, Text(REUPLOADING))
     if isinstance(exc, (PaymentRequiredError, AuthenticationError)):
         # The account itself is refused: nothing was created; the job keeps its place in
         # line while the line is held, and the member is told why.
-        return _Refusal(JobState.WAITING, code, HOLD_NOTES[code], text=Text(HOLD_NOTES[code]))
-    return _Refusal(JobState.FAILED, code, exc.user_message, text=said)
+        return _Refusal(JobState.WAITING, code, Text(HOLD_NOTES[code]))
+    return _Refusal(JobState.FAILED, code, said)
 
 
 async def _record_accepted(

@@ -26,6 +26,25 @@ async def _refuse_deferred(interaction: discord.Interaction, text: str) -> None:
     await interaction.followup.send(text, ephemeral=True)
 
 
+def _input(
+    locale: str | None,
+    label: str,
+    placeholder: str | None = None,
+    *,
+    default: str | None = None,
+    required: bool = True,
+) -> discord.ui.TextInput[CreateModal]:
+    """A short field of the range form, its label and placeholder (msgids) in `locale`'s
+    language."""
+    return discord.ui.TextInput(
+        label=translate(locale, label),
+        placeholder=translate(locale, placeholder) if placeholder is not None else None,
+        default=default,
+        required=required,
+        max_length=20,
+    )
+
+
 class CreateModal(discord.ui.Modal, title="Create a Sora character"):
     """Asks for the 1-3 s range and the model, then runs the create flow."""
 
@@ -46,27 +65,20 @@ class CreateModal(discord.ui.Modal, title="Create a Sora character"):
         super().__init__(timeout=900, title=translate(locale, "Create a Sora character"))
         self.flow = flow
         self.source = source
-        self.start = discord.ui.TextInput(
-            label=translate(locale, "Start (seconds or m:ss)"),
-            placeholder=translate(
-                locale, "e.g. 1.5 or 0:12; leave start and end empty for a suggestion"
-            ),
+        self.start = _input(
+            locale,
+            N_("Start (seconds or m:ss)"),
+            N_("e.g. 1.5 or 0:12; leave start and end empty for a suggestion"),
             required=False,
-            max_length=20,
         )
-        self.end = discord.ui.TextInput(
-            label=translate(locale, "End (1 to 3 s after start)"),
-            placeholder=translate(
-                locale, "e.g. 3 or 0:14; leave both empty: the bot suggests a moment"
-            ),
+        self.end = _input(
+            locale,
+            N_("End (1 to 3 s after start)"),
+            N_("e.g. 3 or 0:14; leave both empty: the bot suggests a moment"),
             required=False,
-            max_length=20,
         )
-        self.model = discord.ui.TextInput(
-            label=translate(locale, "Model: sora-2, sora-2-pro or sora-2-vip"),
-            default=model,  # the server's default model
-            max_length=20,
-        )
+        # The server's default model, already filled in.
+        self.model = _input(locale, N_("Model: sora-2, sora-2-pro or sora-2-vip"), default=model)
         for field in (self.start, self.end, self.model):
             self.add_item(field)
 

@@ -180,6 +180,13 @@ async def test_an_unasked_message_follows_the_servers_language(sora: Running, sh
     modal = await reply_to(sora, click)
     assert modal.json["type"] == MODAL
     assert modal.json["data"]["title"] == "Einen Sora-Charakter erstellen"
+    fields = [row["components"][0] for row in modal.json["data"]["components"]]
+    assert [(f["label"], f["required"], f["max_length"]) for f in fields] == [
+        ("Start (Sekunden oder m:ss)", False, 20),
+        ("Ende (1 bis 3 s nach dem Start)", False, 20),
+        ("Modell: sora-2, sora-2-pro oder sora-2-vip", True, 20),
+    ]
+    assert fields[0]["placeholder"].startswith("z. B. 1.5 oder 0:12")
     english = payloads.component_click(button["custom_id"], prompt_message, locale="en-US")
     modal = await reply_to(sora, english)
     assert modal.json["data"]["title"] == "Create a Sora character"

@@ -61,7 +61,7 @@ async def failed_job(
     )
     created = await jobs.create(new)
     job = await jobs.update_status(
-        created.id, JobState.FAILED, 0, error_code="generation_failed", error_message="No."
+        created.id, JobState.FAILED, 0, error_code="generation_failed", error="No."
     )
     assert job is not None
     yield jobs, CharacterRepository(db), job

@@ -21,7 +21,7 @@ async def final_jobs(jobs: JobRepository) -> list[Job]:
     await jobs.complete(completed.id, [new_character("ch_a")])
     failed = await jobs.create(new_job())
     await jobs.set_submitted(failed.id, "task-failed", JobState.QUEUED, 0)
-    await jobs.update_status(failed.id, JobState.FAILED, 10, error_code="x", error_message="no")
+    await jobs.update_status(failed.id, JobState.FAILED, 10, error_code="x", error="no")
     unknown = await jobs.create(new_job())  # the process died while submitting
     await jobs.mark_interrupted_submissions()
     stored = [await jobs.get(job.id) for job in (completed, failed, unknown)]

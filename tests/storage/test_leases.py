@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 
 from bot.domain.records import JobState, SourceKind
+from bot.i18n.text import Text
 from bot.jobs.again import INTERRUPTED
 from storage import Database, JobRepository, open_database
 from storage.jobs import INTERRUPTED_PREPARING
@@ -51,7 +52,7 @@ async def test_release_lets_another_process_claim_at_once(db: Database) -> None:
 async def test_announced_jobs_are_not_renewed_or_claimed(db: Database) -> None:
     jobs = JobRepository(db)
     job = await jobs.create(new_job(), state=JobState.WAITING, owner=A, lease_seconds=30)
-    await jobs.update_status(job.id, JobState.FAILED, 0, error_code="x", error_message="x")
+    await jobs.update_status(job.id, JobState.FAILED, 0, error_code="x", error="x")
     assert await jobs.renew(A, 30) == {job.id}  # final, not announced yet: work left
     announced = await jobs.mark_announced(job.id)
     # Still held until released (its owner is about to), but no longer extended.
@@ -133,15 +134,19 @@ async def test_jobs_left_preparing_by_a_gone_process_are_adopted_if_refetchable(
 async def test_an_error_keeps_its_msgid_form_beside_the_english_and_meta(db: Database) -> None:
     jobs = JobRepository(db)
     job = await jobs.create(replace(new_job(), meta={"locale": "de"}), state=JobState.WAITING)
-    said = {"msgid": "{n} s too long.", "params": {"n": 3, "inner": {"msgid": "x", "params": {}}}}
-    failed = await jobs.update_status(
-        job.id, JobState.FAILED, 100, error_message="3 s too long.", error_text=said
-    )
+    said = Text("{n} s too long.", n=3, inner=Text("x"))
+    kept = {"msgid": "{n} s too long.", "params": {"n": 3, "inner": {"msgid": "x", "params": {}}}}
+    failed = await jobs.update_status(job.id, JobState.FAILED, 100, error=said)
     assert failed is not None and failed.error_message == "3 s too long."
-    assert failed.meta == {"locale": "de", "error_text": said}
+    assert failed.meta == {"locale": "de", "error_text": kept}
     waiting = await jobs.create(replace(new_job(), meta={"locale": "fr"}), state=JobState.WAITING)
-    held = await jobs.update_status(waiting.id, JobState.WAITING, 0, error_text=said)
-    assert held is not None and held.meta["error_text"] == said
+    held = await jobs.update_status(waiting.id, JobState.WAITING, 0, error=said)
+    assert held is not None and held.meta["error_text"] == kept
+    assert held.error_message == "3 s too long."
+    # toapis' own words have no msgid form: the one kept before goes.
+    plain = await jobs.update_status(waiting.id, JobState.WAITING, 0, error="No faces.")
+    assert plain is not None and plain.error_message == "No faces."
+    assert plain.meta == {"locale": "fr"}
     cleared = await jobs.update_status(waiting.id, JobState.IN_PROGRESS, 5)
     assert cleared is not None and cleared.meta == {"locale": "fr"}
 
@@ -155,6 +160,6 @@ async def test_a_job_left_preparing_fails_with_its_msgid_kept(db: Database) -> N
     assert stored.meta["error_text"] == {"msgid": INTERRUPTED_PREPARING, "params": {}}
     assert INTERRUPTED_PREPARING == INTERRUPTED  # the msgid the catalogues translate
     other = await jobs.create(new_job(), state=JobState.PREPARING)
-    said = {"msgid": "gone {why}", "params": {"why": "now"}}
-    failed = await jobs.fail_preparing(other.id, "gone now", said)
-    assert failed is not None and failed.meta["error_text"] == said
+    failed = await jobs.fail_preparing(other.id, Text("gone {why}", why="now"))
+    assert failed is not None and failed.error_message == "gone now"
+    assert failed.meta["error_text"] == {"msgid": "gone {why}", "params": {"why": "now"}}

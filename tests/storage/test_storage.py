@@ -260,7 +260,7 @@ async def test_job_lifecycle(jobs: JobRepository, clock: Clock) -> None:
     finished_at = clock.tick()
     job = changed(
         await jobs.update_status(
-            job.id, JobState.FAILED, 40, error_code="moderation", error_message="blocked"
+            job.id, JobState.FAILED, 40, error_code="moderation", error="blocked"
         )
     )
     assert (job.state, job.error_code, job.error_message) == (
