@@ -16,50 +16,57 @@ from discord.gateway import DiscordWebSocket
 from bot.simulator import Scenario, Simulator
 from tests.fakes import FakeDiscord
 from tests.sample_media import make_audio_only, make_face_video, make_non_video, make_video
+from tests.shared_media import made_once, media_root
 
 
 @pytest.fixture(scope="session")
 def media_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A session-wide directory for generated media (served by `media_server`)."""
-    return tmp_path_factory.mktemp("media")
+    """A session-wide directory for generated media (served by `media_server`), shared
+    by the parallel workers (see tests/shared_media.py)."""
+    return media_root(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def short_video(media_dir: Path) -> Path:
     """A 5 s 320x240 MP4 with an audio track."""
-    return make_video(media_dir / "short.mp4", seconds=5)
+    return made_once(media_dir / "short.mp4", lambda path: make_video(path, seconds=5))
 
 
 @pytest.fixture(scope="session")
 def silent_video(media_dir: Path) -> Path:
     """A 5 s 320x240 MP4 without audio."""
-    return make_video(media_dir / "silent.mp4", seconds=5, audio=False)
+    return made_once(
+        media_dir / "silent.mp4", lambda path: make_video(path, seconds=5, audio=False)
+    )
 
 
 @pytest.fixture(scope="session")
 def face_video(media_dir: Path) -> Path:
     """12 s: a real face and speech-like sound only in 0:04-0:09, noise elsewhere."""
-    return make_face_video(media_dir / "face.mp4", seconds=12, one_face=(4, 9))
+    return made_once(
+        media_dir / "face.mp4", lambda path: make_face_video(path, seconds=12, one_face=(4, 9))
+    )
 
 
 @pytest.fixture(scope="session")
 def two_faces_video(media_dir: Path) -> Path:
     """14 s: two faces in 0:02-0:07, one face in 0:09-0:13, speech in both."""
-    return make_face_video(
-        media_dir / "two-faces.mp4", seconds=14, one_face=(9, 13), two_faces=(2, 7)
+    return made_once(
+        media_dir / "two-faces.mp4",
+        lambda path: make_face_video(path, seconds=14, one_face=(9, 13), two_faces=(2, 7)),
     )
 
 
 @pytest.fixture(scope="session")
 def non_video(media_dir: Path) -> Path:
     """A text file named like an MP4."""
-    return make_non_video(media_dir / "not-a-video.mp4")
+    return made_once(media_dir / "not-a-video.mp4", make_non_video)
 
 
 @pytest.fixture(scope="session")
 def audio_only(media_dir: Path) -> Path:
     """A WAV file: audio, no video stream."""
-    return make_audio_only(media_dir / "audio-only.wav")
+    return made_once(media_dir / "audio-only.wav", make_audio_only)
 
 
 @pytest_asyncio.fixture
@@ -142,12 +149,26 @@ def _production_formatted_log(tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """Fail the run if a configured secret reached any log written during it."""
-    from tests.log_scan import configured_secrets, scan_logs
+    """Fail the run if a configured secret reached any log written during it.
 
-    if not _LOG_ROOT:
-        return
-    findings = scan_logs(_LOG_ROOT[0], configured_secrets())
+    Each process scans the logs it wrote (only it knows the interaction tokens it saw).
+    Under pytest-xdist a worker leaves its findings in a file under its temporary
+    directory, and the controller, whose temporary directory holds the workers', reports
+    them and fails the run.
+    """
+    from tests.log_scan import FINDINGS_FILE, collect_findings, configured_secrets, scan_logs
+
+    findings: list[str] = []
+    if _LOG_ROOT:
+        findings = scan_logs(_LOG_ROOT[0], configured_secrets())
+        if hasattr(session.config, "workerinput"):
+            if findings:
+                (_LOG_ROOT[0] / FINDINGS_FILE).write_text("\n".join(findings), encoding="utf-8")
+            return
+    elif session.config.pluginmanager.hasplugin("dsession"):  # the xdist controller
+        # The controller's temporary folder holds the workers' (xdist names them popen-gw*).
+        factory: pytest.TempPathFactory = session.config._tmp_path_factory  # type: ignore[attr-defined]
+        findings = collect_findings(factory.getbasetemp())
     if findings:
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
         lines = ["SECRET IN LOGS: configured secrets were found in log files:", *findings]

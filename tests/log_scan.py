@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 MIN_TOKEN_LENGTH = 16  # shorter strings could appear in logs by chance
+FINDINGS_FILE = "log-scan-findings.txt"  # a pytest-xdist worker's findings, for the controller
 
 
 def configured_secrets() -> dict[str, str]:
@@ -51,4 +52,12 @@ def scan_logs(root: Path, secrets: Mapping[str, str]) -> list[str]:
     for path in sorted(root.rglob("*.log")):
         text = path.read_text(encoding="utf-8", errors="replace")
         findings += scan_lines(str(path.relative_to(root)), text.splitlines(), secrets)
+    return findings
+
+
+def collect_findings(root: Path) -> list[str]:
+    """The findings every pytest-xdist worker left under `root` (their temporary folders)."""
+    findings: list[str] = []
+    for path in sorted(root.glob(f"*/{FINDINGS_FILE}")):
+        findings += path.read_text(encoding="utf-8").splitlines()
     return findings

@@ -49,3 +49,16 @@ def test_the_configured_secrets_include_the_tokens_fakes_were_given(fake_discord
     secrets = configured_secrets()
     assert command["token"] in secrets and command["token"] in fake_discord.interaction_tokens
     assert BOT_TOKEN in secrets and "sim-key" in secrets
+
+
+def test_the_controller_collects_what_each_parallel_worker_found():
+    from tests.log_scan import FINDINGS_FILE, collect_findings
+
+    with tempfile.TemporaryDirectory() as where:
+        root = Path(where)
+        for worker, found in (("popen-gw0", "a.log:3: the Discord bot token"), ("popen-gw1", "")):
+            (root / worker).mkdir()
+            if found:
+                (root / worker / FINDINGS_FILE).write_text(found)
+        (root / "popen-gw2").mkdir()
+        assert collect_findings(root) == ["a.log:3: the Discord bot token"]

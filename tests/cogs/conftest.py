@@ -66,27 +66,30 @@ class Running:
     def feed(self, payload: dict[str, Any]) -> None:
         """Deliver an INTERACTION_CREATE exactly as the gateway would.
 
-        A click on a component the bot does not hold yet is delivered once it does (or
-        after a few seconds regardless): discord.py stores a reply's view only after
-        Discord answered the callback, and a member cannot click a message before it
-        exists, while a test can."""
+        A click on a component (or a form's submit) the bot does not hold yet is
+        delivered once it does (or after a few seconds regardless): discord.py stores a
+        reply's view or a form only after Discord answered the callback, and a member
+        cannot use either before it is shown, while a test can."""
         self.fake.register_interaction(payload)
-        if payload.get("type") == 3 and not self._held(payload["data"]["custom_id"]):
+        if payload.get("type") in (3, 5) and not self._held(payload):
             task = asyncio.get_running_loop().create_task(self._feed_when_held(payload))
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
             return
         self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
 
-    def _held(self, custom_id: str) -> bool:
+    def _held(self, payload: dict[str, Any]) -> bool:
         store = self.bot._connection._view_store
+        custom_id = payload["data"]["custom_id"]
+        if payload.get("type") == 5:
+            return custom_id in store._modals
         if any(p.fullmatch(custom_id) for p in store._dynamic_items):
             return True
         return any(key[1] == custom_id for keys in store._views.values() for key in keys)
 
     async def _feed_when_held(self, payload: dict[str, Any], within: float = 5.0) -> None:
         deadline = asyncio.get_running_loop().time() + within
-        while not self._held(payload["data"]["custom_id"]):
+        while not self._held(payload):
             if asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(0.01)

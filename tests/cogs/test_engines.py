@@ -19,6 +19,7 @@ from tests.fakes import GUILD_ID, FakeDiscord, payloads
 from tests.fakes.seen import buttons as buttons_in
 from tests.fakes.seen import shown_fields, shown_text, shown_title
 from tests.sample_media import make_timecode_video, timecode_of
+from tests.shared_media import made_once
 
 SORA_GONE = "Sora 2: no longer offered by the video service"
 
@@ -39,7 +40,9 @@ async def sora(tmp_path: Path, fake_discord: FakeDiscord, simulator: Any) -> Asy
 @pytest.fixture(scope="session")
 def timecode_video(media_dir: Path) -> Path:
     """8 s whose frames show their own number (25 fps)."""
-    return make_timecode_video(media_dir / "engines-timecode.mp4", seconds=8)
+    return made_once(
+        media_dir / "engines-timecode.mp4", lambda path: make_timecode_video(path, seconds=8)
+    )
 
 
 def engines_of(call: Any) -> str:

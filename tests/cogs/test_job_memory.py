@@ -1,4 +1,4 @@
-"""A long-running bot forgets every job once it ends: 500 jobs through the real bot, the
+"""A long-running bot forgets every job once it ends: 200 jobs through the real bot, the
 fake Discord and the simulator, a quarter cancelled by the member, some ending in another
 process, and what the bot keeps per job (progress updaters, the sweeper's backoff, the
 announcement locks) is back to its starting size."""
@@ -19,7 +19,7 @@ from tests.cogs.conftest import Running, bot_settings, start_bot
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, FakeDiscord, payloads
 from tests.fakes.seen import shown_text
 
-JOBS = 500
+JOBS = 200
 WAVE = 100
 SOURCE = "https://example.com/clip.mp4"
 
@@ -124,7 +124,7 @@ async def run_wave(
     return by_fate
 
 
-async def test_five_hundred_jobs_leave_nothing_behind(
+async def test_two_hundred_jobs_leave_nothing_behind(
     tmp_path: Path, fake_discord: FakeDiscord, simulator: Any
 ) -> None:
     simulator.scenario.update(check_media=False, queued_for=0.0, progress_steps=[40])

@@ -27,13 +27,15 @@ from bot.providers.base import UploadedVideo, UploadRejectedError
 from bot.providers.toapis import ToapisClient
 from bot.simulator import Simulator
 from tests.sample_media import make_video
+from tests.shared_media import made_once
 
 
 @pytest.fixture(scope="module")
 def ten_minutes(media_dir: Path) -> Path:
     """A 600 s, 160x120, 10 fps video with sound (about 16 MB; keyframes every 25 s)."""
-    return make_video(
-        media_dir / "ten-minutes.mp4", seconds=600, bitrate="150k", size="160x120", fps=10
+    return made_once(
+        media_dir / "ten-minutes.mp4",
+        lambda path: make_video(path, seconds=600, bitrate="150k", size="160x120", fps=10),
     )
 
 
@@ -414,7 +416,10 @@ class Kept:
 def timecode(media_dir: Path) -> Path:
     from tests.sample_media import make_timecode_video
 
-    return make_timecode_video(media_dir / "intake-timecode.mp4", seconds=8, sharp=(3.2, 4.2))
+    return made_once(
+        media_dir / "intake-timecode.mp4",
+        lambda path: make_timecode_video(path, seconds=8, sharp=(3.2, 4.2)),
+    )
 
 
 async def test_a_kept_likeness_has_three_stills_of_the_range_even_when_the_link_passes_through(

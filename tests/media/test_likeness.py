@@ -15,6 +15,7 @@ from bot.media.cut import cut_window
 from bot.media.likeness import Likeness, cut_likeness
 from bot.media.scoring import frame_features
 from tests.sample_media import make_timecode_video, timecode_of
+from tests.shared_media import made_once
 
 FPS = 25
 
@@ -22,7 +23,10 @@ FPS = 25
 @pytest.fixture(scope="module")
 def timecode_video(media_dir: Path) -> Path:
     """8 s whose frames show their number; fine texture (sharp) only in 3.2-4.2 s."""
-    return make_timecode_video(media_dir / "timecode.mp4", seconds=8, sharp=(3.2, 4.2))
+    return made_once(
+        media_dir / "timecode.mp4",
+        lambda path: make_timecode_video(path, seconds=8, sharp=(3.2, 4.2)),
+    )
 
 
 def grey(jpeg: bytes) -> np.ndarray:

@@ -14,12 +14,16 @@ from bot.media.errors import MediaError
 from bot.media.probe import MediaInfo, check_clip, probe, probe_url
 from bot.net import dns
 from tests.sample_media import make_video
+from tests.shared_media import made_once
 
 
 @pytest.fixture(scope="module")
 def long_video(media_dir: Path) -> Path:
     """A 120 s low-bitrate video (about 4 MB)."""
-    return make_video(media_dir / "long.mp4", seconds=120, bitrate="200k", size="160x120")
+    return made_once(
+        media_dir / "long.mp4",
+        lambda path: make_video(path, seconds=120, bitrate="200k", size="160x120"),
+    )
 
 
 @pytest_asyncio.fixture
