@@ -12,20 +12,18 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from bot.domain.records import Character, Job, JobState, NewJob
-from bot.i18n import N_, translate
-from bot.i18n.text import Text
-from bot.jobs.create import Location, start_ready
-from bot.jobs.submission import request_of
+from bot.domain.records import Character, Job
+from bot.i18n import N_
 from bot.media.orders import AttachmentInfo
 from cogs.character._buttons import card_view
 from cogs.character._choose import MAX_CHOICES, Action, ChooseCharacter
+from cogs.character._delete import ConfirmDelete
 from cogs.character._flow import CreateFlow, SourceSpec, attachment_info
 from cogs.character._modals import CreateModal, RenameModal
-from cogs.character._render import offers_likeness, render_card, render_unknown
-from cogs.shared.failures import report_failure
-from cogs.shared.i18n import languages, tr, tr_guild, tr_refusal
-from cogs.shared.limits import refuse_if_limited, reserve
+from cogs.character._render import offers_likeness, render_card
+from cogs.character._retry import retry_unknown
+from cogs.shared.i18n import tr
+from cogs.shared.limits import refuse_if_limited
 from cogs.shared.owned import FOREIGN_CHANNEL, member_sees
 from cogs.shared.render import Rendered, job_locale
 
@@ -33,8 +31,6 @@ if TYPE_CHECKING:
     from bot.runtime.container import Core
 
 log = logging.getLogger(__name__)
-DELETED = N_("*This character was deleted from the library.*")
-
 NOT_FOUND = N_("No character by that name in this server. Pick one from the suggestions.")
 NOT_ALLOWED = N_(
     "Only the person who created this character, or someone with Manage Server, can do that."
@@ -43,7 +39,6 @@ LOCAL_ONLY = N_(
     "This only changes this bot's library: toapis has no rename or delete, and "
     "`@{username}` keeps working in Sora prompts."
 )
-NOT_ALLOWED_RETRY = N_("Only the person who asked, or someone with Manage Server, can retry it.")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
@@ -194,7 +189,9 @@ class Library:
         card = interaction.message
         if card is not None and card.flags.ephemeral:
             card = None  # a private "which one?" list, not the character's card
-        view = ConfirmDelete(self, interaction.user.id, character, card, interaction.locale.value)
+        view = ConfirmDelete(
+            self.core, self.card, interaction.user.id, character, card, interaction.locale.value
+        )
         name = discord.utils.escape_markdown(character.display_name)
         await interaction.response.send_message(
             tr(
@@ -263,7 +260,7 @@ class Library:
 
     async def retry_unknown(self, interaction: discord.Interaction, job_id: int) -> None:
         """The Retry button of an "unknown" job."""
-        await retry_unknown(self, interaction, job_id)
+        await retry_unknown(self.core, self.flow, interaction, job_id)
 
     async def create_from_message(
         self, interaction: discord.Interaction, channel_id: int, message_id: int
@@ -319,170 +316,6 @@ def source_spec(job: Job) -> SourceSpec | None:
         ref = (int(job.meta["channel_id"]), int(job.meta["message_id"]))
         spec = SourceSpec(message_ref=ref, fallback=spec)  # a fresh attachment URL
     return spec
-
-
-async def retry_unknown(library: Library, interaction: discord.Interaction, job_id: int) -> None:
-    """Send an "unknown" job's request again as a new job, at the user's request."""
-    core = library.core
-    old = await core.jobs.get(job_id)
-    if old is None or old.guild_id != interaction.guild_id or old.state is not JobState.UNKNOWN:
-        await interaction.response.send_message(
-            tr(interaction, "There is nothing to retry here any more."), ephemeral=True
-        )
-        return
-    if interaction.user.id != old.requester_id and not interaction.permissions.manage_guild:
-        await interaction.response.send_message(tr(interaction, NOT_ALLOWED_RETRY), ephemeral=True)
-        return
-    # Reserved before answering (a refusal, or a second click, is answered privately at
-    # once); its reply is attached when it goes into the line.
-    new = NewJob(
-        guild_id=old.guild_id,
-        source_kind=old.source_kind,
-        source_ref=old.source_ref,
-        range_start=old.range_start,
-        range_end=old.range_end,
-        model=old.model,
-        provider=old.provider,
-        channel_id=interaction.channel_id,
-        requester_id=interaction.user.id,
-        meta={**old.meta, "retry_of": old.id, **languages(interaction)},
-        kind=old.kind,
-    )
-    await start_ready(core.tracker, _RetryFront(library, interaction, old.id), new, request_of(old))
-
-
-class _RetryFront:
-    """Retry's reserve, show and submit steps (`bot.jobs.create`): the new job replaces
-    the unknown one, and the Retry button goes."""
-
-    def __init__(self, library: Library, interaction: discord.Interaction, old_id: int) -> None:
-        self.library = library
-        self.interaction = interaction
-        self.old_id = old_id
-
-    async def reserve(self, new: NewJob) -> Job | str:
-        """Store the new job within the member's limits in place of the old one."""
-        return await reserve(
-            self.library.core,
-            self.interaction,
-            new,
-            replaces=(self.old_id, "sent again as a new job (Retry)"),
-        )
-
-    async def refuse(self, text: str | Text, cause: Exception | None = None) -> None:
-        """Over a limit now, or another Retry was first."""
-        words = tr_refusal(self.interaction, text, cause)
-        await self.interaction.response.send_message(words, ephemeral=True)
-
-    async def show_sending(self, job: Job) -> Location:
-        """A public reply for the new job; the Retry button is removed."""
-        interaction = self.interaction
-        await interaction.response.defer(thinking=True)
-        reply = await interaction.edit_original_response(
-            content=tr(interaction, "Sending the request again…")
-        )
-        self.library.flow.replies.remember(reply.id, interaction)
-        if interaction.message is not None:
-            old = await self.library.core.jobs.get(self.old_id)
-            try:
-                if interaction.message.flags.components_v2 and old is not None:
-                    await interaction.message.edit(**render_unknown(old).body(edit=True))
-                else:
-                    await interaction.message.edit(view=None)
-            except discord.HTTPException as exc:
-                log.info("could not remove the Retry button: %s", exc)
-        return (reply.channel.id, reply.id)
-
-
-class ConfirmDelete(discord.ui.View):
-    """Delete / Cancel for one character."""
-
-    def __init__(
-        self,
-        library: Library,
-        owner_id: int,
-        character: Character,
-        card: discord.Message | None,
-        locale: str | None = None,
-    ) -> None:
-        super().__init__(timeout=120)
-        self.library = library
-        self.owner_id = owner_id
-        self.character = character
-        self.card = card
-        self.confirm.label = translate(locale, "Delete")
-        self.cancel.label = translate(locale, "Cancel")
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the person who asked."""
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        """Say something useful instead of "This interaction failed"."""
-        await report_failure(interaction, error)
-
-    @discord.ui.button(label="Delete", style=discord.ButtonStyle.danger)
-    async def confirm(
-        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmDelete]
-    ) -> None:
-        """Delete it."""
-        character = self.character
-        deleted = await self.library.core.delete_character(
-            character.guild_id, character.character_id
-        )
-        name = discord.utils.escape_markdown(character.display_name)
-        text = (
-            tr(
-                interaction,
-                "Deleted **{name}** and its kept likeness from this server's library.",
-                name=name,
-            )
-            if deleted
-            else tr(interaction, "**{name}** was already deleted.", name=name)
-        )
-        if character.username:
-            text += " " + tr(
-                interaction,
-                "`@{username}` keeps working in Sora prompts.",
-                username=character.username,
-            )
-        if character.binding("seedance-2") is not None:
-            text += " " + tr(
-                interaction,
-                "toapis offers no way to delete Seedance 2 avatar assets, so they stay in "
-                "the account's private avatar library.",
-            )
-        await interaction.response.edit_message(content=text, view=None)
-        if deleted and self.card is not None:
-            try:
-                await self._mark_deleted(self.card, tr_guild(interaction.guild_locale, DELETED))
-            except discord.HTTPException as exc:
-                log.info("could not update the deleted character's card: %s", exc)
-        self.stop()
-
-    async def _mark_deleted(self, card: discord.Message, text: str) -> None:
-        """The card says the character was deleted and loses its buttons (a V2 card is
-        drawn again: V2 has no content beside it)."""
-        if not card.flags.components_v2:
-            await card.edit(view=None, content=text)
-            return
-        shown = await self.library.card(self.character)
-        shown.content, shown.view = text, None
-        files = shown.files()
-        extra: dict[str, Any] = {"attachments": files} if files else {}
-        await card.edit(**shown.body(edit=True), allowed_mentions=NO_MENTIONS, **extra)
-
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
-    async def cancel(
-        self, interaction: discord.Interaction, button: discord.ui.Button[ConfirmDelete]
-    ) -> None:
-        """Keep it."""
-        await interaction.response.edit_message(
-            content=tr(interaction, "Nothing was deleted."), view=None
-        )
-        self.stop()
 
 
 __all__ = ["ChooseCharacter", "ConfirmDelete", "Library", "attachment_info"]
