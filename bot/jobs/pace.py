@@ -21,7 +21,6 @@ FLOOR_WINDOW = 60.0
 FLOOR_BUCKET = 10.0
 DENSE = 0.4  # around a task's expected end it is asked every this many poll intervals
 WIDTH = 2.0  # the dense window reaches this many typical deviations either side
-WINDOW_POLLS = 12  # at most this many polls through the dense window
 FIRST_SPREAD = 0.25  # before two tasks are seen, a time strays this fraction of itself
 
 
@@ -149,10 +148,9 @@ def next_poll(
     oldest ones tell when the line moves. Running: not again until the window its end
     usually falls in (its usual end, counted from when it started, `started` give or take
     `started_within`, less `WIDTH` typical deviations; at most `6 * poll_interval` apart),
-    then every `DENSE * poll_interval` through that window (`WINDOW_POLLS` through a wide
-    one; every `poll_interval` while no task of the model was seen ending: the window is
-    a guess); past it, slowly further apart. Slow for a stuck task; backing off after
-    errors.
+    then every `DENSE * poll_interval` through that window (every `poll_interval` while no
+    task of the model was seen ending: the window is a guess); past it, slowly further
+    apart. Slow for a stuck task; backing off after errors.
     """
     base = timings.poll_interval
     longest = base * 6  # however long tasks usually take, never ask less often than this
@@ -180,7 +178,6 @@ def next_poll(
         reach = max(dense, WIDTH * deviation)
         if started is not None and pace.run.seen:  # (a guess is wide enough as it is)
             reach += started_within
-        dense = max(dense, reach / WINDOW_POLLS * 2)  # a wide window is asked less densely
         opens, closes = end - reach, end + reach
         if age < opens - dense:  # sparse: straight to the window
             wait = min(longest, opens - age)
