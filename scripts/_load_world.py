@@ -4,8 +4,9 @@ A toapis simulator (tasks take 45 s, the default tier enforced) and the fake Dis
 server of the tests, both on loopback, plus a small control API on the fake's side:
 `POST /_bench/interaction` registers an interaction, `POST /_bench/reset` clears every
 counter (a JSON body changes scenario fields for the next run: `queued_for`,
-`webhook_secret`), `GET /_bench/stats` answers what toapis and Discord saw. Task completions and
-cards are time-stamped by watching both every 50 ms (so latencies are +-50 ms).
+`webhook_secret`, `duration_spread`, `duration_seed`), `GET /_bench/stats` answers what toapis
+and Discord saw. Task creations, completions and cards are time-stamped (`time.monotonic`, the
+same clock in every process of the machine) by watching both every 50 ms (so +-50 ms).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class World:
         )
         self.fake = FakeDiscord()
         self.seed = ""
+        self.created: dict[str, float] = {}
         self.completed: dict[str, float] = {}
         self.cards: dict[str, list[float]] = {}
         self._seen_calls = 0
@@ -106,11 +108,10 @@ class World:
         while True:
             now = time.monotonic()
             for task_id, task in self.sim.tasks.items():
-                if (
-                    task.status == "completed"
-                    and task_id not in self.completed
-                    and task_id not in self.ignore
-                ):
+                if task_id in self.completed or task_id in self.ignore:
+                    continue
+                self.created.setdefault(task_id, now)
+                if task.status == "completed":
                     self.completed[task_id] = now
             calls = self.fake.calls
             for call in calls[self._seen_calls :]:
@@ -136,6 +137,7 @@ class World:
         self._seen_calls = 0
         self.writes = 0
         self.completed = {}
+        self.created = {}
         self.ignore = set(self.sim.tasks)
         self.cards.clear()
         return web.json_response({})
@@ -163,6 +165,9 @@ class World:
             # The bot's process polls these every 2 s: keep its share of the work small.
             "latencies": [] if request.query.get("brief") else latencies,
             "writes": self.writes,
+            "first_created": min(self.created.values(), default=None),
+            "last_created": max(self.created.values(), default=None),
+            "first_completed": min(self.completed.values(), default=None),
         }
         return web.json_response(body)
 

@@ -15,15 +15,25 @@ each in a fresh process of its own, so CPU and memory are the bot's alone. The b
 per-member and per-server spending limits are set out of the way explicitly (every job
 also has its own member). It prints one table with ratio columns (bot / naive).
 
-Tasks take 45 s by default (`--task-seconds`), as a busy server would see them: the first
-complete while later jobs still wait in line. With `--task-seconds all` they are long
-enough that every job is submitted (at 5 submits/s) a while before the first one
-completes: "CPU while all jobs wait" is the bot process's CPU in that window, from the
-second stats poll that sees every task created to the last that sees none completed,
-per 100 jobs (shorter tasks have no such window: "-").
+Tasks take 45 s by default (`--task-seconds`), each drawn from that times 1 +- 0.2
+(`--duration-spread`, seeded with `--seed`: the same lengths for every mode and run), so
+that nothing is tuned to a constant. With `--task-seconds all` they are long enough that
+every job is submitted (at 5 submits/s) a while before the first one completes.
+
+What it prints, per bot and as a ratio to the naive one (issue 26's figures):
+- CPU while every job waits: the bot process's CPU from the moment the last task was
+  created at toapis until the first completed, % of a core per 100 jobs;
+- completion to card p50 and p95 (each task's completion until its card was posted);
+- toapis requests, all of them (429s included);
+- CPU over the whole run per job: from the first job fed until every card is in;
+- memory slope: (RSS when the last task was created - RSS when the first was) / (jobs - 1).
+The moments come from the world (`time.monotonic`, one clock per machine); the bot's
+process samples its CPU and RSS every 0.5 s (and checks the world every 2 s through
+aiohttp, the lightest client at hand: the probe's own cost counts against every bot
+alike). Then whether each of the four targets held.
 
     python scripts/bench_load.py [--jobs 1000] [--spread 10] [--task-seconds 45|all]
-        [--modes real,webhooks,naive]
+        [--modes real,webhooks,naive] [--duration-spread 0.2] [--seed 1]
 """
 
 from __future__ import annotations
@@ -35,7 +45,6 @@ import math
 import os
 import resource
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +52,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,7 +68,8 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 SECRET = "whsec_bench_load_0123456789abcdef"  # noqa: S105 - the simulator's, loopback only
 SUBMITS_PER_SECOND = 5  # the default tier
 STEPS_SECONDS = 40.0  # 4 progress steps of 10 s after the queue
-IDLE_WINDOW = 30.0  # seconds every job waits at toapis, at least
+IDLE_WINDOW = 30.0
+SAMPLE_SECONDS = 0.5  # seconds every job waits at toapis, at least
 
 
 def all_wait_seconds(jobs: int) -> float:
@@ -73,12 +84,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def rss() -> int:
-    """Resident memory of this process in bytes."""
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * PAGE
-
-
 def cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -91,70 +96,76 @@ class Probe:
         self.jobs = jobs
         self.profile = WindowProfile(mode)  # opt-in (BENCH_PROFILE, BENCH_TRACEMALLOC)
         self.profile.begin_run()
-        self.base_rss = rss()
-        self.peak_rss = self.base_rss
         self.lags: list[float] = []
-        self.cpu_per_100: list[float] = []
-        self.waiting = jobs
-        self.idle_from: tuple[float, float] | None = None  # (cpu, time) once all are created
-        self.idle_to: tuple[float, float] | None = None  # the last poll before a completion
-        self._all_created = False
+        self.trace: list[tuple[float, float, int]] = []  # (monotonic time, CPU s, RSS bytes)
+        self.run_from = (time.monotonic(), cpu())
+        self.run_to = self.run_from
 
     def poll(self, stats: dict[str, Any]) -> None:
-        """Track the window in which every job waits at toapis (none completed yet)."""
+        """Profile (if asked) while every job waits: all sent, none completed yet."""
         if stats["completed"] > 0:
             self.profile.stop()
-            return
-        if stats["created"] >= self.jobs:
-            mark = (cpu(), time.monotonic())
-            if not self._all_created:
-                self._all_created = True  # the next poll opens the window (answers settle)
-            elif self.idle_from is None:
-                self.idle_from = mark
-                self.profile.start()
-            else:
-                self.idle_to = mark
+        elif stats["created"] >= self.jobs:
+            self.profile.start()
 
-    def idle_cpu_per_100(self) -> float:
-        if self.idle_from is None or self.idle_to is None:
-            return float("nan")
-        (cpu_from, at_from), (cpu_to, at_to) = self.idle_from, self.idle_to
-        percent = (cpu_to - cpu_from) / (at_to - at_from) * 100
-        return percent / (self.jobs / 100)
+    def finished(self) -> None:
+        """Every card is in: the run's CPU stops counting."""
+        self.run_to = (time.monotonic(), cpu())
 
-    def idle_seconds(self) -> float:
-        if self.idle_from is None or self.idle_to is None:
-            return 0.0
-        return self.idle_to[1] - self.idle_from[1]
+    def at(self, moment: float | None) -> tuple[float, float, int] | None:
+        """The sample nearest to `moment` (world clock), if there is one within 1 s."""
+        if moment is None or not self.trace:
+            return None
+        nearest = min(self.trace, key=lambda sample: abs(sample[0] - moment))
+        return nearest if abs(nearest[0] - moment) <= 1.0 else None
 
-    async def lag(self) -> None:
-        loop = asyncio.get_running_loop()
-        while True:
-            start = loop.time()
-            await asyncio.sleep(0.05)
-            self.lags.append(max(0.0, loop.time() - start - 0.05))
+    def figures(self, stats: dict[str, Any]) -> dict[str, float]:
+        """The window's CPU, the run's CPU per job and the memory slope."""
+        nan = float("nan")
+        wait_from, wait_to = self.at(stats["last_created"]), self.at(stats["first_completed"])
+        window = cpu_wait = nan
+        if wait_from and wait_to and wait_to[0] > wait_from[0]:
+            window = wait_to[0] - wait_from[0]
+            cpu_wait = (wait_to[1] - wait_from[1]) / window * 100 / (self.jobs / 100)
+        first_sent, all_sent = self.at(stats["first_created"]), self.at(stats["last_created"])
+        slope = nan
+        if first_sent and all_sent and self.jobs > 1:
+            slope = (all_sent[2] - first_sent[2]) / (self.jobs - 1)
+        return {
+            "wait_cpu_per_100": cpu_wait,
+            "wait_seconds": window,
+            "run_cpu_per_job": (self.run_to[1] - self.run_from[1]) / self.jobs,
+            "run_seconds": self.run_to[0] - self.run_from[0],
+            "rss_slope": slope,
+        }
 
     async def sample(self) -> None:
-        last_cpu, last = cpu(), time.monotonic()
-        while True:
-            await asyncio.sleep(2.0)
-            now_cpu, now = cpu(), time.monotonic()
-            self.peak_rss = max(self.peak_rss, rss())
-            if self.waiting >= 50:  # CPU per 100 jobs in flight, while there are many
-                percent = (now_cpu - last_cpu) / (now - last) * 100
-                self.cpu_per_100.append(percent / (self.waiting / 100))
-            last_cpu, last = now_cpu, now
+        """Every `SAMPLE_SECONDS`: CPU, RSS and how late it woke. One task, rarely awake:
+        the probe's own cost counts against every bot alike."""
+        loop = asyncio.get_running_loop()
+        with open("/proc/self/statm", "rb") as statm:  # noqa: ASYNC230 - /proc never blocks
+            while True:
+                statm.seek(0)
+                self.trace.append((time.monotonic(), cpu(), int(statm.read().split()[1]) * PAGE))
+                asked = loop.time() + SAMPLE_SECONDS
+                await asyncio.sleep(SAMPLE_SECONDS)
+                self.lags.append(max(0.0, loop.time() - asked))
 
 
-async def wait_for_cards(control: httpx.AsyncClient, jobs: int, probe: Probe) -> dict[str, Any]:
+async def stats_of(control: aiohttp.ClientSession, brief: bool) -> dict[str, Any]:
+    async with control.get("/_bench/stats?brief=1" if brief else "/_bench/stats") as answer:
+        stats: dict[str, Any] = await answer.json()
+        return stats
+
+
+async def wait_for_cards(control: aiohttp.ClientSession, jobs: int, probe: Probe) -> dict[str, Any]:
     deadline = time.monotonic() + 1800
     while True:
-        stats: dict[str, Any] = (await control.get("/_bench/stats?brief=1")).json()
-        probe.waiting = jobs - stats["cards"]
+        stats = await stats_of(control, brief=True)
         probe.poll(stats)
         if stats["cards"] >= jobs or time.monotonic() > deadline:
-            full: dict[str, Any] = (await control.get("/_bench/stats")).json()
-            return full
+            probe.finished()
+            return await stats_of(control, brief=False)
         await asyncio.sleep(2.0)
 
 
@@ -204,8 +215,8 @@ async def run_real(
     )
     await made_here(bot.core, urls["seed"])
     probe = Probe(jobs, "webhooks" if webhooks else "real")
-    async with httpx.AsyncClient(base_url=urls["control"], timeout=60) as control:
-        tasks = [asyncio.create_task(probe.lag()), asyncio.create_task(probe.sample())]
+    async with aiohttp.ClientSession(urls["control"]) as control:
+        tasks = [asyncio.create_task(probe.sample())]
         feeding = [
             payloads.slash_command(
                 "create",
@@ -215,7 +226,8 @@ async def run_real(
             )
             for n in range(jobs)
         ]
-        await control.post("/_bench/interaction", content=json.dumps(feeding))
+        async with control.post("/_bench/interaction", data=json.dumps(feeding)) as answer:
+            answer.raise_for_status()
         for n, payload in enumerate(feeding):
             bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
             if n % 10 == 9:
@@ -270,8 +282,8 @@ async def run_naive(urls: dict[str, str], jobs: int, spread: float) -> dict[str,
             if done:
                 return
 
-    async with httpx.AsyncClient(base_url=urls["control"], timeout=60) as control:
-        tasks = [asyncio.create_task(probe.lag()), asyncio.create_task(probe.sample())]
+    async with aiohttp.ClientSession(urls["control"]) as control:
+        tasks = [asyncio.create_task(probe.sample())]
         running = []
         for n in range(jobs):
             running.append(asyncio.create_task(job(n)))
@@ -290,11 +302,8 @@ def report(stats: dict[str, Any], probe: Probe, jobs: int) -> dict[str, Any]:
     latencies = sorted(stats["latencies"]) or [float("nan")]
     lags = sorted(probe.lags) or [0.0]
     return {
-        "cpu_per_100": statistics.median(probe.cpu_per_100) if probe.cpu_per_100 else 0.0,
-        "idle_cpu_per_100": probe.idle_cpu_per_100(),
-        "idle_seconds": probe.idle_seconds(),
-        "rss_per_job": (probe.peak_rss - probe.base_rss) / jobs,
-        "requests_per_job": stats["requests"] / jobs,
+        **probe.figures(stats),
+        "requests": stats["requests"],
         "limited": stats["limited"],
         "limited_submit": stats["limits"]["submit"]["limited"],
         "limited_query": stats["limits"]["query"]["limited"],
@@ -336,6 +345,15 @@ def main() -> None:
         default=",".join(MODES),
         help="which bots to run, comma-separated (default: real,webhooks,naive)",
     )
+    parser.add_argument(
+        "--duration-spread",
+        type=float,
+        default=0.2,
+        help="each task's length drawn from --task-seconds times 1 +- this (default 0.2)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=1, help="of the task lengths (default 1: every mode, every run)"
+    )
     parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -369,6 +387,8 @@ def main() -> None:
             scenario = {
                 "queued_for": queued_for,
                 "webhook_secret": SECRET if mode == "webhooks" else None,
+                "duration_spread": args.duration_spread,
+                "duration_seed": args.seed,
             }
             httpx.post(urls["control"] + "/_bench/reset", json=scenario)
             print(f"running the {mode} bot with {args.jobs} jobs…", file=sys.stderr)
@@ -379,7 +399,7 @@ def main() -> None:
                 f" {got['limited_query']} to status queries",
                 file=sys.stderr,
             )
-        print(table(args.jobs, seconds, results))
+        print(table(args.jobs, seconds, args.duration_spread, results))
     finally:
         world.terminate()
         world.wait()

@@ -13,6 +13,7 @@ from bot.i18n.text import Text
 from bot.jobs.binder import Binder
 from bot.jobs.binding import BindRequest, is_bind_request
 from bot.jobs.events import Tell
+from bot.jobs.pace import Paces, next_poll
 from bot.jobs.results import (
     AVATAR_MAX_BYTES,
     store_characters,
@@ -20,7 +21,7 @@ from bot.jobs.results import (
     store_video,
     stored_now,
 )
-from bot.jobs.scheduler import Pace, PollScheduler, next_poll
+from bot.jobs.scheduler import PollScheduler
 from bot.jobs.submission import STATE_OF, retry_after
 from bot.jobs.timings import TrackerTimings, video_poll_wait
 from bot.jobs.webhook_health import WebhookHealth
@@ -51,7 +52,9 @@ class _Seen:
     errors: int = 0  # failed status queries in a row
     polls: int = 0
     running: bool = False
-    started: float | None = None  # age when first seen running (not resumed so)
+    started: float | None = None  # age it started at, about (not resumed running)
+    started_within: float = 0.0  # ... give or take this (half the time between two polls)
+    queued_at: float = 0.0  # age when last seen queued (0: sent then)
     hold: float = 0.0  # toapis' Retry-After of the last status query
 
 
@@ -84,7 +87,7 @@ class Poller:
         holder: Holder,
         timings: Callable[[], TrackerTimings],
         clock: Callable[[], float],
-        pace: Pace,
+        paces: Paces,
         polls: PollScheduler,
         health: WebhookHealth,
         tell: Tell,
@@ -95,7 +98,7 @@ class Poller:
         self.holder = holder
         self._timings = timings
         self._clock = clock
-        self.pace = pace
+        self.paces = paces
         self.polls = polls
         self.health = health
         self._tell = tell
@@ -173,35 +176,41 @@ class Poller:
         else:
             wait = next_poll(
                 self._timings(),
-                self.pace,
+                self.paces.of(job.model),
                 state=job.state,
                 age=age,
                 polls=seen.polls,
                 stalled=stalled,
                 errors=seen.errors,
                 started=seen.started,
-                oldest=self.pace.oldest_queued(self._clock()),
+                started_within=seen.started_within,
+                oldest=self.paces.oldest_queued(self._clock()),
             )
         if self.health.healthy():
             wait *= WEBHOOK_POLL_FACTOR  # events bring the outcome; polls only back up
         return wait
 
     def _note_pace(self, job: Job, task: Task, seen: _Seen) -> None:
-        """Tell the pace how long character tasks queue and run (videos are not counted)."""
+        """Tell the model's pace how long its character tasks queue and run (videos are
+        not counted)."""
         now = self._clock()
         age = now - (job.submitted_at or job.created_at)
         if seen.video:
             return
+        pace = self.paces.of(job.model)
         if task.status is TaskStatus.QUEUED:
-            self.pace.still_queued(age, now)
+            self.paces.still_queued(age, now)
+            seen.queued_at = age
         if not seen.running and task.status is not TaskStatus.QUEUED:
             seen.running = True
             if job.state is not JobState.IN_PROGRESS:  # not resumed already running
-                self.pace.started(age)
+                # It started since it was last seen queued: halfway, give or take half.
+                started = (seen.queued_at + age) / 2
+                pace.started(started)
                 if task.status is TaskStatus.IN_PROGRESS:
-                    seen.started = age
+                    seen.started, seen.started_within = started, (age - seen.queued_at) / 2
         if task.status is TaskStatus.COMPLETED:
-            self.pace.finished(age, seen.started)
+            pace.finished(age, seen.started)
 
     async def _fail(self, job: Job, code: str, message: str) -> Job:
         """Polling gives up on `job`: it ends FAILED with `message` (unless settled)."""

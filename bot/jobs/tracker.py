@@ -29,8 +29,9 @@ from bot.jobs.control import JobControls
 from bot.jobs.dispatch import Admit, Dispatcher
 from bot.jobs.events import JobListener, ListenerHub, NullListener
 from bot.jobs.following import Followers
+from bot.jobs.pace import Paces
 from bot.jobs.polling import Holder, Poller
-from bot.jobs.scheduler import Pace, PollScheduler
+from bot.jobs.scheduler import PollScheduler
 from bot.jobs.submission import Sendable
 from bot.jobs.submit_line import SubmitLine
 from bot.jobs.timings import TrackerTimings
@@ -97,7 +98,7 @@ class JobTracker:
         )
         self._dispatch.line.watcher = self._announcer.tell_place
         self.polls = PollScheduler(self.budgets.query)
-        self.pace = Pace(self.timings)
+        self.paces = Paces(self.timings)
         self._health = WebhookHealth(provider, clock)
         # Avatars are read like member links: no private addresses unless allowed.
         download = download or checked_download(allow_private=False)
@@ -132,7 +133,7 @@ class JobTracker:
             holder=holder,
             timings=lambda: self.timings,
             clock=clock,
-            pace=self.pace,
+            paces=self.paces,
             polls=self.polls,
             health=self._health,
             tell=self._announcer.tell,

@@ -25,6 +25,7 @@ class SimulatorControls:
     base_url: str
     _limits: RateLimits
     _limits_key: tuple[Any, ...]
+    _durations_seed: int | None
 
     @property
     def limits(self) -> RateLimits:
@@ -88,9 +89,11 @@ class SimulatorControls:
         return web.json_response(self.limits.to_dict())
 
     def reset_limits(self) -> None:
-        """Start the rate-limit windows and counters afresh."""
+        """Start the rate-limit windows and counters afresh (and the dice of task
+        durations: the next tasks take the times the first ones of the seed took)."""
         self._limits_key = (None, 0, 0)
         self._limits = RateLimits(None)
+        self._durations_seed = None
 
     async def _reset_limits(self, request: web.Request) -> web.Response:
         self.reset_limits()

@@ -41,6 +41,11 @@ class Scenario:
     queued_for: float = 0.2  # seconds a new task stays queued
     progress_steps: list[int] = field(default_factory=_default_steps)
     step_interval: float = 0.2  # seconds between progress steps
+    # Each task's `queued_for` and `step_interval` scaled by one factor drawn uniformly
+    # from 1 +- this (0: every task takes the same time), from dice seeded with
+    # `duration_seed`, so a run's durations repeat.
+    duration_spread: float = 0.0
+    duration_seed: int = 0
     fail_with: tuple[str, str] | None = None  # (code, message): tasks end failed
     characters: int = 1  # characters a completed task returns
     hang: bool = False  # tasks stay in_progress until this is cleared
@@ -122,6 +127,13 @@ def _number(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise ValueError(f"{name} must be a non-negative number")
     return float(value)
+
+
+def _fraction(name: str, value: Any) -> float:
+    number = _number(name, value)
+    if number >= 1:
+        raise ValueError(f"{name} must be at least 0 and under 1")
+    return number
 
 
 def _count(name: str, value: Any) -> int:
@@ -232,6 +244,8 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "queued_for": _number,
     "progress_steps": _steps,
     "step_interval": _number,
+    "duration_spread": _fraction,
+    "duration_seed": _count,
     "fail_with": _failure,
     "characters": _count,
     "hang": _flag,

@@ -77,6 +77,8 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
         self.webhooks_sent: list[SentEvent] = []
         self.video_requests: list[str] = []
         self.fault_dice = FaultDice()  # `Scenario.fault_rates`: seed it for repeatable runs
+        self._durations = random.Random()  # `Scenario.duration_spread`, not secrets
+        self._durations_seed: int | None = None  # what they were seeded with
         self._deliveries: set[asyncio.Future[SentEvent]] = set()
         self._runner: web.AppRunner | None = None
         self._client: httpx.AsyncClient | None = None
@@ -318,13 +320,26 @@ class Simulator(SimulatorControls, SimulatorFiles, SimulatorEngines):
         task.runner = asyncio.create_task(
             run_task(
                 task,
-                self.scenario.copy(),
+                self.plan_task(),
                 live=lambda: self.scenario,
                 base_url=self.base_url,
                 client=self._client,
             ),
             name=f"sim-{task.id}",
         )
+
+    def plan_task(self) -> Scenario:
+        """The scenario a new task follows: today's, its durations spread if asked."""
+        plan = self.scenario.copy()
+        spread = plan.duration_spread
+        if spread > 0:
+            if self._durations_seed != plan.duration_seed:
+                self._durations.seed(plan.duration_seed)
+                self._durations_seed = plan.duration_seed
+            factor = self._durations.uniform(1 - spread, 1 + spread)
+            plan.queued_for *= factor
+            plan.step_interval *= factor
+        return plan
 
     async def _submit_video(self, body: dict[str, Any]) -> web.Response:
         """A create request with a prompt: video generation."""

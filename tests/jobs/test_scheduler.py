@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.records import Job, JobState, NewJob, SourceKind
-from bot.jobs.scheduler import Pace, next_poll
+from bot.jobs.pace import Paces, next_poll
 from bot.jobs.submit_line import Place, fair_order
 from bot.jobs.tracker import JobTracker, TrackerTimings
 from bot.media.assets import checked_download
@@ -164,29 +164,69 @@ def _job(job_id: int, guild: int, member: int) -> Job:
 
 def test_a_task_behind_older_queued_ones_is_asked_less_often_until_its_turn_nears() -> None:
     timings = TrackerTimings()  # the defaults: poll_interval 5 s
-    pace = Pace(timings)
+    line = Paces(timings)
+    pace = line.of("sora-2")
 
     def wait(age: float, now: float) -> float:
-        oldest = pace.oldest_queued(now)
+        oldest = line.oldest_queued(now)
         return next_poll(
             timings, pace, state=JobState.QUEUED, age=age, polls=3, stalled=False, errors=0,
             oldest=oldest,
         )  # fmt: skip
 
     alone = max(wait(20.0, now=200.0) for _ in range(50))
-    pace.still_queued(age=200.0, now=200.0)  # a task sent 200 s ago still waits
+    line.still_queued(age=200.0, now=200.0)  # a task sent 200 s ago still waits
     behind = [wait(20.0, now=200.0) for _ in range(50)]
     near = [wait(195.0, now=200.0) for _ in range(50)]
     assert alone <= 33.0  # nothing older seen queued: asked at least every 30 s (+10 %)
     assert min(behind) >= 54.0 and max(behind) <= 66.0  # 180 s behind: a minute, no more
     assert max(near) <= 33.0  # its turn is near: as often as before
     # The oldest is forgotten once no poll has seen it queued for a minute.
-    assert pace.oldest_queued(261.0) == 0.0
+    assert line.oldest_queued(261.0) == 0.0
     assert max(wait(20.0, now=261.0) for _ in range(50)) <= 33.0
     # Tasks that wait 5 s in toapis' queue do not slow a fresh one down later on: what
     # counts is how long they had waited when seen, not how long ago that was.
-    pace.still_queued(age=5.0, now=300.0)
+    line.still_queued(age=5.0, now=300.0)
     assert max(wait(2.0, now=340.0) for _ in range(50)) <= 33.0
+
+
+def test_a_model_that_usually_runs_90_s_is_asked_rarely_early_and_densely_near_its_end() -> None:
+    timings = TrackerTimings()  # the defaults: poll_interval 5 s
+    paces = Paces(timings)
+    for started, ended in [(50.0, 90.0), (45.0, 83.0), (55.0, 97.0), (48.0, 86.0)]:
+        paces.of("sora-2").started(started)
+        paces.of("sora-2").finished(ended, started)
+
+    def waits(model: str, age: float, started: float) -> list[float]:
+        return [
+            next_poll(
+                timings,
+                paces.of(model),
+                state=JobState.IN_PROGRESS,
+                age=age,
+                polls=4,
+                stalled=False,
+                errors=0,
+                started=started,
+            )
+            for _ in range(50)
+        ]
+
+    # Seen running at 50 s: asked next near the window its end usually falls in, not before.
+    early = waits("sora-2", age=52.0, started=50.0)
+    assert min(early) >= 20.0 and max(early) <= 33.0  # once, at most every 30 s
+    # Around its usual end (about 90 s), every 2 s (+-10 %).
+    near = waits("sora-2", age=88.0, started=50.0) + waits("sora-2", age=92.0, started=50.0)
+    assert max(near) <= 2.2
+    # Long past it: further apart again, at most every 10 s.
+    late = waits("sora-2", age=150.0, started=50.0)
+    assert min(late) >= 9.0 and max(late) <= 11.0
+    # Another model has its own pace: one that runs for minutes is not asked densely at
+    # sora-2's end.
+    for started, ended in [(50.0, 250.0), (45.0, 240.0), (55.0, 260.0)]:
+        paces.of("sora-2-pro").started(started)
+        paces.of("sora-2-pro").finished(ended, started)
+    assert min(waits("sora-2-pro", age=88.0, started=50.0)) >= 27.0
 
 
 async def forty_jobs_at_ten_per_second(bot: Bot, simulator: Simulator, **scenario: float) -> None:

@@ -182,6 +182,22 @@ async def test_several_characters(simulator: Simulator, client: httpx.AsyncClien
     assert len({c.id for c in characters}) == 3
 
 
+def test_spread_durations_vary_within_bounds_and_repeat_for_a_seed(
+    simulator: Simulator,
+) -> None:
+    simulator.scenario.update(queued_for=50.0, step_interval=10.0)
+    assert {simulator.plan_task().queued_for for _ in range(5)} == {50.0}  # off by default
+    simulator.scenario.update(duration_spread=0.2, duration_seed=3)
+    first = [(p.queued_for, p.step_interval) for p in (simulator.plan_task() for _ in range(40))]
+    assert all(40.0 <= queued <= 60.0 and abs(queued - 5 * step) < 1e-9 for queued, step in first)
+    assert len(set(first)) == 40
+    simulator.reset_limits()  # a new run of the same seed: the same durations again
+    again = [(p.queued_for, p.step_interval) for p in (simulator.plan_task() for _ in range(40))]
+    assert again == first
+    simulator.scenario.update(duration_seed=4)
+    assert [simulator.plan_task().queued_for for _ in range(40)] != [q for q, _ in first]
+
+
 async def test_fail_with(simulator: Simulator, client: httpx.AsyncClient) -> None:
     message = "Generation failed: Content violates the content policy"
     simulator.scenario.update(fail_with=["generation_failed", message], check_media=False)
