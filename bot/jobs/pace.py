@@ -143,9 +143,9 @@ def next_poll(
     of the model usually start, then less and less often the longer it stays queued
     (while no task of the model was seen starting, each wait as long as it has waited so
     far). Behind an older task seen queued lately (`oldest`: how long it had waited then),
-    it is asked halfway to the moment it will have waited as long, at most every
-    `12 * poll_interval`: toapis usually starts tasks in the order they came, so the
-    oldest ones tell when the line moves. Running: not again until the window its end
+    it is asked when it will have waited as long, at most `12 * poll_interval` later:
+    toapis usually starts tasks in the order they came, so the oldest ones tell when the
+    line moves. Running: not again until the window its end
     usually falls in (its usual end, counted from when it started, `started` give or take
     `started_within`, less `WIDTH` typical deviations; at most `6 * poll_interval` apart),
     then every `DENSE * poll_interval` through that window (every `poll_interval` while no
@@ -165,7 +165,7 @@ def next_poll(
         left = pace.queue_time - age
         behind = oldest - age  # an older task still waits that much longer than this one
         if behind > base * 2:
-            wait = min(longest * 2, max(base * 2, max(left, behind) / 2))
+            wait = min(longest * 2, max(base * 2, left, behind))
         elif left > 0:  # straight to when tasks of the model usually start
             wait = min(longest * 2, max(base * 2, left))
         elif pace.queue.seen:  # queued longer than usual: it may start any time; ask
