@@ -135,15 +135,18 @@ async def refused(world: World, words: str, error_code: str, **knobs: Any) -> No
     assert len(failures) == 1
 
 
-async def one_card(sora: Running, world: World, *, sent: int = 1) -> Job:
-    """The card arrived once, one character is stored, toapis created one task."""
+async def one_card(sora: Running, world: World, *, sent: int = 1, refused: int = 0) -> Job:
+    """The card arrived once, one character is stored, toapis created one task.
+
+    `refused`: card edits Discord may have refused first (the edit then goes another way).
+    """
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     await sora.settle()
     job = await the_job(sora)
     assert job.state is JobState.COMPLETED and job.announced_at is not None
     [character] = await sora.core.characters.list_for_guild(GUILD_ID)
     assert character.job_id == job.id and character.announced_at is not None
-    assert len(card_edits(sora.fake)) == 1 and card_posts(sora.fake) == []
+    assert 1 <= len(card_edits(sora.fake)) <= 1 + refused and card_posts(sora.fake) == []
     assert world.simulator.submits == 1
     assert submits_sent(world.simulator) == sent
     return job
@@ -388,11 +391,13 @@ async def interaction_token_expired(world: World) -> None:
     world.fake.expire_interaction_tokens()  # 15 minutes later...
     expired_at = len(world.fake.calls)
     world.simulator.scenario.update(hang=False)
-    await one_card(sora, world)
+    # The first edit after the token died may be the card itself (polls are sparse until
+    # the task's usual end): Discord refuses it, and the bot token shows it.
+    await one_card(sora, world, refused=1)
     later = world.fake.calls[expired_at:]
     # The token is dropped the first time Discord refuses it; the bot token does the rest.
     assert len([c for c in later if re.fullmatch(WEBHOOK, c.path)]) <= 1
-    assert [c for c in later if re.fullmatch(BOT_EDIT, c.path) and is_card(c)]
+    assert len([c for c in later if re.fullmatch(BOT_EDIT, c.path) and is_card(c)]) == 1
     ping = await sora.wait_call("POST", CHANNEL_POST)
     assert isinstance(ping.json, dict) and f"<@{USER_ID}>" in ping.json["content"]
 

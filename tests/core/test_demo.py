@@ -40,7 +40,8 @@ def test_demo_shows_every_engine_offline_and_cleans_up(tmp_path: Path) -> None:
     first, second, videos = steps_of(out)
     # 1. Sora's card with visible progress, then Seedance 2 and Vidu Q3 bound after it.
     percents = [int(p) for p in re.findall(r"\]\s+(\d+)%\s+(?:queued|in progress)\s+\(task", first)]
-    assert len(set(percents)) >= 4 and percents == sorted(percents), out
+    # Polls are sparse until a task's usual end: a few steps of progress, always forward.
+    assert len(set(percents)) >= 2 and percents == sorted(percents), out
     username = re.search(r"use in text:  @(\S+)", first)
     assert username is not None, first
     sora = f"Sora 2 @{username.group(1)}"
