@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
 
 import discord
 
 from bot.domain.records import Character
 from bot.i18n import N_, translate
-from cogs.shared.failures import report_failure
+from cogs.shared.asker_view import AskerView
 from cogs.shared.i18n import tr
 
 MAX_CHOICES = 25  # a select menu's limit
@@ -20,13 +19,13 @@ NOT_OFFERED = N_("That is not one of the characters offered; run the command aga
 Action = Callable[[discord.Interaction, str], Awaitable[None]]
 
 
-class ChooseCharacter(discord.ui.View):
+class ChooseCharacter(AskerView):
     """ "Which one?": a private select menu of the characters a typed name matches."""
 
     def __init__(
         self, asked: discord.Interaction, characters: Sequence[Character], action: Action
     ) -> None:
-        super().__init__(timeout=600)
+        super().__init__(asked.user.id, timeout=600)
         self.owner_id = asked.user.id
         self.locale = locale = asked.locale.value
         self.action = action
@@ -73,16 +72,6 @@ class ChooseCharacter(discord.ui.View):
         asked = discord.utils.escape_markdown(_clip(text.strip(), 60))
         head = translate(self.locale, "Several characters match **{name}**; pick one:", name=asked)
         return head + "\n" + "\n".join(lines)
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the person who asked."""
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        """Say something useful instead of "This interaction failed"."""
-        await report_failure(interaction, error)
 
     async def _chosen(self, interaction: discord.Interaction) -> None:
         value = self.select.values[0] if self.select.values else ""

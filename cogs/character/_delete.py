@@ -10,7 +10,7 @@ import discord
 
 from bot.domain.records import Character
 from bot.i18n import N_, translate
-from cogs.shared.failures import report_failure
+from cogs.shared.asker_view import AskerView
 from cogs.shared.i18n import tr, tr_guild
 from cogs.shared.render import Rendered
 
@@ -23,7 +23,7 @@ DELETED = N_("*This character was deleted from the library.*")
 NO_MENTIONS = discord.AllowedMentions.none()
 
 
-class ConfirmDelete(discord.ui.View):
+class ConfirmDelete(AskerView):
     """Delete / Cancel for one character."""
 
     def __init__(
@@ -35,23 +35,13 @@ class ConfirmDelete(discord.ui.View):
         card: discord.Message | None,
         locale: str | None = None,
     ) -> None:
-        super().__init__(timeout=120)
+        super().__init__(owner_id, timeout=120)
         self.core, self.card_of = core, card_of
         self.owner_id = owner_id
         self.character = character
         self.card = card
         self.confirm.label = translate(locale, "Delete")
         self.cancel.label = translate(locale, "Cancel")
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the person who asked."""
-        return interaction.user.id == self.owner_id
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        """Say something useful instead of "This interaction failed"."""
-        await report_failure(interaction, error)
 
     @discord.ui.button(label="Delete", style=discord.ButtonStyle.danger)
     async def confirm(

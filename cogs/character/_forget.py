@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 
 from bot.i18n import N_, translate
 from bot.policy.retention import Forgotten
-from cogs.shared.failures import report_failure
+from cogs.shared.asker_view import AskerView
 from cogs.shared.i18n import tr
 
 if TYPE_CHECKING:
@@ -62,27 +62,17 @@ async def ask_forget_me(core: Core, interaction: discord.Interaction) -> None:
     )
 
 
-class ForgetMe(discord.ui.View):
+class ForgetMe(AskerView):
     """Keep characters unattributed / delete them too / cancel."""
 
     def __init__(self, core: Core, user_id: int, guild_id: int, locale: str | None = None) -> None:
-        super().__init__(timeout=300)
+        super().__init__(user_id, timeout=300)
         self.core = core
         self.user_id = user_id
         self.guild_id = guild_id
         self.keep.label = translate(locale, KEEP)
         self.delete.label = translate(locale, DELETE)
         self.cancel.label = translate(locale, CANCEL)
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the member who asked."""
-        return interaction.user.id == self.user_id
-
-    async def on_error(
-        self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        """Say something useful instead of "This interaction failed"."""
-        await report_failure(interaction, error)
 
     async def _forget(self, interaction: discord.Interaction, *, delete: bool) -> None:
         done = await self.core.forget_member(self.guild_id, self.user_id, delete_characters=delete)
