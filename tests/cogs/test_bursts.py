@@ -48,7 +48,17 @@ async def until(check: Any, what: str, within: float = 30.0) -> None:
         if await held if inspect.isawaitable(held) else held:
             return
         await asyncio.sleep(0.05)
-    raise AssertionError(f"waited {within:.0f} s for {what}")
+    raise AssertionError(f"waited {within:.0f} s for {what}; tasks:\n{_stacks()}")
+
+
+def _stacks() -> str:
+    """Where every task of the loop waits (what a stalled create was doing)."""
+    lines = []
+    for task in asyncio.all_tasks():
+        frames = task.get_stack(limit=12)
+        where = " <- ".join(f"{f.f_code.co_name}:{f.f_lineno}" for f in reversed(frames))
+        lines.append(f"  {task.get_name()}: {where}")
+    return "\n".join(sorted(lines))
 
 
 @asynccontextmanager
