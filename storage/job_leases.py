@@ -17,7 +17,7 @@ from storage.job_rows import (
     INTERRUPTED_PREPARING,
     REFETCHABLE_SQL,
     TAKEABLE_SQL,
-    error_sql,
+    failed_sql,
     load_job,
     now_sql,
     row_to_job,
@@ -46,20 +46,13 @@ class JobLeases:
             orphaned = f" AND (owner IS NULL OR (owner <> ? AND lease_until < {self._now}))"
             extra = (owner,)
         # Kept also as its msgid (`meta.error_text`) for the member's language.
-        error_set, error_params = error_sql(self._db.dialect, Text(INTERRUPTED_PREPARING))
+        failed, failed_params = failed_sql(
+            self._db.dialect, "interrupted", Text(INTERRUPTED_PREPARING), now
+        )
         async with self._db.transaction() as tx:
             await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'interrupted', "  # noqa: S608
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {error_set} "
-                f"WHERE state = ?{orphaned}",
-                (
-                    JobState.FAILED.value,
-                    now,
-                    now,
-                    *error_params,
-                    JobState.PREPARING.value,
-                    *extra,
-                ),
+                f"UPDATE jobs SET {failed} WHERE state = ?{orphaned}",  # noqa: S608
+                (*failed_params, JobState.PREPARING.value, *extra),
             )
             # One statement: a create answer stored meanwhile (the job left SUBMITTING)
             # is never overwritten.
@@ -97,21 +90,11 @@ class JobLeases:
         """A job still preparing ends FAILED with `error` (nothing was sent; kept as in
         `JobRepository.update_status`), to be announced; None if it was not preparing any
         more."""
-        now = time.time()
-        error_set, error_params = error_sql(self._db.dialect, error)
+        failed, failed_params = failed_sql(self._db.dialect, "interrupted", error, time.time())
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = 'interrupted', "  # noqa: S608
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {error_set} "
-                "WHERE id = ? AND state = ?",
-                (
-                    JobState.FAILED.value,
-                    now,
-                    now,
-                    *error_params,
-                    job_id,
-                    JobState.PREPARING.value,
-                ),
+                f"UPDATE jobs SET {failed} WHERE id = ? AND state = ?",  # noqa: S608
+                (*failed_params, job_id, JobState.PREPARING.value),
             )
             if outcome.rowcount == 0:
                 return None

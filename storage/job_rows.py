@@ -72,6 +72,19 @@ def error_sql(dialect: str, error: Text | str | None) -> tuple[str, tuple[Any, .
     return f"error_message = ?, {meta_sql}", (message, *meta_params)
 
 
+def failed_sql(
+    dialect: str, code: str, error: Text | str, now: float
+) -> tuple[str, tuple[Any, ...]]:
+    """The assignments that end a job FAILED at `now` with `code` and `error` (kept as
+    `error_sql` says): the one way the unsent and interrupted ends are written."""
+    error_set, error_params = error_sql(dialect, error)
+    return (
+        f"state = ?, error_code = ?, updated_at = ?, finished_at = COALESCE(finished_at, ?), "
+        f"{error_set}",
+        (JobState.FAILED.value, code, now, now, *error_params),
+    )
+
+
 def _error_text_sql(dialect: str, error_text: dict[str, Any] | None) -> tuple[str, tuple[Any, ...]]:
     """The assignment that sets a job's `meta.error_text` (None: removes it) in `dialect`."""
     postgres = dialect != "sqlite"

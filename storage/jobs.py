@@ -26,6 +26,7 @@ from storage.job_rows import (
     INTERRUPTED_PREPARING,
     claim_unknown_in,
     error_sql,
+    failed_sql,
     insert_job,
     load_job,
     row_to_job,
@@ -283,23 +284,12 @@ class JobRepository(JobLeases, JobCounts, JobQuota):
         ("cancelled", or the limit it was refused at) and `error` (kept as in
         `update_status`), and stops counting against any limit; None if it was sent
         meanwhile (or is over)."""
-        now = time.time()
-        error_set, error_params = error_sql(self._db.dialect, error)
+        failed, failed_params = failed_sql(self._db.dialect, code, error, time.time())
         async with self._db.transaction() as tx:
             outcome = await tx.execute(
-                "UPDATE jobs SET state = ?, error_code = ?, "  # noqa: S608 (error_set is built by error_sql from fixed fragments)
-                f"updated_at = ?, finished_at = COALESCE(finished_at, ?), {error_set} "
+                f"UPDATE jobs SET {failed} "  # noqa: S608 (failed_sql: fixed fragments)
                 "WHERE id = ? AND task_id IS NULL AND state IN (?, ?)",
-                (
-                    JobState.FAILED.value,
-                    code,
-                    now,
-                    now,
-                    *error_params,
-                    job_id,
-                    JobState.PREPARING.value,
-                    JobState.WAITING.value,
-                ),
+                (*failed_params, job_id, JobState.PREPARING.value, JobState.WAITING.value),
             )
             if outcome.rowcount == 0:
                 return None
