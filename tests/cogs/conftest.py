@@ -95,15 +95,6 @@ class Running:
             await asyncio.sleep(0.01)
         self.bot._connection.parse_interaction_create(payload)  # type: ignore[arg-type]
 
-    async def modal_open(self, custom_id: str, within: float = 10.0) -> None:
-        """Wait until the bot holds the modal it showed (discord.py stores it only after
-        Discord answered the callback, so a submit sent at once could find nothing)."""
-        store = self.bot._connection._view_store
-        deadline = asyncio.get_running_loop().time() + within
-        while custom_id not in store._modals:
-            assert asyncio.get_running_loop().time() < deadline, f"modal {custom_id} not held"
-            await asyncio.sleep(0.01)
-
     def dispatch(self, event: str, payload: dict[str, Any]) -> None:
         """Deliver a gateway event (MESSAGE_CREATE, MESSAGE_REACTION_ADD, GUILD_CREATE)."""
         if event == "MESSAGE_CREATE":
