@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from tests.fakes import GUILD_ID, USER_ID, FakeDiscord
 from tests.storage.backends import postgres_schema, skip_without_postgres
 
 FOLLOWUP = r"/webhooks/\d+/[^/]+"
+CALLBACK = r"/interactions/\d+/[^/]+/callback"
 AT_ONCE = (
     "You have 2 jobs running or waiting; this server allows 2 at once. Wait for one to finish."
 )
@@ -29,12 +31,21 @@ CAPPED = "The bot has used all its jobs for today (UTC): try again in "
 
 
 def told(fake: FakeDiscord) -> list[str]:
-    """The private followups members read (refusals after the bot deferred)."""
-    return [
-        str(call.json["content"])
-        for call in fake.calls_to("POST", FOLLOWUP)
-        if isinstance(call.json, dict) and call.json.get("flags") == EPHEMERAL
-    ]
+    """The private refusals members read: at once (the early check, when the others'
+    jobs were stored before this one was looked at) or after the bot deferred (a burst
+    that passed the early check together)."""
+    said = []
+    for call in fake.calls:
+        body = call.json if isinstance(call.json, dict) else {}
+        if call.method != "POST":
+            continue
+        if re.fullmatch(CALLBACK, call.path) and body.get("type") == 4:
+            body = body.get("data") or {}
+        elif not re.fullmatch(FOLLOWUP, call.path):
+            continue
+        if body.get("flags") == EPHEMERAL:
+            said.append(str(body["content"]))
+    return said
 
 
 def cards(fake: FakeDiscord) -> list[Any]:
