@@ -117,6 +117,11 @@ class SubmitLine:
     def __len__(self) -> int:
         return len(self._entries)
 
+    @property
+    def asking(self) -> int:
+        """Jobs waiting for their turn now (their create request is ready to go)."""
+        return sum(1 for e in self._entries.values() if e.ready and e.turn is not None)
+
     # --- what is in line ---------------------------------------------------------------------
 
     def add(self, job: Job, *, ready: bool) -> None:
