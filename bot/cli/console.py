@@ -183,7 +183,7 @@ class TerminalFront:
     async def quiet(self) -> None:
         """Nothing to stop."""
 
-    async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
+    async def show_clip(self, order: CreateOrder, prepared: PreparedSource, job: Job) -> Location:
         """Print what is sent."""
         if prepared.uploaded:
             print(

@@ -94,8 +94,8 @@ class CreateFront(Asking, Protocol):
         """No more places: the reply is edited next."""
         ...
 
-    async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
-        """Show the clip about to be sent; where that reply is."""
+    async def show_clip(self, order: CreateOrder, prepared: PreparedSource, job: Job) -> Location:
+        """Show the clip about to be sent (the reserved `job`); where that reply is."""
         ...
 
 
@@ -197,8 +197,8 @@ async def start_character(
         await front.refuse(NO_SOURCE_LIKENESS)
         return None
 
-    async def show(_job: Job) -> Location:
-        return await front.show_clip(order, prepared)
+    async def show(reserved: Job) -> Location:
+        return await front.show_clip(order, prepared, reserved)
 
     return await send(core.tracker, job, request, meta, show)
 

@@ -34,6 +34,7 @@ from cogs.shared.replies import (
     InteractionReplies,
     original_reply_id,
     refuse_privately,
+    show_job,
 )
 
 if TYPE_CHECKING:
@@ -256,14 +257,16 @@ class InteractionFront:
         """No more place updates."""
         await self._updater.cancel()
 
-    async def show_clip(self, order: CreateOrder, prepared: PreparedSource) -> Location:
+    async def show_clip(self, order: CreateOrder, prepared: PreparedSource, job: Job) -> Location:
         """The reply shows the clip sent; its token is kept for the card."""
         shown = sending(order, prepared, locale=self.interaction.locale.value)
-        reply = await self.interaction.edit_original_response(
-            **shown.body(edit=True), attachments=shown.files()
+        return await show_job(
+            self.flow.bot,
+            self.interaction,
+            shown,
+            reply_id=job.message_id,
+            replies=self.flow.replies,
         )
-        self.flow.replies.remember(reply.id, self.interaction)
-        return (reply.channel.id, reply.id)
 
 
 def preparing(

@@ -3,18 +3,20 @@
 An interaction token can edit its reply for 15 minutes, even in a channel the bot cannot
 read; the bot token works after that (and after a restart) where the bot has access.
 Tokens are never stored or logged: this map lives and dies with the process.
-Also what every job reply starts from: the reply's id, the answer outside a server, and
-a refusal given privately.
+Also what every job reply starts from: the reply's id, the answer outside a server, a
+refusal given privately, and the first look of a job (`show_job`).
 """
 
 from __future__ import annotations
 
 import datetime
 import logging
+from dataclasses import replace
 
 import discord
 
 from bot.i18n import N_
+from cogs.shared.render import Rendered
 
 log = logging.getLogger(__name__)
 
@@ -95,3 +97,70 @@ class InteractionReplies:
         for message_id, (_, usable_until) in list(self._by_message.items()):
             if now >= usable_until:
                 del self._by_message[message_id]
+
+
+async def show_job(
+    client: discord.Client,
+    interaction: discord.Interaction,
+    rendered: Rendered,
+    *,
+    reply_id: int | None,
+    replies: InteractionReplies,
+) -> tuple[int, int]:
+    """Show a job about to be sent in the interaction's reply; where the job is shown.
+
+    The job goes on even when Discord refuses that edit (a moderator deleted the reply, the
+    token expired while the video waited for a media worker, errors after discord.py's own
+    retries): the reply is edited with the bot's token, or kept as it is while Discord
+    fails (the next edit shows the job), or the job is shown in a new message in the
+    channel that mentions the member. Raises only when it can be shown nowhere.
+    """
+    try:
+        reply = await interaction.edit_original_response(
+            **rendered.body(edit=True), attachments=rendered.files()
+        )
+    except discord.HTTPException as exc:
+        log.info("a job's reply refused its first edit (HTTP %s)", exc.status)
+        where = await _show_elsewhere(client, interaction, rendered, reply_id, replies)
+        if where is None:
+            raise
+        return where
+    replies.remember(reply.id, interaction)
+    return (reply.channel.id, reply.id)
+
+
+async def _show_elsewhere(
+    client: discord.Client,
+    interaction: discord.Interaction,
+    rendered: Rendered,
+    reply_id: int | None,
+    replies: InteractionReplies,
+) -> tuple[int, int] | None:
+    """The reply edited with the bot's token, or a new message (None: neither)."""
+    channel_id = interaction.channel_id
+    if channel_id is None:
+        return None
+    channel = client.get_partial_messageable(channel_id)
+    if reply_id is not None:
+        try:
+            await channel.get_partial_message(reply_id).edit(
+                **rendered.body(edit=True), attachments=rendered.files()
+            )
+            return (channel_id, reply_id)
+        except (discord.NotFound, discord.Forbidden):
+            pass  # deleted by a moderator, or a channel the bot cannot write in
+        except discord.HTTPException:  # Discord failing for now: later edits show the job
+            replies.remember(reply_id, interaction)
+            return (channel_id, reply_id)
+    mention = f"<@{interaction.user.id}>"
+    said = replace(rendered, content=f"{mention} {rendered.content or ''}".rstrip())
+    try:
+        message = await channel.send(
+            **said.body(),
+            files=said.files(),
+            allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
+        )
+    except discord.HTTPException as exc:
+        log.warning("a job could not be shown anywhere (HTTP %s)", exc.status)
+        return None
+    return (channel_id, message.id)

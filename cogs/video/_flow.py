@@ -32,7 +32,7 @@ from cogs.shared.render import (
     speaker,
     video_fields,
 )
-from cogs.shared.replies import GUILD_ONLY, original_reply_id, refuse_privately
+from cogs.shared.replies import GUILD_ONLY, original_reply_id, refuse_privately, show_job
 
 if TYPE_CHECKING:
     from bot.runtime.app import SoraBot
@@ -280,9 +280,13 @@ class _VideoFront:
 
     async def show_sending(self, job: Job) -> Location:
         """The reply shows the final prompt; its token is kept for the card."""
-        reply = await self.interaction.edit_original_response(**sending(job).body(edit=True))
-        self.flow.replies.remember(reply.id, self.interaction)
-        return (reply.channel.id, reply.id)
+        return await show_job(
+            self.flow.bot,
+            self.interaction,
+            sending(job),
+            reply_id=job.message_id,
+            replies=self.flow.replies,
+        )
 
 
 def sending(job: Job) -> Rendered:

@@ -205,27 +205,3 @@ async def test_a_cap_reached_while_jobs_wait_stops_them_at_the_front_uncharged(
     assert [j.requester_id for j in jobs if j.state.value == "completed"] == [first.requester_id]
     # The refused jobs no longer count: nothing but the one sent counts today.
     assert await sora.core.jobs.usage_before(10**9, 0) == 1
-
-
-async def test_a_reply_discord_refuses_does_not_keep_counting_against_the_member(
-    sora: Running, simulator: Any, media_server: str, short_video: Path
-) -> None:
-    await sora.core.guild_settings.set(GUILD_ID, jobs_at_once=1)
-    url = f"{media_server}/{short_video.name}"
-    # The reply cannot be shown once the video is ready (its token died): nothing is sent.
-    original = r"/webhooks/\d+/[^/]+/messages/@original"
-    sora.fake.fail_next("PATCH", original, 404, {"message": "Unknown Webhook", "code": 10015}, 9)
-    sora.feed(create(url=url))
-
-    async def dropped() -> bool:
-        return not await sora.core.jobs.list_for_guild(GUILD_ID) and sora.core.tracker.running == 0
-
-    await until(lambda: len(sora.fake.calls_to("PATCH", original)) >= 1, "the refused reply")
-    await until(dropped, "the job to be dropped")
-    assert submits(simulator) == 0
-    sora.fake.faults.rules.clear()
-    # The member may ask again at once: the dropped job does not hold their one slot.
-    sora.fake.clear()
-    sora.feed(create(url=url))
-    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
-    assert submits(simulator) == 1

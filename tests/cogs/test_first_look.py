@@ -1,0 +1,96 @@
+"""A job's first look (the clip about to be sent) survives Discord refusing it: the job
+goes on and its card comes, shown where it still can be; nothing is dropped unless it can be
+shown nowhere. Through real discord.py, the fake Discord and the simulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tests.cogs.conftest import Running
+from tests.cogs.test_bursts import until
+from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, is_card
+from tests.cogs.test_limits import submits
+from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID
+from tests.fakes.seen import shown_text
+
+ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
+POST_IN_CHANNEL = rf"/channels/{CHANNEL_ID}/messages"
+UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}
+
+
+def is_clip(call: Any) -> bool:
+    return "Sending the request to toapis" in shown_text(call)
+
+
+async def test_a_token_that_died_while_the_video_was_prepared_shows_the_job_with_the_bot_token(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    sora.fake.fail_next("PATCH", ORIGINAL, 404, UNKNOWN_WEBHOOK, times=9)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    clip = await sora.wait_call("PATCH", BOT_EDIT, is_clip)
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    assert clip.path.endswith(f"/messages/{job.message_id}")  # the member's own reply
+    assert card.path.endswith(f"/messages/{job.message_id}")
+    assert submits(simulator) == 1
+
+
+async def test_discord_failing_the_first_edit_keeps_the_job_and_its_card_comes(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    # Every try of discord.py (with the token, then the bot's) meets a 429 for the clip.
+    sora.fake.rate_limit_next("PATCH", ORIGINAL, times=5)
+    sora.fake.rate_limit_next("PATCH", BOT_EDIT, times=5)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    assert card.path.endswith(f"/messages/{job.message_id}")
+    assert job.state.value == "completed"
+    assert submits(simulator) == 1
+    moved = [c for c in sora.fake.calls_to("POST", POST_IN_CHANNEL) if is_clip(c)]
+    assert not moved  # the reply was there all along
+
+
+async def test_a_reply_deleted_while_thinking_moves_the_job_to_a_new_message(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await hold.arrived.wait()
+    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    assert job.message_id is not None
+    sora.fake.delete_message(job.message_id)  # a moderator, before the clip is shown
+    hold.release()
+    moved = await sora.wait_call("POST", POST_IN_CHANNEL, is_clip)
+    assert f"<@{USER_ID}>" in shown_text(moved)  # the member is told where it went
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    assert job.state.value == "completed"
+    assert card.path == f"/channels/{CHANNEL_ID}/messages/{job.message_id}"
+    assert sora.fake.message(job.message_id) is not None  # the new message, now the card
+    assert submits(simulator) == 1
+
+
+async def test_a_job_that_can_be_shown_nowhere_is_dropped_and_does_not_count(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    await sora.core.guild_settings.set(GUILD_ID, jobs_at_once=1)
+    url = f"{media_server}/{short_video.name}"
+    sora.fake.fail_next("PATCH", ORIGINAL, 404, UNKNOWN_WEBHOOK, times=9)
+    sora.fake.deny_channel(CHANNEL_ID)  # nor may the bot edit or post there
+    sora.feed(create(url=url))
+
+    async def dropped() -> bool:
+        return not await sora.core.jobs.list_for_guild(GUILD_ID) and sora.core.tracker.running == 0
+
+    await until(lambda: len(sora.fake.calls_to("POST", POST_IN_CHANNEL)) >= 1, "a new message")
+    await until(dropped, "the job to be dropped")
+    assert submits(simulator) == 0
+    sora.fake.faults.rules.clear()
+    sora.fake.channel_routes.denied.discard(CHANNEL_ID)
+    # The member may ask again at once: the dropped job does not hold their one slot.
+    sora.fake.clear()
+    sora.feed(create(url=url))
+    await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert submits(simulator) == 1
