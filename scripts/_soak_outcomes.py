@@ -138,8 +138,11 @@ class Outcomes:
             if cards[t] == 0
         ]
         unexplained = [m for m in missing if m["request"] != "reason"]
+        # A request never acknowledged will not be answered later (Discord does not send an
+        # interaction again): waiting longer changes nothing (the checks judge it).
+        waiting = [case for case in not_final if case["state"] != "unanswered"]
         return {
-            "settled": not not_final and not unexplained and running == 0,
+            "settled": not waiting and not unexplained and running == 0,
             "requests": len(self.requests),
             "outcomes": dict(states),
             "reasons": dict(reasons),
