@@ -43,6 +43,14 @@ class JobCounts:
         )
         return [row_to_job(row) for row in rows]
 
+    async def sent_since(self, since: float) -> list[float]:
+        """When each job sent to the provider since `since` (epoch seconds) was sent."""
+        rows = await self._db.fetchall(
+            "SELECT submitted_at FROM jobs WHERE submitted_at >= ? ORDER BY submitted_at",
+            (since,),
+        )
+        return [float(row["submitted_at"]) for row in rows]
+
     async def count_by_state(self) -> dict[JobState, int]:
         """How many jobs are in each state (all servers)."""
         rows = await self._db.fetchall("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state")

@@ -27,7 +27,7 @@ import contextlib
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
@@ -217,6 +217,18 @@ class Budget:
                 recent.sort(reverse=True)
                 wait = max(wait, recent[count - 1] + seconds - now)
         return wait
+
+    def recall(self, ages: Iterable[float]) -> None:
+        """Requests sent `ages` seconds ago by a process that has ended count in this
+        budget's windows: a restart does not send a second's worth on top of them."""
+        now = self.now()
+        recalled = []
+        for age in sorted(ages, reverse=True):
+            slot = Slot(self, now - max(0.0, age))
+            slot.sent = slot.granted
+            recalled.append(slot)
+        self._slots = deque([*recalled, *self._slots])
+        self._reschedule()
 
     # --- granting ---------------------------------------------------------------------------
 

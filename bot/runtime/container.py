@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 from bot.domain.changes import GUILD_SETTINGS, JOB_OUTCOME, OWNER
@@ -38,6 +39,8 @@ from storage.postgres.notices import ChangeNotices, change_notices
 from storage.webhooks import WebhookEventRepository
 
 log = logging.getLogger(__name__)
+
+RECALL_SECONDS = 11.0  # toapis' longest window (10 s), and a margin
 
 TASK_NOT_HERE = (
     "That task was not made in this server: `from_task` takes the task id of a character "
@@ -123,6 +126,14 @@ class Core:
             raise OrderError(TASK_NOT_HERE)
 
 
+async def recall_sent(budgets: AccountBudgets, jobs: JobRepository) -> None:
+    """The create requests sent in the last seconds (by this bot before a restart) count
+    in the submit budget's windows, so the restarted bot does not go over the tier."""
+    now = time.time()
+    sent = await jobs.sent_since(now - RECALL_SECONDS)
+    budgets.submit.recall(now - at for at in sent)
+
+
 def make_budgets(settings: Settings) -> AccountBudgets:
     """The account's submit and query budgets (`TOAPIS_TIER` and its overrides)."""
     limits = tier_limits(
@@ -200,9 +211,11 @@ async def open_core(
     budgets = getattr(provider, "budgets", None) or make_budgets(settings)
     database = await _open_database(settings, provider)
     ledger = budget_ledger(database)
+    jobs = JobRepository(database)
     if ledger is not None:  # several processes: each request is counted over all of them
         budgets.share(ledger)
-    jobs = JobRepository(database)
+    else:  # one process: the one before it (a restart) sent these
+        await recall_sent(budgets, jobs)
     characters = CharacterRepository(database)
     hub = ListenerHub()
     if listener is not None:

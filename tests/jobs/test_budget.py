@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+from bot.domain.records import JobState, NewJob, SourceKind
+from bot.jobs.events import NullListener
 from bot.net.rate_budget import TIERS, AccountBudgets, Budget, Rate, prepaid, tier_limits
+from bot.runtime.config import Settings
+from bot.runtime.container import open_core
+from bot.simulator import Simulator
 
 
 async def test_urgent_callers_are_served_before_earlier_ordinary_ones() -> None:
@@ -53,3 +59,52 @@ def test_tiers_and_overrides() -> None:
     assert tier_limits("svip", submit_per_second=2).submit == Rate(2, 20)
     budgets = AccountBudgets.create(TIERS["default"], query_share=0.8)
     assert budgets.query.rate == Rate(40, 400) and budgets.submit.rate == Rate(5, 50)
+
+
+async def test_a_budget_counts_requests_sent_before_it_was_made() -> None:
+    budget = Budget("test", Rate(5, 50))
+    budget.recall([0.2] * 5)  # a second's worth, sent a moment ago by a process now gone
+    assert 0.5 < budget.delay() <= 1.1
+    later = Budget("test", Rate(5, 50))
+    later.recall([12.0] * 50)  # out of every window by now
+    assert later.delay() == 0
+
+
+async def test_a_restarted_bot_does_not_send_on_top_of_what_it_sent_just_before(
+    tmp_path: Path, simulator: Simulator
+) -> None:
+    settings = Settings(
+        _env_file=None,
+        database_url=f"sqlite:///{tmp_path / 'bot.sqlite3'}",
+        toapis_api_key=simulator.scenario.api_key,
+        toapis_base_url=simulator.base_url,
+    )
+    before = await open_core(settings, NullListener())
+    try:  # the process before the restart sent the tier's 50 creates of 10 s
+        for n in range(50):
+            job = await before.jobs.create(new_job(n), state=JobState.SUBMITTING)
+            await before.jobs.set_submitted(job.id, f"task_{n:026d}", JobState.QUEUED, 0)
+    finally:
+        await before.close()
+    after = await open_core(settings, NullListener())
+    try:
+        budgets = after.tracker.budgets
+        assert budgets is not None
+        assert budgets.submit.delay() > 5.0  # the next create waits for the window
+        assert budgets.query.delay() == 0
+    finally:
+        await after.close()
+
+
+def new_job(n: int) -> NewJob:
+    url = f"https://example.com/{n}.mp4"
+    return NewJob(
+        guild_id=1,
+        source_kind=SourceKind.URL,
+        source_ref=url,
+        range_start=1,
+        range_end=3,
+        model="sora-2",
+        requester_id=7,
+        request={"model": "sora-2", "timestamps": "1,3", "url": url},
+    )
