@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from tests.fakes.discord_store import MessageStore
 
 LOADING = 1 << 7
 LABEL = re.compile(r'"(?:title|content)": "([^"]{1,70})')
+ACK_SECONDS = 3.0  # Discord's time to acknowledge an interaction
 SPAN = 3  # request n asks for n*3 s to n*3+2 s: its range is its mark in every message
 
 
@@ -113,7 +115,11 @@ class Outcomes:
         return counted
 
     def summary(
-        self, tasks_by_n: dict[int, list[str]], completed: list[str], running: int
+        self,
+        tasks_by_n: dict[int, list[str]],
+        completed: list[str],
+        running: int,
+        now: float | None = None,
     ) -> dict[str, Any]:
         """Every figure `soak.py` checks, with the offending cases listed."""
         states: Counter[str] = Counter()
@@ -138,9 +144,14 @@ class Outcomes:
             if cards[t] == 0
         ]
         unexplained = [m for m in missing if m["request"] != "reason"]
-        # A request never acknowledged will not be answered later (Discord does not send an
-        # interaction again): waiting longer changes nothing (the checks judge it).
-        waiting = [case for case in not_final if case["state"] != "unanswered"]
+        # A request not acknowledged within Discord's 3 s never will be (Discord does not
+        # send an interaction again): waiting longer changes nothing (the checks judge it).
+        now = time.time() if now is None else now
+        waiting = [
+            case
+            for case in not_final
+            if case["state"] != "unanswered" or case["arrived"] > now - ACK_SECONDS
+        ]
         return {
             "settled": not waiting and not unexplained and running == 0,
             "requests": len(self.requests),

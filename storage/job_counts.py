@@ -44,12 +44,17 @@ class JobCounts:
         return [row_to_job(row) for row in rows]
 
     async def sent_since(self, since: float) -> list[float]:
-        """When each job sent to the provider since `since` (epoch seconds) was sent."""
+        """When each create request since `since` (epoch seconds) reached the provider,
+        about: those it accepted (when the answer was stored), and those cut off or left
+        without an answer (a job still sending, or unknown: when that was written)."""
+        unanswered = f"('{JobState.SUBMITTING.value}', '{JobState.UNKNOWN.value}')"
         rows = await self._db.fetchall(
-            "SELECT submitted_at FROM jobs WHERE submitted_at >= ? ORDER BY submitted_at",
-            (since,),
+            "SELECT COALESCE(submitted_at, updated_at) AS at FROM jobs "  # noqa: S608
+            f"WHERE submitted_at >= ? OR (task_id IS NULL AND state IN {unanswered} "
+            "AND updated_at >= ?) ORDER BY at",
+            (since, since),
         )
-        return [float(row["submitted_at"]) for row in rows]
+        return [float(row["at"]) for row in rows]
 
     async def count_by_state(self) -> dict[JobState, int]:
         """How many jobs are in each state (all servers)."""

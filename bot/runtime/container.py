@@ -128,7 +128,8 @@ class Core:
 
 async def recall_sent(budgets: AccountBudgets, jobs: JobRepository) -> None:
     """The create requests sent in the last seconds (by this bot before a restart) count
-    in the submit budget's windows, so the restarted bot does not go over the tier."""
+    in the submit budget's windows, so the restarted bot does not go over the tier. Not
+    counted: uploads (clips, stills, avatar assets), which the row of a job does not date."""
     now = time.time()
     sent = await jobs.sent_since(now - RECALL_SECONDS)
     budgets.submit.recall(now - at for at in sent)

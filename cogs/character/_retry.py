@@ -15,6 +15,8 @@ from bot.jobs.submission import request_of
 from cogs.character._render import render_unknown
 from cogs.shared.i18n import languages, tr, tr_refusal
 from cogs.shared.limits import reserve
+from cogs.shared.render import Rendered
+from cogs.shared.replies import show_job
 
 if TYPE_CHECKING:
     from bot.runtime.container import Core
@@ -87,10 +89,14 @@ class _RetryFront:
         """A public reply for the new job; the Retry button is removed."""
         interaction = self.interaction
         await interaction.response.defer(thinking=True)
-        reply = await interaction.edit_original_response(
-            content=tr(interaction, "Sending the request again…")
+        where = await show_job(
+            self.flow.bot,
+            interaction,
+            Rendered(content=tr(interaction, "Sending the request again…")),
+            job_id=job.id,
+            reply_id=None,
+            replies=self.flow.replies,
         )
-        self.flow.replies.remember(reply.id, interaction)
         if interaction.message is not None:
             old = await self.core.jobs.get(self.old_id)
             try:
@@ -100,4 +106,4 @@ class _RetryFront:
                     await interaction.message.edit(view=None)
             except discord.HTTPException as exc:
                 log.info("could not remove the Retry button: %s", exc)
-        return (reply.channel.id, reply.id)
+        return where

@@ -13,9 +13,10 @@ import datetime
 import logging
 from dataclasses import replace
 
+import aiohttp
 import discord
 
-from bot.i18n import N_
+from bot.i18n import N_, translate
 from cogs.shared.render import Rendered
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 # Stop using a token a little before Discord does, so an edit never races its expiry.
 MARGIN = datetime.timedelta(seconds=60)
 
+MOVED = N_("{mention}: your job goes on in this message (its first reply could not be used).")
+TOKEN_REFUSED = (10015, 50027)  # Unknown Webhook, Invalid Webhook Token: the token is dead
 GUILD_ONLY = N_("Characters belong to a server: use this in a server, not in DMs.")
 
 
@@ -104,26 +107,35 @@ async def show_job(
     interaction: discord.Interaction,
     rendered: Rendered,
     *,
+    job_id: int,
     reply_id: int | None,
     replies: InteractionReplies,
 ) -> tuple[int, int]:
-    """Show a job about to be sent in the interaction's reply; where the job is shown.
+    """Show job `job_id`, about to be sent, in the interaction's reply; where it is shown.
 
     The job goes on even when Discord refuses that edit (a moderator deleted the reply, the
     token expired while the video waited for a media worker, errors after discord.py's own
     retries): the reply is edited with the bot's token, or kept as it is while Discord
-    fails (the next edit shows the job), or the job is shown in a new message in the
-    channel that mentions the member. Raises only when it can be shown nowhere.
+    fails (the next edit shows the job), or, once the reply is gone, the job is shown in a
+    new message in the channel that tells the member why. Raises only when it can be shown
+    nowhere.
     """
     try:
         reply = await interaction.edit_original_response(
             **rendered.body(edit=True), attachments=rendered.files()
         )
-    except discord.HTTPException as exc:
-        log.info("a job's reply refused its first edit (HTTP %s)", exc.status)
-        where = await _show_elsewhere(client, interaction, rendered, reply_id, replies)
+    except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        dead = isinstance(exc, discord.HTTPException) and exc.code in TOKEN_REFUSED
+        gone = isinstance(exc, discord.NotFound) and not dead  # the reply was deleted
+        status = getattr(exc, "status", type(exc).__name__)
+        log.info("job %d: its reply refused the first edit (%s)", job_id, status)
+        if reply_id is None and not gone and not dead:
+            reply_id = await original_reply_id(interaction)
+        where = await _show_elsewhere(client, interaction, rendered, job_id, reply_id, gone)
         if where is None:
             raise
+        if where[1] == reply_id and not dead:  # the token works again once Discord does
+            replies.remember(reply_id, interaction)
         return where
     replies.remember(reply.id, interaction)
     return (reply.channel.id, reply.id)
@@ -133,10 +145,12 @@ async def _show_elsewhere(
     client: discord.Client,
     interaction: discord.Interaction,
     rendered: Rendered,
+    job_id: int,
     reply_id: int | None,
-    replies: InteractionReplies,
+    gone: bool,
 ) -> tuple[int, int] | None:
-    """The reply edited with the bot's token, or a new message (None: neither)."""
+    """The reply edited with the bot's token, the reply kept as it is (Discord failing,
+    or a channel only the token may write in), or a new message (None: none of them)."""
     channel_id = interaction.channel_id
     if channel_id is None:
         return None
@@ -147,20 +161,24 @@ async def _show_elsewhere(
                 **rendered.body(edit=True), attachments=rendered.files()
             )
             return (channel_id, reply_id)
-        except (discord.NotFound, discord.Forbidden):
-            pass  # deleted by a moderator, or a channel the bot cannot write in
-        except discord.HTTPException:  # Discord failing for now: later edits show the job
-            replies.remember(reply_id, interaction)
-            return (channel_id, reply_id)
-    mention = f"<@{interaction.user.id}>"
-    said = replace(rendered, content=f"{mention} {rendered.content or ''}".rstrip())
+        except discord.NotFound:
+            gone = True  # deleted by a moderator
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            if not gone:  # the reply is there: later edits show the job
+                log.warning("job %d: reply kept as it is for now (%s)", job_id, exc)
+                return (channel_id, reply_id)
+    # The reply is gone (or was never known): a new message shows the job.
+    mention = interaction.user.mention
+    note = translate(interaction.locale.value, MOVED, mention=mention)
+    said = replace(rendered, content=f"{note}\n{rendered.content or ''}".rstrip())
     try:
         message = await channel.send(
             **said.body(),
             files=said.files(),
             allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
+            nonce=f"sora-s{job_id}",  # a send Discord answered 500 after all is not doubled
         )
     except discord.HTTPException as exc:
-        log.warning("a job could not be shown anywhere (HTTP %s)", exc.status)
+        log.warning("job %d could not be shown anywhere (HTTP %s)", job_id, exc.status)
         return None
     return (channel_id, message.id)

@@ -284,6 +284,7 @@ class _VideoFront:
             self.flow.bot,
             self.interaction,
             sending(job),
+            job_id=job.id,
             reply_id=job.message_id,
             replies=self.flow.replies,
         )

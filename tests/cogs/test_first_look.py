@@ -11,12 +11,13 @@ from tests.cogs.conftest import Running
 from tests.cogs.test_bursts import until
 from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, is_card
 from tests.cogs.test_limits import submits
-from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID
-from tests.fakes.seen import shown_text
+from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
+from tests.fakes.seen import buttons, shown_fields, shown_text
 
 ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
 POST_IN_CHANNEL = rf"/channels/{CHANNEL_ID}/messages"
 UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}
+UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}
 
 
 def is_clip(call: Any) -> bool:
@@ -63,7 +64,7 @@ async def test_a_reply_deleted_while_thinking_moves_the_job_to_a_new_message(
     sora.fake.delete_message(job.message_id)  # a moderator, before the clip is shown
     hold.release()
     moved = await sora.wait_call("POST", POST_IN_CHANNEL, is_clip)
-    assert f"<@{USER_ID}>" in shown_text(moved)  # the member is told where it went
+    assert f"<@{USER_ID}>: your job goes on in this message" in shown_text(moved)
     card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
     [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
     assert job.state.value == "completed"
@@ -77,8 +78,9 @@ async def test_a_job_that_can_be_shown_nowhere_is_dropped_and_does_not_count(
 ) -> None:
     await sora.core.guild_settings.set(GUILD_ID, jobs_at_once=1)
     url = f"{media_server}/{short_video.name}"
-    sora.fake.fail_next("PATCH", ORIGINAL, 404, UNKNOWN_WEBHOOK, times=9)
-    sora.fake.deny_channel(CHANNEL_ID)  # nor may the bot edit or post there
+    # The reply was deleted, and the bot may not post in the channel.
+    sora.fake.fail_next("PATCH", ORIGINAL, 404, UNKNOWN_MESSAGE, times=9)
+    sora.fake.deny_channel(CHANNEL_ID)
     sora.feed(create(url=url))
 
     async def dropped() -> bool:
@@ -93,4 +95,42 @@ async def test_a_job_that_can_be_shown_nowhere_is_dropped_and_does_not_count(
     sora.fake.clear()
     sora.feed(create(url=url))
     await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    assert submits(simulator) == 1
+
+
+async def test_a_retry_whose_reply_discord_refuses_is_still_sent_and_shown(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    simulator.scenario.update(server_errors=1)  # the first create ends Unknown, with Retry
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    unknown = await sora.wait_call("PATCH", EDIT_REPLY, lambda c: "Unknown" in str(c.json))
+    [retry] = [b for b in buttons(unknown) if "retry" in b["custom_id"]]
+    await sora.settle()
+    message = sora.fake.message(int(unknown.path.rsplit("/", 1)[1]))
+    assert message is not None
+    # The new reply's first edit meets 429s on every try, with the token and the bot's.
+    sora.fake.rate_limit_next("PATCH", ORIGINAL, times=5)
+    sora.fake.rate_limit_next("PATCH", BOT_EDIT, times=5)
+    sora.feed(payloads.component_click(retry["custom_id"], message))
+    card = await sora.wait_call("PATCH", EDIT_REPLY, is_card)
+    jobs = await sora.core.jobs.list_for_guild(GUILD_ID)
+    assert sorted(j.state.value for j in jobs) == ["completed", "failed"]  # sent again once
+    [again] = [j for j in jobs if j.state.value == "completed"]
+    assert card.path.endswith(f"/messages/{again.message_id}")
+    assert submits(simulator) == 2
+
+
+async def test_a_dead_token_in_a_channel_closed_to_the_bot_brings_the_card_by_dm(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await hold.arrived.wait()
+    # The reply is there, but only the token could write in this channel, and it died
+    # while the video was prepared.
+    sora.fake.expire_interaction_tokens()
+    sora.fake.deny_channel(CHANNEL_ID)
+    hold.release()
+    card = await sora.wait_call("POST", rf"/channels/(?!{CHANNEL_ID})\d+/messages", is_card)
+    assert "Character id" in shown_fields(card)
     assert submits(simulator) == 1

@@ -75,10 +75,12 @@ def test_a_request_never_acknowledged_does_not_keep_the_run_waiting() -> None:
     # Request 1 died with a SIGKILL before the bot acknowledged it: it will never be
     # answered, so waiting changes nothing; the checks still see it (and judge when).
     requests = [Request(0, 11, "t1", 0.0), Request(1, 12, "t2", 5.0)]
-    summary = Outcomes(store, requests).summary({0: [TASK]}, [TASK], 0)
+    summary = Outcomes(store, requests).summary({0: [TASK]}, [TASK], 0, now=9.0)
     assert summary["settled"]
+    # Within Discord's 3 s it may still be acknowledged: the run waits for it.
+    assert not Outcomes(store, requests).summary({0: [TASK]}, [TASK], 0, now=7.0)["settled"]
     assert summary["not_final"] == [{"n": 1, "state": "unanswered", "shows": "", "arrived": 5.0}]
     # A request acknowledged and left silent keeps it waiting.
     store.messages[2] = {"id": "2", "channel_id": "5", "content": "", "flags": 128}
     store.tokens["t2"] = TokenThread(original_id=2, acknowledged=True)
-    assert not Outcomes(store, requests).summary({0: [TASK]}, [TASK], 0)["settled"]
+    assert not Outcomes(store, requests).summary({0: [TASK]}, [TASK], 0, now=9.0)["settled"]
