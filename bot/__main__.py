@@ -6,8 +6,9 @@ import sys
 from collections.abc import Sequence
 
 from bot.cli.main import build_parser, run_cli
-from bot.runtime.config import REQUIRED, inspect_settings, one_line
+from bot.runtime.config import REQUIRED, one_line
 from bot.runtime.log_redaction import setup_logging
+from bot.runtime.settings_check import inspect_settings
 
 
 def run_bot() -> int:

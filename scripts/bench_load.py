@@ -183,7 +183,7 @@ async def run_real(
 ) -> dict[str, Any]:
     """The real bot: `SoraBot` with its core, cogs and scheduler, fed interactions."""
     from bot.runtime.app import SoraBot, apply_endpoints
-    from bot.runtime.config import load_settings
+    from bot.runtime.settings_check import load_settings
 
     folder = tempfile.mkdtemp(prefix="bench-load-")
     hooks: dict[str, Any] = {}

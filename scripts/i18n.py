@@ -81,8 +81,8 @@ class Collector(app_commands.Translator):
 async def tree_messages() -> dict[str, str]:
     """msgid -> where, from the command tree as the bot builds it (offline, temp database)."""
     from bot.runtime.app import EXTENSIONS, SoraBot
-    from bot.runtime.config import load_settings
     from bot.runtime.container import open_core
+    from bot.runtime.settings_check import load_settings
 
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(

@@ -36,8 +36,8 @@ from bot.domain.records import Character, JobState
 from bot.jobs.binding import ENGINE_ORDER
 from bot.media.orders import plan_order
 from bot.media.page_checks import ffmpeg_path
-from bot.runtime.config import load_settings
 from bot.runtime.container import Core, open_core
+from bot.runtime.settings_check import load_settings
 from bot.simulator import Scenario, Simulator
 
 CLIP_SECONDS = 6

@@ -22,10 +22,11 @@ from typing import Any, TextIO
 import httpx
 
 from bot.media.likeness_store import LikenessStoreError, open_likeness_store
-from bot.runtime.config import REQUIRED, Problem, Settings, inspect_settings
+from bot.runtime.config import REQUIRED, Problem, Settings
 from bot.runtime.heartbeat import STALE_AFTER_BEATS, age
 from bot.runtime.log_redaction import setup_logging
 from bot.runtime.process_lock import holder
+from bot.runtime.settings_check import inspect_settings
 from bot.runtime.startup_checks import Check, Status, client, discord_checks, toapis_checks
 from storage.database import StorageError, is_shared
 from storage.postgres.database import redact

@@ -23,9 +23,10 @@ from bot.domain.ranges import RangeError
 from bot.media.errors import MediaError
 from bot.media.orders import OrderError, local_order, plan_order
 from bot.providers.base import DEFAULT_MODEL, MODELS, ProviderError
-from bot.runtime.config import ConfigError, Settings, load_settings
+from bot.runtime.config import ConfigError, Settings
 from bot.runtime.container import make_provider, open_core
 from bot.runtime.log_redaction import setup_logging
+from bot.runtime.settings_check import load_settings
 from storage import CharacterRepository, StorageError, open_database
 
 PRIVATE_HINT = (

@@ -22,7 +22,8 @@ streams, duration, size, then `check_clip`) through the same reader that then cu
 the container index is fetched from the origin once, not twice.
 
 Temporary files are deleted on success, on error and on cancellation (the worker thread is
-waited for, and removes its directory itself if the caller has gone).
+waited for, and removes its directory itself if the caller has gone). The blocking probe
+and cut, run in a media worker's thread, are `bot.media.clip_work`.
 """
 
 from __future__ import annotations
@@ -37,39 +38,34 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-import av
-import httpx
-
 from bot.domain.ranges import format_timestamps
 from bot.domain.records import SourceKind
 from bot.i18n.text import Text
+from bot.media.clip_work import (
+    CLIP_NAME,
+    FRAME_NAME,
+    CutRules,
+    passes_through,
+    probe_and_cut,
+)
 from bot.media.cut import (
-    KEYFRAME_TOLERANCE,
     Cut,
-    CutCancelled,
-    clip_window,
-    cut_container,
     snap_whole,
     still_jpeg,
 )
 from bot.media.errors import MediaError
-from bot.media.likeness import Likeness, StillPicker, pick_stills
-from bot.media.local_file import LocalFile
+from bot.media.likeness import Likeness, pick_stills
 from bot.media.orders import CreateOrder
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page
-from bot.media.probe import MediaInfo, check_clip, describe, refuse_nested_open
-from bot.media.reader import CheckedReader
+from bot.media.probe import MediaInfo, check_clip
 from bot.media.workers import LineWatcher, MediaWorkers
 from bot.net.egress_proxy import EgressProxy
 from bot.providers.interface import CharacterProvider
 
-CLIP_NAME = "clip.mp4"
 UPLOADABLE_SUFFIXES = (".mp4", ".webm", ".mov")
-FRAME_NAME = "frame.jpg"
 DEFAULT_UPLOAD_LIMIT = 50 * 1024 * 1024
 DEFAULT_PREVIEW_LIMIT = 10 * 1024 * 1024
-READ_CHUNK = 64 * 1024  # small Range windows: little read beyond what the demuxer needs
 PAGE_TIME_LIMIT = 120.0  # reading a page, and downloading its section: each once started
 
 # Keeps a likeness (the cut clip and its stills) before the clip's folder is removed, and
@@ -100,23 +96,6 @@ class PreparedSource:
         return format_timestamps(self.start, self.end)
 
 
-@dataclass(frozen=True, slots=True)
-class _Clip:
-    cut: Cut
-    size: int
-    preview: bytes
-    preview_name: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Outcome:
-    info: MediaInfo
-    clip: _Clip | None  # None: pass the URL through
-    bytes_read: int
-    likeness: Likeness | None = None  # the clip and stills, when asked for
-    passes_through: bool = False  # cut for the likeness only: the URL is sent unchanged
-
-
 class MediaIntake:
     """Checks, cuts and uploads sources so toapis gets a stable URL and exact timestamps."""
 
@@ -140,6 +119,17 @@ class MediaIntake:
         self.max_passthrough_seconds = max_passthrough_seconds
         self.upload_limit = upload_limit
         self.time_limit = time_limit
+
+    @property
+    def rules(self) -> CutRules:
+        """What this intake allows (read by the worker thread)."""
+        return CutRules(
+            allow_private=self.allow_private,
+            time_limit=self.time_limit,
+            margin=self.margin,
+            upload_limit=self.upload_limit,
+            max_passthrough_seconds=self.max_passthrough_seconds,
+        )
 
     async def prepare(
         self,
@@ -174,7 +164,7 @@ class MediaIntake:
             return await self._prepare_page(order, preview_limit, watcher, keep)
         if info is not None:
             check_clip(info, start, end)
-            if keep is None and self._passes_through(order, info):
+            if keep is None and passes_through(self.rules, order, info):
                 return _unchanged(order, info, 0)
         return await self._cut_and_upload(order, info, preview_limit, watcher, keep=keep)
 
@@ -202,7 +192,8 @@ class MediaIntake:
             async with EgressProxy(allow_private=self.allow_private) as proxy:
                 proxy_url = proxy.url
                 outcome = await self.workers.media.run(
-                    lambda: self._work(
+                    lambda: probe_and_cut(
+                        self.rules,
                         order,
                         known,
                         workspace,
@@ -259,7 +250,7 @@ class MediaIntake:
             allow_private=self.allow_private,
             margin=self.margin,
             timeout=PAGE_TIME_LIMIT,
-            probe_progressive=False,  # `_work` reads the header once, for checks and cut
+            probe_progressive=False,  # `probe_and_cut` reads the header once, for checks and cut
             pool=self.workers.pages,
             watcher=watcher,
         )
@@ -326,96 +317,6 @@ class MediaIntake:
                 ),
             )
 
-    def _passes_through(self, order: CreateOrder, info: MediaInfo) -> bool:
-        """Whether the order's own URL can be sent unchanged (see the module docstring)."""
-        if order.path is not None:  # a local file: toapis can only read an upload
-            return False
-        if info.duration is None or info.size is None or info.size > self.upload_limit:
-            return False
-        if order.kind is SourceKind.URL:
-            return info.duration <= self.max_passthrough_seconds
-        begin, finish = clip_window(order.clip.start, order.clip.end, info.duration, self.margin)
-        whole = begin <= KEYFRAME_TOLERANCE and finish >= info.duration - KEYFRAME_TOLERANCE
-        return order.kind is SourceKind.ATTACHMENT and whole
-
-    def _work(
-        self,
-        order: CreateOrder,
-        info: MediaInfo | None,
-        workspace: Path,
-        preview_limit: int,
-        cancel: threading.Event,
-        proxy_url: str | None = None,
-        source: ProgressiveFile | None = None,
-        *,
-        likeness: bool = False,
-    ) -> _Outcome:
-        """Blocking: probe (unless `info` is known) and cut through one checked reader.
-
-        Probing and cutting share the reader, so the container index is fetched once.
-        `source` (a page's file, with its headers and size limit) is read instead of the
-        order's URL when given.
-        """
-        url = source.url if source is not None else order.url
-        start, end = order.clip.start, order.clip.end
-        limits = {"max_bytes": source.max_bytes} if source is not None else {}
-        try:
-            reader: CheckedReader | LocalFile
-            if order.path is not None and source is None:
-                reader = LocalFile(order.path)  # the owner's file (`local_order`)
-            else:
-                assert url is not None
-                reader = CheckedReader(
-                    url,
-                    allow_private=self.allow_private,
-                    timeout=self.time_limit,
-                    chunk_size=READ_CHUNK,
-                    transport=httpx.HTTPTransport(proxy=proxy_url) if proxy_url else None,
-                    headers=source.headers if source is not None else None,
-                    **limits,
-                )
-            try:
-                try:
-                    container = av.open(reader, mode="r", io_open=refuse_nested_open)
-                except Exception as exc:
-                    raise _failure(
-                        reader, exc, "not_a_video", "That file is not a video."
-                    ) from None
-                passes = False
-                picker = StillPicker(start, end) if likeness else None
-                try:
-                    if info is None:
-                        info = describe(container, reader)
-                        check_clip(info, start, end)
-                        passes = self._passes_through(order, info)
-                        if passes and not likeness:
-                            return _Outcome(info, None, reader.bytes_read)
-                    else:
-                        passes = self._passes_through(order, info)
-                    begin, finish = clip_window(start, end, info.duration, self.margin)
-                    cut = cut_container(
-                        container, workspace / CLIP_NAME, begin, finish, cancel=cancel, tap=picker
-                    )
-                except CutCancelled:
-                    raise
-                except Exception as exc:
-                    raise _failure(reader, exc, "cut_failed", "Could not cut the video.") from None
-                finally:
-                    container.close()
-            finally:
-                bytes_read = reader.bytes_read
-                reader.close()
-            size = cut.path.stat().st_size
-            if size <= preview_limit:
-                preview, name = cut.path.read_bytes(), CLIP_NAME
-            else:
-                preview, name = still_jpeg(cut.path, start - cut.offset), FRAME_NAME
-            kept = Likeness(cut, picker.pick()) if picker is not None else None
-            return _Outcome(info, _Clip(cut, size, preview, name), bytes_read, kept, passes)
-        finally:
-            if cancel.is_set():  # the caller may already have left: clean up here
-                shutil.rmtree(workspace, ignore_errors=True)
-
 
 def _unchanged(order: CreateOrder, info: MediaInfo, bytes_read: int) -> PreparedSource:
     """The order's own URL and timestamps (pass-through)."""
@@ -431,17 +332,6 @@ def _unchanged(order: CreateOrder, info: MediaInfo, bytes_read: int) -> Prepared
         info=info,
         bytes_read=bytes_read,
     )
-
-
-def _failure(
-    reader: CheckedReader | LocalFile, exc: Exception, kind: str, message: str
-) -> MediaError:
-    """The reader's own error (network, limits) if it had one, else `exc` or a generic one."""
-    if reader.error is not None:
-        return reader.error
-    if isinstance(exc, MediaError):
-        return exc
-    return MediaError(kind, message)
 
 
 def _preview_of(path: Path, suffix: str, at: float, whole: bool) -> tuple[bytes, str]:

@@ -27,8 +27,9 @@ import httpx
 from bot.domain.records import SourceKind
 from bot.i18n.text import Text
 from bot.media.analysis import TOO_SLOW, Analysis, AnalysisLimits, analyse_container
+from bot.media.clip_work import READ_CHUNK
 from bot.media.errors import MediaError
-from bot.media.intake import READ_CHUNK, MediaIntake
+from bot.media.intake import MediaIntake
 from bot.media.orders import CreateOrder
 from bot.media.page_resolve import ProgressiveFile
 from bot.media.pages import download_page_section, resolve_page

@@ -11,7 +11,8 @@ import pytest_asyncio
 
 from bot.providers.toapis import ToapisClient
 from bot.runtime.app import SoraBot
-from bot.runtime.config import Settings, load_settings
+from bot.runtime.config import Settings
+from bot.runtime.settings_check import load_settings
 from tests.fakes import GUILD_ID, FakeDiscord
 from tests.fakes.discord_http import RecordedCall
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import yaml
 
-from bot.runtime.config import Settings, inspect_settings
+from bot.runtime.config import Settings
+from bot.runtime.settings_check import inspect_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

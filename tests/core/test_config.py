@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime.config import ConfigError, load_settings, sqlite_path
+from bot.runtime.config import ConfigError, sqlite_path
+from bot.runtime.settings_check import load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 

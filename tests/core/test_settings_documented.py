@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.runtime.config import Settings, inspect_settings
+from bot.runtime.config import Settings
+from bot.runtime.settings_check import inspect_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / ".env.example"

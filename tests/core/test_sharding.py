@@ -9,7 +9,8 @@ import discord
 import pytest
 
 from bot.runtime.app import ShardedSoraBot, SoraBot, make_bot
-from bot.runtime.config import Settings, inspect_settings, parse_shard_ids
+from bot.runtime.config import Settings, parse_shard_ids
+from bot.runtime.settings_check import inspect_settings
 
 
 def settings(**fields: object) -> Settings:

@@ -17,7 +17,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
-from bot.media import intake as intake_module
+from bot.media import clip_work
 from bot.media.cut import Cut, CutCancelled, clip_window
 from bot.media.errors import MediaError
 from bot.media.intake import MediaIntake, PreparedSource
@@ -233,7 +233,7 @@ async def test_cancel_during_the_cut_waits_for_the_worker_and_cleans_up(
         finally:
             stopped.set()
 
-    monkeypatch.setattr(intake_module, "cut_container", slow_cut)
+    monkeypatch.setattr(clip_work, "cut_container", slow_cut)
     task = asyncio.create_task(intake.prepare(link(media_server, ten_minutes, 61.5, 63.5)))
     assert await asyncio.to_thread(started.wait, 10)
     assert any(workdir.iterdir())
