@@ -10,6 +10,8 @@ from typing import Any
 from tests.cogs.conftest import Running
 from tests.cogs.test_bursts import until
 from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, is_card
+from tests.cogs.test_jobs_view import cancel_button, jobs_list
+from tests.cogs.test_library import reply_to
 from tests.cogs.test_limits import submits
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
 from tests.fakes.seen import buttons, shown_fields, shown_text
@@ -134,3 +136,24 @@ async def test_a_dead_token_in_a_channel_closed_to_the_bot_brings_the_card_by_dm
     card = await sora.wait_call("POST", rf"/channels/(?!{CHANNEL_ID})\d+/messages", is_card)
     assert "Character id" in shown_fields(card)
     assert submits(simulator) == 1
+
+
+async def test_a_job_cancelled_while_its_clip_is_shown_stays_cancelled(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)  # Discord slow to take the clip
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    await hold.arrived.wait()
+    [job] = await sora.core.jobs.in_flight(GUILD_ID, USER_ID)
+    data, message = await jobs_list(sora)
+    await reply_to(sora, payloads.component_click(cancel_button(data, job.id), message))
+    hold.release()  # the clip lands after the cancel's "Cancelled"
+
+    def reply_says() -> str:  # what the member sees now (edits apply as they arrive)
+        assert job.message_id is not None
+        return shown_text(sora.fake.message(job.message_id))
+
+    await until(lambda: "Sending the request" not in reply_says(), "the reply to settle")
+    await sora.settle()
+    assert "Cancelled" in reply_says()
+    assert submits(simulator) == 0
