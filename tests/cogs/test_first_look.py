@@ -13,6 +13,7 @@ from tests.cogs.test_character_create import BOT_EDIT, EDIT_REPLY, create, is_ca
 from tests.cogs.test_jobs_view import cancel_button, jobs_list
 from tests.cogs.test_library import reply_to
 from tests.cogs.test_limits import submits
+from tests.cogs.test_video_create import characters, is_video, video, video_posts
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
 from tests.fakes.seen import buttons, shown_fields, shown_text
 
@@ -157,3 +158,25 @@ async def test_a_job_cancelled_while_its_clip_is_shown_stays_cancelled(
     await sora.settle()
     assert "Cancelled" in reply_says()
     assert submits(simulator) == 0
+
+
+async def test_a_video_whose_reply_was_deleted_while_thinking_comes_in_a_new_message(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    [hero] = await characters(sora, media_server, short_video, 1)
+    sora.fake.clear()
+    hold = sora.fake.hold_next("PATCH", ORIGINAL, lambda c: "Making a video" in shown_text(c))
+    sora.feed(video(prompt="rides a bike", character=hero.character_id))
+    await hold.arrived.wait()
+    [job] = await sora.core.jobs.in_flight(GUILD_ID, USER_ID)
+    assert job.message_id is not None
+    sora.fake.delete_message(job.message_id)  # a moderator, before the prompt is shown
+    hold.release()
+    moved = await sora.wait_call(
+        "POST", POST_IN_CHANNEL, lambda c: "Making a video" in shown_text(c)
+    )
+    assert f"<@{USER_ID}>: your job goes on in this message" in shown_text(moved)
+    done = await sora.wait_call("PATCH", EDIT_REPLY, is_video)
+    [job] = [j for j in await sora.core.jobs.list_for_guild(GUILD_ID) if j.id == job.id]
+    assert done.path == f"/channels/{CHANNEL_ID}/messages/{job.message_id}"
+    assert len(video_posts(simulator)) == 1
