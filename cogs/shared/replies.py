@@ -117,8 +117,8 @@ async def show_job(
     token expired while the video waited for a media worker, errors after discord.py's own
     retries): the reply is edited with the bot's token, or kept as it is while Discord
     fails (the next edit shows the job), or, once the reply is gone, the job is shown in a
-    new message in the channel that tells the member why. Raises only when it can be shown
-    nowhere.
+    new message in the channel that tells the member why (by DM when the channel is closed
+    to the bot). Raises only when it can be shown nowhere.
     """
     try:
         reply = await interaction.edit_original_response(
@@ -178,7 +178,15 @@ async def _show_elsewhere(
             allowed_mentions=discord.AllowedMentions(users=[interaction.user]),
             nonce=f"sora-s{job_id}",  # a send Discord answered 500 after all is not doubled
         )
+    except (discord.Forbidden, discord.NotFound):  # a channel closed to the bot: a DM
+        try:
+            message = await interaction.user.send(
+                **said.body(), files=said.files(), nonce=f"sora-s{job_id}"
+            )
+        except discord.HTTPException as exc:
+            log.warning("job %d could not be shown anywhere (HTTP %s)", job_id, exc.status)
+            return None
     except discord.HTTPException as exc:
         log.warning("job %d could not be shown anywhere (HTTP %s)", job_id, exc.status)
         return None
-    return (channel_id, message.id)
+    return (message.channel.id, message.id)

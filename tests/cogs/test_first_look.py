@@ -19,8 +19,10 @@ from tests.fakes.seen import buttons, shown_fields, shown_text
 
 ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
 POST_IN_CHANNEL = rf"/channels/{CHANNEL_ID}/messages"
+IN_A_DM = rf"/channels/(?!{CHANNEL_ID})\d+/messages"
 UNKNOWN_WEBHOOK = {"message": "Unknown Webhook", "code": 10015}
 UNKNOWN_MESSAGE = {"message": "Unknown Message", "code": 10008}
+DMS_CLOSED = {"message": "Cannot send messages to this user", "code": 50007}
 
 
 def is_clip(call: Any) -> bool:
@@ -76,14 +78,30 @@ async def test_a_reply_deleted_while_thinking_moves_the_job_to_a_new_message(
     assert submits(simulator) == 1
 
 
+async def test_a_deleted_reply_in_a_channel_closed_to_the_bot_moves_the_job_to_a_dm(
+    sora: Running, simulator: Any, media_server: str, short_video: Path
+) -> None:
+    sora.fake.fail_next("PATCH", ORIGINAL, 404, UNKNOWN_MESSAGE, times=9)
+    sora.fake.deny_channel(CHANNEL_ID)
+    sora.feed(create(url=f"{media_server}/{short_video.name}"))
+    moved = await sora.wait_call("POST", IN_A_DM, is_clip)
+    assert "your job goes on in this message" in shown_text(moved)
+    card = await sora.wait_call("PATCH", rf"/channels/(?!{CHANNEL_ID})\d+/messages/\d+", is_card)
+    [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
+    assert card.path == f"/channels/{job.channel_id}/messages/{job.message_id}"
+    assert job.state.value == "completed" and submits(simulator) == 1
+
+
 async def test_a_job_that_can_be_shown_nowhere_is_dropped_and_does_not_count(
     sora: Running, simulator: Any, media_server: str, short_video: Path
 ) -> None:
     await sora.core.guild_settings.set(GUILD_ID, jobs_at_once=1)
     url = f"{media_server}/{short_video.name}"
-    # The reply was deleted, and the bot may not post in the channel.
+    # The reply was deleted, the bot may not post in the channel, and the member's DMs
+    # are closed.
     sora.fake.fail_next("PATCH", ORIGINAL, 404, UNKNOWN_MESSAGE, times=9)
     sora.fake.deny_channel(CHANNEL_ID)
+    sora.fake.fail_next("POST", IN_A_DM, 403, DMS_CLOSED)
     sora.feed(create(url=url))
 
     async def dropped() -> bool:
@@ -134,7 +152,7 @@ async def test_a_dead_token_in_a_channel_closed_to_the_bot_brings_the_card_by_dm
     sora.fake.expire_interaction_tokens()
     sora.fake.deny_channel(CHANNEL_ID)
     hold.release()
-    card = await sora.wait_call("POST", rf"/channels/(?!{CHANNEL_ID})\d+/messages", is_card)
+    card = await sora.wait_call("POST", IN_A_DM, is_card)
     assert "Character id" in shown_fields(card)
     assert submits(simulator) == 1
 
