@@ -264,9 +264,8 @@ class InteractionFront:
             self.flow.bot,
             self.interaction,
             shown,
-            job_id=job.id,
-            reply_id=job.message_id,
-            replies=self.flow.replies,
+            job,
+            self.flow.replies,
         )
 
 

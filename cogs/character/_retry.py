@@ -93,9 +93,8 @@ class _RetryFront:
             self.flow.bot,
             interaction,
             Rendered(content=tr(interaction, "Sending the request again…")),
-            job_id=job.id,
-            reply_id=None,
-            replies=self.flow.replies,
+            job,  # a new job: its reply (deferred just now) was not known when it was stored
+            self.flow.replies,
         )
         if interaction.message is not None:
             old = await self.core.jobs.get(self.old_id)

@@ -16,6 +16,7 @@ from dataclasses import replace
 import aiohttp
 import discord
 
+from bot.domain.records import Job
 from bot.i18n import N_, translate
 from cogs.shared.render import Rendered
 
@@ -106,12 +107,11 @@ async def show_job(
     client: discord.Client,
     interaction: discord.Interaction,
     rendered: Rendered,
-    *,
-    job_id: int,
-    reply_id: int | None,
+    job: Job,
     replies: InteractionReplies,
 ) -> tuple[int, int]:
-    """Show job `job_id`, about to be sent, in the interaction's reply; where it is shown.
+    """Show `job`, about to be sent, in the interaction's reply (`job.message_id`, when it
+    was known as the job was stored); where it is shown.
 
     The job goes on even when Discord refuses that edit (a moderator deleted the reply, the
     token expired while the video waited for a media worker, errors after discord.py's own
@@ -125,6 +125,7 @@ async def show_job(
             **rendered.body(edit=True), attachments=rendered.files()
         )
     except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        job_id, reply_id = job.id, job.message_id
         dead = isinstance(exc, discord.HTTPException) and exc.code in TOKEN_REFUSED
         gone = isinstance(exc, discord.NotFound) and not dead  # the reply was deleted
         status = getattr(exc, "status", type(exc).__name__)

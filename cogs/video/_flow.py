@@ -284,9 +284,8 @@ class _VideoFront:
             self.flow.bot,
             self.interaction,
             sending(job),
-            job_id=job.id,
-            reply_id=job.message_id,
-            replies=self.flow.replies,
+            job,
+            self.flow.replies,
         )
 
 
