@@ -15,6 +15,7 @@ from tests.cogs.test_library import reply_to
 from tests.cogs.test_limits import submits
 from tests.cogs.test_video_create import characters, is_video, video, video_posts
 from tests.fakes import CHANNEL_ID, GUILD_ID, USER_ID, payloads
+from tests.fakes.discord_rest import Hold
 from tests.fakes.seen import buttons, shown_fields, shown_text
 
 ORIGINAL = r"/webhooks/\d+/[^/]+/messages/@original"
@@ -27,6 +28,15 @@ DMS_CLOSED = {"message": "Cannot send messages to this user", "code": 50007}
 
 def is_clip(call: Any) -> bool:
     return "Sending the request to toapis" in shown_text(call)
+
+
+async def create_with_the_clip_held(sora: Running, url: str) -> Hold:
+    """A create whose clip, the reply's first edit, Discord holds on its way (released by
+    the test): what happens meanwhile happens before the clip is shown."""
+    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)
+    sora.feed(create(url=url))
+    await hold.arrived.wait()
+    return hold
 
 
 async def test_a_token_that_died_while_the_video_was_prepared_shows_the_job_with_the_bot_token(
@@ -61,9 +71,7 @@ async def test_discord_failing_the_first_edit_keeps_the_job_and_its_card_comes(
 async def test_a_reply_deleted_while_thinking_moves_the_job_to_a_new_message(
     sora: Running, simulator: Any, media_server: str, short_video: Path
 ) -> None:
-    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)
-    sora.feed(create(url=f"{media_server}/{short_video.name}"))
-    await hold.arrived.wait()
+    hold = await create_with_the_clip_held(sora, f"{media_server}/{short_video.name}")
     [job] = await sora.core.jobs.list_for_guild(GUILD_ID)
     assert job.message_id is not None
     sora.fake.delete_message(job.message_id)  # a moderator, before the clip is shown
@@ -144,9 +152,7 @@ async def test_a_retry_whose_reply_discord_refuses_is_still_sent_and_shown(
 async def test_a_dead_token_in_a_channel_closed_to_the_bot_brings_the_card_by_dm(
     sora: Running, simulator: Any, media_server: str, short_video: Path
 ) -> None:
-    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)
-    sora.feed(create(url=f"{media_server}/{short_video.name}"))
-    await hold.arrived.wait()
+    hold = await create_with_the_clip_held(sora, f"{media_server}/{short_video.name}")
     # The reply is there, but only the token could write in this channel, and it died
     # while the video was prepared.
     sora.fake.expire_interaction_tokens()
@@ -160,9 +166,7 @@ async def test_a_dead_token_in_a_channel_closed_to_the_bot_brings_the_card_by_dm
 async def test_a_job_cancelled_while_its_clip_is_shown_stays_cancelled(
     sora: Running, simulator: Any, media_server: str, short_video: Path
 ) -> None:
-    hold = sora.fake.hold_next("PATCH", ORIGINAL, is_clip)  # Discord slow to take the clip
-    sora.feed(create(url=f"{media_server}/{short_video.name}"))
-    await hold.arrived.wait()
+    hold = await create_with_the_clip_held(sora, f"{media_server}/{short_video.name}")
     [job] = await sora.core.jobs.in_flight(GUILD_ID, USER_ID)
     data, message = await jobs_list(sora)
     await reply_to(sora, payloads.component_click(cancel_button(data, job.id), message))
