@@ -6,12 +6,13 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.domain.records import JobState, NewJob, SourceKind
+from bot.domain.records import JobState
 from bot.jobs.events import NullListener
 from bot.net.rate_budget import TIERS, AccountBudgets, Budget, Rate, prepaid, tier_limits
 from bot.runtime.config import Settings
 from bot.runtime.container import open_core
 from bot.simulator import Simulator
+from tests.jobs.test_tracker import new_job
 
 
 async def test_urgent_callers_are_served_before_earlier_ordinary_ones() -> None:
@@ -85,7 +86,8 @@ async def test_a_restarted_bot_does_not_send_on_top_of_what_it_sent_just_before(
     try:  # the process before the restart sent the tier's 50 creates of 10 s: 48
         # accepted, one cut off by the restart while it was sent, one left unknown
         for n in range(50):
-            job = await before.jobs.create(new_job(n), state=JobState.SUBMITTING)
+            new, _ = new_job(f"https://example.com/{n}.mp4")
+            job = await before.jobs.create(new, state=JobState.SUBMITTING)
             if n < 48:
                 await before.jobs.set_submitted(job.id, f"task_{n:026d}", JobState.QUEUED, 0)
             elif n == 49:
@@ -101,17 +103,3 @@ async def test_a_restarted_bot_does_not_send_on_top_of_what_it_sent_just_before(
         assert budgets.query.delay() == 0
     finally:
         await after.close()
-
-
-def new_job(n: int) -> NewJob:
-    url = f"https://example.com/{n}.mp4"
-    return NewJob(
-        guild_id=1,
-        source_kind=SourceKind.URL,
-        source_ref=url,
-        range_start=1,
-        range_end=3,
-        model="sora-2",
-        requester_id=7,
-        request={"model": "sora-2", "timestamps": "1,3", "url": url},
-    )
